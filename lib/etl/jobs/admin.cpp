@@ -1,0 +1,213 @@
+// Administrative commands: etl assets, etl db, etl config.
+#include "etl/jobs/cli.hpp"
+#include "etl/jobs/commands.hpp"
+#include "etl/jobs/common.hpp"
+#include "etl/market/symbol.hpp"
+#include "etl/util/error.hpp"
+#include "etl/util/log.hpp"
+#include "etl/util/strings.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <fstream>
+
+namespace etl::jobs {
+namespace {
+
+// Splits one CSV line (RFC 4180 quoting, no embedded newlines). nullopt on an unterminated quote.
+std::optional<std::vector<std::string>> split_csv_line(std::string_view line) {
+    std::vector<std::string> fields(1);
+    bool quoted = false;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
+        if (quoted) {
+            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+                fields.back().push_back('"');
+                ++i;
+            } else if (c == '"') {
+                quoted = false;
+            } else {
+                fields.back().push_back(c);
+            }
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == ',') {
+            fields.emplace_back();
+        } else if (c != '\r') {
+            fields.back().push_back(c);
+        }
+    }
+    if (quoted) return std::nullopt;
+    for (auto& f : fields) f = std::string(util::trim(f));
+    return fields;
+}
+
+std::optional<bool> parse_bool(std::string_view s) {
+    const auto v = util::to_lower(util::trim(s));
+    if (v.empty() || v == "true" || v == "1" || v == "yes" || v == "y") return true;
+    if (v == "false" || v == "0" || v == "no" || v == "n") return false;
+    return std::nullopt;
+}
+
+} // namespace
+
+// Reads an assets CSV: header row naming at least `symbol` and `asset_class`; optional columns name,
+// exchange, currency, polygon_ticker, coingecko_id, yahoo_symbol, active. Throws InputError when the
+// file is missing, DataError naming file:line for a bad row.
+std::vector<market::Asset> read_assets_csv(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw InputError(fmt::format("cannot read {}: no such file or not readable", path));
+    std::string line;
+    std::size_t line_no = 0;
+    std::vector<std::string> header;
+    std::vector<market::Asset> out;
+    while (std::getline(in, line)) {
+        ++line_no;
+        if (util::trim(line).empty() || util::trim(line).front() == '#') continue;
+        const auto fields = split_csv_line(line);
+        if (!fields) throw DataError(fmt::format("{}:{}: unterminated quote", path, line_no));
+        if (header.empty()) {
+            for (const auto& f : *fields) header.push_back(util::to_lower(f));
+            if (std::find(header.begin(), header.end(), "symbol") == header.end() ||
+                std::find(header.begin(), header.end(), "asset_class") == header.end())
+                throw DataError(fmt::format("{}:{}: the header must name the columns symbol and asset_class", path, line_no));
+            continue;
+        }
+        if (fields->size() != header.size())
+            throw DataError(fmt::format("{}:{}: {} fields, the header has {}", path, line_no, fields->size(), header.size()));
+        market::Asset a;
+        for (std::size_t i = 0; i < header.size(); ++i) {
+            const auto& h = header[i];
+            const auto& v = (*fields)[i];
+            if (h == "symbol") {
+                const auto s = market::normalize_symbol(v);
+                if (!s) throw DataError(fmt::format("{}:{}: malformed symbol '{}'", path, line_no, v));
+                a.symbol = *s;
+            } else if (h == "asset_class") {
+                const auto c = market::parse_asset_class(v);
+                if (!c) throw DataError(fmt::format("{}:{}: asset_class '{}' is not stock, etf, index or crypto", path, line_no, v));
+                a.asset_class = *c;
+            } else if (h == "name") a.name = v;
+            else if (h == "exchange") a.exchange = v;
+            else if (h == "currency") a.currency = v.empty() ? "USD" : v;
+            else if (h == "polygon_ticker") a.polygon_ticker = v;
+            else if (h == "coingecko_id") a.coingecko_id = v;
+            else if (h == "yahoo_symbol") a.yahoo_symbol = v;
+            else if (h == "active") {
+                const auto b = parse_bool(v);
+                if (!b) throw DataError(fmt::format("{}:{}: active '{}' is not true or false", path, line_no, v));
+                a.active = *b;
+            } else {
+                throw DataError(fmt::format("{}:{}: unknown column '{}'", path, line_no, h));
+            }
+        }
+        // Identifiers left empty get the defaults a bare symbol would get.
+        const auto defaults = market::adhoc_asset(a.symbol, a.asset_class);
+        if (a.polygon_ticker.empty()) a.polygon_ticker = defaults.polygon_ticker;
+        if (a.yahoo_symbol.empty()) a.yahoo_symbol = defaults.yahoo_symbol;
+        if (a.coingecko_id.empty() && a.asset_class == market::AssetClass::crypto) a.coingecko_id = defaults.coingecko_id;
+        out.push_back(std::move(a));
+    }
+    if (header.empty()) throw DataError(fmt::format("{}: empty file; expected a header row", path));
+    return out;
+}
+
+int assets_main(const std::vector<std::string>& args) {
+    return run_guarded(args.front(), [&]() -> int {
+        CLI::App app{"Manage the assets table.", args.front()};
+        CommonOptions common;
+        add_common_options(app, common);
+        app.require_subcommand(1);
+        auto* add = app.add_subcommand("add", "add or update an asset (active unless --inactive)");
+        std::string symbol, cls = "", name, exchange, polygon, coingecko, yahoo;
+        bool inactive = false;
+        add->add_option("symbol", symbol, "the symbol")->required();
+        add->add_option("--class", cls, "stock, etf, index or crypto (default: guessed from the symbol)");
+        add->add_option("--name", name, "display name");
+        add->add_option("--exchange", exchange, "exchange code");
+        add->add_option("--polygon-ticker", polygon, "Polygon ticker (default: derived from the symbol)");
+        add->add_option("--coingecko-id", coingecko, "CoinGecko coin id, e.g. bitcoin");
+        add->add_option("--yahoo-symbol", yahoo, "Yahoo symbol (default: derived from the symbol)");
+        add->add_flag("--inactive", inactive, "record it but keep it out of scheduled all-asset runs");
+        auto* list = app.add_subcommand("list", "list assets");
+        bool all = false;
+        list->add_flag("--all", all, "include inactive assets");
+        auto* import = app.add_subcommand("import", "add or update assets from a CSV file (see etc/assets.csv)");
+        std::string file;
+        import->add_option("file", file, "CSV with a header row")->required();
+        if (auto rc = parse_cli(app, args)) return *rc;
+
+        auto cfg = load_config(common);
+        if (add->parsed()) {
+            const auto s = market::normalize_symbol(symbol);
+            if (!s) throw UsageError(fmt::format("malformed symbol '{}': use 1-32 letters, digits or . - ^ = : _ /", symbol));
+            auto c = market::guess_asset_class(*s);
+            if (!cls.empty()) {
+                const auto parsed = market::parse_asset_class(cls);
+                if (!parsed) throw UsageError(fmt::format("--class '{}' is not stock, etf, index or crypto", cls));
+                c = *parsed;
+            }
+            auto a = market::adhoc_asset(*s, c);
+            a.active = !inactive;
+            a.name = name;
+            a.exchange = exchange;
+            if (!polygon.empty()) a.polygon_ticker = polygon;
+            if (!coingecko.empty()) a.coingecko_id = coingecko;
+            if (!yahoo.empty()) a.yahoo_symbol = yahoo;
+            auto store = open_store(cfg, "etl-assets");
+            const auto created = store->upsert_assets(std::vector{a});
+            fmt::print("{} {} ({}, {})\n", created ? "added" : "updated", a.symbol, market::to_string(a.asset_class),
+                       a.active ? "active" : "inactive");
+        } else if (list->parsed()) {
+            auto store = open_store(cfg, "etl-assets");
+            const auto assets = store->list_assets(!all);
+            fmt::print("{:<12} {:<7} {:<8} {:<14} {:<16} {:<10} {}\n", "SYMBOL", "CLASS", "ACTIVE", "POLYGON", "COINGECKO",
+                       "YAHOO", "NAME");
+            for (const auto& a : assets)
+                fmt::print("{:<12} {:<7} {:<8} {:<14} {:<16} {:<10} {}\n", a.symbol, market::to_string(a.asset_class),
+                           a.active ? "yes" : "no", a.polygon_ticker, a.coingecko_id, a.yahoo_symbol, a.name);
+        } else if (import->parsed()) {
+            const auto assets = read_assets_csv(file);
+            auto store = open_store(cfg, "etl-assets");
+            const auto created = store->upsert_assets(assets);
+            fmt::print("imported {} assets from {} ({} new, {} updated)\n", assets.size(), file, created,
+                       assets.size() - created);
+        }
+        return 0;
+    });
+}
+
+int db_main(const std::vector<std::string>& args) {
+    return run_guarded(args.front(), [&]() -> int {
+        CLI::App app{"Database maintenance.", args.front()};
+        CommonOptions common;
+        add_common_options(app, common);
+        app.require_subcommand(1);
+        app.add_subcommand("migrate", "apply pending sql/ migrations (jobs also do this on start)");
+        if (auto rc = parse_cli(app, args)) return *rc;
+        auto cfg = load_config(common);
+        auto store = store::open_store(cfg.get("database_url"), "etl-db", store_options(cfg));
+        const auto applied = store->migrate();
+        for (const auto& m : applied) fmt::print("applied {}\n", m);
+        fmt::print("{}: schema up to date ({} migration{} applied now)\n", store->describe(), applied.size(),
+                   applied.size() == 1 ? "" : "s");
+        return 0;
+    });
+}
+
+int config_main(const std::vector<std::string>& args) {
+    return run_guarded(args.front(), [&]() -> int {
+        CLI::App app{"Show the effective configuration.", args.front()};
+        CommonOptions common;
+        add_common_options(app, common);
+        app.require_subcommand(1);
+        app.add_subcommand("show", "print every effective value with its origin, secrets masked");
+        if (auto rc = parse_cli(app, args)) return *rc;
+        const auto cfg = load_config(common);
+        fmt::print("{}", cfg.show());
+        return 0;
+    });
+}
+
+} // namespace etl::jobs

@@ -1,0 +1,214 @@
+#include "etl/jobs/common.hpp"
+
+#include "etl/util/clock.hpp"
+#include "etl/util/error.hpp"
+#include "etl/util/log.hpp"
+#include "etl/util/secrets.hpp"
+#include "etl/util/strings.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+namespace etl::jobs {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+} // namespace
+
+void add_common_options(CLI::App& app, CommonOptions& o) {
+    app.add_option("--config", o.config_file, "TOML config file (default: $ETL_CONFIG, ./etl.toml, /etc/market-etl/etl.toml)");
+    app.add_option("--database-url", o.database_url, "postgresql://... or sqlite:PATH (overrides DATABASE_URL)");
+    app.add_option("--redis-url", o.redis_url, "redis://host:port (overrides REDIS_URL)");
+    app.add_flag("--mock", o.mock, "use the deterministic mock provider (no key, no network)");
+    app.add_flag("--dry-run", o.dry_run, "fetch and validate, write nothing");
+    app.add_option("--shard", o.shard, "K/N: process only the symbols of shard K (0-based) of N");
+    app.add_option("--log-format", o.log_format, "text or json (default: text on a TTY, json otherwise)");
+    app.add_option("--log-level", o.log_level, "debug, info, warn or error");
+    app.add_option("--report", o.report_file, "write a JSON summary of the run to FILE");
+    app.add_flag("--no-progress", o.no_progress, "no progress bar");
+}
+
+config::Config load_config(const CommonOptions& o) {
+    config::FlagOverrides flags;
+    if (!o.database_url.empty()) flags.emplace_back("database_url", o.database_url);
+    if (!o.redis_url.empty()) flags.emplace_back("redis_url", o.redis_url);
+    if (o.mock) flags.emplace_back("mock", "true");
+    if (!o.log_format.empty()) flags.emplace_back("log.format", o.log_format);
+    if (!o.log_level.empty()) flags.emplace_back("log.level", o.log_level);
+    if (o.no_progress) flags.emplace_back("log.progress", "false");
+    std::optional<std::filesystem::path> file;
+    if (!o.config_file.empty()) file = o.config_file;
+    auto cfg = config::Config::load(file, flags);
+
+    const auto& fmt_value = cfg.get("log.format");
+    util::LogFormat format = util::default_log_format();
+    if (fmt_value != "auto") {
+        const auto f = util::parse_log_format(fmt_value);
+        if (!f) throw ConfigError(fmt::format("log.format = '{}' must be text, json or auto", fmt_value));
+        format = *f;
+    }
+    const auto level = util::parse_log_level(cfg.get("log.level"));
+    if (!level) throw ConfigError(fmt::format("log.level = '{}' must be debug, info, warn or error", cfg.get("log.level")));
+    util::configure_logging(format, *level, cfg.get_bool("log.progress"));
+    return cfg;
+}
+
+market::Shard resolve_shard(const CommonOptions& o) {
+    if (!o.shard.empty()) {
+        const auto s = market::parse_shard(o.shard);
+        if (!s) throw UsageError(fmt::format("--shard '{}' is not K/N with 0 <= K < N (e.g. --shard 0/4)", o.shard));
+        return *s;
+    }
+    const char* index = std::getenv("JOB_COMPLETION_INDEX");
+    const char* count = std::getenv("ETL_SHARD_COUNT");
+    if (index && *index && count && *count) {
+        const auto s = market::parse_shard(fmt::format("{}/{}", index, count));
+        if (!s)
+            throw UsageError(fmt::format("JOB_COMPLETION_INDEX={} and ETL_SHARD_COUNT={} do not make a shard K/N with "
+                                         "0 <= K < N",
+                                         index, count));
+        return *s;
+    }
+    return {};
+}
+
+void install_signal_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+const std::atomic<bool>& stop_flag() noexcept { return g_stop; }
+void request_stop() noexcept { g_stop.store(true); }
+
+store::StoreOptions store_options(const config::Config& cfg) {
+    store::StoreOptions options;
+    options.compress_after_days = static_cast<int>(cfg.get_int("timescaledb.compress_after_days", 0, 100000));
+    options.retention_days = static_cast<int>(cfg.get_int("timescaledb.retention_days", 0, 1000000));
+    return options;
+}
+
+std::unique_ptr<store::Store> open_store(const config::Config& cfg, const std::string& app_name) {
+    auto s = store::open_store(cfg.get("database_url"), app_name, store_options(cfg));
+    const auto applied = s->migrate();
+    for (const auto& m : applied) util::log_info("applied migration {}", m);
+    return s;
+}
+
+providers::ProviderSettings provider_settings(const config::Config& cfg, const std::string& name,
+                                              std::chrono::sys_days today) {
+    providers::ProviderSettings s;
+    s.name = name;
+    s.today = today;
+    s.timeout = std::chrono::seconds{cfg.get_int("fetch.timeout_seconds", 1, 3600)};
+    if (name == "mock") return s;
+    s.base_url = cfg.get(fmt::format("providers.{}.base_url", name));
+    while (!s.base_url.empty() && s.base_url.back() == '/') s.base_url.pop_back();
+    s.requests_per_minute = cfg.get_double(fmt::format("providers.{}.requests_per_minute", name), 0, 1e6);
+    if (name == "polygon") s.api_key = cfg.get("providers.polygon.api_key");
+    if (name == "coingecko") {
+        s.api_key = cfg.get("providers.coingecko.api_key");
+        s.plan = cfg.get("providers.coingecko.plan");
+        s.max_history_days = static_cast<int>(cfg.get_int("providers.coingecko.max_history_days", 0, 100000));
+    }
+    return s;
+}
+
+util::ExitCode decide_exit_code(const RunTotals& t) {
+    using util::ExitCode;
+    if (t.interrupted) return ExitCode::interrupted;
+    if (t.failures_config > 0) return ExitCode::config;
+    if (t.symbols_requested > 0 && t.symbols_ok == 0 && t.failures_transient == t.symbols_failed &&
+        t.symbols_failed > 0)
+        return ExitCode::unavailable;
+    if (t.symbols_failed > 0) return ExitCode::partial;
+    const auto total = t.bars_valid + t.rows.rejected;
+    if (total > 0 && static_cast<double>(t.rows.rejected) / static_cast<double>(total) > t.max_rejected_ratio)
+        return ExitCode::data;
+    return ExitCode::ok;
+}
+
+store::RunStatus run_status(util::ExitCode code) {
+    switch (code) {
+    case util::ExitCode::ok: return store::RunStatus::success;
+    case util::ExitCode::partial:
+    case util::ExitCode::data: return store::RunStatus::partial;
+    case util::ExitCode::interrupted: return store::RunStatus::interrupted;
+    default: return store::RunStatus::failed;
+    }
+}
+
+std::string summary_text(const RunTotals& t, util::ExitCode code) {
+    const auto secs = std::chrono::duration<double>(std::chrono::system_clock::now() - t.started).count();
+    std::string out = fmt::format("{} {}: {} symbol{} ({} ok, {} failed{}) in {:.1f} s{}\n", t.job, t.arguments,
+                                  t.symbols_requested, t.symbols_requested == 1 ? "" : "s", t.symbols_ok,
+                                  t.symbols_failed,
+                                  t.symbols_interrupted ? fmt::format(", {} not done", t.symbols_interrupted) : "",
+                                  secs, t.dry_run ? " [dry run: nothing written]" : "");
+    out += fmt::format("  rows: {} inserted, {} updated, {} unchanged, {} rejected\n", t.rows.inserted, t.rows.updated,
+                       t.rows.unchanged, t.rows.rejected);
+    constexpr std::size_t k_max_listed = 10;  // one screen
+    for (std::size_t i = 0; i < t.failures.size() && i < k_max_listed; ++i) {
+        const auto& f = t.failures[i];
+        out += fmt::format("  failed: {} ({}, {}): {}\n", f.symbol, f.provider, f.kind, f.error);
+    }
+    if (t.failures.size() > k_max_listed) out += fmt::format("  ... and {} more failures\n", t.failures.size() - k_max_listed);
+    out += fmt::format("  store: {}  run: {}  shard: {}  exit: {} ({})\n", t.store,
+                       t.run_id ? std::to_string(t.run_id) : std::string("-"), t.shard, util::to_int(code),
+                       store::to_string(run_status(code)));
+    return out;
+}
+
+void write_report(const std::string& path, const RunTotals& t, util::ExitCode code) {
+    std::string failures;
+    for (const auto& f : t.failures) {
+        if (!failures.empty()) failures += ",";
+        failures += fmt::format(R"({{"symbol":{},"provider":{},"kind":{},"error":{}}})", util::json_quote(f.symbol),
+                                util::json_quote(f.provider), util::json_quote(f.kind), util::json_quote(f.error));
+    }
+    const auto now = std::chrono::system_clock::now();
+    const auto secs = std::chrono::duration<double>(now - t.started).count();
+    const std::string json = fmt::format(
+        R"({{"job":{},"arguments":{},"shard":{},"run_id":{},"dry_run":{},"store":{},"started_at":"{}","finished_at":"{}","duration_seconds":{:.3f},"status":"{}","exit_code":{},)"
+        R"("symbols":{{"requested":{},"ok":{},"failed":{},"not_done":{}}},)"
+        R"("rows":{{"inserted":{},"updated":{},"unchanged":{},"rejected":{}}},"failures":[{}]}})"
+        "\n",
+        util::json_quote(t.job), util::json_quote(t.arguments), util::json_quote(t.shard),
+        t.run_id ? std::to_string(t.run_id) : "null", t.dry_run ? "true" : "false", util::json_quote(t.store),
+        util::format_instant(std::chrono::floor<std::chrono::seconds>(t.started)),
+        util::format_instant(std::chrono::floor<std::chrono::seconds>(now)), secs, store::to_string(run_status(code)),
+        util::to_int(code), t.symbols_requested, t.symbols_ok, t.symbols_failed, t.symbols_interrupted,
+        t.rows.inserted, t.rows.updated, t.rows.unchanged, t.rows.rejected, failures);
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << util::scrub(json);
+        if (!out) throw Error(util::ExitCode::temporary, fmt::format("cannot write report {}", path));
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) throw Error(util::ExitCode::temporary, fmt::format("cannot write report {}: {}", path, ec.message()));
+}
+
+std::string join_arguments(const std::vector<std::string>& args) {
+    std::string out;
+    for (const auto& a : args) {
+        if (!out.empty()) out += ' ';
+        out += a;
+    }
+    return out;
+}
+
+} // namespace etl::jobs

@@ -1,0 +1,104 @@
+// What every job shares: the common flags, loading configuration from them, signal handling, opening
+// the store, the run lock and record, the exit-code decision, the summary and the --report file.
+#pragma once
+
+#include "etl/config/config.hpp"
+#include "etl/market/shard.hpp"
+#include "etl/providers/provider.hpp"
+#include "etl/store/store.hpp"
+#include "etl/util/exit_code.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace etl::jobs {
+
+// The flags every job takes (SPEC.md section 4).
+struct CommonOptions {
+    std::string config_file;
+    std::string database_url;
+    std::string redis_url;
+    bool mock = false;
+    bool dry_run = false;
+    std::string shard;
+    std::string log_format;
+    std::string log_level;
+    std::string report_file;
+    bool no_progress = false;
+};
+
+void add_common_options(CLI::App& app, CommonOptions& options);
+
+// Effective config: file/env/flags as SPEC.md section 4 orders them. Also configures logging.
+config::Config load_config(const CommonOptions& options);
+
+// --shard, else JOB_COMPLETION_INDEX + ETL_SHARD_COUNT, else 0/1. Throws UsageError when malformed.
+market::Shard resolve_shard(const CommonOptions& options);
+
+// SIGINT/SIGTERM set a flag instead of killing the process; jobs poll it.
+void install_signal_handlers();
+const std::atomic<bool>& stop_flag() noexcept;
+void request_stop() noexcept;
+
+// TimescaleDB policies from config.
+store::StoreOptions store_options(const config::Config& cfg);
+
+// Opens the configured store (with TimescaleDB options) and applies migrations.
+std::unique_ptr<store::Store> open_store(const config::Config& cfg, const std::string& app_name);
+
+// Provider settings for `name` from config, with API keys from the environment.
+providers::ProviderSettings provider_settings(const config::Config& cfg, const std::string& name,
+                                              std::chrono::sys_days today);
+
+// The run's tallies, from which the exit code and the summary are derived.
+struct RunTotals {
+    std::string job;
+    std::string arguments;
+    std::string shard;
+    bool dry_run = false;
+    std::int64_t run_id = 0;
+    std::string store;
+    std::uint64_t symbols_requested = 0;
+    std::uint64_t symbols_ok = 0;
+    std::uint64_t symbols_failed = 0;
+    std::uint64_t symbols_interrupted = 0;
+    std::uint64_t failures_transient = 0;
+    std::uint64_t failures_config = 0;
+    store::LoadStats rows;
+    std::uint64_t bars_valid = 0;
+    double max_rejected_ratio = 1.0;
+    bool interrupted = false;
+    std::string first_config_error;
+    struct SymbolFailure {
+        std::string symbol;
+        std::string provider;
+        std::string kind;
+        std::string error;
+    };
+    std::vector<SymbolFailure> failures;
+    std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
+};
+
+// The one place a job's exit code is decided (SPEC.md section 5), in this order: interrupted 130;
+// configuration 78; every symbol failed for want of a provider 69; some symbols failed 1; rejected
+// records above validation.max_rejected_ratio 65; else 0.
+util::ExitCode decide_exit_code(const RunTotals& totals);
+store::RunStatus run_status(util::ExitCode code);
+
+// The one-screen summary written to stderr at the end of a run.
+std::string summary_text(const RunTotals& totals, util::ExitCode code);
+// Writes the --report JSON (atomically: a temp file renamed into place). Throws etl::Error on I/O failure.
+void write_report(const std::string& path, const RunTotals& totals, util::ExitCode code);
+
+// The command line as one string, for etl_runs.arguments (keys never appear on command lines).
+std::string join_arguments(const std::vector<std::string>& args);
+
+} // namespace etl::jobs

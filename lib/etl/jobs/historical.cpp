@@ -1,0 +1,176 @@
+// etl-historical RANGE [SYMBOL...]: daily bars for a chart range into price_bars.
+#include "etl/jobs/cli.hpp"
+#include "etl/jobs/commands.hpp"
+#include "etl/jobs/common.hpp"
+#include "etl/jobs/pipeline.hpp"
+#include "etl/market/range.hpp"
+#include "etl/market/symbol.hpp"
+#include "etl/util/clock.hpp"
+#include "etl/util/error.hpp"
+#include "etl/util/log.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+namespace etl::jobs {
+namespace {
+
+using namespace std::chrono;
+
+struct HistoricalArgs {
+    std::string range;
+    std::vector<std::string> symbols;
+    std::string from;
+    std::string to;
+    std::string asset_class;
+};
+
+market::DateWindow resolve_window(const HistoricalArgs& a, sys_days today) {
+    market::DateWindow w{today, today};
+    if (!a.range.empty()) {
+        const auto r = market::parse_range(a.range);
+        if (!r) throw UsageError(fmt::format("unknown range '{}'; use one of {}", a.range, market::range_list()));
+        w = market::window_for(*r, today);
+    }
+    if (!a.from.empty()) {
+        const auto d = util::parse_date(a.from);
+        if (!d) throw UsageError(fmt::format("--from '{}' is not a date; use YYYY-MM-DD", a.from));
+        w.from = *d;
+    }
+    if (!a.to.empty()) {
+        const auto d = util::parse_date(a.to);
+        if (!d) throw UsageError(fmt::format("--to '{}' is not a date; use YYYY-MM-DD", a.to));
+        w.to = *d;
+    }
+    if (w.from > w.to)
+        throw UsageError(fmt::format("the window starts after it ends ({} > {}); check RANGE/--from/--to",
+                                     util::format_date(w.from), util::format_date(w.to)));
+    return w;
+}
+
+// The assets to fetch: the named symbols (unknown ones recorded as inactive assets, unless a dry run),
+// or every active asset; then this shard's share.
+std::vector<market::Asset> resolve_assets(const HistoricalArgs& a, store::Store& store, bool dry_run,
+                                          const market::Shard& shard) {
+    std::optional<market::AssetClass> forced;
+    if (!a.asset_class.empty()) {
+        forced = market::parse_asset_class(a.asset_class);
+        if (!forced) throw UsageError(fmt::format("--class '{}' is not stock, etf, index or crypto", a.asset_class));
+    }
+    std::vector<market::Asset> assets;
+    if (a.symbols.empty()) {
+        assets = store.list_assets(true);
+    } else {
+        std::vector<market::Asset> unknown;
+        for (const auto& raw : a.symbols) {
+            const auto symbol = market::normalize_symbol(raw);
+            if (!symbol)
+                throw UsageError(fmt::format("malformed symbol '{}': use 1-32 letters, digits or . - ^ = : _ /", raw));
+            if (std::any_of(assets.begin(), assets.end(), [&](const auto& x) { return x.symbol == *symbol; })) continue;
+            if (auto found = store.find_asset(*symbol)) {
+                assets.push_back(*found);
+            } else {
+                auto adhoc = market::adhoc_asset(*symbol, forced.value_or(market::guess_asset_class(*symbol)));
+                unknown.push_back(adhoc);
+                assets.push_back(std::move(adhoc));
+            }
+        }
+        if (!unknown.empty() && !dry_run) {
+            store.insert_missing_assets(unknown);
+            for (const auto& u : unknown)
+                util::log_info("{} is not in assets: fetched as {} and recorded as inactive (etl assets add to "
+                               "activate)",
+                               u.symbol, market::to_string(u.asset_class));
+        }
+    }
+    std::erase_if(assets, [&](const auto& x) { return !shard.owns(x.symbol); });
+    return assets;
+}
+
+} // namespace
+
+int historical_main(const std::vector<std::string>& args) {
+    return run_guarded(args.front(), [&]() -> int {
+        CLI::App app{"Load daily bars for a chart range into price_bars.", args.front()};
+        HistoricalArgs a;
+        CommonOptions common;
+        app.add_option("range", a.range, fmt::format("one of {} (case-insensitive)", market::range_list()));
+        app.add_option("symbols", a.symbols, "symbols to load (default: every active asset)");
+        app.add_option("--from", a.from, "first session date YYYY-MM-DD (overrides the range's start)");
+        app.add_option("--to", a.to, "last session date YYYY-MM-DD (default: today)");
+        app.add_option("--class", a.asset_class, "asset class for symbols not in assets: stock, etf, index, crypto");
+        add_common_options(app, common);
+        app.footer("Exit codes: 0 ok, 1 some symbols failed, 64 usage, 65 too many rejected rows, 69 provider "
+                   "unavailable, 70 internal, 75 temporary (database, lock), 78 configuration, 130 interrupted.");
+        if (auto rc = parse_cli(app, args)) return *rc;
+        if (a.range.empty() && a.from.empty())
+            throw UsageError(fmt::format("missing RANGE: use one of {}, or --from YYYY-MM-DD", market::range_list()));
+        const auto today = floor<days>(util::now());
+        const auto dates = resolve_window(a, today);
+        const auto shard = resolve_shard(common);
+        auto cfg = load_config(common);
+
+        RunTotals totals;
+        totals.job = "etl-historical";
+        std::vector<std::string> shown(args.begin() + 1, args.end());
+        totals.arguments = join_arguments(shown);
+        totals.shard = shard.to_string();
+        totals.dry_run = common.dry_run;
+        totals.max_rejected_ratio = cfg.get_double("validation.max_rejected_ratio", 0.0, 1.0);
+
+        auto store = open_store(cfg, "etl-historical");
+        totals.store = store->describe();
+        if (!common.dry_run && !store->try_lock(fmt::format("historical:{}", totals.shard)))
+            throw TemporaryError(fmt::format("another etl-historical run (shard {}) is in progress; this run exits "
+                                             "without doing anything",
+                                             totals.shard));
+        auto assets = resolve_assets(a, *store, common.dry_run, shard);
+        totals.symbols_requested = assets.size();
+        if (!common.dry_run) totals.run_id = store->begin_run({totals.job, totals.arguments, totals.shard});
+
+        util::ExitCode code = util::ExitCode::ok;
+        try {
+            if (assets.empty()) {
+                util::log_info("nothing to do: no {}symbols for shard {} (add some with 'etl assets import "
+                               "etc/assets.csv')",
+                               a.symbols.empty() ? "active " : "", totals.shard);
+            } else {
+                Router router(cfg, today);
+                PipelineSpec spec;
+                spec.assets = std::move(assets);
+                spec.timeframe = market::Timeframe::day;
+                spec.window = {sys_seconds{dates.from}, sys_seconds{dates.to}};
+                spec.make_fetch = [dates](const providers::Provider& p, const market::Asset& asset, std::string& why) {
+                    return p.daily_bars(asset, dates, why);
+                };
+                util::log_info("fetching {} symbol(s), {} .. {}", spec.assets.size(), util::format_date(dates.from),
+                               util::format_date(dates.to));
+                run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : store.get(), totals);
+            }
+            code = decide_exit_code(totals);
+        } catch (const Error& e) {
+            code = e.code();
+            if (totals.run_id) {
+                store::RunOutcome o{run_status(code), util::to_int(code), totals.symbols_requested, totals.symbols_ok,
+                                    totals.symbols_failed, totals.rows, e.what()};
+                try {
+                    store->finish_run(totals.run_id, o);
+                } catch (...) {  // the store may be what failed; the original error is what matters
+                }
+            }
+            throw;
+        }
+        std::string error = totals.first_config_error;
+        if (error.empty() && !totals.failures.empty()) error = totals.failures.front().error;
+        if (totals.run_id)
+            store->finish_run(totals.run_id, {run_status(code), util::to_int(code), totals.symbols_requested,
+                                              totals.symbols_ok, totals.symbols_failed, totals.rows, error});
+        util::write_summary(summary_text(totals, code));
+        if (!common.report_file.empty()) write_report(common.report_file, totals, code);
+        if (code == util::ExitCode::config)
+            util::log_error("configuration error: {}", totals.first_config_error);
+        return util::to_int(code);
+    });
+}
+
+} // namespace etl::jobs

@@ -1,0 +1,201 @@
+#include "etl/jobs/pipeline.hpp"
+
+#include "etl/market/validate.hpp"
+#include "etl/providers/fetcher.hpp"
+#include "etl/util/error.hpp"
+#include "etl/util/log.hpp"
+
+#include <fmt/format.h>
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+namespace etl::jobs {
+namespace {
+
+// Finished symbols waiting for the loader. Bounded so a slow database holds the fetcher back instead
+// of piling every symbol's history up in memory.
+class OutcomeQueue {
+public:
+    explicit OutcomeQueue(std::size_t capacity) : m_capacity(capacity) {}
+
+    void push(providers::FetchOutcome&& o) {
+        std::unique_lock lock(m_mutex);
+        m_space.wait(lock, [&] { return m_items.size() < m_capacity || m_abandoned; });
+        if (m_abandoned) return;
+        m_items.push_back(std::move(o));
+        m_ready.notify_one();
+    }
+    void close() {
+        const std::lock_guard lock(m_mutex);
+        m_closed = true;
+        m_ready.notify_all();
+    }
+    // The loader gave up (a database error): producers stop waiting.
+    void abandon() {
+        const std::lock_guard lock(m_mutex);
+        m_abandoned = true;
+        m_space.notify_all();
+    }
+    std::optional<providers::FetchOutcome> pop() {
+        std::unique_lock lock(m_mutex);
+        m_ready.wait(lock, [&] { return !m_items.empty() || m_closed; });
+        if (m_items.empty()) return std::nullopt;
+        auto o = std::move(m_items.front());
+        m_items.pop_front();
+        m_space.notify_one();
+        return o;
+    }
+
+private:
+    std::mutex m_mutex;
+    std::condition_variable m_ready, m_space;
+    std::deque<providers::FetchOutcome> m_items;
+    std::size_t m_capacity;
+    bool m_closed = false;
+    bool m_abandoned = false;
+};
+
+} // namespace
+
+Router::Router(const config::Config& cfg, std::chrono::sys_days today)
+    : m_cfg(cfg), m_today(today), m_mock(cfg.get_bool("mock")) {}
+
+const providers::Provider& Router::provider(const std::string& name) {
+    auto it = m_providers.find(name);
+    if (it == m_providers.end()) {
+        auto settings = provider_settings(m_cfg, name, m_today);
+        m_rpm[name] = settings.requests_per_minute;
+        it = m_providers.emplace(name, providers::make_provider(settings)).first;
+    }
+    return *it->second;
+}
+
+std::vector<const providers::Provider*> Router::route(const market::Asset& asset) {
+    if (m_mock) return {&provider("mock")};
+    std::vector<const providers::Provider*> out;
+    const auto primary = m_cfg.get(fmt::format("routing.{}", market::to_string(asset.asset_class)));
+    out.push_back(&provider(primary));
+    const auto fallback = m_cfg.get("routing.fallback");
+    if (!fallback.empty() && fallback != primary) out.push_back(&provider(fallback));
+    return out;
+}
+
+std::map<std::string, double, std::less<>> Router::rate_limits() const { return m_rpm; }
+
+void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, store::Store* store,
+                  RunTotals& totals) {
+    std::vector<providers::FetchJob> jobs;
+    jobs.reserve(spec.assets.size());
+    for (const auto& asset : spec.assets) {
+        providers::FetchJob job;
+        job.symbol = asset.symbol;
+        std::string why;
+        for (const auto* p : router.route(asset)) {
+            std::string reason;
+            if (auto f = spec.make_fetch(*p, asset, reason)) job.attempts.push_back(std::move(f));
+            else why = reason;
+        }
+        if (job.attempts.empty()) {
+            ++totals.symbols_failed;
+            totals.failures.push_back({asset.symbol, "-", "failed", why});
+            util::log_warn("{}: skipped: {}", asset.symbol, why);
+            continue;
+        }
+        jobs.push_back(std::move(job));
+    }
+
+    providers::FetchPolicy policy;
+    policy.concurrency = static_cast<unsigned>(cfg.get_int("fetch.concurrency", 1, 256));
+    policy.max_retries = static_cast<unsigned>(cfg.get_int("fetch.max_retries", 0, 100));
+    policy.backoff_initial = std::chrono::milliseconds{cfg.get_int("fetch.backoff_initial_ms", 1, 600000)};
+    policy.backoff_max = std::chrono::milliseconds{cfg.get_int("fetch.backoff_max_ms", 1, 3600000)};
+    providers::Fetcher fetcher(policy, router.rate_limits());
+
+    // Two symbols' worth of finished work per transfer slot keeps the loader busy without holding
+    // much history in memory.
+    OutcomeQueue queue(2 * policy.concurrency);
+    std::atomic<bool> stop{false};
+    std::exception_ptr fetch_error;
+    const std::size_t total_jobs = jobs.size();
+    std::thread worker([&] {
+        try {
+            fetcher.run(std::move(jobs), [&](providers::FetchOutcome&& o) { queue.push(std::move(o)); }, stop);
+        } catch (...) {
+            fetch_error = std::current_exception();
+        }
+        queue.close();
+    });
+    // The worker watches `stop`; signals and database errors both set it.
+    std::thread watcher([&] {
+        while (!stop.load()) {
+            if (stop_flag().load()) stop.store(true);
+            std::this_thread::sleep_for(std::chrono::milliseconds{50});
+        }
+    });
+
+    std::exception_ptr load_error;
+    std::size_t done = 0;
+    while (auto o = queue.pop()) {
+        ++done;
+        util::progress(done, total_jobs, o->symbol);
+        if (load_error || stop_flag().load()) {
+            // Not loaded: the run is stopping. Counted, never silently lost.
+            ++totals.symbols_interrupted;
+            continue;
+        }
+        try {
+            if (o->failure == providers::FailureKind::interrupted) {
+                ++totals.symbols_interrupted;
+                continue;
+            }
+            if (o->failure != providers::FailureKind::none) {
+                ++totals.symbols_failed;
+                if (o->failure == providers::FailureKind::transient) ++totals.failures_transient;
+                if (o->failure == providers::FailureKind::config) {
+                    ++totals.failures_config;
+                    if (totals.first_config_error.empty()) totals.first_config_error = o->error;
+                }
+                totals.failures.push_back({o->symbol, o->provider, std::string(providers::to_string(o->failure)), o->error});
+                totals.rows.rejected += o->batch.rejected.size();
+                if (store) store->record_rejects(o->batch.rejected, spec.timeframe, totals.run_id);
+                continue;
+            }
+            market::validate_batch(o->batch, spec.window.from, spec.window.to);
+            totals.bars_valid += o->batch.bars.size();
+            store::LoadStats stats;
+            if (store) {
+                stats = store->load_bars(o->symbol, spec.timeframe, spec.window, o->batch.bars, o->batch.rejected,
+                                         totals.run_id);
+            } else {
+                stats.unchanged = 0;
+                stats.rejected = o->batch.rejected.size();
+            }
+            totals.rows += stats;
+            ++totals.symbols_ok;
+            if (o->batch.bars.empty())
+                util::log_warn("{}: {} returned no bars for the window", o->symbol, o->provider);
+            util::log(util::LogLevel::info, "loaded",
+                      {{"symbol", o->symbol}, {"provider", o->provider}, {"bars", std::to_string(o->batch.bars.size())},
+                       {"inserted", std::to_string(stats.inserted)}, {"updated", std::to_string(stats.updated)},
+                       {"rejected", std::to_string(o->batch.rejected.size())}, {"requests", std::to_string(o->requests)},
+                       {"retries", std::to_string(o->retries)}});
+        } catch (...) {
+            load_error = std::current_exception();
+            stop.store(true);
+            queue.abandon();
+        }
+    }
+    stop.store(true);
+    worker.join();
+    watcher.join();
+    util::progress_done();
+    if (stop_flag().load()) totals.interrupted = true;
+    if (load_error) std::rethrow_exception(load_error);
+    if (fetch_error) std::rethrow_exception(fetch_error);
+}
+
+} // namespace etl::jobs

@@ -1,0 +1,55 @@
+// Extract -> transform -> load for a set of assets: builds each symbol's fetch (routed provider, then
+// fallback), runs the Fetcher on a worker thread, and on this thread validates each finished symbol
+// and loads it in its own transaction, tallying everything into RunTotals.
+#pragma once
+
+#include "etl/config/config.hpp"
+#include "etl/jobs/common.hpp"
+#include "etl/market/asset.hpp"
+#include "etl/providers/provider.hpp"
+#include "etl/store/store.hpp"
+
+#include <functional>
+#include <map>
+#include <memory>
+
+namespace etl::jobs {
+
+// Chooses providers per asset class from config (routing.*, routing.fallback, or mock for all), and
+// builds each provider once, on first use, so a missing key matters only when that provider is needed.
+class Router {
+public:
+    Router(const config::Config& cfg, std::chrono::sys_days today);
+    // The providers to try for `asset`, in order. Throws ConfigError (e.g. a missing key).
+    std::vector<const providers::Provider*> route(const market::Asset& asset);
+    // requests/minute of every provider built so far, for the Fetcher.
+    [[nodiscard]] std::map<std::string, double, std::less<>> rate_limits() const;
+
+private:
+    const providers::Provider& provider(const std::string& name);
+
+    const config::Config& m_cfg;
+    std::chrono::sys_days m_today;
+    bool m_mock;
+    std::map<std::string, std::unique_ptr<providers::Provider>, std::less<>> m_providers;
+    std::map<std::string, double, std::less<>> m_rpm;
+};
+
+// Makes one symbol's fetch from one provider; returns nullptr (with `why`) when the provider has no
+// identifier for the asset.
+using FetchFactory = std::function<std::unique_ptr<providers::SymbolFetch>(
+    const providers::Provider&, const market::Asset&, std::string& why)>;
+
+struct PipelineSpec {
+    std::vector<market::Asset> assets;
+    market::Timeframe timeframe = market::Timeframe::day;
+    store::Window window;  // validation and load window (inclusive instants)
+    FetchFactory make_fetch;
+};
+
+// Runs the pipeline. `store` is null in a dry run (nothing is written). Database errors during a load
+// stop the run and are rethrown after the fetch thread has finished.
+void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, store::Store* store,
+                  RunTotals& totals);
+
+} // namespace etl::jobs

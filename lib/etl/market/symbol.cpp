@@ -1,0 +1,65 @@
+#include "etl/market/symbol.hpp"
+
+#include "etl/util/strings.hpp"
+
+#include <array>
+#include <utility>
+
+namespace etl::market {
+namespace {
+
+// CoinGecko ids are slugs, not tickers; these are the coins a user is likely to name ad hoc.
+// Anything else needs a row in `assets` (etl assets add) with its coingecko_id.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 12> k_coingecko_ids = {{
+    {"BTC", "bitcoin"}, {"ETH", "ethereum"}, {"SOL", "solana"}, {"XRP", "ripple"},
+    {"ADA", "cardano"}, {"DOGE", "dogecoin"}, {"DOT", "polkadot"}, {"LTC", "litecoin"},
+    {"AVAX", "avalanche-2"}, {"LINK", "chainlink"}, {"BNB", "binancecoin"}, {"USDT", "tether"},
+}};
+
+} // namespace
+
+std::optional<std::string> normalize_symbol(std::string_view text) {
+    const auto t = util::trim(text);
+    // 32 characters covers Polygon option tickers (O:SPY251219C00600000) with room to spare.
+    if (t.empty() || t.size() > 32) return std::nullopt;
+    for (char c : t) {
+        const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                        c == '-' || c == '^' || c == '=' || c == ':' || c == '_' || c == '/';
+        if (!ok) return std::nullopt;
+    }
+    return util::to_upper(t);
+}
+
+AssetClass guess_asset_class(std::string_view symbol) {
+    for (const auto& [ticker, id] : k_coingecko_ids)
+        if (ticker == symbol) return AssetClass::crypto;
+    if (symbol.starts_with("X:")) return AssetClass::crypto;
+    if (symbol.starts_with("I:") || symbol.starts_with("^")) return AssetClass::index;
+    return AssetClass::stock;
+}
+
+Asset adhoc_asset(const std::string& symbol, AssetClass asset_class) {
+    Asset a;
+    a.symbol = symbol;
+    a.asset_class = asset_class;
+    a.active = false;
+    if (asset_class == AssetClass::crypto) {
+        a.polygon_ticker = "X:" + symbol + "USD";
+        a.yahoo_symbol = symbol + "-USD";
+        a.coingecko_id = util::to_lower(symbol);
+        for (const auto& [ticker, id] : k_coingecko_ids)
+            if (ticker == symbol) a.coingecko_id = id;
+    } else if (asset_class == AssetClass::index) {
+        a.polygon_ticker = symbol.starts_with("I:") ? symbol : "I:" + symbol;
+        a.yahoo_symbol = "^" + (symbol.starts_with("I:") ? symbol.substr(2) : symbol);
+    } else {
+        a.polygon_ticker = symbol;
+        // Yahoo writes share classes with a dash (BRK-B), Polygon with a dot (BRK.B).
+        a.yahoo_symbol = symbol;
+        for (auto& c : a.yahoo_symbol)
+            if (c == '.') c = '-';
+    }
+    return a;
+}
+
+} // namespace etl::market

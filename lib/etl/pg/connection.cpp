@@ -1,0 +1,175 @@
+#include "etl/pg/connection.hpp"
+
+#include "etl/util/secrets.hpp"
+
+#include <fmt/format.h>
+#include <libpq-fe.h>
+
+#include <charconv>
+
+namespace etl::pg {
+namespace {
+
+util::ExitCode code_for_sqlstate(std::string_view state) {
+    if (state.empty()) return util::ExitCode::temporary;  // no SQLSTATE: the connection itself failed
+    const auto cls = state.substr(0, 2);
+    if (cls == "08" || cls == "40" || cls == "53" || cls == "55" || cls == "57" || cls == "58")
+        return util::ExitCode::temporary;
+    if (cls == "28" || state == "3D000") return util::ExitCode::config;
+    return util::ExitCode::internal;
+}
+
+std::string first_line(const char* msg) {
+    std::string s = msg ? msg : "";
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    if (const auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
+    return util::scrub(s);
+}
+
+} // namespace
+
+DbError::DbError(std::string sqlstate, const std::string& message)
+    : Error(code_for_sqlstate(sqlstate), util::scrub(message)), m_sqlstate(std::move(sqlstate)) {}
+
+void ResultDeleter::operator()(pg_result* r) const noexcept { PQclear(r); }
+void ConnDeleter::operator()(pg_conn* c) const noexcept { PQfinish(c); }
+
+int Result::rows() const noexcept { return PQntuples(m_result.get()); }
+int Result::columns() const noexcept { return PQnfields(m_result.get()); }
+bool Result::is_null(int row, int col) const noexcept { return PQgetisnull(m_result.get(), row, col) != 0; }
+std::string_view Result::get(int row, int col) const noexcept {
+    return {PQgetvalue(m_result.get(), row, col), static_cast<std::size_t>(PQgetlength(m_result.get(), row, col))};
+}
+std::int64_t Result::get_int(int row, int col) const {
+    const auto text = get(row, col);
+    std::int64_t v = 0;
+    const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || p != text.data() + text.size())
+        throw DbError("", fmt::format("expected an integer from the database, got '{}'", text));
+    return v;
+}
+std::uint64_t Result::affected_rows() const noexcept {
+    const char* t = PQcmdTuples(m_result.get());
+    std::uint64_t v = 0;
+    if (t) std::from_chars(t, t + std::char_traits<char>::length(t), v);
+    return v;
+}
+
+Connection::Connection(const std::string& url, const std::string& app_name) {
+    const char* keys[] = {"dbname", "fallback_application_name", "connect_timeout", nullptr};
+    // 10 s: long enough for a busy server, short enough that a cron job fails fast when it is down.
+    const char* values[] = {url.c_str(), app_name.c_str(), "10", nullptr};
+    m_conn.reset(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
+    if (!m_conn) throw DbError("", "out of memory connecting to the database");
+    if (PQstatus(m_conn.get()) != CONNECTION_OK) {
+        const std::string msg = first_line(PQerrorMessage(m_conn.get()));
+        const bool auth = msg.find("password authentication failed") != std::string::npos ||
+                          msg.find("does not exist") != std::string::npos;
+        throw DbError(auth ? "28000" : "", fmt::format("cannot connect to the database {}: {}",
+                                                       util::redact_url(url), msg));
+    }
+    // Quiet NOTICEs (e.g. "relation already exists, skipping") that libpq would print on stderr.
+    PQsetNoticeProcessor(m_conn.get(), [](void*, const char*) {}, nullptr);
+}
+
+void Connection::fail(std::string_view context, pg_result* result) {
+    std::string state;
+    std::string msg;
+    if (result) {
+        if (const char* s = PQresultErrorField(result, PG_DIAG_SQLSTATE)) state = s;
+        msg = first_line(PQresultErrorMessage(result));
+        PQclear(result);
+    }
+    if (msg.empty()) msg = first_line(PQerrorMessage(m_conn.get()));
+    if (PQstatus(m_conn.get()) != CONNECTION_OK && state.empty()) state = "08006";
+    throw DbError(state, fmt::format("database error while {}: {}{}", context, msg,
+                                     state.empty() ? "" : fmt::format(" (SQLSTATE {})", state)));
+}
+
+Result Connection::exec(std::string_view sql, std::string_view context) {
+    const std::string q(sql);
+    pg_result* r = PQexec(m_conn.get(), q.c_str());
+    const auto status = PQresultStatus(r);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(context, r);
+    return Result(r);
+}
+
+Result Connection::exec(std::string_view sql, const Params& params, std::string_view context) {
+    const std::string q(sql);
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    pg_result* r = PQexecParams(m_conn.get(), q.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                                nullptr, nullptr, 0);
+    const auto status = PQresultStatus(r);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(context, r);
+    return Result(r);
+}
+
+void Connection::begin_copy(std::string_view copy_sql, std::string_view context) {
+    m_copy_context = context;
+    const std::string q(copy_sql);
+    pg_result* r = PQexec(m_conn.get(), q.c_str());
+    if (PQresultStatus(r) != PGRES_COPY_IN) fail(context, r);
+    PQclear(r);
+}
+
+void Connection::put_copy_data(std::string_view data) {
+    if (data.empty()) return;
+    if (PQputCopyData(m_conn.get(), data.data(), static_cast<int>(data.size())) != 1) fail(m_copy_context, nullptr);
+}
+
+void Connection::end_copy() {
+    if (PQputCopyEnd(m_conn.get(), nullptr) != 1) fail(m_copy_context, nullptr);
+    pg_result* r = PQgetResult(m_conn.get());
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) fail(m_copy_context, r);
+    PQclear(r);
+    // Drain: libpq requires reading until NULL before the next command.
+    while ((r = PQgetResult(m_conn.get())) != nullptr) PQclear(r);
+}
+
+bool Connection::try_advisory_lock(std::int64_t key) {
+    auto r = exec("SELECT pg_try_advisory_lock($1::bigint)", {std::to_string(key)}, "taking the run lock");
+    return r.get(0, 0) == "t";
+}
+
+std::string Connection::quote_identifier(std::string_view name) const {
+    char* q = PQescapeIdentifier(m_conn.get(), name.data(), name.size());
+    if (!q) throw DbError("", "cannot quote identifier");
+    std::string out(q);
+    PQfreemem(q);
+    return out;
+}
+
+int Connection::server_version() const noexcept { return PQserverVersion(m_conn.get()); }
+
+Transaction::Transaction(Connection& conn, std::string_view context) : m_conn(conn), m_context(context) {
+    m_conn.exec("BEGIN", m_context);
+}
+
+Transaction::~Transaction() {
+    if (m_done) return;
+    try {
+        m_conn.exec("ROLLBACK", m_context);
+    } catch (...) {  // the error that unwound us says more than the rollback's
+    }
+}
+
+void Transaction::commit() {
+    m_conn.exec("COMMIT", m_context);
+    m_done = true;
+}
+
+void append_copy_field(std::string& out, std::string_view value) {
+    for (char c : value) {
+        switch (c) {
+        case '\\': out += "\\\\"; break;
+        case '\t': out += "\\t"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        default: out.push_back(c);
+        }
+    }
+}
+
+} // namespace etl::pg

@@ -1,0 +1,66 @@
+// The Fetcher: runs many symbols' fetches concurrently over one libcurl multi handle, spacing each
+// provider's requests to its rate limit, retrying 429/5xx/timeouts/bad bodies with exponential
+// backoff and jitter (honouring Retry-After), never retrying 400/401/403/404, and falling back to the
+// next provider when one fails for a symbol.
+#pragma once
+
+#include "etl/providers/provider.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace etl::providers {
+
+struct FetchPolicy {
+    unsigned concurrency = 8;                   // transfers in flight, all providers together
+    unsigned max_retries = 5;                   // per request
+    std::chrono::milliseconds backoff_initial{500};
+    std::chrono::milliseconds backoff_max{60000};
+};
+
+// One symbol to fetch: attempts in order (the routed provider first, then the fallback).
+struct FetchJob {
+    std::string symbol;
+    std::vector<std::unique_ptr<SymbolFetch>> attempts;
+};
+
+struct FetchOutcome {
+    std::string symbol;
+    std::string provider;          // the provider whose result this is (the last one tried on failure)
+    market::BarBatch batch;        // on failure: rejects seen before the failure, no bars
+    FailureKind failure = FailureKind::none;
+    std::string error;             // one line, no secrets
+    unsigned requests = 0;
+    unsigned retries = 0;
+    std::size_t skipped = 0;
+};
+
+class Fetcher {
+public:
+    // `requests_per_minute` maps provider name to its limit (absent or 0 = unlimited).
+    Fetcher(FetchPolicy policy, std::map<std::string, double, std::less<>> requests_per_minute);
+
+    // Runs every job; `on_done` is called on this thread as each symbol finishes (success or not).
+    // When `stop` becomes true no new request starts; transfers in flight complete and the symbols
+    // not finished are reported as interrupted. A config failure (401) also stops new work: every
+    // later symbol would fail the same way.
+    void run(std::vector<FetchJob> jobs, const std::function<void(FetchOutcome&&)>& on_done,
+             const std::atomic<bool>& stop);
+
+private:
+    FetchPolicy m_policy;
+    std::map<std::string, double, std::less<>> m_rpm;
+};
+
+// The delay before retry number `attempt` (1-based): initial * 2^(attempt-1), capped at `max`, scaled
+// by `jitter` in [0.5, 1.0]; at least `retry_after` when the server sent one.
+std::chrono::milliseconds backoff_delay(unsigned attempt, std::chrono::milliseconds initial,
+                                        std::chrono::milliseconds max, double jitter,
+                                        std::optional<std::chrono::seconds> retry_after);
+
+} // namespace etl::providers

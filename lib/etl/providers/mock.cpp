@@ -1,0 +1,84 @@
+#include "etl/providers/mock.hpp"
+
+#include "etl/util/hash.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace etl::providers {
+namespace {
+
+using namespace std::chrono;
+
+// Mock history starts here, like a listing date: MAX returns a finite, realistic amount of data.
+constexpr sys_days k_mock_history_start{year{2000} / January / 3};
+
+// A value in [-1, 1) that depends only on (seed, day, salt).
+double noise(std::uint64_t seed, std::int64_t day, std::uint64_t salt) {
+    std::uint64_t x = seed ^ (static_cast<std::uint64_t>(day) * 0x9E3779B97F4A7C15ULL) ^ (salt * 0xBF58476D1CE4E5B9ULL);
+    x ^= x >> 31;
+    x *= 0x94D049BB133111EBULL;
+    x ^= x >> 29;
+    return static_cast<double>(x >> 11) / static_cast<double>(1ULL << 52) - 1.0;
+}
+
+std::string cents_text(std::int64_t cents) { return fmt::format("{}.{:02}", cents / 100, cents % 100); }
+
+market::Decimal cents_decimal(std::int64_t cents) {
+    return {cents_text(cents), static_cast<double>(cents) / 100.0};
+}
+
+// The mock "fetch" has nothing to request: its bars are ready at construction.
+class MockFetch final : public SymbolFetch {
+public:
+    explicit MockFetch(market::BarBatch batch) { m_batch = std::move(batch); }
+    std::optional<http::Request> next_request() override { return std::nullopt; }
+    tl::expected<void, ParseFailure> on_success(std::string_view) override { return {}; }
+    [[nodiscard]] std::string_view provider() const noexcept override { return "mock"; }
+};
+
+} // namespace
+
+market::Bar mock_daily_bar(const std::string& symbol, sys_days date) {
+    const std::uint64_t seed = util::stable_hash(symbol);
+    const auto d = (date - k_mock_history_start).count();
+    // A base price between 20 and 500, a slow drift, a multi-month cycle and daily noise.
+    const double base = 20.0 + static_cast<double>(seed % 48000) / 100.0;
+    const double phase = static_cast<double>(seed % 628) / 100.0;
+    const double level = base * std::exp(0.00015 * static_cast<double>(d) +
+                                         0.25 * std::sin(static_cast<double>(d) / 45.0 + phase) +
+                                         0.03 * noise(seed, d, 1));
+    const auto close = std::max<std::int64_t>(100, std::llround(level * 100.0));
+    const auto open = std::max<std::int64_t>(100, std::llround(static_cast<double>(close) * (1.0 + 0.012 * noise(seed, d, 2))));
+    const auto high = std::max(open, close) + std::llround(static_cast<double>(close) * 0.008 * std::abs(noise(seed, d, 3)));
+    const auto low = std::max<std::int64_t>(1, std::min(open, close) -
+                                                   std::llround(static_cast<double>(close) * 0.008 * std::abs(noise(seed, d, 4))));
+    const auto volume = 1'000'000 + std::llround(static_cast<double>(seed % 50'000'000) * (1.5 + noise(seed, d, 5)));
+    market::Bar b;
+    b.symbol = symbol;
+    b.timeframe = market::Timeframe::day;
+    b.ts = sys_seconds{date};
+    b.open = cents_decimal(open);
+    b.high = cents_decimal(high);
+    b.low = cents_decimal(low);
+    b.close = cents_decimal(close);
+    b.volume = market::Decimal{std::to_string(volume), static_cast<double>(volume)};
+    b.vwap = cents_decimal((open + high + low + close) / 4);
+    b.trade_count = volume / 100;
+    b.source = "mock";
+    return b;
+}
+
+std::unique_ptr<SymbolFetch> MockProvider::daily_bars(const market::Asset& asset, market::DateWindow window,
+                                                      std::string&) const {
+    market::BarBatch batch;
+    const bool every_day = asset.asset_class == market::AssetClass::crypto;
+    for (auto d = std::max(window.from, k_mock_history_start); d <= window.to; d += days{1}) {
+        if (every_day || m_calendar.is_trading_day(d)) batch.bars.push_back(mock_daily_bar(asset.symbol, d));
+    }
+    return std::make_unique<MockFetch>(std::move(batch));
+}
+
+} // namespace etl::providers

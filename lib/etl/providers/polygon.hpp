@@ -1,0 +1,23 @@
+// Polygon.io / Massive: daily aggregates with next_url pagination and Bearer authentication.
+#pragma once
+
+#include "etl/providers/provider.hpp"
+
+namespace etl::providers {
+
+class PolygonProvider final : public Provider {
+public:
+    explicit PolygonProvider(ProviderSettings settings) : m_settings(std::move(settings)) {}
+    [[nodiscard]] std::string_view name() const noexcept override { return "polygon"; }
+    std::unique_ptr<SymbolFetch> daily_bars(const market::Asset& asset, market::DateWindow window,
+                                            std::string& why) const override;
+
+private:
+    ProviderSettings m_settings;
+};
+
+// next_url re-rooted on `base_url`: the path and query of `next_url` after `base_url`, so pages go
+// through the configured host (a proxy, a test server) and the key is only ever sent there.
+std::string reroot_next_url(std::string_view next_url, std::string_view base_url);
+
+} // namespace etl::providers

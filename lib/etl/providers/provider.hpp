@@ -1,0 +1,80 @@
+// Providers: how to ask each source for a symbol's bars (requests in, bars out). The HTTP scheduling
+// (rate limits, retries, concurrency) is the Fetcher's; parsing is parse.hpp's.
+#pragma once
+
+#include "etl/http/client.hpp"
+#include "etl/market/asset.hpp"
+#include "etl/market/bar.hpp"
+#include "etl/market/range.hpp"
+#include "etl/providers/parse.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace etl::providers {
+
+// How a symbol's fetch ended, when it did not succeed.
+enum class FailureKind {
+    none,
+    transient,    // retries spent on 429/5xx/timeouts/bad bodies: the provider is unavailable
+    permanent,    // 400/403/404 and the like: this symbol cannot be served
+    config,       // 401, key rejected, plan does not cover the request: fix the configuration
+    interrupted,  // SIGINT/SIGTERM arrived before it finished
+};
+std::string_view to_string(FailureKind k) noexcept;
+
+struct Failure {
+    FailureKind kind = FailureKind::permanent;
+    std::string message;  // one line, no secrets
+};
+
+// One symbol's fetch from one provider: a small state machine of requests (pages).
+class SymbolFetch {
+public:
+    virtual ~SymbolFetch() = default;
+    // The next request to send, or nullopt when the fetch is complete.
+    virtual std::optional<http::Request> next_request() = 0;
+    // Takes a 2xx body. A ParseFailure means the body is not a valid response (truncated, HTML): the
+    // Fetcher retries the same request.
+    virtual tl::expected<void, ParseFailure> on_success(std::string_view body) = 0;
+    // A provider-specific reading of a non-2xx response; nullopt leaves it to the generic rules.
+    virtual std::optional<Failure> classify_error(const http::Response&) { return std::nullopt; }
+
+    [[nodiscard]] virtual std::string_view provider() const noexcept = 0;
+    market::BarBatch& batch() noexcept { return m_batch; }
+    [[nodiscard]] std::size_t skipped() const noexcept { return m_skipped; }
+
+protected:
+    market::BarBatch m_batch;
+    std::size_t m_skipped = 0;
+};
+
+// What a provider needs from configuration.
+struct ProviderSettings {
+    std::string name;
+    std::string base_url;          // API root as the provider documents it, no trailing slash
+    std::string api_key;           // "" when none
+    double requests_per_minute = 0;  // 0 = unlimited
+    std::string plan = "demo";     // CoinGecko: demo or pro
+    int max_history_days = 0;      // CoinGecko: 0 = unlimited
+    std::chrono::seconds timeout{30};
+    std::chrono::sys_days today{}; // "today" for clipping history windows
+};
+
+class Provider {
+public:
+    virtual ~Provider() = default;
+    [[nodiscard]] virtual std::string_view name() const noexcept = 0;
+    // Daily bars of `asset` for the session dates in `window`. Returns nullopt when this provider has
+    // no identifier for the asset (e.g. no coingecko_id), with `why` set.
+    virtual std::unique_ptr<SymbolFetch> daily_bars(const market::Asset& asset, market::DateWindow window,
+                                                    std::string& why) const = 0;
+};
+
+// Builds the named provider. Throws ConfigError for an unknown name or a missing required key
+// (Polygon needs POLYGON_API_KEY).
+std::unique_ptr<Provider> make_provider(const ProviderSettings& settings);
+
+} // namespace etl::providers

@@ -1,0 +1,76 @@
+// SQLite adapter: an owned database handle and prepared statements. Raw sqlite3 handles never leave
+// this folder.
+#pragma once
+
+#include "etl/util/error.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace etl::sqlite {
+
+// An SQLite error with its extended result code. Busy/locked are temporary (75); "not a database"
+// is input missing (66); the rest internal (70).
+class SqliteError : public Error {
+public:
+    SqliteError(int result_code, const std::string& message);
+    [[nodiscard]] int result_code() const noexcept { return m_result_code; }
+
+private:
+    int m_result_code;
+};
+
+struct DbDeleter {
+    void operator()(sqlite3* db) const noexcept;
+};
+struct StmtDeleter {
+    void operator()(sqlite3_stmt* s) const noexcept;
+};
+
+class Statement {
+public:
+    explicit Statement(sqlite3_stmt* s, sqlite3* db) : m_stmt(s), m_db(db) {}
+    // Binds (1-based index). std::nullopt binds NULL.
+    void bind(int index, std::string_view text);
+    void bind_optional(int index, const std::optional<std::string>& text);
+    void bind(int index, std::int64_t value);
+    void bind(int index, double value);
+    void bind_null(int index);
+    // Steps once: true when a row is available, false when done. Throws SqliteError.
+    bool step();
+    void reset();  // reset and clear bindings, for reuse
+    [[nodiscard]] bool is_null(int col) const;
+    [[nodiscard]] std::string_view text(int col) const;
+    [[nodiscard]] std::int64_t integer(int col) const;
+    [[nodiscard]] double real(int col) const;
+    [[nodiscard]] int column_count() const;
+    [[nodiscard]] std::string_view column_name(int col) const;
+
+private:
+    std::unique_ptr<sqlite3_stmt, StmtDeleter> m_stmt;
+    sqlite3* m_db;
+};
+
+class Database {
+public:
+    enum class Mode { read_only, read_write_create };
+    // Opens `path`. Throws SqliteError (66 when it is not an SQLite file or a read-only open finds
+    // nothing).
+    Database(const std::string& path, Mode mode);
+    void exec(std::string_view sql);  // one or more statements, no results
+    Statement prepare(std::string_view sql);
+    [[nodiscard]] std::int64_t changes() const noexcept;
+    [[nodiscard]] const std::string& path() const noexcept { return m_path; }
+
+private:
+    std::unique_ptr<sqlite3, DbDeleter> m_db;
+    std::string m_path;
+};
+
+} // namespace etl::sqlite

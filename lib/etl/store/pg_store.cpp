@@ -1,0 +1,291 @@
+#include "etl/store/pg_store.hpp"
+
+#include "etl/store/migrations.hpp"
+#include "etl/util/clock.hpp"
+#include "etl/util/hash.hpp"
+#include "etl/util/log.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <bit>
+
+namespace etl::store {
+namespace {
+
+constexpr std::string_view k_bar_columns = "symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source";
+
+// Held while migrating so concurrent shards starting together apply each migration once.
+constexpr std::int64_t k_migration_lock = 0x6d61726b65746c31;  // "marketl1"
+
+std::string ts_text(market::sys_seconds t) { return util::format_instant(t); }
+
+void append_bar_row(std::string& out, const market::Bar& b) {
+    // Fields come from parsed numbers and our own symbols; escape anyway so no value can break a row.
+    pg::append_copy_field(out, b.symbol);
+    out += '\t';
+    out += market::to_code(b.timeframe);
+    out += '\t';
+    out += ts_text(b.ts);
+    for (const auto* d : {&b.open, &b.high, &b.low, &b.close}) {
+        out += '\t';
+        pg::append_copy_field(out, d->text);
+    }
+    out += '\t';
+    if (b.volume) pg::append_copy_field(out, b.volume->text);
+    else out += "\\N";
+    out += '\t';
+    if (b.vwap) pg::append_copy_field(out, b.vwap->text);
+    else out += "\\N";
+    out += '\t';
+    if (b.trade_count) out += std::to_string(*b.trade_count);
+    else out += "\\N";
+    out += '\t';
+    pg::append_copy_field(out, b.source);
+    out += '\n';
+}
+
+// COPY data is sent in chunks of about this size: large enough to amortise libpq calls, small enough
+// to keep memory flat however long the history is.
+constexpr std::size_t k_copy_chunk_bytes = 256 * 1024;
+
+std::optional<std::string> opt(const std::string& s) {
+    if (s.empty()) return std::nullopt;
+    return s;
+}
+
+market::Asset asset_from_row(const pg::Result& r, int i) {
+    market::Asset a;
+    a.symbol = r.get(i, 0);
+    a.name = r.get(i, 1);
+    a.asset_class = market::parse_asset_class(r.get(i, 2)).value_or(market::AssetClass::stock);
+    a.exchange = r.get(i, 3);
+    a.currency = r.get(i, 4);
+    a.polygon_ticker = r.get(i, 5);
+    a.coingecko_id = r.get(i, 6);
+    a.yahoo_symbol = r.get(i, 7);
+    a.active = r.get(i, 8) == "t";
+    return a;
+}
+
+constexpr std::string_view k_asset_select =
+    "SELECT symbol, name, asset_class, exchange, currency, coalesce(polygon_ticker, ''), "
+    "coalesce(coingecko_id, ''), coalesce(yahoo_symbol, ''), active FROM assets";
+
+} // namespace
+
+PgStore::PgStore(const std::string& url, const std::string& app_name, const StoreOptions& options)
+    : m_conn(url, app_name), m_options(options) {
+    m_conn.exec("SET client_min_messages = warning; SET TIME ZONE 'UTC'", "setting up the session");
+}
+
+std::string PgStore::describe() const {
+    return m_timescaledb.empty() ? "postgresql (plain)" : fmt::format("postgresql (timescaledb {})", m_timescaledb);
+}
+
+std::vector<std::string> PgStore::migrate() {
+    std::vector<std::string> applied;
+    pg::Transaction tx(m_conn, "migrating");
+    {
+        m_conn.exec("SELECT pg_advisory_xact_lock($1::bigint)", {std::to_string(k_migration_lock)}, "migrating");
+        m_conn.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, "
+                    "applied_at timestamptz NOT NULL DEFAULT now())",
+                    "creating schema_migrations");
+        auto apply = [&](const EmbeddedSql& m, const std::string& version) {
+            auto r = m_conn.exec("SELECT 1 FROM schema_migrations WHERE version = $1", {version}, "migrating");
+            if (r.rows() > 0) return;
+            m_conn.exec(m.sql, fmt::format("applying migration {}", version));
+            m_conn.exec("INSERT INTO schema_migrations (version) VALUES ($1)", {version}, "migrating");
+            applied.push_back(version);
+        };
+        for (const auto& m : migrations_for("postgres")) apply(m, std::string(m.name));
+
+        // TimescaleDB: use it when the server has it; never fail because it is missing.
+        auto avail = m_conn.exec("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'", "detecting timescaledb");
+        if (avail.rows() > 0) {
+            m_conn.exec("SAVEPOINT tsdb", "enabling timescaledb");
+            try {
+                m_conn.exec("CREATE EXTENSION IF NOT EXISTS timescaledb", "enabling timescaledb");
+                m_conn.exec("RELEASE SAVEPOINT tsdb", "enabling timescaledb");
+            } catch (const pg::DbError& e) {
+                // Typically: not in shared_preload_libraries, or no privilege. Plain tables work.
+                m_conn.exec("ROLLBACK TO SAVEPOINT tsdb", "enabling timescaledb");
+                util::log_warn("timescaledb is installed but cannot be enabled ({}); using plain PostgreSQL tables",
+                               e.what());
+            }
+        }
+        auto ext = m_conn.exec("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'", "detecting timescaledb");
+        if (ext.rows() > 0) {
+            m_timescaledb = ext.get(0, 0);
+            for (const auto& m : migrations_for("timescaledb")) apply(m, fmt::format("timescaledb/{}", m.name));
+            if (m_options.compress_after_days > 0)
+                m_conn.exec("SELECT add_compression_policy('price_bars', make_interval(days => $1::int), if_not_exists => true)",
+                            {std::to_string(m_options.compress_after_days)}, "adding the compression policy");
+            if (m_options.retention_days > 0)
+                m_conn.exec("SELECT add_retention_policy('price_bars', make_interval(days => $1::int), if_not_exists => true)",
+                            {std::to_string(m_options.retention_days)}, "adding the retention policy");
+        }
+    }
+    tx.commit();
+    return applied;
+}
+
+bool PgStore::try_lock(std::string_view name) {
+    const auto key = std::bit_cast<std::int64_t>(util::stable_hash(fmt::format("market-etl:{}", name)));
+    return m_conn.try_advisory_lock(key);
+}
+
+std::int64_t PgStore::begin_run(const RunStart& run) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    auto r = m_conn.exec("INSERT INTO etl_runs (job, arguments, shard, host, pid) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                         {run.job, run.arguments, run.shard, std::string(host), std::to_string(getpid())},
+                         "recording the run");
+    return r.get_int(0, 0);
+}
+
+void PgStore::finish_run(std::int64_t run_id, const RunOutcome& o) {
+    m_conn.exec("UPDATE etl_runs SET finished_at = now(), status = $2, exit_code = $3, symbols_requested = $4, "
+                "symbols_ok = $5, symbols_failed = $6, rows_inserted = $7, rows_updated = $8, rows_unchanged = $9, "
+                "rows_rejected = $10, error = $11 WHERE id = $1",
+                {std::to_string(run_id), std::string(to_string(o.status)), std::to_string(o.exit_code),
+                 std::to_string(o.symbols_requested), std::to_string(o.symbols_ok), std::to_string(o.symbols_failed),
+                 std::to_string(o.rows.inserted), std::to_string(o.rows.updated), std::to_string(o.rows.unchanged),
+                 std::to_string(o.rows.rejected), opt(o.error)},
+                "recording the run's outcome");
+}
+
+void PgStore::copy_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+                           std::int64_t run_id) {
+    if (rejected.empty()) return;
+    m_conn.begin_copy("COPY rejected_rows (run_id, source, symbol, timeframe, raw, reason) FROM STDIN",
+                      "recording rejected rows");
+    std::string buf;
+    for (const auto& r : rejected) {
+        buf += std::to_string(run_id);
+        for (std::string_view f : {std::string_view(r.source), std::string_view(r.symbol), market::to_code(timeframe),
+                                   std::string_view(r.raw), std::string_view(r.reason)}) {
+            buf += '\t';
+            pg::append_copy_field(buf, f);
+        }
+        buf += '\n';
+    }
+    m_conn.put_copy_data(buf);
+    m_conn.end_copy();
+}
+
+void PgStore::record_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+                             std::int64_t run_id) {
+    if (rejected.empty()) return;
+    pg::Transaction tx(m_conn, "recording rejected rows");
+    copy_rejects(rejected, timeframe, run_id);
+    tx.commit();
+}
+
+LoadStats PgStore::load_bars(std::string_view symbol, market::Timeframe timeframe, Window window,
+                             std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
+                             std::int64_t run_id) {
+    const std::string context = fmt::format("loading {} {} bars", symbol, market::to_code(timeframe));
+    LoadStats stats;
+    stats.rejected = rejected.size();
+    pg::Transaction tx(m_conn, context);
+    {
+        if (!bars.empty()) {
+            // Fast path: a window that holds no rows yet (a first load, a new symbol) takes the rows by
+            // COPY straight into price_bars; a staged merge would cost about twice as much.
+            auto existing = m_conn.exec(
+                "SELECT EXISTS (SELECT 1 FROM price_bars WHERE symbol = $1 AND timeframe = $2 AND ts >= $3 AND ts <= $4)",
+                {std::string(symbol), std::string(market::to_code(timeframe)), ts_text(window.from), ts_text(window.to)},
+                context);
+            const bool empty_window = existing.get(0, 0) == "f";
+            if (!empty_window && !m_staging_ready) {
+                m_conn.exec("CREATE TEMP TABLE IF NOT EXISTS staging_bars (LIKE price_bars INCLUDING DEFAULTS) "
+                            "ON COMMIT DELETE ROWS",
+                            context);
+                m_staging_ready = true;
+            }
+            m_conn.begin_copy(fmt::format("COPY {} ({}) FROM STDIN", empty_window ? "price_bars" : "staging_bars",
+                                          k_bar_columns),
+                              context);
+            std::string buf;
+            buf.reserve(k_copy_chunk_bytes + 512);
+            for (const auto& b : bars) {
+                append_bar_row(buf, b);
+                if (buf.size() >= k_copy_chunk_bytes) {
+                    m_conn.put_copy_data(buf);
+                    buf.clear();
+                }
+            }
+            m_conn.put_copy_data(buf);
+            m_conn.end_copy();
+            if (empty_window) {
+                stats.inserted = bars.size();
+            } else {
+                auto r = m_conn.exec(
+                    "WITH merged AS ("
+                    " INSERT INTO price_bars AS p (symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source)"
+                    " SELECT symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source FROM staging_bars"
+                    " ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET open = EXCLUDED.open, high = EXCLUDED.high,"
+                    " low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume, vwap = EXCLUDED.vwap,"
+                    " trade_count = EXCLUDED.trade_count, source = EXCLUDED.source, ingested_at = now()"
+                    " WHERE (p.open, p.high, p.low, p.close, p.volume, p.vwap, p.trade_count, p.source) IS DISTINCT FROM"
+                    " (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume, EXCLUDED.vwap,"
+                    "  EXCLUDED.trade_count, EXCLUDED.source)"
+                    " RETURNING (xmax = 0) AS inserted)"
+                    " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
+                    context);
+                stats.inserted = static_cast<std::uint64_t>(r.get_int(0, 0));
+                stats.updated = static_cast<std::uint64_t>(r.get_int(0, 1));
+                stats.unchanged = bars.size() - stats.inserted - stats.updated;
+            }
+        }
+        copy_rejects(rejected, timeframe, run_id);
+    }
+    tx.commit();
+    return stats;
+}
+
+std::vector<market::Asset> PgStore::list_assets(bool active_only) {
+    auto r = m_conn.exec(fmt::format("{}{} ORDER BY symbol", k_asset_select, active_only ? " WHERE active" : ""),
+                         "listing assets");
+    std::vector<market::Asset> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) out.push_back(asset_from_row(r, i));
+    return out;
+}
+
+std::optional<market::Asset> PgStore::find_asset(std::string_view symbol) {
+    auto r = m_conn.exec(fmt::format("{} WHERE symbol = $1", k_asset_select), {std::string(symbol)}, "reading an asset");
+    if (r.rows() == 0) return std::nullopt;
+    return asset_from_row(r, 0);
+}
+
+std::size_t PgStore::write_assets(std::span<const market::Asset> assets, bool overwrite) {
+    const std::string sql = fmt::format(
+        "INSERT INTO assets (symbol, name, asset_class, exchange, currency, polygon_ticker, coingecko_id, yahoo_symbol, active)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (symbol) DO {} RETURNING (xmax = 0)",
+        overwrite ? "UPDATE SET name = EXCLUDED.name, asset_class = EXCLUDED.asset_class, exchange = EXCLUDED.exchange,"
+                    " currency = EXCLUDED.currency, polygon_ticker = EXCLUDED.polygon_ticker,"
+                    " coingecko_id = EXCLUDED.coingecko_id, yahoo_symbol = EXCLUDED.yahoo_symbol, active = EXCLUDED.active,"
+                    " updated_at = now()"
+                  : "NOTHING");
+    std::size_t created = 0;
+    pg::Transaction tx(m_conn, "writing assets");
+    {
+        for (const auto& a : assets) {
+            auto r = m_conn.exec(sql,
+                                 {a.symbol, a.name, std::string(market::to_string(a.asset_class)), a.exchange, a.currency,
+                                  opt(a.polygon_ticker), opt(a.coingecko_id), opt(a.yahoo_symbol),
+                                  std::string(a.active ? "true" : "false")},
+                                 fmt::format("writing asset {}", a.symbol));
+            if (r.rows() > 0 && r.get(0, 0) == "t") ++created;
+        }
+    }
+    tx.commit();
+    return created;
+}
+
+std::size_t PgStore::upsert_assets(std::span<const market::Asset> assets) { return write_assets(assets, true); }
+std::size_t PgStore::insert_missing_assets(std::span<const market::Asset> assets) { return write_assets(assets, false); }
+
+} // namespace etl::store

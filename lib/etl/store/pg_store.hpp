@@ -1,0 +1,43 @@
+// The PostgreSQL/TimescaleDB store: COPY-based bulk loads, merges that touch only changed rows.
+#pragma once
+
+#include "etl/pg/connection.hpp"
+#include "etl/store/store.hpp"
+
+namespace etl::store {
+
+class PgStore final : public Store {
+public:
+    PgStore(const std::string& url, const std::string& app_name, const StoreOptions& options);
+
+    [[nodiscard]] std::string describe() const override;
+    std::vector<std::string> migrate() override;
+    bool try_lock(std::string_view name) override;
+    std::int64_t begin_run(const RunStart& run) override;
+    void finish_run(std::int64_t run_id, const RunOutcome& outcome) override;
+    LoadStats load_bars(std::string_view symbol, market::Timeframe timeframe, Window window,
+                        std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
+                        std::int64_t run_id) override;
+    void record_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+                        std::int64_t run_id) override;
+    std::vector<market::Asset> list_assets(bool active_only) override;
+    std::optional<market::Asset> find_asset(std::string_view symbol) override;
+    std::size_t upsert_assets(std::span<const market::Asset> assets) override;
+    std::size_t insert_missing_assets(std::span<const market::Asset> assets) override;
+
+    // The timescaledb extension's version once migrate() has enabled it; "" on plain PostgreSQL.
+    [[nodiscard]] const std::string& timescaledb_version() const noexcept { return m_timescaledb; }
+    pg::Connection& connection() noexcept { return m_conn; }
+
+private:
+    void copy_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+                      std::int64_t run_id);
+    std::size_t write_assets(std::span<const market::Asset> assets, bool overwrite);
+
+    pg::Connection m_conn;
+    StoreOptions m_options;
+    std::string m_timescaledb;
+    bool m_staging_ready = false;
+};
+
+} // namespace etl::store

@@ -1,0 +1,276 @@
+#include "etl/store/sqlite_store.hpp"
+
+#include "etl/store/migrations.hpp"
+#include "etl/util/clock.hpp"
+#include "etl/util/error.hpp"
+
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace etl::store {
+namespace {
+
+std::string ts_text(market::sys_seconds t) { return util::format_instant(t); }
+
+std::optional<std::string> opt(const std::string& s) {
+    if (s.empty()) return std::nullopt;
+    return s;
+}
+
+std::optional<std::string> opt_decimal(const std::optional<market::Decimal>& d) {
+    if (!d) return std::nullopt;
+    return d->text;
+}
+
+constexpr std::string_view k_asset_select =
+    "SELECT symbol, name, asset_class, exchange, currency, coalesce(polygon_ticker, ''), "
+    "coalesce(coingecko_id, ''), coalesce(yahoo_symbol, ''), active FROM assets";
+
+market::Asset asset_from_row(const sqlite::Statement& s) {
+    market::Asset a;
+    a.symbol = s.text(0);
+    a.name = s.text(1);
+    a.asset_class = market::parse_asset_class(s.text(2)).value_or(market::AssetClass::stock);
+    a.exchange = s.text(3);
+    a.currency = s.text(4);
+    a.polygon_ticker = s.text(5);
+    a.coingecko_id = s.text(6);
+    a.yahoo_symbol = s.text(7);
+    a.active = s.integer(8) != 0;
+    return a;
+}
+
+} // namespace
+
+SqliteTransaction::SqliteTransaction(sqlite::Database& db) : m_db(db) { m_db.exec("BEGIN IMMEDIATE"); }
+SqliteTransaction::~SqliteTransaction() {
+    if (m_done) return;
+    try {
+        m_db.exec("ROLLBACK");
+    } catch (...) {  // the error that unwound us says more
+    }
+}
+void SqliteTransaction::commit() {
+    m_db.exec("COMMIT");
+    m_done = true;
+}
+
+SqliteStore::SqliteStore(const std::string& path) : m_db(path, sqlite::Database::Mode::read_write_create) {
+    // WAL lets readers (dashboards, etl-validate) read while a job writes; NORMAL sync is durable at
+    // every checkpoint and safe against application crashes, which is what a re-runnable job needs.
+    m_db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
+}
+
+SqliteStore::~SqliteStore() {
+    for (const auto& [name, fd] : m_lock_fds) close(fd);
+}
+
+std::string SqliteStore::describe() const { return fmt::format("sqlite:{}", m_db.path()); }
+
+std::vector<std::string> SqliteStore::migrate() {
+    std::vector<std::string> applied;
+    SqliteTransaction tx(m_db);
+    m_db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY NOT NULL, "
+              "applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')))");
+    for (const auto& m : migrations_for("sqlite")) {
+        auto check = m_db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?");
+        check.bind(1, m.name);
+        if (check.step()) continue;
+        m_db.exec(m.sql);
+        auto ins = m_db.prepare("INSERT INTO schema_migrations (version) VALUES (?)");
+        ins.bind(1, m.name);
+        ins.step();
+        applied.emplace_back(m.name);
+    }
+    tx.commit();
+    return applied;
+}
+
+bool SqliteStore::try_lock(std::string_view name) {
+    // One lock file per job and shard beside the database; flock is released when the process dies,
+    // so a killed run never leaves a stale lock. The file itself is never deleted (that would race).
+    std::string safe(name);
+    for (auto& c : safe)
+        if (c == '/' || c == ' ') c = '-';
+    const std::string lock_path = fmt::format("{}.{}.lock", m_db.path(), safe);
+    const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) throw TemporaryError(fmt::format("cannot open lock file {}", lock_path));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return false;
+    }
+    m_lock_fds.emplace(std::string(name), fd);
+    return true;
+}
+
+std::int64_t SqliteStore::begin_run(const RunStart& run) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    auto s = m_db.prepare("INSERT INTO etl_runs (job, arguments, shard, host, pid) VALUES (?, ?, ?, ?, ?) RETURNING id");
+    s.bind(1, run.job);
+    s.bind(2, run.arguments);
+    s.bind(3, run.shard);
+    s.bind(4, std::string_view(host));
+    s.bind(5, static_cast<std::int64_t>(getpid()));
+    s.step();
+    return s.integer(0);
+}
+
+void SqliteStore::finish_run(std::int64_t run_id, const RunOutcome& o) {
+    auto s = m_db.prepare(
+        "UPDATE etl_runs SET finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), status = ?, exit_code = ?, "
+        "symbols_requested = ?, symbols_ok = ?, symbols_failed = ?, rows_inserted = ?, rows_updated = ?, "
+        "rows_unchanged = ?, rows_rejected = ?, error = ? WHERE id = ?");
+    s.bind(1, to_string(o.status));
+    s.bind(2, static_cast<std::int64_t>(o.exit_code));
+    s.bind(3, static_cast<std::int64_t>(o.symbols_requested));
+    s.bind(4, static_cast<std::int64_t>(o.symbols_ok));
+    s.bind(5, static_cast<std::int64_t>(o.symbols_failed));
+    s.bind(6, static_cast<std::int64_t>(o.rows.inserted));
+    s.bind(7, static_cast<std::int64_t>(o.rows.updated));
+    s.bind(8, static_cast<std::int64_t>(o.rows.unchanged));
+    s.bind(9, static_cast<std::int64_t>(o.rows.rejected));
+    s.bind_optional(10, opt(o.error));
+    s.bind(11, run_id);
+    s.step();
+}
+
+void SqliteStore::insert_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+                                 std::int64_t run_id) {
+    if (rejected.empty()) return;
+    auto s = m_db.prepare("INSERT INTO rejected_rows (run_id, source, symbol, timeframe, raw, reason) VALUES (?, ?, ?, ?, ?, ?)");
+    for (const auto& r : rejected) {
+        s.bind(1, run_id);
+        s.bind(2, r.source);
+        s.bind(3, r.symbol);
+        s.bind(4, market::to_code(timeframe));
+        s.bind(5, r.raw);
+        s.bind(6, r.reason);
+        s.step();
+        s.reset();
+    }
+}
+
+void SqliteStore::record_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+                                 std::int64_t run_id) {
+    if (rejected.empty()) return;
+    SqliteTransaction tx(m_db);
+    insert_rejects(rejected, timeframe, run_id);
+    tx.commit();
+}
+
+std::int64_t SqliteStore::count_window(std::string_view symbol, market::Timeframe timeframe, Window window) {
+    auto s = m_db.prepare("SELECT count(*) FROM price_bars WHERE symbol = ? AND timeframe = ? AND ts >= ? AND ts <= ?");
+    s.bind(1, symbol);
+    s.bind(2, market::to_code(timeframe));
+    s.bind(3, ts_text(window.from));
+    s.bind(4, ts_text(window.to));
+    s.step();
+    return s.integer(0);
+}
+
+LoadStats SqliteStore::load_bars(std::string_view symbol, market::Timeframe timeframe, Window window,
+                                 std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
+                                 std::int64_t run_id) {
+    LoadStats stats;
+    stats.rejected = rejected.size();
+    SqliteTransaction tx(m_db);
+    if (!bars.empty()) {
+        const auto before = count_window(symbol, timeframe, window);
+        // The WHERE clause makes an unchanged row a no-op (sqlite3_changes() == 0), so a re-run writes
+        // nothing and the counts tell inserted/updated/unchanged apart.
+        auto s = m_db.prepare(
+            "INSERT INTO price_bars (symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET open = excluded.open, high = excluded.high,"
+            " low = excluded.low, close = excluded.close, volume = excluded.volume, vwap = excluded.vwap,"
+            " trade_count = excluded.trade_count, source = excluded.source,"
+            " ingested_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+            " WHERE price_bars.open IS NOT excluded.open OR price_bars.high IS NOT excluded.high"
+            " OR price_bars.low IS NOT excluded.low OR price_bars.close IS NOT excluded.close"
+            " OR price_bars.volume IS NOT excluded.volume OR price_bars.vwap IS NOT excluded.vwap"
+            " OR price_bars.trade_count IS NOT excluded.trade_count OR price_bars.source IS NOT excluded.source");
+        std::uint64_t changed = 0;
+        for (const auto& b : bars) {
+            s.bind(1, b.symbol);
+            s.bind(2, market::to_code(b.timeframe));
+            s.bind(3, ts_text(b.ts));
+            s.bind(4, b.open.text);
+            s.bind(5, b.high.text);
+            s.bind(6, b.low.text);
+            s.bind(7, b.close.text);
+            s.bind_optional(8, opt_decimal(b.volume));
+            s.bind_optional(9, opt_decimal(b.vwap));
+            if (b.trade_count) s.bind(10, *b.trade_count);
+            else s.bind_null(10);
+            s.bind(11, b.source);
+            s.step();
+            changed += static_cast<std::uint64_t>(m_db.changes());
+            s.reset();
+        }
+        const auto after = count_window(symbol, timeframe, window);
+        stats.inserted = static_cast<std::uint64_t>(after - before);
+        stats.updated = changed - stats.inserted;
+        stats.unchanged = bars.size() - changed;
+    }
+    insert_rejects(rejected, timeframe, run_id);
+    tx.commit();
+    return stats;
+}
+
+std::vector<market::Asset> SqliteStore::list_assets(bool active_only) {
+    auto s = m_db.prepare(fmt::format("{}{} ORDER BY symbol", k_asset_select, active_only ? " WHERE active" : ""));
+    std::vector<market::Asset> out;
+    while (s.step()) out.push_back(asset_from_row(s));
+    return out;
+}
+
+std::optional<market::Asset> SqliteStore::find_asset(std::string_view symbol) {
+    auto s = m_db.prepare(fmt::format("{} WHERE symbol = ?", k_asset_select));
+    s.bind(1, symbol);
+    if (!s.step()) return std::nullopt;
+    return asset_from_row(s);
+}
+
+std::size_t SqliteStore::write_assets(std::span<const market::Asset> assets, bool overwrite) {
+    SqliteTransaction tx(m_db);
+    auto exists = m_db.prepare("SELECT 1 FROM assets WHERE symbol = ?");
+    auto s = m_db.prepare(fmt::format(
+        "INSERT INTO assets (symbol, name, asset_class, exchange, currency, polygon_ticker, coingecko_id, yahoo_symbol, active)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (symbol) DO {}",
+        overwrite ? "UPDATE SET name = excluded.name, asset_class = excluded.asset_class, exchange = excluded.exchange,"
+                    " currency = excluded.currency, polygon_ticker = excluded.polygon_ticker,"
+                    " coingecko_id = excluded.coingecko_id, yahoo_symbol = excluded.yahoo_symbol,"
+                    " active = excluded.active, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+                  : "NOTHING"));
+    std::size_t created = 0;
+    for (const auto& a : assets) {
+        exists.bind(1, a.symbol);
+        if (!exists.step()) ++created;
+        exists.reset();
+        s.bind(1, a.symbol);
+        s.bind(2, a.name);
+        s.bind(3, market::to_string(a.asset_class));
+        s.bind(4, a.exchange);
+        s.bind(5, a.currency);
+        s.bind_optional(6, opt(a.polygon_ticker));
+        s.bind_optional(7, opt(a.coingecko_id));
+        s.bind_optional(8, opt(a.yahoo_symbol));
+        s.bind(9, static_cast<std::int64_t>(a.active ? 1 : 0));
+        s.step();
+        s.reset();
+    }
+    tx.commit();
+    return created;
+}
+
+std::size_t SqliteStore::upsert_assets(std::span<const market::Asset> assets) { return write_assets(assets, true); }
+std::size_t SqliteStore::insert_missing_assets(std::span<const market::Asset> assets) {
+    return write_assets(assets, false);
+}
+
+} // namespace etl::store

@@ -1,0 +1,57 @@
+// The embedded SQLite store: WAL, prepared upserts in one transaction per symbol.
+#pragma once
+
+#include "etl/sqlite/database.hpp"
+#include "etl/store/store.hpp"
+
+#include <map>
+
+namespace etl::store {
+
+class SqliteStore final : public Store {
+public:
+    explicit SqliteStore(const std::string& path);
+    ~SqliteStore() override;
+    SqliteStore(const SqliteStore&) = delete;
+    SqliteStore& operator=(const SqliteStore&) = delete;
+
+    [[nodiscard]] std::string describe() const override;
+    std::vector<std::string> migrate() override;
+    bool try_lock(std::string_view name) override;
+    std::int64_t begin_run(const RunStart& run) override;
+    void finish_run(std::int64_t run_id, const RunOutcome& outcome) override;
+    LoadStats load_bars(std::string_view symbol, market::Timeframe timeframe, Window window,
+                        std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
+                        std::int64_t run_id) override;
+    void record_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+                        std::int64_t run_id) override;
+    std::vector<market::Asset> list_assets(bool active_only) override;
+    std::optional<market::Asset> find_asset(std::string_view symbol) override;
+    std::size_t upsert_assets(std::span<const market::Asset> assets) override;
+    std::size_t insert_missing_assets(std::span<const market::Asset> assets) override;
+
+private:
+    void insert_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+                        std::int64_t run_id);
+    std::size_t write_assets(std::span<const market::Asset> assets, bool overwrite);
+    std::int64_t count_window(std::string_view symbol, market::Timeframe timeframe, Window window);
+
+    sqlite::Database m_db;
+    std::map<std::string, int, std::less<>> m_lock_fds;  // lock name -> open file descriptor holding flock
+};
+
+// BEGIN IMMEDIATE on construction, ROLLBACK on destruction unless commit() ran.
+class SqliteTransaction {
+public:
+    explicit SqliteTransaction(sqlite::Database& db);
+    SqliteTransaction(const SqliteTransaction&) = delete;
+    SqliteTransaction& operator=(const SqliteTransaction&) = delete;
+    ~SqliteTransaction();
+    void commit();
+
+private:
+    sqlite::Database& m_db;
+    bool m_done = false;
+};
+
+} // namespace etl::store

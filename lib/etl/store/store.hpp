@@ -1,0 +1,108 @@
+// The sink interface every job writes through, implemented for PostgreSQL/TimescaleDB and SQLite.
+// Each method that writes is one transaction: a crash or kill never leaves half of it.
+#pragma once
+
+#include "etl/market/asset.hpp"
+#include "etl/market/bar.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace etl::store {
+
+struct LoadStats {
+    std::uint64_t inserted = 0;
+    std::uint64_t updated = 0;
+    std::uint64_t unchanged = 0;
+    std::uint64_t rejected = 0;
+    LoadStats& operator+=(const LoadStats& o) {
+        inserted += o.inserted;
+        updated += o.updated;
+        unchanged += o.unchanged;
+        rejected += o.rejected;
+        return *this;
+    }
+};
+
+struct RunStart {
+    std::string job;        // "historical", "hourly", ...
+    std::string arguments;  // the command line as given (never holds secrets: keys come from env)
+    std::string shard;      // "K/N"
+};
+
+enum class RunStatus { success, partial, failed, interrupted };
+std::string_view to_string(RunStatus s) noexcept;
+
+struct RunOutcome {
+    RunStatus status = RunStatus::success;
+    int exit_code = 0;
+    std::uint64_t symbols_requested = 0;
+    std::uint64_t symbols_ok = 0;
+    std::uint64_t symbols_failed = 0;
+    LoadStats rows;
+    std::string error;  // first line of the failure, "" on success
+};
+
+// The window a batch of bars was requested for: [from, to] as instants (daily: 00:00 UTC of the
+// first and last session dates).
+struct Window {
+    market::sys_seconds from;
+    market::sys_seconds to;
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+
+    // "postgresql (plain)", "postgresql (timescaledb 2.14)", "sqlite:/path/market-etl.db"
+    [[nodiscard]] virtual std::string describe() const = 0;
+
+    // Applies pending sql/ migrations (idempotent, never destructive); returns the names applied.
+    virtual std::vector<std::string> migrate() = 0;
+
+    // Takes the process-lifetime lock `name` without waiting; false when another process holds it.
+    virtual bool try_lock(std::string_view name) = 0;
+
+    virtual std::int64_t begin_run(const RunStart& run) = 0;
+    virtual void finish_run(std::int64_t run_id, const RunOutcome& outcome) = 0;
+
+    // Loads one symbol's bars for `window` and the records rejected for it, in one transaction:
+    // an upsert that changes only rows whose values differ. `bars` must be unique by ts and inside
+    // `window`.
+    virtual LoadStats load_bars(std::string_view symbol, market::Timeframe timeframe, Window window,
+                                std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
+                                std::int64_t run_id) = 0;
+
+    // Records rejects that belong to no load (a symbol whose fetch failed after some rejects).
+    virtual void record_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+                                std::int64_t run_id) = 0;
+
+    virtual std::vector<market::Asset> list_assets(bool active_only) = 0;
+    virtual std::optional<market::Asset> find_asset(std::string_view symbol) = 0;
+    // Inserts or updates assets by symbol. Returns how many rows were new.
+    virtual std::size_t upsert_assets(std::span<const market::Asset> assets) = 0;
+    // Inserts assets that do not exist yet; existing rows are left alone. Returns how many were new.
+    virtual std::size_t insert_missing_assets(std::span<const market::Asset> assets) = 0;
+};
+
+// Settings that only some stores use.
+struct StoreOptions {
+    int compress_after_days = 30;  // TimescaleDB compression policy; 0 = no policy
+    int retention_days = 0;        // TimescaleDB retention policy; 0 = keep everything
+};
+
+// Opens the store named by `url`: postgresql://... or postgres://... (or a libpq conninfo with '='),
+// or sqlite:PATH. `app_name` names the connection in pg_stat_activity. Throws ConfigError for an
+// unknown scheme, pg::DbError / sqlite::SqliteError when it cannot be opened.
+std::unique_ptr<Store> open_store(const std::string& url, const std::string& app_name,
+                                  const StoreOptions& options = {});
+
+// PATH of a sqlite:PATH url (sqlite:rel, sqlite:/abs, sqlite:///abs); nullopt for other urls.
+std::optional<std::string> sqlite_path(std::string_view url);
+
+} // namespace etl::store

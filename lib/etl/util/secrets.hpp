@@ -1,0 +1,24 @@
+// Keeping secrets out of output: a process-wide registry of secret values that every log line,
+// error message and report is scrubbed against, and URL redaction for passwords and key parameters.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace etl::util {
+
+// Remembers `secret` (an API key, a password) so scrub() replaces it. Values shorter than 4
+// characters are ignored (they would mangle ordinary text). Thread-safe.
+void register_secret(std::string_view secret);
+
+// `text` with every registered secret replaced by "***".
+std::string scrub(std::string_view text);
+
+// `url` with the password of its userinfo and the values of secret-looking query parameters
+// (apiKey, api_key, key, token, password, x_cg_*_api_key, ...) replaced by "***".
+std::string redact_url(std::string_view url);
+
+// "abcd…" style mask for `etl config show`: "***" for short values, else "***" + last 4 characters.
+std::string mask(std::string_view secret);
+
+} // namespace etl::util

@@ -26,6 +26,8 @@ extern "C" void on_signal(int) { g_stop.store(true); }
 } // namespace
 
 void add_common_options(CLI::App& app, CommonOptions& o) {
+    // Subcommands created after this (etl assets import ...) accept the common flags too.
+    app.fallthrough();
     app.add_option("--config", o.config_file, "TOML config file (default: $ETL_CONFIG, ./etl.toml, /etc/market-etl/etl.toml)");
     app.add_option("--database-url", o.database_url, "postgresql://... or sqlite:PATH (overrides DATABASE_URL)");
     app.add_option("--redis-url", o.redis_url, "redis://host:port (overrides REDIS_URL)");

@@ -1,0 +1,81 @@
+# Shared helpers for the bench scripts (sourced, not run). Bash only.
+# shellcheck shell=bash
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
+
+# The binaries under test: the normal build (cmake -S . -B build && ninja -C build).
+ETL_HISTORICAL=${ETL_HISTORICAL:-$REPO_DIR/build/apps/etl-historical}
+
+# "Today" is pinned so every run generates and fetches the same bars.
+export ETL_NOW=${ETL_NOW:-2026-11-20T21:00:00Z}
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Re-executes the calling script under pg_virtualenv (a throwaway PostgreSQL cluster) unless a
+# PostgreSQL environment is already there. BENCH_NO_VIRTUALENV=1 uses whatever libpq defaults to.
+# Usage: ensure_pg "$0" "$@"
+ensure_pg() {
+    local self=$1
+    shift
+    if [[ -n "${PGHOST:-}${PGPORT:-}${PGDATABASE:-}${PGSERVICE:-}" || -n "${BENCH_NO_VIRTUALENV:-}" ]]; then
+        return 0
+    fi
+    command -v pg_virtualenv >/dev/null || die "no PG* environment and no pg_virtualenv: set PGHOST/PGPORT/... or install postgresql-common"
+    log "no PG* environment: re-running under pg_virtualenv (a throwaway cluster)"
+    exec pg_virtualenv -- "$(cd "$(dirname "$self")" && pwd)/$(basename "$self")" "$@"
+}
+
+# Seconds since the epoch with nanoseconds, for wall-clock intervals.
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+# calc EXPR [name=value ...]: floating-point arithmetic with awk.
+calc() {
+    local expr=$1
+    shift
+    local args=()
+    for kv in "$@"; do args+=(-v "$kv"); done
+    awk "${args[@]}" "BEGIN { printf \"%.6g\", ($expr) }"
+}
+# Median of the arguments (numbers).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# Human numbers: 12345.6 -> 12,346
+fmt_int() { LC_ALL=C awk -v x="$1" 'BEGIN { s = sprintf("%.0f", x); n = length(s); o = ""; for (i = 1; i <= n; i++) { o = o substr(s, i, 1); if ((n - i) % 3 == 0 && i < n) o = o "," } print o }'; }
+
+# A result row for run.sh's table: record LABEL OURS REFERENCE RATIO TARGET STATUS
+# Appended to $BENCH_RESULTS (tab-separated) when run.sh set it; always echoed.
+record() {
+    local line
+    line=$(printf '%s\t%s\t%s\t%s\t%s\t%s' "$@")
+    if [[ -n "${BENCH_RESULTS:-}" ]]; then printf '%s\n' "$line" >>"$BENCH_RESULTS"; fi
+}
+# verdict VALUE OP LIMIT -> "met" or "MISSED" (OP: ge, le, lt)
+verdict() {
+    local ok
+    case $2 in
+    ge) ok=$(awk -v a="$1" -v b="$3" 'BEGIN { print (a >= b) }') ;;
+    le) ok=$(awk -v a="$1" -v b="$3" 'BEGIN { print (a <= b) }') ;;
+    lt) ok=$(awk -v a="$1" -v b="$3" 'BEGIN { print (a < b) }') ;;
+    *) die "verdict: bad operator $2" ;;
+    esac
+    if [[ $ok == 1 ]]; then echo met; else echo MISSED; fi
+}
+
+# An empty config file, so no ./etl.toml or /etc/market-etl/etl.toml changes what is measured.
+isolated_config() {
+    local dir=$1
+    : >"$dir/etl.toml"
+    export ETL_CONFIG="$dir/etl.toml"
+}
+
+# A JSON field from a --report file: json_get FILE '.rows.inserted'
+json_get() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for k in sys.argv[2].strip(".").split("."):
+    d = d[k]
+print(d)
+PY
+}

@@ -1,0 +1,122 @@
+// Parse throughput of the provider parsers over large synthetic bodies, in MB/s per core.
+// Usage: parse_bench [megabytes]   (default 80; each body is built to about that size)
+#include "etl/providers/parse.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace {
+
+using etl::market::Timeframe;
+using etl::providers::ParsedPage;
+using etl::providers::ParseResult;
+
+// Five timed runs after one warm-up: enough for a stable median on a quiet machine, short enough to
+// finish in seconds with 80 MB bodies.
+constexpr int k_runs = 5;
+constexpr std::size_t k_default_megabytes = 80;
+constexpr std::int64_t k_first_hour_ms = 1'577'854'800'000;  // 2020-01-01 05:00Z
+constexpr std::int64_t k_hour_ms = 3'600'000;
+constexpr std::int64_t k_day_ms = 86'400'000;
+
+// A deterministic price walk with the digit counts real bodies have.
+double price_at(std::size_t i) {
+    return 100.0 + static_cast<double>((i * 7919U) % 100000U) / 997.0;
+}
+
+std::string polygon_body(std::size_t target_bytes) {
+    // Real pages state resultsCount before results, which the parser uses to size its output.
+    std::string results;
+    results.reserve(target_bytes + 4096);
+    std::size_t count = 0;
+    for (; results.size() < target_bytes; ++count) {
+        const double p = price_at(count);
+        if (count > 0) results += ',';
+        fmt::format_to(std::back_inserter(results),
+                       R"({{"v":{:.5f},"vw":{:.4f},"o":{:.2f},"c":{:.2f},"h":{:.2f},"l":{:.2f},"t":{},"n":{}}})",
+                       p * 1234.5, p, p, p + 0.5, p + 1.25, p - 1.5,
+                       k_first_hour_ms + static_cast<std::int64_t>(count) * k_hour_ms, 10000 + count % 50000);
+    }
+    return fmt::format(R"({{"ticker":"X:BTCUSD","queryCount":{0},"resultsCount":{0},"adjusted":true,"results":[{1}],)"
+                       R"("status":"OK","request_id":"0f4e6c2b9a8d4e1f8b7a6c5d4e3f2a10"}})",
+                       count, results);
+}
+
+std::string yahoo_body(std::size_t target_bytes) {
+    // Roughly 110 bytes per row over the six columns.
+    const std::size_t rows = target_bytes / 110;
+    std::string timestamps, open, high, low, close, volume;
+    for (std::size_t i = 0; i < rows; ++i) {
+        const char* sep = i > 0 ? "," : "";
+        const double p = price_at(i) + 1e-13;  // force Yahoo's float32-widened 17-digit texts
+        fmt::format_to(std::back_inserter(timestamps), "{}{}", sep, 1'577'975'400 + static_cast<std::int64_t>(i) * 3600);
+        fmt::format_to(std::back_inserter(open), "{}{:.16g}", sep, p);
+        fmt::format_to(std::back_inserter(high), "{}{:.16g}", sep, p + 1.0000000001);
+        fmt::format_to(std::back_inserter(low), "{}{:.16g}", sep, p - 1.0000000001);
+        fmt::format_to(std::back_inserter(close), "{}{:.16g}", sep, p + 0.2500000001);
+        fmt::format_to(std::back_inserter(volume), "{}{}", sep, i % 7 == 0 ? std::string("null") : std::to_string(100000 + i));
+    }
+    return fmt::format(R"({{"chart":{{"result":[{{"meta":{{"currency":"USD","symbol":"AAPL","exchangeTimezoneName":"America/New_York"}},)"
+                       R"("timestamp":[{}],"indicators":{{"quote":[{{"open":[{}],"high":[{}],"low":[{}],"close":[{}],"volume":[{}]}}]}}}}],"error":null}}}})",
+                       timestamps, open, high, low, close, volume);
+}
+
+std::string coingecko_body(std::size_t target_bytes) {
+    std::string prices, volumes;
+    for (std::size_t i = 0; prices.size() + volumes.size() < target_bytes; ++i) {
+        const char* sep = i > 0 ? "," : "";
+        // Daily points over 60000 days at most (2020..2184), as the parser refuses instants past 2200.
+        const std::int64_t ms = k_first_hour_ms - 5 * k_hour_ms + static_cast<std::int64_t>(i % 60000) * k_day_ms;
+        fmt::format_to(std::back_inserter(prices), "{}[{},{:.5f}]", sep, ms, price_at(i) * 800.0);
+        fmt::format_to(std::back_inserter(volumes), "{}[{},{:.1f}]", sep, ms, price_at(i) * 4.1e8);
+    }
+    return fmt::format(R"({{"prices":[{}],"market_caps":[],"total_volumes":[{}]}})", prices, volumes);
+}
+
+void run(std::string_view name, const std::string& body, const std::function<ParseResult<ParsedPage>()>& parse) {
+    const auto warm = parse();
+    if (!warm) {
+        fmt::print("{}: parse failed: {}\n", name, warm.error().message);
+        std::exit(1);
+    }
+    std::vector<double> seconds;
+    for (int i = 0; i < k_runs; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        const auto page = parse();
+        const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+        if (!page || page->batch.bars.size() != warm->batch.bars.size()) std::exit(1);
+        seconds.push_back(took.count());
+    }
+    std::sort(seconds.begin(), seconds.end());
+    const double median = seconds[seconds.size() / 2];
+    const double megabytes = static_cast<double>(body.size()) / 1e6;
+    fmt::print("{:<22} {:7.1f} MB  {:9} bars  {:9} rejected  median {:7.1f} ms  {:7.0f} MB/s  (best {:.0f} MB/s)\n", name,
+               megabytes, warm->batch.bars.size(), warm->batch.rejected.size(), median * 1e3, megabytes / median,
+               megabytes / seconds.front());
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const std::size_t megabytes = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : k_default_megabytes;
+    const std::size_t target = std::max<std::size_t>(megabytes, 1) * 1'000'000;
+
+    const std::string polygon = polygon_body(target);
+    const std::string yahoo = yahoo_body(target);
+    const std::string coingecko = coingecko_body(target);
+
+    run("polygon hourly", polygon, [&] { return etl::providers::parse_polygon_aggs(polygon, "BTC", Timeframe::hour); });
+    run("polygon daily", polygon, [&] { return etl::providers::parse_polygon_aggs(polygon, "BTC", Timeframe::day); });
+    run("yahoo hourly", yahoo, [&] { return etl::providers::parse_yahoo_chart(yahoo, "AAPL", Timeframe::hour); });
+    run("yahoo daily", yahoo, [&] { return etl::providers::parse_yahoo_chart(yahoo, "AAPL", Timeframe::day); });
+    run("coingecko daily", coingecko, [&] { return etl::providers::parse_coingecko_daily(coingecko, "BTC"); });
+    return 0;
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages market-etl builds, tests and benchmarks with. Does nothing when they
+# are all present already (so the test command stays fast on a warm machine). Uses sudo when not root.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config git ca-certificates tzdata python3
+  libcli11-dev libpq-dev libcurl4-openssl-dev libsimdjson-dev libfmt-dev libtoml11-dev catch2
+  libsqlite3-dev libhiredis-dev libhowardhinnant-date-dev libexpected-dev
+  postgresql postgresql-client sqlite3 redis-server curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+echo "installing: ${missing[*]}" >&2
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

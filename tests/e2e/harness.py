@@ -1,0 +1,469 @@
+"""Shared helpers for the end-to-end tests (Python 3.11 standard library only).
+
+The tests run the built binaries (ETL_BIN_DIR, default <repo>/build/apps) against the fake provider
+server (tests/fake_provider/server.py), PostgreSQL (the PG* environment exported by pg_virtualenv) and
+SQLite files in private temporary directories. ctest runs test files two at a time, so everything a
+test creates is unique: temp dirs, database names, server ports (port 0).
+
+Conventions:
+- The clock is pinned: ETL_NOW=2025-03-14T21:00:00Z for the binaries and FAKE_TODAY=2025-03-14 for the
+  fake server, so windows are deterministic (1M = 2025-02-14 .. 2025-03-14, 7D = 2025-03-07 .. 2025-03-14).
+- Retries are short (ETL_FETCH_BACKOFF_INITIAL_MS=50 ...), rate limits high, so runs take seconds.
+- ETL_KEEP_TEST_DB=1 keeps the PostgreSQL databases (and temp dirs) for inspection.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SOURCE_DIR = Path(os.environ.get("ETL_SOURCE_DIR") or HERE.parent.parent).resolve()
+BIN_DIR = Path(os.environ.get("ETL_BIN_DIR") or SOURCE_DIR / "build" / "apps").resolve()
+SERVER_PY = SOURCE_DIR / "tests" / "fake_provider" / "server.py"
+
+ETL = str(BIN_DIR / "etl")
+ETL_HISTORICAL = str(BIN_DIR / "etl-historical")
+
+NOW = "2025-03-14T21:00:00Z"          # ETL_NOW for the binaries
+TODAY = date(2025, 3, 14)             # its UTC date; FAKE_TODAY for the server (a Friday)
+WINDOW_1M = (date(2025, 2, 14), TODAY)
+WINDOW_7D = (date(2025, 3, 7), TODAY)
+WINDOW_1Y = (date(2024, 3, 14), TODAY)
+
+KEEP = os.environ.get("ETL_KEEP_TEST_DB") == "1"
+
+# Anything in the caller's environment that would change what the binaries do.
+_SCRUB_PREFIXES = ("ETL_", "FAKE_")
+_SCRUB_NAMES = {"DATABASE_URL", "REDIS_URL", "POLYGON_API_KEY", "COINGECKO_API_KEY", "COINGECKO_API_PLAN",
+                "USE_MOCK_DATA", "JOB_COMPLETION_INDEX"}
+
+# Short retries and no client-side rate limiting: the tests control faults through the fake server.
+FAST_ENV = {
+    "ETL_NOW": NOW,
+    "ETL_FETCH_BACKOFF_INITIAL_MS": "50",
+    "ETL_FETCH_BACKOFF_MAX_MS": "500",
+    "ETL_FETCH_MAX_RETRIES": "2",
+    "ETL_FETCH_TIMEOUT_SECONDS": "20",
+    "ETL_PROVIDERS_POLYGON_REQUESTS_PER_MINUTE": "60000",
+    "ETL_PROVIDERS_COINGECKO_REQUESTS_PER_MINUTE": "60000",
+    "ETL_PROVIDERS_YAHOO_REQUESTS_PER_MINUTE": "60000",
+}
+
+DEFAULT_TIMEOUT = 120
+
+
+def weekdays(d0: date, d1: date) -> list[date]:
+    """Mon-Fri dates in d0..d1 inclusive (what the fake Polygon/Yahoo servers serve for stocks)."""
+    out, d = [], d0
+    while d <= d1:
+        if d.weekday() < 5:
+            out.append(d)
+        d += timedelta(days=1)
+    return out
+
+
+def all_days(d0: date, d1: date) -> list[date]:
+    return [d0 + timedelta(days=i) for i in range((d1 - d0).days + 1)]
+
+
+def clean_env(**extra: str) -> dict:
+    """The caller's environment without ETL_*/FAKE_*/provider settings, plus FAST_ENV and extra.
+    A value of None in extra removes that variable."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(_SCRUB_PREFIXES) and k not in _SCRUB_NAMES}
+    env.update(FAST_ENV)
+    for k, v in extra.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = str(v)
+    return env
+
+
+class Result:
+    def __init__(self, args, rc, stdout, stderr):
+        self.args, self.rc, self.stdout, self.stderr = args, rc, stdout, stderr
+
+    def __iter__(self):                      # rc, out, err = run(...)
+        return iter((self.rc, self.stdout, self.stderr))
+
+    def json_logs(self) -> list[dict]:
+        """The JSON log lines of stderr (other lines skipped)."""
+        out = []
+        for line in self.stderr.splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                with contextlib.suppress(ValueError):
+                    out.append(json.loads(line))
+        return out
+
+    def describe(self) -> str:
+        return (f"command: {' '.join(map(str, self.args))}\nexit: {self.rc}\n"
+                f"--- stdout ---\n{self.stdout[-4000:]}\n--- stderr ---\n{self.stderr[-6000:]}")
+
+
+def run(args, env=None, cwd=None, timeout=DEFAULT_TIMEOUT, stdin_data=None) -> Result:
+    """Runs a command (args[0] may be 'etl' or 'etl-historical', resolved in BIN_DIR) and returns a
+    Result (iterable as rc, stdout, stderr). A hang past `timeout` kills it and fails the test."""
+    args = [str(a) for a in args]
+    if args[0] in ("etl", "etl-historical"):
+        args[0] = str(BIN_DIR / args[0])
+    try:
+        p = subprocess.run(args, env=env if env is not None else clean_env(), cwd=cwd, capture_output=True,
+                           text=True, errors="replace", timeout=timeout, input=stdin_data)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"timed out after {timeout} s: {' '.join(args)}\n"
+                             f"stderr so far: {(e.stderr or b'')[-3000:]!r}") from None
+    return Result(args, p.returncode, p.stdout, p.stderr)
+
+
+def start(args, env=None, cwd=None):
+    """Starts a command in the background (stdout/stderr to temp files); see Background."""
+    return Background(args, env, cwd)
+
+
+class Background:
+    """A binary running in the background; wait() returns a Result."""
+
+    def __init__(self, args, env=None, cwd=None):
+        args = [str(a) for a in args]
+        if args[0] in ("etl", "etl-historical"):
+            args[0] = str(BIN_DIR / args[0])
+        self.args = args
+        self._out = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+        self._err = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+        self.proc = subprocess.Popen(args, env=env if env is not None else clean_env(), cwd=cwd,
+                                     stdout=self._out, stderr=self._err, text=True)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def stderr_so_far(self) -> str:
+        self._err.flush()
+        self._err.seek(0)
+        return self._err.read()
+
+    def signal(self, sig):
+        if self.running():
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout=DEFAULT_TIMEOUT) -> Result:
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"timed out after {timeout} s: {' '.join(self.args)}\n"
+                                 f"stderr: {self.stderr_so_far()[-3000:]}") from None
+        self._out.seek(0)
+        self._err.seek(0)
+        res = Result(self.args, rc, self._out.read(), self._err.read())
+        self._out.close()
+        self._err.close()
+        return res
+
+    def kill(self):
+        if self.running():
+            self.proc.kill()
+        with contextlib.suppress(Exception):
+            self.proc.wait(timeout=10)
+
+
+def wait_for(cond, timeout=30.0, interval=0.05, message="condition"):
+    """Polls cond() until it returns something truthy (returned) or the deadline passes (fails)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
+
+
+# ==== Fake provider server ====
+
+class FakeServer:
+    """tests/fake_provider/server.py on 127.0.0.1 with a free port. Use as a context manager."""
+
+    def __init__(self, latency_ms=0, polygon_key=None, coingecko_key=None, polygon_page_size=None,
+                 rpm=None, env=None):
+        self.opts = dict(latency_ms=latency_ms, polygon_key=polygon_key, coingecko_key=coingecko_key,
+                         polygon_page_size=polygon_page_size, rpm=rpm)
+        self.extra_env = env or {}
+        self.proc = None
+        self.port = None
+        self._dir = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        self._dir = tempfile.mkdtemp(prefix="etl-e2e-fake-")
+        port_file = os.path.join(self._dir, "port")
+        args = [sys.executable, str(SERVER_PY), "--port", "0", "--port-file", port_file]
+        o = self.opts
+        if o["latency_ms"]:
+            args += ["--latency-ms", str(o["latency_ms"])]
+        if o["polygon_key"]:
+            args += ["--polygon-key", o["polygon_key"]]
+        if o["coingecko_key"]:
+            args += ["--coingecko-key", o["coingecko_key"]]
+        if o["polygon_page_size"]:
+            args += ["--polygon-page-size", str(o["polygon_page_size"])]
+        if o["rpm"]:
+            args += ["--rpm", str(o["rpm"])]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FAKE_")}
+        env["FAKE_TODAY"] = TODAY.isoformat()
+        env.update(self.extra_env)
+        self._log = open(os.path.join(self._dir, "server.out"), "w")
+        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"fake server exited with {self.proc.returncode}: "
+                                     f"{Path(self._dir, 'server.out').read_text()}")
+            try:
+                return int(Path(port_file).read_text().strip())
+            except (OSError, ValueError):
+                return None
+        self.port = wait_for(ready, 20, message="the fake server's port file")
+        wait_for(lambda: self._health(), 20, message="the fake server's health check")
+
+    def _health(self):
+        try:
+            with urllib.request.urlopen(f"{self.url}/__health", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "_log", None):
+            self._log.close()
+        if self._dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def polygon_url(self):
+        return self.url
+
+    @property
+    def coingecko_url(self):
+        return f"{self.url}/api/v3"
+
+    @property
+    def yahoo_url(self):
+        return self.url
+
+    def env(self) -> dict:
+        """Environment pointing every provider at this server."""
+        return {"ETL_POLYGON_BASE_URL": self.polygon_url, "ETL_COINGECKO_BASE_URL": self.coingecko_url,
+                "ETL_YAHOO_BASE_URL": self.yahoo_url}
+
+    def _call(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"} if data else {})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read().decode())
+
+    def set_rules(self, rules: list[dict]):
+        self._call("POST", "/__control/rules", {"rules": rules})
+
+    def rules(self) -> list[dict]:
+        return self._call("GET", "/__control/rules")["rules"]
+
+    def requests(self, provider=None, contains=None) -> list[dict]:
+        """The provider request log, optionally only one provider's / those whose raw target contains a string."""
+        log = self._call("GET", "/__control/requests")
+        if provider:
+            log = [r for r in log if r["provider"] == provider]
+        if contains:
+            log = [r for r in log if contains in r["path"] or contains in r["target"]]
+        return log
+
+    def reset(self):
+        self._call("POST", "/__control/reset", {})
+
+    def get(self, path_and_query: str, headers=None) -> tuple[int, str]:
+        """GETs a provider URL directly (the same bytes the binary gets); returns (status, body text).
+        Note: this request appears in the request log."""
+        req = urllib.request.Request(self.url + path_and_query, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+
+# ==== PostgreSQL ====
+
+def pg_available() -> bool:
+    if not shutil.which("psql"):
+        return False
+    p = subprocess.run(["psql", "-X", "-At", "-d", "postgres", "-c", "SELECT 1"], capture_output=True, text=True)
+    return p.returncode == 0
+
+
+def require_pg(testcase=None):
+    if not pg_available():
+        raise unittest.SkipTest("PostgreSQL not reachable (run the suite under pg_virtualenv)")
+
+
+def psql(sql: str, db: str = "postgres", check=True) -> str:
+    p = subprocess.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
+                       capture_output=True, text=True, timeout=60)
+    if check and p.returncode != 0:
+        raise AssertionError(f"psql failed ({p.returncode}) on {sql!r}: {p.stderr}")
+    return p.stdout
+
+
+class PgDatabase:
+    """A fresh PostgreSQL database with a unique name; dropped at exit unless ETL_KEEP_TEST_DB=1."""
+
+    def __init__(self, tag="t"):
+        require_pg()
+        self.name = f"etl_e2e_{tag}_{os.getpid()}_{uuid.uuid4().hex[:8]}".lower()
+        subprocess.run(["createdb", self.name], check=True, capture_output=True, timeout=60)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql:///{self.name}"
+
+    def drop(self):
+        if KEEP:
+            print(f"keeping database {self.name}", file=sys.stderr)
+            return
+        # Terminate leftover sessions (a killed binary's backend may linger briefly).
+        psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{self.name}' "
+             f"AND pid <> pg_backend_pid()", check=False)
+        subprocess.run(["dropdb", "--if-exists", self.name], capture_output=True, timeout=60)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.drop()
+
+    def raw(self, sql: str) -> str:
+        return psql(sql, self.name)
+
+    def query(self, sql: str) -> list[tuple]:
+        """Rows as tuples of strings ('' for NULL); fields separated by a unit separator."""
+        p = subprocess.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-F", "\x1f", "-P", "null=\\N",
+                            "-d", self.name, "-c", sql], capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError(f"psql failed on {sql!r}: {p.stderr}")
+        return [tuple(line.split("\x1f")) for line in p.stdout.splitlines()]
+
+    def scalar(self, sql: str):
+        rows = self.query(sql)
+        return rows[0][0] if rows else None
+
+    def table_text(self, table: str) -> str:
+        """The whole table as text (every column), for secret scans."""
+        return psql(f"SELECT t::text FROM {table} t", self.name)
+
+    def dump_bars(self) -> list[tuple]:
+        """price_bars without ingested_at, ordered, for before/after comparisons."""
+        return self.query("SELECT symbol, timeframe, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), "
+                          "open, high, low, close, volume, vwap, trade_count, source, ingested_at "
+                          "FROM price_bars ORDER BY symbol, timeframe, ts")
+
+    def bar_dates(self, symbol: str, timeframe="1d") -> list[date]:
+        rows = self.query(f"SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM price_bars "
+                          f"WHERE symbol = '{symbol}' AND timeframe = '{timeframe}' ORDER BY ts")
+        return [date.fromisoformat(r[0]) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        return {s: int(n) for s, n in self.query("SELECT symbol, count(*) FROM price_bars GROUP BY symbol")}
+
+    def runs(self) -> list[dict]:
+        cols = ["id", "job", "arguments", "shard", "status", "exit_code", "symbols_requested", "symbols_ok",
+                "symbols_failed", "rows_inserted", "rows_updated", "rows_unchanged", "rows_rejected", "error",
+                "finished_at"]
+        rows = self.query(f"SELECT {', '.join(cols)} FROM etl_runs ORDER BY id")
+        return [dict(zip(cols, r)) for r in rows]
+
+
+# ==== SQLite ====
+
+def sqlite_query(path, sql: str, params=()) -> list[tuple]:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def sqlite_runs(path) -> list[dict]:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    con.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in con.execute("SELECT * FROM etl_runs ORDER BY id")]
+    finally:
+        con.close()
+
+
+class TempDir:
+    """A private temp dir (kept with ETL_KEEP_TEST_DB=1)."""
+
+    def __init__(self, tag="t"):
+        self.path = Path(tempfile.mkdtemp(prefix=f"etl-e2e-{tag}-"))
+
+    def __enter__(self):
+        return self.path
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    def cleanup(self):
+        if not KEEP:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def one_line_message(stderr: str, program_prefix: str) -> list[str]:
+    """The stderr lines that are plain text (not JSON log lines) starting with program_prefix."""
+    return [l for l in stderr.splitlines() if l.startswith(program_prefix)]
+
+
+def read_report(path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+SIGTERM = signal.SIGTERM
+SIGKILL = signal.SIGKILL
+SIGINT = signal.SIGINT

@@ -1,0 +1,111 @@
+"""The front command `etl`: list, help, version, typo suggestions, and `etl historical` == `etl-historical`."""
+import re
+import unittest
+
+from harness import (ETL, ETL_HISTORICAL, TempDir, clean_env, run, sqlite_query, sqlite_runs)
+
+COMMANDS = ("historical", "assets", "db", "config", "version")
+
+
+class FrontCommand(unittest.TestCase):
+    def setUp(self):
+        self.tmp = TempDir("front")
+        self.dir = self.tmp.path
+        self.addCleanup(self.tmp.cleanup)
+
+    def etl(self, *args, **kw):
+        return run(["etl", *args], cwd=self.dir, **kw)
+
+    def test_list_names_every_command(self):
+        r = self.etl("list")
+        self.assertEqual(r.rc, 0, r.describe())
+        for c in COMMANDS:
+            self.assertRegex(r.stdout, rf"(?m)^\s+{c}\s", r.describe())
+
+    def test_help_lists_commands_and_exits_0(self):
+        for flag in ("--help", "-h", "help"):
+            with self.subTest(flag=flag):
+                r = self.etl(flag)
+                self.assertEqual(r.rc, 0, r.describe())
+                for c in COMMANDS:
+                    self.assertIn(c, r.stdout, r.describe())
+
+    def test_no_command_is_a_usage_error(self):
+        r = self.etl()
+        self.assertEqual(r.rc, 64, r.describe())
+        self.assertIn("historical", r.stderr)
+
+    def test_version(self):
+        r = self.etl("version")
+        self.assertEqual(r.rc, 0, r.describe())
+        m = re.fullmatch(r"market-etl (\d+\.\d+\.\d+\S*)\n", r.stdout)
+        self.assertTrue(m, r.describe())
+        # --version on the front command and on the binary print the same version.
+        for args in (["etl", "--version"], ["etl-historical", "--version"], ["etl", "historical", "--version"]):
+            with self.subTest(args=args):
+                v = run(args, cwd=self.dir)
+                self.assertEqual(v.rc, 0, v.describe())
+                self.assertIn(m.group(1), v.stdout, v.describe())
+
+    def test_typo_suggests_the_command(self):
+        r = self.etl("histrical", "1M", "AAPL")
+        self.assertEqual(r.rc, 64, r.describe())
+        self.assertIn("did you mean", r.stderr)
+        self.assertIn("etl historical", r.stderr)
+        self.assertEqual(r.stdout, "")
+        # One line, not a help screen.
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.describe())
+
+    def test_unknown_command_far_from_any(self):
+        r = self.etl("frobnicate")
+        self.assertEqual(r.rc, 64, r.describe())
+        self.assertNotIn("did you mean", r.stderr)
+        self.assertIn("frobnicate", r.stderr)
+
+    def test_historical_help(self):
+        for args in (["etl-historical", "--help"], ["etl", "historical", "--help"]):
+            with self.subTest(args=args):
+                r = run(args, cwd=self.dir)
+                self.assertEqual(r.rc, 0, r.describe())
+                self.assertIn("7D 1M 3M 6M YTD 1Y 3Y 5Y MAX", r.stdout)
+                for flag in ("--config", "--database-url", "--redis-url", "--mock", "--dry-run", "--shard",
+                             "--log-format", "--log-level", "--report", "--no-progress", "--from", "--to", "--class"):
+                    self.assertIn(flag, r.stdout)
+        # --help writes nothing: no database appears in the working directory.
+        self.assertEqual(list(self.dir.iterdir()), [])
+
+    def test_front_and_binary_give_identical_databases(self):
+        """`etl historical ARGS` and `etl-historical ARGS` run the same job: same rows, same run record.
+        Both use the default database, sqlite:market-etl.db in the working directory."""
+        a, b = self.dir / "a", self.dir / "b"
+        a.mkdir()
+        b.mkdir()
+        args = ["1M", "AAPL", "btc", "--mock"]
+        env = clean_env()
+        ra = run([ETL, "historical", *args], cwd=a, env=env)
+        rb = run([ETL_HISTORICAL, *args], cwd=b, env=env)
+        self.assertEqual(ra.rc, 0, ra.describe())
+        self.assertEqual(rb.rc, 0, rb.describe())
+        self.assertTrue((a / "market-etl.db").is_file(), "default database sqlite:market-etl.db in the cwd")
+        self.assertTrue((b / "market-etl.db").is_file(), "default database sqlite:market-etl.db in the cwd")
+        q = ("SELECT symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source "
+             "FROM price_bars ORDER BY symbol, timeframe, ts")
+        bars_a = sqlite_query(a / "market-etl.db", q)
+        bars_b = sqlite_query(b / "market-etl.db", q)
+        self.assertGreater(len(bars_a), 0)
+        self.assertEqual(bars_a, bars_b)
+        self.assertEqual({r[0] for r in bars_a}, {"AAPL", "BTC"})
+        qa = "SELECT symbol, asset_class, active FROM assets ORDER BY symbol"
+        self.assertEqual(sqlite_query(a / "market-etl.db", qa), sqlite_query(b / "market-etl.db", qa))
+        keys = ("job", "arguments", "shard", "status", "exit_code", "symbols_requested", "symbols_ok",
+                "symbols_failed", "rows_inserted", "rows_updated", "rows_unchanged", "rows_rejected")
+        runs_a = [{k: r[k] for k in keys} for r in sqlite_runs(a / "market-etl.db")]
+        runs_b = [{k: r[k] for k in keys} for r in sqlite_runs(b / "market-etl.db")]
+        self.assertEqual(len(runs_a), 1)
+        self.assertEqual(runs_a, runs_b)
+        self.assertEqual(runs_a[0]["job"], "etl-historical")
+        self.assertEqual(runs_a[0]["status"], "success")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,198 @@
+"""etl-historical against the fake Polygon/CoinGecko server into PostgreSQL: exact provider values,
+pagination, idempotent re-runs, index bars without volume, CoinGecko's daily points."""
+import json
+import unittest
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from harness import (WINDOW_1M, WINDOW_7D, FakeServer, PgDatabase, TempDir, all_days, clean_env, read_report,
+                     require_pg, run, weekdays)
+
+KEY = "pk_e2e_hist_4f1c9a"
+ET = ZoneInfo("America/New_York")
+SYMBOLS = ["AAPL", "MSFT", "BTC"]
+
+
+def literal_json(text):
+    """JSON with every number kept as its literal text."""
+    return json.loads(text, parse_float=str, parse_int=str)
+
+
+class HistoricalPostgres(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        require_pg()
+        cls.server = FakeServer(polygon_key=KEY, polygon_page_size=5)
+        cls.server.start()
+        cls.db = PgDatabase("hist")
+        cls.tmp = TempDir("hist-pg")
+        cls.env = clean_env(POLYGON_API_KEY=KEY, **cls.server.env())
+        cls.first = run(["etl-historical", "1M", *SYMBOLS, "--database-url", cls.db.url,
+                         "--report", str(cls.tmp.path / "first.json")], env=cls.env)
+        # Snapshot of what the first run asked for, before any test adds requests of its own.
+        cls.first_requests = cls.server.requests()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.db.drop()
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        self.assertEqual(self.first.rc, 0, self.first.describe())
+
+    def hist(self, *args, env=None):
+        return run(["etl-historical", *args, "--database-url", self.db.url], env=env or self.env)
+
+    def polygon_pages(self, first_target):
+        """Every page of a Polygon request, fetched directly from the fake server: a list of result lists
+        with numbers as literal text."""
+        pages, path = [], first_target
+        while path:
+            status, body = self.server.get(path, {"Authorization": f"Bearer {KEY}"})
+            self.assertEqual(status, 200, body)
+            doc = literal_json(body)
+            pages.append(doc.get("results") or [])
+            nxt = doc.get("next_url")
+            path = None
+            if nxt:
+                u = urlsplit(nxt)
+                path = u.path + ("?" + u.query if u.query else "")
+        return pages
+
+    # ---- the main path ----
+
+    def test_first_run_result(self):
+        rep = read_report(self.tmp.path / "first.json")
+        self.assertEqual(rep["exit_code"], 0)
+        self.assertEqual(rep["status"], "success")
+        self.assertEqual(rep["symbols"]["requested"], 3)
+        self.assertEqual(rep["symbols"]["ok"], 3)
+        self.assertEqual(rep["symbols"]["failed"], 0)
+        runs = self.db.runs()
+        self.assertEqual(runs[0]["status"], "success")
+        self.assertEqual(runs[0]["exit_code"], "0")
+        self.assertEqual(runs[0]["job"], "etl-historical")
+        total = int(self.db.scalar("SELECT count(*) FROM price_bars WHERE ts >= '2025-02-14' AND ts < '2025-03-15' "
+                                   "AND symbol IN ('AAPL', 'MSFT', 'BTC')"))
+        self.assertEqual(int(runs[0]["rows_inserted"]), total)
+        self.assertEqual(rep["rows"]["inserted"], total)
+
+    def test_stock_dates_are_the_weekdays_of_the_window(self):
+        expected = weekdays(*WINDOW_1M)                  # the fake Polygon serves every weekday
+        for sym in ("AAPL", "MSFT"):
+            with self.subTest(symbol=sym):
+                self.assertEqual(self.db.bar_dates(sym), expected)
+                rows = self.db.query(f"SELECT DISTINCT source FROM price_bars WHERE symbol = '{sym}'")
+                self.assertEqual(rows, [("polygon",)])
+        # Daily ts is the session date at 00:00 UTC (Polygon sends 00:00 ET).
+        off = self.db.query("SELECT count(*) FROM price_bars WHERE (ts AT TIME ZONE 'UTC')::time <> '00:00'")
+        self.assertEqual(off, [("0",)])
+
+    def test_pagination_follows_every_page_with_the_key(self):
+        aapl = [r for r in self.first_requests if r["provider"] == "polygon" and "/ticker/AAPL/" in r["path"]]
+        n_bars = len(weekdays(*WINDOW_1M))
+        self.assertEqual(len(aapl), -(-n_bars // 5), [r["target"] for r in aapl])   # ceil(21 / 5) pages
+        cursor = [r for r in aapl if "cursor" in r["query"]]
+        self.assertEqual(len(cursor), len(aapl) - 1)
+        for r in aapl:
+            self.assertEqual(r["status"], 200, r["target"])
+            self.assertEqual(r["headers"].get("authorization"), f"Bearer {KEY}", r["target"])
+            self.assertNotIn("apiKey", r["query"])
+        self.assertEqual(len(self.db.bar_dates("AAPL")), n_bars)
+
+    def test_values_stored_exactly_as_sent(self):
+        first = next(r for r in self.first_requests if r["provider"] == "polygon" and "/ticker/MSFT/" in r["path"]
+                     and "cursor" not in r["query"])
+        bars = [b for page in self.polygon_pages(first["target"]) for b in page]
+        self.assertEqual(len(bars), len(weekdays(*WINDOW_1M)))
+        stored = {r[0]: r[1:] for r in self.db.query(
+            "SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD'), open::text, high::text, low::text, close::text, "
+            "volume::text, vwap::text, trade_count::text FROM price_bars WHERE symbol = 'MSFT' AND timeframe = '1d'")}
+        self.assertEqual(len(stored), len(bars))
+        exp_forms = 0
+        for b in bars:
+            d = datetime.fromtimestamp(int(b["t"]) / 1000, ET).date().isoformat()
+            self.assertIn(d, stored, f"bar {b} (session {d}) not stored")
+            o, h, l, c, v, vw, n = stored[d]
+            # Prices: the provider's decimal literal, character for character.
+            self.assertEqual((o, h, l, c), (b["o"], b["h"], b["l"], b["c"]), f"{d}: {b}")
+            self.assertEqual(vw, b["vw"], d)
+            # Volume may come as 4.7227643e+07 or 48112345.0: the same number, exactly.
+            self.assertEqual(Decimal(v), Decimal(b["v"]), f"{d}: volume {b['v']!r} stored as {v!r}")
+            self.assertEqual(int(n), int(b["n"]))
+            exp_forms += "e" in b["v"].lower()
+        self.assertGreater(exp_forms, 0, "the window should include exponent-form volumes")
+
+    def test_crypto_daily_points_at_midnight_without_the_now_point(self):
+        req = next(r for r in self.first_requests if r["provider"] == "coingecko")
+        self.assertIn("/coins/bitcoin/market_chart/range", req["path"])
+        status, body = self.server.get(req["target"])
+        self.assertEqual(status, 200)
+        doc = literal_json(body)
+        prices = doc["prices"]
+        midnight = {datetime.fromtimestamp(int(ms) // 1000, timezone.utc).date(): p
+                    for ms, p in prices if int(ms) % 86_400_000 == 0}
+        now_points = [(ms, p) for ms, p in prices if int(ms) % 86_400_000 != 0]
+        self.assertEqual(len(now_points), 1, "the fake server sends one trailing 'now' point")
+        expected = all_days(*WINDOW_1M)
+        self.assertEqual(self.db.bar_dates("BTC"), expected,
+                         "one bar per day of the window: no extra 'now' bar, no days before the window")
+        rows = self.db.query("SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), close::text, source "
+                             "FROM price_bars WHERE symbol = 'BTC' ORDER BY ts")
+        for ts, close, source in rows:
+            self.assertTrue(ts.endswith(" 00:00:00"), ts)
+            self.assertEqual(source, "coingecko")
+            d = date.fromisoformat(ts[:10])
+            self.assertEqual(close, midnight[d], f"BTC {d}: stored close vs the 00:00 UTC point")
+        self.assertNotIn(now_points[0][1], {r[1] for r in rows}, "the trailing now point was stored")
+
+    def test_rerun_changes_nothing(self):
+        before = self.db.dump_bars()
+        assets_before = self.db.query("SELECT symbol, asset_class, active, updated_at FROM assets ORDER BY symbol")
+        rep_file = self.tmp.path / "rerun.json"
+        r = self.hist("1M", *SYMBOLS, "--report", str(rep_file))
+        self.assertEqual(r.rc, 0, r.describe())
+        rep = read_report(rep_file)
+        self.assertEqual(rep["rows"]["inserted"], 0, rep)
+        self.assertEqual(rep["rows"]["updated"], 0, rep)
+        self.assertEqual(rep["rows"]["rejected"], 0, rep)
+        n = int(self.db.scalar("SELECT count(*) FROM price_bars WHERE symbol IN ('AAPL', 'MSFT', 'BTC') "
+                               "AND ts >= '2025-02-14' AND ts < '2025-03-15'"))
+        self.assertEqual(rep["rows"]["unchanged"], n, rep)
+        self.assertEqual(self.db.dump_bars(), before, "a re-run rewrote rows (ingested_at or values changed)")
+        self.assertEqual(self.db.query("SELECT symbol, asset_class, active, updated_at FROM assets ORDER BY symbol"),
+                         assets_before)
+        last = self.db.runs()[-1]
+        self.assertEqual((last["status"], last["rows_inserted"], last["rows_updated"]), ("success", "0", "0"))
+
+    def test_index_symbols_have_null_volume(self):
+        # An I: symbol is guessed as an index; --class index makes a bare one an index too.
+        r = self.hist("7D", "I:SPX")
+        self.assertEqual(r.rc, 0, r.describe())
+        r = self.hist("7D", "DJI", "--class", "index")
+        self.assertEqual(r.rc, 0, r.describe())
+        # And one from an assets CSV.
+        csv = self.tmp.path / "index.csv"
+        csv.write_text("symbol,asset_class,name,polygon_ticker\nNDX,index,Nasdaq 100,I:NDX\n")
+        imp = run(["etl", "assets", "import", str(csv), "--database-url", self.db.url], env=self.env)
+        self.assertEqual(imp.rc, 0, imp.describe())
+        r = self.hist("7D", "NDX")
+        self.assertEqual(r.rc, 0, r.describe())
+        for sym, ticker in (("I:SPX", "I:SPX"), ("DJI", "I:DJI"), ("NDX", "I:NDX")):
+            with self.subTest(symbol=sym):
+                self.assertEqual(self.db.scalar(f"SELECT asset_class FROM assets WHERE symbol = '{sym}'"), "index")
+                self.assertEqual(self.db.bar_dates(sym), weekdays(*WINDOW_7D))
+                rows = self.db.query(f"SELECT volume, vwap, trade_count, open FROM price_bars WHERE symbol = '{sym}'")
+                for volume, vwap, trades, open_ in rows:
+                    self.assertEqual(volume, "\\N", f"{sym}: index bars carry no volume; store NULL")
+                    self.assertNotEqual(open_, "\\N")
+                reqs = self.server.requests("polygon", contains=f"/v2/aggs/ticker/{ticker}/range/1/day/")
+                self.assertGreater(len(reqs), 0, f"no Polygon request for {ticker}")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,258 @@
+"""etl-historical with the mock provider into SQLite files: rows, calendars, run records, idempotent
+re-runs, dry runs, ad-hoc symbols, the assets table, and shards."""
+import json
+import sqlite3
+import unittest
+from datetime import date
+
+from harness import (TODAY, WINDOW_1Y, WINDOW_7D, TempDir, all_days, clean_env, read_report, run, sqlite_query,
+                     sqlite_runs, weekdays)
+
+BARS_Q = ("SELECT symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source, ingested_at "
+          "FROM price_bars ORDER BY symbol, timeframe, ts")
+
+
+def table_or_empty(path, sql):
+    """Rows of sql, or [] when the file or the table does not exist (a dry run may create nothing)."""
+    if not path.exists():
+        return []
+    try:
+        return sqlite_query(path, sql)
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return []
+        raise
+
+
+class HistoricalSqlite(unittest.TestCase):
+    def setUp(self):
+        self.tmp = TempDir("hist-sqlite")
+        self.dir = self.tmp.path
+        self.addCleanup(self.tmp.cleanup)
+        self.db = self.dir / "etl.db"
+        self.url = f"sqlite:{self.db}"
+
+    def hist(self, *args, env=None):
+        return run(["etl-historical", *args, "--database-url", self.url], cwd=self.dir, env=env or clean_env())
+
+    def etl(self, *args):
+        return run(["etl", *args, "--database-url", self.url], cwd=self.dir)
+
+    def dates(self, symbol):
+        rows = sqlite_query(self.db, "SELECT ts FROM price_bars WHERE symbol = ? AND timeframe = '1d' ORDER BY ts",
+                            (symbol,))
+        for (ts,) in rows:
+            self.assertRegex(ts, r"^\d{4}-\d{2}-\d{2}T00:00:00Z$", f"{symbol}: daily ts at 00:00 UTC")
+        return [date.fromisoformat(ts[:10]) for (ts,) in rows]
+
+    # ---- the main path ----
+
+    def test_mock_1y_loads_stocks_and_crypto(self):
+        r = self.hist("1Y", "AAPL", "MSFT", "BTC", "--mock")
+        self.assertEqual(r.rc, 0, r.describe())
+        d0, d1 = WINDOW_1Y
+        window_weekdays = set(weekdays(d0, d1))
+        for sym in ("AAPL", "MSFT"):
+            with self.subTest(symbol=sym):
+                ds = self.dates(sym)
+                self.assertGreater(len(ds), 200)
+                self.assertEqual(len(ds), len(set(ds)))
+                self.assertTrue(all(d0 <= d <= d1 for d in ds), f"{sym}: dates outside {d0}..{d1}")
+                self.assertTrue(all(d.weekday() < 5 for d in ds), f"{sym}: stock bars on a weekend")
+                self.assertFalse([d for d in ds if d.weekday() == 5], f"{sym}: Saturday rows")
+                # The mock respects the NYSE calendar: no bar on Christmas or New Year's Day.
+                self.assertNotIn(date(2024, 12, 25), ds)
+                self.assertNotIn(date(2025, 1, 1), ds)
+                self.assertLessEqual(set(ds), window_weekdays)
+                self.assertIn(TODAY, ds, "today (a Friday session) is in the window")
+        btc = self.dates("BTC")
+        self.assertEqual(btc, all_days(d0, d1), "crypto trades every day, weekends and holidays included")
+        self.assertIn(date(2024, 12, 25), btc)
+        self.assertTrue(any(d.weekday() == 5 for d in btc))
+        # OHLC sanity and source.
+        bad = sqlite_query(self.db, "SELECT symbol, ts FROM price_bars WHERE NOT (open > 0 AND high > 0 AND low > 0 "
+                                    "AND close > 0 AND high >= open AND high >= close AND low <= open AND low <= close "
+                                    "AND (volume IS NULL OR volume >= 0))")
+        self.assertEqual(bad, [])
+        self.assertEqual(sqlite_query(self.db, "SELECT DISTINCT source FROM price_bars"), [("mock",)])
+        self.assertEqual(sqlite_query(self.db, "SELECT DISTINCT timeframe FROM price_bars"), [("1d",)])
+        # The run is recorded.
+        total = sqlite_query(self.db, "SELECT count(*) FROM price_bars")[0][0]
+        runs = sqlite_runs(self.db)
+        self.assertEqual(len(runs), 1, runs)
+        run0 = runs[0]
+        self.assertEqual(run0["job"], "etl-historical")
+        self.assertEqual(run0["status"], "success")
+        self.assertEqual(run0["exit_code"], 0)
+        self.assertEqual(run0["shard"], "0/1")
+        self.assertEqual((run0["symbols_requested"], run0["symbols_ok"], run0["symbols_failed"]), (3, 3, 0))
+        self.assertEqual((run0["rows_inserted"], run0["rows_updated"], run0["rows_unchanged"], run0["rows_rejected"]),
+                         (total, 0, 0, 0))
+        self.assertIn("1Y AAPL MSFT BTC", run0["arguments"])
+        self.assertTrue(run0["finished_at"])
+        # The summary on stderr.
+        self.assertRegex(r.stderr, rf"{total} inserted, 0 updated, 0 unchanged, 0 rejected")
+
+    def test_rerun_is_a_noop(self):
+        args = ("1Y", "AAPL", "MSFT", "BTC", "--mock")
+        r1 = self.hist(*args, "--report", str(self.dir / "r1.json"))
+        self.assertEqual(r1.rc, 0, r1.describe())
+        before = sqlite_query(self.db, BARS_Q)
+        assets_before = sqlite_query(self.db, "SELECT * FROM assets ORDER BY symbol")
+        self.assertGreater(len(before), 0)
+        rep1 = read_report(self.dir / "r1.json")
+        self.assertEqual(rep1["rows"]["inserted"], len(before))
+        r2 = self.hist(*args, "--report", str(self.dir / "r2.json"))
+        self.assertEqual(r2.rc, 0, r2.describe())
+        rep2 = read_report(self.dir / "r2.json")
+        self.assertEqual(rep2["job"], "etl-historical")
+        self.assertEqual(rep2["status"], "success")
+        self.assertEqual(rep2["exit_code"], 0)
+        self.assertEqual(rep2["symbols"], {**rep2["symbols"], "requested": 3, "ok": 3, "failed": 0})
+        self.assertEqual(rep2["rows"], {"inserted": 0, "updated": 0, "unchanged": len(before), "rejected": 0})
+        self.assertEqual(rep2["failures"], [])
+        # Byte-for-byte the same table, ingested_at included (nothing was rewritten).
+        self.assertEqual(sqlite_query(self.db, BARS_Q), before)
+        self.assertEqual(sqlite_query(self.db, "SELECT * FROM assets ORDER BY symbol"), assets_before)
+        runs = sqlite_runs(self.db)
+        self.assertEqual(len(runs), 2)
+        self.assertEqual((runs[1]["rows_inserted"], runs[1]["rows_updated"], runs[1]["rows_unchanged"]),
+                         (0, 0, len(before)))
+        self.assertEqual(runs[1]["status"], "success")
+
+    def test_range_and_symbols_are_case_insensitive(self):
+        r = self.hist("7d", "aapl", "Btc", "--mock")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual({s for (s,) in sqlite_query(self.db, "SELECT DISTINCT symbol FROM price_bars")},
+                         {"AAPL", "BTC"})
+        self.assertEqual(self.dates("BTC"), all_days(*WINDOW_7D))
+        # Same command upper-case: nothing changes.
+        r2 = self.hist("7D", "AAPL", "BTC", "--mock")
+        self.assertEqual(r2.rc, 0, r2.describe())
+        self.assertEqual(sqlite_runs(self.db)[-1]["rows_inserted"], 0)
+
+    def test_dry_run_writes_nothing(self):
+        r = self.hist("1M", "AAPL", "BTC", "--mock", "--dry-run", "--report", str(self.dir / "dry.json"))
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(table_or_empty(self.db, "SELECT * FROM price_bars"), [])
+        self.assertEqual(table_or_empty(self.db, "SELECT * FROM assets"), [], "a dry run records no assets")
+        rep = read_report(self.dir / "dry.json")
+        self.assertTrue(rep.get("dry_run"), rep)
+        self.assertEqual(rep["rows"]["inserted"], 0)
+        self.assertEqual(rep["symbols"]["ok"], 2)
+        self.assertIn("dry run", r.stderr)
+
+    def test_unknown_symbols_recorded_inactive(self):
+        r = self.hist("7D", "AAPL", "ETH", "^GSPC", "--mock")
+        self.assertEqual(r.rc, 0, r.describe())
+        rows = sqlite_query(self.db, "SELECT symbol, asset_class, active FROM assets ORDER BY symbol")
+        self.assertEqual(rows, [("AAPL", "stock", 0), ("ETH", "crypto", 0), ("^GSPC", "index", 0)])
+        self.assertIn("not in assets", r.stderr)
+        # `etl assets list` shows active assets only; --all shows these.
+        lst = self.etl("assets", "list")
+        self.assertEqual(lst.rc, 0, lst.describe())
+        self.assertNotIn("AAPL", lst.stdout)
+        lst_all = self.etl("assets", "list", "--all")
+        self.assertEqual(lst_all.rc, 0, lst_all.describe())
+        for s in ("AAPL", "ETH", "^GSPC"):
+            self.assertIn(s, lst_all.stdout)
+        # A scheduled (no-symbol) run does not pick them up.
+        r2 = self.hist("7D", "--mock")
+        self.assertEqual(r2.rc, 0, r2.describe())
+        self.assertEqual(sqlite_runs(self.db)[-1]["symbols_requested"], 0)
+        self.assertEqual(sqlite_runs(self.db)[-1]["status"], "success")
+
+    def test_no_symbol_run_loads_active_assets(self):
+        # An ad-hoc symbol first: recorded inactive.
+        r0 = self.hist("7D", "TSLA", "--mock")
+        self.assertEqual(r0.rc, 0, r0.describe())
+        csv = self.dir / "assets.csv"
+        csv.write_text("symbol,asset_class,name,active\n"
+                       "AAPL,stock,Apple Inc.,true\n"
+                       "eth,crypto,Ether,true\n"
+                       "MSFT,stock,Microsoft,false\n"
+                       "# a comment line\n"
+                       "\"SPY\",etf,\"SPDR S&P 500, ETF\",yes\n")
+        imp = self.etl("assets", "import", str(csv))
+        self.assertEqual(imp.rc, 0, imp.describe())
+        self.assertIn("4", imp.stdout)
+        rows = sqlite_query(self.db, "SELECT symbol, asset_class, name, active FROM assets ORDER BY symbol")
+        self.assertEqual(rows, [("AAPL", "stock", "Apple Inc.", 1), ("ETH", "crypto", "Ether", 1),
+                                ("MSFT", "stock", "Microsoft", 0), ("SPY", "etf", "SPDR S&P 500, ETF", 1),
+                                ("TSLA", "stock", "", 0)])
+        lst = self.etl("assets", "list")
+        self.assertEqual(lst.rc, 0, lst.describe())
+        for s in ("AAPL", "ETH", "SPY"):
+            self.assertIn(s, lst.stdout)
+        for s in ("MSFT", "TSLA"):
+            self.assertNotIn(s, lst.stdout)
+        r = self.hist("7D", "--mock")
+        self.assertEqual(r.rc, 0, r.describe())
+        last = sqlite_runs(self.db)[-1]
+        self.assertEqual((last["symbols_requested"], last["symbols_ok"]), (3, 3))
+        counts = dict(sqlite_query(self.db, "SELECT symbol, count(*) FROM price_bars GROUP BY symbol"))
+        self.assertEqual(set(counts), {"AAPL", "ETH", "SPY", "TSLA"})     # TSLA from the ad-hoc run only
+        self.assertEqual(counts["ETH"], len(all_days(*WINDOW_7D)))
+        # Importing the same file again updates, never duplicates.
+        imp2 = self.etl("assets", "import", str(csv))
+        self.assertEqual(imp2.rc, 0, imp2.describe())
+        self.assertEqual(sqlite_query(self.db, "SELECT count(*) FROM assets")[0][0], 5)
+
+    def test_assets_add(self):
+        r = self.etl("assets", "add", "nvda")
+        self.assertEqual(r.rc, 0, r.describe())
+        r = self.etl("assets", "add", "SOL")
+        self.assertEqual(r.rc, 0, r.describe())
+        r = self.etl("assets", "add", "QQQ", "--class", "etf", "--inactive")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(sqlite_query(self.db, "SELECT symbol, asset_class, active FROM assets ORDER BY symbol"),
+                         [("NVDA", "stock", 1), ("QQQ", "etf", 0), ("SOL", "crypto", 1)])
+        h = self.hist("7D", "--mock")
+        self.assertEqual(h.rc, 0, h.describe())
+        self.assertEqual({s for (s,) in sqlite_query(self.db, "SELECT DISTINCT symbol FROM price_bars")},
+                         {"NVDA", "SOL"})
+
+    def test_shards_cover_every_symbol_once(self):
+        symbols = ["AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "META", "TSLA", "BTC", "ETH", "SPY", "IBM", "KO"]
+        owned = {}
+        for k in (0, 1):
+            url = f"sqlite:{self.dir / f'shard{k}.db'}"
+            r = run(["etl-historical", "7D", *symbols, "--mock", "--shard", f"{k}/2", "--database-url", url],
+                    cwd=self.dir)
+            self.assertEqual(r.rc, 0, r.describe())
+            owned[k] = {s for (s,) in sqlite_query(self.dir / f"shard{k}.db",
+                                                   "SELECT DISTINCT symbol FROM price_bars")}
+            runs = sqlite_runs(self.dir / f"shard{k}.db")
+            self.assertEqual(runs[-1]["shard"], f"{k}/2")
+            self.assertEqual(runs[-1]["symbols_requested"], len(owned[k]))
+        self.assertEqual(owned[0] & owned[1], set(), "a symbol in both shards")
+        self.assertEqual(owned[0] | owned[1], set(symbols), "a symbol in no shard")
+        self.assertTrue(owned[0] and owned[1], "12 symbols all hashed to one shard")
+        # The Kubernetes Indexed Job form (JOB_COMPLETION_INDEX + ETL_SHARD_COUNT) splits the same way.
+        for k in (0, 1):
+            url = f"sqlite:{self.dir / f'job{k}.db'}"
+            r = run(["etl-historical", "7D", *symbols, "--mock", "--database-url", url], cwd=self.dir,
+                    env=clean_env(JOB_COMPLETION_INDEX=k, ETL_SHARD_COUNT=2))
+            self.assertEqual(r.rc, 0, r.describe())
+            got = {s for (s,) in sqlite_query(self.dir / f"job{k}.db", "SELECT DISTINCT symbol FROM price_bars")}
+            self.assertEqual(got, owned[k])
+        # Both shards into one database, one after the other: the same table as one unsharded run.
+        for k in (0, 1):
+            r = self.hist("7D", *symbols, "--mock", "--shard", f"{k}/2")
+            self.assertEqual(r.rc, 0, r.describe())
+        one = self.dir / "one.db"
+        r = run(["etl-historical", "7D", *symbols, "--mock", "--database-url", f"sqlite:{one}"], cwd=self.dir)
+        self.assertEqual(r.rc, 0, r.describe())
+        q = "SELECT symbol, ts, open, high, low, close, volume FROM price_bars ORDER BY symbol, ts"
+        self.assertEqual(sqlite_query(self.db, q), sqlite_query(one, q))
+
+    def test_from_to_window(self):
+        # RANGE is the first positional; --from/--to override its bounds.
+        r = self.hist("1M", "AAPL", "BTC", "--from", "2025-03-03", "--to", "2025-03-07", "--mock")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.dates("BTC"), all_days(date(2025, 3, 3), date(2025, 3, 7)))
+        self.assertEqual(self.dates("AAPL"), weekdays(date(2025, 3, 3), date(2025, 3, 7)))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,226 @@
+// Both stores against the real thing: a PostgreSQL database created for this file (dropped at the end;
+// kept when ETL_KEEP_TEST_DB=1) and real SQLite files.
+#include "etl/pg/connection.hpp"
+#include "etl/store/pg_store.hpp"
+#include "etl/store/sqlite_store.hpp"
+#include "etl/util/clock.hpp"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+using namespace std::chrono;
+using namespace etl;
+
+namespace {
+
+sys_days ymd(int y, unsigned m, unsigned d) { return sys_days{year{y} / month{m} / day{d}}; }
+
+market::Decimal dec(const std::string& text) { return {text, std::stod(text)}; }
+
+market::Bar bar(const std::string& symbol, sys_days d, const std::string& close) {
+    market::Bar b;
+    b.symbol = symbol;
+    b.timeframe = market::Timeframe::day;
+    b.ts = sys_seconds{d};
+    b.open = dec("100.10");
+    b.high = dec("250.00");
+    b.low = dec("99.50");
+    b.close = dec(close);
+    b.volume = dec("4.7227643e+07");
+    b.vwap = dec("101.2345");
+    b.trade_count = 612004;
+    b.source = "test";
+    return b;
+}
+
+const store::Window k_window{sys_seconds{ymd(2025, 3, 3)}, sys_seconds{ymd(2025, 3, 7)}};
+
+// A PostgreSQL database for this test binary: created on first use, dropped at exit.
+class TestDatabase {
+public:
+    static TestDatabase& instance() {
+        static TestDatabase db;
+        return db;
+    }
+    [[nodiscard]] const std::string& url() const { return m_url; }
+    ~TestDatabase() {
+        if (std::getenv("ETL_KEEP_TEST_DB")) return;
+        try {
+            pg::Connection admin("postgresql:///postgres", "etl-integration-tests");
+            admin.exec(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", m_name), "dropping the test database");
+        } catch (...) {  // a leftover database in a throwaway cluster is harmless
+        }
+    }
+
+private:
+    TestDatabase() : m_name(fmt::format("etl_it_{}", getpid())) {
+        pg::Connection admin("postgresql:///postgres", "etl-integration-tests");
+        admin.exec(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", m_name), "dropping the test database");
+        admin.exec(fmt::format("CREATE DATABASE {}", m_name), "creating the test database");
+        m_url = fmt::format("postgresql:///{}", m_name);
+    }
+    std::string m_name;
+    std::string m_url;
+};
+
+struct SqliteFile {
+    std::string path = (std::filesystem::temp_directory_path() / fmt::format("etl-it-{}-{}.db", getpid(), rand())).string();
+    ~SqliteFile() {
+        for (const auto* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+    }
+};
+
+// The same behaviour is required of both stores.
+void check_store_contract(store::Store& s, store::Store& second_handle) {
+    const auto first = s.migrate();
+    CHECK_FALSE(first.empty());
+    CHECK(s.migrate().empty());  // idempotent
+
+    const auto run = s.begin_run({"test", "1Y AAPL", "0/1"});
+    CHECK(run > 0);
+
+    std::vector<market::Bar> bars = {bar("AAPL", ymd(2025, 3, 3), "238.03"), bar("AAPL", ymd(2025, 3, 4), "241.7899932861328"),
+                                     bar("AAPL", ymd(2025, 3, 5), "235.74")};
+    std::vector<market::RejectedRecord> rejected = {{"AAPL", "test", R"({"t":1,"o":null})", "null open"}};
+
+    auto st = s.load_bars("AAPL", market::Timeframe::day, k_window, bars, rejected, run);
+    CHECK(st.inserted == 3);
+    CHECK(st.updated == 0);
+    CHECK(st.rejected == 1);
+
+    // Re-running the same load changes nothing.
+    st = s.load_bars("AAPL", market::Timeframe::day, k_window, bars, {}, run);
+    CHECK(st.inserted == 0);
+    CHECK(st.updated == 0);
+    CHECK(st.unchanged == 3);
+
+    // One changed value, one new day: exactly one update and one insert.
+    bars[1].close = dec("241.80");
+    bars.push_back(bar("AAPL", ymd(2025, 3, 6), "236.00"));
+    st = s.load_bars("AAPL", market::Timeframe::day, k_window, bars, {}, run);
+    CHECK(st.inserted == 1);
+    CHECK(st.updated == 1);
+    CHECK(st.unchanged == 2);
+
+    // The lock is exclusive across handles (processes).
+    CHECK(s.try_lock("historical:0/1"));
+    CHECK_FALSE(second_handle.try_lock("historical:0/1"));
+    CHECK(second_handle.try_lock("historical:1/2"));
+
+    // Assets: insert-missing leaves existing rows alone; upsert overwrites.
+    market::Asset a;
+    a.symbol = "AAPL";
+    a.name = "Apple";
+    a.polygon_ticker = "AAPL";
+    CHECK(s.upsert_assets(std::vector{a}) == 1);
+    a.name = "changed";
+    a.active = false;
+    CHECK(s.insert_missing_assets(std::vector{a}) == 0);
+    CHECK(s.find_asset("AAPL")->name == "Apple");
+    CHECK(s.upsert_assets(std::vector{a}) == 0);
+    CHECK(s.find_asset("AAPL")->name == "changed");
+    CHECK(s.list_assets(true).empty());
+    CHECK(s.list_assets(false).size() == 1);
+    CHECK_FALSE(s.find_asset("NOPE"));
+
+    store::RunOutcome o;
+    o.symbols_requested = 1;
+    o.symbols_ok = 1;
+    o.rows = st;
+    s.finish_run(run, o);
+}
+
+} // namespace
+
+TEST_CASE("PostgreSQL store: migrations, idempotent merge, locks, assets", "[integration][pg]") {
+    const auto& db = TestDatabase::instance();
+    store::PgStore s(db.url(), "etl-integration-tests", {});
+    store::PgStore other(db.url(), "etl-integration-tests", {});
+    check_store_contract(s, other);
+
+    auto& c = s.connection();
+    // Provider decimals are kept exactly, exponent volumes become the exact number.
+    auto r = c.exec("SELECT close::text, volume::text, vwap::text FROM price_bars WHERE symbol = 'AAPL' AND ts = '2025-03-05'",
+                    "reading back");
+    REQUIRE(r.rows() == 1);
+    CHECK(r.get(0, 0) == "235.74");
+    CHECK(r.get(0, 1) == "47227643");
+    CHECK(r.get(0, 2) == "101.2345");
+    r = c.exec("SELECT count(*) FROM rejected_rows WHERE reason = 'null open' AND raw LIKE '%\"o\":null%'", "reading back");
+    CHECK(r.get(0, 0) == "1");
+    r = c.exec("SELECT status, symbols_ok FROM etl_runs", "reading back");
+    CHECK(r.get(0, 0) == "success");
+    CHECK(s.describe().starts_with("postgresql"));
+}
+
+TEST_CASE("PostgreSQL store: a failing symbol load leaves nothing behind, rejects included", "[integration][pg]") {
+    const auto& db = TestDatabase::instance();
+    store::PgStore s(db.url(), "etl-integration-tests", {});
+    s.migrate();
+    const auto run = s.begin_run({"test", "", "0/1"});
+    std::vector<market::Bar> bars = {bar("MSFT", ymd(2025, 3, 3), "398.10"), bar("MSFT", ymd(2025, 3, 4), "1")};
+    bars[1].close.text = "not-a-number";  // passes our validation's double, fails PostgreSQL's numeric input
+    std::vector<market::RejectedRecord> rejected = {{"MSFT", "test", "{}", "a reject that must roll back too"}};
+    CHECK_THROWS_AS(s.load_bars("MSFT", market::Timeframe::day, k_window, bars, rejected, run), pg::DbError);
+    auto r = s.connection().exec("SELECT (SELECT count(*) FROM price_bars WHERE symbol = 'MSFT'), "
+                                 "(SELECT count(*) FROM rejected_rows WHERE symbol = 'MSFT')",
+                                 "reading back");
+    CHECK(r.get(0, 0) == "0");
+    CHECK(r.get(0, 1) == "0");
+    // The connection is usable again after the rollback.
+    bars[1].close = dec("399.00");
+    CHECK(s.load_bars("MSFT", market::Timeframe::day, k_window, bars, {}, run).inserted == 2);
+}
+
+TEST_CASE("PostgreSQL errors carry SQLSTATE and map to exit codes", "[integration][pg]") {
+    CHECK_THROWS_AS(pg::Connection("postgresql://127.0.0.1:1/x", "t"), pg::DbError);
+    try {
+        pg::Connection("postgresql://etl:hunter2-secret@127.0.0.1:1/x", "t");
+    } catch (const pg::DbError& e) {
+        CHECK(e.code() == util::ExitCode::temporary);
+        CHECK_THAT(std::string(e.what()), !Catch::Contains("hunter2-secret"));
+    }
+    const auto& db = TestDatabase::instance();
+    pg::Connection c(db.url(), "t");
+    try {
+        c.exec("SELECT * FROM no_such_table", "reading a table that is not there");
+        FAIL("expected an error");
+    } catch (const pg::DbError& e) {
+        CHECK(e.sqlstate() == "42P01");
+        CHECK(e.code() == util::ExitCode::internal);
+        CHECK_THAT(std::string(e.what()), Catch::Contains("reading a table that is not there"));
+    }
+}
+
+TEST_CASE("SQLite store: same contract on a real file", "[integration][sqlite]") {
+    SqliteFile f;
+    store::SqliteStore s(f.path);
+    store::SqliteStore other(f.path);
+    check_store_contract(s, other);
+    sqlite::Database db(f.path, sqlite::Database::Mode::read_only);
+    auto q = db.prepare("SELECT close, volume, ts FROM price_bars WHERE symbol = 'AAPL' ORDER BY ts LIMIT 1");
+    REQUIRE(q.step());
+    CHECK(q.real(0) == Approx(238.03));
+    CHECK(q.integer(1) == 47227643);
+    CHECK(q.text(2) == "2025-03-03T00:00:00Z");
+    auto j = db.prepare("PRAGMA journal_mode");
+    REQUIRE(j.step());
+    CHECK(j.text(0) == "wal");
+}
+
+TEST_CASE("SQLite store: not-a-database input is reported as such", "[integration][sqlite]") {
+    SqliteFile f;
+    { std::ofstream(f.path) << "this is not an sqlite file, just text long enough to have a header............"; }
+    try {
+        store::SqliteStore s(f.path);
+        s.migrate();
+        FAIL("expected an error");
+    } catch (const sqlite::SqliteError& e) {
+        CHECK(e.code() == util::ExitCode::no_input);
+    }
+}

@@ -1,0 +1,119 @@
+#include "etl/market/validate.hpp"
+#include "etl/providers/mock.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+
+using namespace std::chrono;
+using namespace etl::market;
+
+namespace {
+
+sys_days ymd(int y, unsigned m, unsigned d) { return sys_days{year{y} / month{m} / day{d}}; }
+
+Decimal dec(const char* text) { return {text, std::stod(text)}; }
+
+Bar good_bar(sys_days d) {
+    Bar b;
+    b.symbol = "AAPL";
+    b.timeframe = Timeframe::day;
+    b.ts = sys_seconds{d};
+    b.open = dec("10.00");
+    b.high = dec("12.50");
+    b.low = dec("9.75");
+    b.close = dec("11.00");
+    b.volume = dec("1000");
+    b.source = "test";
+    return b;
+}
+
+const sys_seconds k_from{ymd(2025, 3, 3)};
+const sys_seconds k_to{ymd(2025, 3, 7)};
+
+} // namespace
+
+TEST_CASE("a well-formed bar inside the window is valid", "[unit]") {
+    CHECK(invalid_reason(good_bar(ymd(2025, 3, 4)), k_from, k_to).empty());
+    CHECK(invalid_reason(good_bar(ymd(2025, 3, 3)), k_from, k_to).empty());  // both ends inclusive
+    CHECK(invalid_reason(good_bar(ymd(2025, 3, 7)), k_from, k_to).empty());
+}
+
+TEST_CASE("each validation rule names what is wrong", "[unit]") {
+    auto b = good_bar(ymd(2025, 3, 4));
+    SECTION("non-positive price") {
+        b.open = dec("0");
+        CHECK_THAT(invalid_reason(b, k_from, k_to), Catch::Contains("open 0 is not positive"));
+    }
+    SECTION("non-finite price") {
+        b.close = {"NaN", std::numeric_limits<double>::quiet_NaN()};
+        CHECK_THAT(invalid_reason(b, k_from, k_to), Catch::Contains("close is not a finite number"));
+    }
+    SECTION("high below open/close") {
+        b.high = dec("10.50");
+        CHECK_THAT(invalid_reason(b, k_from, k_to), Catch::Contains("high 10.50 is below"));
+    }
+    SECTION("low above open/close") {
+        b.low = dec("10.50");
+        CHECK_THAT(invalid_reason(b, k_from, k_to), Catch::Contains("low 10.50 is above"));
+    }
+    SECTION("negative volume") {
+        b.volume = dec("-1");
+        CHECK_THAT(invalid_reason(b, k_from, k_to), Catch::Contains("volume -1"));
+    }
+    SECTION("missing volume is fine (index bars)") {
+        b.volume.reset();
+        CHECK(invalid_reason(b, k_from, k_to).empty());
+    }
+    SECTION("outside the window") {
+        b.ts = sys_seconds{ymd(2025, 3, 8)};
+        CHECK_THAT(invalid_reason(b, k_from, k_to), Catch::Contains("outside the requested window"));
+    }
+    SECTION("not aligned to the timeframe") {
+        b.ts += hours{5};
+        CHECK_THAT(invalid_reason(b, k_from, k_to), Catch::Contains("not aligned to a 1d bar"));
+    }
+    SECTION("hourly bars align to the hour") {
+        b.timeframe = Timeframe::hour;
+        b.ts += hours{14};
+        CHECK(invalid_reason(b, k_from, k_to).empty());
+        b.ts += minutes{30};
+        CHECK_THAT(invalid_reason(b, k_from, k_to), Catch::Contains("not aligned to a 1h bar"));
+    }
+}
+
+TEST_CASE("validate_batch rejects with reasons, sorts, and keeps the later of duplicates", "[unit]") {
+    BarBatch batch;
+    batch.bars.push_back(good_bar(ymd(2025, 3, 5)));
+    auto bad = good_bar(ymd(2025, 3, 4));
+    bad.low = dec("-3");
+    batch.bars.push_back(bad);
+    batch.bars.push_back(good_bar(ymd(2025, 3, 3)));
+    auto later = good_bar(ymd(2025, 3, 5));
+    later.close = dec("11.25");
+    batch.bars.push_back(later);
+    validate_batch(batch, k_from, k_to);
+    REQUIRE(batch.bars.size() == 2);
+    CHECK(batch.bars[0].ts == sys_seconds{ymd(2025, 3, 3)});
+    CHECK(batch.bars[1].close.text == "11.25");
+    REQUIRE(batch.rejected.size() == 2);
+    CHECK_THAT(batch.rejected[0].reason, Catch::Contains("low -3"));
+    CHECK_THAT(batch.rejected[0].raw, Catch::Contains("\"low\":\"-3\""));
+    CHECK_THAT(batch.rejected[1].reason, Catch::Contains("duplicate timestamp"));
+    CHECK(batch.rejected[1].symbol == "AAPL");
+}
+
+TEST_CASE("mock bars are deterministic, valid and independent of the window asked", "[unit]") {
+    const auto d = ymd(2024, 6, 3);
+    const auto a = etl::providers::mock_daily_bar("AAPL", d);
+    const auto b = etl::providers::mock_daily_bar("AAPL", d);
+    CHECK(a.close.text == b.close.text);
+    CHECK(a.open.text == b.open.text);
+    CHECK(etl::providers::mock_daily_bar("MSFT", d).close.text != a.close.text);
+    for (auto day = ymd(2000, 1, 3); day < ymd(2026, 12, 31); day += days{37}) {
+        const auto bar = etl::providers::mock_daily_bar("TSLA", day);
+        INFO(etl::market::to_json(bar));
+        CHECK(invalid_reason(bar, sys_seconds{day}, sys_seconds{day}).empty());
+    }
+}

@@ -1,0 +1,54 @@
+#include "etl/util/clock.hpp"
+#include "etl/util/secrets.hpp"
+#include "etl/util/strings.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace std::chrono;
+using namespace etl::util;
+
+TEST_CASE("URLs lose passwords and key parameters", "[unit]") {
+    CHECK(redact_url("postgresql://etl:s3cret@db:5432/market") == "postgresql://etl:***@db:5432/market");
+    CHECK(redact_url("postgresql://etl@db/market") == "postgresql://etl@db/market");
+    CHECK(redact_url("https://api.polygon.io/v2/aggs?apiKey=abcd1234&limit=5") ==
+          "https://api.polygon.io/v2/aggs?apiKey=***&limit=5");
+    CHECK(redact_url("https://x/y?x_cg_demo_api_key=zzzz&vs_currency=usd") ==
+          "https://x/y?x_cg_demo_api_key=***&vs_currency=usd");
+    CHECK(redact_url("redis://:hunter22@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0");
+}
+
+TEST_CASE("registered secrets are scrubbed from any text", "[unit]") {
+    register_secret("pk_live_0123456789abcdef");
+    CHECK(scrub("key=pk_live_0123456789abcdef failed") == "key=*** failed");
+    CHECK(scrub("nothing secret") == "nothing secret");
+    register_secret("abc");  // too short to scrub safely: ignored
+    CHECK(scrub("abcdef") == "abcdef");
+    CHECK(mask("pk_live_0123456789abcdef") == "***cdef");
+    CHECK(mask("short") == "***");
+    CHECK(mask("") == "");
+}
+
+TEST_CASE("instants and dates parse strictly", "[unit]") {
+    CHECK(parse_date("2025-03-04") == sys_days{year{2025} / March / 4});
+    CHECK_FALSE(parse_date("2025-02-30"));
+    CHECK_FALSE(parse_date("2025-3-4"));
+    CHECK_FALSE(parse_date("20250304"));
+    CHECK(parse_instant("2025-03-04T15:00:00Z") == sys_days{year{2025} / March / 4} + hours{15});
+    CHECK(parse_instant("2025-03-04T10:00:00-05:00") == sys_days{year{2025} / March / 4} + hours{15});
+    CHECK(parse_instant("2025-03-04 15:00:00.123456") == sys_days{year{2025} / March / 4} + hours{15});
+    CHECK_FALSE(parse_instant("2025-03-04T25:00:00Z"));
+    CHECK_FALSE(parse_instant("yesterday"));
+    CHECK(format_instant(sys_days{year{2025} / March / 4} + hours{15} + minutes{3} + seconds{9}) ==
+          "2025-03-04T15:03:09Z");
+    CHECK(format_date(sys_days{year{1999} / December / 31}) == "1999-12-31");
+}
+
+TEST_CASE("string helpers", "[unit]") {
+    CHECK(json_quote("a\"b\\c\nd\x01") == "\"a\\\"b\\\\c\\nd\\u0001\"");
+    CHECK(percent_encode("^GSPC") == "%5EGSPC");
+    CHECK(percent_encode("BRK-B") == "BRK-B");
+    CHECK(split("a,,b", ',') == std::vector<std::string>{"a", "", "b"});
+    CHECK(edit_distance("histrical", "historical") == 1);
+    CHECK(iequals("MaX", "max"));
+    CHECK(trim("  x \n") == "x");
+}

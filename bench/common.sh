@@ -22,10 +22,39 @@ ensure_pg() {
     if [[ -n "${PGHOST:-}${PGPORT:-}${PGDATABASE:-}${PGSERVICE:-}" || -n "${BENCH_NO_VIRTUALENV:-}" ]]; then
         return 0
     fi
+    # A /dev/null replaced by a regular file (e.g. by renaming a report onto it as root) makes initdb
+    # fail with "cannot create /dev/null: Permission denied"; say so instead.
+    [[ -c /dev/null ]] || die "/dev/null is not a character device (something replaced it); PostgreSQL cannot start"
     command -v pg_virtualenv >/dev/null || die "no PG* environment and no pg_virtualenv: set PGHOST/PGPORT/... or install postgresql-common"
     log "no PG* environment: re-running under pg_virtualenv (a throwaway cluster)"
+    export BENCH_OWN_CLUSTER=1
     exec pg_virtualenv -- "$(cd "$(dirname "$self")" && pwd)/$(basename "$self")" "$@"
 }
+
+# pg_virtualenv creates its cluster with fsync=off. A naive per-row script runs against a real server,
+# where every autocommit flushes WAL, so a throwaway cluster gets fsync=on unless BENCH_FSYNC=off.
+# Any other server is left as it is (its settings are printed with the results).
+# True when the server is a pg_virtualenv throwaway cluster: one we re-executed under, or the caller's
+# `pg_virtualenv -- bench/run.sh` (cluster "VERSION/regress" with pg_virtualenv's marker file).
+is_throwaway_cluster() {
+    [[ -n "${BENCH_OWN_CLUSTER:-}" ]] && return 0
+    [[ -n "${PGVERSION:-}" && -f "${PG_CLUSTER_CONF_ROOT:-/etc/postgresql}/$PGVERSION/regress/.by_pg_virtualenv" ]] || return 1
+    [[ $(psql -X -Atc 'SHOW cluster_name' -d postgres 2>/dev/null) == "$PGVERSION/regress" ]]
+}
+tune_own_cluster() {
+    is_throwaway_cluster || return 0
+    local want=${BENCH_FSYNC:-on}
+    psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "ALTER SYSTEM SET fsync = '$want'" -c 'SELECT pg_reload_conf()' >/dev/null
+    # The reload is asynchronous: wait until a new session sees it.
+    for _ in $(seq 50); do
+        [[ $(psql -X -Atc 'SHOW fsync' -d postgres) == "$want" ]] && return 0
+        sleep 0.1
+    done
+    die "could not set fsync=$want on the throwaway cluster"
+}
+
+# The 1-minute load average, to judge how quiet the machine was.
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
 # Seconds since the epoch with nanoseconds, for wall-clock intervals.
 now() { date +%s.%N; }

@@ -13,9 +13,11 @@
 #   BENCH_SYMBOLS=100        symbols loaded (MAX daily history: ~6,770 rows each)
 #   BENCH_RANGE=MAX          chart range passed to etl-historical
 #   BENCH_REPEAT=3           repetitions of a-c; the median is reported
-#   BENCH_PERROW_ROWS=20000  rows in the per-row sample (d)
+#   BENCH_PERROW_ROWS=5000   rows in the per-row sample (d); with fsync=on each costs a WAL flush
 #   BENCH_DB=etl_bench_load  database name (dropped and re-created; dropped at the end)
 #   BENCH_KEEP_DB=1          keep the database at the end
+#   BENCH_FSYNC=on           fsync of the throwaway pg_virtualenv cluster (pg_virtualenv's own default
+#                            is off; a real server has it on). A server you point PG* at is not touched.
 #   ETL_HISTORICAL=path      the binary (default build/apps/etl-historical)
 # Without a PG* environment the script re-runs itself under pg_virtualenv.
 set -euo pipefail
@@ -26,7 +28,7 @@ ensure_pg "$0" "$@"
 N=${BENCH_SYMBOLS:-100}
 RANGE=${BENCH_RANGE:-MAX}
 REPEAT=${BENCH_REPEAT:-3}
-PERROW_ROWS=${BENCH_PERROW_ROWS:-20000}
+PERROW_ROWS=${BENCH_PERROW_ROWS:-5000}
 DB=${BENCH_DB:-etl_bench_load}
 COLS="symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source"
 
@@ -70,10 +72,12 @@ ours() {
     fi
 }
 
+tune_own_cluster
 log "load bench: $N symbols, range $RANGE, $REPEAT repetition(s), server $(psql -X -Atc 'SHOW server_version' -d postgres)"
 settings=$(psql -X -At -d postgres -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync','synchronous_commit','shared_buffers','max_wal_size','wal_level','full_page_writes')")
 log "server settings: $settings"
 
+LOAD0=$(loadavg)
 T_SINGLE=() T_SHARD=() T_COPY=() T_RERUN=()
 ROWS=""
 for ((rep = 1; rep <= REPEAT; rep++)); do
@@ -177,7 +181,8 @@ x_shard_perrow=$(calc 'a / b' a="$r_shard" b="$r_perrow")
 
 row() { printf '  %-44s %9.3f s  %12s rows/s\n' "$1" "$2" "$(fmt_int "$3")"; }
 echo
-echo "== load bench: $N symbols x $RANGE daily = $(fmt_int "$ROWS") rows; median of $REPEAT; $settings"
+echo "== load bench: $N symbols x $RANGE daily = $(fmt_int "$ROWS") rows; median of $REPEAT; load average $LOAD0 -> $(loadavg)"
+echo "   server: $settings"
 row "ours: fresh load, 1 process" "$t_single" "$r_single"
 row "ours: fresh load, 2 shard processes" "$t_shard" "$r_shard"
 row "reference: psql \\copy into the empty table" "$t_copy" "$r_copy"

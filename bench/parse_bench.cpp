@@ -1,5 +1,7 @@
-// Parse throughput of the provider parsers over large synthetic bodies, in MB/s per core.
-// Usage: parse_bench [megabytes]   (default 80; each body is built to about that size)
+// Parse throughput of the provider parsers over synthetic bodies, in MB/s on one core: one large body
+// per provider (cold memory: the bars alone are about three times the body's size) and page-sized
+// bodies as the jobs really fetch them (warm allocator).
+// Usage: parse_bench [megabytes]   (default 80: the size of each large body)
 #include "etl/providers/parse.hpp"
 
 #include <fmt/format.h>
@@ -19,13 +21,27 @@ using etl::market::Timeframe;
 using etl::providers::ParsedPage;
 using etl::providers::ParseResult;
 
-// Five timed runs after one warm-up: enough for a stable median on a quiet machine, short enough to
-// finish in seconds with 80 MB bodies.
-constexpr int k_runs = 5;
+// Five timed runs of a large body after one warm-up: enough for a stable median, short enough to finish
+// in seconds with 80 MB bodies. Page-sized bodies are cheap, so they get enough runs for the best one
+// to be free of scheduler noise on a shared machine.
+constexpr int k_large_runs = 5;
+constexpr int k_page_runs = 300;
 constexpr std::size_t k_default_megabytes = 80;
+// Polygon's largest page (50000 bars) is about 5 MB; a Yahoo or CoinGecko daily history of a few
+// decades is well under 1 MB.
+constexpr std::size_t k_polygon_page_bytes = 5'000'000;
+constexpr std::size_t k_small_page_bytes = 1'000'000;
+constexpr std::int64_t k_day_seconds = 86'400;
 constexpr std::int64_t k_first_hour_ms = 1'577'854'800'000;  // 2020-01-01 05:00Z
+constexpr std::int64_t k_first_midnight_ms = 1'577'836'800'000;  // 2020-01-01 00:00Z
 constexpr std::int64_t k_hour_ms = 3'600'000;
-constexpr std::int64_t k_day_ms = 86'400'000;
+
+// The parsers refuse instants past 2200, so a long synthetic series steps by hours instead of days
+// once days would run past 2150 from its 2020 start.
+std::int64_t step_within_range(std::size_t points, std::int64_t preferred_seconds) {
+    constexpr std::int64_t k_span_seconds = 130LL * 365 * k_day_seconds;
+    return static_cast<std::int64_t>(points) * preferred_seconds < k_span_seconds ? preferred_seconds : 3600;
+}
 
 // A deterministic price walk with the digit counts real bodies have.
 double price_at(std::size_t i) {
@@ -50,14 +66,15 @@ std::string polygon_body(std::size_t target_bytes) {
                        count, results);
 }
 
-std::string yahoo_body(std::size_t target_bytes) {
+std::string yahoo_body(std::size_t target_bytes, std::int64_t step_seconds) {
     // Roughly 110 bytes per row over the six columns.
     const std::size_t rows = target_bytes / 110;
+    const std::int64_t step = step_within_range(rows, step_seconds);
     std::string timestamps, open, high, low, close, volume;
     for (std::size_t i = 0; i < rows; ++i) {
         const char* sep = i > 0 ? "," : "";
         const double p = price_at(i) + 1e-13;  // force Yahoo's float32-widened 17-digit texts
-        fmt::format_to(std::back_inserter(timestamps), "{}{}", sep, 1'577'975'400 + static_cast<std::int64_t>(i) * 3600);
+        fmt::format_to(std::back_inserter(timestamps), "{}{}", sep, 1'577'975'400 + static_cast<std::int64_t>(i) * step);
         fmt::format_to(std::back_inserter(open), "{}{:.16g}", sep, p);
         fmt::format_to(std::back_inserter(high), "{}{:.16g}", sep, p + 1.0000000001);
         fmt::format_to(std::back_inserter(low), "{}{:.16g}", sep, p - 1.0000000001);
@@ -70,25 +87,27 @@ std::string yahoo_body(std::size_t target_bytes) {
 }
 
 std::string coingecko_body(std::size_t target_bytes) {
+    // About 52 bytes per point over the two series.
+    const std::int64_t step_ms = step_within_range(target_bytes / 52, k_day_seconds) * 1000;
     std::string prices, volumes;
     for (std::size_t i = 0; prices.size() + volumes.size() < target_bytes; ++i) {
         const char* sep = i > 0 ? "," : "";
-        // Daily points over 60000 days at most (2020..2184), as the parser refuses instants past 2200.
-        const std::int64_t ms = k_first_hour_ms - 5 * k_hour_ms + static_cast<std::int64_t>(i % 60000) * k_day_ms;
+        const std::int64_t ms = k_first_midnight_ms + static_cast<std::int64_t>(i) * step_ms;
         fmt::format_to(std::back_inserter(prices), "{}[{},{:.5f}]", sep, ms, price_at(i) * 800.0);
         fmt::format_to(std::back_inserter(volumes), "{}[{},{:.1f}]", sep, ms, price_at(i) * 4.1e8);
     }
     return fmt::format(R"({{"prices":[{}],"market_caps":[],"total_volumes":[{}]}})", prices, volumes);
 }
 
-void run(std::string_view name, const std::string& body, const std::function<ParseResult<ParsedPage>()>& parse) {
+void run(std::string_view name, const std::string& body, int runs,
+         const std::function<ParseResult<ParsedPage>()>& parse) {
     const auto warm = parse();
     if (!warm) {
         fmt::print("{}: parse failed: {}\n", name, warm.error().message);
         std::exit(1);
     }
     std::vector<double> seconds;
-    for (int i = 0; i < k_runs; ++i) {
+    for (int i = 0; i < runs; ++i) {
         const auto start = std::chrono::steady_clock::now();
         const auto page = parse();
         const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
@@ -98,25 +117,32 @@ void run(std::string_view name, const std::string& body, const std::function<Par
     std::sort(seconds.begin(), seconds.end());
     const double median = seconds[seconds.size() / 2];
     const double megabytes = static_cast<double>(body.size()) / 1e6;
-    fmt::print("{:<22} {:7.1f} MB  {:9} bars  {:9} rejected  median {:7.1f} ms  {:7.0f} MB/s  (best {:.0f} MB/s)\n", name,
-               megabytes, warm->batch.bars.size(), warm->batch.rejected.size(), median * 1e3, megabytes / median,
-               megabytes / seconds.front());
+    fmt::print("{:<24} {:6.1f} MB {:8} bars {:7} skipped   median {:6.0f} MB/s   best {:6.0f} MB/s\n", name, megabytes,
+               warm->batch.bars.size(), warm->skipped, megabytes / median, megabytes / seconds.front());
+}
+
+// Runs every parser over bodies of about `polygon_bytes` (Polygon) and `other_bytes` (the others).
+void run_all(std::string_view label, std::size_t polygon_bytes, std::size_t other_bytes, int runs) {
+    using namespace etl::providers;
+    const std::string polygon = polygon_body(polygon_bytes);
+    const std::string yahoo_hourly = yahoo_body(other_bytes, 3600);
+    const std::string yahoo_daily = yahoo_body(other_bytes, k_day_seconds);
+    const std::string coingecko = coingecko_body(other_bytes);
+    fmt::print("{}\n", label);
+    run("  polygon hourly", polygon, runs, [&] { return parse_polygon_aggs(polygon, "BTC", Timeframe::hour); });
+    run("  polygon daily", polygon, runs, [&] { return parse_polygon_aggs(polygon, "BTC", Timeframe::day); });
+    run("  yahoo hourly", yahoo_hourly, runs, [&] { return parse_yahoo_chart(yahoo_hourly, "AAPL", Timeframe::hour); });
+    run("  yahoo daily", yahoo_daily, runs, [&] { return parse_yahoo_chart(yahoo_daily, "AAPL", Timeframe::day); });
+    run("  coingecko daily", coingecko, runs, [&] { return parse_coingecko_daily(coingecko, "BTC"); });
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
     const std::size_t megabytes = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : k_default_megabytes;
-    const std::size_t target = std::max<std::size_t>(megabytes, 1) * 1'000'000;
-
-    const std::string polygon = polygon_body(target);
-    const std::string yahoo = yahoo_body(target);
-    const std::string coingecko = coingecko_body(target);
-
-    run("polygon hourly", polygon, [&] { return etl::providers::parse_polygon_aggs(polygon, "BTC", Timeframe::hour); });
-    run("polygon daily", polygon, [&] { return etl::providers::parse_polygon_aggs(polygon, "BTC", Timeframe::day); });
-    run("yahoo hourly", yahoo, [&] { return etl::providers::parse_yahoo_chart(yahoo, "AAPL", Timeframe::hour); });
-    run("yahoo daily", yahoo, [&] { return etl::providers::parse_yahoo_chart(yahoo, "AAPL", Timeframe::day); });
-    run("coingecko daily", coingecko, [&] { return etl::providers::parse_coingecko_daily(coingecko, "BTC"); });
+    const std::size_t large = std::max<std::size_t>(megabytes, 1) * 1'000'000;
+    run_all(fmt::format("large bodies (~{} MB each, {} runs)", megabytes, k_large_runs), large, large, k_large_runs);
+    run_all(fmt::format("page-sized bodies ({} runs)", k_page_runs), k_polygon_page_bytes, k_small_page_bytes,
+            k_page_runs);
     return 0;
 }

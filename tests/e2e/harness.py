@@ -65,6 +65,20 @@ FAST_ENV = {
 
 DEFAULT_TIMEOUT = 120
 
+# Binaries started without an explicit cwd run in a private directory, so a stray ./etl.toml or the
+# default sqlite:market-etl.db never touches the source tree.
+_DEFAULT_CWD = None
+
+
+def default_cwd() -> str:
+    global _DEFAULT_CWD
+    if _DEFAULT_CWD is None:
+        import atexit
+        _DEFAULT_CWD = tempfile.mkdtemp(prefix="etl-e2e-cwd-")
+        if not KEEP:
+            atexit.register(shutil.rmtree, _DEFAULT_CWD, True)
+    return _DEFAULT_CWD
+
 
 def weekdays(d0: date, d1: date) -> list[date]:
     """Mon-Fri dates in d0..d1 inclusive (what the fake Polygon/Yahoo servers serve for stocks)."""
@@ -123,7 +137,8 @@ def run(args, env=None, cwd=None, timeout=DEFAULT_TIMEOUT, stdin_data=None) -> R
     if args[0] in ("etl", "etl-historical"):
         args[0] = str(BIN_DIR / args[0])
     try:
-        p = subprocess.run(args, env=env if env is not None else clean_env(), cwd=cwd, capture_output=True,
+        p = subprocess.run(args, env=env if env is not None else clean_env(), cwd=cwd or default_cwd(),
+                           capture_output=True,
                            text=True, errors="replace", timeout=timeout, input=stdin_data)
     except subprocess.TimeoutExpired as e:
         raise AssertionError(f"timed out after {timeout} s: {' '.join(args)}\n"
@@ -146,7 +161,7 @@ class Background:
         self.args = args
         self._out = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
         self._err = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
-        self.proc = subprocess.Popen(args, env=env if env is not None else clean_env(), cwd=cwd,
+        self.proc = subprocess.Popen(args, env=env if env is not None else clean_env(), cwd=cwd or default_cwd(),
                                      stdout=self._out, stderr=self._err, text=True)
 
     @property
@@ -185,6 +200,9 @@ class Background:
             self.proc.kill()
         with contextlib.suppress(Exception):
             self.proc.wait(timeout=10)
+        for f in (self._out, self._err):
+            if not f.closed:
+                f.close()
 
 
 def wait_for(cond, timeout=30.0, interval=0.05, message="condition"):
@@ -408,8 +426,19 @@ class PgDatabase:
                           f"WHERE symbol = '{symbol}' AND timeframe = '{timeframe}' ORDER BY ts")
         return [date.fromisoformat(r[0]) for r in rows]
 
+    def has_table(self, table: str) -> bool:
+        return self.scalar(f"SELECT to_regclass('{table}') IS NOT NULL") == "t"
+
     def counts(self) -> dict[str, int]:
+        """Bars per symbol ({} while the binary has not created the tables yet)."""
+        if not self.has_table("price_bars"):
+            return {}
         return {s: int(n) for s, n in self.query("SELECT symbol, count(*) FROM price_bars GROUP BY symbol")}
+
+    def advisory_locks(self) -> int:
+        """Advisory locks held in this database (the job lock of a running binary)."""
+        return int(psql(f"SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                        f"WHERE l.locktype = 'advisory' AND l.granted AND d.datname = '{self.name}'").strip())
 
     def runs(self) -> list[dict]:
         cols = ["id", "job", "arguments", "shard", "status", "exit_code", "symbols_requested", "symbols_ok",

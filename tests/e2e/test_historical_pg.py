@@ -193,6 +193,131 @@ class HistoricalPostgres(unittest.TestCase):
                 reqs = self.server.requests("polygon", contains=f"/v2/aggs/ticker/{ticker}/range/1/day/")
                 self.assertGreater(len(reqs), 0, f"no Polygon request for {ticker}")
 
+    # ---- provider pitfalls ----
+
+    def test_coingecko_volumes_joined_by_timestamp(self):
+        """total_volumes lacks a middle point for ids containing 'gap': that day's volume is NULL and every
+        other day keeps its own volume (joined by timestamp, not zipped by index)."""
+        csv = self.tmp.path / "gap.csv"
+        csv.write_text("symbol,asset_class,coingecko_id\nGAPC,crypto,gapcoin\n")
+        imp = run(["etl", "assets", "import", str(csv), "--database-url", self.db.url], env=self.env)
+        self.assertEqual(imp.rc, 0, imp.describe())
+        self.server.reset()
+        r = self.hist("3M", "GAPC")
+        self.assertEqual(r.rc, 0, r.describe())
+        req = self.server.requests("coingecko", contains="/coins/gapcoin/")
+        self.assertEqual(len(req), 1)
+        status, body = self.server.get(req[0]["target"])
+        doc = literal_json(body)
+        vols = {int(ms): v for ms, v in doc["total_volumes"]}
+        prices = {int(ms): p for ms, p in doc["prices"] if int(ms) % 86_400_000 == 0}
+        stored = self.db.query("SELECT (extract(epoch FROM ts) * 1000)::bigint, close::text, volume::text "
+                               "FROM price_bars WHERE symbol = 'GAPC' ORDER BY ts")
+        self.assertEqual(len(stored), len(all_days(date(2024, 12, 14), date(2025, 3, 14))))
+        missing = 0
+        for ms, close, volume in stored:
+            ms = int(ms)
+            self.assertEqual(close, prices[ms])
+            if ms in vols:
+                self.assertEqual(Decimal(volume), Decimal(vols[ms]), f"volume of {ms} taken from another point")
+            else:
+                missing += 1
+                self.assertEqual(volume, "\\N", "a day without a volume point has a NULL volume")
+        self.assertEqual(missing, 1, "the gap should fall inside the 3M window")
+
+    def test_polygon_empty_and_delayed_responses(self):
+        """No `results` key (ZZ*), "results":null (NULLRES): zero bars, not an error. status DELAYED: data."""
+        r = self.hist("7D", "ZZTOP", "NULLRES", "DLYX")
+        self.assertEqual(r.rc, 0, r.describe())
+        counts = self.db.counts()
+        self.assertEqual(counts.get("DLYX"), len(weekdays(*WINDOW_7D)))
+        self.assertNotIn("ZZTOP", counts)
+        self.assertNotIn("NULLRES", counts)
+        warned = " ".join(l.get("msg", "") for l in r.json_logs() if l.get("level") == "warn")
+        self.assertIn("ZZTOP", warned, "an empty answer deserves a warning")
+        last = self.db.runs()[-1]
+        self.assertEqual((last["status"], last["symbols_ok"], last["symbols_failed"]), ("success", "3", "0"))
+
+    def test_crypto_routed_to_polygon(self):
+        r = self.hist("7D", "SOL", env=clean_env(POLYGON_API_KEY=KEY, ETL_ROUTING_CRYPTO="polygon",
+                                                  **self.server.env()))
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.db.bar_dates("SOL"), all_days(*WINDOW_7D), "X: tickers trade every day")
+        self.assertEqual(self.db.query("SELECT DISTINCT source FROM price_bars WHERE symbol = 'SOL'"),
+                         [("polygon",)])
+        self.assertTrue(self.server.requests("polygon", contains="/v2/aggs/ticker/X:SOLUSD/range/1/day/"))
+
+    def test_coingecko_plan_headers_and_history_limit(self):
+        """The demo plan sends x-cg-demo-api-key and clips history to 365 days (the public API answers
+        401/10012 beyond that); the pro plan sends x-cg-pro-api-key."""
+        with FakeServer(coingecko_key="cg_e2e_plan_key", env={"FAKE_CG_ENFORCE_365": "1"}) as fs:
+            env = clean_env(COINGECKO_API_KEY="cg_e2e_plan_key", **fs.env())
+            r = self.hist("1Y", "ETH", env=env)
+            self.assertEqual(r.rc, 0, r.describe())
+            reqs = fs.requests("coingecko")
+            self.assertEqual([q["status"] for q in reqs], [200])
+            self.assertEqual(reqs[0]["headers"].get("x-cg-demo-api-key"), "cg_e2e_plan_key")
+            dates = self.db.bar_dates("ETH")
+            self.assertEqual(len(dates), 365)
+            self.assertEqual(dates[-1], WINDOW_1M[1])
+            fs.reset()
+            r = self.hist("7D", "ETH", env=clean_env(COINGECKO_API_PLAN="pro", COINGECKO_API_KEY="cg_e2e_plan_key",
+                                                    **fs.env()))
+            self.assertEqual(r.rc, 0, r.describe())
+            reqs = fs.requests("coingecko")
+            self.assertEqual(reqs[0]["headers"].get("x-cg-pro-api-key"), "cg_e2e_plan_key")
+            self.assertNotIn("x-cg-demo-api-key", reqs[0]["headers"])
+
+    def test_failed_page_is_retried(self):
+        """A 5xx on a next_url page is retried; the symbol ends up complete."""
+        self.server.reset()
+        self.server.set_rules([{"match": "/v2/aggs/ticker/IBM/range/1/day/17", "mode": "503", "times": 1}])
+        r = self.hist("1M", "IBM")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.db.bar_dates("IBM"), weekdays(*WINDOW_1M))
+        statuses = [q["status"] for q in self.server.requests("polygon", contains="/ticker/IBM/")]
+        self.assertEqual(statuses.count(503), 1)
+        self.assertEqual(statuses.count(200), -(-len(weekdays(*WINDOW_1M)) // 5))
+
+    def test_symbol_whose_later_page_fails_is_not_half_loaded(self):
+        """Pages 2.. fail for good: the symbol fails as a whole; its first page is not stored."""
+        self.server.reset()
+        self.server.set_rules([{"match": "/v2/aggs/ticker/ORCL/range/1/day/17", "mode": "500"}])
+        r = self.hist("1M", "ORCL", "KO")
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertEqual(self.db.bar_dates("ORCL"), [], "half a symbol stored")
+        self.assertEqual(self.db.bar_dates("KO"), weekdays(*WINDOW_1M))
+        first_page = self.server.requests("polygon", contains="/ticker/ORCL/range/1/day/2025-02-14/")
+        self.assertEqual([q["status"] for q in first_page], [200])
+        last = self.db.runs()[-1]
+        self.assertEqual((last["status"], last["exit_code"], last["symbols_ok"], last["symbols_failed"]),
+                         ("partial", "1", "1", "1"))
+
+    def test_symbol_identifiers_per_provider(self):
+        """Ad-hoc symbols get each provider's spelling: Yahoo writes share classes with a dash (BRK-B) and
+        indices with one caret (^GSPC); Polygon keeps the dot (BRK.B) and prefixes indices with I: (I:DJI)."""
+        self.server.reset()
+        r = self.hist("7D", "brk.b", "^GSPC", env=clean_env(POLYGON_API_KEY=KEY, ETL_ROUTING_STOCK="yahoo",
+                                                              ETL_ROUTING_INDEX="yahoo", **self.server.env()))
+        self.assertEqual(r.rc, 0, r.describe())
+        paths = [q["path"] for q in self.server.requests("yahoo")]
+        self.assertIn("/v8/finance/chart/BRK-B", paths)
+        self.assertIn("/v8/finance/chart/^GSPC", paths)
+        self.server.reset()
+        r = self.hist("7D", "BF.B", "^DJI")
+        self.assertEqual(r.rc, 0, r.describe())
+        paths = [q["path"] for q in self.server.requests("polygon")]
+        self.assertIn("/v2/aggs/ticker/BF.B/range/1/day/2025-03-07/2025-03-14", paths)
+        self.assertIn("/v2/aggs/ticker/I:DJI/range/1/day/2025-03-07/2025-03-14", paths)
+        assets = {row[0]: row[1:] for row in self.db.query(
+            "SELECT symbol, asset_class, polygon_ticker, yahoo_symbol FROM assets "
+            "WHERE symbol IN ('BRK.B', '^GSPC', 'BF.B', '^DJI')")}
+        self.assertEqual(assets["BRK.B"], ("stock", "BRK.B", "BRK-B"))
+        self.assertEqual(assets["^GSPC"], ("index", "I:GSPC", "^GSPC"))
+        self.assertEqual(assets["^DJI"], ("index", "I:DJI", "^DJI"))
+        for sym in ("BRK.B", "^GSPC", "BF.B", "^DJI"):
+            self.assertEqual(self.db.bar_dates(sym), weekdays(*WINDOW_7D), sym)
+
 
 if __name__ == "__main__":
     unittest.main()

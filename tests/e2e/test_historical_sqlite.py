@@ -253,6 +253,98 @@ class HistoricalSqlite(unittest.TestCase):
         self.assertEqual(self.dates("BTC"), all_days(date(2025, 3, 3), date(2025, 3, 7)))
         self.assertEqual(self.dates("AAPL"), weekdays(date(2025, 3, 3), date(2025, 3, 7)))
 
+    def test_database_url_flag_beats_environment(self):
+        other = self.dir / "env.db"
+        r = run(["etl-historical", "7D", "AAPL", "--mock", "--database-url", self.url], cwd=self.dir,
+                env=clean_env(DATABASE_URL=f"sqlite:{other}"))
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(sqlite_query(self.db, "SELECT count(*) FROM price_bars")[0][0], len(weekdays(*WINDOW_7D)))
+        self.assertEqual(table_or_empty(other, "SELECT * FROM price_bars"), [])
+        # Without the flag, DATABASE_URL is used.
+        r = run(["etl-historical", "7D", "MSFT", "--mock"], cwd=self.dir, env=clean_env(DATABASE_URL=f"sqlite:{other}"))
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(sqlite_query(other, "SELECT DISTINCT symbol FROM price_bars"), [("MSFT",)])
+        self.assertFalse((self.dir / "market-etl.db").exists())
+
+    def test_db_migrate_is_idempotent(self):
+        r1 = self.etl("db", "migrate")
+        self.assertEqual(r1.rc, 0, r1.describe())
+        r2 = self.etl("db", "migrate")
+        self.assertEqual(r2.rc, 0, r2.describe())
+        self.assertIn("0 migrations applied", r2.stdout)
+        tables = {t for (t,) in sqlite_query(self.db, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        self.assertLessEqual({"assets", "price_bars", "latest_prices", "etl_runs", "rejected_rows",
+                              "schema_migrations"}, tables)
+        applied = sqlite_query(self.db, "SELECT count(*) FROM schema_migrations")[0][0]
+        self.assertGreaterEqual(applied, 1)
+        # A job on a migrated database applies nothing new.
+        r = self.hist("7D", "AAPL", "--mock")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertNotIn("applied migration", r.stderr)
+        self.assertEqual(sqlite_query(self.db, "SELECT count(*) FROM schema_migrations")[0][0], applied)
+
+    def test_assets_import_errors(self):
+        csv = self.dir / "bad.csv"
+        csv.write_text("symbol,asset_class\nGOOD,stock\nBAD,bond\n")
+        r = self.etl("assets", "import", str(csv))
+        self.assertEqual(r.rc, 65, r.describe())
+        self.assertIn(f"{csv}:3", r.stderr)
+        self.assertIn("bond", r.stderr)
+        self.assertEqual(table_or_empty(self.db, "SELECT * FROM assets"), [], "a bad file imports nothing")
+        r = self.etl("assets", "import", str(self.dir / "missing.csv"))
+        self.assertEqual(r.rc, 66, r.describe())
+        self.assertIn("missing.csv", r.stderr)
+
+    def test_log_formats_and_levels(self):
+        r = self.hist("7D", "AAPL", "BTC", "--mock", "--log-format", "json")
+        self.assertEqual(r.rc, 0, r.describe())
+        logs = []
+        for line in r.stderr.splitlines():
+            if line.startswith("{"):
+                doc = json.loads(line)             # every JSON line parses
+                self.assertIn("ts", doc)
+                self.assertIn(doc.get("level"), ("debug", "info", "warn", "error"))
+                self.assertIn("msg", doc)
+                logs.append(doc)
+        self.assertTrue(any(d["msg"] == "loaded" and d.get("symbol") == "AAPL" for d in logs), r.stderr)
+        # The summary is there too.
+        self.assertIn("rows:", r.stderr)
+        r = self.hist("7D", "AAPL", "--mock", "--log-format", "text")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertFalse([l for l in r.stderr.splitlines() if l.startswith("{")], "text format wrote JSON")
+        r = self.hist("7D", "AAPL", "--mock", "--log-level", "error")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertFalse([l for l in r.stderr.splitlines() if '"level":"info"' in l], r.stderr)
+        r = self.hist("7D", "AAPL", "--mock", "--log-level", "debug")
+        self.assertEqual(r.rc, 0, r.describe())
+
+    def test_concurrent_shards_share_one_file(self):
+        """Two shards at once into one SQLite file: both succeed (writers wait for each other)."""
+        from harness import start
+        symbols = ["AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "META", "TSLA", "BTC", "ETH", "SPY", "IBM", "KO"]
+        jobs = [start(["etl-historical", "1Y", *symbols, "--mock", "--shard", f"{k}/2", "--database-url", self.url],
+                      cwd=self.dir) for k in (0, 1)]
+        results = [j.wait(120) for j in jobs]
+        for r in results:
+            self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual({s for (s,) in sqlite_query(self.db, "SELECT DISTINCT symbol FROM price_bars")},
+                         set(symbols))
+        runs = sqlite_runs(self.db)
+        self.assertEqual(sorted(r["shard"] for r in runs), ["0/2", "1/2"])
+        self.assertEqual(sum(r["rows_inserted"] for r in runs),
+                         sqlite_query(self.db, "SELECT count(*) FROM price_bars")[0][0])
+
+    def test_duplicate_symbols_and_known_assets(self):
+        add = self.etl("assets", "add", "AAPL")
+        self.assertEqual(add.rc, 0, add.describe())
+        r = self.hist("7D", "AAPL", "aapl", " AAPL", "MSFT", "--mock")
+        self.assertEqual(r.rc, 0, r.describe())
+        last = sqlite_runs(self.db)[-1]
+        self.assertEqual((last["symbols_requested"], last["symbols_ok"]), (2, 2), "a symbol named twice is one symbol")
+        # Naming an active asset on the command line leaves it active; the unknown one is recorded inactive.
+        self.assertEqual(sqlite_query(self.db, "SELECT symbol, active FROM assets ORDER BY symbol"),
+                         [("AAPL", 1), ("MSFT", 0)])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -199,7 +199,7 @@ Config Config::load(const std::optional<std::filesystem::path>& explicit_file, c
 
     for (const auto& k : k_keys) {
         const std::string generic = generic_env_name(k.key);
-        for (const std::string name : {generic, std::string(k.env)}) {
+        for (const std::string& name : {generic, std::string(k.env)}) {
             if (name.empty()) continue;
             if (const char* v = std::getenv(name.c_str()); v && (*v || k.secret))
                 c.set(std::string(k.key), v, "env:" + name);
@@ -207,17 +207,21 @@ Config Config::load(const std::optional<std::filesystem::path>& explicit_file, c
     }
     for (const auto& [k, v] : flags) c.set(k, v, "flag");
     // Validate typed values now, so a bad value is a config error at start, not in the middle of a run.
-    c.get_bool("mock");
-    c.get_int("fetch.concurrency", 1, 256);
-    c.get_int("fetch.timeout_seconds", 1, 3600);
-    c.get_int("fetch.max_retries", 0, 100);
-    c.get_int("fetch.backoff_initial_ms", 1, 600000);
-    c.get_int("fetch.backoff_max_ms", 1, 3600000);
-    c.get_double("validation.max_rejected_ratio", 0.0, 1.0);
-    c.get_int("redis.latest_ttl_seconds", 1, 86400);
-    c.get_int("redis.hourly_ttl_seconds", 1, 86400);
-    c.get_int("providers.coingecko.max_history_days", 0, 100000);
-    for (const auto& p : provider_names()) c.get_double(fmt::format("providers.{}.requests_per_minute", p), 0, 1e6);
+    // Each typed read throws ConfigError on a bad value; the values themselves are read again where used.
+    static_cast<void>(c.get_bool("mock"));
+    static_cast<void>(c.get_int("fetch.concurrency", 1, 256));
+    static_cast<void>(c.get_int("fetch.timeout_seconds", 1, 3600));
+    static_cast<void>(c.get_int("fetch.max_retries", 0, 100));
+    static_cast<void>(c.get_int("fetch.backoff_initial_ms", 1, 600000));
+    static_cast<void>(c.get_int("fetch.backoff_max_ms", 1, 3600000));
+    static_cast<void>(c.get_double("validation.max_rejected_ratio", 0.0, 1.0));
+    static_cast<void>(c.get_int("redis.latest_ttl_seconds", 1, 86400));
+    static_cast<void>(c.get_int("redis.hourly_ttl_seconds", 1, 86400));
+    static_cast<void>(c.get_int("providers.coingecko.max_history_days", 0, 100000));
+    static_cast<void>(c.get_int("timescaledb.compress_after_days", 0, 100000));
+    static_cast<void>(c.get_int("timescaledb.retention_days", 0, 1000000));
+    static_cast<void>(c.get_bool("log.progress"));
+    for (const auto& p : provider_names()) static_cast<void>(c.get_double(fmt::format("providers.{}.requests_per_minute", p), 0, 1e6));
     for (const auto* cls : {"stock", "etf", "index", "crypto", "fallback"}) {
         const auto& v = c.get(fmt::format("routing.{}", cls));
         if (v.empty() && std::string_view(cls) == "fallback") continue;

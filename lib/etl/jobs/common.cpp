@@ -185,30 +185,61 @@ void write_report(const std::string& path, const RunTotals& t, util::ExitCode co
     const std::string json = fmt::format(
         R"({{"job":{},"arguments":{},"shard":{},"run_id":{},"dry_run":{},"store":{},"started_at":"{}","finished_at":"{}","duration_seconds":{:.3f},"status":"{}","exit_code":{},)"
         R"("symbols":{{"requested":{},"ok":{},"failed":{},"not_done":{}}},)"
-        R"("rows":{{"inserted":{},"updated":{},"unchanged":{},"rejected":{}}},"failures":[{}]}})"
+        R"("rows":{{"inserted":{},"updated":{},"unchanged":{},"rejected":{}}},"failures":[{}],"error":{}}})"
         "\n",
         util::json_quote(t.job), util::json_quote(t.arguments), util::json_quote(t.shard),
         t.run_id ? std::to_string(t.run_id) : "null", t.dry_run ? "true" : "false", util::json_quote(t.store),
         util::format_instant(std::chrono::floor<std::chrono::seconds>(t.started)),
         util::format_instant(std::chrono::floor<std::chrono::seconds>(now)), secs, store::to_string(run_status(code)),
         util::to_int(code), t.symbols_requested, t.symbols_ok, t.symbols_failed, t.symbols_interrupted,
-        t.rows.inserted, t.rows.updated, t.rows.unchanged, t.rows.rejected, failures);
+        t.rows.inserted, t.rows.updated, t.rows.unchanged, t.rows.rejected, failures,
+        t.error.empty() ? std::string("null") : util::json_quote(t.error));
+    const std::string text = util::scrub(json);
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
+        // A device or pipe (/dev/stdout, a FIFO): write into it, never rename over it.
+        std::ofstream out(path);
+        out << text;
+        if (!out) throw Error(util::ExitCode::temporary, fmt::format("cannot write report {}", path));
+        return;
+    }
+    // A regular file is replaced atomically, so a reader never sees half a report.
     const std::string tmp = path + ".tmp";
     {
         std::ofstream out(tmp, std::ios::trunc);
-        out << util::scrub(json);
+        out << text;
         if (!out) throw Error(util::ExitCode::temporary, fmt::format("cannot write report {}", path));
     }
-    std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
     if (ec) throw Error(util::ExitCode::temporary, fmt::format("cannot write report {}: {}", path, ec.message()));
+}
+
+void finish_run(RunTotals& t, util::ExitCode code, const std::string& error, store::Store* store,
+                const std::string& report_file) {
+    t.error = error;
+    std::string first = error;
+    if (first.empty()) first = t.first_config_error;
+    if (first.empty() && !t.failures.empty()) first = t.failures.front().error;
+    if (t.run_id && store) {
+        try {
+            store->finish_run(t.run_id, {run_status(code), util::to_int(code), t.symbols_requested, t.symbols_ok,
+                                         t.symbols_failed, t.rows, util::scrub(first)});
+        } catch (const std::exception& e) {
+            util::log_error("could not record the end of run {}: {}", t.run_id, e.what());
+        }
+    }
+    util::write_summary(summary_text(t, code));
+    if (!report_file.empty()) write_report(report_file, t, code);
+    if (code == util::ExitCode::config && !t.first_config_error.empty())
+        util::log_error("configuration error: {}", t.first_config_error);
 }
 
 std::string join_arguments(const std::vector<std::string>& args) {
     std::string out;
     for (const auto& a : args) {
         if (!out.empty()) out += ' ';
-        out += a;
+        // --database-url/--redis-url values (and --x=URL forms) may carry passwords.
+        out += a.find("://") != std::string::npos ? util::redact_url(a) : util::scrub(a);
     }
     return out;
 }

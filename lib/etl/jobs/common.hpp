@@ -77,6 +77,7 @@ struct RunTotals {
     double max_rejected_ratio = 1.0;
     bool interrupted = false;
     std::string first_config_error;
+    std::string error;  // what stopped the run early, "" otherwise
     struct SymbolFailure {
         std::string symbol;
         std::string provider;
@@ -97,6 +98,12 @@ store::RunStatus run_status(util::ExitCode code);
 std::string summary_text(const RunTotals& totals, util::ExitCode code);
 // Writes the --report JSON (atomically: a temp file renamed into place). Throws etl::Error on I/O failure.
 void write_report(const std::string& path, const RunTotals& totals, util::ExitCode code);
+
+// Ends a run: finishes its etl_runs row (when it has one; a failure to do so is logged, since the
+// store may be what failed), prints the summary, writes the --report file when asked. `error` is
+// the error that stopped the run, "" when it ran to the end.
+void finish_run(RunTotals& totals, util::ExitCode code, const std::string& error, store::Store* store,
+                const std::string& report_file);
 
 // The command line as one string, for etl_runs.arguments (keys never appear on command lines).
 std::string join_arguments(const std::vector<std::string>& args);

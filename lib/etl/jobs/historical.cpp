@@ -103,6 +103,11 @@ int historical_main(const std::vector<std::string>& args) {
         app.footer("Exit codes: 0 ok, 1 some symbols failed, 64 usage, 65 too many rejected rows, 69 provider "
                    "unavailable, 70 internal, 75 temporary (database, lock), 78 configuration, 130 interrupted.");
         if (auto rc = parse_cli(app, args)) return *rc;
+        // `etl-historical --from 2025-01-02 AAPL`: the first positional is a symbol, not a range.
+        if (!a.range.empty() && !market::parse_range(a.range) && !a.from.empty()) {
+            a.symbols.insert(a.symbols.begin(), a.range);
+            a.range.clear();
+        }
         if (a.range.empty() && a.from.empty())
             throw UsageError(fmt::format("missing RANGE: use one of {}, or --from YYYY-MM-DD", market::range_list()));
         const auto today = floor<days>(util::now());
@@ -149,26 +154,12 @@ int historical_main(const std::vector<std::string>& args) {
             }
             code = decide_exit_code(totals);
         } catch (const Error& e) {
-            code = e.code();
-            if (totals.run_id) {
-                store::RunOutcome o{run_status(code), util::to_int(code), totals.symbols_requested, totals.symbols_ok,
-                                    totals.symbols_failed, totals.rows, e.what()};
-                try {
-                    store->finish_run(totals.run_id, o);
-                } catch (...) {  // the store may be what failed; the original error is what matters
-                }
-            }
+            // The run stops here (database lost mid-run, ...): record and report what was done, then
+            // let the error reach run_guarded, which prints it and returns its exit code.
+            finish_run(totals, e.code(), e.what(), store.get(), common.report_file);
             throw;
         }
-        std::string error = totals.first_config_error;
-        if (error.empty() && !totals.failures.empty()) error = totals.failures.front().error;
-        if (totals.run_id)
-            store->finish_run(totals.run_id, {run_status(code), util::to_int(code), totals.symbols_requested,
-                                              totals.symbols_ok, totals.symbols_failed, totals.rows, error});
-        util::write_summary(summary_text(totals, code));
-        if (!common.report_file.empty()) write_report(common.report_file, totals, code);
-        if (code == util::ExitCode::config)
-            util::log_error("configuration error: {}", totals.first_config_error);
+        finish_run(totals, code, "", store.get(), common.report_file);
         return util::to_int(code);
     });
 }

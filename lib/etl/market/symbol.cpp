@@ -50,8 +50,12 @@ Asset adhoc_asset(const std::string& symbol, AssetClass asset_class) {
         for (const auto& [ticker, id] : k_coingecko_ids)
             if (ticker == symbol) a.coingecko_id = id;
     } else if (asset_class == AssetClass::index) {
-        a.polygon_ticker = symbol.starts_with("I:") ? symbol : "I:" + symbol;
-        a.yahoo_symbol = "^" + (symbol.starts_with("I:") ? symbol.substr(2) : symbol);
+        // I:SPX, ^SPX and SPX all name the same index: Polygon wants I:, Yahoo ^.
+        std::string bare = symbol;
+        if (bare.starts_with("I:")) bare = bare.substr(2);
+        else if (bare.starts_with("^")) bare = bare.substr(1);
+        a.polygon_ticker = "I:" + bare;
+        a.yahoo_symbol = "^" + bare;
     } else {
         a.polygon_ticker = symbol;
         // Yahoo writes share classes with a dash (BRK-B), Polygon with a dot (BRK.B).

@@ -142,6 +142,9 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
     };
 
     while (true) {
+        // Symbols finished inside the last poll's callbacks (their attempts were cleared) leave first,
+        // so nothing below touches them again.
+        std::erase_if(active, [](const auto& a) { return a->job.attempts.empty(); });
         const bool stopping = stop.load() || halted;
         // Admit new symbols while there is room: active symbols are bounded by the concurrency, which
         // also bounds memory (each holds its bars until the loader takes them).
@@ -208,8 +211,6 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
             });
             ++i;
         }
-        // Drop finished entries (their attempts were cleared in the callback).
-        std::erase_if(active, [](const auto& a) { return a->job.attempts.empty(); });
         if (active.empty() && (waiting.empty() || stop.load() || halted)) {
             for (auto& j : waiting) {
                 FetchOutcome o;

@@ -96,4 +96,8 @@ TEST_CASE("bare symbols get a sensible class and provider identifiers", "[unit]"
     const auto spx = adhoc_asset("SPX", AssetClass::index);
     CHECK(spx.polygon_ticker == "I:SPX");
     CHECK(spx.yahoo_symbol == "^SPX");
+    const auto gspc = adhoc_asset("^GSPC", AssetClass::index);
+    CHECK(gspc.polygon_ticker == "I:GSPC");
+    CHECK(gspc.yahoo_symbol == "^GSPC");
+    CHECK(adhoc_asset("I:NDX", AssetClass::index).yahoo_symbol == "^NDX");
 }

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Runs every benchmark of SPEC.md section 7 in sequence and prints one table of figures, references
+# and ratios. Targets are reported, never asserted: the exit status is non-zero only when a bench
+# could not run.
+#
+#   bench/run.sh                      # under pg_virtualenv unless a PG* environment is set
+#   BENCH_SYMBOLS=50 bench/run.sh     # smaller load bench; see bench/README.md for every knob
+#
+# Environment:
+#   BENCH_SKIP_BUILD=1   do not (re)build build/ first
+#   BENCH_ONLY="load fetch parse"    the benches to run (default: all three)
+#   BENCH_PARSE_MB=80    body size for the parse bench
+#   BENCH_BUILD_TYPE=RelWithDebInfo  build type of the parse-bench build (the project's default)
+#   plus the knobs of load_bench.sh and fetch_bench.sh.
+set -euo pipefail
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+ensure_pg "$0" "$@"
+
+ONLY=${BENCH_ONLY:-load fetch parse}
+BENCH_RESULTS=$(mktemp "${TMPDIR:-/tmp}/etl-bench-results.XXXXXX")
+export BENCH_RESULTS
+FAILED=()
+cleanup() {
+    local rc=$?
+    rm -f "$BENCH_RESULTS"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wants() { [[ " $ONLY " == *" $1 "* ]]; }
+
+# Builds with a few retries: someone's in-progress edit can break the tree for a moment.
+build_with_retry() {
+    local what=$1
+    shift
+    for attempt in 1 2 3; do
+        if "$@"; then return 0; fi
+        if [[ $attempt -lt 3 ]]; then
+            log "$what: build failed (attempt $attempt); retrying in 30 s"
+            sleep 30
+        fi
+    done
+    return 1
+}
+
+START=$(now)
+LOAD0=$(loadavg)
+log "market-etl benchmarks: $(nproc) core(s), $(psql -X -Atc 'SHOW server_version' -d postgres 2>/dev/null || echo 'no PostgreSQL')"
+
+if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
+    log "building build/ (cmake + ninja)"
+    build_with_retry "build/" bash -c "cd '$REPO_DIR' && cmake -S . -B build -G Ninja >/dev/null && ninja -C build etl-historical etl >/dev/null" ||
+        die "the project does not build; fix the tree or set BENCH_SKIP_BUILD=1"
+fi
+
+if wants load; then
+    log "load bench"
+    "$BENCH_DIR/load_bench.sh" || { FAILED+=(load); record "load bench" "FAILED" "-" "-" "-" "FAILED"; }
+fi
+
+if wants fetch; then
+    log "fetch bench"
+    "$BENCH_DIR/fetch_bench.sh" || { FAILED+=(fetch); record "fetch bench" "FAILED" "-" "-" "-" "FAILED"; }
+fi
+
+if wants parse; then
+    if [[ ! -f $BENCH_DIR/parse_bench.cpp ]]; then
+        log "parse bench: bench/parse_bench.cpp does not exist yet: skipped"
+        record "parse bench" "skipped (no parse_bench.cpp)" "-" "-" ">= 500 MB/s" "-"
+    else
+        # Through the top-level project when it has the bench hook, else bench/CMakeLists.txt standalone.
+        build_type=${BENCH_BUILD_TYPE:-RelWithDebInfo}
+        if grep -q 'ETL_BUILD_BENCH' "$REPO_DIR/CMakeLists.txt" &&
+            grep -Eq 'add_subdirectory\([[:space:]]*bench[[:space:]/)]' "$REPO_DIR/CMakeLists.txt"; then
+            bdir=$REPO_DIR/build-bench
+            configure=(cmake -S "$REPO_DIR" -B "$bdir" -G Ninja -DETL_BUILD_BENCH=ON -DETL_BUILD_TESTS=OFF "-DCMAKE_BUILD_TYPE=$build_type")
+            parse_bin=$bdir/bench/etl-parse-bench
+        else
+            bdir=$REPO_DIR/build-bench-standalone
+            configure=(cmake -S "$BENCH_DIR" -B "$bdir" -G Ninja "-DCMAKE_BUILD_TYPE=$build_type")
+            parse_bin=$bdir/etl-parse-bench
+        fi
+        log "parse bench: building etl-parse-bench in ${bdir#"$REPO_DIR"/} (the first build compiles etl_core: a few minutes on 2 cores)"
+        if build_with_retry "etl-parse-bench" bash -c "$(printf '%q ' "${configure[@]}") >/dev/null && ninja -C '$bdir' etl-parse-bench >/dev/null"; then
+            log "parse bench: running ($(basename "$parse_bin") ${BENCH_PARSE_MB:-80})"
+            if out=$("$parse_bin" "${BENCH_PARSE_MB:-80}"); then
+                echo
+                echo "== parse bench: provider bodies, one thread (MB/s per core, median of 5)"
+                while IFS= read -r l; do printf '  %s\n' "$l"; done <<<"$out"
+                while IFS= read -r line; do
+                    [[ $line == *"MB/s"* ]] || continue
+                    name=$(awk '{ print $1 " " $2 }' <<<"$line")
+                    mbs=$(sed -E 's/.*median +[0-9.]+ ms +([0-9.]+) MB\/s.*/\1/' <<<"$line")  # the median, not the best
+                    record "parse: $name (MB/s)" "$mbs" "500" "$(printf '%.2f' "$(calc 'a / 500' a="$mbs")")" ">= 500 MB/s" "$(verdict "$mbs" ge 500)"
+                done <<<"$out"
+            else
+                FAILED+=(parse)
+                record "parse bench" "FAILED (run)" "-" "-" ">= 500 MB/s" "FAILED"
+            fi
+        else
+            log "parse bench: etl-parse-bench does not build"
+            FAILED+=(parse)
+            record "parse bench" "FAILED (build)" "-" "-" ">= 500 MB/s" "FAILED"
+        fi
+    fi
+fi
+
+END=$(now)
+echo
+echo "================ market-etl benchmarks ($(nproc) cores, $(elapsed "$START" "$END") s, load average $LOAD0 -> $(loadavg)) ================"
+{
+    printf 'figure\tours\treference\tratio\ttarget\tstatus\n'
+    cat "$BENCH_RESULTS"
+} | column -t -s $'\t'
+if awk -v l="$(loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l > n) }'; then
+    log "warning: the load average exceeds the core count: other work shared the machine; the ratios (same run) are more trustworthy than the absolute figures"
+fi
+if ((${#FAILED[@]})); then
+    log "benches that could not run: ${FAILED[*]}"
+    exit 1
+fi

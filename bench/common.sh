@@ -56,6 +56,32 @@ tune_own_cluster() {
 # The 1-minute load average, to judge how quiet the machine was.
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
+# Long-running children run in the background and are waited for: bash runs a trap only after the
+# foreground command ends, so a signal to a script would otherwise wait out a whole etl-historical run.
+# The scripts' cleanup calls kill_children.
+CHILD_PIDS=()
+start_child() {
+    "$@" &
+    CHILD_PIDS+=($!)
+}
+# Waits for every started child; non-zero if any failed.
+wait_children() {
+    local rc=0 p
+    for p in "${CHILD_PIDS[@]}"; do wait "$p" || rc=1; done
+    CHILD_PIDS=()
+    return "$rc"
+}
+run_child() {
+    start_child "$@"
+    wait_children
+}
+kill_children() {
+    local p
+    for p in "${CHILD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${CHILD_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    CHILD_PIDS=()
+}
+
 # Seconds since the epoch with nanoseconds, for wall-clock intervals.
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }

@@ -37,6 +37,7 @@ SERVER_PID=""
 PG_DB=etl_bench_fetch
 cleanup() {
     local rc=$?
+    kill_children
     if [[ -n $SERVER_PID ]]; then
         kill "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
@@ -85,13 +86,13 @@ if [[ -n ${BENCH_FETCH_CONCURRENCY:-} ]]; then export ETL_FETCH_CONCURRENCY=$BEN
 log "fetch bench: $M symbols, range $RANGE, server latency ${LATENCY} ms, limit $RPM/min (server and client), store $STORE"
 t0=$(now)
 rc=0
-"$ETL_HISTORICAL" "$RANGE" "${SYMBOLS[@]}" --class stock --database-url "$DB_URL" --log-level warn --no-progress \
-    --report "$TMP/report.json" 2>"$TMP/run.log" || rc=$?
+run_child "$ETL_HISTORICAL" "$RANGE" "${SYMBOLS[@]}" --class stock --database-url "$DB_URL" --log-level warn \
+    --no-progress --report "$TMP/report.json" 2>"$TMP/run.log" || rc=$?
 t1=$(now)
 WALL=$(elapsed "$t0" "$t1")
 if [[ $rc != 0 ]]; then
     tail -20 "$TMP/run.log" >&2
-    die "etl-historical exited $rc"
+    die "etl-historical failed"
 fi
 ok=$(json_get "$TMP/report.json" .symbols.ok)
 [[ $ok == "$M" ]] || die "only $ok of $M symbols loaded"

@@ -36,11 +36,9 @@ COLS="symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, 
 command -v psql >/dev/null || die "psql is missing"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/etl-load-bench.XXXXXX")
-PIDS=()
 cleanup() {
     local rc=$?
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    kill_children
     if [[ -z "${BENCH_KEEP_DB:-}" ]]; then dropdb --if-exists "$DB" >/dev/null 2>&1 || true; fi
     rm -rf "$TMP"
     exit "$rc"
@@ -53,7 +51,8 @@ cd "$TMP"  # no ./etl.toml, no stray files in the caller's directory
 SYMBOLS=()
 for ((i = 1; i <= N; i++)); do SYMBOLS+=("$(printf 'LB%04d' "$i")"); done
 
-q() { psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -d "$DB")
+q() { "${PSQL[@]}" "$@"; }
 reset_db() {
     dropdb --if-exists "$DB" >/dev/null 2>&1
     createdb "$DB"
@@ -61,15 +60,24 @@ reset_db() {
 # Flush the previous step's dirty buffers so it does not bill the next one (needs superuser; skipped otherwise).
 checkpoint() { q -c 'CHECKPOINT' >/dev/null 2>&1 || true; }
 
-# ours LOGNAME [extra args]: one etl-historical run, its report in $TMP/LOGNAME.json, stderr in .log.
-ours() {
+# start_ours NAME [extra args]: starts one etl-historical run in the background; its report goes to
+# $TMP/NAME.json, its stderr to $TMP/NAME.log.
+start_ours() {
     local name=$1
     shift
-    if ! "$ETL_HISTORICAL" "$RANGE" "${SYMBOLS[@]}" --mock --database-url "postgresql:///$DB" \
-        --log-level warn --no-progress --report "$TMP/$name.json" "$@" 2>"$TMP/$name.log"; then
-        cat "$TMP/$name.log" >&2
-        die "etl-historical ($name) failed"
+    start_child "$ETL_HISTORICAL" "$RANGE" "${SYMBOLS[@]}" --mock --database-url "postgresql:///$DB" \
+        --log-level warn --no-progress --report "$TMP/$name.json" "$@" 2>"$TMP/$name.log"
+}
+# wait_ours NAME...: waits for the started runs; on failure shows their logs.
+wait_ours() {
+    if ! wait_children; then
+        for name in "$@"; do cat "$TMP/$name.log" >&2; done
+        die "etl-historical ($*) failed"
     fi
+}
+ours() {
+    start_ours "$@"
+    wait_ours "$1"
 }
 
 tune_own_cluster
@@ -111,7 +119,7 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
     q -c 'TRUNCATE price_bars'
     checkpoint
     t0=$(now)
-    q -c "\\copy price_bars ($COLS) FROM '$TMP/bars.tsv'"
+    run_child "${PSQL[@]}" -c "\\copy price_bars ($COLS) FROM '$TMP/bars.tsv'"
     t1=$(now)
     T_COPY+=("$(elapsed "$t0" "$t1")")
     copied=$(q -At -c 'SELECT count(*) FROM price_bars')
@@ -120,15 +128,11 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
     # a'. fresh load, two concurrent shard processes on disjoint symbols
     reset_db
     checkpoint
-    PIDS=()
     t0=$(now)
-    ours "shard0_$rep" --shard 0/2 &
-    PIDS+=($!)
-    ours "shard1_$rep" --shard 1/2 &
-    PIDS+=($!)
-    for p in "${PIDS[@]}"; do wait "$p" || die "a shard process failed"; done
+    start_ours "shard0_$rep" --shard 0/2
+    start_ours "shard1_$rep" --shard 1/2
+    wait_ours "shard0_$rep" "shard1_$rep"
     t1=$(now)
-    PIDS=()
     T_SHARD+=("$(elapsed "$t0" "$t1")")
     s0=$(json_get "$TMP/shard0_$rep.json" .rows.inserted)
     s1=$(json_get "$TMP/shard1_$rep.json" .rows.inserted)
@@ -157,7 +161,7 @@ head -n "$SAMPLE" "$TMP/bars.tsv" | awk -F'\t' -v cols="$COLS" '
 q -c 'TRUNCATE price_bars'
 checkpoint
 t0=$(now)
-q -f "$TMP/perrow.sql" >/dev/null
+run_child "${PSQL[@]}" -f "$TMP/perrow.sql" >/dev/null
 t1=$(now)
 T_PERROW=$(elapsed "$t0" "$t1")
 perrow_rows=$(q -At -c 'SELECT count(*) FROM price_bars')

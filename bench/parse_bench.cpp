@@ -32,8 +32,8 @@ constexpr std::size_t k_default_megabytes = 80;
 constexpr std::size_t k_polygon_page_bytes = 5'000'000;
 constexpr std::size_t k_small_page_bytes = 1'000'000;
 constexpr std::int64_t k_day_seconds = 86'400;
-constexpr std::int64_t k_first_hour_ms = 1'577'854'800'000;  // 2020-01-01 05:00Z
-constexpr std::int64_t k_first_midnight_ms = 1'577'836'800'000;  // 2020-01-01 00:00Z
+constexpr std::int64_t k_first_hour_ms = 1'577'854'800'000;     // 2020-01-01 05:00Z
+constexpr std::int64_t k_first_midnight_ms = 1'577'836'800'000; // 2020-01-01 00:00Z
 constexpr std::int64_t k_hour_ms = 3'600'000;
 
 // The parsers refuse instants past 2200, so a long synthetic series steps by hours instead of days
@@ -44,9 +44,7 @@ std::int64_t step_within_range(std::size_t points, std::int64_t preferred_second
 }
 
 // A deterministic price walk with the digit counts real bodies have.
-double price_at(std::size_t i) {
-    return 100.0 + static_cast<double>((i * 7919U) % 100000U) / 997.0;
-}
+double price_at(std::size_t i) { return 100.0 + static_cast<double>((i * 7919U) % 100000U) / 997.0; }
 
 std::string polygon_body(std::size_t target_bytes) {
     // Real pages state resultsCount before results, which the parser uses to size its output.
@@ -73,17 +71,20 @@ std::string yahoo_body(std::size_t target_bytes, std::int64_t step_seconds) {
     std::string timestamps, open, high, low, close, volume;
     for (std::size_t i = 0; i < rows; ++i) {
         const char* sep = i > 0 ? "," : "";
-        const double p = price_at(i) + 1e-13;  // force Yahoo's float32-widened 17-digit texts
-        fmt::format_to(std::back_inserter(timestamps), "{}{}", sep, 1'577'975'400 + static_cast<std::int64_t>(i) * step);
+        const double p = price_at(i) + 1e-13; // force Yahoo's float32-widened 17-digit texts
+        fmt::format_to(std::back_inserter(timestamps), "{}{}", sep,
+                       1'577'975'400 + static_cast<std::int64_t>(i) * step);
         fmt::format_to(std::back_inserter(open), "{}{:.16g}", sep, p);
         fmt::format_to(std::back_inserter(high), "{}{:.16g}", sep, p + 1.0000000001);
         fmt::format_to(std::back_inserter(low), "{}{:.16g}", sep, p - 1.0000000001);
         fmt::format_to(std::back_inserter(close), "{}{:.16g}", sep, p + 0.2500000001);
-        fmt::format_to(std::back_inserter(volume), "{}{}", sep, i % 7 == 0 ? std::string("null") : std::to_string(100000 + i));
+        fmt::format_to(std::back_inserter(volume), "{}{}", sep,
+                       i % 7 == 0 ? std::string("null") : std::to_string(100000 + i));
     }
-    return fmt::format(R"({{"chart":{{"result":[{{"meta":{{"currency":"USD","symbol":"AAPL","exchangeTimezoneName":"America/New_York"}},)"
-                       R"("timestamp":[{}],"indicators":{{"quote":[{{"open":[{}],"high":[{}],"low":[{}],"close":[{}],"volume":[{}]}}]}}}}],"error":null}}}})",
-                       timestamps, open, high, low, close, volume);
+    return fmt::format(
+        R"({{"chart":{{"result":[{{"meta":{{"currency":"USD","symbol":"AAPL","exchangeTimezoneName":"America/New_York"}},)"
+        R"("timestamp":[{}],"indicators":{{"quote":[{{"open":[{}],"high":[{}],"low":[{}],"close":[{}],"volume":[{}]}}]}}}}],"error":null}}}})",
+        timestamps, open, high, low, close, volume);
 }
 
 std::string coingecko_body(std::size_t target_bytes) {

@@ -15,14 +15,16 @@
 set -euo pipefail
 # shellcheck source=bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-ensure_pg "$0" "$@"
 
 ONLY=${BENCH_ONLY:-load fetch parse}
+# PostgreSQL is needed by the load bench, and by the fetch bench only with BENCH_FETCH_STORE=pg.
+if wants load || { wants fetch && [[ ${BENCH_FETCH_STORE:-sqlite} == pg ]]; }; then ensure_pg "$0" "$@"; fi
 BENCH_RESULTS=$(mktemp "${TMPDIR:-/tmp}/etl-bench-results.XXXXXX")
 export BENCH_RESULTS
 FAILED=()
 cleanup() {
     local rc=$?
+    kill_children
     rm -f "$BENCH_RESULTS"
     exit "$rc"
 }
@@ -57,12 +59,12 @@ fi
 
 if wants load; then
     log "load bench"
-    "$BENCH_DIR/load_bench.sh" || { FAILED+=(load); record "load bench" "FAILED" "-" "-" "-" "FAILED"; }
+    run_child "$BENCH_DIR/load_bench.sh" || { FAILED+=(load); record "load bench" "FAILED" "-" "-" "-" "FAILED"; }
 fi
 
 if wants fetch; then
     log "fetch bench"
-    "$BENCH_DIR/fetch_bench.sh" || { FAILED+=(fetch); record "fetch bench" "FAILED" "-" "-" "-" "FAILED"; }
+    run_child "$BENCH_DIR/fetch_bench.sh" || { FAILED+=(fetch); record "fetch bench" "FAILED" "-" "-" "-" "FAILED"; }
 fi
 
 if wants parse; then
@@ -87,14 +89,27 @@ if wants parse; then
             log "parse bench: running ($(basename "$parse_bin") ${BENCH_PARSE_MB:-80})"
             if out=$("$parse_bin" "${BENCH_PARSE_MB:-80}"); then
                 echo
-                echo "== parse bench: provider bodies, one thread (MB/s per core, median of 5)"
+                echo "== parse bench: provider bodies, one thread (MB/s per core; the first MB/s figure of a line is the median)"
                 while IFS= read -r l; do printf '  %s\n' "$l"; done <<<"$out"
-                while IFS= read -r line; do
-                    [[ $line == *"MB/s"* ]] || continue
-                    name=$(awk '{ print $1 " " $2 }' <<<"$line")
-                    mbs=$(sed -E 's/.*median +[0-9.]+ ms +([0-9.]+) MB\/s.*/\1/' <<<"$line")  # the median, not the best
-                    record "parse: $name (MB/s)" "$mbs" "500" "$(printf '%.2f' "$(calc 'a / 500' a="$mbs")")" ">= 500 MB/s" "$(verdict "$mbs" ge 500)"
-                done <<<"$out"
+                # One row per result line: the first "N MB/s" on a line is the median; the name is the
+                # text before the size ("... 80.0 MB ..."); a line without MB/s heads a section.
+                section=""
+                while IFS=$'\t' read -r kind name mbs; do
+                    if [[ $kind == section ]]; then
+                        section=$name
+                        continue
+                    fi
+                    label="parse: ${section:+$section, }$name (MB/s)"
+                    record "$label" "$mbs" "500" "$(printf '%.2f' "$(calc 'a / 500' a="$mbs")")" ">= 500 MB/s" "$(verdict "$mbs" ge 500)"
+                done < <(awk '
+                    /MB\/s/ {
+                        v = ""; name = ""
+                        for (i = 2; i <= NF; i++) if ($i == "MB/s") { v = $(i - 1); break }
+                        for (i = 1; i <= NF; i++) { if ($(i + 1) == "MB" && $i ~ /^[0-9.]+$/) break; name = name (name == "" ? "" : " ") $i }
+                        if (v != "") printf "row\t%s\t%s\n", name, v
+                        next
+                    }
+                    NF > 0 { printf "section\t%s\t-\n", $1 }' <<<"$out")
             else
                 FAILED+=(parse)
                 record "parse bench" "FAILED (run)" "-" "-" ">= 500 MB/s" "FAILED"

@@ -79,6 +79,10 @@ class Kill9(unittest.TestCase):
                                            f"WHERE symbol = '{s}' ORDER BY ts"), rows, s)
         last = self.db.runs()[-1]
         self.assertEqual(last["status"], "success")
+        # The killed runs were closed as failed when the next run of the job took its lock.
+        for killed in self.db.runs()[:-1]:
+            self.assertEqual(killed["status"], "failed", killed)
+            self.assertIn("without recording an outcome", killed["error"])
         self.assertEqual(int(last["rows_inserted"]), N * (len(SYMBOLS) - len(before)))
         self.assertEqual(int(last["rows_unchanged"]), N * len(before))
 

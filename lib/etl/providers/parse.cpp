@@ -16,7 +16,10 @@
 #include <exception>
 #include <memory>
 #include <new>
+#include <optional>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -51,23 +54,21 @@ constexpr std::size_t k_min_polygon_result_bytes = 31;
 constexpr std::int64_t k_ms_per_day = 86'400'000;
 // Instants outside 1900..2200 are not market data. Rejecting them also keeps the calendar arithmetic
 // far from overflow, whatever a body says.
-constexpr std::int64_t k_min_epoch_seconds = -2'208'988'800;  // 1900-01-01T00:00Z
-constexpr std::int64_t k_max_epoch_seconds = 7'258'118'400;   // 2200-01-01T00:00Z
+constexpr std::int64_t k_min_epoch_seconds = -2'208'988'800; // 1900-01-01T00:00Z
+constexpr std::int64_t k_max_epoch_seconds = 7'258'118'400;  // 2200-01-01T00:00Z
 
 // ---- Text -------------------------------------------------------------------------------------------
 
-bool is_json_space(char ch) noexcept {
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
-}
+bool is_json_space(char ch) noexcept { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
 
-// Hand-rolled: this runs on every number token, and find_first_not_of costs a memchr per character.
 std::string_view trim_json_space(std::string_view s) noexcept {
     while (!s.empty() && is_json_space(s.back())) s.remove_suffix(1);
     while (!s.empty() && is_json_space(s.front())) s.remove_prefix(1);
     return s;
 }
 
-// For simdjson's raw tokens, which start at the token but run on to the next one.
+// For simdjson's raw tokens, which start at the token but run on to the next one. Runs on every number,
+// so only the end is trimmed.
 std::string_view trim_trailing_space(std::string_view s) noexcept {
     while (!s.empty() && is_json_space(s.back())) s.remove_suffix(1);
     return s;
@@ -154,9 +155,7 @@ BodyParser& thread_parser() {
 
 // Nothing but whitespace follows the top-level value. On-Demand does not check this itself, so a body
 // like `{...}}` would otherwise pass.
-bool at_document_end(od::document& doc) noexcept {
-    return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
-}
+bool at_document_end(od::document& doc) noexcept { return doc.current_location().error() == simdjson::OUT_OF_BOUNDS; }
 
 // A field's key exactly as written between its quotes. Keys holding escapes never equal the plain keys
 // looked for here, so skipping the unescaping is safe and saves a copy per field. The closing quote is
@@ -237,9 +236,7 @@ error_code raw_text(od::value& v, od::json_type type, std::string_view& out) noe
     return classify_non_number(v, token, out);
 }
 
-bool holds_int64(double d) noexcept {
-    return std::isfinite(d) && std::trunc(d) == d && d >= -0x1p63 && d < 0x1p63;
-}
+bool holds_int64(double d) noexcept { return std::isfinite(d) && std::trunc(d) == d && d >= -0x1p63 && d < 0x1p63; }
 
 // Reads `v` as an integer, also when written as a float with no fraction (612004.0) or in exponent
 // form (1.741e+12): some serializers write every number as a double. A fraction is Kind::other.
@@ -343,7 +340,7 @@ public:
 
 private:
     const date::time_zone* m_zone;
-    sys_seconds m_begin = sys_seconds::max();  // empty period: the first call looks it up
+    sys_seconds m_begin = sys_seconds::max(); // empty period: the first call looks it up
     sys_seconds m_end = sys_seconds::min();
     std::chrono::seconds m_offset{0};
 };
@@ -359,8 +356,8 @@ void set_decimal(Decimal& decimal, const Token& number) {
 
 void reject(BarBatch& batch, std::string_view symbol, std::string_view source, std::string_view raw,
             std::string reason) {
-    batch.rejected.push_back(RejectedRecord{std::string(symbol), std::string(source), std::string(raw),
-                                            std::move(reason)});
+    batch.rejected.push_back(
+        RejectedRecord{std::string(symbol), std::string(source), std::string(raw), std::move(reason)});
 }
 
 // Orders `items` by `less` (stably, so items that compare equal keep their order of arrival; skipped
@@ -412,7 +409,7 @@ error_code read_polygon_row(od::object& object, PolygonRow& row) noexcept {
         if (auto e = field_result.error()) return e;
         od::field& field = field_result.value_unsafe();
         Token* const slot = polygon_slot(row, field.key().raw());
-        if (slot == nullptr) continue;  // T, otc, and whatever Polygon adds next
+        if (slot == nullptr) continue; // T, otc, and whatever Polygon adds next
         const bool integer = slot == &row.t || slot == &row.n;
         if (auto e = integer ? read_integer(field.value(), *slot) : read_number(field.value(), *slot)) return e;
     }
@@ -435,8 +432,8 @@ std::string polygon_problem(const PolygonRow& row) {
         bool required;
         bool integer;
     };
-    const Check checks[] = {{"o", row.o, true, false}, {"h", row.h, true, false}, {"l", row.l, true, false},
-                            {"c", row.c, true, false}, {"t", row.t, true, true},  {"v", row.v, false, false},
+    const Check checks[] = {{"o", row.o, true, false},    {"h", row.h, true, false}, {"l", row.l, true, false},
+                            {"c", row.c, true, false},    {"t", row.t, true, true},  {"v", row.v, false, false},
                             {"vw", row.vw, false, false}, {"n", row.n, false, true}};
     for (const Check& check : checks) {
         switch (check.token.kind) {
@@ -458,7 +455,7 @@ std::string polygon_problem(const PolygonRow& row) {
 struct PolygonContext {
     std::string_view symbol;
     Timeframe timeframe;
-    LocalDates* dates;  // New York dates; daily bars only
+    LocalDates* dates; // New York dates; daily bars only
 };
 
 // Turns one element of `results` into a bar or a rejected record. Only a broken document is an error.
@@ -538,8 +535,8 @@ ParseResult<ParsedPage> parse_polygon(std::string_view body, std::string_view sy
             Token count;
             if (auto e = read_integer(value, count)) return malformed(k_polygon, e);
             if (count.kind == Kind::number && count.integer > 0) {
-                page.batch.bars.reserve(std::min(static_cast<std::size_t>(count.integer),
-                                                 body.size() / k_min_polygon_result_bytes));
+                page.batch.bars.reserve(
+                    std::min(static_cast<std::size_t>(count.integer), body.size() / k_min_polygon_result_bytes));
             }
         } else if (key == "status") {
             std::string_view text;
@@ -549,7 +546,7 @@ ParseResult<ParsedPage> parse_polygon(std::string_view body, std::string_view sy
             std::string_view url;
             bool is_null = false;
             if (value.get_string().get(url) == simdjson::SUCCESS) {
-                page.next_url = std::string(url);  // as given; the client adds its key to it
+                page.next_url = std::string(url); // as given; the client adds its key to it
             } else if (value.is_null().get(is_null) != simdjson::SUCCESS || !is_null) {
                 return failure(k_polygon, "next_url is not a string");
             }
@@ -668,7 +665,8 @@ ParseResult<ParsedPage> parse_coingecko(std::string_view body, std::string_view 
                 return malformed(k_coingecko, e);
             }
             saw_prices = saw_prices || is_prices;
-        } else if ((key == "error" && type != od::json_type::null) || (key == "status" && type == od::json_type::object)) {
+        } else if ((key == "error" && type != od::json_type::null) ||
+                   (key == "status" && type == od::json_type::object)) {
             // Error bodies come flat ({"error":"coin not found"}), nested ({"error":{"status":{...}}}) or as
             // a top-level `status` object (429/401); none of them is a series.
             std::string_view message;
@@ -683,7 +681,7 @@ ParseResult<ParsedPage> parse_coingecko(std::string_view body, std::string_view 
     // Volumes are joined by timestamp, not by index: the series may differ in length and points.
     const auto by_ms = [](const ChartPoint& a, const ChartPoint& b) { return a.ms < b.ms; };
     const auto same_ms = [](const ChartPoint& a, const ChartPoint& b) { return a.ms == b.ms; };
-    keep_last_per_key(volumes, by_ms, same_ms);
+    keep_last_per_key(volumes, by_ms, same_ms); // a repeated volume point is not a bar: not counted
 
     // A daily series is 00:00 UTC points plus a trailing "now" point; only midnight points are daily bars.
     const auto not_midnight = [](const ChartPoint& p) { return p.ms % k_ms_per_day != 0; };
@@ -720,7 +718,7 @@ struct Column {
 };
 
 struct YahooColumns {
-    std::string_view zone_name;  // meta.exchangeTimezoneName
+    std::string_view zone_name; // meta.exchangeTimezoneName
     Column timestamp, open, high, low, close, volume;
 };
 
@@ -729,7 +727,7 @@ struct YahooColumns {
 struct YahooState {
     YahooColumns columns;
     bool saw_chart = false;
-    bool saw_result = false;  // chart.result was an array
+    bool saw_result = false; // chart.result was an array
     std::string failure;
 };
 
@@ -749,6 +747,8 @@ error_code read_column(od::value& v, std::string_view name, bool integers, Colum
     if (auto e = v.get_array().get(array)) return e;
     column.present = true;
     column.cells.clear();
+    // `timestamp` comes before `indicators`, so its length sizes the quote columns in one allocation.
+    column.cells.reserve(state.columns.timestamp.cells.size());
     for (auto cell_result : array) {
         if (auto e = cell_result.error()) return e;
         od::value& cell = cell_result.value_unsafe();
@@ -782,7 +782,7 @@ error_code read_yahoo_indicators(od::object& indicators, YahooState& state) {
     for (auto field_result : indicators) {
         od::field field;
         if (auto e = std::move(field_result).get(field)) return e;
-        if (key_of(field) != "quote") continue;  // adjclose: present for daily, absent intraday; unused
+        if (key_of(field) != "quote") continue; // adjclose: present for daily, absent intraday; unused
         od::json_type type{};
         if (auto e = field.value().type().get(type)) return e;
         if (type == od::json_type::null) continue;
@@ -795,7 +795,8 @@ error_code read_yahoo_indicators(od::object& indicators, YahooState& state) {
             if (!first) continue;
             first = false;
             od::object quote;
-            if (quote_value.get_object().get(quote) != simdjson::SUCCESS) return stop(state, "quote[0] is not an object");
+            if (quote_value.get_object().get(quote) != simdjson::SUCCESS)
+                return stop(state, "quote[0] is not an object");
             if (auto e = read_yahoo_quote(quote, state)) return e;
         }
     }
@@ -823,7 +824,8 @@ error_code read_yahoo_result(od::object& result, YahooState& state) {
             if (auto e = read_column(value, "timestamp", true, state.columns.timestamp, state)) return e;
         } else if (key == "indicators") {
             od::object indicators;
-            if (value.get_object().get(indicators) != simdjson::SUCCESS) return stop(state, "indicators is not an object");
+            if (value.get_object().get(indicators) != simdjson::SUCCESS)
+                return stop(state, "indicators is not an object");
             if (auto e = read_yahoo_indicators(indicators, state)) return e;
         }
     }
@@ -842,8 +844,9 @@ error_code read_yahoo_chart(od::object& chart, YahooState& state) {
             // 404 unknown symbol, 422 range beyond the interval's history, ...: {code, description}.
             std::string_view message;
             if (auto e = error_text(value, message)) return e;
-            return stop(state, fmt::format("chart.error: {}", message.empty() ? std::string("no description")
-                                                                              : one_line(message, k_max_message_bytes)));
+            return stop(state,
+                        fmt::format("chart.error: {}", message.empty() ? std::string("no description")
+                                                                       : one_line(message, k_max_message_bytes)));
         }
         if (key != "result" || type == od::json_type::null) continue;
         if (type != od::json_type::array) return stop(state, "chart.result is not an array");
@@ -873,7 +876,8 @@ error_code read_yahoo_top(od::object& top, YahooState& state) {
         const std::string_view key = key_of(field);
         if (key == "chart") {
             od::object chart;
-            if (field.value().get_object().get(chart) != simdjson::SUCCESS) return stop(state, "chart is not an object");
+            if (field.value().get_object().get(chart) != simdjson::SUCCESS)
+                return stop(state, "chart is not an object");
             state.saw_chart = true;
             if (auto e = read_yahoo_chart(chart, state)) return e;
         } else if (key == "finance") {
@@ -893,9 +897,9 @@ std::string yahoo_problem(const YahooColumns& columns, std::size_t i) {
     const Token* const prices[] = {&columns.open.cells[i], &columns.high.cells[i], &columns.low.cells[i],
                                    &columns.close.cells[i]};
     const bool bad_volume = columns.volume.present && columns.volume.cells[i].kind == Kind::other;
-    const bool fine = t.kind == Kind::number && in_epoch_range(t.integer) && !bad_volume &&
-                      std::all_of(std::begin(prices), std::end(prices),
-                                  [](const Token* p) { return p->kind == Kind::number; });
+    const bool fine =
+        t.kind == Kind::number && in_epoch_range(t.integer) && !bad_volume &&
+        std::all_of(std::begin(prices), std::end(prices), [](const Token* p) { return p->kind == Kind::number; });
     if (fine) return {};
 
     constexpr std::string_view k_names[] = {"open", "high", "low", "close"};
@@ -943,11 +947,13 @@ ParseResult<ParsedPage> assemble_yahoo(const YahooColumns& columns, std::string_
     for (const auto& [name, column] : required) {
         if (!column->present && rows > 0) return failure(k_yahoo, fmt::format("quote has no {} array", name));
         if (column->present && column->cells.size() != rows) {
-            return failure(k_yahoo, fmt::format("{} has {} values for {} timestamps", name, column->cells.size(), rows));
+            return failure(k_yahoo,
+                           fmt::format("{} has {} values for {} timestamps", name, column->cells.size(), rows));
         }
     }
     if (columns.volume.present && columns.volume.cells.size() != rows) {
-        return failure(k_yahoo, fmt::format("volume has {} values for {} timestamps", columns.volume.cells.size(), rows));
+        return failure(k_yahoo,
+                       fmt::format("volume has {} values for {} timestamps", columns.volume.cells.size(), rows));
     }
 
     ParsedPage page;

@@ -13,6 +13,9 @@
 namespace etl::store {
 namespace {
 
+constexpr std::string_view k_abandoned_run_error =
+    "the process ended without recording an outcome (killed or crashed)";
+
 constexpr std::string_view k_bar_columns = "symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source";
 
 // Held while migrating so concurrent shards starting together apply each migration once.
@@ -86,45 +89,43 @@ std::string PgStore::describe() const {
 std::vector<std::string> PgStore::migrate() {
     std::vector<std::string> applied;
     pg::Transaction tx(m_conn, "migrating");
-    {
-        m_conn.exec("SELECT pg_advisory_xact_lock($1::bigint)", {std::to_string(k_migration_lock)}, "migrating");
-        m_conn.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, "
-                    "applied_at timestamptz NOT NULL DEFAULT now())",
-                    "creating schema_migrations");
-        auto apply = [&](const EmbeddedSql& m, const std::string& version) {
-            auto r = m_conn.exec("SELECT 1 FROM schema_migrations WHERE version = $1", {version}, "migrating");
-            if (r.rows() > 0) return;
-            m_conn.exec(m.sql, fmt::format("applying migration {}", version));
-            m_conn.exec("INSERT INTO schema_migrations (version) VALUES ($1)", {version}, "migrating");
-            applied.push_back(version);
-        };
-        for (const auto& m : migrations_for("postgres")) apply(m, std::string(m.name));
+    m_conn.exec("SELECT pg_advisory_xact_lock($1::bigint)", {std::to_string(k_migration_lock)}, "migrating");
+    m_conn.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, "
+                "applied_at timestamptz NOT NULL DEFAULT now())",
+                "creating schema_migrations");
+    auto apply = [&](const EmbeddedSql& m, const std::string& version) {
+        auto r = m_conn.exec("SELECT 1 FROM schema_migrations WHERE version = $1", {version}, "migrating");
+        if (r.rows() > 0) return;
+        m_conn.exec(m.sql, fmt::format("applying migration {}", version));
+        m_conn.exec("INSERT INTO schema_migrations (version) VALUES ($1)", {version}, "migrating");
+        applied.push_back(version);
+    };
+    for (const auto& m : migrations_for("postgres")) apply(m, std::string(m.name));
 
-        // TimescaleDB: use it when the server has it; never fail because it is missing.
-        auto avail = m_conn.exec("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'", "detecting timescaledb");
-        if (avail.rows() > 0) {
-            m_conn.exec("SAVEPOINT tsdb", "enabling timescaledb");
-            try {
-                m_conn.exec("CREATE EXTENSION IF NOT EXISTS timescaledb", "enabling timescaledb");
-                m_conn.exec("RELEASE SAVEPOINT tsdb", "enabling timescaledb");
-            } catch (const pg::DbError& e) {
-                // Typically: not in shared_preload_libraries, or no privilege. Plain tables work.
-                m_conn.exec("ROLLBACK TO SAVEPOINT tsdb", "enabling timescaledb");
-                util::log_warn("timescaledb is installed but cannot be enabled ({}); using plain PostgreSQL tables",
-                               e.what());
-            }
+    // TimescaleDB: use it when the server has it; never fail because it is missing.
+    auto avail = m_conn.exec("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'", "detecting timescaledb");
+    if (avail.rows() > 0) {
+        m_conn.exec("SAVEPOINT tsdb", "enabling timescaledb");
+        try {
+            m_conn.exec("CREATE EXTENSION IF NOT EXISTS timescaledb", "enabling timescaledb");
+            m_conn.exec("RELEASE SAVEPOINT tsdb", "enabling timescaledb");
+        } catch (const pg::DbError& e) {
+            // Typically: not in shared_preload_libraries, or no privilege. Plain tables work.
+            m_conn.exec("ROLLBACK TO SAVEPOINT tsdb", "enabling timescaledb");
+            util::log_warn("timescaledb is installed but cannot be enabled ({}); using plain PostgreSQL tables",
+                           e.what());
         }
-        auto ext = m_conn.exec("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'", "detecting timescaledb");
-        if (ext.rows() > 0) {
-            m_timescaledb = ext.get(0, 0);
-            for (const auto& m : migrations_for("timescaledb")) apply(m, fmt::format("timescaledb/{}", m.name));
-            if (m_options.compress_after_days > 0)
-                m_conn.exec("SELECT add_compression_policy('price_bars', make_interval(days => $1::int), if_not_exists => true)",
-                            {std::to_string(m_options.compress_after_days)}, "adding the compression policy");
-            if (m_options.retention_days > 0)
-                m_conn.exec("SELECT add_retention_policy('price_bars', make_interval(days => $1::int), if_not_exists => true)",
-                            {std::to_string(m_options.retention_days)}, "adding the retention policy");
-        }
+    }
+    auto ext = m_conn.exec("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'", "detecting timescaledb");
+    if (ext.rows() > 0) {
+        m_timescaledb = ext.get(0, 0);
+        for (const auto& m : migrations_for("timescaledb")) apply(m, fmt::format("timescaledb/{}", m.name));
+        if (m_options.compress_after_days > 0)
+            m_conn.exec("SELECT add_compression_policy('price_bars', make_interval(days => $1::int), if_not_exists => true)",
+                        {std::to_string(m_options.compress_after_days)}, "adding the compression policy");
+        if (m_options.retention_days > 0)
+            m_conn.exec("SELECT add_retention_policy('price_bars', make_interval(days => $1::int), if_not_exists => true)",
+                        {std::to_string(m_options.retention_days)}, "adding the retention policy");
     }
     tx.commit();
     return applied;
@@ -136,6 +137,9 @@ bool PgStore::try_lock(std::string_view name) {
 }
 
 std::int64_t PgStore::begin_run(const RunStart& run) {
+    m_conn.exec("UPDATE etl_runs SET status = 'failed', finished_at = now(), error = $3 "
+                "WHERE job = $1 AND shard = $2 AND status = 'running'",
+                {run.job, run.shard, std::string(k_abandoned_run_error)}, "closing abandoned runs");
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     auto r = m_conn.exec("INSERT INTO etl_runs (job, arguments, shard, host, pid) VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -189,58 +193,56 @@ LoadStats PgStore::load_bars(std::string_view symbol, market::Timeframe timefram
     LoadStats stats;
     stats.rejected = rejected.size();
     pg::Transaction tx(m_conn, context);
-    {
-        if (!bars.empty()) {
-            // Fast path: a window that holds no rows yet (a first load, a new symbol) takes the rows by
-            // COPY straight into price_bars; a staged merge would cost about twice as much.
-            auto existing = m_conn.exec(
-                "SELECT EXISTS (SELECT 1 FROM price_bars WHERE symbol = $1 AND timeframe = $2 AND ts >= $3 AND ts <= $4)",
-                {std::string(symbol), std::string(market::to_code(timeframe)), ts_text(window.from), ts_text(window.to)},
-                context);
-            const bool empty_window = existing.get(0, 0) == "f";
-            if (!empty_window && !m_staging_ready) {
-                m_conn.exec("CREATE TEMP TABLE IF NOT EXISTS staging_bars (LIKE price_bars INCLUDING DEFAULTS) "
-                            "ON COMMIT DELETE ROWS",
-                            context);
-                m_staging_ready = true;
-            }
-            m_conn.begin_copy(fmt::format("COPY {} ({}) FROM STDIN", empty_window ? "price_bars" : "staging_bars",
-                                          k_bar_columns),
-                              context);
-            std::string buf;
-            buf.reserve(k_copy_chunk_bytes + 512);
-            for (const auto& b : bars) {
-                append_bar_row(buf, b);
-                if (buf.size() >= k_copy_chunk_bytes) {
-                    m_conn.put_copy_data(buf);
-                    buf.clear();
-                }
-            }
-            m_conn.put_copy_data(buf);
-            m_conn.end_copy();
-            if (empty_window) {
-                stats.inserted = bars.size();
-            } else {
-                auto r = m_conn.exec(
-                    "WITH merged AS ("
-                    " INSERT INTO price_bars AS p (symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source)"
-                    " SELECT symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source FROM staging_bars"
-                    " ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET open = EXCLUDED.open, high = EXCLUDED.high,"
-                    " low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume, vwap = EXCLUDED.vwap,"
-                    " trade_count = EXCLUDED.trade_count, source = EXCLUDED.source, ingested_at = now()"
-                    " WHERE (p.open, p.high, p.low, p.close, p.volume, p.vwap, p.trade_count, p.source) IS DISTINCT FROM"
-                    " (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume, EXCLUDED.vwap,"
-                    "  EXCLUDED.trade_count, EXCLUDED.source)"
-                    " RETURNING (xmax = 0) AS inserted)"
-                    " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
-                    context);
-                stats.inserted = static_cast<std::uint64_t>(r.get_int(0, 0));
-                stats.updated = static_cast<std::uint64_t>(r.get_int(0, 1));
-                stats.unchanged = bars.size() - stats.inserted - stats.updated;
+    if (!bars.empty()) {
+        // Fast path: a window that holds no rows yet (a first load, a new symbol) takes the rows by
+        // COPY straight into price_bars; a staged merge would cost about twice as much.
+        auto existing = m_conn.exec(
+            "SELECT EXISTS (SELECT 1 FROM price_bars WHERE symbol = $1 AND timeframe = $2 AND ts >= $3 AND ts <= $4)",
+            {std::string(symbol), std::string(market::to_code(timeframe)), ts_text(window.from), ts_text(window.to)},
+            context);
+        const bool empty_window = existing.get(0, 0) == "f";
+        if (!empty_window && !m_staging_ready) {
+            m_conn.exec("CREATE TEMP TABLE IF NOT EXISTS staging_bars (LIKE price_bars INCLUDING DEFAULTS) "
+                        "ON COMMIT DELETE ROWS",
+                        context);
+            m_staging_ready = true;
+        }
+        m_conn.begin_copy(fmt::format("COPY {} ({}) FROM STDIN", empty_window ? "price_bars" : "staging_bars",
+                                      k_bar_columns),
+                          context);
+        std::string buf;
+        buf.reserve(k_copy_chunk_bytes + 512);
+        for (const auto& b : bars) {
+            append_bar_row(buf, b);
+            if (buf.size() >= k_copy_chunk_bytes) {
+                m_conn.put_copy_data(buf);
+                buf.clear();
             }
         }
-        copy_rejects(rejected, timeframe, run_id);
+        m_conn.put_copy_data(buf);
+        m_conn.end_copy();
+        if (empty_window) {
+            stats.inserted = bars.size();
+        } else {
+            auto r = m_conn.exec(
+                "WITH merged AS ("
+                " INSERT INTO price_bars AS p (symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source)"
+                " SELECT symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source FROM staging_bars"
+                " ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET open = EXCLUDED.open, high = EXCLUDED.high,"
+                " low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume, vwap = EXCLUDED.vwap,"
+                " trade_count = EXCLUDED.trade_count, source = EXCLUDED.source, ingested_at = now()"
+                " WHERE (p.open, p.high, p.low, p.close, p.volume, p.vwap, p.trade_count, p.source) IS DISTINCT FROM"
+                " (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume, EXCLUDED.vwap,"
+                "  EXCLUDED.trade_count, EXCLUDED.source)"
+                " RETURNING (xmax = 0) AS inserted)"
+                " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
+                context);
+            stats.inserted = static_cast<std::uint64_t>(r.get_int(0, 0));
+            stats.updated = static_cast<std::uint64_t>(r.get_int(0, 1));
+            stats.unchanged = bars.size() - stats.inserted - stats.updated;
+        }
     }
+    copy_rejects(rejected, timeframe, run_id);
     tx.commit();
     return stats;
 }
@@ -271,15 +273,13 @@ std::size_t PgStore::write_assets(std::span<const market::Asset> assets, bool ov
                   : "NOTHING");
     std::size_t created = 0;
     pg::Transaction tx(m_conn, "writing assets");
-    {
-        for (const auto& a : assets) {
-            auto r = m_conn.exec(sql,
-                                 {a.symbol, a.name, std::string(market::to_string(a.asset_class)), a.exchange, a.currency,
-                                  opt(a.polygon_ticker), opt(a.coingecko_id), opt(a.yahoo_symbol),
-                                  std::string(a.active ? "true" : "false")},
-                                 fmt::format("writing asset {}", a.symbol));
-            if (r.rows() > 0 && r.get(0, 0) == "t") ++created;
-        }
+    for (const auto& a : assets) {
+        auto r = m_conn.exec(sql,
+                             {a.symbol, a.name, std::string(market::to_string(a.asset_class)), a.exchange, a.currency,
+                              opt(a.polygon_ticker), opt(a.coingecko_id), opt(a.yahoo_symbol),
+                              std::string(a.active ? "true" : "false")},
+                             fmt::format("writing asset {}", a.symbol));
+        if (r.rows() > 0 && r.get(0, 0) == "t") ++created;
     }
     tx.commit();
     return created;

@@ -108,6 +108,13 @@ bool SqliteStore::try_lock(std::string_view name) {
 }
 
 std::int64_t SqliteStore::begin_run(const RunStart& run) {
+    auto abandoned = m_db.prepare(
+        "UPDATE etl_runs SET status = 'failed', finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), error = ? "
+        "WHERE job = ? AND shard = ? AND status = 'running'");
+    abandoned.bind(1, std::string_view("the process ended without recording an outcome (killed or crashed)"));
+    abandoned.bind(2, run.job);
+    abandoned.bind(3, run.shard);
+    abandoned.step();
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     auto s = m_db.prepare("INSERT INTO etl_runs (job, arguments, shard, host, pid) VALUES (?, ?, ?, ?, ?) RETURNING id");

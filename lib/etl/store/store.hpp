@@ -68,6 +68,9 @@ public:
     // Takes the process-lifetime lock `name` without waiting; false when another process holds it.
     virtual bool try_lock(std::string_view name) = 0;
 
+    // Records a new run and returns its id. Runs of the same job and shard still marked 'running'
+    // are closed as 'failed' first: the caller holds that job and shard's lock, so their processes
+    // are gone (killed, crashed) without recording an outcome.
     virtual std::int64_t begin_run(const RunStart& run) = 0;
     virtual void finish_run(std::int64_t run_id, const RunOutcome& outcome) = 0;
 

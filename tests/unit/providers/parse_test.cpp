@@ -25,9 +25,7 @@ sys_seconds date_utc(int y, unsigned m, unsigned d) {
     return sys_days{std::chrono::year{y} / std::chrono::month{m} / std::chrono::day{d}};
 }
 
-sys_seconds epoch(std::int64_t seconds) {
-    return sys_seconds{std::chrono::seconds{seconds}};
-}
+sys_seconds epoch(std::int64_t seconds) { return sys_seconds{std::chrono::seconds{seconds}}; }
 
 // ---- Polygon bodies (providers.md 1.2, 1.3) ----
 
@@ -164,13 +162,13 @@ TEST_CASE("polygon: the daily example body gives three exact bars", "[unit]") {
     CHECK(first.close.text == "238.03");
     CHECK(first.close.value == Approx(238.03));
     REQUIRE(first.volume);
-    CHECK(first.volume->text == "48112345.0");  // an integer written as a float keeps its text
+    CHECK(first.volume->text == "48112345.0"); // an integer written as a float keeps its text
     CHECK(first.volume->value == 48112345.0);
     REQUIRE(first.vwap);
     CHECK(first.vwap->text == "238.4021");
     CHECK(first.trade_count == std::int64_t{612004});
 
-    CHECK(page->batch.bars[1].ts == date_utc(2025, 3, 4));  // 1741064400000 = 2025-03-04 00:00 ET
+    CHECK(page->batch.bars[1].ts == date_utc(2025, 3, 4)); // 1741064400000 = 2025-03-04 00:00 ET
     CHECK(page->batch.bars[1].volume->text == "53911022");
     CHECK(page->batch.bars[2].ts == date_utc(2025, 3, 5));
 }
@@ -192,12 +190,12 @@ TEST_CASE("polygon: hourly bars keep t and next_url is returned as given", "[uni
     CHECK(page->batch.bars[0].ts == epoch(1741082400));
     CHECK(page->batch.bars[0].timeframe == Timeframe::hour);
     CHECK(page->batch.bars[0].symbol == "BTC");
-    CHECK(page->batch.bars[0].volume->text == "412.88213");  // fractional crypto volume
+    CHECK(page->batch.bars[0].volume->text == "412.88213"); // fractional crypto volume
     CHECK(page->batch.bars[0].open.text == "87010.0");
     CHECK(page->batch.bars[1].ts == epoch(1741086000));
     REQUIRE(page->next_url);
-    CHECK(*page->next_url ==
-          "https://api.massive.com/v2/aggs/ticker/X:BTCUSD/range/1/hour/1741089600000/2025-03-05?cursor=RVhBTVBMRUNVUlNPUg");
+    CHECK(*page->next_url == "https://api.massive.com/v2/aggs/ticker/X:BTCUSD/range/1/hour/1741089600000/"
+                             "2025-03-05?cursor=RVhBTVBMRUNVUlNPUg");
 }
 
 TEST_CASE("polygon: next_url absent or null means last page", "[unit]") {
@@ -207,8 +205,8 @@ TEST_CASE("polygon: next_url absent or null means last page", "[unit]") {
     const auto null = parse_polygon_aggs(R"({"status":"OK","results":[],"next_url":null})", "SPX", Timeframe::day);
     REQUIRE(null);
     CHECK_FALSE(null->next_url);
-    const auto escaped =
-        parse_polygon_aggs(R"({"status":"OK","next_url":"https:\/\/api.polygon.io\/v2?cursor=a"})", "A", Timeframe::hour);
+    const auto escaped = parse_polygon_aggs(R"({"status":"OK","next_url":"https:\/\/api.polygon.io\/v2?cursor=a"})",
+                                            "A", Timeframe::hour);
     REQUIRE(escaped);
     CHECK(escaped->next_url == std::string("https://api.polygon.io/v2?cursor=a"));
 }
@@ -265,7 +263,7 @@ TEST_CASE("polygon: /prev 16:00 ET and range 00:00 ET map to the same session da
     const auto prev = parse_polygon_aggs(k_polygon_prev, "MSFT", Timeframe::day);
     REQUIRE(prev);
     REQUIRE(prev->batch.bars.size() == 1);
-    CHECK(prev->batch.bars[0].ts == date_utc(2025, 3, 5));  // 1741208400000 = 2025-03-05 16:00 ET
+    CHECK(prev->batch.bars[0].ts == date_utc(2025, 3, 5)); // 1741208400000 = 2025-03-05 16:00 ET
     CHECK(prev->batch.bars[0].trade_count == std::int64_t{301245});
 
     const auto range = parse_polygon_aggs(
@@ -288,10 +286,10 @@ TEST_CASE("polygon: daily dates across the March DST switch", "[unit]") {
     REQUIRE(page->batch.bars.size() == 6);
     CHECK(page->batch.bars[0].ts == date_utc(2025, 3, 6));
     CHECK(page->batch.bars[1].ts == date_utc(2025, 3, 7));
-    CHECK(page->batch.bars[2].ts == date_utc(2025, 3, 10));  // 04:00Z: a fixed -05:00 would say 03-09
+    CHECK(page->batch.bars[2].ts == date_utc(2025, 3, 10)); // 04:00Z: a fixed -05:00 would say 03-09
     CHECK(page->batch.bars[3].ts == date_utc(2025, 3, 11));
-    CHECK(page->batch.bars[4].ts == date_utc(2025, 3, 7));   // /prev convention, 16:00 EST
-    CHECK(page->batch.bars[5].ts == date_utc(2025, 3, 10));  // /prev convention, 16:00 EDT
+    CHECK(page->batch.bars[4].ts == date_utc(2025, 3, 7));  // /prev convention, 16:00 EST
+    CHECK(page->batch.bars[5].ts == date_utc(2025, 3, 10)); // /prev convention, 16:00 EDT
 }
 
 TEST_CASE("polygon: daily dates across the November DST switch", "[unit]") {
@@ -335,6 +333,35 @@ TEST_CASE("polygon: unknown fields are ignored", "[unit]") {
     CHECK(page->batch.bars[0].close.text == "1.5");
 }
 
+TEST_CASE("polygon: keys are matched exactly, and spacing around numbers is not part of their text", "[unit]") {
+    const auto page = parse_polygon_aggs(R"({ "status" : "OK" , "results" : [
+        { "o" : 241.79 , "h" :244.03,"l": 236.11
+        ,"c"	:	238.03	, "ot":1, "vwx":2, "":3, "v\"":4, "t" : 1741064400000 , "vw" : 238.4021 }
+        ] }
+        )",
+                                         "AAPL", Timeframe::day);
+    REQUIRE(page);
+    REQUIRE(page->batch.bars.size() == 1);
+    const auto& bar = page->batch.bars[0];
+    CHECK(bar.open.text == "241.79");
+    CHECK(bar.high.text == "244.03");
+    CHECK(bar.low.text == "236.11");
+    CHECK(bar.close.text == "238.03");
+    CHECK_FALSE(bar.volume);
+    REQUIRE(bar.vwap);
+    CHECK(bar.vwap->text == "238.4021");
+    CHECK_FALSE(bar.trade_count);
+
+    // Keys are compared as written, never unescaped (providers do not escape plain keys): a key spelled
+    // with an escape is unknown, so the row is rejected rather than misread.
+    const auto escaped_key = parse_polygon_aggs(
+        R"({"status":"OK","results":[{"\u006f":1,"h":1,"l":1,"c":1,"t":1741064400000}]})", "AAPL", Timeframe::day);
+    REQUIRE(escaped_key);
+    CHECK(escaped_key->batch.bars.empty());
+    REQUIRE(escaped_key->batch.rejected.size() == 1);
+    CHECK(escaped_key->batch.rejected[0].reason == "missing field o");
+}
+
 TEST_CASE("polygon: a malformed result is rejected with its text and a reason, the rest still parse", "[unit]") {
     constexpr std::string_view missing_c = R"({"v":10,"o":1.5,"h":2,"l":1,"t":1741064400000})";
     constexpr std::string_view string_o = R"({"v":10,"o":"abc","h":2,"l":1,"c":1.5,"t":1741064400000})";
@@ -351,7 +378,7 @@ TEST_CASE("polygon: a malformed result is rejected with its text and a reason, t
     const auto page = parse_polygon_aggs(body, "AAPL", Timeframe::day);
     REQUIRE(page);
     REQUIRE(page->batch.bars.size() == 1);
-    CHECK_FALSE(page->batch.bars[0].volume);  // null optional fields count as absent
+    CHECK_FALSE(page->batch.bars[0].volume); // null optional fields count as absent
     CHECK_FALSE(page->batch.bars[0].trade_count);
 
     const auto& rejected = page->batch.rejected;
@@ -421,7 +448,7 @@ TEST_CASE("polygon: non-JSON, truncated and wrongly shaped bodies are parse fail
 TEST_CASE("polygon: every truncation of the example bodies is a parse failure", "[unit]") {
     for (const std::string_view full : {k_polygon_daily, k_polygon_hourly, k_polygon_index, k_polygon_prev}) {
         for (std::size_t n = 0; n < full.size(); ++n) {
-            const std::string cut(full.substr(0, n));  // its own allocation, so ASan sees any overread
+            const std::string cut(full.substr(0, n)); // its own allocation, so ASan sees any overread
             INFO("prefix: " << cut);
             CHECK_FALSE(parse_polygon_aggs(cut, "AAPL", Timeframe::day));
         }
@@ -447,8 +474,7 @@ TEST_CASE("coingecko: hourly-shaped example has no midnight points, so no daily 
     CHECK(page->skipped == 3);
 }
 
-TEST_CASE("coingecko: midnight points become bars, the trailing now point is skipped, volumes join by time",
-          "[unit]") {
+TEST_CASE("coingecko: midnight points become bars, the trailing now point is skipped, volumes join by time", "[unit]") {
     const auto page = parse_coingecko_daily(k_coingecko_daily, "BTC");
     REQUIRE(page);
     CHECK(page->batch.rejected.empty());
@@ -466,7 +492,7 @@ TEST_CASE("coingecko: midnight points become bars, the trailing now point is ski
     CHECK(first.low.text == "86000.5");
     CHECK(first.close.text == "86000.5");
     CHECK(first.close.value == 86000.5);
-    CHECK_FALSE(first.volume);  // total_volumes has no point at this timestamp
+    CHECK_FALSE(first.volume); // total_volumes has no point at this timestamp
     CHECK_FALSE(first.vwap);
     CHECK_FALSE(first.trade_count);
 
@@ -474,14 +500,14 @@ TEST_CASE("coingecko: midnight points become bars, the trailing now point is ski
     CHECK(second.ts == date_utc(2025, 3, 4));
     CHECK(second.close.text == "87215.33412");
     REQUIRE(second.volume);
-    CHECK(second.volume->text == "48122331098.6");  // by timestamp: index 0 of total_volumes, index 1 of prices
+    CHECK(second.volume->text == "48122331098.6"); // by timestamp: index 0 of total_volumes, index 1 of prices
 
     const auto& third = page->batch.bars[2];
     CHECK(third.ts == date_utc(2025, 3, 5));
     CHECK(third.close.text == "1.2e-05");
     CHECK(third.close.value == 1.2e-05);
     REQUIRE(third.volume);
-    CHECK(third.volume->text == "0");  // integer-looking value
+    CHECK(third.volume->text == "0"); // integer-looking value
     CHECK(third.volume->value == 0.0);
 }
 
@@ -507,7 +533,7 @@ TEST_CASE("coingecko: empty arrays give zero bars", "[unit]") {
 TEST_CASE("coingecko: a timestamp written as a float still counts", "[unit]") {
     const auto page = parse_coingecko_daily(R"({"prices":[[1.7410464e+12,5],[1741046400000.0,6]]})", "BTC");
     REQUIRE(page);
-    REQUIRE(page->batch.bars.size() == 1);  // same midnight twice: the later point wins
+    REQUIRE(page->batch.bars.size() == 1); // same midnight twice: the later point wins
     CHECK(page->batch.bars[0].ts == date_utc(2025, 3, 4));
     CHECK(page->batch.bars[0].close.text == "6");
     CHECK(page->skipped == 1);
@@ -591,7 +617,7 @@ TEST_CASE("yahoo: the daily example body gives two bars and rejects the row with
     CHECK(first.symbol == "AAPL");
     CHECK(first.source == "yahoo");
     CHECK(first.timeframe == Timeframe::day);
-    CHECK(first.ts == date_utc(2025, 3, 3));  // 1741012200 = 2025-03-03 09:30 ET
+    CHECK(first.ts == date_utc(2025, 3, 3)); // 1741012200 = 2025-03-03 09:30 ET
     CHECK(first.open.text == "241.7899932861328");
     CHECK(first.open.value == 241.7899932861328);
     CHECK(first.high.text == "244.02999877929688");
@@ -609,15 +635,16 @@ TEST_CASE("yahoo: the daily example body gives two bars and rejects the row with
     CHECK(rejected.symbol == "AAPL");
     CHECK(rejected.source == "yahoo");
     CHECK(rejected.reason == "null open");
-    CHECK(rejected.raw ==
-          R"({"t":1741185000,"open":null,"high":236.5500030517578,"low":229.22999572753906,"close":235.74000549316406,"volume":null})");
+    CHECK(
+        rejected.raw ==
+        R"({"t":1741185000,"open":null,"high":236.5500030517578,"low":229.22999572753906,"close":235.74000549316406,"volume":null})");
 }
 
 TEST_CASE("yahoo: nulls in any column never shift the rows", "[unit]") {
-    const auto page = parse_yahoo_chart(yahoo_body("[1741012200,1741098600,1741185000,1741271400]", "[1,2,3,4]",
-                                                   "[1.5,2.5,null,4.5]", "[0.5,1.5,2.5,null]", "[1.1,null,3.1,4.1]",
-                                                   "[100,null,300,400]"),
-                                        "AAPL", Timeframe::day);
+    const auto page =
+        parse_yahoo_chart(yahoo_body("[1741012200,1741098600,1741185000,1741271400]", "[1,2,3,4]", "[1.5,2.5,null,4.5]",
+                                     "[0.5,1.5,2.5,null]", "[1.1,null,3.1,4.1]", "[100,null,300,400]"),
+                          "AAPL", Timeframe::day);
     REQUIRE(page);
     REQUIRE(page->batch.bars.size() == 1);
     CHECK(page->batch.bars[0].open.text == "1");
@@ -631,10 +658,39 @@ TEST_CASE("yahoo: nulls in any column never shift the rows", "[unit]") {
     CHECK(page->batch.rejected[2].reason == "null low");
 }
 
-TEST_CASE("yahoo: null volume stays absent", "[unit]") {
-    const auto page = parse_yahoo_chart(yahoo_body("[1741012200,1741098600]", "[1,2]", "[1,2]", "[1,2]", "[1,2]",
-                                                   "[null,2.5e+07]"),
+TEST_CASE("yahoo: a pretty-printed body keeps each number's exact text", "[unit]") {
+    const auto page = parse_yahoo_chart(R"({
+  "chart": {
+    "result": [ {
+      "meta": { "exchangeTimezoneName": "America/New_York" },
+      "timestamp": [ 1741012200 ,
+                     1741098600 ],
+      "indicators": { "quote": [ {
+        "open":   [ 241.7899932861328 , 237.7100067138672
+                  ],
+        "high":   [ 244.02999877929688,	240.07000732421875 ],
+        "low":    [ 236.11000061035156, 234.67999267578125 ],
+        "close":  [ 238.02999877929688, 235.92999267578125 ],
+        "volume": [ 47184000 , null ]
+      } ] }
+    } ],
+    "error": null
+  }
+}
+)",
                                         "AAPL", Timeframe::day);
+    REQUIRE(page);
+    REQUIRE(page->batch.bars.size() == 2);
+    CHECK(page->batch.bars[0].open.text == "241.7899932861328");
+    CHECK(page->batch.bars[0].volume->text == "47184000");
+    CHECK(page->batch.bars[1].open.text == "237.7100067138672");
+    CHECK_FALSE(page->batch.bars[1].volume);
+}
+
+TEST_CASE("yahoo: null volume stays absent", "[unit]") {
+    const auto page =
+        parse_yahoo_chart(yahoo_body("[1741012200,1741098600]", "[1,2]", "[1,2]", "[1,2]", "[1,2]", "[null,2.5e+07]"),
+                          "AAPL", Timeframe::day);
     REQUIRE(page);
     REQUIRE(page->batch.bars.size() == 2);
     CHECK_FALSE(page->batch.bars[0].volume);
@@ -709,9 +765,8 @@ TEST_CASE("yahoo: two rows on one date keep the later (live) row", "[unit]") {
     CHECK(page->batch.bars[1].volume->text == "47227643");
 
     // Same rows delivered live row first: the later timestamp still wins.
-    const auto reversed = parse_yahoo_chart(yahoo_body("[1741208401,1741185000]", "[3,2]", "[3,2]", "[3,2]", "[3,2]",
-                                                       "[3,2]"),
-                                            "AAPL", Timeframe::day);
+    const auto reversed = parse_yahoo_chart(
+        yahoo_body("[1741208401,1741185000]", "[3,2]", "[3,2]", "[3,2]", "[3,2]", "[3,2]"), "AAPL", Timeframe::day);
     REQUIRE(reversed);
     REQUIRE(reversed->batch.bars.size() == 1);
     CHECK(reversed->batch.bars[0].close.text == "3");
@@ -719,9 +774,9 @@ TEST_CASE("yahoo: two rows on one date keep the later (live) row", "[unit]") {
 }
 
 TEST_CASE("yahoo: hourly bars keep their timestamp (half-hour starts)", "[unit]") {
-    const auto page = parse_yahoo_chart(yahoo_body("[1741185000,1741188600,1741208400]", "[1,2,3]", "[1,2,3]",
-                                                   "[1,2,3]", "[1,2,3]", "[10,20,30]"),
-                                        "AAPL", Timeframe::hour);
+    const auto page = parse_yahoo_chart(
+        yahoo_body("[1741185000,1741188600,1741208400]", "[1,2,3]", "[1,2,3]", "[1,2,3]", "[1,2,3]", "[10,20,30]"),
+        "AAPL", Timeframe::hour);
     REQUIRE(page);
     REQUIRE(page->batch.bars.size() == 3);
     CHECK(page->batch.bars[0].ts == epoch(1741185000));
@@ -812,8 +867,8 @@ TEST_CASE("yahoo: every truncation of the example bodies is a parse failure", "[
 
 TEST_CASE("provider_error_message: every provider's error shape", "[unit]") {
     CHECK(provider_error_message(k_polygon_401) == std::string("API Key was not provided"));
-    CHECK(provider_error_message(
-              R"({"status":"ERROR","request_id":"a","error":"Unknown API Key"})") == std::string("Unknown API Key"));
+    CHECK(provider_error_message(R"({"status":"ERROR","request_id":"a","error":"Unknown API Key"})") ==
+          std::string("Unknown API Key"));
     CHECK(provider_error_message(k_polygon_403) ==
           std::string("You are not entitled to this data. Please upgrade your plan at https://polygon.io/pricing"));
     CHECK(provider_error_message(k_polygon_429)->rfind("You've exceeded the maximum requests per minute", 0) == 0);
@@ -833,8 +888,8 @@ TEST_CASE("provider_error_message: every provider's error shape", "[unit]") {
 TEST_CASE("provider_error_message: nullopt for non-JSON bodies and bodies without a message", "[unit]") {
     for (const std::string_view body :
          {k_cloudflare_html, std::string_view("Too Many Requests"), std::string_view("Edge: Too Many Requests"),
-          std::string_view(""), std::string_view("{\"error\":\"trunc"), std::string_view("[1]"),
-          k_polygon_daily, k_polygon_empty, k_coingecko_daily, k_yahoo_daily, std::string_view(R"({"error":null})"),
+          std::string_view(""), std::string_view("{\"error\":\"trunc"), std::string_view("[1]"), k_polygon_daily,
+          k_polygon_empty, k_coingecko_daily, k_yahoo_daily, std::string_view(R"({"error":null})"),
           std::string_view(R"({"status":"ERROR"})"), std::string_view(R"({"error":""})")}) {
         INFO("body: " << body);
         CHECK_FALSE(provider_error_message(body));
@@ -856,8 +911,8 @@ TEST_CASE("parsers survive random corruption of real bodies", "[unit]") {
     // Flip, drop and duplicate bytes of every example body: any outcome is fine except a crash, an
     // exception or (under ASan/UBSan) undefined behaviour.
     std::mt19937 rng(20250304);
-    const std::string_view bodies[] = {k_polygon_daily, k_polygon_hourly, k_polygon_index, k_coingecko_daily,
-                                       k_coingecko_10012, k_yahoo_daily, k_yahoo_404};
+    const std::string_view bodies[] = {k_polygon_daily,   k_polygon_hourly, k_polygon_index, k_coingecko_daily,
+                                       k_coingecko_10012, k_yahoo_daily,    k_yahoo_404};
     constexpr char k_alphabet[] = "{}[]\",:0123456789.eE+-nul \\";
     for (const std::string_view original : bodies) {
         for (int round = 0; round < 300; ++round) {

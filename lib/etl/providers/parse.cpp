@@ -790,8 +790,8 @@ error_code read_yahoo_indicators(od::object& indicators, YahooState& state) {
         if (field.value().get_array().get(quotes) != simdjson::SUCCESS) return stop(state, "quote is not an array");
         bool first = true;
         for (auto quote_result : quotes) {
-            od::value quote_value;
-            if (auto e = std::move(quote_result).get(quote_value)) return e;
+            if (auto e = quote_result.error()) return e;
+            od::value& quote_value = quote_result.value_unsafe();
             if (!first) continue;
             first = false;
             od::object quote;
@@ -855,8 +855,8 @@ error_code read_yahoo_chart(od::object& chart, YahooState& state) {
         if (auto e = value.get_array().get(results)) return e;
         bool first = true;
         for (auto result_entry : results) {
-            od::value result_value;
-            if (auto e = std::move(result_entry).get(result_value)) return e;
+            if (auto e = result_entry.error()) return e;
+            od::value& result_value = result_entry.value_unsafe();
             if (!first) continue;
             first = false;
             od::object result;
@@ -1010,7 +1010,7 @@ ParseResult<ParsedPage> parse_yahoo(std::string_view body, std::string_view symb
     YahooState state;
     const error_code e = read_yahoo_top(top, state);
     if (!state.failure.empty()) return failure(k_yahoo, state.failure);
-    if (e) return malformed(k_yahoo, e);
+    if (e != simdjson::SUCCESS) return malformed(k_yahoo, e);
     if (!at_document_end(doc)) return failure(k_yahoo, "unexpected content after the JSON object");
     if (!state.saw_chart) return failure(k_yahoo, "no chart object");
     if (!state.saw_result) return failure(k_yahoo, "chart.result is null");

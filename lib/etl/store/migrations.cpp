@@ -2,10 +2,10 @@
 
 namespace etl::store {
 
-std::vector<EmbeddedSql> migrations_for(std::string_view dialect) {
-    std::vector<EmbeddedSql> out;
-    for (const auto& f : embedded_sql())
-        if (f.dialect == dialect) out.push_back(f);
+std::vector<util::EmbeddedFile> migrations_for(std::string_view dialect) {
+    std::vector<util::EmbeddedFile> out;
+    for (const auto& f : util::embedded_files())
+        if (f.group == dialect) out.push_back(f);
     return out;
 }
 

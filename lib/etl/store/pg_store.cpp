@@ -93,10 +93,10 @@ std::vector<std::string> PgStore::migrate() {
     m_conn.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, "
                 "applied_at timestamptz NOT NULL DEFAULT now())",
                 "creating schema_migrations");
-    auto apply = [&](const EmbeddedSql& m, const std::string& version) {
+    auto apply = [&](const util::EmbeddedFile& m, const std::string& version) {
         auto r = m_conn.exec("SELECT 1 FROM schema_migrations WHERE version = $1", {version}, "migrating");
         if (r.rows() > 0) return;
-        m_conn.exec(m.sql, fmt::format("applying migration {}", version));
+        m_conn.exec(m.content, fmt::format("applying migration {}", version));
         m_conn.exec("INSERT INTO schema_migrations (version) VALUES ($1)", {version}, "migrating");
         applied.push_back(version);
     };

@@ -80,7 +80,7 @@ std::vector<std::string> SqliteStore::migrate() {
         auto check = m_db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?");
         check.bind(1, m.name);
         if (check.step()) continue;
-        m_db.exec(m.sql);
+        m_db.exec(m.content);
         auto ins = m_db.prepare("INSERT INTO schema_migrations (version) VALUES (?)");
         ins.bind(1, m.name);
         ins.step();

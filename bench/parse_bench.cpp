@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <functional>
 #include <iterator>
 #include <string>
@@ -68,7 +70,12 @@ std::string yahoo_body(std::size_t target_bytes, std::int64_t step_seconds) {
     // Roughly 110 bytes per row over the six columns.
     const std::size_t rows = target_bytes / 110;
     const std::int64_t step = step_within_range(rows, step_seconds);
-    std::string timestamps, open, high, low, close, volume;
+    std::string timestamps;
+    std::string open;
+    std::string high;
+    std::string low;
+    std::string close;
+    std::string volume;
     for (std::size_t i = 0; i < rows; ++i) {
         const char* sep = i > 0 ? "," : "";
         const double p = price_at(i) + 1e-13; // force Yahoo's float32-widened 17-digit texts
@@ -90,7 +97,8 @@ std::string yahoo_body(std::size_t target_bytes, std::int64_t step_seconds) {
 std::string coingecko_body(std::size_t target_bytes) {
     // About 52 bytes per point over the two series.
     const std::int64_t step_ms = step_within_range(target_bytes / 52, k_day_seconds) * 1000;
-    std::string prices, volumes;
+    std::string prices;
+    std::string volumes;
     for (std::size_t i = 0; prices.size() + volumes.size() < target_bytes; ++i) {
         const char* sep = i > 0 ? "," : "";
         const std::int64_t ms = k_first_midnight_ms + static_cast<std::int64_t>(i) * step_ms;
@@ -140,10 +148,16 @@ void run_all(std::string_view label, std::size_t polygon_bytes, std::size_t othe
 } // namespace
 
 int main(int argc, char** argv) {
-    const std::size_t megabytes = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : k_default_megabytes;
-    const std::size_t large = std::max<std::size_t>(megabytes, 1) * 1'000'000;
-    run_all(fmt::format("large bodies (~{} MB each, {} runs)", megabytes, k_large_runs), large, large, k_large_runs);
-    run_all(fmt::format("page-sized bodies ({} runs)", k_page_runs), k_polygon_page_bytes, k_small_page_bytes,
-            k_page_runs);
-    return 0;
+    try {
+        const std::size_t megabytes = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : k_default_megabytes;
+        const std::size_t large = std::max<std::size_t>(megabytes, 1) * 1'000'000;
+        run_all(fmt::format("large bodies (~{} MB each, {} runs)", megabytes, k_large_runs), large, large,
+                k_large_runs);
+        run_all(fmt::format("page-sized bodies ({} runs)", k_page_runs), k_polygon_page_bytes, k_small_page_bytes,
+                k_page_runs);
+        return 0;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "parse_bench: {}\n", e.what());
+        return 1;
+    }
 }

@@ -72,18 +72,11 @@ if wants parse; then
         log "parse bench: bench/parse_bench.cpp does not exist yet: skipped"
         record "parse bench" "skipped (no parse_bench.cpp)" "-" "-" ">= 500 MB/s" "-"
     else
-        # Through the top-level project when it has the bench hook, else bench/CMakeLists.txt standalone.
+        # The benches build with the project (option ETL_BUILD_BENCH), in a directory of their own.
         build_type=${BENCH_BUILD_TYPE:-RelWithDebInfo}
-        if grep -q 'ETL_BUILD_BENCH' "$REPO_DIR/CMakeLists.txt" &&
-            grep -Eq 'add_subdirectory\([[:space:]]*bench[[:space:]/)]' "$REPO_DIR/CMakeLists.txt"; then
-            bdir=$REPO_DIR/build-bench
-            configure=(cmake -S "$REPO_DIR" -B "$bdir" -G Ninja -DETL_BUILD_BENCH=ON -DETL_BUILD_TESTS=OFF "-DCMAKE_BUILD_TYPE=$build_type")
-            parse_bin=$bdir/bench/etl-parse-bench
-        else
-            bdir=$REPO_DIR/build-bench-standalone
-            configure=(cmake -S "$BENCH_DIR" -B "$bdir" -G Ninja "-DCMAKE_BUILD_TYPE=$build_type")
-            parse_bin=$bdir/etl-parse-bench
-        fi
+        bdir=$REPO_DIR/build-bench
+        configure=(cmake -S "$REPO_DIR" -B "$bdir" -G Ninja -DETL_BUILD_BENCH=ON -DETL_BUILD_TESTS=OFF "-DCMAKE_BUILD_TYPE=$build_type")
+        parse_bin=$bdir/bench/etl-parse-bench
         log "parse bench: building etl-parse-bench in ${bdir#"$REPO_DIR"/} (the first build compiles etl_core: a few minutes on 2 cores)"
         if build_with_retry "etl-parse-bench" bash -c "$(printf '%q ' "${configure[@]}") >/dev/null && ninja -C '$bdir' etl-parse-bench >/dev/null"; then
             log "parse bench: running ($(basename "$parse_bin") ${BENCH_PARSE_MB:-80})"

@@ -123,7 +123,15 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
     const std::size_t total_jobs = jobs.size();
     std::thread worker([&] {
         try {
-            fetcher.run(std::move(jobs), [&](providers::FetchOutcome&& o) { queue.push(std::move(o)); }, stop);
+            // Validation runs here, on the fetch thread, so the loader thread only talks to the database.
+            fetcher.run(
+                std::move(jobs),
+                [&](providers::FetchOutcome&& o) {
+                    if (o.failure == providers::FailureKind::none)
+                        market::validate_batch(o.batch, spec.window.from, spec.window.to);
+                    queue.push(std::move(o));
+                },
+                stop);
         } catch (...) {
             fetch_error = std::current_exception();
         }
@@ -164,7 +172,6 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
                 if (store) store->record_rejects(o->batch.rejected, spec.timeframe, totals.run_id);
                 continue;
             }
-            market::validate_batch(o->batch, spec.window.from, spec.window.to);
             totals.bars_valid += o->batch.bars.size();
             store::LoadStats stats;
             if (store) {

@@ -156,6 +156,7 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
         }
         const auto now = Clock::now();
         Clock::time_point wake = now + std::chrono::milliseconds{200};
+        bool finished_any = false;  // a finished symbol frees a slot: admit the next one without waiting
         for (std::size_t i = 0; i < active.size();) {
             auto& a = *active[i];
             if (a.in_flight) {
@@ -181,6 +182,7 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
                 a.outcome.skipped += fetch.skipped();
                 finish(a);
                 active.erase(active.begin() + static_cast<std::ptrdiff_t>(i));
+                finished_any = true;
                 continue;
             }
             if (a.not_before > now) {
@@ -222,6 +224,7 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
             return;
         }
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now());
+        if (finished_any && !waiting.empty() && multi.in_flight() == 0) continue;
         if (multi.in_flight() > 0) {
             multi.poll(std::clamp(wait, std::chrono::milliseconds{1}, std::chrono::milliseconds{200}));
         } else if (wait.count() > 0) {

@@ -30,13 +30,29 @@ market::Decimal cents_decimal(std::int64_t cents) {
     return {cents_text(cents), static_cast<double>(cents) / 100.0};
 }
 
-// The mock "fetch" has nothing to request: its bars are ready at construction.
+// The mock "fetch" has nothing to request: its bars are made when the Fetcher first asks for a
+// request (on the fetch thread, one symbol at a time), so memory holds only the symbols in flight.
 class MockFetch final : public SymbolFetch {
 public:
-    explicit MockFetch(market::BarBatch batch) { m_batch = std::move(batch); }
-    std::optional<http::Request> next_request() override { return std::nullopt; }
+    MockFetch(const market::TradingCalendar& calendar, market::Asset asset, market::DateWindow window)
+        : m_calendar(calendar), m_asset(std::move(asset)), m_window(window) {}
+    std::optional<http::Request> next_request() override {
+        if (!m_generated) {
+            m_generated = true;
+            const bool every_day = m_asset.asset_class == market::AssetClass::crypto;
+            for (auto d = std::max(m_window.from, k_mock_history_start); d <= m_window.to; d += days{1})
+                if (every_day || m_calendar.is_trading_day(d)) m_batch.bars.push_back(mock_daily_bar(m_asset.symbol, d));
+        }
+        return std::nullopt;
+    }
     tl::expected<void, ParseFailure> on_success(std::string_view) override { return {}; }
     [[nodiscard]] std::string_view provider() const noexcept override { return "mock"; }
+
+private:
+    const market::TradingCalendar& m_calendar;
+    market::Asset m_asset;
+    market::DateWindow m_window;
+    bool m_generated = false;
 };
 
 } // namespace
@@ -73,12 +89,7 @@ market::Bar mock_daily_bar(const std::string& symbol, sys_days date) {
 
 std::unique_ptr<SymbolFetch> MockProvider::daily_bars(const market::Asset& asset, market::DateWindow window,
                                                       std::string&) const {
-    market::BarBatch batch;
-    const bool every_day = asset.asset_class == market::AssetClass::crypto;
-    for (auto d = std::max(window.from, k_mock_history_start); d <= window.to; d += days{1}) {
-        if (every_day || m_calendar.is_trading_day(d)) batch.bars.push_back(mock_daily_bar(asset.symbol, d));
-    }
-    return std::make_unique<MockFetch>(std::move(batch));
+    return std::make_unique<MockFetch>(m_calendar, asset, window);
 }
 
 } // namespace etl::providers

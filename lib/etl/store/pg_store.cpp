@@ -2,6 +2,7 @@
 
 #include "etl/store/migrations.hpp"
 #include "etl/util/clock.hpp"
+#include "etl/util/decimal.hpp"
 #include "etl/util/hash.hpp"
 #include "etl/util/log.hpp"
 
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <bit>
+#include <unordered_map>
 
 namespace etl::store {
 namespace {
@@ -46,6 +48,27 @@ void append_bar_row(std::string& out, const market::Bar& b) {
     out += '\t';
     pg::append_copy_field(out, b.source);
     out += '\n';
+}
+
+// True when `b` holds the values of row `row` of `r` (columns: epoch, open, high, low, close, volume,
+// vwap, trade_count, source). Numbers compare by canonical decimal text: the database gives back
+// "47227643" for the "4.7227643e+07" a provider sent.
+bool same_number(std::string_view db_text, bool db_null, const std::optional<market::Decimal>& ours) {
+    if (!ours) return db_null;
+    if (db_null) return false;
+    if (db_text == ours->text) return true;
+    const auto a = util::canonical_decimal(db_text);
+    const auto b = util::canonical_decimal(ours->text);
+    return a && b && *a == *b;
+}
+
+bool same_as_row(const market::Bar& b, const pg::Result& r, int row) {
+    return same_number(r.get(row, 1), r.is_null(row, 1), b.open) && same_number(r.get(row, 2), r.is_null(row, 2), b.high) &&
+           same_number(r.get(row, 3), r.is_null(row, 3), b.low) && same_number(r.get(row, 4), r.is_null(row, 4), b.close) &&
+           same_number(r.get(row, 5), r.is_null(row, 5), b.volume) &&
+           same_number(r.get(row, 6), r.is_null(row, 6), b.vwap) &&
+           (b.trade_count ? !r.is_null(row, 7) && r.get(row, 7) == std::to_string(*b.trade_count) : r.is_null(row, 7)) &&
+           r.get(row, 8) == b.source;
 }
 
 // COPY data is sent in chunks of about this size: large enough to amortise libpq calls, small enough
@@ -186,6 +209,47 @@ void PgStore::record_rejects(std::span<const market::RejectedRecord> rejected, m
     tx.commit();
 }
 
+void PgStore::copy_bars(std::string_view table, std::span<const market::Bar* const> bars, const std::string& context) {
+    m_conn.begin_copy(fmt::format("COPY {} ({}) FROM STDIN", table, k_bar_columns), context);
+    std::string buf;
+    buf.reserve(k_copy_chunk_bytes + 512);
+    for (const auto* b : bars) {
+        append_bar_row(buf, *b);
+        if (buf.size() >= k_copy_chunk_bytes) {
+            m_conn.put_copy_data(buf);
+            buf.clear();
+        }
+    }
+    m_conn.put_copy_data(buf);
+    m_conn.end_copy();
+}
+
+std::pair<std::uint64_t, std::uint64_t> PgStore::merge_bars(std::span<const market::Bar* const> bars,
+                                                            const std::string& context) {
+    if (!m_staging_ready) {
+        m_conn.exec("CREATE TEMP TABLE IF NOT EXISTS staging_bars (LIKE price_bars INCLUDING DEFAULTS) "
+                    "ON COMMIT DELETE ROWS",
+                    context);
+        m_staging_ready = true;
+    }
+    copy_bars("staging_bars", bars, context);
+    auto r = m_conn.exec(
+        "WITH merged AS ("
+        " INSERT INTO price_bars AS p (symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source)"
+        " SELECT symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source FROM staging_bars"
+        " ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET open = EXCLUDED.open, high = EXCLUDED.high,"
+        " low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume, vwap = EXCLUDED.vwap,"
+        " trade_count = EXCLUDED.trade_count, source = EXCLUDED.source, ingested_at = now()"
+        " WHERE (p.open, p.high, p.low, p.close, p.volume, p.vwap, p.trade_count, p.source) IS DISTINCT FROM"
+        " (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume, EXCLUDED.vwap,"
+        "  EXCLUDED.trade_count, EXCLUDED.source)"
+        " RETURNING (xmax = 0) AS inserted)"
+        " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
+        context);
+    m_conn.exec("TRUNCATE staging_bars", context);  // a second merge in the same transaction starts empty
+    return {static_cast<std::uint64_t>(r.get_int(0, 0)), static_cast<std::uint64_t>(r.get_int(0, 1))};
+}
+
 LoadStats PgStore::load_bars(std::string_view symbol, market::Timeframe timeframe, Window window,
                              std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
                              std::int64_t run_id) {
@@ -194,53 +258,44 @@ LoadStats PgStore::load_bars(std::string_view symbol, market::Timeframe timefram
     stats.rejected = rejected.size();
     pg::Transaction tx(m_conn, context);
     if (!bars.empty()) {
-        // Fast path: a window that holds no rows yet (a first load, a new symbol) takes the rows by
-        // COPY straight into price_bars; a staged merge would cost about twice as much.
+        // Read the window back and compare on this side: new rows go by COPY straight into price_bars
+        // (a staged merge costs about twice as much), changed rows through the staged upsert, and
+        // unchanged rows are not sent at all, so a re-run writes nothing (an upsert that finds every
+        // row unchanged still locks each one and writes WAL for it).
         auto existing = m_conn.exec(
-            "SELECT EXISTS (SELECT 1 FROM price_bars WHERE symbol = $1 AND timeframe = $2 AND ts >= $3 AND ts <= $4)",
+            "SELECT extract(epoch FROM ts)::bigint, open, high, low, close, volume, vwap, trade_count, source"
+            " FROM price_bars WHERE symbol = $1 AND timeframe = $2 AND ts >= $3 AND ts <= $4",
             {std::string(symbol), std::string(market::to_code(timeframe)), ts_text(window.from), ts_text(window.to)},
             context);
-        const bool empty_window = existing.get(0, 0) == "f";
-        if (!empty_window && !m_staging_ready) {
-            m_conn.exec("CREATE TEMP TABLE IF NOT EXISTS staging_bars (LIKE price_bars INCLUDING DEFAULTS) "
-                        "ON COMMIT DELETE ROWS",
-                        context);
-            m_staging_ready = true;
-        }
-        m_conn.begin_copy(fmt::format("COPY {} ({}) FROM STDIN", empty_window ? "price_bars" : "staging_bars",
-                                      k_bar_columns),
-                          context);
-        std::string buf;
-        buf.reserve(k_copy_chunk_bytes + 512);
+        std::unordered_map<std::int64_t, int> row_of;
+        row_of.reserve(static_cast<std::size_t>(existing.rows()));
+        for (int i = 0; i < existing.rows(); ++i) row_of.emplace(existing.get_int(i, 0), i);
+        std::vector<const market::Bar*> fresh, changed;
         for (const auto& b : bars) {
-            append_bar_row(buf, b);
-            if (buf.size() >= k_copy_chunk_bytes) {
-                m_conn.put_copy_data(buf);
-                buf.clear();
+            const auto it = row_of.find(b.ts.time_since_epoch().count());
+            if (it == row_of.end()) fresh.push_back(&b);
+            else if (!same_as_row(b, existing, it->second)) changed.push_back(&b);
+        }
+        if (!fresh.empty()) {
+            // Another writer may have added some of these rows since the read (two runs with
+            // different shard layouts, say): then they all go through the merge instead.
+            m_conn.exec("SAVEPOINT fresh_rows", context);
+            try {
+                copy_bars("price_bars", fresh, context);
+                m_conn.exec("RELEASE SAVEPOINT fresh_rows", context);
+                stats.inserted += fresh.size();
+            } catch (const pg::DbError& e) {
+                if (e.sqlstate() != "23505") throw;
+                m_conn.exec("ROLLBACK TO SAVEPOINT fresh_rows", context);
+                changed.insert(changed.end(), fresh.begin(), fresh.end());
             }
         }
-        m_conn.put_copy_data(buf);
-        m_conn.end_copy();
-        if (empty_window) {
-            stats.inserted = bars.size();
-        } else {
-            auto r = m_conn.exec(
-                "WITH merged AS ("
-                " INSERT INTO price_bars AS p (symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source)"
-                " SELECT symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source FROM staging_bars"
-                " ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET open = EXCLUDED.open, high = EXCLUDED.high,"
-                " low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume, vwap = EXCLUDED.vwap,"
-                " trade_count = EXCLUDED.trade_count, source = EXCLUDED.source, ingested_at = now()"
-                " WHERE (p.open, p.high, p.low, p.close, p.volume, p.vwap, p.trade_count, p.source) IS DISTINCT FROM"
-                " (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume, EXCLUDED.vwap,"
-                "  EXCLUDED.trade_count, EXCLUDED.source)"
-                " RETURNING (xmax = 0) AS inserted)"
-                " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
-                context);
-            stats.inserted = static_cast<std::uint64_t>(r.get_int(0, 0));
-            stats.updated = static_cast<std::uint64_t>(r.get_int(0, 1));
-            stats.unchanged = bars.size() - stats.inserted - stats.updated;
+        if (!changed.empty()) {
+            const auto [inserted, updated] = merge_bars(changed, context);
+            stats.inserted += inserted;
+            stats.updated += updated;
         }
+        stats.unchanged = bars.size() - stats.inserted - stats.updated;
     }
     copy_rejects(rejected, timeframe, run_id);
     tx.commit();

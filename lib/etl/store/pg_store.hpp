@@ -32,6 +32,11 @@ public:
 private:
     void copy_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
                       std::int64_t run_id);
+    // COPY `bars` into `table` (price_bars or staging_bars).
+    void copy_bars(std::string_view table, std::span<const market::Bar* const> bars, const std::string& context);
+    // Staged upsert of `bars`; returns (inserted, updated).
+    std::pair<std::uint64_t, std::uint64_t> merge_bars(std::span<const market::Bar* const> bars,
+                                                       const std::string& context);
     std::size_t write_assets(std::span<const market::Asset> assets, bool overwrite);
 
     pg::Connection m_conn;

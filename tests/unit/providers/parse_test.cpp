@@ -433,7 +433,7 @@ TEST_CASE("polygon: non-JSON, truncated and wrongly shaped bodies are parse fail
           std::string_view(R"({"status":"OK","results":{"o":1}})"), std::string_view(R"({"status":"OK"}})"),
           std::string_view(R"({"status":"OK"} trailing)"), std::string_view(R"({"status":"OK","results":[1,2})"),
           std::string_view(R"({"status":"OK","next_url":5})"), std::string_view(R"({"status":7})"),
-          std::string_view("{\"status\":\"OK\",\"results\":[{\"o\":\"unterminated}]}")}) {
+          std::string_view(R"({"status":"OK","results":[{"o":"unterminated}]})")}) {
         INFO("body: " << body);
         const auto page = parse_polygon_aggs(body, "AAPL", Timeframe::day);
         REQUIRE_FALSE(page);
@@ -888,7 +888,7 @@ TEST_CASE("provider_error_message: every provider's error shape", "[unit]") {
 TEST_CASE("provider_error_message: nullopt for non-JSON bodies and bodies without a message", "[unit]") {
     for (const std::string_view body :
          {k_cloudflare_html, std::string_view("Too Many Requests"), std::string_view("Edge: Too Many Requests"),
-          std::string_view(""), std::string_view("{\"error\":\"trunc"), std::string_view("[1]"), k_polygon_daily,
+          std::string_view(""), std::string_view(R"({"error":"trunc)"), std::string_view("[1]"), k_polygon_daily,
           k_polygon_empty, k_coingecko_daily, k_yahoo_daily, std::string_view(R"({"error":null})"),
           std::string_view(R"({"status":"ERROR"})"), std::string_view(R"({"error":""})")}) {
         INFO("body: " << body);
@@ -897,10 +897,10 @@ TEST_CASE("provider_error_message: nullopt for non-JSON bodies and bodies withou
 }
 
 TEST_CASE("provider_error_message: the message is one line", "[unit]") {
-    const auto message = provider_error_message("{\"error\":\"line one\\nline two\\r\\n\"}");
+    const auto message = provider_error_message(R"({"error":"line one\nline two\r\n"})");
     REQUIRE(message);
     CHECK(*message == "line one line two");
-    const auto long_message = provider_error_message("{\"error\":\"" + std::string(5000, 'x') + "\"}");
+    const auto long_message = provider_error_message(R"({"error":")" + std::string(5000, 'x') + R"("})");
     REQUIRE(long_message);
     CHECK(long_message->size() < 400);
 }

@@ -1,4 +1,5 @@
 #include "etl/util/clock.hpp"
+#include "etl/util/decimal.hpp"
 #include "etl/util/secrets.hpp"
 #include "etl/util/strings.hpp"
 
@@ -51,4 +52,26 @@ TEST_CASE("string helpers", "[unit]") {
     CHECK(edit_distance("histrical", "historical") == 1);
     CHECK(iequals("MaX", "max"));
     CHECK(trim("  x \n") == "x");
+}
+
+TEST_CASE("decimals compare by canonical text whatever notation the provider used", "[unit]") {
+    using etl::util::canonical_decimal;
+    CHECK(canonical_decimal("4.7227643e+07") == "47227643");
+    CHECK(canonical_decimal("47227643") == "47227643");
+    CHECK(canonical_decimal("238.030") == "238.03");
+    CHECK(canonical_decimal("0238.03") == "238.03");
+    CHECK(canonical_decimal("1.2e-05") == "0.000012");
+    CHECK(canonical_decimal("0.0525") == "0.0525");
+    CHECK(canonical_decimal("-0.50") == "-0.5");
+    CHECK(canonical_decimal("-0.0") == "0");
+    CHECK(canonical_decimal("0e5") == "0");
+    CHECK(canonical_decimal("100") == "100");
+    CHECK(canonical_decimal("1E2") == "100");
+    CHECK(canonical_decimal("5.") == "5");
+    CHECK(canonical_decimal(".5") == "0.5");
+    CHECK_FALSE(canonical_decimal("NaN"));
+    CHECK_FALSE(canonical_decimal("inf"));
+    CHECK_FALSE(canonical_decimal("1.2.3"));
+    CHECK_FALSE(canonical_decimal("1e99999"));
+    CHECK_FALSE(canonical_decimal(""));
 }

@@ -1,0 +1,117 @@
+#include "etl/market/quote.hpp"
+
+#include "etl/util/clock.hpp"
+#include "etl/util/strings.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace etl::market {
+namespace {
+
+using namespace std::chrono;
+
+sys_seconds hour_of(sys_seconds t) { return floor<hours>(t); }
+
+// Sums of decimals are formatted from doubles; volumes are integers or short decimals, so the
+// shortest round-trip text is exact for every realistic value.
+Decimal add(const Decimal& a, const Decimal& b) { return decimal_from_double(a.value + b.value); }
+
+} // namespace
+
+std::optional<Decimal> Quote::change() const {
+    if (!previous_close) return std::nullopt;
+    return decimal_from_double(price.value - previous_close->value);
+}
+
+std::optional<Decimal> Quote::change_pct() const {
+    if (!previous_close || previous_close->value == 0.0) return std::nullopt;
+    // Four decimals of a percent is finer than any display uses and keeps the text short.
+    const double pct = std::round((price.value - previous_close->value) / previous_close->value * 1e6) / 1e4;
+    return decimal_from_double(pct);
+}
+
+std::string invalid_reason(const Quote& q, sys_seconds now, seconds max_future) {
+    if (!std::isfinite(q.price.value) || q.price.value <= 0.0)
+        return fmt::format("price {} is not a positive number", q.price.text);
+    if (q.previous_close && (!std::isfinite(q.previous_close->value) || q.previous_close->value <= 0.0))
+        return fmt::format("previous close {} is not a positive number", q.previous_close->text);
+    if (q.as_of > now + max_future)
+        return fmt::format("as-of time {} is in the future", util::format_instant(q.as_of));
+    if (q.as_of < sys_seconds{})
+        return fmt::format("as-of time {} is before 1970", util::format_instant(q.as_of));
+    return {};
+}
+
+std::string to_cache_json(const Quote& q) {
+    const auto num = [](const std::optional<Decimal>& d) { return d ? d->text : std::string("null"); };
+    return fmt::format(R"({{"symbol":{},"price":{},"previous_close":{},"change":{},"change_pct":{},"as_of":"{}","source":{}}})",
+                       util::json_quote(q.symbol), q.price.text, num(q.previous_close), num(q.change()),
+                       num(q.change_pct()), util::format_instant(q.as_of), util::json_quote(q.source));
+}
+
+std::string to_cache_json(std::span<const Bar> bars) {
+    std::string out = "[";
+    for (const auto& b : bars) {
+        if (out.size() > 1) out += ',';
+        out += fmt::format(R"({{"ts":"{}","open":{},"high":{},"low":{},"close":{},"volume":{}}})",
+                           util::format_instant(b.ts), b.open.text, b.high.text, b.low.text, b.close.text,
+                           b.volume ? b.volume->text : std::string("null"));
+    }
+    out += ']';
+    return out;
+}
+
+std::vector<Bar> hourly_bars_from_points(const std::string& symbol, const std::string& source,
+                                         std::span<const PricePoint> points) {
+    std::vector<Bar> out;
+    for (const auto& p : points) {
+        const auto h = hour_of(p.ts);
+        if (out.empty() || out.back().ts != h) {
+            Bar b;
+            b.symbol = symbol;
+            b.timeframe = Timeframe::hour;
+            b.ts = h;
+            b.open = b.high = b.low = b.close = p.price;
+            b.source = source;
+            out.push_back(std::move(b));
+            continue;
+        }
+        auto& b = out.back();
+        if (p.price.value > b.high.value) b.high = p.price;
+        if (p.price.value < b.low.value) b.low = p.price;
+        b.close = p.price;
+    }
+    return out;
+}
+
+std::vector<Bar> hourly_bars_from_bars(std::span<const Bar> bars) {
+    std::vector<Bar> out;
+    bool volume_complete = true;
+    for (const auto& sub : bars) {
+        const auto h = hour_of(sub.ts);
+        if (out.empty() || out.back().ts != h) {
+            if (!out.empty() && !volume_complete) out.back().volume.reset();
+            Bar b = sub;
+            b.timeframe = Timeframe::hour;
+            b.ts = h;
+            b.vwap.reset();  // a VWAP of parts is not the VWAP of the whole without their volumes' weights
+            b.trade_count.reset();
+            volume_complete = sub.volume.has_value();
+            out.push_back(std::move(b));
+            continue;
+        }
+        auto& b = out.back();
+        if (sub.high.value > b.high.value) b.high = sub.high;
+        if (sub.low.value < b.low.value) b.low = sub.low;
+        b.close = sub.close;
+        if (sub.volume && b.volume) b.volume = add(*b.volume, *sub.volume);
+        else volume_complete = false;
+    }
+    if (!out.empty() && !volume_complete) out.back().volume.reset();
+    return out;
+}
+
+} // namespace etl::market

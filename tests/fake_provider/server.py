@@ -8,6 +8,9 @@ Standard library only (Python 3.11+). Deterministic synthetic data for any symbo
 Environment knobs:
   FAKE_TODAY=YYYY-MM-DD   "today" (UTC); "now" becomes 23:00:00Z of that day (unless FAKE_NOW is set)
   FAKE_NOW=<unix seconds> "now" exactly (today = its UTC date unless FAKE_TODAY is set)
+  POST /__control/now     {"now": <unix seconds>} moves the clock at run time (today = its UTC date);
+                          {"now": null} goes back to the environment
+  FAKE_YAHOO_ENFORCE_LIMITS=1  Yahoo intraday history limits: 30m -> 60 days, 1h/60m -> 730 days, else 422
   FAKE_YAHOO_LIVE_ROW=1   Yahoo daily: duplicate today's row with a live (intraday) timestamp
   FAKE_CG_ENFORCE_365=1   CoinGecko: without x-cg-pro-api-key, `from` older than 365 days -> 401 error 10012
 """
@@ -27,9 +30,36 @@ FAULT_MODES = {"429", "500", "502", "503", "401", "403", "404", "slow", "truncat
 PROVIDERS = ("polygon", "coingecko", "yahoo")
 
 # ==== Clock ====
+# Precedence: a runtime override (POST /__control/now) > FAKE_NOW > FAKE_TODAY (23:00:00Z) > the real clock.
+# With the runtime override, "today" is always the UTC date of that now (FAKE_TODAY is ignored).
+
+_CLOCK_LOCK = threading.Lock()
+_CLOCK_OVERRIDE = None               # UNIX seconds set by POST /__control/now, or None
+
+def set_now_override(value):
+    """Pin now at run time (None clears the override and falls back to the environment)."""
+    global _CLOCK_OVERRIDE
+    with _CLOCK_LOCK:
+        _CLOCK_OVERRIDE = None if value is None else float(value)
+
+def now_override():
+    with _CLOCK_LOCK:
+        return _CLOCK_OVERRIDE
+
+def clock_source() -> str:
+    if now_override() is not None:
+        return "control"
+    if os.environ.get("FAKE_NOW"):
+        return "FAKE_NOW"
+    if os.environ.get("FAKE_TODAY"):
+        return "FAKE_TODAY"
+    return "system"
 
 def now_s() -> float:
-    """Current time in UNIX seconds, honouring FAKE_NOW / FAKE_TODAY."""
+    """Current time in UNIX seconds, honouring POST /__control/now, FAKE_NOW and FAKE_TODAY."""
+    o = now_override()
+    if o is not None:
+        return o
     if os.environ.get("FAKE_NOW"):
         return float(os.environ["FAKE_NOW"])
     if os.environ.get("FAKE_TODAY"):
@@ -38,10 +68,11 @@ def now_s() -> float:
     return time.time()
 
 def today() -> date:
-    """UTC 'today' (FAKE_TODAY overrides). No bar is ever dated after this."""
-    if os.environ.get("FAKE_TODAY"):
+    """UTC 'today' (FAKE_TODAY overrides unless now was set via /__control/now). No bar is ever dated after this."""
+    o = now_override()
+    if o is None and os.environ.get("FAKE_TODAY"):
         return date.fromisoformat(os.environ["FAKE_TODAY"])
-    return datetime.fromtimestamp(now_s(), UTC).date()
+    return datetime.fromtimestamp(now_s() if o is None else o, UTC).date()
 
 def et_ts(d: date, hour: int = 0, minute: int = 0) -> int:
     """UNIX seconds of a wall-clock time in America/New_York (DST-correct)."""
@@ -195,8 +226,10 @@ def pg_times(ticker, span, lo, hi, mult):
     crypto = ticker.startswith("X:")
     kept = itertools.count()
     if span == "day":
+        now = now_s()
         for d in days(max(lo, MIN_DATE), min(hi, today())):
-            if (crypto or d.weekday() < 5) and next(kept) % mult == 0:
+            # et_ts(d) <= now only matters when now is between 00:00Z and 00:00 ET (a run-time/FAKE_NOW clock).
+            if (crypto or d.weekday() < 5) and et_ts(d) <= now and next(kept) % mult == 0:
                 yield et_ts(d) * 1000
         return
     t, end = max(lo, et_ts(MIN_DATE)), min(hi, now_s())
@@ -408,6 +441,9 @@ def coingecko_simple_price(req):
 # ==== Yahoo ====
 
 VALID_RANGES = ["1d", "5d", "1mo", "3mo", "6mo", "1y", "2y", "5y", "10y", "ytd", "max"]
+Y_INTERVALS = {"1d": 86400, "1h": 3600, "60m": 3600, "30m": 1800}
+Y_INTRADAY_LIMIT_DAYS = {"1h": 730, "60m": 730, "30m": 60}      # enforced only with FAKE_YAHOO_ENFORCE_LIMITS=1
+Y_RANGE_DAYS = {"1mo": 31, "3mo": 92, "6mo": 183, "1y": 365, "2y": 730, "5y": 1826, "10y": 3653}
 
 def y_kind(sym):
     """(exchangeName, fullExchangeName, instrumentType, crypto?)"""
@@ -417,22 +453,69 @@ def y_kind(sym):
             ("PCX", "NYSEArca", "ETF", False) if sym in ("SPY", "QQQ", "IWM", "DIA", "VOO", "GLD", "TLT") else
             ("NMS", "NasdaqGS", "EQUITY", False))
 
+def y_day_bars(crypto, interval, d):
+    """(start, span) of every bar of one day. Stocks: daily 09:30 ET (6.5 h); 1h 09:30..15:30 ET (last bar
+    30 min); 30m 09:30, 10:00, ..., 15:30 ET (13 bars). Crypto: from 00:00 UTC, every interval, 24 h."""
+    if crypto:
+        start = utc_ts(d)
+        if interval == "1d":
+            return [(start, 86400)]
+        step = Y_INTERVALS[interval]
+        return [(start + step * k, step) for k in range(86400 // step)]
+    start = et_ts(d, 9, 30)
+    if interval == "1d":
+        return [(start, 23400)]
+    if interval == "30m":
+        return [(start + 1800 * k, 1800) for k in range(13)]
+    return [(start + 3600 * k, 3600 if k < 6 else 1800) for k in range(7)]
+
 def y_rows(crypto, interval, p1, p2):
-    """(ts, span, session date) of every bar with p1 <= ts < p2 and ts <= now. Stocks: daily 09:30 ET,
-    hourly 09:30..15:30 ET (last bar 30 min), weekdays. Crypto (-USD): UTC midnight / every hour, all days."""
+    """(ts, span, session date) of every bar with p1 <= ts < p2 and ts <= now; stocks on weekdays only."""
     tz, now = (UTC if crypto else ET), now_s()
     out = []
     for d in days(max(local_date(max(p1, 0), tz), MIN_DATE), min(local_date(max(p2, 0), tz), today())):
         if not crypto and d.weekday() >= 5:
             continue
-        if crypto:
-            start = utc_ts(d)
-            cand = [(start, 86400)] if interval == "1d" else [(start + 3600 * h, 3600) for h in range(24)]
-        else:
-            start = et_ts(d, 9, 30)
-            cand = [(start, 23400)] if interval == "1d" else [(start + 3600 * k, 3600 if k < 6 else 1800) for k in range(7)]
-        out += [(ts, sp, d) for ts, sp in cand if p1 <= ts < p2 and ts <= now]
+        out += [(ts, sp, d) for ts, sp in y_day_bars(crypto, interval, d) if p1 <= ts < p2 and ts <= now]
     return out
+
+def y_day_start(crypto, d):
+    return utc_ts(d) if crypto else et_ts(d, 9, 30)
+
+def y_daily_bar(seed, crypto, d):
+    """The daily bar of date d (same values as the interval=1d row)."""
+    return ohlcv(seed, y_day_start(crypto, d), 86400 if crypto else 23400, crypto)
+
+def y_prev_session(crypto, d):
+    d -= timedelta(days=1)
+    while not crypto and d.weekday() >= 5:
+        d -= timedelta(days=1)
+    return d
+
+def y_last_session(crypto, now):
+    """The latest session that has started by `now` (and is <= today): stocks the last weekday whose 09:30 ET
+    is <= now, crypto the UTC date of now."""
+    d = min(local_date(now, UTC if crypto else ET), today())
+    while d > MIN_DATE and (not (crypto or d.weekday() < 5) or y_day_start(crypto, d) > now):
+        d -= timedelta(days=1)
+    return d
+
+def y_range_window(rng, crypto, now):
+    """(period1, period2) for range=...: 1d/5d = the last 1/5 sessions (see y_last_session), ytd from Jan 1,
+    max from 1990, the others calendar days back (approximate). period2 = now + 1 s (the bar at now included)."""
+    last = y_last_session(crypto, now)
+    if rng in ("1d", "5d"):
+        first = last
+        for _ in range(int(rng[0]) - 1):
+            first = y_prev_session(crypto, first)
+    elif rng == "ytd":
+        first = date(last.year, 1, 1)
+    elif rng == "max":
+        first = MIN_DATE
+    else:
+        first = last - timedelta(days=Y_RANGE_DAYS[rng] - 1)
+    p1 = utc_ts(first) if crypto else et_ts(first)
+    return p1, int(now) + 1
 
 def y_period(tz, d, start_hm, end_hm):
     off = int(datetime(d.year, d.month, d.day, 12, tzinfo=tz).utcoffset().total_seconds())
@@ -441,26 +524,41 @@ def y_period(tz, d, start_hm, end_hm):
     e = int(datetime(d.year, d.month, d.day, *end_hm, tzinfo=tz).timestamp()) if end_hm else s + 86400
     return {"timezone": abbr, "start": s, "end": e, "gmtoffset": off}
 
+def y_error(status, code, desc):
+    return J(status, {"chart": {"result": None, "error": {"code": code, "description": desc}}})
+
 def yahoo_chart(req, sym):
     if "Mozilla" not in req.headers.get("user-agent", ""):
         return TXT(403, "Forbidden")
     if sym.upper().startswith("ZZ"):
         return error_response("yahoo", 404)
     interval = req.q.get("interval", "1d")
-    if interval not in ("1d", "1h", "60m"):
-        return J(400, {"chart": {"result": None, "error": {"code": "Bad Request", "description":
-                 f"Invalid input - interval={interval} is not supported. Valid intervals: [1d, 1h, 60m] (fake server)"}}})
+    if interval not in Y_INTERVALS:
+        return y_error(400, "Bad Request", f"Invalid input - interval={interval} is not supported. "
+                       f"Valid intervals: [{', '.join(Y_INTERVALS)}] (fake server)")
     daily = interval == "1d"
     now = now_s()
-    try:
-        p2 = int(float(req.q.get("period2", now)))
-        p1 = int(float(req.q.get("period1", p2 - 30 * 86400)))
-    except ValueError:
-        return J(400, {"chart": {"result": None, "error": {"code": "Bad Request", "description": "Invalid period"}}})
     exch, full_exch, itype, crypto = y_kind(sym)
+    rng = req.q.get("range") or None
+    use_range = rng is not None and "period1" not in req.q        # period1/period2 win over range
+    if use_range:
+        if rng not in VALID_RANGES:
+            return y_error(400, "Bad Request", f"Invalid input - range={rng} is not supported. "
+                           f"Valid ranges: [{', '.join(VALID_RANGES)}]")
+        p1, p2 = y_range_window(rng, crypto, now)
+    else:
+        try:
+            p2 = int(float(req.q.get("period2", now)))
+            p1 = int(float(req.q.get("period1", p2 - 30 * 86400)))
+        except ValueError:
+            return y_error(400, "Bad Request", "Invalid period")
+    limit = Y_INTRADAY_LIMIT_DAYS.get(interval)
+    if limit and os.environ.get("FAKE_YAHOO_ENFORCE_LIMITS") == "1" and p1 < now - limit * 86400:
+        return y_error(422, "Unprocessable Entity", f"{interval} data not available for startTime={p1} and "
+                       f"endTime={p2}. The requested range must be within the last {limit} days.")
     tz = UTC if crypto else ET
     seed = seed_of(sym)
-    rows = y_rows(crypto, "1d" if daily else "1h", p1, p2)
+    rows = y_rows(crypto, interval, p1, p2)
     td, nul, quotes = today(), sym.startswith("NUL"), []      # quotes: (ts, o, h, l, c, v, adjclose)
     for ts, span, d in rows:
         o, h, l, c, v = ohlcv(seed, ts, span, crypto)
@@ -480,8 +578,7 @@ def yahoo_chart(req, sym):
     prev_d = first_d - timedelta(days=1)
     while not crypto and prev_d.weekday() >= 5:
         prev_d -= timedelta(days=1)
-    prev_start = utc_ts(prev_d) if crypto else et_ts(prev_d, 9, 30)
-    prev_close = f32(ohlcv(seed, prev_start, 86400 if crypto else 23400, crypto)[3])
+    prev_close = f32(y_daily_bar(seed, crypto, prev_d)[3])      # chartPreviousClose: the close before the chart
     last_price = c_l[-1] if c_l else f32(round(mid_price(seed, now), 2))
     cur = y_period(tz, td, (0, 0), None) if crypto else None
     ctp = ({"pre": dict(cur, end=cur["start"]), "regular": cur, "post": dict(cur, start=cur["end"])} if crypto else
@@ -498,6 +595,27 @@ def yahoo_chart(req, sym):
             "longName": f"{sym} Synthetic", "shortName": f"{sym} Synthetic",
             "chartPreviousClose": prev_close, "priceHint": 2, "currentTradingPeriod": ctp,
             "dataGranularity": interval, "range": "", "validRanges": VALID_RANGES}
+    if use_range:
+        # Quote semantics (range=1d&interval=1d is how clients ask for the latest price):
+        #   regularMarketPrice: stocks the close of the last session's daily bar (its live row when
+        #     FAKE_YAHOO_LIVE_ROW=1 adds one); crypto the close of the hour bar containing now.
+        #   regularMarketTime: now for crypto or inside 09:30-16:00 ET of that session, else 16:00 ET of it.
+        #   previousClose: the daily close of the session before the last one (chartPreviousClose is the close
+        #     before the chart's first row, as Yahoo does: the same for 1d, earlier for 5d and longer).
+        last = y_last_session(crypto, now)
+        _, hi_, lw_, cl_, vol_ = y_daily_bar(seed, crypto, last)
+        if crypto:
+            hour = int(now) // 3600 * 3600
+            price, rmt = f32(ohlcv(seed, hour, 3600, True)[3]), int(now)
+        else:
+            price = c_l[-1] if daily and rows and rows[-1][2] == last else f32(cl_)
+            in_session = et_ts(last, 9, 30) <= now < et_ts(last, 16)
+            rmt = int(now) if in_session else et_ts(last, 16)
+        meta.update({"regularMarketTime": rmt, "regularMarketPrice": price,
+                     "regularMarketDayHigh": f32(max(hi_, price)), "regularMarketDayLow": f32(min(lw_, price)),
+                     "regularMarketVolume": int(vol_ * cl_) if crypto else vol_,
+                     "previousClose": f32(y_daily_bar(seed, crypto, y_prev_session(crypto, last))[3]),
+                     "range": rng})
     if not daily and not crypto:
         meta["tradingPeriods"] = [[y_period(ET, d, (9, 30), (16, 0))] for d in sorted({r[2] for r in rows})]
     result = {"meta": meta}
@@ -687,7 +805,35 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__control/reset" and method == "POST":
             st.reset()
             return J(200, {"ok": True})
+        if path == "/__control/now" and method == "POST":
+            try:
+                doc = json.loads(body or b"{}")
+                if not isinstance(doc, dict) or not ({"now", "today"} & set(doc)):
+                    raise ValueError('body must be {"now": <unix seconds>|null} or {"today": "YYYY-MM-DD"}')
+                if "today" in doc and doc["today"] is not None:      # convenience: 23:00:00Z of that day
+                    d = date.fromisoformat(str(doc["today"]))
+                    value = datetime(d.year, d.month, d.day, 23, tzinfo=UTC).timestamp()
+                else:
+                    value = doc.get("now")
+                    if isinstance(value, bool) or not (value is None or isinstance(value, (int, float, str))):
+                        raise ValueError("now must be a number of UNIX seconds or null")
+                    if value is not None:
+                        value = float(value)
+                        if not math.isfinite(value) or not 0 <= value < 4102444800:   # before 2100
+                            raise ValueError("now out of range")
+            except (ValueError, TypeError) as e:
+                return J(400, {"error": str(e)})
+            set_now_override(value)
+            return J(200, self.clock_doc())
+        if path == "/__control/now" and method == "GET":
+            return J(200, self.clock_doc())
         return J(404, {"error": "unknown control endpoint"})
+
+    @staticmethod
+    def clock_doc():
+        n = now_s()
+        return {"ok": True, "now": int(n) if n == int(n) else n, "today": today().isoformat(),
+                "source": clock_source()}
 
     def send(self, resp, truncate=False):
         status, ctype, body, extra = resp

@@ -37,6 +37,9 @@ const std::vector<KeySpec> k_keys = {
     {"redis.hourly_ttl_seconds", "120", "", "TTL of hourly_data:{SYMBOL}:1D"},
     {"timescaledb.compress_after_days", "30", "", "compress price_bars chunks older than this (TimescaleDB only; 0 = never)"},
     {"timescaledb.retention_days", "0", "", "drop price_bars chunks older than this (TimescaleDB only; 0 = keep all)"},
+    {"calendar.closures_file", "", "ETL_CALENDAR_CLOSURES_FILE",
+     "unscheduled NYSE closures (YYYY-MM-DD closed | close=HH:MM); empty = the list built in from etc/market-closures.txt"},
+    {"hourly.extended_hours", "false", "", "etl-hourly also loads pre-market and after-hours bars (04:00-20:00 ET)"},
     {"routing.stock", "polygon", "", "provider for stocks"},
     {"routing.etf", "polygon", "", "provider for ETFs"},
     {"routing.index", "polygon", "", "provider for indices"},
@@ -221,6 +224,7 @@ Config Config::load(const std::optional<std::filesystem::path>& explicit_file, c
     static_cast<void>(c.get_int("timescaledb.compress_after_days", 0, 100000));
     static_cast<void>(c.get_int("timescaledb.retention_days", 0, 1000000));
     static_cast<void>(c.get_bool("log.progress"));
+    static_cast<void>(c.get_bool("hourly.extended_hours"));
     for (const auto& p : provider_names()) static_cast<void>(c.get_double(fmt::format("providers.{}.requests_per_minute", p), 0, 1e6));
     for (const auto* cls : {"stock", "etf", "index", "crypto", "fallback"}) {
         const auto& v = c.get(fmt::format("routing.{}", cls));

@@ -1,6 +1,8 @@
 #include "etl/jobs/common.hpp"
 
+#include "etl/market/symbol.hpp"
 #include "etl/util/clock.hpp"
+#include "etl/util/embedded.hpp"
 #include "etl/util/error.hpp"
 #include "etl/util/log.hpp"
 #include "etl/util/secrets.hpp"
@@ -110,10 +112,12 @@ std::unique_ptr<store::Store> open_store(const config::Config& cfg, const std::s
 }
 
 providers::ProviderSettings provider_settings(const config::Config& cfg, const std::string& name,
-                                              std::chrono::sys_days today) {
+                                              market::sys_seconds now, const market::TradingCalendar* calendar) {
     providers::ProviderSettings s;
     s.name = name;
-    s.today = today;
+    s.now = now;
+    s.today = std::chrono::floor<std::chrono::days>(now);
+    s.calendar = calendar;
     s.timeout = std::chrono::seconds{cfg.get_int("fetch.timeout_seconds", 1, 3600)};
     if (name == "mock") return s;
     s.base_url = cfg.get(fmt::format("providers.{}.base_url", name));
@@ -232,6 +236,87 @@ void finish_run(RunTotals& t, util::ExitCode code, const std::string& error, sto
     if (!report_file.empty()) write_report(report_file, t, code);
     if (code == util::ExitCode::config && !t.first_config_error.empty())
         util::log_error("configuration error: {}", t.first_config_error);
+}
+
+std::vector<std::string> normalize_symbols(const std::vector<std::string>& raw) {
+    std::vector<std::string> out;
+    for (const auto& r : raw) {
+        const auto symbol = market::normalize_symbol(r);
+        if (!symbol) throw UsageError(fmt::format("malformed symbol '{}': use 1-32 letters, digits or . - ^ = : _ /", r));
+        if (std::find(out.begin(), out.end(), *symbol) == out.end()) out.push_back(*symbol);
+    }
+    return out;
+}
+
+std::optional<market::AssetClass> parse_class_flag(const std::string& text) {
+    if (text.empty()) return std::nullopt;
+    const auto c = market::parse_asset_class(text);
+    if (!c) throw UsageError(fmt::format("--class '{}' is not stock, etf, index or crypto", text));
+    return c;
+}
+
+std::vector<market::Asset> resolve_assets(const std::vector<std::string>& symbols,
+                                          std::optional<market::AssetClass> forced, store::Store& store,
+                                          bool dry_run, const market::Shard& shard) {
+    std::vector<market::Asset> assets;
+    if (symbols.empty()) {
+        assets = store.list_assets(true);
+    } else {
+        std::vector<market::Asset> unknown;
+        for (const auto& symbol : symbols) {
+            if (auto found = store.find_asset(symbol)) {
+                assets.push_back(*found);
+            } else {
+                auto adhoc = market::adhoc_asset(symbol, forced.value_or(market::guess_asset_class(symbol)));
+                unknown.push_back(adhoc);
+                assets.push_back(std::move(adhoc));
+            }
+        }
+        if (!unknown.empty() && !dry_run) {
+            store.insert_missing_assets(unknown);
+            for (const auto& u : unknown)
+                util::log_info("{} is not in assets: fetched as {} and recorded as inactive (etl assets add to "
+                               "activate)",
+                               u.symbol, market::to_string(u.asset_class));
+        }
+    }
+    std::erase_if(assets, [&](const auto& x) { return !shard.owns(x.symbol); });
+    return assets;
+}
+
+market::TradingCalendar load_calendar(const config::Config& cfg) {
+    const auto& file = cfg.get("calendar.closures_file");
+    if (!file.empty()) return market::TradingCalendar::from_file(file);
+    const auto shipped = util::embedded_file("etc", "market-closures.txt");
+    if (!shipped) return market::TradingCalendar{};
+    return market::TradingCalendar(market::parse_overrides(*shipped, "market-closures.txt (built in)"));
+}
+
+std::unique_ptr<store::Store> start_run(const config::Config& cfg, RunTotals& totals, bool dry_run) {
+    auto store = open_store(cfg, totals.job);
+    totals.store = store->describe();
+    totals.dry_run = dry_run;
+    totals.max_rejected_ratio = cfg.get_double("validation.max_rejected_ratio", 0.0, 1.0);
+    if (!dry_run && !store->try_lock(fmt::format("{}:{}", totals.job, totals.shard)))
+        throw TemporaryError(fmt::format("another {} run (shard {}) is in progress; this run exits without doing "
+                                         "anything",
+                                         totals.job, totals.shard));
+    return store;
+}
+
+int execute_run(RunTotals& totals, store::Store* store, const std::string& report_file,
+                const std::function<void()>& work) {
+    try {
+        work();
+    } catch (const Error& e) {
+        // The run stops here (database lost mid-run, ...): record and report what was done, then let
+        // the error reach run_guarded, which prints it and returns its exit code.
+        finish_run(totals, e.code(), e.what(), store, report_file);
+        throw;
+    }
+    const auto code = decide_exit_code(totals);
+    finish_run(totals, code, "", store, report_file);
+    return util::to_int(code);
 }
 
 std::string join_arguments(const std::vector<std::string>& args) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "etl/config/config.hpp"
+#include "etl/market/calendar.hpp"
 #include "etl/market/shard.hpp"
 #include "etl/providers/provider.hpp"
 #include "etl/store/store.hpp"
@@ -10,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,7 +58,7 @@ std::unique_ptr<store::Store> open_store(const config::Config& cfg, const std::s
 
 // Provider settings for `name` from config, with API keys from the environment.
 providers::ProviderSettings provider_settings(const config::Config& cfg, const std::string& name,
-                                              std::chrono::sys_days today);
+                                              market::sys_seconds now, const market::TradingCalendar* calendar);
 
 // The run's tallies, from which the exit code and the summary are derived.
 struct RunTotals {
@@ -104,6 +106,32 @@ void write_report(const std::string& path, const RunTotals& totals, util::ExitCo
 // the error that stopped the run, "" when it ran to the end.
 void finish_run(RunTotals& totals, util::ExitCode code, const std::string& error, store::Store* store,
                 const std::string& report_file);
+
+// Upper-cased, validated symbols; throws UsageError naming the first malformed one.
+std::vector<std::string> normalize_symbols(const std::vector<std::string>& raw);
+// --class: nullopt when empty; throws UsageError when not stock, etf, index or crypto.
+std::optional<market::AssetClass> parse_class_flag(const std::string& text);
+
+// The assets a job works on: the named symbols (those not in `assets` are fetched as `forced` or their
+// guessed class and recorded as inactive assets, unless a dry run), or every active asset when none
+// are named; then this shard's share.
+std::vector<market::Asset> resolve_assets(const std::vector<std::string>& symbols,
+                                          std::optional<market::AssetClass> forced, store::Store& store,
+                                          bool dry_run, const market::Shard& shard);
+
+// The NYSE calendar with the closure overrides: calendar.closures_file when set, else the list that
+// ships with market-etl (etc/market-closures.txt, compiled in). Throws ConfigError.
+market::TradingCalendar load_calendar(const config::Config& cfg);
+
+// Opens the store, takes the lock of `job` + shard (not in a dry run: it writes nothing) and records
+// the run's start. Throws TemporaryError (75) when another run holds the lock.
+std::unique_ptr<store::Store> start_run(const config::Config& cfg, RunTotals& totals, bool dry_run);
+
+// Runs `work` (which fills `totals`), then decides the exit code and finishes the run (finish_run).
+// An etl::Error thrown by `work` also finishes the run, with that error's code, and is rethrown for
+// run_guarded to print.
+int execute_run(RunTotals& totals, store::Store* store, const std::string& report_file,
+                const std::function<void()>& work);
 
 // The command line as one string, for etl_runs.arguments (keys never appear on command lines).
 std::string join_arguments(const std::vector<std::string>& args);

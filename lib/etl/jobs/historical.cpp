@@ -48,45 +48,6 @@ market::DateWindow resolve_window(const HistoricalArgs& a, sys_days today) {
     return w;
 }
 
-// The assets to fetch: the named symbols (unknown ones recorded as inactive assets, unless a dry run),
-// or every active asset; then this shard's share.
-std::vector<market::Asset> resolve_assets(const HistoricalArgs& a, store::Store& store, bool dry_run,
-                                          const market::Shard& shard) {
-    std::optional<market::AssetClass> forced;
-    if (!a.asset_class.empty()) {
-        forced = market::parse_asset_class(a.asset_class);
-        if (!forced) throw UsageError(fmt::format("--class '{}' is not stock, etf, index or crypto", a.asset_class));
-    }
-    std::vector<market::Asset> assets;
-    if (a.symbols.empty()) {
-        assets = store.list_assets(true);
-    } else {
-        std::vector<market::Asset> unknown;
-        for (const auto& raw : a.symbols) {
-            const auto symbol = market::normalize_symbol(raw);
-            if (!symbol)
-                throw UsageError(fmt::format("malformed symbol '{}': use 1-32 letters, digits or . - ^ = : _ /", raw));
-            if (std::any_of(assets.begin(), assets.end(), [&](const auto& x) { return x.symbol == *symbol; })) continue;
-            if (auto found = store.find_asset(*symbol)) {
-                assets.push_back(*found);
-            } else {
-                auto adhoc = market::adhoc_asset(*symbol, forced.value_or(market::guess_asset_class(*symbol)));
-                unknown.push_back(adhoc);
-                assets.push_back(std::move(adhoc));
-            }
-        }
-        if (!unknown.empty() && !dry_run) {
-            store.insert_missing_assets(unknown);
-            for (const auto& u : unknown)
-                util::log_info("{} is not in assets: fetched as {} and recorded as inactive (etl assets add to "
-                               "activate)",
-                               u.symbol, market::to_string(u.asset_class));
-        }
-    }
-    std::erase_if(assets, [&](const auto& x) { return !shard.owns(x.symbol); });
-    return assets;
-}
-
 } // namespace
 
 int historical_main(const std::vector<std::string>& args) {
@@ -110,57 +71,44 @@ int historical_main(const std::vector<std::string>& args) {
         }
         if (a.range.empty() && a.from.empty())
             throw UsageError(fmt::format("missing RANGE: use one of {}, or --from YYYY-MM-DD", market::range_list()));
-        const auto today = floor<days>(util::now());
-        const auto dates = resolve_window(a, today);
+        const auto now = util::now();
+        const auto dates = resolve_window(a, floor<days>(now));
+        const auto symbols = normalize_symbols(a.symbols);
+        const auto forced = parse_class_flag(a.asset_class);
         const auto shard = resolve_shard(common);
         auto cfg = load_config(common);
+        const auto calendar = load_calendar(cfg);
 
         RunTotals totals;
         totals.job = "etl-historical";
-        std::vector<std::string> shown(args.begin() + 1, args.end());
-        totals.arguments = join_arguments(shown);
+        totals.arguments = join_arguments({args.begin() + 1, args.end()});
         totals.shard = shard.to_string();
-        totals.dry_run = common.dry_run;
-        totals.max_rejected_ratio = cfg.get_double("validation.max_rejected_ratio", 0.0, 1.0);
-
-        auto store = open_store(cfg, "etl-historical");
-        totals.store = store->describe();
-        if (!common.dry_run && !store->try_lock(fmt::format("historical:{}", totals.shard)))
-            throw TemporaryError(fmt::format("another etl-historical run (shard {}) is in progress; this run exits "
-                                             "without doing anything",
-                                             totals.shard));
-        auto assets = resolve_assets(a, *store, common.dry_run, shard);
+        auto store = start_run(cfg, totals, common.dry_run);
+        auto assets = resolve_assets(symbols, forced, *store, common.dry_run, shard);
         totals.symbols_requested = assets.size();
         if (!common.dry_run) totals.run_id = store->begin_run({totals.job, totals.arguments, totals.shard});
 
-        util::ExitCode code = util::ExitCode::ok;
-        try {
+        return execute_run(totals, store.get(), common.report_file, [&] {
             if (assets.empty()) {
                 util::log_info("nothing to do: no {}symbols for shard {} (add some with 'etl assets import "
                                "etc/assets.csv')",
-                               a.symbols.empty() ? "active " : "", totals.shard);
-            } else {
-                Router router(cfg, today);
-                PipelineSpec spec;
-                spec.assets = std::move(assets);
-                spec.timeframe = market::Timeframe::day;
-                spec.window = {sys_seconds{dates.from}, sys_seconds{dates.to}};
-                spec.make_fetch = [dates](const providers::Provider& p, const market::Asset& asset, std::string& why) {
-                    return p.daily_bars(asset, dates, why);
-                };
-                util::log_info("fetching {} symbol(s), {} .. {}", spec.assets.size(), util::format_date(dates.from),
-                               util::format_date(dates.to));
-                run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : store.get(), totals);
+                               symbols.empty() ? "active " : "", totals.shard);
+                return;
             }
-            code = decide_exit_code(totals);
-        } catch (const Error& e) {
-            // The run stops here (database lost mid-run, ...): record and report what was done, then
-            // let the error reach run_guarded, which prints it and returns its exit code.
-            finish_run(totals, e.code(), e.what(), store.get(), common.report_file);
-            throw;
-        }
-        finish_run(totals, code, "", store.get(), common.report_file);
-        return util::to_int(code);
+            Router router(cfg, now, &calendar);
+            PipelineSpec spec;
+            spec.assets = std::move(assets);
+            spec.timeframe = market::Timeframe::day;
+            spec.window_of = [&](const market::Asset&) {
+                return store::Window{sys_seconds{dates.from}, sys_seconds{dates.to}};
+            };
+            spec.make_fetch = [dates](const providers::Provider& p, const market::Asset& asset, std::string& why) {
+                return p.daily_bars(asset, dates, why);
+            };
+            util::log_info("fetching {} symbol(s), {} .. {}", spec.assets.size(), util::format_date(dates.from),
+                           util::format_date(dates.to));
+            run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : store.get(), totals);
+        });
     });
 }
 

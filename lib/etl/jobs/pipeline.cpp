@@ -61,13 +61,13 @@ private:
 
 } // namespace
 
-Router::Router(const config::Config& cfg, std::chrono::sys_days today)
-    : m_cfg(cfg), m_today(today), m_mock(cfg.get_bool("mock")) {}
+Router::Router(const config::Config& cfg, market::sys_seconds now, const market::TradingCalendar* calendar)
+    : m_cfg(cfg), m_now(now), m_calendar(calendar), m_mock(cfg.get_bool("mock")) {}
 
 const providers::Provider& Router::provider(const std::string& name) {
     auto it = m_providers.find(name);
     if (it == m_providers.end()) {
-        auto settings = provider_settings(m_cfg, name, m_today);
+        auto settings = provider_settings(m_cfg, name, m_now, m_calendar);
         m_rpm[name] = settings.requests_per_minute;
         it = m_providers.emplace(name, providers::make_provider(settings)).first;
     }
@@ -90,7 +90,9 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
                   RunTotals& totals) {
     std::vector<providers::FetchJob> jobs;
     jobs.reserve(spec.assets.size());
+    std::map<std::string, store::Window, std::less<>> windows;
     for (const auto& asset : spec.assets) {
+        windows.emplace(asset.symbol, spec.window_of(asset));
         providers::FetchJob job;
         job.symbol = asset.symbol;
         std::string why;
@@ -127,8 +129,10 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
             fetcher.run(
                 std::move(jobs),
                 [&](providers::FetchOutcome&& o) {
-                    if (o.failure == providers::FailureKind::none)
-                        market::validate_batch(o.batch, spec.window.from, spec.window.to);
+                    if (o.failure == providers::FailureKind::none) {
+                        const auto& w = windows.at(o.symbol);
+                        market::validate_batch(o.batch, w.from, w.to);
+                    }
                     queue.push(std::move(o));
                 },
                 stop);
@@ -175,8 +179,8 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
             totals.bars_valid += o->batch.bars.size();
             store::LoadStats stats;
             if (store) {
-                stats = store->load_bars(o->symbol, spec.timeframe, spec.window, o->batch.bars, o->batch.rejected,
-                                         totals.run_id);
+                stats = store->load_bars(o->symbol, spec.timeframe, windows.at(o->symbol), o->batch.bars,
+                                         o->batch.rejected, totals.run_id);
             } else {
                 stats.unchanged = 0;
                 stats.rejected = o->batch.rejected.size();
@@ -185,8 +189,10 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
             ++totals.symbols_ok;
             if (o->batch.bars.empty())
                 util::log_warn("{}: {} returned no bars for the window", o->symbol, o->provider);
+            const auto bar_count = o->batch.bars.size();
+            if (spec.on_loaded) spec.on_loaded(o->symbol, std::move(o->batch.bars));
             util::log(util::LogLevel::info, "loaded",
-                      {{"symbol", o->symbol}, {"provider", o->provider}, {"bars", std::to_string(o->batch.bars.size())},
+                      {{"symbol", o->symbol}, {"provider", o->provider}, {"bars", std::to_string(bar_count)},
                        {"inserted", std::to_string(stats.inserted)}, {"updated", std::to_string(stats.updated)},
                        {"rejected", std::to_string(o->batch.rejected.size())}, {"requests", std::to_string(o->requests)},
                        {"retries", std::to_string(o->retries)}});

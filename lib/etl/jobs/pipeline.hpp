@@ -6,6 +6,7 @@
 #include "etl/config/config.hpp"
 #include "etl/jobs/common.hpp"
 #include "etl/market/asset.hpp"
+#include "etl/market/calendar.hpp"
 #include "etl/providers/provider.hpp"
 #include "etl/store/store.hpp"
 
@@ -19,7 +20,8 @@ namespace etl::jobs {
 // builds each provider once, on first use, so a missing key matters only when that provider is needed.
 class Router {
 public:
-    Router(const config::Config& cfg, std::chrono::sys_days today);
+    // `calendar` is owned by the job and outlives the Router.
+    Router(const config::Config& cfg, market::sys_seconds now, const market::TradingCalendar* calendar);
     // The providers to try for `asset`, in order. Throws ConfigError (e.g. a missing key).
     std::vector<const providers::Provider*> route(const market::Asset& asset);
     // requests/minute of every provider built so far, for the Fetcher.
@@ -29,7 +31,8 @@ private:
     const providers::Provider& provider(const std::string& name);
 
     const config::Config& m_cfg;
-    std::chrono::sys_days m_today;
+    market::sys_seconds m_now;
+    const market::TradingCalendar* m_calendar;
     bool m_mock;
     std::map<std::string, std::unique_ptr<providers::Provider>, std::less<>> m_providers;
     std::map<std::string, double, std::less<>> m_rpm;
@@ -43,8 +46,12 @@ using FetchFactory = std::function<std::unique_ptr<providers::SymbolFetch>(
 struct PipelineSpec {
     std::vector<market::Asset> assets;
     market::Timeframe timeframe = market::Timeframe::day;
-    store::Window window;  // validation and load window (inclusive instants)
+    // The validation and load window (inclusive instants) of each asset.
+    std::function<store::Window(const market::Asset&)> window_of;
     FetchFactory make_fetch;
+    // Called on the loading thread with each symbol's bars once they are committed (or validated, in
+    // a dry run); optional.
+    std::function<void(const std::string& symbol, std::vector<market::Bar>&& bars)> on_loaded;
 };
 
 // Runs the pipeline. `store` is null in a dry run (nothing is written). Database errors during a load

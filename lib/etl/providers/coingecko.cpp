@@ -1,10 +1,12 @@
 #include "etl/providers/coingecko.hpp"
 
+#include "etl/providers/parse_latest.hpp"
 #include "etl/util/strings.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace etl::providers {
 namespace {
@@ -16,18 +18,40 @@ using namespace std::chrono;
 // daily points even where `interval=daily` is not honoured.
 constexpr days k_daily_granularity_span{92};
 
-class CoinGeckoFetch final : public SymbolFetch {
+// The key header every CoinGecko request carries when a key is configured.
+std::vector<std::string> key_headers(const ProviderSettings& s) {
+    if (s.api_key.empty()) return {};
+    return {fmt::format("{}: {}", s.plan == "pro" ? "x-cg-pro-api-key" : "x-cg-demo-api-key", s.api_key)};
+}
+
+// What every CoinGecko fetch shares: the plan errors that no retry will fix.
+class CoinGeckoFetchBase : public SymbolFetch {
+public:
+    std::optional<Failure> classify_error(const http::Response& r) override {
+        // 10012 (history beyond the plan), 10010/10011 (key on the wrong host), 10005 (endpoint not in
+        // the plan) will not pass on retry.
+        for (const auto* code : {"10010", "10011", "10012", "10005"}) {
+            if (r.body.find(fmt::format("\"error_code\":{}", code)) != std::string::npos) {
+                const auto text = provider_error_message(r.body).value_or("request rejected by plan");
+                return Failure{FailureKind::config,
+                               fmt::format("CoinGecko error {}: {} (check COINGECKO_API_KEY, providers.coingecko.plan "
+                                           "and providers.coingecko.max_history_days)",
+                                           code, text)};
+            }
+        }
+        return std::nullopt;
+    }
+    [[nodiscard]] std::string_view provider() const noexcept override { return "coingecko"; }
+};
+
+class CoinGeckoFetch final : public CoinGeckoFetchBase {
 public:
     CoinGeckoFetch(const ProviderSettings& s, std::string symbol, std::string url, sys_seconds keep_from)
         : m_settings(s), m_symbol(std::move(symbol)), m_url(std::move(url)), m_keep_from(keep_from) {}
 
     std::optional<http::Request> next_request() override {
         if (m_done) return std::nullopt;
-        http::Request r{m_url, {}, m_settings.timeout};
-        if (!m_settings.api_key.empty())
-            r.headers.push_back(fmt::format("{}: {}", m_settings.plan == "pro" ? "x-cg-pro-api-key" : "x-cg-demo-api-key",
-                                            m_settings.api_key));
-        return r;
+        return http::Request{m_url, key_headers(m_settings), m_settings.timeout};
     }
 
     tl::expected<void, ParseFailure> on_success(std::string_view body) override {
@@ -43,28 +67,7 @@ public:
         return {};
     }
 
-    std::optional<Failure> classify_error(const http::Response& r) override {
-        // 10012 (history beyond the plan) and 10010/10011 (key on the wrong host) will not pass on retry.
-        const auto msg = parse_error_code(r.body);
-        if (msg) return Failure{FailureKind::config, *msg};
-        return std::nullopt;
-    }
-
-    [[nodiscard]] std::string_view provider() const noexcept override { return "coingecko"; }
-
 private:
-    static std::optional<std::string> parse_error_code(std::string_view body) {
-        for (const auto* code : {"10010", "10011", "10012", "10005"}) {
-            if (body.find(fmt::format("\"error_code\":{}", code)) != std::string_view::npos) {
-                const auto text = provider_error_message(body).value_or("request rejected by plan");
-                return fmt::format("CoinGecko error {}: {} (check COINGECKO_API_KEY, providers.coingecko.plan and "
-                                   "providers.coingecko.max_history_days)",
-                                   code, text);
-            }
-        }
-        return std::nullopt;
-    }
-
     const ProviderSettings& m_settings;
     std::string m_symbol;
     std::string m_url;
@@ -72,7 +75,125 @@ private:
     bool m_done = false;
 };
 
+// Hourly bars from the price points of /market_chart/range: a range ending now and at most a day long
+// comes 5-minutely (real hourly OHLC), a longer one hourly; either way points are bucketed by the
+// hour they fall in, and hours without points get no bar.
+class CoinGeckoHourlyFetch final : public CoinGeckoFetchBase {
+public:
+    CoinGeckoHourlyFetch(const ProviderSettings& s, std::string symbol, std::string url, HourWindow window)
+        : m_settings(s), m_symbol(std::move(symbol)), m_url(std::move(url)), m_window(window) {}
+
+    std::optional<http::Request> next_request() override {
+        if (m_done) return std::nullopt;
+        return http::Request{m_url, key_headers(m_settings), m_settings.timeout};
+    }
+
+    tl::expected<void, ParseFailure> on_success(std::string_view body) override {
+        auto points = parse_coingecko_prices(body);
+        if (!points) return tl::unexpected(points.error());
+        m_skipped += points->skipped;
+        m_batch.bars = market::hourly_bars_from_points(m_symbol, "coingecko", points->points);
+        keep_window(m_batch.bars, m_window, m_skipped);
+        m_done = true;
+        return {};
+    }
+
+private:
+    const ProviderSettings& m_settings;
+    std::string m_symbol;
+    std::string m_url;
+    HourWindow m_window;
+    bool m_done = false;
+};
+
+// Latest prices of many coins in one /simple/price request. Ids CoinGecko does not know are simply
+// missing from the answer; their symbols get no quote (and so fail), never a price of 0.
+class CoinGeckoLatestFetch final : public CoinGeckoFetchBase {
+public:
+    CoinGeckoLatestFetch(const ProviderSettings& s, std::vector<market::Asset> assets, std::string url)
+        : m_settings(s), m_assets(std::move(assets)), m_url(std::move(url)) {}
+
+    std::optional<http::Request> next_request() override {
+        if (m_done) return std::nullopt;
+        return http::Request{m_url, key_headers(m_settings), m_settings.timeout};
+    }
+
+    tl::expected<void, ParseFailure> on_success(std::string_view body) override {
+        auto prices = parse_coingecko_simple_price(body);
+        if (!prices) return tl::unexpected(prices.error());
+        for (const auto& asset : m_assets) {
+            const auto it = prices->find(asset.coingecko_id);
+            if (it == prices->end()) continue;
+            market::Quote q;
+            q.symbol = asset.symbol;
+            q.price = it->second.usd;
+            if (it->second.change_24h_pct && *it->second.change_24h_pct > -100.0) {
+                // CoinGecko gives the 24 h change, not a previous close: derive it. Eight decimals
+                // are finer than any coin's quoted precision.
+                const double previous = q.price.value / (1.0 + *it->second.change_24h_pct / 100.0);
+                q.previous_close = market::decimal_from_double(std::round(previous * 1e8) / 1e8);
+            }
+            q.as_of = it->second.last_updated ? market::sys_seconds{seconds{*it->second.last_updated}} : m_settings.now;
+            q.source = "coingecko";
+            m_quotes.push_back(std::move(q));
+        }
+        m_done = true;
+        return {};
+    }
+
+private:
+    const ProviderSettings& m_settings;
+    std::vector<market::Asset> m_assets;
+    std::string m_url;
+    bool m_done = false;
+};
+
+// Ids per /simple/price request: CoinGecko documents no limit, but URLs past ~2,000 characters fail at
+// some proxies; 100 slugs stay well under that.
+constexpr std::size_t k_ids_per_request = 100;
+
 } // namespace
+
+std::unique_ptr<SymbolFetch> CoinGeckoProvider::hourly_bars(const market::Asset& asset, HourWindow window,
+                                                            std::string& why) const {
+    if (asset.coingecko_id.empty()) {
+        why = fmt::format("{} has no coingecko_id in assets", asset.symbol);
+        return nullptr;
+    }
+    const auto to = std::min(window.to + hours{1}, m_settings.now);
+    const auto url = fmt::format("{}/coins/{}/market_chart/range?vs_currency=usd&from={}&to={}", m_settings.base_url,
+                                 util::percent_encode(asset.coingecko_id), window.from.time_since_epoch().count(),
+                                 to.time_since_epoch().count());
+    return std::make_unique<CoinGeckoHourlyFetch>(m_settings, asset.symbol, url, window);
+}
+
+std::vector<std::unique_ptr<SymbolFetch>> CoinGeckoProvider::latest_quotes(std::span<const market::Asset> assets,
+                                                                           std::vector<std::string>& unserved) const {
+    std::vector<std::unique_ptr<SymbolFetch>> out;
+    std::vector<market::Asset> batch;
+    std::string ids;
+    auto flush = [&] {
+        if (batch.empty()) return;
+        const auto url = fmt::format("{}/simple/price?ids={}&vs_currencies=usd&include_24hr_change=true"
+                                     "&include_last_updated_at=true",
+                                     m_settings.base_url, ids);
+        out.push_back(std::make_unique<CoinGeckoLatestFetch>(m_settings, std::move(batch), url));
+        batch.clear();
+        ids.clear();
+    };
+    for (const auto& asset : assets) {
+        if (asset.coingecko_id.empty()) {
+            unserved.push_back(asset.symbol);
+            continue;
+        }
+        if (!ids.empty()) ids += "%2C";
+        ids += util::percent_encode(asset.coingecko_id);
+        batch.push_back(asset);
+        if (batch.size() == k_ids_per_request) flush();
+    }
+    flush();
+    return out;
+}
 
 std::unique_ptr<SymbolFetch> CoinGeckoProvider::daily_bars(const market::Asset& asset, market::DateWindow window,
                                                            std::string& why) const {

@@ -179,6 +179,7 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
             if (!a.request) {  // complete
                 a.outcome.provider = fetch.provider();
                 a.outcome.batch = std::move(fetch.batch());
+                a.outcome.quotes = std::move(fetch.quotes());
                 a.outcome.skipped += fetch.skipped();
                 finish(a);
                 active.erase(active.begin() + static_cast<std::ptrdiff_t>(i));

@@ -33,6 +33,7 @@ struct FetchOutcome {
     std::string symbol;
     std::string provider;          // the provider whose result this is (the last one tried on failure)
     market::BarBatch batch;        // on failure: rejects seen before the failure, no bars
+    std::vector<market::Quote> quotes;  // latest-price fetches
     FailureKind failure = FailureKind::none;
     std::string error;             // one line, no secrets
     unsigned requests = 0;

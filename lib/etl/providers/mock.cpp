@@ -55,7 +55,45 @@ private:
     bool m_generated = false;
 };
 
+// Mock fetches whose results are ready at construction (hourly bars, quotes: small).
+class ReadyFetch final : public SymbolFetch {
+public:
+    ReadyFetch(std::vector<market::Bar> bars, std::vector<market::Quote> quotes) {
+        m_batch.bars = std::move(bars);
+        m_quotes = std::move(quotes);
+    }
+    std::optional<http::Request> next_request() override { return std::nullopt; }
+    tl::expected<void, ParseFailure> on_success(std::string_view) override { return {}; }
+    [[nodiscard]] std::string_view provider() const noexcept override { return "mock"; }
+};
+
 } // namespace
+
+market::Bar mock_hourly_bar(const std::string& symbol, sys_seconds hour) {
+    const auto day = floor<days>(hour);
+    const auto daily = mock_daily_bar(symbol, day);
+    const std::uint64_t seed = util::stable_hash(symbol) ^ 0x5bd1e995ULL;
+    const auto h = duration_cast<hours>(hour - sys_seconds{day}).count();
+    const auto d = (day - k_mock_history_start).count() * 24 + h;
+    const auto base = std::llround(daily.close.value * 100.0);
+    const auto open = std::max<std::int64_t>(100, std::llround(static_cast<double>(base) * (1.0 + 0.004 * noise(seed, d, 1))));
+    const auto close = std::max<std::int64_t>(100, std::llround(static_cast<double>(base) * (1.0 + 0.004 * noise(seed, d, 2))));
+    const auto high = std::max(open, close) + std::llround(static_cast<double>(base) * 0.002 * std::abs(noise(seed, d, 3)));
+    const auto low = std::max<std::int64_t>(1, std::min(open, close) -
+                                                   std::llround(static_cast<double>(base) * 0.002 * std::abs(noise(seed, d, 4))));
+    market::Bar b = daily;
+    b.timeframe = market::Timeframe::hour;
+    b.ts = sys_seconds{floor<hours>(hour)};
+    b.open = cents_decimal(open);
+    b.high = cents_decimal(high);
+    b.low = cents_decimal(low);
+    b.close = cents_decimal(close);
+    const auto volume = std::max<std::int64_t>(1, std::llround(daily.volume->value / 7.0 * (1.0 + 0.5 * noise(seed, d, 5))));
+    b.volume = market::Decimal{std::to_string(volume), static_cast<double>(volume)};
+    b.vwap = cents_decimal((open + high + low + close) / 4);
+    b.trade_count = volume / 100;
+    return b;
+}
 
 market::Bar mock_daily_bar(const std::string& symbol, sys_days date) {
     const std::uint64_t seed = util::stable_hash(symbol);
@@ -89,7 +127,53 @@ market::Bar mock_daily_bar(const std::string& symbol, sys_days date) {
 
 std::unique_ptr<SymbolFetch> MockProvider::daily_bars(const market::Asset& asset, market::DateWindow window,
                                                       std::string&) const {
-    return std::make_unique<MockFetch>(m_calendar, asset, window);
+    return std::make_unique<MockFetch>(calendar(), asset, window);
+}
+
+} // namespace etl::providers
+
+namespace etl::providers {
+
+std::unique_ptr<SymbolFetch> MockProvider::hourly_bars(const market::Asset& asset, HourWindow window,
+                                                       std::string&) const {
+    std::vector<market::Bar> bars;
+    const bool around_the_clock = asset.asset_class == market::AssetClass::crypto;
+    // Like a real provider, the hour in progress has a bar, later hours do not.
+    const auto last = std::min(window.to, sys_seconds{floor<hours>(m_settings.now)});
+    for (auto h = window.from; h <= last; h += hours{1}) {
+        if (!around_the_clock && !calendar().is_trading_day(floor<days>(h))) continue;
+        bars.push_back(mock_hourly_bar(asset.symbol, h));
+    }
+    return std::make_unique<ReadyFetch>(std::move(bars), std::vector<market::Quote>{});
+}
+
+std::vector<std::unique_ptr<SymbolFetch>> MockProvider::latest_quotes(std::span<const market::Asset> assets,
+                                                                      std::vector<std::string>&) const {
+    std::vector<std::unique_ptr<SymbolFetch>> out;
+    const auto now = m_settings.now;
+    for (const auto& asset : assets) {
+        market::Quote q;
+        q.symbol = asset.symbol;
+        q.source = "mock";
+        if (asset.asset_class == market::AssetClass::crypto) {
+            q.price = mock_hourly_bar(asset.symbol, now).close;
+            q.previous_close = mock_daily_bar(asset.symbol, floor<days>(now) - days{1}).close;
+            q.as_of = now;
+        } else {
+            const auto session = calendar().session_for(now);
+            if (calendar().is_open(now)) {
+                q.price = mock_hourly_bar(asset.symbol, now).close;
+                q.as_of = now;
+            } else {
+                q.price = mock_daily_bar(asset.symbol, session.date).close;
+                q.as_of = std::min(now, session.close);
+            }
+            if (const auto previous = calendar().previous_session(session.date))
+                q.previous_close = mock_daily_bar(asset.symbol, previous->date).close;
+        }
+        out.push_back(std::make_unique<ReadyFetch>(std::vector<market::Bar>{}, std::vector{std::move(q)}));
+    }
+    return out;
 }
 
 } // namespace etl::providers

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace etl::providers {
 namespace {
 
@@ -20,8 +22,9 @@ std::string encode_ticker(std::string_view ticker) {
 
 class PolygonFetch final : public SymbolFetch {
 public:
-    PolygonFetch(const ProviderSettings& s, std::string symbol, std::string first_url)
-        : m_settings(s), m_symbol(std::move(symbol)), m_next(std::move(first_url)) {}
+    PolygonFetch(const ProviderSettings& s, std::string symbol, std::string first_url, market::Timeframe timeframe,
+                 std::optional<HourWindow> keep = std::nullopt)
+        : m_settings(s), m_symbol(std::move(symbol)), m_next(std::move(first_url)), m_timeframe(timeframe), m_keep(keep) {}
 
     std::optional<http::Request> next_request() override {
         if (!m_next) return std::nullopt;
@@ -29,9 +32,10 @@ public:
     }
 
     tl::expected<void, ParseFailure> on_success(std::string_view body) override {
-        auto page = parse_polygon_aggs(body, m_symbol, market::Timeframe::day);
+        auto page = parse_polygon_aggs(body, m_symbol, m_timeframe);
         if (!page) return tl::unexpected(page.error());
         auto& b = page->batch;
+        if (m_keep) keep_window(b.bars, *m_keep, m_skipped);
         m_batch.bars.insert(m_batch.bars.end(), std::make_move_iterator(b.bars.begin()), std::make_move_iterator(b.bars.end()));
         m_batch.rejected.insert(m_batch.rejected.end(), std::make_move_iterator(b.rejected.begin()),
                                 std::make_move_iterator(b.rejected.end()));
@@ -47,6 +51,48 @@ private:
     const ProviderSettings& m_settings;
     std::string m_symbol;
     std::optional<std::string> m_next;
+    market::Timeframe m_timeframe;
+    std::optional<HourWindow> m_keep;
+};
+
+// Latest price from the most recent daily aggregates: the newest bar's close is the price, the one
+// before it the previous close. One request per symbol.
+class PolygonLatestFetch final : public SymbolFetch {
+public:
+    PolygonLatestFetch(const ProviderSettings& s, market::Asset asset, std::string url)
+        : m_settings(s), m_asset(std::move(asset)), m_url(std::move(url)) {}
+
+    std::optional<http::Request> next_request() override {
+        if (m_done) return std::nullopt;
+        return http::Request{m_url, {"Authorization: Bearer " + m_settings.api_key}, m_settings.timeout};
+    }
+
+    tl::expected<void, ParseFailure> on_success(std::string_view body) override {
+        auto page = parse_polygon_aggs(body, m_asset.symbol, market::Timeframe::day);
+        if (!page) return tl::unexpected(page.error());
+        auto& bars = page->batch.bars;
+        std::sort(bars.begin(), bars.end(), [](const auto& a, const auto& b) { return a.ts > b.ts; });
+        if (!bars.empty()) {
+            market::Quote q;
+            q.symbol = m_asset.symbol;
+            q.price = bars[0].close;
+            if (bars.size() > 1) q.previous_close = bars[1].close;
+            q.as_of = close_as_of(m_settings, m_asset, bars[0].ts);
+            q.source = "polygon";
+            m_quotes.push_back(std::move(q));
+        }
+        m_batch.rejected = std::move(page->batch.rejected);
+        m_done = true;
+        return {};
+    }
+
+    [[nodiscard]] std::string_view provider() const noexcept override { return "polygon"; }
+
+private:
+    const ProviderSettings& m_settings;
+    market::Asset m_asset;
+    std::string m_url;
+    bool m_done = false;
 };
 
 } // namespace
@@ -70,7 +116,41 @@ std::unique_ptr<SymbolFetch> PolygonProvider::daily_bars(const market::Asset& as
     const auto url = fmt::format("{}/v2/aggs/ticker/{}/range/1/day/{}/{}?adjusted=true&sort=asc&limit=50000",
                                  m_settings.base_url, encode_ticker(asset.polygon_ticker),
                                  util::format_date(window.from), util::format_date(window.to));
-    return std::make_unique<PolygonFetch>(m_settings, asset.symbol, url);
+    return std::make_unique<PolygonFetch>(m_settings, asset.symbol, url, market::Timeframe::day);
+}
+
+std::unique_ptr<SymbolFetch> PolygonProvider::hourly_bars(const market::Asset& asset, HourWindow window,
+                                                          std::string& why) const {
+    if (asset.polygon_ticker.empty()) {
+        why = fmt::format("{} has no polygon_ticker in assets", asset.symbol);
+        return nullptr;
+    }
+    // Millisecond bounds (both inclusive): from the first bar's start to the last bar's final
+    // millisecond. A session is at most 16 hours = 960 minute base aggregates, far below the limit.
+    const auto from_ms = std::chrono::duration_cast<std::chrono::milliseconds>(window.from.time_since_epoch()).count();
+    const auto to_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>((window.to + std::chrono::hours{1}).time_since_epoch()).count() - 1;
+    const auto url = fmt::format("{}/v2/aggs/ticker/{}/range/1/hour/{}/{}?adjusted=true&sort=asc&limit=50000",
+                                 m_settings.base_url, encode_ticker(asset.polygon_ticker), from_ms, to_ms);
+    return std::make_unique<PolygonFetch>(m_settings, asset.symbol, url, market::Timeframe::hour, window);
+}
+
+std::vector<std::unique_ptr<SymbolFetch>> PolygonProvider::latest_quotes(std::span<const market::Asset> assets,
+                                                                         std::vector<std::string>& unserved) const {
+    std::vector<std::unique_ptr<SymbolFetch>> out;
+    for (const auto& asset : assets) {
+        if (asset.polygon_ticker.empty()) {
+            unserved.push_back(asset.symbol);
+            continue;
+        }
+        // Two weeks back always holds two sessions, even after the longest closures on record.
+        const auto today = std::chrono::floor<std::chrono::days>(m_settings.now);
+        const auto url = fmt::format("{}/v2/aggs/ticker/{}/range/1/day/{}/{}?adjusted=true&sort=desc&limit=10",
+                                     m_settings.base_url, encode_ticker(asset.polygon_ticker),
+                                     util::format_date(today - std::chrono::days{14}), util::format_date(today));
+        out.push_back(std::make_unique<PolygonLatestFetch>(m_settings, asset, url));
+    }
+    return out;
 }
 
 } // namespace etl::providers

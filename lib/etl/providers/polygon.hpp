@@ -1,4 +1,5 @@
-// Polygon.io / Massive: daily aggregates with next_url pagination and Bearer authentication.
+// Polygon.io / Massive: day and hour aggregates with next_url pagination and Bearer authentication;
+// latest prices from the two most recent daily aggregates.
 #pragma once
 
 #include "etl/providers/provider.hpp"
@@ -11,6 +12,10 @@ public:
     [[nodiscard]] std::string_view name() const noexcept override { return "polygon"; }
     std::unique_ptr<SymbolFetch> daily_bars(const market::Asset& asset, market::DateWindow window,
                                             std::string& why) const override;
+    std::unique_ptr<SymbolFetch> hourly_bars(const market::Asset& asset, HourWindow window,
+                                             std::string& why) const override;
+    std::vector<std::unique_ptr<SymbolFetch>> latest_quotes(std::span<const market::Asset> assets,
+                                                            std::vector<std::string>& unserved) const override;
 
 private:
     ProviderSettings m_settings;

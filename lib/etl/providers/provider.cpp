@@ -21,6 +21,21 @@ std::string_view to_string(FailureKind k) noexcept {
     return "failed";
 }
 
+void keep_window(std::vector<market::Bar>& bars, HourWindow window, std::size_t& skipped) {
+    const auto before = bars.size();
+    std::erase_if(bars, [&](const market::Bar& b) { return b.ts < window.from || b.ts > window.to; });
+    skipped += before - bars.size();
+}
+
+market::sys_seconds close_as_of(const ProviderSettings& s, const market::Asset& asset, market::sys_seconds session_date) {
+    auto close = session_date + std::chrono::days{1};
+    if (asset.asset_class != market::AssetClass::crypto && s.calendar) {
+        if (const auto session = s.calendar->session_on(std::chrono::floor<std::chrono::days>(session_date)))
+            close = session->close;
+    }
+    return std::min(close, s.now);
+}
+
 std::unique_ptr<Provider> make_provider(const ProviderSettings& s) {
     if (s.name == "polygon") {
         if (s.api_key.empty())

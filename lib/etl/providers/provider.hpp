@@ -5,11 +5,15 @@
 #include "etl/http/client.hpp"
 #include "etl/market/asset.hpp"
 #include "etl/market/bar.hpp"
+#include "etl/market/calendar.hpp"
+#include "etl/market/quote.hpp"
 #include "etl/market/range.hpp"
 #include "etl/providers/parse.hpp"
 
 #include <memory>
 #include <optional>
+#include <span>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -44,11 +48,19 @@ public:
 
     [[nodiscard]] virtual std::string_view provider() const noexcept = 0;
     market::BarBatch& batch() noexcept { return m_batch; }
+    std::vector<market::Quote>& quotes() noexcept { return m_quotes; }
     [[nodiscard]] std::size_t skipped() const noexcept { return m_skipped; }
 
 protected:
     market::BarBatch m_batch;
+    std::vector<market::Quote> m_quotes;  // latest-price fetches fill this instead of m_batch
     std::size_t m_skipped = 0;
+};
+
+// Inclusive range of hourly bar starts, both on the hour.
+struct HourWindow {
+    market::sys_seconds from;
+    market::sys_seconds to;
 };
 
 // What a provider needs from configuration.
@@ -61,6 +73,8 @@ struct ProviderSettings {
     int max_history_days = 0;      // CoinGecko: 0 = unlimited
     std::chrono::seconds timeout{30};
     std::chrono::sys_days today{}; // "today" for clipping history windows
+    market::sys_seconds now{};     // the run's clock (ETL_NOW when pinned)
+    const market::TradingCalendar* calendar = nullptr;  // owned by the job; outlives the provider
 };
 
 class Provider {
@@ -71,7 +85,25 @@ public:
     // no identifier for the asset (e.g. no coingecko_id), with `why` set.
     virtual std::unique_ptr<SymbolFetch> daily_bars(const market::Asset& asset, market::DateWindow window,
                                                     std::string& why) const = 0;
+    // Hourly bars of `asset` whose start lies in `window`; bars outside it are dropped (counted as
+    // skipped), so extended-hours bars a provider adds do not reach validation.
+    virtual std::unique_ptr<SymbolFetch> hourly_bars(const market::Asset& asset, HourWindow window,
+                                                     std::string& why) const = 0;
+    // Latest prices of `assets`: one fetch per asset, or per batch of assets where the provider takes
+    // many ids in one request. Each fetch's quotes() name their symbols; an asset absent from them
+    // has failed (unknown id). Assets this provider has no identifier for are listed in `unserved`.
+    virtual std::vector<std::unique_ptr<SymbolFetch>> latest_quotes(std::span<const market::Asset> assets,
+                                                                    std::vector<std::string>& unserved) const = 0;
 };
+
+// Moves the bars of `bars` whose ts lies outside `window` out (counted in `skipped`): bars a provider
+// adds beyond what was asked (extended hours, the widened request of a daily series) are not records
+// that failed, so they do not go to rejected_rows.
+void keep_window(std::vector<market::Bar>& bars, HourWindow window, std::size_t& skipped);
+
+// The session close of the trading day that starts at `session_date` (00:00 UTC of that date), capped at
+// `now`: the as-of time of a daily close. Crypto and calendar-less callers get the end of that UTC day.
+market::sys_seconds close_as_of(const ProviderSettings& s, const market::Asset& asset, market::sys_seconds session_date);
 
 // Builds the named provider. Throws ConfigError for an unknown name or a missing required key
 // (Polygon needs POLYGON_API_KEY).

@@ -1,5 +1,6 @@
 #include "etl/providers/yahoo.hpp"
 
+#include "etl/providers/parse_latest.hpp"
 #include "etl/util/strings.hpp"
 
 #include <fmt/format.h>
@@ -13,9 +14,47 @@ using namespace std::chrono;
 constexpr std::string_view k_user_agent =
     "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
 
+// A daily or hourly chart. Hourly bars come from 30-minute bars: Yahoo's own 1h bars start on the half
+// hour (09:30, 10:30, ...), so 30-minute bars are grouped into bars that start on the hour, like
+// Polygon's.
 class YahooFetch final : public SymbolFetch {
 public:
-    YahooFetch(const ProviderSettings& s, std::string symbol, std::string url)
+    YahooFetch(const ProviderSettings& s, std::string symbol, std::string url,
+               std::optional<HourWindow> hourly = std::nullopt)
+        : m_settings(s), m_symbol(std::move(symbol)), m_url(std::move(url)), m_hourly(hourly) {}
+
+    std::optional<http::Request> next_request() override {
+        if (m_done) return std::nullopt;
+        return http::Request{m_url, {std::string(k_user_agent)}, m_settings.timeout};
+    }
+
+    tl::expected<void, ParseFailure> on_success(std::string_view body) override {
+        auto page = parse_yahoo_chart(body, m_symbol, m_hourly ? market::Timeframe::hour : market::Timeframe::day);
+        if (!page) return tl::unexpected(page.error());
+        m_batch = std::move(page->batch);
+        m_skipped = page->skipped;
+        if (m_hourly) {
+            m_batch.bars = market::hourly_bars_from_bars(m_batch.bars);
+            keep_window(m_batch.bars, *m_hourly, m_skipped);
+        }
+        m_done = true;
+        return {};
+    }
+
+    [[nodiscard]] std::string_view provider() const noexcept override { return "yahoo"; }
+
+private:
+    const ProviderSettings& m_settings;
+    std::string m_symbol;
+    std::string m_url;
+    std::optional<HourWindow> m_hourly;
+    bool m_done = false;
+};
+
+// Latest price from the chart's meta (regularMarketPrice, previous close, regularMarketTime).
+class YahooLatestFetch final : public SymbolFetch {
+public:
+    YahooLatestFetch(const ProviderSettings& s, std::string symbol, std::string url)
         : m_settings(s), m_symbol(std::move(symbol)), m_url(std::move(url)) {}
 
     std::optional<http::Request> next_request() override {
@@ -24,10 +63,10 @@ public:
     }
 
     tl::expected<void, ParseFailure> on_success(std::string_view body) override {
-        auto page = parse_yahoo_chart(body, m_symbol, market::Timeframe::day);
-        if (!page) return tl::unexpected(page.error());
-        m_batch = std::move(page->batch);
-        m_skipped = page->skipped;
+        auto q = parse_yahoo_quote(body, m_symbol);
+        if (!q) return tl::unexpected(q.error());
+        if (q->as_of == market::sys_seconds{}) q->as_of = m_settings.now;
+        m_quotes.push_back(std::move(*q));
         m_done = true;
         return {};
     }
@@ -56,6 +95,38 @@ std::unique_ptr<SymbolFetch> YahooProvider::daily_bars(const market::Asset& asse
                                  m_settings.base_url, util::percent_encode(asset.yahoo_symbol),
                                  p1.time_since_epoch().count(), p2.time_since_epoch().count());
     return std::make_unique<YahooFetch>(m_settings, asset.symbol, url);
+}
+
+} // namespace etl::providers
+
+namespace etl::providers {
+
+std::unique_ptr<SymbolFetch> YahooProvider::hourly_bars(const market::Asset& asset, HourWindow window,
+                                                        std::string& why) const {
+    if (asset.yahoo_symbol.empty()) {
+        why = fmt::format("{} has no yahoo_symbol in assets", asset.symbol);
+        return nullptr;
+    }
+    const sys_seconds p2 = window.to + hours{1};
+    const auto url = fmt::format("{}/v8/finance/chart/{}?period1={}&period2={}&interval=30m&includePrePost=false",
+                                 m_settings.base_url, util::percent_encode(asset.yahoo_symbol),
+                                 window.from.time_since_epoch().count(), p2.time_since_epoch().count());
+    return std::make_unique<YahooFetch>(m_settings, asset.symbol, url, window);
+}
+
+std::vector<std::unique_ptr<SymbolFetch>> YahooProvider::latest_quotes(std::span<const market::Asset> assets,
+                                                                       std::vector<std::string>& unserved) const {
+    std::vector<std::unique_ptr<SymbolFetch>> out;
+    for (const auto& asset : assets) {
+        if (asset.yahoo_symbol.empty()) {
+            unserved.push_back(asset.symbol);
+            continue;
+        }
+        const auto url = fmt::format("{}/v8/finance/chart/{}?range=1d&interval=1d", m_settings.base_url,
+                                     util::percent_encode(asset.yahoo_symbol));
+        out.push_back(std::make_unique<YahooLatestFetch>(m_settings, asset.symbol, url));
+    }
+    return out;
 }
 
 } // namespace etl::providers

@@ -11,6 +11,10 @@ public:
     [[nodiscard]] std::string_view name() const noexcept override { return "yahoo"; }
     std::unique_ptr<SymbolFetch> daily_bars(const market::Asset& asset, market::DateWindow window,
                                             std::string& why) const override;
+    std::unique_ptr<SymbolFetch> hourly_bars(const market::Asset& asset, HourWindow window,
+                                             std::string& why) const override;
+    std::vector<std::unique_ptr<SymbolFetch>> latest_quotes(std::span<const market::Asset> assets,
+                                                            std::vector<std::string>& unserved) const override;
 
 private:
     ProviderSettings m_settings;

@@ -18,10 +18,20 @@ util::ExitCode code_for(int rc) {
     }
 }
 
+// The start of a statement, enough to tell which one failed in a one-line error.
+std::string statement_context(std::string_view sql) {
+    std::string out(sql.substr(0, 48));
+    for (auto& c : out)
+        if (c == '\n') c = ' ';
+    return sql.size() > 48 ? out + "..." : out;
+}
+
 } // namespace
 
 SqliteError::SqliteError(int result_code, const std::string& message)
     : Error(code_for(result_code), message), m_result_code(result_code) {}
+
+bool SqliteError::is_busy() const noexcept { return (m_result_code & 0xff) == SQLITE_BUSY; }
 
 void DbDeleter::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
 void StmtDeleter::operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
@@ -45,7 +55,7 @@ void Database::exec(std::string_view sql) {
     if (rc != SQLITE_OK) {
         std::string msg = err ? err : sqlite3_errstr(rc);
         sqlite3_free(err);
-        throw SqliteError(rc, fmt::format("SQLite error in {}: {}", m_path, msg));
+        throw SqliteError(rc, fmt::format("SQLite error in {} ({}): {}", m_path, statement_context(sql), msg));
     }
 }
 
@@ -53,7 +63,8 @@ Statement Database::prepare(std::string_view sql) {
     sqlite3_stmt* s = nullptr;
     const int rc = sqlite3_prepare_v2(m_db.get(), sql.data(), static_cast<int>(sql.size()), &s, nullptr);
     if (rc != SQLITE_OK)
-        throw SqliteError(rc, fmt::format("SQLite error in {}: {}", m_path, sqlite3_errmsg(m_db.get())));
+        throw SqliteError(rc, fmt::format("SQLite error in {} ({}): {}", m_path, statement_context(sql),
+                                          sqlite3_errmsg(m_db.get())));
     return Statement(s, m_db.get());
 }
 
@@ -74,7 +85,8 @@ bool Statement::step() {
     const int rc = sqlite3_step(m_stmt.get());
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw SqliteError(rc, fmt::format("SQLite error: {}", sqlite3_errmsg(m_db)));
+    throw SqliteError(rc, fmt::format("SQLite error ({}): {}", statement_context(sqlite3_sql(m_stmt.get())),
+                                      sqlite3_errmsg(m_db)));
 }
 
 void Statement::reset() {

@@ -21,6 +21,8 @@ class SqliteError : public Error {
 public:
     SqliteError(int result_code, const std::string& message);
     [[nodiscard]] int result_code() const noexcept { return m_result_code; }
+    // SQLITE_BUSY: another connection holds the lock.
+    [[nodiscard]] bool is_busy() const noexcept;
 
 private:
     int m_result_code;

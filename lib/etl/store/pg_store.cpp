@@ -72,8 +72,9 @@ bool same_as_row(const market::Bar& b, const pg::Result& r, int row) {
 }
 
 // COPY data is sent in chunks of about this size: large enough to amortise libpq calls, small enough
-// to keep memory flat however long the history is.
-constexpr std::size_t k_copy_chunk_bytes = 256 * 1024;
+// that the server parses one chunk while we format the next, and memory stays flat however long the
+// history is.
+constexpr std::size_t k_copy_chunk_bytes = 64 * 1024;
 
 std::optional<std::string> opt(const std::string& s) {
     if (s.empty()) return std::nullopt;
@@ -102,7 +103,13 @@ constexpr std::string_view k_asset_select =
 
 PgStore::PgStore(const std::string& url, const std::string& app_name, const StoreOptions& options)
     : m_conn(url, app_name), m_options(options) {
-    m_conn.exec("SET client_min_messages = warning; SET TIME ZONE 'UTC'", "setting up the session");
+    // synchronous_commit = off: a commit returns before its WAL reaches disk. Atomicity is unchanged
+    // (a kill or crash never leaves half a symbol), and WAL order is kept, so after a server crash or
+    // power loss the surviving data is a prefix of the run: if the run's end record survived, every
+    // symbol before it did. At most the last moments of a run are lost, and the next run (or a
+    // re-run) loads them again. Waiting for a disk flush per symbol cost a third of a bulk load.
+    m_conn.exec("SET client_min_messages = warning; SET TIME ZONE 'UTC'; SET synchronous_commit = off",
+                "setting up the session");
 }
 
 std::string PgStore::describe() const {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 
 namespace etl::store {
 namespace {
@@ -62,7 +63,18 @@ void SqliteTransaction::commit() {
 SqliteStore::SqliteStore(const std::string& path) : m_db(path, sqlite::Database::Mode::read_write_create) {
     // WAL lets readers (dashboards, etl-validate) read while a job writes; NORMAL sync is durable at
     // every checkpoint and safe against application crashes, which is what a re-runnable job needs.
-    m_db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
+    // Switching a new file to WAL needs an exclusive lock and SQLite's busy handler does not wait for
+    // it, so two jobs starting together on a fresh file retry here (10 s, like the busy timeout).
+    for (int attempt = 0;; ++attempt) {
+        try {
+            m_db.exec("PRAGMA journal_mode = WAL");
+            break;
+        } catch (const sqlite::SqliteError& e) {
+            if (!e.is_busy() || attempt >= 200) throw;
+            std::this_thread::sleep_for(std::chrono::milliseconds{50});
+        }
+    }
+    m_db.exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
 }
 
 SqliteStore::~SqliteStore() {

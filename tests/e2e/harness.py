@@ -493,6 +493,189 @@ def read_report(path) -> dict:
     return json.loads(Path(path).read_text())
 
 
+# ==== Redis ====
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+class RedisError(Exception):
+    """An error reply (-ERR ...) from Redis."""
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A throwaway redis-server on 127.0.0.1 with a free port: no persistence (--save "" --appendonly no),
+    running in the foreground as a child, its files in a private temp dir. Use as a context manager.
+
+        with RedisServer(password="s3cret") as rs:
+            env = clean_env(REDIS_URL=rs.url)       # redis://:s3cret@127.0.0.1:PORT/0
+            ...
+            rs.get("key"), rs.ttl("key"), rs.keys("etl:*"), rs.command("HGETALL", "h")
+
+    Raises unittest.SkipTest when redis-server is not installed. Commands go over a fresh socket each
+    time (a small RESP client, standard library only), so the helper is safe to use from several threads."""
+
+    def __init__(self, password: str | None = None, db: int = 0, extra_args=()):
+        self.password, self.db, self.extra_args = password, db, list(extra_args)
+        self.proc = None
+        self.port = None
+        self._dir = None
+        self._log = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # ---- lifecycle
+
+    def start(self, timeout: float = 20.0):
+        if not (os.path.isfile(REDIS_SERVER) and os.access(REDIS_SERVER, os.X_OK)):
+            raise unittest.SkipTest("redis-server not installed")
+        self._dir = tempfile.mkdtemp(prefix="etl-e2e-redis-")
+        # The port is free when chosen but could be taken before redis binds it: retry a few times.
+        for attempt in range(5):
+            self.port = _free_port()
+            args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no", "--daemonize", "no", "--dir", self._dir, "--logfile", "",
+                    "--databases", str(max(16, self.db + 1))]
+            if self.password:
+                args += ["--requirepass", self.password]
+            args += [str(a) for a in self.extra_args]
+            if self._log:
+                self._log.close()
+            self._log = open(os.path.join(self._dir, f"redis-{attempt}.log"), "w")
+            self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=self._dir)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break                                   # exited: port taken or bad args; maybe retry
+                if self.ping():
+                    return self
+                time.sleep(0.05)
+            else:
+                self.stop()
+                raise AssertionError(f"redis-server on port {self.port} did not answer PING in {timeout} s")
+            log = Path(self._log.name).read_text(errors="replace")
+            if "Address already in use" not in log:
+                self.stop()
+                raise AssertionError(f"redis-server exited with {self.proc.returncode}: {log[-3000:]}")
+        self.stop()
+        raise AssertionError("redis-server: no free port after 5 attempts")
+
+    def stop(self):
+        """Terminates redis-server and waits for it; removes its temp dir. Safe to call twice."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._log:
+            self._log.close()
+            self._log = None
+        if self._dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def url(self) -> str:
+        """redis://127.0.0.1:PORT/DB, or redis://:PASSWORD@127.0.0.1:PORT/DB. The password goes in verbatim, as
+        etl's redis_url parser does not percent-decode: keep test passwords URL-safe ([A-Za-z0-9._~-])."""
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/{self.db}"
+
+    # ---- a tiny RESP client
+
+    @staticmethod
+    def _encode(args) -> bytes:
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            b = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+        return b"".join(out)
+
+    @classmethod
+    def _read(cls, f):
+        line = f.readline()
+        if not line.endswith(b"\r\n"):
+            raise ConnectionError("connection closed by redis-server")
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            return RedisError(rest.decode(errors="replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = f.read(n + 2)
+            if len(data) != n + 2:
+                raise ConnectionError("connection closed by redis-server")
+            return data[:-2]
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [cls._read(f) for _ in range(n)]
+        raise ConnectionError(f"unexpected RESP reply {line[:80]!r}")
+
+    def command_raw(self, *args, timeout: float = 10.0):
+        """Runs one command (after AUTH/SELECT as needed); bulk strings come back as bytes, errors raise RedisError."""
+        import socket
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+            pre = ([("AUTH", self.password)] if self.password else []) + ([("SELECT", self.db)] if self.db else [])
+            sock.sendall(b"".join(self._encode(c) for c in pre) + self._encode(args))
+            with sock.makefile("rb") as f:
+                for _ in pre:
+                    r = self._read(f)
+                    if isinstance(r, RedisError):
+                        raise r
+                reply = self._read(f)
+        if isinstance(reply, RedisError):
+            raise reply
+        return reply
+
+    def command(self, *args, timeout: float = 10.0):
+        """Like command_raw, with bulk strings decoded as UTF-8 (also inside arrays)."""
+        def dec(v):
+            if isinstance(v, bytes):
+                return v.decode("utf-8", errors="replace")
+            if isinstance(v, list):
+                return [dec(x) for x in v]
+            return v
+        return dec(self.command_raw(*args, timeout=timeout))
+
+    def ping(self) -> bool:
+        try:
+            return self.command("PING", timeout=2) == "PONG"
+        except (OSError, RedisError, ValueError):
+            return False
+
+    def get(self, key: str) -> str | None:
+        """GET key as text (None when missing)."""
+        return self.command("GET", key)
+
+    def ttl(self, key: str) -> int:
+        """TTL key in seconds: -2 when the key is missing, -1 when it has no expiry."""
+        return self.command("TTL", key)
+
+    def keys(self, pattern: str = "*") -> list[str]:
+        """KEYS pattern, sorted."""
+        return sorted(self.command("KEYS", pattern))
+
 SIGTERM = signal.SIGTERM
 SIGKILL = signal.SIGKILL
 SIGINT = signal.SIGINT

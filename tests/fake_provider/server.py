@@ -587,7 +587,8 @@ def yahoo_chart(req, sym):
     now_dt = datetime.fromtimestamp(now, tz)
     meta = {"currency": "USD", "symbol": sym, "exchangeName": exch, "fullExchangeName": full_exch,
             "instrumentType": itype, "firstTradeDate": et_ts(date(1990, 1, 2), 9, 30),
-            "regularMarketTime": int(min(now, ts_l[-1] + (60 if crypto else 23400))) if ts_l else int(now),
+            "regularMarketTime": (int(min(now, ts_l[-1] + (60 if crypto else 23400 if daily else rows[-1][1])))
+                                  if ts_l else int(now)),
             "hasPrePostMarketData": not crypto, "gmtoffset": int(now_dt.utcoffset().total_seconds()),
             "timezone": now_dt.tzname(), "exchangeTimezoneName": "UTC" if crypto else "America/New_York",
             "regularMarketPrice": last_price, "fiftyTwoWeekHigh": f32(max(filter(None, h_l), default=last_price)),

@@ -39,10 +39,11 @@ fetch() {
 }
 
 # check DESCRIPTION EXPR... : every python EXPR must be true. Names: code, rc, body (text), d (JSON or None),
-# h (lower-cased response headers), ny(ts) -> 'YYYY-MM-DD HH:MM' in America/New_York.
+# h (lower-cased response headers), ny(ts) -> 'YYYY-MM-DD HH:MM' in America/New_York, m (Yahoo meta or None),
+# ycloses(file) -> {ET date: close} of a Yahoo daily chart saved with save FILE.
 check() {
   local desc=$1; shift
-  if CODE=$CODE RC=${RC:-0} python3 - "$TMP/body" "$TMP/hdr" "$@" <<'PY'
+  if CODE=$CODE RC=${RC:-0} SMOKE_TMP=$TMP python3 - "$TMP/body" "$TMP/hdr" "$@" <<'PY'
 import json, os, sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -58,6 +59,14 @@ try:
 except ValueError:
     d = None
 ny = lambda ts: datetime.fromtimestamp(ts, ZoneInfo("America/New_York")).strftime("%Y-%m-%d %H:%M")
+def ycloses(path):
+    """{ET date: close} of a saved Yahoo daily chart (the first row of each date, i.e. not the live row)."""
+    r = json.load(open(path))["chart"]["result"][0]
+    out = {}
+    for t, c in zip(r["timestamp"], r["indicators"]["quote"][0]["close"]):
+        out.setdefault(ny(t)[:10], c)
+    return out
+m = d["chart"]["result"][0]["meta"] if isinstance(d, dict) and (d.get("chart") or {}).get("result") else None
 for expr in sys.argv[3:]:
     try:
         ok = eval(expr)
@@ -72,6 +81,9 @@ PY
   else FAIL=$((FAIL + 1)); echo "FAIL $desc"
   fi
 }
+
+# save NAME : keep the last body as $TMP/NAME
+save() { cp "$TMP/body" "$TMP/$1"; }
 
 rules() { curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d "$1" "$A/__control/rules"; }
 
@@ -125,6 +137,13 @@ fetch "$P/NULLRES/range/1/day/2025-03-03/2025-03-04" -H 'Authorization: Bearer P
 check "polygon: results null" '"\"results\":null" in body and d["results"] is None'
 fetch "$P/AAPL/range/1/day/1741000000000/1741323600000" -H 'Authorization: Bearer PK'
 check "polygon: ms from/to" 'code == 200 and [ny(b["t"] / 1000)[:10] for b in d["results"]] == ["2025-03-03", "2025-03-04", "2025-03-05"]'
+fetch "$P/AAPL/range/1/day/2025-02-01/2025-03-12?sort=desc&limit=10" -H 'Authorization: Bearer PK'
+check "polygon: sort=desc newest first (page size 3), next_url keeps from" 'code == 200' \
+  '[ny(b["t"] / 1000) for b in d["results"]] == ["2025-03-12 00:00", "2025-03-11 00:00", "2025-03-10 00:00"]' \
+  '"/AAPL/range/1/day/2025-02-01/1741579199999?" in d["next_url"] and "sort=desc" in d["next_url"]'
+fetch "$P/X:BTCUSD/range/1/hour/1741737600000/1741795199999?limit=50000&apiKey=PK"
+check "polygon: crypto hour ms bounds -> t in [from, to], none after now" 'code == 200 and "next_url" in d' \
+  'd["results"][0]["t"] == 1741737600000 and all(1741737600000 <= b["t"] <= 1741795199999 for b in d["results"])'
 fetch "$P/MSFT/prev" -H 'Authorization: Bearer PK'
 check "polygon: /prev has T and 16:00 ET of last weekday" 'd["results"][0]["T"] == "MSFT"' \
   'ny(d["results"][0]["t"] / 1000) == "2025-03-11 16:00" and d["resultsCount"] == 1'
@@ -155,6 +174,10 @@ check "coingecko: >365 days without pro key -> 401 10012 nested" 'code == 401' \
 fetch "$C/simple/price?ids=bitcoin,no-such-x&vs_currencies=usd&include_24hr_change=true&include_last_updated_at=true" -H 'x-cg-demo-api-key: CK'
 check "coingecko: simple/price drops unknown ids" 'code == 200 and list(d) == ["bitcoin"]' \
   'set(d["bitcoin"]) == {"usd", "usd_24h_change", "last_updated_at"} and isinstance(d["bitcoin"]["last_updated_at"], int)'
+fetch "$C/simple/price?ids=bitcoin%2Cethereum%2Cno-such-y%2Csolana&vs_currencies=usd&include_24hr_change=true&include_last_updated_at=true" -H 'x-cg-demo-api-key: CK'
+check "coingecko: simple/price ids with %2C decoded, unknown dropped" 'code == 200' \
+  'list(d) == ["bitcoin", "ethereum", "solana"]' \
+  'all(isinstance(v["usd_24h_change"], float) and 1741820400 - 60 <= v["last_updated_at"] <= 1741820400 for v in d.values())'
 fetch "$C/simple/price?ids=no-such-x&vs_currencies=usd" -H 'x-cg-demo-api-key: CK'
 check "coingecko: simple/price all unknown -> {}" 'code == 200 and d == {}'
 
@@ -187,6 +210,38 @@ fetch "$Y/AAPL?period1=1741564800&period2=1741900000&interval=1d" -A "$UA"
 check "yahoo: live row duplicates today's date" \
   '[ny(t)[:10] for t in d["chart"]["result"][0]["timestamp"]][-2:] == ["2025-03-12", "2025-03-12"]' \
   'd["chart"]["result"][0]["timestamp"][-1] > d["chart"]["result"][0]["timestamp"][-2]'
+fetch "$Y/MSFT?period1=1741564800&period2=1741651200&interval=30m" -A "$UA"
+check "yahoo: 30m bars 09:30, 10:00 .. 15:30 ET, no adjclose, tradingPeriods" 'code == 200' \
+  '[ny(t)[11:] for t in d["chart"]["result"][0]["timestamp"]] == [f"{9 + (k + 1) // 2:02d}:{30 * ((k + 1) % 2):02d}" for k in range(13)]' \
+  '"adjclose" not in d["chart"]["result"][0]["indicators"] and m["dataGranularity"] == "30m"' \
+  'len(m["tradingPeriods"]) == 1 and m["regularMarketTime"] == 1741636800'
+fetch "$Y/BTC-USD?period1=1741564800&period2=1741651200&interval=30m" -A "$UA"
+check "yahoo: 30m crypto every 30 min around the clock" 'code == 200' \
+  'd["chart"]["result"][0]["timestamp"] == list(range(1741564800, 1741651200, 1800))' \
+  'm["exchangeTimezoneName"] == "UTC" and "tradingPeriods" not in m'
+fetch "$Y/NULQ?period1=1740960000&period2=1741392000&interval=30m" -A "$UA"
+check "yahoo: 30m NUL* has nulls" 'None in d["chart"]["result"][0]["indicators"]["quote"][0]["open"]' \
+  'None in d["chart"]["result"][0]["indicators"]["quote"][0]["volume"]'
+fetch "$Y/AAPL?period1=1740960000&period2=1741900000&interval=1d" -A "$UA";  save aapl_daily
+fetch "$Y/AAPL?range=1d&interval=1d" -A "$UA"
+check "yahoo: range=1d quote meta (after the close: 16:00 ET, previousClose = prior weekday)" 'code == 200' \
+  'm["range"] == "1d" and m["regularMarketTime"] == 1741809600' \
+  '[ny(t)[:10] for t in d["chart"]["result"][0]["timestamp"]] == ["2025-03-12", "2025-03-12"]' \
+  'm["regularMarketPrice"] == d["chart"]["result"][0]["indicators"]["quote"][0]["close"][-1]' \
+  'm["previousClose"] == m["chartPreviousClose"] == ycloses(os.environ["SMOKE_TMP"] + "/aapl_daily")["2025-03-11"]'
+fetch "$Y/AAPL?range=5d&interval=1d" -A "$UA"
+check "yahoo: range=5d -> 5 sessions, previousClose vs chartPreviousClose" 'code == 200 and m["range"] == "5d"' \
+  'sorted({ny(t)[:10] for t in d["chart"]["result"][0]["timestamp"]}) == ["2025-03-06", "2025-03-07", "2025-03-10", "2025-03-11", "2025-03-12"]' \
+  'm["previousClose"] == ycloses(os.environ["SMOKE_TMP"] + "/aapl_daily")["2025-03-11"]' \
+  'm["chartPreviousClose"] == ycloses(os.environ["SMOKE_TMP"] + "/aapl_daily")["2025-03-05"]'
+fetch "$Y/BTC-USD?range=1d&interval=1d" -A "$UA"
+check "yahoo: range=1d crypto -> regularMarketTime now, previousClose" 'code == 200' \
+  'm["regularMarketTime"] == 1741820400 and isinstance(m["regularMarketPrice"], float)' \
+  'isinstance(m["previousClose"], float) and m["instrumentType"] == "CRYPTOCURRENCY"'
+fetch "$Y/ZZQ?range=1d&interval=1d" -A "$UA"
+check "yahoo: range=1d unknown symbol -> 404" 'code == 404 and d["chart"]["error"]["code"] == "Not Found"'
+fetch "$Y/AAPL?range=2d&interval=1d" -A "$UA"
+check "yahoo: unsupported range / interval -> 400" 'code == 400 and d["chart"]["result"] is None'
 fetch "$Y/ZZTOP?period1=1741564800&period2=1741900000&interval=1d" -A "$UA"
 check "yahoo: unknown symbol -> 404 Not Found" 'code == 404 and d["chart"]["result"] is None' \
   'd["chart"]["error"]["code"] == "Not Found"'
@@ -277,6 +332,53 @@ wait "${CURLS[@]}"
 T1=$(date +%s.%N)
 fetch "$BASE/__control/requests"
 check "latency: 8 x 300 ms served concurrently" 'len(d) == 8' "$T1 - $T0 < 1.5"
+
+# ------------------------------------------------------------------------------------------------ server D: clock
+FAKE_YAHOO_LIVE_ROW= FAKE_YAHOO_ENFORCE_LIMITS=1 start D
+D=$BASE
+now() { curl -s -o "$TMP/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d "$1" "$D/__control/now"; }
+fetch "$D/__control/now"
+check "clock: GET /__control/now (FAKE_TODAY)" 'd["now"] == 1741820400 and d["today"] == "2025-03-12" and d["source"] == "FAKE_TODAY"'
+CODE=$(now '{"now": 1741791600}')      # Wed 2025-03-12 11:00 ET
+check "clock: POST now -> 11:00 ET Wed" 'code == 200 and d["now"] == 1741791600 and d["source"] == "control"' \
+  'd["today"] == "2025-03-12"'
+fetch "$D/v8/finance/chart/AAPL?range=1d&interval=1d" -A "$UA"
+check "clock: range=1d inside the session -> regularMarketTime now" 'm["regularMarketTime"] == 1741791600' \
+  'len(d["chart"]["result"][0]["timestamp"]) == 1'
+fetch "$D/v8/finance/chart/AAPL?range=1d&interval=30m" -A "$UA"
+check "clock: 30m range=1d stops at now" \
+  '[ny(t)[11:] for t in d["chart"]["result"][0]["timestamp"]] == ["09:30", "10:00", "10:30", "11:00"]'
+fetch "$D/v2/aggs/ticker/AAPL/range/1/hour/1741737600000/1741795199999?sort=asc&limit=50000"
+check "clock: polygon stock hours 04:00..now ET within ms bounds" \
+  '[ny(b["t"] / 1000)[11:] for b in d["results"]] == [f"{h:02d}:00" for h in range(4, 12)]' \
+  'all(1741737600000 <= b["t"] <= 1741791600000 for b in d["results"])'
+CODE=$(now '{"now": 1742054400}')      # Sat 2025-03-15 16:00Z
+check "clock: POST now -> Saturday" 'code == 200 and d["today"] == "2025-03-15"'
+fetch "$D/v2/aggs/ticker/AAPL/range/1/day/2025-03-01/2025-03-15?sort=desc&limit=10"
+check "clock: polygon desc newest = Friday" 'ny(d["results"][0]["t"] / 1000) == "2025-03-14 00:00"' \
+  'len(d["results"]) == 10 and d["results"][0]["t"] > d["results"][1]["t"]'
+fetch "$D/v2/aggs/ticker/AAPL/prev"
+check "clock: /prev follows the clock" 'ny(d["results"][0]["t"] / 1000) == "2025-03-14 16:00"'
+fetch "$D/v8/finance/chart/AAPL?range=1d&interval=1d" -A "$UA"
+check "clock: range=1d on a weekend -> Friday, 16:00 ET" 'm["regularMarketTime"] == 1741982400' \
+  '[ny(t)[:10] for t in d["chart"]["result"][0]["timestamp"]] == ["2025-03-14"]'
+fetch "$D/api/v3/coins/bitcoin/market_chart/range?vs_currency=usd&from=1741968000&to=1742054400"
+check "clock: coingecko 1 day ending now -> 5-minutely up to now" '280 <= len(d["prices"]) <= 290' \
+  'd["prices"][-1][0] <= 1742054400000 and sum(p[0] % 1000 != 0 for p in d["prices"]) > 200'
+fetch "$D/api/v3/simple/price?ids=bitcoin&vs_currencies=usd&include_last_updated_at=true"
+check "clock: simple/price last_updated_at <= now" '1742054400 - 60 <= d["bitcoin"]["last_updated_at"] <= 1742054400'
+CODE=$(now '{"now": 1741748400}')      # Wed 2025-03-12 03:00Z = Tue 23:00 ET
+fetch "$D/v2/aggs/ticker/AAPL/range/1/day/2025-03-01/2025-03-12?sort=desc&limit=10"
+check "clock: before 00:00 ET no daily bar for the UTC date yet" 'ny(d["results"][0]["t"] / 1000) == "2025-03-11 00:00"'
+fetch "$D/v8/finance/chart/AAPL?period1=1736000000&period2=1741748400&interval=30m" -A "$UA"
+check "clock: FAKE_YAHOO_ENFORCE_LIMITS 30m > 60 days -> 422" 'code == 422 and d["chart"]["error"]["code"] == "Unprocessable Entity"'
+fetch "$D/v8/finance/chart/AAPL?period1=1737000000&period2=1741748400&interval=30m" -A "$UA"
+check "clock: 30m within 60 days -> 200" 'code == 200'
+CODE=$(now '{"now": "soon"}');  check "clock: bad body -> 400" 'code == 400'
+CODE=$(now '{"today": "2025-03-14"}');  check "clock: {today} -> 23:00Z" 'code == 200 and d["now"] == 1741993200'
+curl -s -o /dev/null -X POST "$D/__control/reset"
+fetch "$D/__control/now";  check "clock: reset keeps the clock" 'd["now"] == 1741993200'
+CODE=$(now '{"now": null}');  check "clock: null -> back to the environment" 'd["source"] == "FAKE_TODAY" and d["now"] == 1741820400'
 
 echo "passed: $PASS  failed: $FAIL"
 [ "$FAIL" = 0 ]

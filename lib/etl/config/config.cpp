@@ -35,6 +35,7 @@ const std::vector<KeySpec> k_keys = {
      "a run whose rejected records exceed this fraction of all records exits 65"},
     {"redis.latest_ttl_seconds", "60", "", "TTL of latest_price:{SYMBOL}"},
     {"redis.hourly_ttl_seconds", "120", "", "TTL of hourly_data:{SYMBOL}:1D"},
+    {"redis.timeout_ms", "2000", "", "connect and command timeout for Redis; a slower Redis is treated as down"},
     {"timescaledb.compress_after_days", "30", "", "compress price_bars chunks older than this (TimescaleDB only; 0 = never)"},
     {"timescaledb.retention_days", "0", "", "drop price_bars chunks older than this (TimescaleDB only; 0 = keep all)"},
     {"calendar.closures_file", "", "ETL_CALENDAR_CLOSURES_FILE",
@@ -220,6 +221,7 @@ Config Config::load(const std::optional<std::filesystem::path>& explicit_file, c
     static_cast<void>(c.get_double("validation.max_rejected_ratio", 0.0, 1.0));
     static_cast<void>(c.get_int("redis.latest_ttl_seconds", 1, 86400));
     static_cast<void>(c.get_int("redis.hourly_ttl_seconds", 1, 86400));
+    static_cast<void>(c.get_int("redis.timeout_ms", 1, 600000));
     static_cast<void>(c.get_int("providers.coingecko.max_history_days", 0, 100000));
     static_cast<void>(c.get_int("timescaledb.compress_after_days", 0, 100000));
     static_cast<void>(c.get_int("timescaledb.retention_days", 0, 1000000));

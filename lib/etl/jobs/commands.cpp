@@ -34,6 +34,9 @@ void print_list(std::FILE* out) {
 const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
         {"historical", "daily bars for a range (7D 1M 3M 6M YTD 1Y 3Y 5Y MAX) into price_bars", historical_main},
+        {"hourly", "hourly bars of today's (or the last) NYSE session into price_bars and Redis", hourly_main},
+        {"latest", "latest prices into latest_prices and Redis (latest_price:{SYMBOL})", latest_main},
+        {"calendar", "NYSE calendar: is DATE a session, its open and close, today-or-last session", calendar_main},
         {"assets", "manage the assets table: add, list, import FILE", assets_main},
         {"db", "database maintenance: migrate", db_main},
         {"config", "show the effective configuration with origins (secrets masked)", config_main},

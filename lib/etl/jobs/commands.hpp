@@ -32,6 +32,9 @@ int run_guarded(std::string_view program, const std::function<int()>& body);
 
 // Entry functions (one per command).
 int historical_main(const std::vector<std::string>& args);
+int hourly_main(const std::vector<std::string>& args);
+int latest_main(const std::vector<std::string>& args);
+int calendar_main(const std::vector<std::string>& args);
 int assets_main(const std::vector<std::string>& args);
 int db_main(const std::vector<std::string>& args);
 int config_main(const std::vector<std::string>& args);

@@ -284,6 +284,20 @@ std::vector<market::Asset> resolve_assets(const std::vector<std::string>& symbol
     return assets;
 }
 
+bool closed_for_named_equities(const std::vector<std::string>& symbols, std::optional<market::AssetClass> forced) {
+    return !symbols.empty() && std::none_of(symbols.begin(), symbols.end(), [&](const auto& s) {
+        return forced.value_or(market::guess_asset_class(s)) == market::AssetClass::crypto;
+    });
+}
+
+void drop_equities(std::vector<market::Asset>& assets) {
+    const auto before = assets.size();
+    std::erase_if(assets, [](const auto& a) { return a.asset_class != market::AssetClass::crypto; });
+    if (before != assets.size())
+        util::log_info("market closed (NYSE); --market-hours-only: {} stock/ETF/index symbol(s) skipped",
+                       before - assets.size());
+}
+
 market::TradingCalendar load_calendar(const config::Config& cfg) {
     const auto& file = cfg.get("calendar.closures_file");
     if (!file.empty()) return market::TradingCalendar::from_file(file);

@@ -119,6 +119,12 @@ std::vector<market::Asset> resolve_assets(const std::vector<std::string>& symbol
                                           std::optional<market::AssetClass> forced, store::Store& store,
                                           bool dry_run, const market::Shard& shard);
 
+// --market-hours-only before the database is opened: true when the market is closed and every named
+// symbol is an equity (by --class or its guessed class), so the run has nothing to do at all.
+bool closed_for_named_equities(const std::vector<std::string>& symbols, std::optional<market::AssetClass> forced);
+// --market-hours-only with the assets resolved: drops stocks/ETFs/indices (logging how many).
+void drop_equities(std::vector<market::Asset>& assets);
+
 // The NYSE calendar with the closure overrides: calendar.closures_file when set, else the list that
 // ships with market-etl (etc/market-closures.txt, compiled in). Throws ConfigError.
 market::TradingCalendar load_calendar(const config::Config& cfg);

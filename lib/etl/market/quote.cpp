@@ -1,6 +1,7 @@
 #include "etl/market/quote.hpp"
 
 #include "etl/util/clock.hpp"
+#include "etl/util/decimal.hpp"
 #include "etl/util/strings.hpp"
 
 #include <fmt/format.h>
@@ -19,11 +20,23 @@ sys_seconds hour_of(sys_seconds t) { return floor<hours>(t); }
 // shortest round-trip text is exact for every realistic value.
 Decimal add(const Decimal& a, const Decimal& b) { return decimal_from_double(a.value + b.value); }
 
+// Digits after the decimal point of a canonical decimal text.
+int fraction_digits(const std::string& text) {
+    const auto canonical = util::canonical_decimal(text).value_or(text);
+    const auto point = canonical.find('.');
+    return point == std::string::npos ? 0 : static_cast<int>(canonical.size() - point - 1);
+}
+
 } // namespace
 
 std::optional<Decimal> Quote::change() const {
     if (!previous_close) return std::nullopt;
-    return decimal_from_double(price.value - previous_close->value);
+    // The difference of two decimals has no more fraction digits than the longer of them; rounding
+    // there removes the binary noise of the subtraction (0.52, not 0.5200000000000387).
+    const int digits = std::min(12, std::max(fraction_digits(price.text), fraction_digits(previous_close->text)));
+    const double diff = price.value - previous_close->value;
+    const auto text = util::canonical_decimal(fmt::format("{:.{}f}", diff, digits)).value_or("0");
+    return Decimal{text, std::stod(text)};
 }
 
 std::optional<Decimal> Quote::change_pct() const {

@@ -167,9 +167,9 @@ std::unique_ptr<SymbolFetch> CoinGeckoProvider::hourly_bars(const market::Asset&
     return std::make_unique<CoinGeckoHourlyFetch>(m_settings, asset.symbol, url, window);
 }
 
-std::vector<std::unique_ptr<SymbolFetch>> CoinGeckoProvider::latest_quotes(std::span<const market::Asset> assets,
-                                                                           std::vector<std::string>& unserved) const {
-    std::vector<std::unique_ptr<SymbolFetch>> out;
+std::vector<QuoteFetch> CoinGeckoProvider::latest_quotes(std::span<const market::Asset> assets,
+                                              std::vector<std::string>& unserved) const {
+    std::vector<QuoteFetch> out;
     std::vector<market::Asset> batch;
     std::string ids;
     auto flush = [&] {
@@ -177,7 +177,9 @@ std::vector<std::unique_ptr<SymbolFetch>> CoinGeckoProvider::latest_quotes(std::
         const auto url = fmt::format("{}/simple/price?ids={}&vs_currencies=usd&include_24hr_change=true"
                                      "&include_last_updated_at=true",
                                      m_settings.base_url, ids);
-        out.push_back(std::make_unique<CoinGeckoLatestFetch>(m_settings, std::move(batch), url));
+        std::vector<std::string> symbols;
+        for (const auto& a : batch) symbols.push_back(a.symbol);
+        out.push_back({std::move(symbols), std::make_unique<CoinGeckoLatestFetch>(m_settings, std::move(batch), url)});
         batch.clear();
         ids.clear();
     };

@@ -147,9 +147,9 @@ std::unique_ptr<SymbolFetch> MockProvider::hourly_bars(const market::Asset& asse
     return std::make_unique<ReadyFetch>(std::move(bars), std::vector<market::Quote>{});
 }
 
-std::vector<std::unique_ptr<SymbolFetch>> MockProvider::latest_quotes(std::span<const market::Asset> assets,
-                                                                      std::vector<std::string>&) const {
-    std::vector<std::unique_ptr<SymbolFetch>> out;
+std::vector<QuoteFetch> MockProvider::latest_quotes(std::span<const market::Asset> assets,
+                                                    std::vector<std::string>&) const {
+    std::vector<QuoteFetch> out;
     const auto now = m_settings.now;
     for (const auto& asset : assets) {
         market::Quote q;
@@ -171,7 +171,7 @@ std::vector<std::unique_ptr<SymbolFetch>> MockProvider::latest_quotes(std::span<
             if (const auto previous = calendar().previous_session(session.date))
                 q.previous_close = mock_daily_bar(asset.symbol, previous->date).close;
         }
-        out.push_back(std::make_unique<ReadyFetch>(std::vector<market::Bar>{}, std::vector{std::move(q)}));
+        out.push_back({{asset.symbol}, std::make_unique<ReadyFetch>(std::vector<market::Bar>{}, std::vector{std::move(q)})});
     }
     return out;
 }

@@ -135,9 +135,9 @@ std::unique_ptr<SymbolFetch> PolygonProvider::hourly_bars(const market::Asset& a
     return std::make_unique<PolygonFetch>(m_settings, asset.symbol, url, market::Timeframe::hour, window);
 }
 
-std::vector<std::unique_ptr<SymbolFetch>> PolygonProvider::latest_quotes(std::span<const market::Asset> assets,
-                                                                         std::vector<std::string>& unserved) const {
-    std::vector<std::unique_ptr<SymbolFetch>> out;
+std::vector<QuoteFetch> PolygonProvider::latest_quotes(std::span<const market::Asset> assets,
+                                              std::vector<std::string>& unserved) const {
+    std::vector<QuoteFetch> out;
     for (const auto& asset : assets) {
         if (asset.polygon_ticker.empty()) {
             unserved.push_back(asset.symbol);
@@ -148,7 +148,7 @@ std::vector<std::unique_ptr<SymbolFetch>> PolygonProvider::latest_quotes(std::sp
         const auto url = fmt::format("{}/v2/aggs/ticker/{}/range/1/day/{}/{}?adjusted=true&sort=desc&limit=10",
                                      m_settings.base_url, encode_ticker(asset.polygon_ticker),
                                      util::format_date(today - std::chrono::days{14}), util::format_date(today));
-        out.push_back(std::make_unique<PolygonLatestFetch>(m_settings, asset, url));
+        out.push_back({{asset.symbol}, std::make_unique<PolygonLatestFetch>(m_settings, asset, url)});
     }
     return out;
 }

@@ -14,8 +14,8 @@ public:
                                             std::string& why) const override;
     std::unique_ptr<SymbolFetch> hourly_bars(const market::Asset& asset, HourWindow window,
                                              std::string& why) const override;
-    std::vector<std::unique_ptr<SymbolFetch>> latest_quotes(std::span<const market::Asset> assets,
-                                                            std::vector<std::string>& unserved) const override;
+    std::vector<QuoteFetch> latest_quotes(std::span<const market::Asset> assets,
+                                          std::vector<std::string>& unserved) const override;
 
 private:
     ProviderSettings m_settings;

@@ -77,6 +77,12 @@ struct ProviderSettings {
     const market::TradingCalendar* calendar = nullptr;  // owned by the job; outlives the provider
 };
 
+// One latest-price fetch and the symbols it answers for.
+struct QuoteFetch {
+    std::vector<std::string> symbols;
+    std::unique_ptr<SymbolFetch> fetch;
+};
+
 class Provider {
 public:
     virtual ~Provider() = default;
@@ -90,10 +96,10 @@ public:
     virtual std::unique_ptr<SymbolFetch> hourly_bars(const market::Asset& asset, HourWindow window,
                                                      std::string& why) const = 0;
     // Latest prices of `assets`: one fetch per asset, or per batch of assets where the provider takes
-    // many ids in one request. Each fetch's quotes() name their symbols; an asset absent from them
-    // has failed (unknown id). Assets this provider has no identifier for are listed in `unserved`.
-    virtual std::vector<std::unique_ptr<SymbolFetch>> latest_quotes(std::span<const market::Asset> assets,
-                                                                    std::vector<std::string>& unserved) const = 0;
+    // many ids in one request. A symbol of a fetch that has no quote in its quotes() has failed
+    // (unknown id). Assets this provider has no identifier for are listed in `unserved`.
+    virtual std::vector<QuoteFetch> latest_quotes(std::span<const market::Asset> assets,
+                                                  std::vector<std::string>& unserved) const = 0;
 };
 
 // Moves the bars of `bars` whose ts lies outside `window` out (counted in `skipped`): bars a provider

@@ -114,9 +114,9 @@ std::unique_ptr<SymbolFetch> YahooProvider::hourly_bars(const market::Asset& ass
     return std::make_unique<YahooFetch>(m_settings, asset.symbol, url, window);
 }
 
-std::vector<std::unique_ptr<SymbolFetch>> YahooProvider::latest_quotes(std::span<const market::Asset> assets,
-                                                                       std::vector<std::string>& unserved) const {
-    std::vector<std::unique_ptr<SymbolFetch>> out;
+std::vector<QuoteFetch> YahooProvider::latest_quotes(std::span<const market::Asset> assets,
+                                              std::vector<std::string>& unserved) const {
+    std::vector<QuoteFetch> out;
     for (const auto& asset : assets) {
         if (asset.yahoo_symbol.empty()) {
             unserved.push_back(asset.symbol);
@@ -124,7 +124,7 @@ std::vector<std::unique_ptr<SymbolFetch>> YahooProvider::latest_quotes(std::span
         }
         const auto url = fmt::format("{}/v8/finance/chart/{}?range=1d&interval=1d", m_settings.base_url,
                                      util::percent_encode(asset.yahoo_symbol));
-        out.push_back(std::make_unique<YahooLatestFetch>(m_settings, asset.symbol, url));
+        out.push_back({{asset.symbol}, std::make_unique<YahooLatestFetch>(m_settings, asset.symbol, url)});
     }
     return out;
 }

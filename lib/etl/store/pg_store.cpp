@@ -189,7 +189,7 @@ void PgStore::finish_run(std::int64_t run_id, const RunOutcome& o) {
                 "recording the run's outcome");
 }
 
-void PgStore::copy_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+void PgStore::copy_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
                            std::int64_t run_id) {
     if (rejected.empty()) return;
     m_conn.begin_copy("COPY rejected_rows (run_id, source, symbol, timeframe, raw, reason) FROM STDIN",
@@ -197,8 +197,14 @@ void PgStore::copy_rejects(std::span<const market::RejectedRecord> rejected, mar
     std::string buf;
     for (const auto& r : rejected) {
         buf += std::to_string(run_id);
-        for (std::string_view f : {std::string_view(r.source), std::string_view(r.symbol), market::to_code(timeframe),
-                                   std::string_view(r.raw), std::string_view(r.reason)}) {
+        buf += '\t';
+        pg::append_copy_field(buf, r.source);
+        buf += '\t';
+        pg::append_copy_field(buf, r.symbol);
+        buf += '\t';
+        if (timeframe) buf += market::to_code(*timeframe);
+        else buf += "\\N";
+        for (std::string_view f : {std::string_view(r.raw), std::string_view(r.reason)}) {
             buf += '\t';
             pg::append_copy_field(buf, f);
         }
@@ -208,7 +214,7 @@ void PgStore::copy_rejects(std::span<const market::RejectedRecord> rejected, mar
     m_conn.end_copy();
 }
 
-void PgStore::record_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+void PgStore::record_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
                              std::int64_t run_id) {
     if (rejected.empty()) return;
     pg::Transaction tx(m_conn, "recording rejected rows");
@@ -307,6 +313,30 @@ LoadStats PgStore::load_bars(std::string_view symbol, market::Timeframe timefram
     copy_rejects(rejected, timeframe, run_id);
     tx.commit();
     return stats;
+}
+
+std::size_t PgStore::upsert_latest_prices(std::span<const market::Quote> quotes) {
+    pg::Transaction tx(m_conn, "writing latest prices");
+    std::size_t written = 0;
+    for (const auto& q : quotes) {
+        const auto change = q.change();
+        const auto pct = q.change_pct();
+        auto r = m_conn.exec(
+            "INSERT INTO latest_prices AS l (symbol, price, previous_close, change, change_pct, as_of, source)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (symbol) DO UPDATE SET price = EXCLUDED.price, previous_close = EXCLUDED.previous_close,"
+            " change = EXCLUDED.change, change_pct = EXCLUDED.change_pct, as_of = EXCLUDED.as_of,"
+            " source = EXCLUDED.source, updated_at = now()"
+            " WHERE (l.price, l.previous_close, l.as_of, l.source) IS DISTINCT FROM"
+            " (EXCLUDED.price, EXCLUDED.previous_close, EXCLUDED.as_of, EXCLUDED.source)",
+            {q.symbol, q.price.text, q.previous_close ? std::optional(q.previous_close->text) : std::nullopt,
+             change ? std::optional(change->text) : std::nullopt, pct ? std::optional(pct->text) : std::nullopt,
+             ts_text(q.as_of), q.source},
+            fmt::format("writing the latest price of {}", q.symbol));
+        written += r.affected_rows();
+    }
+    tx.commit();
+    return written;
 }
 
 std::vector<market::Asset> PgStore::list_assets(bool active_only) {

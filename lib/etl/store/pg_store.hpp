@@ -18,8 +18,9 @@ public:
     LoadStats load_bars(std::string_view symbol, market::Timeframe timeframe, Window window,
                         std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
                         std::int64_t run_id) override;
-    void record_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+    void record_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
                         std::int64_t run_id) override;
+    std::size_t upsert_latest_prices(std::span<const market::Quote> quotes) override;
     std::vector<market::Asset> list_assets(bool active_only) override;
     std::optional<market::Asset> find_asset(std::string_view symbol) override;
     std::size_t upsert_assets(std::span<const market::Asset> assets) override;
@@ -30,7 +31,7 @@ public:
     pg::Connection& connection() noexcept { return m_conn; }
 
 private:
-    void copy_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+    void copy_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
                       std::int64_t run_id);
     // COPY `bars` into `table` (price_bars or staging_bars).
     void copy_bars(std::string_view table, std::span<const market::Bar* const> bars, const std::string& context);

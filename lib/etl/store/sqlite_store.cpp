@@ -158,7 +158,7 @@ void SqliteStore::finish_run(std::int64_t run_id, const RunOutcome& o) {
     s.step();
 }
 
-void SqliteStore::insert_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+void SqliteStore::insert_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
                                  std::int64_t run_id) {
     if (rejected.empty()) return;
     auto s = m_db.prepare("INSERT INTO rejected_rows (run_id, source, symbol, timeframe, raw, reason) VALUES (?, ?, ?, ?, ?, ?)");
@@ -166,7 +166,8 @@ void SqliteStore::insert_rejects(std::span<const market::RejectedRecord> rejecte
         s.bind(1, run_id);
         s.bind(2, r.source);
         s.bind(3, r.symbol);
-        s.bind(4, market::to_code(timeframe));
+        if (timeframe) s.bind(4, market::to_code(*timeframe));
+        else s.bind_null(4);
         s.bind(5, r.raw);
         s.bind(6, r.reason);
         s.step();
@@ -174,7 +175,7 @@ void SqliteStore::insert_rejects(std::span<const market::RejectedRecord> rejecte
     }
 }
 
-void SqliteStore::record_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+void SqliteStore::record_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
                                  std::int64_t run_id) {
     if (rejected.empty()) return;
     SqliteTransaction tx(m_db);
@@ -239,6 +240,35 @@ LoadStats SqliteStore::load_bars(std::string_view symbol, market::Timeframe time
     insert_rejects(rejected, timeframe, run_id);
     tx.commit();
     return stats;
+}
+
+std::size_t SqliteStore::upsert_latest_prices(std::span<const market::Quote> quotes) {
+    SqliteTransaction tx(m_db);
+    auto s = m_db.prepare(
+        "INSERT INTO latest_prices (symbol, price, previous_close, change, change_pct, as_of, source)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (symbol) DO UPDATE SET price = excluded.price, previous_close = excluded.previous_close,"
+        " change = excluded.change, change_pct = excluded.change_pct, as_of = excluded.as_of,"
+        " source = excluded.source, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+        " WHERE latest_prices.price IS NOT excluded.price OR latest_prices.previous_close IS NOT excluded.previous_close"
+        " OR latest_prices.as_of IS NOT excluded.as_of OR latest_prices.source IS NOT excluded.source");
+    std::size_t written = 0;
+    for (const auto& q : quotes) {
+        const auto change = q.change();
+        const auto pct = q.change_pct();
+        s.bind(1, q.symbol);
+        s.bind(2, q.price.text);
+        s.bind_optional(3, q.previous_close ? std::optional(q.previous_close->text) : std::nullopt);
+        s.bind_optional(4, change ? std::optional(change->text) : std::nullopt);
+        s.bind_optional(5, pct ? std::optional(pct->text) : std::nullopt);
+        s.bind(6, ts_text(q.as_of));
+        s.bind(7, q.source);
+        s.step();
+        written += static_cast<std::size_t>(m_db.changes());
+        s.reset();
+    }
+    tx.commit();
+    return written;
 }
 
 std::vector<market::Asset> SqliteStore::list_assets(bool active_only) {

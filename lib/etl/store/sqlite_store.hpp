@@ -23,15 +23,16 @@ public:
     LoadStats load_bars(std::string_view symbol, market::Timeframe timeframe, Window window,
                         std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
                         std::int64_t run_id) override;
-    void record_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+    void record_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
                         std::int64_t run_id) override;
+    std::size_t upsert_latest_prices(std::span<const market::Quote> quotes) override;
     std::vector<market::Asset> list_assets(bool active_only) override;
     std::optional<market::Asset> find_asset(std::string_view symbol) override;
     std::size_t upsert_assets(std::span<const market::Asset> assets) override;
     std::size_t insert_missing_assets(std::span<const market::Asset> assets) override;
 
 private:
-    void insert_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+    void insert_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
                         std::int64_t run_id);
     std::size_t write_assets(std::span<const market::Asset> assets, bool overwrite);
     std::int64_t count_window(std::string_view symbol, market::Timeframe timeframe, Window window);

@@ -4,6 +4,7 @@
 
 #include "etl/market/asset.hpp"
 #include "etl/market/bar.hpp"
+#include "etl/market/quote.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -81,9 +82,14 @@ public:
                                 std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
                                 std::int64_t run_id) = 0;
 
-    // Records rejects that belong to no load (a symbol whose fetch failed after some rejects).
-    virtual void record_rejects(std::span<const market::RejectedRecord> rejected, market::Timeframe timeframe,
+    // Records rejects that belong to no load (a symbol whose fetch failed after some rejects, a latest
+    // price that failed validation: timeframe nullopt).
+    virtual void record_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
                                 std::int64_t run_id) = 0;
+
+    // Upserts latest_prices (one transaction); rows whose values did not change are left alone.
+    // Returns how many rows were written.
+    virtual std::size_t upsert_latest_prices(std::span<const market::Quote> quotes) = 0;
 
     virtual std::vector<market::Asset> list_assets(bool active_only) = 0;
     virtual std::optional<market::Asset> find_asset(std::string_view symbol) = 0;

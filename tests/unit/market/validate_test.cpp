@@ -1,3 +1,4 @@
+#include "etl/market/quote.hpp"
 #include "etl/market/validate.hpp"
 #include "etl/providers/mock.hpp"
 
@@ -116,4 +117,63 @@ TEST_CASE("mock bars are deterministic, valid and independent of the window aske
         INFO(etl::market::to_json(bar));
         CHECK(invalid_reason(bar, sys_seconds{day}, sys_seconds{day}).empty());
     }
+}
+
+TEST_CASE("quotes derive change exactly and refuse bad prices", "[unit]") {
+    Quote q;
+    q.symbol = "AAPL";
+    q.price = dec("511.54");
+    q.previous_close = dec("511.02");
+    q.as_of = sys_seconds{ymd(2025, 11, 28)} + hours{16};
+    q.source = "test";
+    CHECK(q.change()->text == "0.52");
+    CHECK(q.change_pct()->text == "0.1018");
+    q.previous_close = dec("87000.125");
+    q.price = dec("87301.5");
+    CHECK(q.change()->text == "301.375");
+    CHECK(invalid_reason(q, q.as_of, seconds{300}).empty());
+    CHECK_THAT(invalid_reason(q, q.as_of - hours{1}, seconds{300}), Catch::Contains("in the future"));
+    q.price = dec("0");
+    CHECK_THAT(invalid_reason(q, q.as_of, seconds{300}), Catch::Contains("not a positive number"));
+    q.previous_close.reset();
+    q.price = dec("10");
+    CHECK_FALSE(q.change());
+    CHECK_THAT(to_cache_json(q), Catch::Contains("\"previous_close\":null"));
+}
+
+TEST_CASE("finer data becomes hourly bars on the hour, nothing invented for empty hours", "[unit]") {
+    const auto h = sys_seconds{ymd(2025, 3, 4)} + hours{14};
+    std::vector<PricePoint> points = {{h + minutes{2}, dec("100")},  {h + minutes{31}, dec("104")},
+                                      {h + minutes{58}, dec("101")}, {h + hours{2} + minutes{5}, dec("99")}};
+    const auto bars = hourly_bars_from_points("BTC", "coingecko", points);
+    REQUIRE(bars.size() == 2);  // 15:00 had no points: no bar
+    CHECK(bars[0].ts == h);
+    CHECK(bars[0].open.text == "100");
+    CHECK(bars[0].high.text == "104");
+    CHECK(bars[0].low.text == "100");
+    CHECK(bars[0].close.text == "101");
+    CHECK_FALSE(bars[0].volume);
+    CHECK(bars[1].ts == h + hours{2});
+    CHECK(invalid_reason(bars[0], h, h + hours{2}).empty());
+
+    // Yahoo's 30-minute bars (09:30, 10:00, 10:30 ET) become the 09:00 and 10:00 hour bars.
+    std::vector<Bar> halves;
+    for (int i = 0; i < 3; ++i) {
+        auto b = good_bar(ymd(2025, 3, 4));
+        b.timeframe = Timeframe::hour;
+        b.ts = h + minutes{30 + 30 * i};
+        b.open = dec(i == 0 ? "10.00" : "11.00");
+        b.close = dec(i == 2 ? "11.50" : "11.00");
+        b.volume = dec("1000");
+        halves.push_back(b);
+    }
+    halves[1].volume.reset();
+    const auto hourly = hourly_bars_from_bars(halves);
+    REQUIRE(hourly.size() == 2);
+    CHECK(hourly[0].ts == h);
+    CHECK(hourly[0].open.text == "10.00");
+    CHECK(hourly[0].volume->text == "1000");
+    CHECK(hourly[1].ts == h + hours{1});
+    CHECK(hourly[1].close.text == "11.50");
+    CHECK_FALSE(hourly[1].volume);  // one half lacked volume: the hour's total is unknown
 }

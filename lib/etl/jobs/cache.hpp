@@ -1,0 +1,19 @@
+// Writing to the Redis cache from a job: never required for success. When Redis is not configured
+// nothing happens; when it is down, slow or refuses our credentials the job warns once and goes on.
+#pragma once
+
+#include "etl/config/config.hpp"
+
+#include <chrono>
+#include <span>
+#include <string>
+#include <utility>
+
+namespace etl::jobs {
+
+// SET key value EX ttl for every item in one pipelined round trip. Returns false (after one warning)
+// when Redis could not take them; true when written or when no redis_url is configured.
+bool write_cache(const config::Config& cfg, std::span<const std::pair<std::string, std::string>> items,
+                 std::chrono::seconds ttl);
+
+} // namespace etl::jobs

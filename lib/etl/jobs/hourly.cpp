@@ -1,0 +1,152 @@
+// etl-hourly [SYMBOL...]: hourly bars of today's session (or the last one) into price_bars, then
+// hourly_data:{SYMBOL}:1D into Redis.
+#include "etl/jobs/cache.hpp"
+#include "etl/jobs/cli.hpp"
+#include "etl/jobs/commands.hpp"
+#include "etl/jobs/common.hpp"
+#include "etl/jobs/pipeline.hpp"
+#include "etl/market/quote.hpp"
+#include "etl/util/clock.hpp"
+#include "etl/util/error.hpp"
+#include "etl/util/log.hpp"
+
+#include <CLI/CLI.hpp>
+#include <date/tz.h>
+#include <fmt/format.h>
+
+#include <mutex>
+
+namespace etl::jobs {
+namespace {
+
+using namespace std::chrono;
+
+// The instant of `hh:00` New York time on `date`.
+sys_seconds new_york_time(sys_days date, int hh) {
+    const auto zoned = date::make_zoned(date::locate_zone("America/New_York"), date::local_days{date.time_since_epoch()} + hours{hh});
+    return floor<seconds>(zoned.get_sys_time());
+}
+
+// Hour bars to load for stocks, ETFs and indices: those that overlap the regular session (the 09:00
+// bar holds the open at 09:30; the last starts an hour before the close), or 04:00-20:00 ET with
+// extended hours.
+providers::HourWindow equity_window(const market::Session& s, bool extended) {
+    if (extended) return {new_york_time(s.date, 4), new_york_time(s.date, 19)};
+    return {floor<hours>(s.open), ceil<hours>(s.close) - hours{1}};
+}
+
+// Crypto trades around the clock: the UTC day of --session, else the last 24 hours up to the hour in
+// progress (what a 1D chart shows).
+providers::HourWindow crypto_window(std::optional<sys_days> session_day, sys_seconds now) {
+    if (session_day) return {sys_seconds{*session_day}, sys_seconds{*session_day} + hours{23}};
+    const sys_seconds this_hour = floor<hours>(now);
+    return {this_hour - hours{23}, this_hour};
+}
+
+bool is_crypto(const market::Asset& a) { return a.asset_class == market::AssetClass::crypto; }
+
+} // namespace
+
+int hourly_main(const std::vector<std::string>& args) {
+    return run_guarded(args.front(), [&]() -> int {
+        CLI::App app{"Load today's (or the last session's) hourly bars into price_bars and Redis.", args.front()};
+        std::vector<std::string> raw_symbols;
+        std::string session_flag, class_flag;
+        bool market_hours_only = false;
+        CommonOptions common;
+        app.add_option("symbols", raw_symbols, "symbols to load (default: every active asset)");
+        app.add_option("--session", session_flag, "reload the hourly bars of this past session (YYYY-MM-DD)");
+        app.add_option("--class", class_flag, "asset class for symbols not in assets: stock, etf, index, crypto");
+        app.add_flag("--market-hours-only", market_hours_only,
+                     "outside the NYSE session, skip stocks/ETFs/indices (exit 0 when nothing is left)");
+        add_common_options(app, common);
+        if (auto rc = parse_cli(app, args)) return *rc;
+
+        const auto now = util::now();
+        std::optional<sys_days> session_day;
+        if (!session_flag.empty()) {
+            session_day = util::parse_date(session_flag);
+            if (!session_day) throw UsageError(fmt::format("--session '{}' is not a date; use YYYY-MM-DD", session_flag));
+            if (*session_day > floor<days>(now))
+                throw UsageError(fmt::format("--session {} is in the future", session_flag));
+        }
+        const auto symbols = normalize_symbols(raw_symbols);
+        const auto forced = parse_class_flag(class_flag);
+        const auto shard = resolve_shard(common);
+        auto cfg = load_config(common);
+        const auto calendar = load_calendar(cfg);
+        const bool market_open = calendar.is_open(now);
+
+        // Cron fires this every few minutes: outside the session a run of equities only ends here,
+        // before touching the database.
+        if (market_hours_only && !market_open && !session_day && closed_for_named_equities(symbols, forced)) {
+            util::log_info("market closed (NYSE); --market-hours-only: nothing to do");
+            return 0;
+        }
+
+        std::optional<market::Session> session;
+        if (session_day) {
+            session = calendar.session_on(*session_day);
+        } else {
+            session = calendar.session_for(now);
+        }
+
+        RunTotals totals;
+        totals.job = "etl-hourly";
+        totals.arguments = join_arguments({args.begin() + 1, args.end()});
+        totals.shard = shard.to_string();
+        auto store = start_run(cfg, totals, common.dry_run);
+        auto assets = resolve_assets(symbols, forced, *store, common.dry_run, shard);
+        if (market_hours_only && !market_open && !session_day) {
+            drop_equities(assets);
+            if (assets.empty()) {
+                util::log_info("nothing to do");
+                return 0;
+            }
+        }
+        if (!session && std::any_of(assets.begin(), assets.end(), [](const auto& a) { return !is_crypto(a); }))
+            throw UsageError(fmt::format("--session {} is not an NYSE session ({}); pick a trading day", session_flag,
+                                         calendar.holiday_name(*session_day).empty()
+                                             ? std::string_view("weekend")
+                                             : calendar.holiday_name(*session_day)));
+        totals.symbols_requested = assets.size();
+        if (!common.dry_run) totals.run_id = store->begin_run({totals.job, totals.arguments, totals.shard});
+
+        const bool extended = cfg.get_bool("hourly.extended_hours");
+        std::mutex cache_mutex;
+        std::vector<std::pair<std::string, std::string>> cache;
+        return execute_run(totals, store.get(), common.report_file, [&] {
+            if (assets.empty()) {
+                util::log_info("nothing to do: no {}symbols for shard {}", symbols.empty() ? "active " : "", totals.shard);
+                return;
+            }
+            if (session)
+                util::log_info("session {} ({} .. {}{})", util::format_date(session->date),
+                               util::format_instant(session->open), util::format_instant(session->close),
+                               session->early_close ? ", early close" : "");
+            Router router(cfg, now, &calendar);
+            PipelineSpec spec;
+            spec.assets = std::move(assets);
+            spec.timeframe = market::Timeframe::hour;
+            auto window_of = [&](const market::Asset& a) {
+                return is_crypto(a) ? crypto_window(session_day, now) : equity_window(*session, extended);
+            };
+            spec.window_of = [window_of](const market::Asset& a) {
+                const auto w = window_of(a);
+                return store::Window{w.from, w.to};
+            };
+            spec.make_fetch = [window_of](const providers::Provider& p, const market::Asset& a, std::string& why) {
+                return p.hourly_bars(a, window_of(a), why);
+            };
+            spec.on_loaded = [&](const std::string& symbol, std::vector<market::Bar>&& bars) {
+                const std::lock_guard lock(cache_mutex);
+                cache.emplace_back(fmt::format("hourly_data:{}:1D", symbol), market::to_cache_json(bars));
+            };
+            run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : store.get(), totals);
+            if (!common.dry_run && !totals.interrupted)
+                write_cache(cfg, cache, seconds{cfg.get_int("redis.hourly_ttl_seconds", 1, 86400)});
+        });
+    });
+}
+
+} // namespace etl::jobs

@@ -1,0 +1,158 @@
+// etl-latest [SYMBOL...]: latest prices into latest_prices (the fallback readers use when the cache is
+// cold) and into Redis as latest_price:{SYMBOL}, in one pipelined round trip.
+#include "etl/jobs/cache.hpp"
+#include "etl/jobs/cli.hpp"
+#include "etl/jobs/commands.hpp"
+#include "etl/jobs/common.hpp"
+#include "etl/jobs/pipeline.hpp"
+#include "etl/providers/fetcher.hpp"
+#include "etl/util/clock.hpp"
+#include "etl/util/error.hpp"
+#include "etl/util/log.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <map>
+
+namespace etl::jobs {
+namespace {
+
+using namespace std::chrono;
+
+// A provider clock a little ahead of ours is normal; an as-of time further ahead is a bad record.
+constexpr seconds k_max_clock_skew{300};
+
+} // namespace
+
+int latest_main(const std::vector<std::string>& args) {
+    return run_guarded(args.front(), [&]() -> int {
+        CLI::App app{"Refresh latest prices in latest_prices and the Redis cache.", args.front()};
+        std::vector<std::string> raw_symbols;
+        std::string class_flag;
+        bool market_hours_only = false;
+        CommonOptions common;
+        app.add_option("symbols", raw_symbols, "symbols to refresh (default: every active asset)");
+        app.add_option("--class", class_flag, "asset class for symbols not in assets: stock, etf, index, crypto");
+        app.add_flag("--market-hours-only", market_hours_only,
+                     "outside the NYSE session, skip stocks/ETFs/indices (exit 0 when nothing is left)");
+        add_common_options(app, common);
+        if (auto rc = parse_cli(app, args)) return *rc;
+
+        const auto now = util::now();
+        const auto symbols = normalize_symbols(raw_symbols);
+        const auto forced = parse_class_flag(class_flag);
+        const auto shard = resolve_shard(common);
+        auto cfg = load_config(common);
+        const auto calendar = load_calendar(cfg);
+        const bool market_open = calendar.is_open(now);
+        if (market_hours_only && !market_open && closed_for_named_equities(symbols, forced)) {
+            util::log_info("market closed (NYSE); --market-hours-only: nothing to do");
+            return 0;
+        }
+
+        RunTotals totals;
+        totals.job = "etl-latest";
+        totals.arguments = join_arguments({args.begin() + 1, args.end()});
+        totals.shard = shard.to_string();
+        auto store = start_run(cfg, totals, common.dry_run);
+        auto assets = resolve_assets(symbols, forced, *store, common.dry_run, shard);
+        if (market_hours_only && !market_open) {
+            drop_equities(assets);
+            if (assets.empty()) {
+                util::log_info("nothing to do");
+                return 0;
+            }
+        }
+        totals.symbols_requested = assets.size();
+        if (!common.dry_run) totals.run_id = store->begin_run({totals.job, totals.arguments, totals.shard});
+
+        return execute_run(totals, store.get(), common.report_file, [&] {
+            if (assets.empty()) {
+                util::log_info("nothing to do: no {}symbols for shard {}", symbols.empty() ? "active " : "", totals.shard);
+                return;
+            }
+            // Extract: one fetch per symbol, or per batch where the provider takes many ids at once.
+            Router router(cfg, now, &calendar);
+            std::map<const providers::Provider*, std::vector<market::Asset>> by_provider;
+            for (const auto& a : assets) by_provider[router.route(a).front()].push_back(a);
+            std::vector<providers::FetchJob> jobs;
+            std::map<std::string, std::vector<std::string>> symbols_of;  // job label -> symbols
+            auto fail = [&](const std::string& symbol, const std::string& provider, providers::FailureKind kind,
+                            const std::string& why) {
+                ++totals.symbols_failed;
+                if (kind == providers::FailureKind::transient) ++totals.failures_transient;
+                if (kind == providers::FailureKind::config) {
+                    ++totals.failures_config;
+                    if (totals.first_config_error.empty()) totals.first_config_error = why;
+                }
+                totals.failures.push_back({symbol, provider, std::string(providers::to_string(kind)), why});
+            };
+            for (auto& [provider, group] : by_provider) {
+                std::vector<std::string> unserved;
+                for (auto& qf : provider->latest_quotes(group, unserved)) {
+                    providers::FetchJob job;
+                    job.symbol = fmt::format("{}", fmt::join(qf.symbols, ","));
+                    job.attempts.push_back(std::move(qf.fetch));
+                    symbols_of[job.symbol] = std::move(qf.symbols);
+                    jobs.push_back(std::move(job));
+                }
+                for (const auto& s : unserved)
+                    fail(s, std::string(provider->name()), providers::FailureKind::permanent,
+                         fmt::format("no {} identifier in assets", provider->name()));
+            }
+            providers::FetchPolicy policy;
+            policy.concurrency = static_cast<unsigned>(cfg.get_int("fetch.concurrency", 1, 256));
+            policy.max_retries = static_cast<unsigned>(cfg.get_int("fetch.max_retries", 0, 100));
+            policy.backoff_initial = milliseconds{cfg.get_int("fetch.backoff_initial_ms", 1, 600000)};
+            policy.backoff_max = milliseconds{cfg.get_int("fetch.backoff_max_ms", 1, 3600000)};
+
+            // Transform: every symbol gets a valid quote, a rejected record, or a failure.
+            std::vector<market::Quote> quotes;
+            std::vector<market::RejectedRecord> rejected;
+            providers::Fetcher(policy, router.rate_limits()).run(std::move(jobs), [&](providers::FetchOutcome&& o) {
+                const auto& wanted = symbols_of.at(o.symbol);
+                if (o.failure == providers::FailureKind::interrupted) {
+                    totals.symbols_interrupted += wanted.size();
+                    return;
+                }
+                if (o.failure != providers::FailureKind::none) {
+                    for (const auto& s : wanted) fail(s, o.provider, o.failure, o.error);
+                    return;
+                }
+                for (const auto& s : wanted) {
+                    const auto q = std::find_if(o.quotes.begin(), o.quotes.end(), [&](const auto& x) { return x.symbol == s; });
+                    if (q == o.quotes.end()) {
+                        fail(s, o.provider, providers::FailureKind::permanent,
+                             fmt::format("{} returned no price (unknown id?)", o.provider));
+                        continue;
+                    }
+                    if (auto why = market::invalid_reason(*q, now, k_max_clock_skew); !why.empty()) {
+                        rejected.push_back({q->symbol, q->source, market::to_cache_json(*q), why});
+                        fail(s, o.provider, providers::FailureKind::permanent, why);
+                        continue;
+                    }
+                    quotes.push_back(*q);
+                }
+            }, stop_flag());
+            if (stop_flag().load()) totals.interrupted = true;
+            totals.symbols_ok = quotes.size();
+            totals.bars_valid = quotes.size();
+            totals.rows.rejected = rejected.size();
+
+            // Load: the database first (the fallback must hold what the cache holds), then the cache.
+            if (common.dry_run) return;
+            if (!rejected.empty()) store->record_rejects(rejected, std::nullopt, totals.run_id);
+            const auto written = store->upsert_latest_prices(quotes);
+            totals.rows.inserted = written;
+            totals.rows.unchanged = quotes.size() - written;
+            std::vector<std::pair<std::string, std::string>> cache;
+            cache.reserve(quotes.size());
+            for (const auto& q : quotes) cache.emplace_back(fmt::format("latest_price:{}", q.symbol), market::to_cache_json(q));
+            write_cache(cfg, cache, seconds{cfg.get_int("redis.latest_ttl_seconds", 1, 86400)});
+        });
+    });
+}
+
+} // namespace etl::jobs

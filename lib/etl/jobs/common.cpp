@@ -184,12 +184,17 @@ void write_report(const std::string& path, const RunTotals& t, util::ExitCode co
         failures += fmt::format(R"({{"symbol":{},"provider":{},"kind":{},"error":{}}})", util::json_quote(f.symbol),
                                 util::json_quote(f.provider), util::json_quote(f.kind), util::json_quote(f.error));
     }
+    std::string timings;
+    for (const auto& [name, seconds] : t.timings) {
+        if (!timings.empty()) timings += ",";
+        timings += fmt::format("{}:{:.3f}", util::json_quote(name), seconds);
+    }
     const auto now = std::chrono::system_clock::now();
     const auto secs = std::chrono::duration<double>(now - t.started).count();
     const std::string json = fmt::format(
         R"({{"job":{},"arguments":{},"shard":{},"run_id":{},"dry_run":{},"store":{},"started_at":"{}","finished_at":"{}","duration_seconds":{:.3f},"status":"{}","exit_code":{},)"
         R"("symbols":{{"requested":{},"ok":{},"failed":{},"not_done":{}}},)"
-        R"("rows":{{"inserted":{},"updated":{},"unchanged":{},"rejected":{}}},"failures":[{}],"error":{}}})"
+        R"("rows":{{"inserted":{},"updated":{},"unchanged":{},"rejected":{}}},"failures":[{}],"error":{},"timings":{{{}}}}})"
         "\n",
         util::json_quote(t.job), util::json_quote(t.arguments), util::json_quote(t.shard),
         t.run_id ? std::to_string(t.run_id) : "null", t.dry_run ? "true" : "false", util::json_quote(t.store),
@@ -197,7 +202,7 @@ void write_report(const std::string& path, const RunTotals& t, util::ExitCode co
         util::format_instant(std::chrono::floor<std::chrono::seconds>(now)), secs, store::to_string(run_status(code)),
         util::to_int(code), t.symbols_requested, t.symbols_ok, t.symbols_failed, t.symbols_interrupted,
         t.rows.inserted, t.rows.updated, t.rows.unchanged, t.rows.rejected, failures,
-        t.error.empty() ? std::string("null") : util::json_quote(t.error));
+        t.error.empty() ? std::string("null") : util::json_quote(t.error), timings);
     const std::string text = util::scrub(json);
     std::error_code ec;
     if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {

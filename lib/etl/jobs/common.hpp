@@ -87,6 +87,8 @@ struct RunTotals {
         std::string error;
     };
     std::vector<SymbolFailure> failures;
+    // Named phases and their wall time in seconds ("fetch", "database", "cache"), for the report.
+    std::vector<std::pair<std::string, double>> timings;
     std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
 };
 

@@ -111,6 +111,12 @@ int latest_main(const std::vector<std::string>& args) {
             // Transform: every symbol gets a valid quote, a rejected record, or a failure.
             std::vector<market::Quote> quotes;
             std::vector<market::RejectedRecord> rejected;
+            auto phase_start = steady_clock::now();
+            auto phase_done = [&](const char* name) {
+                const auto t = steady_clock::now();
+                totals.timings.emplace_back(name, duration<double>(t - phase_start).count());
+                phase_start = t;
+            };
             providers::Fetcher(policy, router.rate_limits()).run(std::move(jobs), [&](providers::FetchOutcome&& o) {
                 const auto& wanted = symbols_of.at(o.symbol);
                 if (o.failure == providers::FailureKind::interrupted) {
@@ -136,6 +142,7 @@ int latest_main(const std::vector<std::string>& args) {
                     quotes.push_back(*q);
                 }
             }, stop_flag());
+            phase_done("fetch");
             if (stop_flag().load()) totals.interrupted = true;
             totals.symbols_ok = quotes.size();
             totals.bars_valid = quotes.size();
@@ -147,10 +154,12 @@ int latest_main(const std::vector<std::string>& args) {
             const auto written = store->upsert_latest_prices(quotes);
             totals.rows.inserted = written;
             totals.rows.unchanged = quotes.size() - written;
+            phase_done("database");
             std::vector<std::pair<std::string, std::string>> cache;
             cache.reserve(quotes.size());
             for (const auto& q : quotes) cache.emplace_back(fmt::format("latest_price:{}", q.symbol), market::to_cache_json(q));
             write_cache(cfg, cache, seconds{cfg.get_int("redis.latest_ttl_seconds", 1, 86400)});
+            phase_done("cache");
         });
     });
 }

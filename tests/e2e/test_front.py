@@ -1,10 +1,12 @@
 """The front command `etl`: list, help, version, typo suggestions, and `etl historical` == `etl-historical`."""
 import re
+import shutil
+import subprocess
 import unittest
 
-from harness import (ETL, ETL_HISTORICAL, TempDir, clean_env, run, sqlite_query, sqlite_runs)
+from harness import (BIN_DIR, ETL, ETL_HISTORICAL, TempDir, clean_env, run, sqlite_query, sqlite_runs)
 
-COMMANDS = ("historical", "assets", "db", "config", "version")
+COMMANDS = ("historical", "hourly", "latest", "calendar", "assets", "db", "config", "version")
 
 
 class FrontCommand(unittest.TestCase):
@@ -109,3 +111,24 @@ class FrontCommand(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Terminal(unittest.TestCase):
+    """On a TTY: readable text logs and a progress bar; in a pipe (every other test): JSON lines."""
+
+    def test_tty_gets_text_logs_and_a_progress_bar(self):
+        if not shutil.which("script"):
+            self.skipTest("script(1) is not installed")
+        tmp = TempDir("tty")
+        self.addCleanup(tmp.cleanup)
+        binary = BIN_DIR / "etl-historical"
+        command = f"{binary} 1M AAPL MSFT BTC --mock --database-url sqlite:{tmp.path}/etl.db"
+        # script(1) runs the command on a pseudo-terminal and copies what it wrote (stderr included).
+        proc = subprocess.run(["script", "-qefc", command, "/dev/null"], cwd=tmp.path, env=clean_env(),
+                              capture_output=True, text=True, timeout=60)
+        out = proc.stdout
+        self.assertEqual(proc.returncode, 0, out)
+        self.assertRegex(out, r"\[#+\.*\] \d+/3 ", "no progress bar on the terminal")
+        self.assertRegex(out, r"\d{4}-\d\d-\d\dT[\d:.]+Z info  ", "logs are not text lines")
+        self.assertNotIn('{"ts":', out, "JSON log lines on a terminal")
+        self.assertIn("3 symbols (3 ok, 0 failed)", out)

@@ -6,6 +6,8 @@ REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
 
 # The binaries under test: the normal build (cmake -S . -B build && ninja -C build).
 ETL_HISTORICAL=${ETL_HISTORICAL:-$REPO_DIR/build/apps/etl-historical}
+ETL_LATEST=${ETL_LATEST:-$REPO_DIR/build/apps/etl-latest}
+ETL_CLI=${ETL_CLI:-$REPO_DIR/build/apps/etl}
 
 # "Today" is pinned so every run generates and fetches the same bars.
 export ETL_NOW=${ETL_NOW:-2026-11-20T21:00:00Z}

@@ -8,17 +8,18 @@
 #
 # Environment:
 #   BENCH_SKIP_BUILD=1   do not (re)build build/ first
-#   BENCH_ONLY="load fetch parse"    the benches to run (default: all three)
+#   BENCH_ONLY="load fetch latest parse"    the benches to run (default: all four)
 #   BENCH_PARSE_MB=80    body size for the parse bench
 #   BENCH_BUILD_TYPE=RelWithDebInfo  build type of the parse-bench build (the project's default)
-#   plus the knobs of load_bench.sh and fetch_bench.sh.
+#   plus the knobs of load_bench.sh, fetch_bench.sh and latest_bench.sh.
 set -euo pipefail
 # shellcheck source=bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-ONLY=${BENCH_ONLY:-load fetch parse}
-# PostgreSQL is needed by the load bench, and by the fetch bench only with BENCH_FETCH_STORE=pg.
-if wants load || { wants fetch && [[ ${BENCH_FETCH_STORE:-sqlite} == pg ]]; }; then ensure_pg "$0" "$@"; fi
+ONLY=${BENCH_ONLY:-load fetch latest parse}
+wants() { [[ " $ONLY " == *" $1 "* ]]; }
+# PostgreSQL is needed by the load and latest benches, and by the fetch bench only with BENCH_FETCH_STORE=pg.
+if wants load || wants latest || { wants fetch && [[ ${BENCH_FETCH_STORE:-sqlite} == pg ]]; }; then ensure_pg "$0" "$@"; fi
 BENCH_RESULTS=$(mktemp "${TMPDIR:-/tmp}/etl-bench-results.XXXXXX")
 export BENCH_RESULTS
 FAILED=()
@@ -30,8 +31,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-wants() { [[ " $ONLY " == *" $1 "* ]]; }
 
 # Builds with a few retries: someone's in-progress edit can break the tree for a moment.
 build_with_retry() {
@@ -53,7 +52,7 @@ log "market-etl benchmarks: $(nproc) core(s), $(psql -X -Atc 'SHOW server_versio
 
 if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
     log "building build/ (cmake + ninja)"
-    build_with_retry "build/" bash -c "cd '$REPO_DIR' && cmake -S . -B build -G Ninja >/dev/null && ninja -C build etl-historical etl >/dev/null" ||
+    build_with_retry "build/" bash -c "cd '$REPO_DIR' && cmake -S . -B build -G Ninja >/dev/null && ninja -C build etl-historical etl-latest etl >/dev/null" ||
         die "the project does not build; fix the tree or set BENCH_SKIP_BUILD=1"
 fi
 
@@ -65,6 +64,11 @@ fi
 if wants fetch; then
     log "fetch bench"
     run_child "$BENCH_DIR/fetch_bench.sh" || { FAILED+=(fetch); record "fetch bench" "FAILED" "-" "-" "-" "FAILED"; }
+fi
+
+if wants latest; then
+    log "latest bench"
+    run_child "$BENCH_DIR/latest_bench.sh" || { FAILED+=(latest); record "latest bench" "FAILED" "-" "-" "-" "FAILED"; }
 fi
 
 if wants parse; then

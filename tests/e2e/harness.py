@@ -679,3 +679,26 @@ class RedisServer:
 SIGTERM = signal.SIGTERM
 SIGKILL = signal.SIGKILL
 SIGINT = signal.SIGINT
+
+
+# ==== etl-hourly / etl-latest helpers ====
+
+ETL_HOURLY = str(BIN_DIR / "etl-hourly")
+ETL_LATEST = str(BIN_DIR / "etl-latest")
+
+
+def unix_seconds(instant: str) -> int:
+    """'2025-03-14T21:00:00Z' (any ISO-8601 with an offset or Z) -> UNIX seconds."""
+    from datetime import datetime
+    return int(datetime.fromisoformat(instant.replace("Z", "+00:00")).timestamp())
+
+
+def set_fake_now(server: "FakeServer", instant: str | None) -> dict:
+    """Pins the fake server's clock (POST /__control/now) to an ISO-8601 instant, so it serves exactly the bars
+    that exist at the binaries' ETL_NOW; None goes back to FAKE_TODAY. Returns the server's clock document."""
+    return server._call("POST", "/__control/now", {"now": None if instant is None else unix_seconds(instant)})
+
+
+def free_redis_url() -> str:
+    """A redis:// URL on a local port nothing listens on (Redis 'down')."""
+    return f"redis://127.0.0.1:{_free_port()}/0"

@@ -289,9 +289,17 @@ std::vector<market::Asset> resolve_assets(const std::vector<std::string>& symbol
     return assets;
 }
 
-bool closed_for_named_equities(const std::vector<std::string>& symbols, std::optional<market::AssetClass> forced) {
-    return !symbols.empty() && std::none_of(symbols.begin(), symbols.end(), [&](const auto& s) {
-        return forced.value_or(market::guess_asset_class(s)) == market::AssetClass::crypto;
+bool only_equities_named(const config::Config& cfg, const std::vector<std::string>& symbols,
+                         std::optional<market::AssetClass> forced) {
+    if (symbols.empty()) return false;
+    if (forced) return *forced != market::AssetClass::crypto;
+    std::unique_ptr<store::Store> store;
+    const auto path = store::sqlite_path(cfg.get("database_url"));
+    if (!path || std::filesystem::exists(*path)) store = open_store(cfg, "etl-market-hours-check");
+    return std::none_of(symbols.begin(), symbols.end(), [&](const auto& s) {
+        const auto registered = store ? store->find_asset(s) : std::nullopt;
+        const auto cls = registered ? registered->asset_class : market::guess_asset_class(s);
+        return cls == market::AssetClass::crypto;
     });
 }
 

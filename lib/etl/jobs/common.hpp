@@ -121,9 +121,11 @@ std::vector<market::Asset> resolve_assets(const std::vector<std::string>& symbol
                                           std::optional<market::AssetClass> forced, store::Store& store,
                                           bool dry_run, const market::Shard& shard);
 
-// --market-hours-only before the database is opened: true when the market is closed and every named
-// symbol is an equity (by --class or its guessed class), so the run has nothing to do at all.
-bool closed_for_named_equities(const std::vector<std::string>& symbols, std::optional<market::AssetClass> forced);
+// --market-hours-only with the market closed and symbols named: true when none of them is crypto
+// (by --class, by its row in `assets`, or by its guessed class), so the run has nothing to do. It
+// writes nothing; `assets` is read only when the database exists (a missing SQLite file stays missing).
+bool only_equities_named(const config::Config& cfg, const std::vector<std::string>& symbols,
+                         std::optional<market::AssetClass> forced);
 // --market-hours-only with the assets resolved: drops stocks/ETFs/indices (logging how many).
 void drop_equities(std::vector<market::Asset>& assets);
 

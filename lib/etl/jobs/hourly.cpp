@@ -6,6 +6,7 @@
 #include "etl/jobs/common.hpp"
 #include "etl/jobs/pipeline.hpp"
 #include "etl/market/quote.hpp"
+#include "etl/market/symbol.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
 #include "etl/util/log.hpp"
@@ -67,8 +68,6 @@ int hourly_main(const std::vector<std::string>& args) {
         if (!session_flag.empty()) {
             session_day = util::parse_date(session_flag);
             if (!session_day) throw UsageError(fmt::format("--session '{}' is not a date; use YYYY-MM-DD", session_flag));
-            if (*session_day > floor<days>(now))
-                throw UsageError(fmt::format("--session {} is in the future", session_flag));
         }
         const auto symbols = normalize_symbols(raw_symbols);
         const auto forced = parse_class_flag(class_flag);
@@ -76,20 +75,30 @@ int hourly_main(const std::vector<std::string>& args) {
         auto cfg = load_config(common);
         const auto calendar = load_calendar(cfg);
         const bool market_open = calendar.is_open(now);
+        // Sessions are New York dates: at 22:00 ET the UTC date is already tomorrow's.
+        if (session_day && *session_day > calendar.new_york_date(now))
+            throw UsageError(fmt::format("--session {} is in the future", session_flag));
 
         // Cron fires this every few minutes: outside the session a run of equities only ends here,
         // before touching the database.
-        if (market_hours_only && !market_open && !session_day && closed_for_named_equities(symbols, forced)) {
+        if (market_hours_only && !market_open && !session_day && only_equities_named(cfg, symbols, forced)) {
             util::log_info("market closed (NYSE); --market-hours-only: nothing to do");
             return 0;
         }
 
-        std::optional<market::Session> session;
-        if (session_day) {
-            session = calendar.session_on(*session_day);
-        } else {
-            session = calendar.session_for(now);
-        }
+        const auto session = session_day ? calendar.session_on(*session_day) : calendar.session_for(now);
+        // A named equity on a day without a session is a usage error; caught here, before the run
+        // writes anything (an unknown symbol would otherwise be recorded in assets first).
+        const bool crypto_only = forced == market::AssetClass::crypto ||
+                                 (!symbols.empty() && std::all_of(symbols.begin(), symbols.end(), [](const auto& s) {
+                                      return market::guess_asset_class(s) == market::AssetClass::crypto;
+                                  }));
+        const auto no_session = [&] {
+            const auto name = calendar.holiday_name(*session_day);
+            return UsageError(fmt::format("--session {} is not an NYSE session ({}); pick a trading day", session_flag,
+                                          name.empty() ? std::string_view("weekend") : name));
+        };
+        if (session_day && !session && !crypto_only) throw no_session();
 
         RunTotals totals;
         totals.job = "etl-hourly";
@@ -105,10 +114,7 @@ int hourly_main(const std::vector<std::string>& args) {
             }
         }
         if (!session && std::any_of(assets.begin(), assets.end(), [](const auto& a) { return !is_crypto(a); }))
-            throw UsageError(fmt::format("--session {} is not an NYSE session ({}); pick a trading day", session_flag,
-                                         calendar.holiday_name(*session_day).empty()
-                                             ? std::string_view("weekend")
-                                             : calendar.holiday_name(*session_day)));
+            throw no_session();
         totals.symbols_requested = assets.size();
         if (!common.dry_run) totals.run_id = store->begin_run({totals.job, totals.arguments, totals.shard});
 
@@ -139,6 +145,8 @@ int hourly_main(const std::vector<std::string>& args) {
                 return p.hourly_bars(a, window_of(a), why);
             };
             spec.on_loaded = [&](const std::string& symbol, std::vector<market::Bar>&& bars) {
+                // No bars (a provider that knows nothing of the symbol): keep what the cache has.
+                if (bars.empty()) return;
                 const std::lock_guard lock(cache_mutex);
                 cache.emplace_back(fmt::format("hourly_data:{}:1D", symbol), market::to_cache_json(bars));
             };

@@ -47,7 +47,7 @@ int latest_main(const std::vector<std::string>& args) {
         auto cfg = load_config(common);
         const auto calendar = load_calendar(cfg);
         const bool market_open = calendar.is_open(now);
-        if (market_hours_only && !market_open && closed_for_named_equities(symbols, forced)) {
+        if (market_hours_only && !market_open && only_equities_named(cfg, symbols, forced)) {
             util::log_info("market closed (NYSE); --market-hours-only: nothing to do");
             return 0;
         }
@@ -151,9 +151,7 @@ int latest_main(const std::vector<std::string>& args) {
             // Load: the database first (the fallback must hold what the cache holds), then the cache.
             if (common.dry_run) return;
             if (!rejected.empty()) store->record_rejects(rejected, std::nullopt, totals.run_id);
-            const auto written = store->upsert_latest_prices(quotes);
-            totals.rows.inserted = written;
-            totals.rows.unchanged = quotes.size() - written;
+            totals.rows += store->upsert_latest_prices(quotes);
             phase_done("database");
             std::vector<std::pair<std::string, std::string>> cache;
             cache.reserve(quotes.size());

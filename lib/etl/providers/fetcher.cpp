@@ -201,7 +201,12 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
                 ++i;
                 continue;
             }
-            if (p.interval.count() > 0) p.next_slot = now + p.interval;
+            if (p.interval.count() > 0) {
+                // From the previous slot when only a little late (no drift over a long run), from now
+                // after an idle spell (no burst to "catch up").
+                const auto base = now - p.next_slot < p.interval ? p.next_slot : now;
+                p.next_slot = base + p.interval;
+            }
             a.in_flight = true;
             ++a.outcome.requests;
             util::log_debug("{}: GET {}", a.job.symbol, util::redact_url(a.request->url));

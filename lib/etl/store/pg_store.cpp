@@ -315,9 +315,9 @@ LoadStats PgStore::load_bars(std::string_view symbol, market::Timeframe timefram
     return stats;
 }
 
-std::size_t PgStore::upsert_latest_prices(std::span<const market::Quote> quotes) {
+LoadStats PgStore::upsert_latest_prices(std::span<const market::Quote> quotes) {
     pg::Transaction tx(m_conn, "writing latest prices");
-    std::size_t written = 0;
+    LoadStats stats;
     for (const auto& q : quotes) {
         const auto change = q.change();
         const auto pct = q.change_pct();
@@ -328,15 +328,18 @@ std::size_t PgStore::upsert_latest_prices(std::span<const market::Quote> quotes)
             " change = EXCLUDED.change, change_pct = EXCLUDED.change_pct, as_of = EXCLUDED.as_of,"
             " source = EXCLUDED.source, updated_at = now()"
             " WHERE (l.price, l.previous_close, l.as_of, l.source) IS DISTINCT FROM"
-            " (EXCLUDED.price, EXCLUDED.previous_close, EXCLUDED.as_of, EXCLUDED.source)",
+            " (EXCLUDED.price, EXCLUDED.previous_close, EXCLUDED.as_of, EXCLUDED.source)"
+            " RETURNING (xmax = 0)",
             {q.symbol, q.price.text, q.previous_close ? std::optional(q.previous_close->text) : std::nullopt,
              change ? std::optional(change->text) : std::nullopt, pct ? std::optional(pct->text) : std::nullopt,
              ts_text(q.as_of), q.source},
             fmt::format("writing the latest price of {}", q.symbol));
-        written += r.affected_rows();
+        if (r.rows() == 0) ++stats.unchanged;
+        else if (r.get(0, 0) == "t") ++stats.inserted;
+        else ++stats.updated;
     }
     tx.commit();
-    return written;
+    return stats;
 }
 
 std::vector<market::Asset> PgStore::list_assets(bool active_only) {

@@ -20,7 +20,7 @@ public:
                         std::int64_t run_id) override;
     void record_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
                         std::int64_t run_id) override;
-    std::size_t upsert_latest_prices(std::span<const market::Quote> quotes) override;
+    LoadStats upsert_latest_prices(std::span<const market::Quote> quotes) override;
     std::vector<market::Asset> list_assets(bool active_only) override;
     std::optional<market::Asset> find_asset(std::string_view symbol) override;
     std::size_t upsert_assets(std::span<const market::Asset> assets) override;

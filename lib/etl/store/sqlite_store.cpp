@@ -242,8 +242,9 @@ LoadStats SqliteStore::load_bars(std::string_view symbol, market::Timeframe time
     return stats;
 }
 
-std::size_t SqliteStore::upsert_latest_prices(std::span<const market::Quote> quotes) {
+LoadStats SqliteStore::upsert_latest_prices(std::span<const market::Quote> quotes) {
     SqliteTransaction tx(m_db);
+    auto exists = m_db.prepare("SELECT 1 FROM latest_prices WHERE symbol = ?");
     auto s = m_db.prepare(
         "INSERT INTO latest_prices (symbol, price, previous_close, change, change_pct, as_of, source)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -252,10 +253,13 @@ std::size_t SqliteStore::upsert_latest_prices(std::span<const market::Quote> quo
         " source = excluded.source, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
         " WHERE latest_prices.price IS NOT excluded.price OR latest_prices.previous_close IS NOT excluded.previous_close"
         " OR latest_prices.as_of IS NOT excluded.as_of OR latest_prices.source IS NOT excluded.source");
-    std::size_t written = 0;
+    LoadStats stats;
     for (const auto& q : quotes) {
         const auto change = q.change();
         const auto pct = q.change_pct();
+        exists.bind(1, q.symbol);
+        const bool existed = exists.step();
+        exists.reset();
         s.bind(1, q.symbol);
         s.bind(2, q.price.text);
         s.bind_optional(3, q.previous_close ? std::optional(q.previous_close->text) : std::nullopt);
@@ -264,11 +268,13 @@ std::size_t SqliteStore::upsert_latest_prices(std::span<const market::Quote> quo
         s.bind(6, ts_text(q.as_of));
         s.bind(7, q.source);
         s.step();
-        written += static_cast<std::size_t>(m_db.changes());
+        if (m_db.changes() == 0) ++stats.unchanged;
+        else if (existed) ++stats.updated;
+        else ++stats.inserted;
         s.reset();
     }
     tx.commit();
-    return written;
+    return stats;
 }
 
 std::vector<market::Asset> SqliteStore::list_assets(bool active_only) {

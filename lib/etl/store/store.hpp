@@ -88,8 +88,8 @@ public:
                                 std::int64_t run_id) = 0;
 
     // Upserts latest_prices (one transaction); rows whose values did not change are left alone.
-    // Returns how many rows were written.
-    virtual std::size_t upsert_latest_prices(std::span<const market::Quote> quotes) = 0;
+    // Returns how many rows were inserted, updated and left unchanged.
+    virtual LoadStats upsert_latest_prices(std::span<const market::Quote> quotes) = 0;
 
     virtual std::vector<market::Asset> list_assets(bool active_only) = 0;
     virtual std::optional<market::Asset> find_asset(std::string_view symbol) = 0;

@@ -109,19 +109,7 @@ void flatten(const toml::value& table, const std::string& prefix, const std::str
 }
 
 void register_url_password(const std::string& url) {
-    // scheme://user:password@host...
-    const auto scheme = url.find("://");
-    if (scheme == std::string::npos) return;
-    const auto at = url.find('@', scheme + 3);
-    const auto colon = url.find(':', scheme + 3);
-    if (at != std::string::npos && colon != std::string::npos && colon < at)
-        util::register_secret(url.substr(colon + 1, at - colon - 1));
-    // libpq-style password=... inside a query string
-    const auto pw = url.find("password=");
-    if (pw != std::string::npos) {
-        const auto end = url.find('&', pw);
-        util::register_secret(url.substr(pw + 9, end == std::string::npos ? std::string::npos : end - pw - 9));
-    }
+    for (const auto& secret : util::url_secrets(url)) util::register_secret(secret);
 }
 
 } // namespace

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -21,6 +22,9 @@ namespace {
 void process_setup() {
     http::global_init();
     install_signal_handlers();
+    // A peer that resets a connection (Redis mid-pipeline) must give an error, not kill the process:
+    // libcurl and libpq guard their own sockets, hiredis writes with plain write().
+    std::signal(SIGPIPE, SIG_IGN);
 }
 
 void print_list(std::FILE* out) {

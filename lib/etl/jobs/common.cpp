@@ -351,7 +351,8 @@ std::string join_arguments(const std::vector<std::string>& args) {
     for (const auto& a : args) {
         if (!out.empty()) out += ' ';
         // --database-url/--redis-url values (and --x=URL forms) may carry passwords.
-        out += a.find("://") != std::string::npos ? util::redact_url(a) : util::scrub(a);
+        const bool connection_string = a.find("://") != std::string::npos || a.find("password") != std::string::npos;
+        out += connection_string ? util::redact_url(a) : util::scrub(a);
     }
     return out;
 }

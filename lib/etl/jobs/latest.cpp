@@ -119,6 +119,8 @@ int latest_main(const std::vector<std::string>& args) {
             };
             providers::Fetcher(policy, router.rate_limits()).run(std::move(jobs), [&](providers::FetchOutcome&& o) {
                 const auto& wanted = symbols_of.at(o.symbol);
+                rejected.insert(rejected.end(), std::make_move_iterator(o.batch.rejected.begin()),
+                                std::make_move_iterator(o.batch.rejected.end()));
                 if (o.failure == providers::FailureKind::interrupted) {
                     totals.symbols_interrupted += wanted.size();
                     return;

@@ -194,9 +194,12 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
             util::log(util::LogLevel::info, "loaded",
                       {{"symbol", o->symbol}, {"provider", o->provider}, {"bars", std::to_string(bar_count)},
                        {"inserted", std::to_string(stats.inserted)}, {"updated", std::to_string(stats.updated)},
-                       {"rejected", std::to_string(o->batch.rejected.size())}, {"requests", std::to_string(o->requests)},
+                       {"rejected", std::to_string(o->batch.rejected.size())},
+                       {"skipped", std::to_string(o->skipped)}, {"requests", std::to_string(o->requests)},
                        {"retries", std::to_string(o->retries)}});
         } catch (...) {
+            ++totals.symbols_failed;  // the symbol whose load failed (rolled back)
+            totals.failures.push_back({o->symbol, o->provider, "failed", "load failed; see the error below"});
             load_error = std::current_exception();
             stop.store(true);
             queue.abandon();
@@ -207,6 +210,9 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
     watcher.join();
     util::progress_done();
     if (stop_flag().load()) totals.interrupted = true;
+    // Symbols dropped from the queue after the loader gave up, or never fetched: not done.
+    const auto accounted = totals.symbols_ok + totals.symbols_failed;
+    totals.symbols_interrupted = accounted < totals.symbols_requested ? totals.symbols_requested - accounted : 0;
     if (load_error) std::rethrow_exception(load_error);
     if (fetch_error) std::rethrow_exception(fetch_error);
 }

@@ -33,7 +33,7 @@ std::optional<std::string> normalize_symbol(std::string_view text) {
 AssetClass guess_asset_class(std::string_view symbol) {
     for (const auto& [ticker, id] : k_coingecko_ids)
         if (ticker == symbol) return AssetClass::crypto;
-    if (symbol.starts_with("X:")) return AssetClass::crypto;
+    if (symbol.starts_with("X:") || symbol.ends_with("-USD")) return AssetClass::crypto;
     if (symbol.starts_with("I:") || symbol.starts_with("^")) return AssetClass::index;
     return AssetClass::stock;
 }
@@ -44,11 +44,16 @@ Asset adhoc_asset(const std::string& symbol, AssetClass asset_class) {
     a.asset_class = asset_class;
     a.active = false;
     if (asset_class == AssetClass::crypto) {
-        a.polygon_ticker = "X:" + symbol + "USD";
-        a.yahoo_symbol = symbol + "-USD";
-        a.coingecko_id = util::to_lower(symbol);
+        // BTC, X:BTCUSD and BTC-USD all name bitcoin in dollars.
+        std::string base = symbol;
+        if (base.starts_with("X:")) base = base.substr(2);
+        if (base.ends_with("-USD")) base.resize(base.size() - 4);
+        else if (base.size() > 3 && base.ends_with("USD") && symbol.starts_with("X:")) base.resize(base.size() - 3);
+        a.polygon_ticker = "X:" + base + "USD";
+        a.yahoo_symbol = base + "-USD";
+        a.coingecko_id = util::to_lower(base);
         for (const auto& [ticker, id] : k_coingecko_ids)
-            if (ticker == symbol) a.coingecko_id = id;
+            if (ticker == base) a.coingecko_id = id;
     } else if (asset_class == AssetClass::index) {
         // I:SPX, ^SPX and SPX all name the same index: Polygon wants I:, Yahoo ^.
         std::string bare = symbol;

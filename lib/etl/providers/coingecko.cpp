@@ -89,9 +89,9 @@ public:
     }
 
     tl::expected<void, ParseFailure> on_success(std::string_view body) override {
-        auto points = parse_coingecko_prices(body);
+        auto points = parse_coingecko_prices(body, m_symbol);
         if (!points) return tl::unexpected(points.error());
-        m_skipped += points->skipped;
+        m_batch.rejected = std::move(points->rejected);
         m_batch.bars = market::hourly_bars_from_points(m_symbol, "coingecko", points->points);
         keep_window(m_batch.bars, m_window, m_skipped);
         m_done = true;

@@ -76,6 +76,10 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
         auto& fetch = *a.job.attempts[a.attempt];
         util::log_warn("{}: {} {}", a.job.symbol, fetch.provider(), message);
         if (kind != FailureKind::config && a.attempt + 1 < a.job.attempts.size()) {
+            // The failed provider's rejects stay recorded, whatever the fallback brings.
+            auto& kept = a.outcome.batch.rejected;
+            kept.insert(kept.end(), std::make_move_iterator(fetch.batch().rejected.begin()),
+                        std::make_move_iterator(fetch.batch().rejected.end()));
             ++a.attempt;
             a.request.reset();
             a.retries_this_request = 0;
@@ -85,7 +89,9 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
         a.outcome.provider = fetch.provider();
         a.outcome.failure = kind;
         a.outcome.error = util::scrub(std::move(message));
-        a.outcome.batch.rejected = std::move(fetch.batch().rejected);
+        a.outcome.batch.rejected.insert(a.outcome.batch.rejected.end(),
+                                        std::make_move_iterator(fetch.batch().rejected.begin()),
+                                        std::make_move_iterator(fetch.batch().rejected.end()));
         if (kind == FailureKind::config) halted = true;
         return true;
     };
@@ -178,7 +184,11 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
             if (!a.request) a.request = fetch.next_request();
             if (!a.request) {  // complete
                 a.outcome.provider = fetch.provider();
+                auto earlier_rejects = std::move(a.outcome.batch.rejected);  // from a provider that failed first
                 a.outcome.batch = std::move(fetch.batch());
+                a.outcome.batch.rejected.insert(a.outcome.batch.rejected.end(),
+                                                std::make_move_iterator(earlier_rejects.begin()),
+                                                std::make_move_iterator(earlier_rejects.end()));
                 a.outcome.quotes = std::move(fetch.quotes());
                 a.outcome.skipped += fetch.skipped();
                 finish(a);

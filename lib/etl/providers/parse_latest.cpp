@@ -24,16 +24,28 @@ tl::unexpected<ParseFailure> failure(std::string_view provider, std::string_view
     return tl::unexpected(ParseFailure{fmt::format("{}: {}", provider, what)});
 }
 
+// A raw token without the whitespace and punctuation simdjson leaves after it.
+std::string_view trim_token(std::string_view text) {
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' || text.back() == '\t' ||
+                             text.back() == ',' || text.back() == ']' || text.back() == '}'))
+        text.remove_suffix(1);
+    return text;
+}
+
 // The literal text of a number value (trailing whitespace trimmed) and its double.
 std::optional<market::Decimal> number_of(od::value v) {
     double d = 0;
     const std::string_view raw = v.raw_json_token();
     if (v.get_double().get(d) != simdjson::SUCCESS || !std::isfinite(d)) return std::nullopt;
-    std::string_view text = raw;
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' || text.back() == '\t' ||
-                             text.back() == ',' || text.back() == ']' || text.back() == '}'))
-        text.remove_suffix(1);
-    return market::Decimal{std::string(text), d};
+    return market::Decimal{std::string(trim_token(raw)), d};
+}
+
+// Unix seconds (or milliseconds / 1000) from a JSON number, when it is a plausible market-data time
+// (1970..2200); converting an out-of-range double to an integer would be undefined behaviour.
+std::optional<std::int64_t> epoch_seconds(double v, double per_second) {
+    constexpr double k_max_seconds = 7258118400.0;  // 2200-01-01
+    if (!std::isfinite(v) || v < 0 || v / per_second > k_max_seconds) return std::nullopt;
+    return static_cast<std::int64_t>(v / per_second);
 }
 
 template <class F> auto guarded(std::string_view provider, F&& f) -> decltype(f()) {
@@ -46,7 +58,7 @@ template <class F> auto guarded(std::string_view provider, F&& f) -> decltype(f(
 
 } // namespace
 
-ParseResult<PricePoints> parse_coingecko_prices(std::string_view body) {
+ParseResult<PricePoints> parse_coingecko_prices(std::string_view body, std::string_view symbol) {
     return guarded("coingecko", [&]() -> ParseResult<PricePoints> {
         Doc d(body);
         d.doc = d.parser.iterate(d.buffer);
@@ -60,28 +72,33 @@ ParseResult<PricePoints> parse_coingecko_prices(std::string_view body) {
             if (key != "prices") continue;
             found = true;
             for (auto element : field.value().get_array()) {
-                od::array pair;
-                if (element.get_array().get(pair) != simdjson::SUCCESS) {
-                    ++out.skipped;
-                    continue;
-                }
-                std::optional<std::int64_t> ms;
+                od::value v = element.value();
+                od::json_type type{};
+                if (v.type().get(type) != simdjson::SUCCESS) return failure("coingecko", "malformed response");
+                std::vector<std::string> texts;  // the element's items as written, for rejected_rows.raw
+                std::optional<std::int64_t> secs;
                 std::optional<market::Decimal> price;
-                std::size_t i = 0;
-                for (auto item : pair) {
-                    if (i == 0) {
+                if (type == od::json_type::array) {
+                    std::size_t i = 0;
+                    for (auto item : v.get_array()) {
+                        od::value iv = item.value();
+                        texts.emplace_back(trim_token(iv.raw_json_token()));
                         double t = 0;
-                        if (item.get_double().get(t) == simdjson::SUCCESS && std::isfinite(t)) ms = static_cast<std::int64_t>(t);
-                    } else if (i == 1) {
-                        price = number_of(item.value());
+                        if (i == 0 && iv.get_double().get(t) == simdjson::SUCCESS) secs = epoch_seconds(t, 1000.0);
+                        else if (i == 1) price = number_of(iv);
+                        ++i;
                     }
-                    ++i;
                 }
-                if (!ms || !price || i != 2) {
-                    ++out.skipped;
-                    continue;
-                }
-                out.points.push_back({market::sys_seconds{std::chrono::seconds{*ms / 1000}}, std::move(*price)});
+                auto reject = [&](std::string reason) {
+                    std::string raw = type == od::json_type::array ? "[" : (type == od::json_type::object ? "{...}" : "?");
+                    for (std::size_t k = 0; k < texts.size(); ++k) raw += (k ? "," : "") + texts[k];
+                    if (type == od::json_type::array) raw += "]";
+                    out.rejected.push_back({std::string(symbol), "coingecko", raw, std::move(reason)});
+                };
+                if (type != od::json_type::array || texts.size() != 2) reject("price point is not a [timestamp, price] pair");
+                else if (!secs) reject("price point timestamp is not a time between 1970 and 2200");
+                else if (!price) reject("price point price is not a finite number");
+                else out.points.push_back({market::sys_seconds{std::chrono::seconds{*secs}}, std::move(*price)});
             }
         }
         if (!found) return failure("coingecko", "response has no prices array");
@@ -116,8 +133,7 @@ ParseResult<std::map<std::string, SimplePrice>> parse_coingecko_simple_price(std
                     if (f.value().get_double().get(c) == simdjson::SUCCESS && std::isfinite(c)) p.change_24h_pct = c;
                 } else if (k == "last_updated_at") {
                     double t = 0;
-                    if (f.value().get_double().get(t) == simdjson::SUCCESS && std::isfinite(t))
-                        p.last_updated = static_cast<std::int64_t>(t);
+                    if (f.value().get_double().get(t) == simdjson::SUCCESS) p.last_updated = epoch_seconds(t, 1.0);
                 }
             }
             if (has_price) out.emplace(id, std::move(p));
@@ -158,8 +174,8 @@ ParseResult<market::Quote> parse_yahoo_quote(std::string_view body, std::string_
                 previous = number_of(f.value());
             } else if (k == "regularMarketTime") {
                 double t = 0;
-                if (f.value().get_double().get(t) == simdjson::SUCCESS && std::isfinite(t))
-                    q.as_of = market::sys_seconds{std::chrono::seconds{static_cast<std::int64_t>(t)}};
+                if (f.value().get_double().get(t) == simdjson::SUCCESS)
+                    if (const auto secs = epoch_seconds(t, 1.0)) q.as_of = market::sys_seconds{std::chrono::seconds{*secs}};
             }
         }
         if (!has_price) return failure("yahoo", "meta has no regularMarketPrice");

@@ -14,12 +14,13 @@
 namespace etl::providers {
 
 // CoinGecko /market_chart(/range) `prices` as points (timestamps floored to seconds, price text exact),
-// sorted by time. Elements that are not [ms, number] are skipped and counted in `skipped`.
+// sorted by time. Elements that are not [ms, number] with a timestamp in 1970..2200 become rejected
+// records of `symbol` (raw = the element's JSON).
 struct PricePoints {
     std::vector<market::PricePoint> points;
-    std::size_t skipped = 0;
+    std::vector<market::RejectedRecord> rejected;
 };
-ParseResult<PricePoints> parse_coingecko_prices(std::string_view body);
+ParseResult<PricePoints> parse_coingecko_prices(std::string_view body, std::string_view symbol);
 
 // One id of CoinGecko /simple/price (vs usd).
 struct SimplePrice {

@@ -72,7 +72,9 @@ public:
         if (!page) return tl::unexpected(page.error());
         auto& bars = page->batch.bars;
         std::sort(bars.begin(), bars.end(), [](const auto& a, const auto& b) { return a.ts > b.ts; });
-        if (!bars.empty()) {
+        // A malformed bar may be the newest one: then the "latest" price would silently be an older
+        // session's. No quote (the symbol fails); the record goes to rejected_rows.
+        if (!bars.empty() && page->batch.rejected.empty()) {
             market::Quote q;
             q.symbol = m_asset.symbol;
             q.price = bars[0].close;

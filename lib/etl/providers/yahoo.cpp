@@ -3,7 +3,12 @@
 #include "etl/providers/parse_latest.hpp"
 #include "etl/util/strings.hpp"
 
+#include "etl/market/validate.hpp"
+
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
 
 namespace etl::providers {
 namespace {
@@ -36,6 +41,7 @@ public:
         if (m_hourly) {
             m_batch.bars = market::hourly_bars_from_bars(m_batch.bars);
             keep_window(m_batch.bars, *m_hourly, m_skipped);
+            drop_incomplete_hours();
         }
         m_done = true;
         return {};
@@ -44,6 +50,32 @@ public:
     [[nodiscard]] std::string_view provider() const noexcept override { return "yahoo"; }
 
 private:
+    // An hour one of whose 30-minute parts was rejected (a null price) would be stored with the
+    // other part's prices as if it were the whole hour: reject the hour as well.
+    void drop_incomplete_hours() {
+        std::vector<sys_seconds> bad_hours;
+        for (const auto& r : m_batch.rejected) {
+            // Yahoo rejects carry the row as {"t":<unix seconds>,...}.
+            constexpr std::string_view k_prefix = R"({"t":)";
+            if (!r.raw.starts_with(k_prefix)) continue;
+            long long t = 0;
+            const auto* begin = r.raw.data() + k_prefix.size();
+            if (std::from_chars(begin, r.raw.data() + r.raw.size(), t).ec == std::errc{})
+                bad_hours.push_back(floor<hours>(sys_seconds{seconds{t}}));
+        }
+        if (bad_hours.empty()) return;
+        std::vector<market::Bar> kept;
+        for (auto& b : m_batch.bars) {
+            if (std::find(bad_hours.begin(), bad_hours.end(), b.ts) == bad_hours.end()) {
+                kept.push_back(std::move(b));
+            } else {
+                m_batch.rejected.push_back({b.symbol, "yahoo", market::to_json(b),
+                                            "incomplete hour: one of its 30-minute parts was rejected"});
+            }
+        }
+        m_batch.bars = std::move(kept);
+    }
+
     const ProviderSettings& m_settings;
     std::string m_symbol;
     std::string m_url;

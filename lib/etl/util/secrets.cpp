@@ -50,17 +50,49 @@ std::string scrub(std::string_view text) {
     return out;
 }
 
+std::vector<std::string> url_secrets(std::string_view url) {
+    std::vector<std::string> out;
+    if (const auto scheme = url.find("://"); scheme != std::string_view::npos) {
+        const auto host_start = scheme + 3;
+        const auto path_start = url.find_first_of("/?#", host_start);
+        const auto at = url.rfind('@', path_start);
+        if (at != std::string_view::npos && at > host_start) {
+            const auto userinfo = url.substr(host_start, at - host_start);
+            const auto colon = userinfo.find(':');
+            if (colon != std::string_view::npos) out.emplace_back(userinfo.substr(colon + 1));
+            else if (url.starts_with("redis")) out.emplace_back(userinfo);
+        }
+    }
+    // password=VALUE in a query (&-separated) or a libpq key=value string (space-separated, maybe quoted).
+    for (std::size_t pos = url.find("password"); pos != std::string_view::npos; pos = url.find("password", pos + 8)) {
+        auto rest = url.substr(pos + 8);
+        const auto lead = rest.find_first_not_of(' ');
+        if (lead == std::string_view::npos || rest[lead] != '=') continue;
+        rest = rest.substr(lead + 1);
+        rest = rest.substr(std::min(rest.size(), rest.find_first_not_of(' ')));
+        std::string value;
+        if (!rest.empty() && rest.front() == '\'') {
+            std::size_t i = 1;
+            for (; i < rest.size() && rest[i] != '\''; ++i) {
+                if (rest[i] == '\\' && i + 1 < rest.size()) ++i;
+                value.push_back(rest[i]);
+            }
+            // The text as written (with its escapes) too, so redaction finds it in the string.
+            const auto raw = rest.substr(1, i - 1);
+            if (raw != value && !raw.empty()) out.emplace_back(raw);
+        } else {
+            value = std::string(rest.substr(0, rest.find_first_of(" &")));
+        }
+        if (!value.empty()) out.push_back(std::move(value));
+    }
+    return out;
+}
+
 std::string redact_url(std::string_view url) {
     std::string out(url);
-    // userinfo password: scheme://user:password@host
-    if (const auto scheme = out.find("://"); scheme != std::string::npos) {
-        const auto host_start = scheme + 3;
-        const auto path_start = out.find_first_of("/?#", host_start);
-        const auto at = out.rfind('@', path_start == std::string::npos ? std::string::npos : path_start);
-        if (at != std::string::npos && at > host_start) {
-            const auto colon = out.find(':', host_start);
-            if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
-        }
+    for (const auto& secret : url_secrets(url)) {
+        for (std::size_t pos = out.find(secret); !secret.empty() && pos != std::string::npos; pos = out.find(secret, pos + 3))
+            out.replace(pos, secret.size(), "***");
     }
     // query parameters (URL query and libpq-style key=value after '?')
     if (const auto q = out.find('?'); q != std::string::npos) {

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace etl::util {
 
@@ -17,6 +18,11 @@ std::string scrub(std::string_view text);
 // `url` with the password of its userinfo and the values of secret-looking query parameters
 // (apiKey, api_key, key, token, password, x_cg_*_api_key, ...) replaced by "***".
 std::string redact_url(std::string_view url);
+
+// The passwords a connection string carries: the userinfo password of scheme://user:password@host
+// (for redis:// also scheme://password@host, a form Redis clients accept), and `password=` values
+// of a URL query or a libpq key=value string (quoted or not).
+std::vector<std::string> url_secrets(std::string_view url);
 
 // "abcd…" style mask for `etl config show`: "***" for short values, else "***" + last 4 characters.
 std::string mask(std::string_view secret);

@@ -90,6 +90,13 @@ TEST_CASE("bare symbols get a sensible class and provider identifiers", "[unit]"
     CHECK(btc.polygon_ticker == "X:BTCUSD");
     CHECK(btc.yahoo_symbol == "BTC-USD");
     CHECK_FALSE(btc.active);
+    for (const auto* spelling : {"X:BTCUSD", "BTC-USD"}) {
+        const auto x = adhoc_asset(spelling, guess_asset_class(spelling));
+        CHECK(x.asset_class == AssetClass::crypto);
+        CHECK(x.polygon_ticker == "X:BTCUSD");
+        CHECK(x.yahoo_symbol == "BTC-USD");
+        CHECK(x.coingecko_id == "bitcoin");
+    }
     const auto brk = adhoc_asset("BRK.B", AssetClass::stock);
     CHECK(brk.polygon_ticker == "BRK.B");
     CHECK(brk.yahoo_symbol == "BRK-B");

@@ -16,6 +16,7 @@ TEST_CASE("CoinGecko /simple/price: prices by id, unknown ids absent, null chang
     CHECK(r->at("bitcoin").last_updated == 1741089612);
     CHECK_FALSE(r->at("ethereum").change_24h_pct);
     CHECK(r->at("tiny").usd.text == "1.2e-05");
+    CHECK_FALSE(r->at("tiny").last_updated);  // out of range: ignored, never undefined behaviour
     CHECK(r->count("no-such-coin") == 0);
     const auto empty = parse_coingecko_simple_price("{}");
     REQUIRE(empty);
@@ -27,15 +28,20 @@ TEST_CASE("CoinGecko /simple/price: prices by id, unknown ids absent, null chang
 
 TEST_CASE("CoinGecko market_chart points: exact text, sorted, malformed points counted", "[unit]") {
     const auto r = parse_coingecko_prices(
-        R"({"prices":[[1741086049981,87398.0211],[1741082461207,87215.33412],["x",1],[1741089612004]],"market_caps":[],"total_volumes":[]})");
+        R"({"prices":[[1741086049981,87398.0211],[1741082461207,87215.33412],["x",1],[1741089612004],[1e300,5],[1741089612004,null]],"market_caps":[],"total_volumes":[]})",
+        "BTC");
     REQUIRE(r);
     REQUIRE(r->points.size() == 2);
     CHECK(r->points[0].price.text == "87215.33412");
     CHECK(r->points[0].ts.time_since_epoch().count() == 1741082461);
-    CHECK(r->skipped == 2);
-    CHECK_FALSE(parse_coingecko_prices(R"({"error":"coin not found"})"));
-    CHECK_FALSE(parse_coingecko_prices("Too Many Requests"));
-    const auto none = parse_coingecko_prices(R"({"prices":[],"market_caps":[],"total_volumes":[]})");
+    REQUIRE(r->rejected.size() == 4);
+    CHECK(r->rejected[0].raw == R"(["x",1])");
+    CHECK(r->rejected[0].symbol == "BTC");
+    CHECK_THAT(r->rejected[2].reason, Catch::Contains("between 1970 and 2200"));
+    CHECK_THAT(r->rejected[3].reason, Catch::Contains("not a finite number"));
+    CHECK_FALSE(parse_coingecko_prices(R"({"error":"coin not found"})", "BTC"));
+    CHECK_FALSE(parse_coingecko_prices("Too Many Requests", "BTC"));
+    const auto none = parse_coingecko_prices(R"({"prices":[],"market_caps":[],"total_volumes":[]})", "BTC");
     REQUIRE(none);
     CHECK(none->points.empty());
 }

@@ -16,6 +16,13 @@ TEST_CASE("URLs lose passwords and key parameters", "[unit]") {
     CHECK(redact_url("https://x/y?x_cg_demo_api_key=zzzz&vs_currency=usd") ==
           "https://x/y?x_cg_demo_api_key=***&vs_currency=usd");
     CHECK(redact_url("redis://:hunter22@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0");
+    CHECK(redact_url("redis://justapassword@127.0.0.1:6379") == "redis://***@127.0.0.1:6379");
+    CHECK(redact_url("host=127.0.0.1 port=1 password=hunter2secret dbname=x") ==
+          "host=127.0.0.1 port=1 password=*** dbname=x");
+    CHECK(redact_url("host=h password = 'my \\'quoted\\' secret' user=u").find("secret") == std::string::npos);
+    CHECK(redact_url("postgresql:///db?password=qwerty123&sslmode=require") ==
+          "postgresql:///db?password=***&sslmode=require");
+    CHECK(url_secrets("postgresql://etl@db/market").empty());
 }
 
 TEST_CASE("registered secrets are scrubbed from any text", "[unit]") {

@@ -8,7 +8,7 @@ import unittest
 import uuid
 from pathlib import Path
 
-from harness import FakeServer, PgDatabase, TempDir, clean_env, psql, require_pg, run
+from harness import ETL_LATEST, FakeServer, PgDatabase, TempDir, clean_env, psql, require_pg, run, sqlite_query
 
 TAG = uuid.uuid4().hex[:12]                 # names (role, database): not secret
 
@@ -206,3 +206,30 @@ class Secrets(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OtherConnectionStrings(unittest.TestCase):
+    """Passwords in libpq key=value strings and in redis://password@host never reach output or tables."""
+
+    def test_key_value_conninfo_and_redis_password_are_masked(self):
+        tmp = TempDir("secrets-kv")
+        self.addCleanup(tmp.cleanup)
+        pg_secret, redis_secret = "kvpass-9f3a71c2e8", "redispass-5b2d8e"
+        # An unreachable PostgreSQL given as key=value: exit 75, the error names the server, not the password.
+        r = run(["etl-historical", "7D", "AAPL", "--mock", "--database-url",
+                 f"host=127.0.0.1 port=1 password={pg_secret} dbname=x"], cwd=tmp.path, env=clean_env())
+        self.assertEqual(r.rc, 75, r.describe())
+        self.assertIn("cannot connect to the database", r.stderr)
+        self.assertNotIn(pg_secret, r.stdout + r.stderr)
+        # A Redis password given without a user: the run succeeds (Redis is optional) and nothing shows it.
+        db = tmp.path / "etl.db"
+        report = tmp.path / "report.json"
+        r = run([str(ETL_LATEST), "BTC", "--mock", "--database-url", f"sqlite:{db}", "--report", str(report),
+                 "--redis-url", f"redis://{redis_secret}@127.0.0.1:1/0"], cwd=tmp.path, env=clean_env())
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertNotIn(redis_secret, r.stdout + r.stderr + report.read_text())
+        self.assertNotIn(redis_secret, str(sqlite_query(db, "SELECT arguments, error FROM etl_runs")))
+        r = run(["etl", "config", "show", "--redis-url", f"redis://{redis_secret}@127.0.0.1:1/0"],
+                cwd=tmp.path, env=clean_env())
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertNotIn(redis_secret, r.stdout + r.stderr)

@@ -42,6 +42,13 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
     app.add_flag("--no-progress", o.no_progress, "no progress bar");
 }
 
+void add_symbol_options(CLI::App& app, SymbolOptions& o, std::string_view what) {
+    app.add_option("symbols", o.symbols, fmt::format("symbols to {} (default: every active asset)", what));
+    app.add_option("--class", o.asset_class, "asset class for symbols not in assets: stock, etf, index, crypto");
+    app.add_flag("--market-hours-only", o.market_hours_only,
+                 "outside the NYSE session, skip stocks/ETFs/indices (exit 0 when nothing is left)");
+}
+
 config::Config load_config(const CommonOptions& o) {
     config::FlagOverrides flags;
     if (!o.database_url.empty()) flags.emplace_back("database_url", o.database_url);

@@ -39,6 +39,15 @@ struct CommonOptions {
 
 void add_common_options(CLI::App& app, CommonOptions& options);
 
+// What etl-hourly and etl-latest take besides the common flags.
+struct SymbolOptions {
+    std::vector<std::string> symbols;
+    std::string asset_class;
+    bool market_hours_only = false;
+};
+// Adds [SYMBOL...], --class and --market-hours-only; `what` completes "symbols to ...".
+void add_symbol_options(CLI::App& app, SymbolOptions& options, std::string_view what);
+
 // Effective config: file/env/flags as SPEC.md section 4 orders them. Also configures logging.
 config::Config load_config(const CommonOptions& options);
 

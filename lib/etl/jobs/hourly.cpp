@@ -51,15 +51,11 @@ bool is_crypto(const market::Asset& a) { return a.asset_class == market::AssetCl
 int hourly_main(const std::vector<std::string>& args) {
     return run_guarded(args.front(), [&]() -> int {
         CLI::App app{"Load today's (or the last session's) hourly bars into price_bars and Redis.", args.front()};
-        std::vector<std::string> raw_symbols;
-        std::string session_flag, class_flag;
-        bool market_hours_only = false;
+        SymbolOptions opts;
+        std::string session_flag;
         CommonOptions common;
-        app.add_option("symbols", raw_symbols, "symbols to load (default: every active asset)");
+        add_symbol_options(app, opts, "load");
         app.add_option("--session", session_flag, "reload the hourly bars of this past session (YYYY-MM-DD)");
-        app.add_option("--class", class_flag, "asset class for symbols not in assets: stock, etf, index, crypto");
-        app.add_flag("--market-hours-only", market_hours_only,
-                     "outside the NYSE session, skip stocks/ETFs/indices (exit 0 when nothing is left)");
         add_common_options(app, common);
         if (auto rc = parse_cli(app, args)) return *rc;
 
@@ -69,8 +65,8 @@ int hourly_main(const std::vector<std::string>& args) {
             session_day = util::parse_date(session_flag);
             if (!session_day) throw UsageError(fmt::format("--session '{}' is not a date; use YYYY-MM-DD", session_flag));
         }
-        const auto symbols = normalize_symbols(raw_symbols);
-        const auto forced = parse_class_flag(class_flag);
+        const auto symbols = normalize_symbols(opts.symbols);
+        const auto forced = parse_class_flag(opts.asset_class);
         const auto shard = resolve_shard(common);
         auto cfg = load_config(common);
         const auto calendar = load_calendar(cfg);
@@ -81,7 +77,7 @@ int hourly_main(const std::vector<std::string>& args) {
 
         // Cron fires this every few minutes: outside the session a run of equities only ends here,
         // before touching the database.
-        if (market_hours_only && !market_open && !session_day && only_equities_named(cfg, symbols, forced)) {
+        if (opts.market_hours_only && !market_open && !session_day && only_equities_named(cfg, symbols, forced)) {
             util::log_info("market closed (NYSE); --market-hours-only: nothing to do");
             return 0;
         }
@@ -106,7 +102,7 @@ int hourly_main(const std::vector<std::string>& args) {
         totals.shard = shard.to_string();
         auto store = start_run(cfg, totals, common.dry_run);
         auto assets = resolve_assets(symbols, forced, *store, common.dry_run, shard);
-        if (market_hours_only && !market_open && !session_day) {
+        if (opts.market_hours_only && !market_open && !session_day) {
             drop_equities(assets);
             if (assets.empty()) {
                 util::log_info("nothing to do");

@@ -29,25 +29,20 @@ constexpr seconds k_max_clock_skew{300};
 int latest_main(const std::vector<std::string>& args) {
     return run_guarded(args.front(), [&]() -> int {
         CLI::App app{"Refresh latest prices in latest_prices and the Redis cache.", args.front()};
-        std::vector<std::string> raw_symbols;
-        std::string class_flag;
-        bool market_hours_only = false;
+        SymbolOptions opts;
         CommonOptions common;
-        app.add_option("symbols", raw_symbols, "symbols to refresh (default: every active asset)");
-        app.add_option("--class", class_flag, "asset class for symbols not in assets: stock, etf, index, crypto");
-        app.add_flag("--market-hours-only", market_hours_only,
-                     "outside the NYSE session, skip stocks/ETFs/indices (exit 0 when nothing is left)");
+        add_symbol_options(app, opts, "refresh");
         add_common_options(app, common);
         if (auto rc = parse_cli(app, args)) return *rc;
 
         const auto now = util::now();
-        const auto symbols = normalize_symbols(raw_symbols);
-        const auto forced = parse_class_flag(class_flag);
+        const auto symbols = normalize_symbols(opts.symbols);
+        const auto forced = parse_class_flag(opts.asset_class);
         const auto shard = resolve_shard(common);
         auto cfg = load_config(common);
         const auto calendar = load_calendar(cfg);
         const bool market_open = calendar.is_open(now);
-        if (market_hours_only && !market_open && only_equities_named(cfg, symbols, forced)) {
+        if (opts.market_hours_only && !market_open && only_equities_named(cfg, symbols, forced)) {
             util::log_info("market closed (NYSE); --market-hours-only: nothing to do");
             return 0;
         }
@@ -58,7 +53,7 @@ int latest_main(const std::vector<std::string>& args) {
         totals.shard = shard.to_string();
         auto store = start_run(cfg, totals, common.dry_run);
         auto assets = resolve_assets(symbols, forced, *store, common.dry_run, shard);
-        if (market_hours_only && !market_open) {
+        if (opts.market_hours_only && !market_open) {
             drop_equities(assets);
             if (assets.empty()) {
                 util::log_info("nothing to do");

@@ -28,6 +28,7 @@ import urllib.error
 import urllib.request
 import uuid
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -217,9 +218,31 @@ def wait_for(cond, timeout=30.0, interval=0.05, message="condition"):
         time.sleep(interval)
 
 
+def _terminate(proc):
+    """Terminates a child that is still running and waits for it (killed after 10 s)."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class _StartStop:
+    """`with X() as x:` runs x.start() and, on the way out, x.stop()."""
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
 # ==== Fake provider server ====
 
-class FakeServer:
+class FakeServer(_StartStop):
     """tests/fake_provider/server.py on 127.0.0.1 with a free port. Use as a context manager."""
 
     def __init__(self, latency_ms=0, polygon_key=None, coingecko_key=None, polygon_page_size=None,
@@ -230,13 +253,6 @@ class FakeServer:
         self.proc = None
         self.port = None
         self._dir = None
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def start(self):
         self._dir = tempfile.mkdtemp(prefix="etl-e2e-fake-")
@@ -278,13 +294,7 @@ class FakeServer:
             return False
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        _terminate(self.proc)
         if getattr(self, "_log", None):
             self._log.close()
         if self._dir:
@@ -493,6 +503,14 @@ def read_report(path) -> dict:
     return json.loads(Path(path).read_text())
 
 
+def as_decimal(v) -> Decimal | None:
+    """A DB or JSON number as a Decimal (SQLite REAL comes back as float; str() is its shortest round-trip).
+    None, and psql's NULL marker \\N, stay None."""
+    if v is None or v == "\\N":
+        return None
+    return v if isinstance(v, Decimal) else Decimal(str(v))
+
+
 # ==== Redis ====
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -509,7 +527,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class RedisServer:
+class RedisServer(_StartStop):
     """A throwaway redis-server on 127.0.0.1 with a free port: no persistence (--save "" --appendonly no),
     running in the foreground as a child, its files in a private temp dir. Use as a context manager.
 
@@ -527,13 +545,6 @@ class RedisServer:
         self.port = None
         self._dir = None
         self._log = None
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
     # ---- lifecycle
 
@@ -573,13 +584,7 @@ class RedisServer:
 
     def stop(self):
         """Terminates redis-server and waits for it; removes its temp dir. Safe to call twice."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        _terminate(self.proc)
         if self._log:
             self._log.close()
             self._log = None
@@ -702,3 +707,86 @@ def set_fake_now(server: "FakeServer", instant: str | None) -> dict:
 def free_redis_url() -> str:
     """A redis:// URL on a local port nothing listens on (Redis 'down')."""
     return f"redis://127.0.0.1:{_free_port()}/0"
+
+
+# ==== Test-case bases ====
+
+class ServerTestCase(unittest.TestCase):
+    """One FakeServer(**server_options) for the class; per test, the server reset and a fresh database.
+
+    With pg_tag set, the class is skipped without PostgreSQL and self.db is a fresh PgDatabase(pg_tag).
+    Otherwise each test gets a private temp dir self.tmp = TempDir(tmp_tag), with the SQLite file self.db
+    and the report path self.report_file in it."""
+
+    server_options: dict = {}
+    tmp_tag = "t"
+    pg_tag: str | None = None
+    api_key = "pk_e2e"              # POLYGON_API_KEY in env()
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if cls.pg_tag:
+            require_pg()
+        cls.server = FakeServer(**cls.server_options)
+        cls.addClassCleanup(cls.server.stop)
+        cls.server.start()
+
+    def setUp(self):
+        super().setUp()
+        self.server.reset()
+        if self.pg_tag:
+            self.db = PgDatabase(self.pg_tag)
+            self.addCleanup(self.db.drop)
+        else:
+            self.tmp = TempDir(self.tmp_tag)
+            self.addCleanup(self.tmp.cleanup)
+            self.db = self.tmp.path / "etl.db"
+            self.report_file = self.tmp.path / "report.json"
+
+    def env(self, **extra) -> dict:
+        """clean_env with POLYGON_API_KEY=api_key and every provider pointed at the class's server, plus extra."""
+        return clean_env(POLYGON_API_KEY=self.api_key, **self.server.env(), **extra)
+
+    def report(self) -> dict:
+        return read_report(self.report_file)
+
+
+class JobTestCase(ServerTestCase):
+    """A ServerTestCase (SQLite) for etl-hourly / etl-latest, with one RedisServer for the class too when
+    redis-server is installed (self.redis, else None), flushed before each test."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            cls.redis = RedisServer()
+            cls.redis.start()
+            cls.addClassCleanup(cls.redis.stop)
+        except unittest.SkipTest:
+            cls.redis = None
+
+    def setUp(self):
+        super().setUp()
+        if self.redis:
+            self.redis.command("FLUSHALL")
+
+    def need_redis(self):
+        if not self.redis:
+            self.skipTest("redis-server not installed")
+
+    def env(self, now, redis=True, **extra) -> dict:
+        """ServerTestCase.env at ETL_NOW=now; REDIS_URL is the class's Redis for redis=True (none without one),
+        the URL given, or unset for a false value."""
+        if redis is True:
+            redis = self.redis.url if self.redis else None
+        return super().env(ETL_NOW=now, REDIS_URL=redis or None, **extra)
+
+    def run_job(self, binary, *args, now, fake_now=None, redis=True, database_url=None, report=True, **extra):
+        """Runs binary at ETL_NOW=now with the fake server's clock at fake_now (default: now), against
+        database_url (default: self.db) and, with report, --report self.report_file."""
+        set_fake_now(self.server, fake_now or now)
+        argv = [binary, *args, "--database-url", database_url or f"sqlite:{self.db}"]
+        if report:
+            argv += ["--report", str(self.report_file)]
+        return run(argv, env=self.env(now, redis, **extra), cwd=self.tmp.path, timeout=120)

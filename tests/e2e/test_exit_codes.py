@@ -7,8 +7,8 @@ import sqlite3
 import unittest
 from datetime import date
 
-from harness import (WINDOW_7D, FakeServer, PgDatabase, TempDir, all_days, clean_env, require_pg, run,
-                     sqlite_query, sqlite_runs, start, wait_for, weekdays)
+from harness import (WINDOW_7D, ServerTestCase, TempDir, all_days, clean_env, run, sqlite_query, sqlite_runs, start,
+                     wait_for, weekdays)
 
 N_STOCK = len(weekdays(*WINDOW_7D))
 
@@ -86,27 +86,15 @@ class UsageErrors(unittest.TestCase):
         self.assertEqual(sqlite_runs(self.db)[-1]["status"], "success")
 
 
-class ConfigErrors(unittest.TestCase):
+class ConfigErrors(ServerTestCase):
     """78: bad TOML, unknown keys, missing or misplaced API keys, bad values. One line, no fetch."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.server = FakeServer()
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
-    def setUp(self):
-        self.server.reset()
-        self.tmp = TempDir("config")
-        self.addCleanup(self.tmp.cleanup)
-        self.db = self.tmp.path / "etl.db"
+    tmp_tag = "config"
+    api_key = "pk_e2e_cfg"
 
     def hist(self, *args, env=None):
         return run(["etl-historical", "7D", "AAPL", *args, "--database-url", f"sqlite:{self.db}"],
-                   cwd=self.tmp.path, env=env or clean_env(POLYGON_API_KEY="pk_e2e_cfg", **self.server.env()))
+                   cwd=self.tmp.path, env=env or self.env())
 
     def toml(self, text):
         p = self.tmp.path / "etl.toml"
@@ -192,26 +180,12 @@ class DatabaseUnreachable(unittest.TestCase):
             self.assertIn(r.rc, (66, 75, 78), r.describe())
 
 
-class LockAndSignals(unittest.TestCase):
+class LockAndSignals(ServerTestCase):
     """75 when the same job+shard is already running; 130 on SIGTERM/SIGINT with no half symbol."""
 
-    @classmethod
-    def setUpClass(cls):
-        require_pg()
-        cls.server = FakeServer(latency_ms=1500)
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
-    def setUp(self):
-        self.server.reset()
-        self.db = PgDatabase("lock")
-        self.addCleanup(self.db.drop)
-
-    def env(self, **extra):
-        return clean_env(POLYGON_API_KEY="pk_e2e_lock", **self.server.env(), **extra)
+    server_options = dict(latency_ms=1500)
+    pg_tag = "lock"
+    api_key = "pk_e2e_lock"
 
     def test_second_copy_exits_75_while_first_finishes(self):
         args = ["etl-historical", "7D", "AAPL", "MSFT", "--database-url", self.db.url]

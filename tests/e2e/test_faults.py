@@ -3,39 +3,21 @@ bodies, 401, slow replies past the timeout, and the fallback provider. SQLite si
 import unittest
 from datetime import date
 
-from harness import (WINDOW_7D, FakeServer, TempDir, all_days, clean_env, read_report, run, sqlite_query,
-                     sqlite_runs, wait_for, weekdays)
+from harness import (WINDOW_7D, FakeServer, ServerTestCase, all_days, clean_env, run, sqlite_query, sqlite_runs,
+                     wait_for, weekdays)
 
 N_STOCK = len(weekdays(*WINDOW_7D))     # 6 bars for 7D ending Friday 2025-03-14
 N_CRYPTO = len(all_days(*WINDOW_7D))    # 8
 
 
-class Faults(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = FakeServer()
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
-    def setUp(self):
-        self.server.reset()
-        self.tmp = TempDir("faults")
-        self.addCleanup(self.tmp.cleanup)
-        self.db = self.tmp.path / "etl.db"
-
-    def env(self, **extra):
-        return clean_env(POLYGON_API_KEY="pk_e2e_faults", **self.server.env(), **extra)
+class Faults(ServerTestCase):
+    tmp_tag = "faults"
+    api_key = "pk_e2e_faults"
 
     def hist(self, *args, env=None, timeout=120):
         return run(["etl-historical", "7D", *args, "--database-url", f"sqlite:{self.db}",
-                    "--report", str(self.tmp.path / "report.json")], env=env or self.env(), cwd=self.tmp.path,
+                    "--report", str(self.report_file)], env=env or self.env(), cwd=self.tmp.path,
                    timeout=timeout)
-
-    def report(self):
-        return read_report(self.tmp.path / "report.json")
 
     def counts(self):
         return dict(sqlite_query(self.db, "SELECT symbol, count(*) FROM price_bars GROUP BY symbol"))

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from harness import (ETL_HOURLY, FakeServer, RedisServer, TempDir, clean_env, free_redis_url, read_report, run,
+from harness import (ETL_HOURLY, FakeServer, JobTestCase, RedisServer, as_decimal, clean_env, free_redis_url, run,
                      set_fake_now, sqlite_query, sqlite_runs, unix_seconds)
 
 ET = ZoneInfo("America/New_York")
@@ -51,57 +51,17 @@ def et_clock(instant: str) -> str:
     return datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(ET).strftime("%H:%M")
 
 
-def as_decimal(v) -> Decimal:
-    """A DB or JSON number as a Decimal (SQLite REAL comes back as float; str() is its shortest round-trip)."""
-    return v if isinstance(v, Decimal) else Decimal(str(v))
-
-
-class HourlyTest(unittest.TestCase):
+class HourlyTest(JobTestCase):
     """One fake server and one Redis for the class; a fresh SQLite file, request log and cache per test."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.server = FakeServer()
-        cls.server.start()
-        cls.addClassCleanup(cls.server.stop)
-        try:
-            cls.redis = RedisServer()
-            cls.redis.start()
-            cls.addClassCleanup(cls.redis.stop)
-        except unittest.SkipTest:
-            cls.redis = None
-
-    def setUp(self):
-        self.server.reset()
-        if self.redis:
-            self.redis.command("FLUSHALL")
-        self.tmp = TempDir("hourly")
-        self.addCleanup(self.tmp.cleanup)
-        self.db = self.tmp.path / "etl.db"
-        self.report_file = self.tmp.path / "report.json"
+    tmp_tag = "hourly"
+    api_key = "pk_e2e_hourly"
 
     # ---- helpers
 
-    def need_redis(self):
-        if not self.redis:
-            self.skipTest("redis-server not installed")
-
-    def env(self, now, redis=True, **extra):
-        if redis is True:
-            redis = self.redis.url if self.redis else None
-        return clean_env(ETL_NOW=now, POLYGON_API_KEY="pk_e2e_hourly", REDIS_URL=redis or None,
-                         **self.server.env(), **extra)
-
-    def hourly(self, *args, now, fake_now=None, redis=True, database_url=None, report=True, **extra):
-        """Runs etl-hourly at ETL_NOW=now with the fake server's clock at fake_now (default: now)."""
-        set_fake_now(self.server, fake_now or now)
-        argv = [ETL_HOURLY, *args, "--database-url", database_url or f"sqlite:{self.db}"]
-        if report:
-            argv += ["--report", str(self.report_file)]
-        return run(argv, env=self.env(now, redis, **extra), cwd=self.tmp.path, timeout=120)
-
-    def report(self):
-        return read_report(self.report_file)
+    def hourly(self, *args, **kw):
+        """Runs etl-hourly (see JobTestCase.run_job)."""
+        return self.run_job(ETL_HOURLY, *args, **kw)
 
     def bar_ts(self, symbol) -> list[str]:
         return [t for (t,) in sqlite_query(self.db, "SELECT ts FROM price_bars WHERE symbol = ? AND timeframe = '1h' "

@@ -2,32 +2,21 @@
 visible, the lock dies with the process, and a re-run completes the rest and exits 0."""
 import unittest
 
-from harness import (WINDOW_1M, FakeServer, PgDatabase, clean_env, require_pg, run, start, wait_for, weekdays)
+from harness import (WINDOW_1M, ServerTestCase, run, start, wait_for, weekdays)
 
 SYMBOLS = ["AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "META"]
 N = len(weekdays(*WINDOW_1M))     # 21 daily bars per stock for 1M
 
 
-class Kill9(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        require_pg()
-        # 5 bars a page: every symbol is 5 requests, so a kill usually lands in the middle of one.
-        cls.server = FakeServer(latency_ms=150, polygon_page_size=5)
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class Kill9(ServerTestCase):
+    # 5 bars a page: every symbol is 5 requests, so a kill usually lands in the middle of one.
+    server_options = dict(latency_ms=150, polygon_page_size=5)
+    pg_tag = "kill9"
+    api_key = "pk_e2e_kill9"
 
     def setUp(self):
-        self.server.reset()
-        self.db = PgDatabase("kill9")
-        self.addCleanup(self.db.drop)
+        super().setUp()
         self.args = ["etl-historical", "1M", *SYMBOLS, "--database-url", self.db.url]
-
-    def env(self, **extra):
-        return clean_env(POLYGON_API_KEY="pk_e2e_kill9", **self.server.env(), **extra)
 
     def assert_no_half_symbol(self, when):
         for sym, n in self.db.counts().items():

@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from harness import (ETL_LATEST, FakeServer, PgDatabase, RedisServer, TempDir, clean_env, free_redis_url,
-                     read_report, run, set_fake_now, sqlite_query, sqlite_runs)
+from harness import (ETL_LATEST, FakeServer, JobTestCase, PgDatabase, RedisServer, as_decimal as dec, clean_env,
+                     free_redis_url, run, set_fake_now, sqlite_query, sqlite_runs)
 
 ET = ZoneInfo("America/New_York")
 UTC = timezone.utc
@@ -35,59 +35,17 @@ def round_half_away(x: float) -> float:
     return math.copysign(math.floor(abs(x) + 0.5), x)
 
 
-def dec(v) -> Decimal | None:
-    """A DB/JSON number as a Decimal (SQLite REAL is a float; str() is its shortest round-trip); None stays None."""
-    if v is None or v == "\\N":
-        return None
-    return v if isinstance(v, Decimal) else Decimal(str(v))
-
-
-class LatestTest(unittest.TestCase):
+class LatestTest(JobTestCase):
     """One fake server and one Redis for the class; a fresh database, request log and cache per test."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.server = FakeServer()
-        cls.server.start()
-        cls.addClassCleanup(cls.server.stop)
-        try:
-            cls.redis = RedisServer()
-            cls.redis.start()
-            cls.addClassCleanup(cls.redis.stop)
-        except unittest.SkipTest:
-            cls.redis = None
-
-    def setUp(self):
-        self.server.reset()
-        if self.redis:
-            self.redis.command("FLUSHALL")
-        self.tmp = TempDir("latest")
-        self.addCleanup(self.tmp.cleanup)
-        self.db = self.tmp.path / "etl.db"
-        self.report_file = self.tmp.path / "report.json"
+    tmp_tag = "latest"
+    api_key = "pk_e2e_latest"
 
     # ---- helpers
 
-    def need_redis(self):
-        if not self.redis:
-            self.skipTest("redis-server not installed")
-
-    def env(self, now, redis=True, **extra):
-        if redis is True:
-            redis = self.redis.url if self.redis else None
-        return clean_env(ETL_NOW=now, POLYGON_API_KEY="pk_e2e_latest", REDIS_URL=redis or None,
-                         **self.server.env(), **extra)
-
-    def latest(self, *args, now, fake_now=None, redis=True, database_url=None, report=True, **extra):
-        """Runs etl-latest at ETL_NOW=now with the fake server's clock at fake_now (default: now)."""
-        set_fake_now(self.server, fake_now or now)
-        argv = [ETL_LATEST, *args, "--database-url", database_url or f"sqlite:{self.db}"]
-        if report:
-            argv += ["--report", str(self.report_file)]
-        return run(argv, env=self.env(now, redis, **extra), cwd=self.tmp.path, timeout=120)
-
-    def report(self):
-        return read_report(self.report_file)
+    def latest(self, *args, **kw):
+        """Runs etl-latest (see JobTestCase.run_job)."""
+        return self.run_job(ETL_LATEST, *args, **kw)
 
     def rows(self) -> dict[str, dict]:
         """latest_prices from the SQLite file, by symbol."""

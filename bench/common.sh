@@ -136,3 +136,23 @@ for k in sys.argv[2].strip(".").split("."):
 print(d)
 PY
 }
+
+# Starts the fake provider server on a free loopback port with the arguments given (after any
+# VAR=value environment words), waits until it answers, and sets SERVER_PID and BASE
+# (http://127.0.0.1:PORT). Its log goes to $TMP/server.log; the caller's trap stops SERVER_PID.
+start_fake_server() {
+    local env_words=()
+    while [[ $# -gt 0 && $1 == *=* && $1 != -* ]]; do env_words+=("$1"); shift; done
+    rm -f "$TMP/port"
+    env "${env_words[@]}" python3 "$REPO_DIR/tests/fake_provider/server.py" --port 0 --port-file "$TMP/port" "$@" \
+        >"$TMP/server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        [[ -s $TMP/port ]] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log" >&2; die "the fake server exited"; }
+        sleep 0.1
+    done
+    [[ -s $TMP/port ]] || die "the fake server did not start"
+    BASE=http://127.0.0.1:$(tr -d '[:space:]' <"$TMP/port")
+    curl -fsS "$BASE/__health" >/dev/null || die "the fake server does not answer"
+}

@@ -52,18 +52,7 @@ isolated_config "$TMP"
 cd "$TMP"
 
 # The server's "today" matches the client's pinned ETL_NOW, so the window and the bars agree.
-FAKE_TODAY=${ETL_NOW:0:10} python3 "$SERVER" --port 0 --port-file "$TMP/port" --latency-ms "$LATENCY" \
-    --rpm "$RPM" --polygon-key "$KEY" >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 100); do
-    [[ -s $TMP/port ]] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log" >&2; die "the fake server exited"; }
-    sleep 0.1
-done
-[[ -s $TMP/port ]] || die "the fake server did not start"
-PORT=$(tr -d '[:space:]' <"$TMP/port")
-BASE=http://127.0.0.1:$PORT
-curl -fsS "$BASE/__health" >/dev/null || die "the fake server does not answer"
+start_fake_server "FAKE_TODAY=${ETL_NOW:0:10}" --latency-ms "$LATENCY" --rpm "$RPM" --polygon-key "$KEY"
 curl -fsS -X POST "$BASE/__control/reset" >/dev/null
 
 case $STORE in

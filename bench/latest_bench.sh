@@ -72,17 +72,7 @@ cd "$TMP"
 # 23:00Z: CoinGecko's last_updated_at follows the server's now, and a quote two hours ahead of the
 # client's clock would be rejected as a bad record.
 FAKE_NOW=$(date -u -d "$ETL_NOW" +%s) || die "cannot parse ETL_NOW=$ETL_NOW"
-FAKE_NOW=$FAKE_NOW python3 "$SERVER" --port 0 --port-file "$TMP/port" --latency-ms "$LATENCY" \
-    --rpm "$RPM" --polygon-key "$KEY" >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 100); do
-    [[ -s $TMP/port ]] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log" >&2; die "the fake server exited"; }
-    sleep 0.1
-done
-[[ -s $TMP/port ]] || die "the fake server did not start"
-BASE=http://127.0.0.1:$(tr -d '[:space:]' <"$TMP/port")
-curl -fsS "$BASE/__health" >/dev/null || die "the fake server does not answer"
+start_fake_server "FAKE_NOW=$FAKE_NOW" --latency-ms "$LATENCY" --rpm "$RPM" --polygon-key "$KEY"
 
 # --- a throwaway redis-server: no persistence, its files in $TMP. The free port can be taken
 # between choosing and binding it, so retry a few times (as tests/e2e/harness.py does).

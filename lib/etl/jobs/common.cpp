@@ -139,6 +139,17 @@ providers::ProviderSettings provider_settings(const config::Config& cfg, const s
     return s;
 }
 
+void RunTotals::add_failure(const std::string& symbol, const std::string& provider, providers::FailureKind kind,
+                            const std::string& message) {
+    ++symbols_failed;
+    if (kind == providers::FailureKind::transient) ++failures_transient;
+    if (kind == providers::FailureKind::config) {
+        ++failures_config;
+        if (first_config_error.empty()) first_config_error = message;
+    }
+    failures.push_back({symbol, provider, std::string(providers::to_string(kind)), message});
+}
+
 util::ExitCode decide_exit_code(const RunTotals& t) {
     using util::ExitCode;
     if (t.interrupted) return ExitCode::interrupted;

@@ -99,6 +99,10 @@ struct RunTotals {
     // Named phases and their wall time in seconds ("fetch", "database", "cache"), for the report.
     std::vector<std::pair<std::string, double>> timings;
     std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
+
+    // Counts one failed symbol: failed, by kind (transient, config), and listed with its error.
+    void add_failure(const std::string& symbol, const std::string& provider, providers::FailureKind kind,
+                     const std::string& message);
 };
 
 // The one place a job's exit code is decided (SPEC.md section 5), in this order: interrupted 130;

@@ -75,15 +75,7 @@ int latest_main(const std::vector<std::string>& args) {
             std::vector<providers::FetchJob> jobs;
             std::map<std::string, std::vector<std::string>> symbols_of;  // job label -> symbols
             auto fail = [&](const std::string& symbol, const std::string& provider, providers::FailureKind kind,
-                            const std::string& why) {
-                ++totals.symbols_failed;
-                if (kind == providers::FailureKind::transient) ++totals.failures_transient;
-                if (kind == providers::FailureKind::config) {
-                    ++totals.failures_config;
-                    if (totals.first_config_error.empty()) totals.first_config_error = why;
-                }
-                totals.failures.push_back({symbol, provider, std::string(providers::to_string(kind)), why});
-            };
+                            const std::string& why) { totals.add_failure(symbol, provider, kind, why); };
             for (auto& [provider, group] : by_provider) {
                 std::vector<std::string> unserved;
                 for (auto& qf : provider->latest_quotes(group, unserved)) {

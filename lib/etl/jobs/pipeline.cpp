@@ -102,8 +102,7 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
             else why = reason;
         }
         if (job.attempts.empty()) {
-            ++totals.symbols_failed;
-            totals.failures.push_back({asset.symbol, "-", "failed", why});
+            totals.add_failure(asset.symbol, "-", providers::FailureKind::permanent, why);
             util::log_warn("{}: skipped: {}", asset.symbol, why);
             continue;
         }
@@ -154,24 +153,12 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
     while (auto o = queue.pop()) {
         ++done;
         util::progress(done, total_jobs, o->symbol);
-        if (load_error || stop_flag().load()) {
-            // Not loaded: the run is stopping. Counted, never silently lost.
-            ++totals.symbols_interrupted;
-            continue;
-        }
+        // Not loaded when the run is stopping or the symbol was never fetched: counted as not done
+        // at the end (requested - ok - failed), never silently lost.
+        if (load_error || stop_flag().load() || o->failure == providers::FailureKind::interrupted) continue;
         try {
-            if (o->failure == providers::FailureKind::interrupted) {
-                ++totals.symbols_interrupted;
-                continue;
-            }
             if (o->failure != providers::FailureKind::none) {
-                ++totals.symbols_failed;
-                if (o->failure == providers::FailureKind::transient) ++totals.failures_transient;
-                if (o->failure == providers::FailureKind::config) {
-                    ++totals.failures_config;
-                    if (totals.first_config_error.empty()) totals.first_config_error = o->error;
-                }
-                totals.failures.push_back({o->symbol, o->provider, std::string(providers::to_string(o->failure)), o->error});
+                totals.add_failure(o->symbol, o->provider, o->failure, o->error);
                 totals.rows.rejected += o->batch.rejected.size();
                 if (store) store->record_rejects(o->batch.rejected, spec.timeframe, totals.run_id);
                 continue;
@@ -182,8 +169,7 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
                 stats = store->load_bars(o->symbol, spec.timeframe, windows.at(o->symbol), o->batch.bars,
                                          o->batch.rejected, totals.run_id);
             } else {
-                stats.unchanged = 0;
-                stats.rejected = o->batch.rejected.size();
+                stats.rejected = o->batch.rejected.size();  // a dry run writes nothing
             }
             totals.rows += stats;
             ++totals.symbols_ok;
@@ -198,8 +184,9 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
                        {"skipped", std::to_string(o->skipped)}, {"requests", std::to_string(o->requests)},
                        {"retries", std::to_string(o->retries)}});
         } catch (...) {
-            ++totals.symbols_failed;  // the symbol whose load failed (rolled back)
-            totals.failures.push_back({o->symbol, o->provider, "failed", "load failed; see the error below"});
+            // The symbol whose load failed (rolled back).
+            totals.add_failure(o->symbol, o->provider, providers::FailureKind::permanent,
+                               "load failed; see the error below");
             load_error = std::current_exception();
             stop.store(true);
             queue.abandon();

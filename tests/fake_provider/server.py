@@ -26,7 +26,7 @@ ET = ZoneInfo("America/New_York")
 UTC = timezone.utc
 MIN_DATE = date(1990, 1, 1)          # never emit bars before this date
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-FAULT_MODES = {"429", "500", "502", "503", "401", "403", "404", "slow", "truncate", "garbage"}
+FAULT_MODES = {"429", "500", "502", "503", "401", "403", "404", "slow", "truncate", "garbage", "raw"}
 PROVIDERS = ("polygon", "coingecko", "yahoo")
 
 # ==== Clock ====
@@ -767,6 +767,11 @@ class Handler(BaseHTTPRequestHandler):
             if rule["mode"] == "garbage":
                 resp = TXT(200, html_page("Just a moment...", "Checking your browser before accessing."),
                            "text/html; charset=UTF-8")
+            elif rule["mode"] == "raw":                      # exactly this body (a recorded or crafted reply)
+                body = str(rule.get("body", "")).replace("{PORT}", str(st.port))
+                resp = TXT(int(rule.get("status", 200)), body,
+                           str(rule.get("content_type", "application/json; charset=utf-8")),
+                           [("Retry-After", str(rule["retry_after"]))] if rule.get("retry_after") is not None else ())
             else:
                 resp = error_response(provider, int(rule["mode"]), rule.get("retry_after"), bool(rule.get("html")))
             if resp[0] != 429:

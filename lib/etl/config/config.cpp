@@ -31,6 +31,14 @@ const std::vector<KeySpec> k_keys = {
     {"fetch.max_retries", "5", "", "retries of one request on 429/5xx/timeouts before the symbol fails"},
     {"fetch.backoff_initial_ms", "500", "", "first retry delay; doubles each retry, with jitter"},
     {"fetch.backoff_max_ms", "60000", "", "upper bound of one retry delay (Retry-After may ask for more)"},
+    {"fetch.max_body_bytes", "67108864", "",
+     "largest decoded response body accepted (64 MiB, far above any real page); a larger one fails the symbol"},
+    {"fetch.max_retry_after_seconds", "300", "",
+     "longest Retry-After honoured; a provider asking for a longer wait fails the symbol as unavailable"},
+    {"database.lock_timeout_seconds", "60", "",
+     "PostgreSQL lock_timeout: a load waiting longer on a lock another session holds fails with exit 75 (0 = wait forever)"},
+    {"database.statement_timeout_seconds", "1800", "",
+     "PostgreSQL statement_timeout for every statement of a run (0 = none)"},
     {"validation.max_rejected_ratio", "0.05", "",
      "a run whose rejected records exceed this fraction of all records exits 65"},
     {"redis.latest_ttl_seconds", "60", "", "TTL of latest_price:{SYMBOL}"},
@@ -206,6 +214,10 @@ Config Config::load(const std::optional<std::filesystem::path>& explicit_file, c
     static_cast<void>(c.get_int("fetch.max_retries", 0, 100));
     static_cast<void>(c.get_int("fetch.backoff_initial_ms", 1, 600000));
     static_cast<void>(c.get_int("fetch.backoff_max_ms", 1, 3600000));
+    static_cast<void>(c.get_int("fetch.max_body_bytes", 1024, 4L * 1024 * 1024 * 1024));
+    static_cast<void>(c.get_int("fetch.max_retry_after_seconds", 0, 86400));
+    static_cast<void>(c.get_int("database.lock_timeout_seconds", 0, 86400));
+    static_cast<void>(c.get_int("database.statement_timeout_seconds", 0, 86400));
     static_cast<void>(c.get_double("validation.max_rejected_ratio", 0.0, 1.0));
     static_cast<void>(c.get_int("redis.latest_ttl_seconds", 1, 86400));
     static_cast<void>(c.get_int("redis.hourly_ttl_seconds", 1, 86400));

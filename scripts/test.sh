@@ -2,13 +2,20 @@
 # Sets up and runs the whole test suite: installs the Debian packages, builds with warnings as errors,
 # then runs unit, integration and end-to-end tests under ctest inside a throwaway PostgreSQL cluster
 # (pg_virtualenv -t: a temporary cluster directory, so concurrent runs never collide; it exports
-# PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE). The fake provider server (and Redis, where a test
-# needs it) are started on loopback by the tests themselves.
+# PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE): the plain-PostgreSQL server. TimescaleDB is built from
+# ../shared/vendor/ into a cache outside the repository (scripts/timescaledb.sh; about 2 minutes cold,
+# seconds warm), and scripts/pg-servers.sh starts two more throwaway servers from it (preloaded, and
+# installed-but-not-preloaded) for the tests that run on all three. The fake provider server (and
+# Redis, where a test needs it) are started on loopback by the tests themselves.
 # Only the service-free unit tests: ctest --test-dir build -L unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 build_dir=${ETL_BUILD_DIR:-build}
+tsdb_bin=$(scripts/timescaledb.sh)
+# The TimescaleDB tests fail, rather than skip, when their servers are missing.
+export ETL_REQUIRE_TIMESCALEDB=1
 # Two jobs: the CI machine has two cores.
-exec pg_virtualenv -t -- ctest --test-dir "$build_dir" --output-on-failure -j2 "$@"
+exec pg_virtualenv -t -- scripts/pg-servers.sh "$tsdb_bin" \
+  ctest --test-dir "$build_dir" --output-on-failure -j2 "$@"

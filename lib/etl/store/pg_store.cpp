@@ -157,33 +157,119 @@ std::vector<std::string> PgStore::migrate() {
     };
     for (const auto& m : migrations_for("postgres")) apply(m, std::string(m.name));
 
-    // TimescaleDB: use it when the server has it; never fail because it is missing.
-    auto avail = m_conn.exec("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'", "detecting timescaledb");
-    if (avail.rows() > 0) {
-        m_conn.exec("SAVEPOINT tsdb", "enabling timescaledb");
-        try {
-            m_conn.exec("CREATE EXTENSION IF NOT EXISTS timescaledb", "enabling timescaledb");
-            m_conn.exec("RELEASE SAVEPOINT tsdb", "enabling timescaledb");
-        } catch (const pg::DbError& e) {
-            // Typically: not in shared_preload_libraries, or no privilege. Plain tables work.
-            m_conn.exec("ROLLBACK TO SAVEPOINT tsdb", "enabling timescaledb");
-            util::log_warn("timescaledb is installed but cannot be enabled ({}); using plain PostgreSQL tables",
-                           e.what());
-        }
-    }
-    auto ext = m_conn.exec("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'", "detecting timescaledb");
-    if (ext.rows() > 0) {
-        m_timescaledb = ext.get(0, 0);
+    m_timescaledb = enable_timescaledb();
+    if (!m_timescaledb.empty()) {
         for (const auto& m : migrations_for("timescaledb")) apply(m, fmt::format("timescaledb/{}", m.name));
-        if (m_options.compress_after_days > 0)
-            m_conn.exec("SELECT add_compression_policy('price_bars', make_interval(days => $1::int), if_not_exists => true)",
-                        {std::to_string(m_options.compress_after_days)}, "adding the compression policy");
-        if (m_options.retention_days > 0)
-            m_conn.exec("SELECT add_retention_policy('price_bars', make_interval(days => $1::int), if_not_exists => true)",
-                        {std::to_string(m_options.retention_days)}, "adding the retention policy");
+        sync_compression_policy();
+        sync_hourly_retention();
     }
     tx.commit();
     return applied;
+}
+
+std::string PgStore::enable_timescaledb() {
+    const std::string context = "detecting timescaledb";
+    // The server loaded TimescaleDB's loader at start (shared_preload_libraries) when it defines the
+    // loader's own setting. Read from pg_settings, which every role may read (shared_preload_libraries
+    // itself is visible only to privileged roles). Without the loader, anything that loads the extension
+    // library (CREATE EXTENSION, or touching a hypertable) ends the session with a FATAL error.
+    auto r = m_conn.exec(
+        "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),"
+        " EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),"
+        " EXISTS (SELECT 1 FROM pg_settings WHERE name = 'timescaledb.disable_load' AND vartype = 'bool'),"
+        " (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), current_database(), current_user",
+        context);
+    const bool installed = !r.is_null(0, 0);
+    const bool available = r.get(0, 1) == "t";
+    const bool preloaded = r.get(0, 2) == "t";
+    const bool superuser = r.get(0, 3) == "t";
+    const std::string database(r.get(0, 4));
+    if (installed && !preloaded)
+        throw ConfigError(fmt::format(
+            "database {} uses the timescaledb extension ({}) but the server does not preload it, so its "
+            "hypertables cannot be read or written: add timescaledb to shared_preload_libraries in "
+            "postgresql.conf and restart the server",
+            database, r.get(0, 0)));
+    if (installed) return std::string(r.get(0, 0));
+    if (!available) return {};
+    if (!preloaded) {
+        util::log_warn("timescaledb is installed on the server but not in shared_preload_libraries; using plain "
+                       "PostgreSQL tables (for hypertables, add shared_preload_libraries = 'timescaledb' to "
+                       "postgresql.conf and restart the server)");
+        return {};
+    }
+    if (!superuser) {
+        util::log_warn("timescaledb is preloaded, but role {} may not create the extension (it needs a superuser); "
+                       "using plain PostgreSQL tables (a superuser can run CREATE EXTENSION timescaledb in database "
+                       "{} once)",
+                       r.get(0, 5), database);
+        return {};
+    }
+    m_conn.exec("SAVEPOINT tsdb", context);
+    try {
+        m_conn.exec("CREATE EXTENSION IF NOT EXISTS timescaledb", "enabling timescaledb");
+        m_conn.exec("RELEASE SAVEPOINT tsdb", context);
+    } catch (const pg::DbError& e) {
+        // The loader is present, so this is an ordinary error (an old extension version, say).
+        m_conn.exec("ROLLBACK TO SAVEPOINT tsdb", context);
+        util::log_warn("timescaledb could not be enabled ({}); using plain PostgreSQL tables", e.what());
+        return {};
+    }
+    return std::string(m_conn.exec("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'", context).get(0, 0));
+}
+
+void PgStore::sync_compression_policy() {
+    const std::string context = "setting the compression policy";
+    const int days = m_options.compress_after_days;
+    auto r = m_conn.exec(
+        "SELECT job_id, (config->>'compress_after')::interval = make_interval(days => $1::int)"
+        " FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression'"
+        " AND hypertable_name = 'price_bars' AND hypertable_schema = current_schema()",
+        {std::to_string(days)}, context);
+    const bool exists = r.rows() > 0;
+    if (exists && days > 0 && r.get(0, 1) == "t") return;  // already as configured
+    if (exists) m_conn.exec("SELECT remove_compression_policy('price_bars', if_exists => true)", context);
+    if (days > 0)
+        m_conn.exec("SELECT add_compression_policy('price_bars', make_interval(days => $1::int))",
+                    {std::to_string(days)}, context);
+    if (exists || days > 0)
+        util::log_info("timescaledb compression policy on price_bars: {}",
+                       days > 0 ? fmt::format("chunks older than {} days", days) : std::string("removed"));
+}
+
+void PgStore::sync_hourly_retention() {
+    const std::string context = "setting the hourly retention job";
+    // A retention policy on price_bars drops whole chunks of every timeframe, daily history included;
+    // one left by an earlier version (or added by hand) goes.
+    auto policy = m_conn.exec(
+        "SELECT 1 FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'"
+        " AND hypertable_name = 'price_bars' AND hypertable_schema = current_schema()",
+        context);
+    if (policy.rows() > 0) {
+        m_conn.exec("SELECT remove_retention_policy('price_bars', if_exists => true)", context);
+        util::log_warn("removed the timescaledb retention policy on price_bars: it would drop daily history; "
+                       "timescaledb.retention_days now applies to hourly bars only");
+    }
+    const int days = m_options.retention_days;
+    auto r = m_conn.exec(
+        "SELECT job_id, (config->>'retention_days')::int = $1::int FROM timescaledb_information.jobs"
+        " WHERE proc_name = 'market_etl_prune_hourly_bars' AND proc_schema = current_schema()",
+        {std::to_string(days)}, context);
+    const bool exists = r.rows() > 0;
+    if (exists && days > 0 && r.get(0, 1) == "t") return;
+    if (exists && days == 0) {
+        m_conn.exec("SELECT delete_job($1::int)", {std::string(r.get(0, 0))}, context);
+        util::log_info("timescaledb hourly retention job removed (hourly bars are kept)");
+        return;
+    }
+    if (days == 0) return;
+    const std::string config = fmt::format(R"({{"retention_days": {}}})", days);
+    if (exists)
+        m_conn.exec("SELECT alter_job($1::int, config => $2::jsonb)", {std::string(r.get(0, 0)), config}, context);
+    else
+        m_conn.exec("SELECT add_job('market_etl_prune_hourly_bars', INTERVAL '1 day', config => $1::jsonb)", {config},
+                    context);
+    util::log_info("timescaledb hourly retention job: hourly bars older than {} days are deleted daily", days);
 }
 
 bool PgStore::try_lock(std::string_view name) {

@@ -31,6 +31,15 @@ public:
     pg::Connection& connection() noexcept { return m_conn; }
 
 private:
+    // Enables TimescaleDB when the server can run it (preloaded, and the role may create the
+    // extension); returns its version, or "" for plain tables (with a warning that names the fix when
+    // it is installed but unusable). Throws ConfigError when the database already uses the extension
+    // and the server no longer preloads it.
+    std::string enable_timescaledb();
+    // Makes the compression policy and the hourly retention job match timescaledb.compress_after_days
+    // and timescaledb.retention_days (added, replaced or removed).
+    void sync_compression_policy();
+    void sync_hourly_retention();
     void copy_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
                       std::int64_t run_id);
     // COPY `bars` into `table` (price_bars or staging_bars).

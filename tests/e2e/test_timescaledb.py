@@ -1,0 +1,202 @@
+"""The PostgreSQL sink on the three kinds of server a user has (SPEC section 3):
+
+- plain PostgreSQL (the pg_virtualenv cluster around the suite): plain tables, no warning;
+- TimescaleDB installed but not in shared_preload_libraries (ETL_TEST_PG_TARGET=timescaledb_unloaded):
+  CREATE EXTENSION would end the session with a FATAL error, so the loader must not try; plain tables
+  and one warning that names shared_preload_libraries;
+- TimescaleDB preloaded (ETL_TEST_PG_TARGET=timescaledb): price_bars is a hypertable with compression,
+  re-runs and upserts work over compressed chunks, the compression policy and the hourly retention job
+  follow the config, and retention never deletes daily bars.
+
+ctest runs this file once per server (tests/pg_target.sh sets PG* and ETL_TEST_PG_TARGET).
+"""
+import json
+import os
+import unittest
+
+from harness import PgDatabase, clean_env, require_pg, run
+
+TARGET = os.environ.get("ETL_TEST_PG_TARGET", "plain")
+PRELOAD_HINT = "shared_preload_libraries"
+
+
+def warnings_of(stderr: str) -> list[str]:
+    out = []
+    for line in stderr.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            if doc.get("level") == "warn":
+                out.append(doc.get("msg", ""))
+    return out
+
+
+class ServerKinds(unittest.TestCase):
+    """What every kind of server gives: a successful run, and the tables a user expects."""
+
+    @classmethod
+    def setUpClass(cls):
+        require_pg()
+        cls.db = PgDatabase("tsdb")
+        cls.env = clean_env()
+        cls.first = run(["etl-historical", "1M", "AAPL", "BTC", "--mock", "--database-url", cls.db.url], env=cls.env)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.db.drop()
+
+    def test_first_run_succeeds(self):
+        # Before the fix, a not-preloaded server ended every run with 75 ("no connection to the server").
+        self.assertEqual(self.first.rc, 0, self.first.describe())
+        self.assertEqual(self.db.runs()[-1]["status"], "success")
+        self.assertGreater(int(self.db.scalar("SELECT count(*) FROM price_bars")), 30)
+
+    def test_extension_and_table_kind(self):
+        ext = self.db.scalar("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
+        hypertable = self.db.scalar("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'") == "1" and \
+            self.db.scalar("SELECT count(*) FROM timescaledb_information.hypertables "
+                           "WHERE hypertable_name = 'price_bars'") == "1"
+        if TARGET == "timescaledb":
+            self.assertTrue(ext, "the extension is enabled on a preloaded server")
+            self.assertTrue(hypertable)
+            self.assertIn("timescaledb", self.first.stderr)  # the summary names the store
+        else:
+            self.assertIsNone(ext)
+            self.assertIn("postgresql (plain)", self.first.stderr)
+
+    def test_warning_only_when_installed_but_not_preloaded(self):
+        warns = [w for w in warnings_of(self.first.stderr) if "timescaledb" in w]
+        if TARGET == "timescaledb_unloaded":
+            self.assertEqual(len(warns), 1, self.first.stderr)
+            self.assertIn(PRELOAD_HINT, warns[0])
+            self.assertIn("plain PostgreSQL tables", warns[0])
+        else:
+            self.assertEqual(warns, [], self.first.stderr)
+
+    def test_rerun_is_a_noop(self):
+        before = self.db.dump_bars()
+        r = run(["etl-historical", "1M", "AAPL", "BTC", "--mock", "--database-url", self.db.url], env=self.env)
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.db.dump_bars(), before)
+
+
+@unittest.skipUnless(TARGET == "timescaledb", "needs a server with TimescaleDB preloaded")
+class Hypertable(unittest.TestCase):
+    def setUp(self):
+        self.db = PgDatabase("tsdbh")
+        self.env = clean_env()
+
+    def tearDown(self):
+        self.db.drop()
+
+    def hist(self, *args, **env):
+        return run(["etl-historical", *args, "--mock", "--database-url", self.db.url], env=clean_env(**env))
+
+    def jobs(self, proc):
+        return self.db.query(f"SELECT job_id, config::text FROM timescaledb_information.jobs WHERE proc_name = '{proc}'")
+
+    def test_compression_settings(self):
+        r = self.hist("7D", "AAPL")
+        self.assertEqual(r.rc, 0, r.describe())
+        rows = self.db.query("SELECT attname, segmentby_column_index, orderby_column_index, orderby_asc "
+                             "FROM timescaledb_information.compression_settings WHERE hypertable_name = 'price_bars' "
+                             "ORDER BY attname")
+        settings = {a: (s, o, asc) for a, s, o, asc in rows}
+        self.assertEqual(settings["symbol"][0], "1")
+        self.assertEqual(settings["timeframe"][0], "2")
+        self.assertEqual(settings["ts"][1:], ("1", "f"))     # order by ts desc
+
+    def test_reruns_and_upserts_over_compressed_chunks(self):
+        r = self.hist("1Y", "AAPL", "BTC")
+        self.assertEqual(r.rc, 0, r.describe())
+        original = self.db.dump_bars()
+        compressed = self.db.scalar("SELECT count(*) FROM (SELECT compress_chunk(c, if_not_compressed => true) "
+                                    "FROM show_chunks('price_bars') c) x")
+        self.assertGreater(int(compressed), 5)
+        self.assertEqual(self.db.scalar("SELECT count(*) FROM chunk_compression_stats('price_bars') "
+                                        "WHERE compression_status = 'Compressed'"), compressed)
+        strip = lambda rows: [row[:-1] for row in rows]   # without ingested_at
+
+        # An unchanged re-run over compressed chunks writes nothing.
+        r = self.hist("1Y", "AAPL", "BTC")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.db.dump_bars(), original)
+
+        # Rows changed and deleted inside compressed chunks are put back: updates through the staged
+        # merge, missing rows through COPY into the compressed chunks.
+        self.db.raw("UPDATE price_bars SET close = close + 1 WHERE symbol = 'AAPL' "
+                    "AND ts >= '2024-06-01' AND ts < '2024-07-01'")
+        self.db.raw("DELETE FROM price_bars WHERE symbol = 'BTC' AND ts >= '2024-08-01' AND ts < '2024-08-11'")
+        self.assertNotEqual(strip(self.db.dump_bars()), strip(original))
+        r = self.hist("1Y", "AAPL", "BTC")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(strip(self.db.dump_bars()), strip(original))
+        run_row = self.db.runs()[-1]
+        self.assertEqual(run_row["rows_inserted"], "10")
+        self.assertEqual(run_row["rows_updated"], str(sum(1 for row in original if row[0] == "AAPL"
+                                                          and "2024-06-01" <= row[2] < "2024-07-01")))
+
+    def test_compression_policy_follows_config(self):
+        r = self.hist("7D", "AAPL")
+        self.assertEqual(r.rc, 0, r.describe())
+        jobs = self.jobs("policy_compression")
+        self.assertEqual(len(jobs), 1)
+        self.assertEqual(json.loads(jobs[0][1])["compress_after"], "30 days")
+
+        r = self.hist("7D", "AAPL", ETL_TIMESCALEDB_COMPRESS_AFTER_DAYS="7")
+        self.assertEqual(r.rc, 0, r.describe())
+        jobs = self.jobs("policy_compression")
+        self.assertEqual(len(jobs), 1)
+        self.assertEqual(json.loads(jobs[0][1])["compress_after"], "7 days")
+
+        r = self.hist("7D", "AAPL", ETL_TIMESCALEDB_COMPRESS_AFTER_DAYS="0")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.jobs("policy_compression"), [])
+
+    def test_retention_follows_config_and_spares_daily_bars(self):
+        r = self.hist("7D", "AAPL")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.jobs("market_etl_prune_hourly_bars"), [])    # retention_days = 0: keep all
+        # A retention policy on price_bars (an earlier version's, or added by hand) drops daily history.
+        self.db.raw("SELECT add_retention_policy('price_bars', INTERVAL '30 days')")
+
+        r = self.hist("7D", "AAPL", ETL_TIMESCALEDB_RETENTION_DAYS="90")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.jobs("policy_retention"), [])
+        self.assertTrue(any("retention policy" in w for w in warnings_of(r.stderr)), r.stderr)
+        jobs = self.jobs("market_etl_prune_hourly_bars")
+        self.assertEqual(len(jobs), 1)
+        self.assertEqual(json.loads(jobs[0][1]), {"retention_days": 90})
+
+        r = self.hist("7D", "AAPL", ETL_TIMESCALEDB_RETENTION_DAYS="120")
+        self.assertEqual(r.rc, 0, r.describe())
+        jobs = self.jobs("market_etl_prune_hourly_bars")
+        self.assertEqual(len(jobs), 1)
+        self.assertEqual(json.loads(jobs[0][1]), {"retention_days": 120})
+
+        # The job deletes old hourly bars only: load a year of daily bars and an old session's hourly
+        # bars, then run the job now.
+        r = self.hist("1Y", "AAPL", ETL_TIMESCALEDB_RETENTION_DAYS="120")
+        self.assertEqual(r.rc, 0, r.describe())
+        r = run(["etl", "hourly", "AAPL", "--session", "2024-06-03", "--mock", "--database-url", self.db.url],
+                env=clean_env(ETL_TIMESCALEDB_RETENTION_DAYS="120"))
+        self.assertEqual(r.rc, 0, r.describe())
+        daily = int(self.db.scalar("SELECT count(*) FROM price_bars WHERE timeframe = '1d'"))
+        self.assertGreater(daily, 200)
+        self.assertGreater(int(self.db.scalar("SELECT count(*) FROM price_bars WHERE timeframe = '1h'")), 5)
+        self.db.raw("SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('price_bars') c")
+        job_id = jobs[0][0]
+        self.db.raw(f"CALL run_job({job_id})")
+        self.assertEqual(self.db.scalar("SELECT count(*) FROM price_bars WHERE timeframe = '1h'"), "0")
+        self.assertEqual(int(self.db.scalar("SELECT count(*) FROM price_bars WHERE timeframe = '1d'")), daily)
+
+        r = self.hist("7D", "AAPL", ETL_TIMESCALEDB_RETENTION_DAYS="0")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.jobs("market_etl_prune_hourly_bars"), [])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -66,6 +66,8 @@ start_server() {  # NAME EXTRA_SETTINGS...
   echo "pg-servers.sh: $name server on 127.0.0.1:$port" >&2
 }
 
+# For tests that need a server of their own (one restarted without the preload, say).
+export ETL_TEST_TIMESCALEDB_BINDIR=$bindir
 start_server timescaledb -c shared_preload_libraries=timescaledb -c timescaledb.telemetry_level=off \
   -c timescaledb.max_background_workers=4 -c max_worker_processes=16
 start_server timescaledb_unloaded

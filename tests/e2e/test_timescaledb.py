@@ -12,6 +12,10 @@ ctest runs this file once per server (tests/pg_target.sh sets PG* and ETL_TEST_P
 """
 import json
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 import unittest
 
 from harness import PgDatabase, clean_env, require_pg, run
@@ -196,6 +200,74 @@ class Hypertable(unittest.TestCase):
         r = self.hist("7D", "AAPL", ETL_TIMESCALEDB_RETENTION_DAYS="0")
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual(self.jobs("market_etl_prune_hourly_bars"), [])
+
+
+class OwnServer:
+    """A throwaway TimescaleDB-capable server of this test's own, so it can be restarted with and without
+    the preload (the shared test servers cannot be)."""
+
+    def __init__(self, bindir):
+        self.bindir = bindir
+        self.dir = tempfile.mkdtemp(prefix="etl-own-pg-")
+        os.chmod(self.dir, 0o755)
+        self.as_owner = []
+        if os.geteuid() == 0:                       # the server refuses to run as root
+            shutil.chown(self.dir, "postgres")
+            self.as_owner = ["runuser", "-u", "postgres", "--"]
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.pg(["initdb", "-D", f"{self.dir}/data", "-A", "trust", "-U", "postgres", "--no-sync"])
+
+    def pg(self, args):
+        subprocess.run(self.as_owner + [f"{self.bindir}/{args[0]}", *args[1:]], check=True, capture_output=True,
+                       timeout=120)
+
+    def start(self, preload: bool):
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        if preload:
+            opts += " -c shared_preload_libraries=timescaledb -c timescaledb.telemetry_level=off"
+        self.pg(["pg_ctl", "-D", f"{self.dir}/data", "-l", f"{self.dir}/log", "-w", "-o", opts, "start"])
+
+    def stop(self):
+        subprocess.run(self.as_owner + [f"{self.bindir}/pg_ctl", "-D", f"{self.dir}/data", "-m", "fast", "stop"],
+                       capture_output=True, timeout=120)
+
+    @property
+    def url(self):
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@unittest.skipUnless(TARGET == "timescaledb", "needs the TimescaleDB build")
+class ExtensionWithoutPreload(unittest.TestCase):
+    """A database that already uses the extension, on a server that no longer preloads it: any DDL
+    there ends the session (FATAL), so the run must stop before it with 78 and the fix, not with 75
+    ("server closed the connection") on every retry."""
+
+    def test_config_error_names_the_fix(self):
+        bindir = os.environ.get("ETL_TEST_TIMESCALEDB_BINDIR")
+        if not bindir:
+            self.fail("ETL_TEST_TIMESCALEDB_BINDIR is not set (scripts/pg-servers.sh sets it)")
+        server = OwnServer(bindir)
+        try:
+            server.start(preload=True)
+            env = clean_env(PGHOST=None, PGPORT=None, PGUSER=None, PGDATABASE=None, PGPASSWORD=None)
+            r = run(["etl-historical", "7D", "AAPL", "--mock", "--database-url", server.url], env=env)
+            self.assertEqual(r.rc, 0, r.describe())
+            self.assertIn("timescaledb", r.stderr)
+            server.stop()
+            server.start(preload=False)
+            r = run(["etl-historical", "7D", "AAPL", "--mock", "--database-url", server.url], env=env)
+            self.assertEqual(r.rc, 78, r.describe())
+            errors = [line for line in r.stderr.splitlines() if "shared_preload_libraries" in line]
+            self.assertEqual(len(errors), 1, r.stderr)
+            self.assertIn("restart the server", errors[0])
+        finally:
+            server.cleanup()
 
 
 if __name__ == "__main__":

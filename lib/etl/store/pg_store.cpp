@@ -143,6 +143,7 @@ std::string PgStore::describe() const {
 
 std::vector<std::string> PgStore::migrate() {
     std::vector<std::string> applied;
+    const auto timescaledb = probe_timescaledb();  // before any DDL: see probe_timescaledb()
     pg::Transaction tx(m_conn, "migrating");
     m_conn.exec("SELECT pg_advisory_xact_lock($1::bigint)", {std::to_string(k_migration_lock)}, "migrating");
     m_conn.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, "
@@ -157,7 +158,7 @@ std::vector<std::string> PgStore::migrate() {
     };
     for (const auto& m : migrations_for("postgres")) apply(m, std::string(m.name));
 
-    m_timescaledb = enable_timescaledb();
+    m_timescaledb = enable_timescaledb(timescaledb);
     if (!m_timescaledb.empty()) {
         for (const auto& m : migrations_for("timescaledb")) apply(m, fmt::format("timescaledb/{}", m.name));
         sync_compression_policy();
@@ -167,42 +168,50 @@ std::vector<std::string> PgStore::migrate() {
     return applied;
 }
 
-std::string PgStore::enable_timescaledb() {
-    const std::string context = "detecting timescaledb";
+PgStore::TimescaleProbe PgStore::probe_timescaledb() {
     // The server loaded TimescaleDB's loader at start (shared_preload_libraries) when it defines the
     // loader's own setting. Read from pg_settings, which every role may read (shared_preload_libraries
-    // itself is visible only to privileged roles). Without the loader, anything that loads the extension
-    // library (CREATE EXTENSION, or touching a hypertable) ends the session with a FATAL error.
+    // itself is visible only to privileged roles). Catalog reads never load the extension library.
     auto r = m_conn.exec(
         "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),"
         " EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),"
         " EXISTS (SELECT 1 FROM pg_settings WHERE name = 'timescaledb.disable_load' AND vartype = 'bool'),"
         " (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), current_database(), current_user",
-        context);
-    const bool installed = !r.is_null(0, 0);
-    const bool available = r.get(0, 1) == "t";
-    const bool preloaded = r.get(0, 2) == "t";
-    const bool superuser = r.get(0, 3) == "t";
-    const std::string database(r.get(0, 4));
-    if (installed && !preloaded)
+        "detecting timescaledb");
+    TimescaleProbe p;
+    if (!r.is_null(0, 0)) p.installed = std::string(r.get(0, 0));
+    p.available = r.get(0, 1) == "t";
+    p.preloaded = r.get(0, 2) == "t";
+    p.superuser = r.get(0, 3) == "t";
+    p.database = r.get(0, 4);
+    p.role = r.get(0, 5);
+    // Without the loader, anything that loads the extension library (CREATE EXTENSION, DDL that fires
+    // its event triggers, touching a hypertable) ends the session with a FATAL error: a database that
+    // already uses the extension cannot be worked on at all.
+    if (p.installed && !p.preloaded)
         throw ConfigError(fmt::format(
             "database {} uses the timescaledb extension ({}) but the server does not preload it, so its "
             "hypertables cannot be read or written: add timescaledb to shared_preload_libraries in "
             "postgresql.conf and restart the server",
-            database, r.get(0, 0)));
-    if (installed) return std::string(r.get(0, 0));
-    if (!available) return {};
-    if (!preloaded) {
+            p.database, *p.installed));
+    return p;
+}
+
+std::string PgStore::enable_timescaledb(const TimescaleProbe& p) {
+    const std::string context = "enabling timescaledb";
+    if (p.installed) return *p.installed;
+    if (!p.available) return {};
+    if (!p.preloaded) {
         util::log_warn("timescaledb is installed on the server but not in shared_preload_libraries; using plain "
                        "PostgreSQL tables (for hypertables, add shared_preload_libraries = 'timescaledb' to "
                        "postgresql.conf and restart the server)");
         return {};
     }
-    if (!superuser) {
+    if (!p.superuser) {
         util::log_warn("timescaledb is preloaded, but role {} may not create the extension (it needs a superuser); "
                        "using plain PostgreSQL tables (a superuser can run CREATE EXTENSION timescaledb in database "
                        "{} once)",
-                       r.get(0, 5), database);
+                       p.role, p.database);
         return {};
     }
     m_conn.exec("SAVEPOINT tsdb", context);

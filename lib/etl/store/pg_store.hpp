@@ -31,11 +31,21 @@ public:
     pg::Connection& connection() noexcept { return m_conn; }
 
 private:
+    struct TimescaleProbe {
+        std::optional<std::string> installed;  // extversion in this database
+        bool available = false;                // the server has the extension's files
+        bool preloaded = false;                // the loader is in shared_preload_libraries
+        bool superuser = false;
+        std::string database;
+        std::string role;
+    };
+    // What the server and database say about TimescaleDB, read from the catalogs only. Throws
+    // ConfigError when the database already uses the extension and the server does not preload it.
+    TimescaleProbe probe_timescaledb();
     // Enables TimescaleDB when the server can run it (preloaded, and the role may create the
     // extension); returns its version, or "" for plain tables (with a warning that names the fix when
-    // it is installed but unusable). Throws ConfigError when the database already uses the extension
-    // and the server no longer preloads it.
-    std::string enable_timescaledb();
+    // it is installed but unusable).
+    std::string enable_timescaledb(const TimescaleProbe& probe);
     // Makes the compression policy and the hourly retention job match timescaledb.compress_after_days
     // and timescaledb.retention_days (added, replaced or removed).
     void sync_compression_policy();

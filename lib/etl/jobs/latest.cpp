@@ -89,11 +89,7 @@ int latest_main(const std::vector<std::string>& args) {
                     fail(s, std::string(provider->name()), providers::FailureKind::permanent,
                          fmt::format("no {} identifier in assets", provider->name()));
             }
-            providers::FetchPolicy policy;
-            policy.concurrency = static_cast<unsigned>(cfg.get_int("fetch.concurrency", 1, 256));
-            policy.max_retries = static_cast<unsigned>(cfg.get_int("fetch.max_retries", 0, 100));
-            policy.backoff_initial = milliseconds{cfg.get_int("fetch.backoff_initial_ms", 1, 600000)};
-            policy.backoff_max = milliseconds{cfg.get_int("fetch.backoff_max_ms", 1, 3600000)};
+            const auto policy = fetch_policy(cfg);
 
             // Transform: every symbol gets a valid quote, a rejected record, or a failure.
             std::vector<market::Quote> quotes;

@@ -1,7 +1,6 @@
 #include "etl/jobs/pipeline.hpp"
 
 #include "etl/market/validate.hpp"
-#include "etl/providers/fetcher.hpp"
 #include "etl/util/error.hpp"
 #include "etl/util/log.hpp"
 
@@ -86,6 +85,17 @@ std::vector<const providers::Provider*> Router::route(const market::Asset& asset
 
 std::map<std::string, double, std::less<>> Router::rate_limits() const { return m_rpm; }
 
+providers::FetchPolicy fetch_policy(const config::Config& cfg) {
+    providers::FetchPolicy policy;
+    policy.concurrency = static_cast<unsigned>(cfg.get_int("fetch.concurrency", 1, 256));
+    policy.max_retries = static_cast<unsigned>(cfg.get_int("fetch.max_retries", 0, 100));
+    policy.backoff_initial = std::chrono::milliseconds{cfg.get_int("fetch.backoff_initial_ms", 1, 600000)};
+    policy.backoff_max = std::chrono::milliseconds{cfg.get_int("fetch.backoff_max_ms", 1, 3600000)};
+    policy.max_body_bytes = static_cast<std::size_t>(cfg.get_int("fetch.max_body_bytes", 1024, 4L * 1024 * 1024 * 1024));
+    policy.max_retry_after = std::chrono::seconds{cfg.get_int("fetch.max_retry_after_seconds", 0, 86400)};
+    return policy;
+}
+
 void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, store::Store* store,
                   RunTotals& totals) {
     std::vector<providers::FetchJob> jobs;
@@ -109,11 +119,7 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
         jobs.push_back(std::move(job));
     }
 
-    providers::FetchPolicy policy;
-    policy.concurrency = static_cast<unsigned>(cfg.get_int("fetch.concurrency", 1, 256));
-    policy.max_retries = static_cast<unsigned>(cfg.get_int("fetch.max_retries", 0, 100));
-    policy.backoff_initial = std::chrono::milliseconds{cfg.get_int("fetch.backoff_initial_ms", 1, 600000)};
-    policy.backoff_max = std::chrono::milliseconds{cfg.get_int("fetch.backoff_max_ms", 1, 3600000)};
+    const auto policy = fetch_policy(cfg);
     providers::Fetcher fetcher(policy, router.rate_limits());
 
     // Two symbols' worth of finished work per transfer slot keeps the loader busy without holding
@@ -140,10 +146,14 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
         }
         queue.close();
     });
-    // The worker watches `stop`; signals and database errors both set it.
+    // The worker watches `stop`; signals and database errors both set it, and wake the worker so it
+    // aborts its transfers at once instead of at its next poll.
     std::thread watcher([&] {
         while (!stop.load()) {
-            if (stop_flag().load()) stop.store(true);
+            if (stop_flag().load()) {
+                stop.store(true);
+                fetcher.wake();
+            }
             std::this_thread::sleep_for(std::chrono::milliseconds{50});
         }
     });
@@ -189,6 +199,7 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
                                "load failed; see the error below");
             load_error = std::current_exception();
             stop.store(true);
+            fetcher.wake();
             queue.abandon();
         }
     }

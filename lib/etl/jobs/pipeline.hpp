@@ -7,6 +7,7 @@
 #include "etl/jobs/common.hpp"
 #include "etl/market/asset.hpp"
 #include "etl/market/calendar.hpp"
+#include "etl/providers/fetcher.hpp"
 #include "etl/providers/provider.hpp"
 #include "etl/store/store.hpp"
 
@@ -26,6 +27,9 @@ public:
     std::vector<const providers::Provider*> route(const market::Asset& asset);
     // requests/minute of every provider built so far, for the Fetcher.
     [[nodiscard]] std::map<std::string, double, std::less<>> rate_limits() const;
+    // The run's clock and calendar, as the providers see them.
+    [[nodiscard]] market::sys_seconds now() const noexcept { return m_now; }
+    [[nodiscard]] const market::TradingCalendar* calendar() const noexcept { return m_calendar; }
 
 private:
     const providers::Provider& provider(const std::string& name);
@@ -37,6 +41,10 @@ private:
     std::map<std::string, std::unique_ptr<providers::Provider>, std::less<>> m_providers;
     std::map<std::string, double, std::less<>> m_rpm;
 };
+
+// The Fetcher's policy from fetch.* (concurrency, retries, backoff, body and Retry-After caps). Throws
+// ConfigError for a value out of range.
+providers::FetchPolicy fetch_policy(const config::Config& cfg);
 
 // Makes one symbol's fetch from one provider; returns nullptr (with `why`) when the provider has no
 // identifier for the asset.

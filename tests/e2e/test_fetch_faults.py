@@ -1,6 +1,6 @@
-"""Fetcher faults that must not starve, crash, leak or hang: provider fairness under a rate limit, a Polygon
-next_url that points at another host, SIGTERM with a slow request in flight, huge bodies and gzip bombs, and
-Retry-After beyond fetch.max_retry_after_seconds. SQLite sinks."""
+"""Fetcher faults that must not starve, crash, leak or hang: provider fairness under a rate limit, "no data"
+for unknown tickers, a Polygon next_url that points at another host, SIGTERM with a slow request in flight,
+huge bodies and gzip bombs, and Retry-After beyond fetch.max_retry_after_seconds. SQLite sinks."""
 import os
 import signal
 import subprocess
@@ -93,6 +93,39 @@ class FetchFaults(ServerTestCase):
 
     def test_historical_coingecko_is_not_starved_by_rate_limited_polygon(self):
         self.fairness("etl-historical", "7D")
+
+    # ---- 1. "no data" ----
+
+    def test_unknown_ticker_is_no_data_not_ok(self):
+        r = self.hist("AAPL", "ZZTOP")
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertEqual(self.counts(), {"AAPL": N_STOCK})
+        rep = self.report()
+        self.assertEqual(rep["symbols"]["ok"], 1)
+        self.assertEqual(rep["symbols"]["failed"], 1)
+        self.assertEqual(rep["symbols"]["no_data"], 1)
+        f = self.failures()["ZZTOP"]
+        self.assertEqual((f["provider"], f["kind"]), ("polygon", "no data"), f)
+        self.assertIn("no bars", f["error"])
+        self.assertIn("ZZTOP (polygon, no data)", r.stderr, "the summary lists it as no data")
+        run_ = sqlite_runs(self.db)[-1]
+        self.assertEqual((run_["status"], run_["exit_code"], run_["symbols_ok"], run_["symbols_failed"]),
+                         ("partial", 1, 1, 1))
+
+    def test_window_without_a_session_is_not_a_failure(self):
+        """Saturday and Sunday: no session, so no bars is the right answer."""
+        r = run(self.argv("etl-historical", "--from", "2025-03-08", "--to", "2025-03-09", "AAPL"),
+                env=self.env(), cwd=self.tmp.path)
+        self.assertEqual(r.rc, 0, r.describe())
+        rep = self.report()
+        self.assertEqual((rep["symbols"]["ok"], rep["symbols"]["failed"], rep["symbols"]["no_data"]), (1, 0, 0))
+
+    def test_latest_unknown_ticker_is_no_data(self):
+        r = self.latest("AAPL", "ZZTOP")
+        self.assertEqual(r.rc, 1, r.describe())
+        f = self.failures()["ZZTOP"]
+        self.assertEqual((f["provider"], f["kind"]), ("polygon", "no data"), f)
+        self.assertEqual(self.report()["symbols"]["no_data"], 1)
 
     # ---- 2. next_url must not take the key to another host ----
 

@@ -102,6 +102,7 @@ int latest_main(const std::vector<std::string>& args) {
             };
             providers::Fetcher(policy, router.rate_limits()).run(std::move(jobs), [&](providers::FetchOutcome&& o) {
                 const auto& wanted = symbols_of.at(o.symbol);
+                const auto rejected_before = rejected.size();
                 rejected.insert(rejected.end(), std::make_move_iterator(o.batch.rejected.begin()),
                                 std::make_move_iterator(o.batch.rejected.end()));
                 if (o.failure == providers::FailureKind::interrupted) {
@@ -115,8 +116,15 @@ int latest_main(const std::vector<std::string>& args) {
                 for (const auto& s : wanted) {
                     const auto q = std::find_if(o.quotes.begin(), o.quotes.end(), [&](const auto& x) { return x.symbol == s; });
                     if (q == o.quotes.end()) {
-                        fail(s, o.provider, providers::FailureKind::permanent,
-                             fmt::format("{} returned no price (unknown id?)", o.provider));
+                        const bool has_rejects = std::any_of(
+                            rejected.begin() + static_cast<std::ptrdiff_t>(rejected_before), rejected.end(),
+                            [&](const auto& r_) { return r_.symbol == s; });
+                        if (!has_rejects) {  // the provider knows nothing of it
+                            totals.add_no_data(s, o.provider, fmt::format("{} returned no price (unknown id?)", o.provider));
+                        } else {  // its newest record was rejected: a data problem, not an unknown id
+                            fail(s, o.provider, providers::FailureKind::permanent,
+                                 fmt::format("{} returned no valid price (see rejected_rows)", o.provider));
+                        }
                         continue;
                     }
                     if (auto why = market::invalid_reason(*q, now, k_max_clock_skew); !why.empty()) {

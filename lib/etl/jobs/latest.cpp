@@ -118,7 +118,7 @@ int latest_main(const std::vector<std::string>& args) {
                     if (q == o.quotes.end()) {
                         const bool has_rejects = std::any_of(
                             rejected.begin() + static_cast<std::ptrdiff_t>(rejected_before), rejected.end(),
-                            [&](const auto& r_) { return r_.symbol == s; });
+                            [&](const auto& rec) { return rec.symbol == s; });
                         if (!has_rejects) {  // the provider knows nothing of it
                             totals.add_no_data(s, o.provider, fmt::format("{} returned no price (unknown id?)", o.provider));
                         } else {  // its newest record was rejected: a data problem, not an unknown id

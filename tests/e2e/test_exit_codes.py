@@ -220,7 +220,8 @@ class LockAndSignals(ServerTestCase):
         """A long Retry-After must not hold a SIGTERM: the run stops, records itself, exits 130."""
         self.server.set_rules([{"match": "/ticker/AAPL/", "mode": "429", "retry_after": 600}])
         args = ["etl-historical", "7D", "AAPL", "--database-url", self.db.url]
-        job = start(args, env=self.env(ETL_FETCH_MAX_RETRIES="5", ETL_FETCH_BACKOFF_MAX_MS="600000"))
+        job = start(args, env=self.env(ETL_FETCH_MAX_RETRIES="5", ETL_FETCH_BACKOFF_MAX_MS="600000",
+                                       ETL_FETCH_MAX_RETRY_AFTER_SECONDS="600"))
         try:
             wait_for(lambda: self.server.requests("polygon") or not job.running(), 60, message="the first 429")
             self.assertTrue(job.running(), job.stderr_so_far())

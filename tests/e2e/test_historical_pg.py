@@ -226,9 +226,10 @@ class HistoricalPostgres(unittest.TestCase):
         self.assertEqual(missing, 1, "the gap should fall inside the 3M window")
 
     def test_polygon_empty_and_delayed_responses(self):
-        """No `results` key (ZZ*), "results":null (NULLRES): zero bars, not an error. status DELAYED: data."""
+        """No `results` key (ZZ*), "results":null (NULLRES): zero bars for a window with sessions, so "no data"
+        (a failed symbol, exit 1), never a crash. status DELAYED: data."""
         r = self.hist("7D", "ZZTOP", "NULLRES", "DLYX")
-        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(r.rc, 1, r.describe())
         counts = self.db.counts()
         self.assertEqual(counts.get("DLYX"), len(weekdays(*WINDOW_7D)))
         self.assertNotIn("ZZTOP", counts)
@@ -236,7 +237,9 @@ class HistoricalPostgres(unittest.TestCase):
         warned = " ".join(l.get("msg", "") for l in r.json_logs() if l.get("level") == "warn")
         self.assertIn("ZZTOP", warned, "an empty answer deserves a warning")
         last = self.db.runs()[-1]
-        self.assertEqual((last["status"], last["symbols_ok"], last["symbols_failed"]), ("success", "3", "0"))
+        self.assertEqual((last["status"], last["symbols_ok"], last["symbols_failed"]), ("partial", "1", "2"))
+        self.assertIn("ZZTOP (polygon, no data)", r.stderr)
+        self.assertIn("NULLRES (polygon, no data)", r.stderr)
 
     def test_crypto_routed_to_polygon(self):
         r = self.hist("7D", "SOL", env=clean_env(POLYGON_API_KEY=KEY, ETL_ROUTING_CRYPTO="polygon",

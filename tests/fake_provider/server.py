@@ -26,7 +26,8 @@ ET = ZoneInfo("America/New_York")
 UTC = timezone.utc
 MIN_DATE = date(1990, 1, 1)          # never emit bars before this date
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-FAULT_MODES = {"429", "500", "502", "503", "401", "403", "404", "slow", "truncate", "garbage", "raw"}
+FAULT_MODES = {"429", "500", "502", "503", "401", "403", "404", "slow", "truncate", "garbage", "raw", "huge",
+               "gzip_bomb"}
 PROVIDERS = ("polygon", "coingecko", "yahoo")
 
 # ==== Clock ====
@@ -150,6 +151,50 @@ def TXT(status, text, ctype="text/plain; charset=utf-8", headers=()):
 
 def html_page(title, msg):
     return f"<!DOCTYPE html>\n<html><head><title>{title}</title></head><body><h1>{title}</h1><p>{msg}</p></body></html>\n"
+
+
+class StreamBody:
+    """A body far larger than memory should hold, produced chunk by chunk while it is sent: `size` bytes of
+    a JSON object whose string value is padded with spaces. gzip=True sends it gzip-encoded
+    (Content-Encoding: gzip: about 1 KiB on the wire per decoded MiB), framed by closing the connection;
+    otherwise plain, with its Content-Length."""
+    CHUNK = 1 << 20                     # 1 MiB of padding per write: few syscalls, little memory
+
+    def __init__(self, size, gzip_encoded):
+        self.head, self.tail = b'{"status":"OK","padding":"', b'"}'
+        self.size = max(int(size), len(self.head) + len(self.tail))
+        self.gzip = gzip_encoded
+        self.pad = b" " * self.CHUNK
+
+    def _plain(self):
+        yield self.head
+        left = self.size - len(self.head) - len(self.tail)
+        while left > 0:
+            n = min(left, self.CHUNK)
+            yield self.pad if n == self.CHUNK else self.pad[:n]
+            left -= n
+        yield self.tail
+
+    def chunks(self):
+        if not self.gzip:
+            yield from self._plain()
+            return
+        # After a full flush, deflate output no longer refers back to earlier data, so the compressed
+        # form of one padding chunk can be sent again and again; only the CRC is computed per chunk.
+        c = zlib.compressobj(9, zlib.DEFLATED, 31)
+        yield c.compress(self.head) + c.flush(zlib.Z_FULL_FLUSH)
+        block = c.compress(self.pad) + c.flush(zlib.Z_FULL_FLUSH)
+        crc = zlib.crc32(self.head)
+        for piece in itertools.islice(self._plain(), 1, None):
+            crc = zlib.crc32(piece, crc)
+            if piece is self.pad:
+                yield block
+            elif piece is self.tail:                     # final deflate block, then the gzip trailer
+                d = zlib.compressobj(9, zlib.DEFLATED, -15)
+                yield d.compress(piece) + d.flush(zlib.Z_FINISH) + struct.pack("<II", crc, self.size & 0xFFFFFFFF)
+            else:                                        # the short last padding chunk
+                d = zlib.compressobj(9, zlib.DEFLATED, -15)
+                yield d.compress(piece) + d.flush(zlib.Z_FULL_FLUSH)
 
 
 REASONS = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests",
@@ -767,6 +812,11 @@ class Handler(BaseHTTPRequestHandler):
             if rule["mode"] == "garbage":
                 resp = TXT(200, html_page("Just a moment...", "Checking your browser before accessing."),
                            "text/html; charset=UTF-8")
+            elif rule["mode"] in ("huge", "gzip_bomb"):      # streamed, never built in memory
+                gz = rule["mode"] == "gzip_bomb"
+                size = rule.get("size", 1_000_000_000 if gz else 200_000_000)
+                resp = (200, "application/json; charset=utf-8", StreamBody(size, gz),
+                        [("Retry-After", str(rule["retry_after"]))] if rule.get("retry_after") is not None else [])
             elif rule["mode"] == "raw":                      # exactly this body (a recorded or crafted reply)
                 body = str(rule.get("body", "")).replace("{PORT}", str(st.port))
                 resp = TXT(int(rule.get("status", 200)), body,
@@ -844,6 +894,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def send(self, resp, truncate=False):
         status, ctype, body, extra = resp
+        if isinstance(body, StreamBody):
+            return self.send_stream(status, ctype, body, extra)
         gz = (not truncate and body and "gzip" in self.headers.get("Accept-Encoding", ""))
         if gz:
             body = gzip.compress(body, compresslevel=5)
@@ -863,6 +915,26 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
             else:
                 self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def send_stream(self, status, ctype, body, extra):
+        """Writes a StreamBody chunk by chunk; a client that hangs up early just ends it."""
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            for k, v in extra:
+                self.send_header(k, v)
+            if body.gzip:                                  # length unknown up front: the close ends the body
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            else:
+                self.send_header("Content-Length", str(body.size))
+            self.end_headers()
+            for piece in body.chunks():
+                self.wfile.write(piece)
+            self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 

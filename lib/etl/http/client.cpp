@@ -6,7 +6,6 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
-#include <charconv>
 #include <map>
 
 namespace etl::http {
@@ -28,32 +27,21 @@ struct Transfer {
     Response response;
     Multi::Callback done;
     std::chrono::steady_clock::time_point started;
+    std::size_t max_body_bytes = 0;
 };
 
+// libcurl hands over decoded data (after gzip/deflate) in pieces of at most CURL_MAX_WRITE_SIZE, so
+// checking here bounds memory however small the body was on the wire.
 std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
     auto* t = static_cast<Transfer*>(user);
-    t->response.body.append(data, size * n);
-    return size * n;
-}
-
-std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
-    auto* t = static_cast<Transfer*>(user);
-    const std::string_view line(data, size * n);
-    const auto colon = line.find(':');
-    if (colon != std::string_view::npos) {
-        const auto name = util::to_lower(util::trim(line.substr(0, colon)));
-        const auto value = util::trim(line.substr(colon + 1));
-        if (name == "retry-after") {
-            long secs = 0;
-            const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), secs);
-            // The HTTP-date form is rare from APIs; treat it as absent and fall back to backoff.
-            if (ec == std::errc{} && p == value.data() + value.size() && secs >= 0)
-                t->response.retry_after = std::chrono::seconds{secs};
-        } else if (name == "content-type") {
-            t->response.content_type = std::string(value);
-        }
+    const std::size_t bytes = size * n;
+    if (bytes > t->max_body_bytes - t->response.body.size()) {
+        t->response.body_too_large = true;
+        std::string().swap(t->response.body);  // give the memory back now, not when the transfer ends
+        return CURL_WRITEFUNC_ERROR;            // aborts the transfer (CURLE_WRITE_ERROR)
     }
-    return size * n;
+    t->response.body.append(data, bytes);
+    return bytes;
 }
 
 } // namespace
@@ -64,22 +52,23 @@ struct Multi::Impl {
     std::unique_ptr<CURLM, MultiDeleter> multi{curl_multi_init()};
     std::map<CURL*, std::unique_ptr<Transfer>> transfers;
     std::string user_agent_default = fmt::format("market-etl/{}", util::version());
+    std::size_t max_body_bytes = 0;
 };
 
-Multi::Multi() : m_impl(std::make_unique<Impl>()) {
+Multi::Multi(std::size_t max_body_bytes) : m_impl(std::make_unique<Impl>()) {
+    m_impl->max_body_bytes = max_body_bytes;
     // HTTP/1.1 connections are reused from the multi handle's cache; keep a few per host so
     // concurrent requests to one provider do not reconnect each time.
     curl_multi_setopt(m_impl->multi.get(), CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
 }
 
-Multi::~Multi() {
-    for (auto& [easy, t] : m_impl->transfers) curl_multi_remove_handle(m_impl->multi.get(), easy);
-}
+Multi::~Multi() { cancel_all(); }
 
 void Multi::add(const Request& request, Callback done) {
     auto t = std::make_unique<Transfer>();
     t->easy.reset(curl_easy_init());
     t->done = std::move(done);
+    t->max_body_bytes = m_impl->max_body_bytes;
     CURL* e = t->easy.get();
     curl_slist* list = nullptr;
     bool has_ua = false;
@@ -100,8 +89,6 @@ void Multi::add(const Request& request, Callback done) {
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);  // an API that redirects (consent pages) has failed
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
     t->started = std::chrono::steady_clock::now();
     curl_multi_add_handle(m_impl->multi.get(), e);
     m_impl->transfers.emplace(e, std::move(t));
@@ -119,22 +106,38 @@ void Multi::poll(std::chrono::milliseconds max_wait) {
         curl_multi_remove_handle(m_impl->multi.get(), e);
         auto node = m_impl->transfers.extract(e);
         auto& t = *node.mapped();
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &t.response.status);
-        t.response.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::steady_clock::now() - t.started);
-        if (rc != CURLE_OK) {
-            t.response.transport_error = true;
-            t.response.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
-            t.response.error = curl_easy_strerror(rc);
+        auto& r = t.response;
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r.status);
+        // Both forms of Retry-After (delta-seconds and HTTP-date); 0 when absent.
+        curl_off_t retry_after = 0;
+        if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
+            r.retry_after = std::chrono::seconds{retry_after};
+        const char* content_type = nullptr;
+        if (curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &content_type) == CURLE_OK && content_type)
+            r.content_type = content_type;
+        r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t.started);
+        if (rc != CURLE_OK && !r.body_too_large) {
+            r.transport_error = true;
+            r.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+            r.error = curl_easy_strerror(rc);
         }
-        t.done(std::move(t.response));
+        t.done(std::move(r));
         completed = true;
     }
-    if (completed || m_impl->transfers.empty()) return;
+    if (completed) return;
     int fds = 0;
+    // Also waits with no transfer in flight (a pause for a rate limit or a backoff), so that wakeup()
+    // cuts every kind of wait short.
     curl_multi_poll(m_impl->multi.get(), nullptr, 0, static_cast<int>(max_wait.count()), &fds);
     curl_multi_perform(m_impl->multi.get(), &running);
 }
+
+void Multi::cancel_all() noexcept {
+    for (auto& [easy, t] : m_impl->transfers) curl_multi_remove_handle(m_impl->multi.get(), easy);
+    m_impl->transfers.clear();
+}
+
+void Multi::wakeup() noexcept { curl_multi_wakeup(m_impl->multi.get()); }
 
 std::size_t Multi::in_flight() const noexcept { return m_impl->transfers.size(); }
 

@@ -150,6 +150,12 @@ void RunTotals::add_failure(const std::string& symbol, const std::string& provid
     failures.push_back({symbol, provider, std::string(providers::to_string(kind)), message});
 }
 
+void RunTotals::add_no_data(const std::string& symbol, const std::string& provider, const std::string& message) {
+    ++symbols_failed;
+    ++failures_no_data;
+    failures.push_back({symbol, provider, "no data", message});
+}
+
 util::ExitCode decide_exit_code(const RunTotals& t) {
     using util::ExitCode;
     if (t.interrupted) return ExitCode::interrupted;
@@ -176,9 +182,10 @@ store::RunStatus run_status(util::ExitCode code) {
 
 std::string summary_text(const RunTotals& t, util::ExitCode code) {
     const auto secs = std::chrono::duration<double>(std::chrono::system_clock::now() - t.started).count();
-    std::string out = fmt::format("{} {}: {} symbol{} ({} ok, {} failed{}) in {:.1f} s{}\n", t.job, t.arguments,
+    std::string out = fmt::format("{} {}: {} symbol{} ({} ok, {} failed{}{}) in {:.1f} s{}\n", t.job, t.arguments,
                                   t.symbols_requested, t.symbols_requested == 1 ? "" : "s", t.symbols_ok,
                                   t.symbols_failed,
+                                  t.failures_no_data ? fmt::format(", {} of them no data", t.failures_no_data) : "",
                                   t.symbols_interrupted ? fmt::format(", {} not done", t.symbols_interrupted) : "",
                                   secs, t.dry_run ? " [dry run: nothing written]" : "");
     out += fmt::format("  rows: {} inserted, {} updated, {} unchanged, {} rejected\n", t.rows.inserted, t.rows.updated,
@@ -211,14 +218,14 @@ void write_report(const std::string& path, const RunTotals& t, util::ExitCode co
     const auto secs = std::chrono::duration<double>(now - t.started).count();
     const std::string json = fmt::format(
         R"({{"job":{},"arguments":{},"shard":{},"run_id":{},"dry_run":{},"store":{},"started_at":"{}","finished_at":"{}","duration_seconds":{:.3f},"status":"{}","exit_code":{},)"
-        R"("symbols":{{"requested":{},"ok":{},"failed":{},"not_done":{}}},)"
+        R"("symbols":{{"requested":{},"ok":{},"failed":{},"no_data":{},"not_done":{}}},)"
         R"("rows":{{"inserted":{},"updated":{},"unchanged":{},"rejected":{}}},"failures":[{}],"error":{},"timings":{{{}}}}})"
         "\n",
         util::json_quote(t.job), util::json_quote(t.arguments), util::json_quote(t.shard),
         t.run_id ? std::to_string(t.run_id) : "null", t.dry_run ? "true" : "false", util::json_quote(t.store),
         util::format_instant(std::chrono::floor<std::chrono::seconds>(t.started)),
         util::format_instant(std::chrono::floor<std::chrono::seconds>(now)), secs, store::to_string(run_status(code)),
-        util::to_int(code), t.symbols_requested, t.symbols_ok, t.symbols_failed, t.symbols_interrupted,
+        util::to_int(code), t.symbols_requested, t.symbols_ok, t.symbols_failed, t.failures_no_data, t.symbols_interrupted,
         t.rows.inserted, t.rows.updated, t.rows.unchanged, t.rows.rejected, failures,
         t.error.empty() ? std::string("null") : util::json_quote(t.error), timings);
     const std::string text = util::scrub(json);

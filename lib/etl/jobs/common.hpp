@@ -83,6 +83,7 @@ struct RunTotals {
     std::uint64_t symbols_interrupted = 0;
     std::uint64_t failures_transient = 0;
     std::uint64_t failures_config = 0;
+    std::uint64_t failures_no_data = 0;
     store::LoadStats rows;
     std::uint64_t bars_valid = 0;
     double max_rejected_ratio = 1.0;
@@ -103,6 +104,9 @@ struct RunTotals {
     // Counts one failed symbol: failed, by kind (transient, config), and listed with its error.
     void add_failure(const std::string& symbol, const std::string& provider, providers::FailureKind kind,
                      const std::string& message);
+    // Counts one symbol the provider answered without any data where some was due (an unknown or
+    // delisted ticker): failed, of kind "no data" (exit 1, never 69: the provider is up).
+    void add_no_data(const std::string& symbol, const std::string& provider, const std::string& message);
 };
 
 // The one place a job's exit code is decided (SPEC.md section 5), in this order: interrupted 130;

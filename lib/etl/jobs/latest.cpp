@@ -89,11 +89,7 @@ int latest_main(const std::vector<std::string>& args) {
                     fail(s, std::string(provider->name()), providers::FailureKind::permanent,
                          fmt::format("no {} identifier in assets", provider->name()));
             }
-            providers::FetchPolicy policy;
-            policy.concurrency = static_cast<unsigned>(cfg.get_int("fetch.concurrency", 1, 256));
-            policy.max_retries = static_cast<unsigned>(cfg.get_int("fetch.max_retries", 0, 100));
-            policy.backoff_initial = milliseconds{cfg.get_int("fetch.backoff_initial_ms", 1, 600000)};
-            policy.backoff_max = milliseconds{cfg.get_int("fetch.backoff_max_ms", 1, 3600000)};
+            const auto policy = fetch_policy(cfg);
 
             // Transform: every symbol gets a valid quote, a rejected record, or a failure.
             std::vector<market::Quote> quotes;
@@ -106,6 +102,7 @@ int latest_main(const std::vector<std::string>& args) {
             };
             providers::Fetcher(policy, router.rate_limits()).run(std::move(jobs), [&](providers::FetchOutcome&& o) {
                 const auto& wanted = symbols_of.at(o.symbol);
+                const auto rejected_before = rejected.size();
                 rejected.insert(rejected.end(), std::make_move_iterator(o.batch.rejected.begin()),
                                 std::make_move_iterator(o.batch.rejected.end()));
                 if (o.failure == providers::FailureKind::interrupted) {
@@ -119,8 +116,15 @@ int latest_main(const std::vector<std::string>& args) {
                 for (const auto& s : wanted) {
                     const auto q = std::find_if(o.quotes.begin(), o.quotes.end(), [&](const auto& x) { return x.symbol == s; });
                     if (q == o.quotes.end()) {
-                        fail(s, o.provider, providers::FailureKind::permanent,
-                             fmt::format("{} returned no price (unknown id?)", o.provider));
+                        const bool has_rejects = std::any_of(
+                            rejected.begin() + static_cast<std::ptrdiff_t>(rejected_before), rejected.end(),
+                            [&](const auto& rec) { return rec.symbol == s; });
+                        if (!has_rejects) {  // the provider knows nothing of it
+                            totals.add_no_data(s, o.provider, fmt::format("{} returned no price (unknown id?)", o.provider));
+                        } else {  // its newest record was rejected: a data problem, not an unknown id
+                            fail(s, o.provider, providers::FailureKind::permanent,
+                                 fmt::format("{} returned no valid price (see rejected_rows)", o.provider));
+                        }
                         continue;
                     }
                     if (auto why = market::invalid_reason(*q, now, k_max_clock_skew); !why.empty()) {

@@ -1,7 +1,7 @@
 #include "etl/jobs/pipeline.hpp"
 
 #include "etl/market/validate.hpp"
-#include "etl/providers/fetcher.hpp"
+#include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
 #include "etl/util/log.hpp"
 
@@ -86,13 +86,54 @@ std::vector<const providers::Provider*> Router::route(const market::Asset& asset
 
 std::map<std::string, double, std::less<>> Router::rate_limits() const { return m_rpm; }
 
+providers::FetchPolicy fetch_policy(const config::Config& cfg) {
+    providers::FetchPolicy policy;
+    policy.concurrency = static_cast<unsigned>(cfg.get_int("fetch.concurrency", 1, 256));
+    policy.max_retries = static_cast<unsigned>(cfg.get_int("fetch.max_retries", 0, 100));
+    policy.backoff_initial = std::chrono::milliseconds{cfg.get_int("fetch.backoff_initial_ms", 1, 600000)};
+    policy.backoff_max = std::chrono::milliseconds{cfg.get_int("fetch.backoff_max_ms", 1, 3600000)};
+    policy.max_body_bytes = static_cast<std::size_t>(cfg.get_int("fetch.max_body_bytes", 1024, 4L * 1024 * 1024 * 1024));
+    policy.max_retry_after = std::chrono::seconds{cfg.get_int("fetch.max_retry_after_seconds", 0, 86400)};
+    return policy;
+}
+
+bool window_expects_bars(market::Timeframe timeframe, const store::Window& window, bool crypto,
+                         const market::TradingCalendar* calendar, market::sys_seconds now) {
+    using namespace std::chrono;
+    if (window.to < window.from) return false;
+    if (timeframe == market::Timeframe::day) {
+        // Newest first: a window that expects bars almost always has a closed session near its end.
+        for (auto d = floor<days>(window.to); d >= floor<days>(window.from); d -= days{1}) {
+            if (crypto || !calendar) {
+                const weekday wd{d};
+                if ((crypto || (wd != Saturday && wd != Sunday)) && d + days{1} <= now) return true;
+            } else if (const auto session = calendar->session_on(d); session && session->close <= now) {
+                return true;
+            }
+        }
+        return false;
+    }
+    if (crypto || !calendar) return window.from + hours{1} <= now;
+    for (auto d = calendar->new_york_date(window.from); d <= calendar->new_york_date(window.to); d += days{1}) {
+        const auto session = calendar->session_on(d);
+        if (!session) continue;
+        // The first hour bar holding a trade of this session inside the window must have ended.
+        const auto first = std::max(window.from, session->open);
+        if (first < std::min(window.to + hours{1}, session->close) && floor<hours>(first) + hours{1} <= now)
+            return true;
+    }
+    return false;
+}
+
 void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, store::Store* store,
                   RunTotals& totals) {
     std::vector<providers::FetchJob> jobs;
     jobs.reserve(spec.assets.size());
     std::map<std::string, store::Window, std::less<>> windows;
+    std::map<std::string, bool, std::less<>> crypto;  // symbol -> is crypto (trades every day)
     for (const auto& asset : spec.assets) {
         windows.emplace(asset.symbol, spec.window_of(asset));
+        crypto.emplace(asset.symbol, asset.asset_class == market::AssetClass::crypto);
         providers::FetchJob job;
         job.symbol = asset.symbol;
         std::string why;
@@ -109,11 +150,7 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
         jobs.push_back(std::move(job));
     }
 
-    providers::FetchPolicy policy;
-    policy.concurrency = static_cast<unsigned>(cfg.get_int("fetch.concurrency", 1, 256));
-    policy.max_retries = static_cast<unsigned>(cfg.get_int("fetch.max_retries", 0, 100));
-    policy.backoff_initial = std::chrono::milliseconds{cfg.get_int("fetch.backoff_initial_ms", 1, 600000)};
-    policy.backoff_max = std::chrono::milliseconds{cfg.get_int("fetch.backoff_max_ms", 1, 3600000)};
+    const auto policy = fetch_policy(cfg);
     providers::Fetcher fetcher(policy, router.rate_limits());
 
     // Two symbols' worth of finished work per transfer slot keeps the loader busy without holding
@@ -140,10 +177,14 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
         }
         queue.close();
     });
-    // The worker watches `stop`; signals and database errors both set it.
+    // The worker watches `stop`; signals and database errors both set it, and wake the worker so it
+    // aborts its transfers at once instead of at its next poll.
     std::thread watcher([&] {
         while (!stop.load()) {
-            if (stop_flag().load()) stop.store(true);
+            if (stop_flag().load()) {
+                stop.store(true);
+                fetcher.wake();
+            }
             std::this_thread::sleep_for(std::chrono::milliseconds{50});
         }
     });
@@ -163,6 +204,22 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
                 if (store) store->record_rejects(o->batch.rejected, spec.timeframe, totals.run_id);
                 continue;
             }
+            if (o->batch.bars.empty() && o->batch.rejected.empty()) {
+                const auto& w = windows.at(o->symbol);
+                const auto span = spec.timeframe == market::Timeframe::day
+                                      ? fmt::format("{} .. {}", util::format_date(std::chrono::floor<std::chrono::days>(w.from)),
+                                                    util::format_date(std::chrono::floor<std::chrono::days>(w.to)))
+                                      : fmt::format("{} .. {}", util::format_instant(w.from), util::format_instant(w.to));
+                if (window_expects_bars(spec.timeframe, w, crypto.at(o->symbol), router.calendar(), router.now())) {
+                    auto why = fmt::format("{} returned no bars for {}, which holds {} (unknown or delisted ticker?)",
+                                           o->provider, span,
+                                           crypto.at(o->symbol) ? "days it traded" : "closed sessions");
+                    util::log_warn("{}: {}", o->symbol, why);
+                    totals.add_no_data(o->symbol, o->provider, why);
+                    continue;
+                }
+                util::log_info("{}: no bars for {}, which holds no closed session", o->symbol, span);
+            }
             totals.bars_valid += o->batch.bars.size();
             store::LoadStats stats;
             if (store) {
@@ -173,8 +230,6 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
             }
             totals.rows += stats;
             ++totals.symbols_ok;
-            if (o->batch.bars.empty())
-                util::log_warn("{}: {} returned no bars for the window", o->symbol, o->provider);
             const auto bar_count = o->batch.bars.size();
             if (spec.on_loaded) spec.on_loaded(o->symbol, std::move(o->batch.bars));
             util::log(util::LogLevel::info, "loaded",
@@ -189,6 +244,7 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
                                "load failed; see the error below");
             load_error = std::current_exception();
             stop.store(true);
+            fetcher.wake();
             queue.abandon();
         }
     }

@@ -7,6 +7,7 @@
 #include "etl/jobs/common.hpp"
 #include "etl/market/asset.hpp"
 #include "etl/market/calendar.hpp"
+#include "etl/providers/fetcher.hpp"
 #include "etl/providers/provider.hpp"
 #include "etl/store/store.hpp"
 
@@ -26,6 +27,9 @@ public:
     std::vector<const providers::Provider*> route(const market::Asset& asset);
     // requests/minute of every provider built so far, for the Fetcher.
     [[nodiscard]] std::map<std::string, double, std::less<>> rate_limits() const;
+    // The run's clock and calendar, as the providers see them.
+    [[nodiscard]] market::sys_seconds now() const noexcept { return m_now; }
+    [[nodiscard]] const market::TradingCalendar* calendar() const noexcept { return m_calendar; }
 
 private:
     const providers::Provider& provider(const std::string& name);
@@ -37,6 +41,18 @@ private:
     std::map<std::string, std::unique_ptr<providers::Provider>, std::less<>> m_providers;
     std::map<std::string, double, std::less<>> m_rpm;
 };
+
+// The Fetcher's policy from fetch.* (concurrency, retries, backoff, body and Retry-After caps). Throws
+// ConfigError for a value out of range.
+providers::FetchPolicy fetch_policy(const config::Config& cfg);
+
+// True when `window` (PipelineSpec::window_of's inclusive instants: session dates at 00:00 UTC for daily
+// bars, bar starts for hourly ones) holds a bar of `timeframe` that had ended by `now`, so a provider
+// that knows the symbol returns at least one: a closed session for stocks, ETFs and indices (weekdays
+// without a `calendar`), any day or hour for crypto. No bars for such a window is "no data" (an unknown
+// or delisted ticker); no bars for a window without one (a weekend, today before the close) is right.
+bool window_expects_bars(market::Timeframe timeframe, const store::Window& window, bool crypto,
+                         const market::TradingCalendar* calendar, market::sys_seconds now);
 
 // Makes one symbol's fetch from one provider; returns nullptr (with `why`) when the provider has no
 // identifier for the asset.
@@ -55,7 +71,8 @@ struct PipelineSpec {
 };
 
 // Runs the pipeline. `store` is null in a dry run (nothing is written). Database errors during a load
-// stop the run and are rethrown after the fetch thread has finished.
+// stop the run and are rethrown after the fetch thread has finished. A symbol without bars (and without
+// rejected records) whose window expects some (window_expects_bars) fails as "no data".
 void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, store::Store* store,
                   RunTotals& totals);
 

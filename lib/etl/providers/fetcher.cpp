@@ -1,5 +1,6 @@
 #include "etl/providers/fetcher.hpp"
 
+#include "etl/http/client.hpp"
 #include "etl/util/log.hpp"
 #include "etl/util/secrets.hpp"
 
@@ -8,7 +9,7 @@
 #include <algorithm>
 #include <deque>
 #include <random>
-#include <thread>
+#include <utility>
 
 namespace etl::providers {
 namespace {
@@ -22,12 +23,22 @@ struct Active {
     unsigned retries_this_request = 0;
     Clock::time_point not_before{};
     bool in_flight = false;
+    bool finished = false;                 // on_done has run (inside a poll): erased on the next round
     FetchOutcome outcome;
+
+    [[nodiscard]] SymbolFetch& fetch() const { return *job.attempts[attempt]; }
 };
 
 struct ProviderPace {
     std::chrono::nanoseconds interval{0};
     Clock::time_point next_slot{};
+    std::string closed;  // why this provider gets no more requests in this run; "" while it is open
+};
+
+// Symbols not started yet, of one provider (the provider of their first attempt).
+struct ProviderQueue {
+    std::string provider;
+    std::deque<FetchJob> jobs;
 };
 
 std::string status_message(const http::Response& r) {
@@ -52,17 +63,56 @@ std::chrono::milliseconds backoff_delay(unsigned attempt, std::chrono::milliseco
 Fetcher::Fetcher(FetchPolicy policy, std::map<std::string, double, std::less<>> requests_per_minute)
     : m_policy(policy), m_rpm(std::move(requests_per_minute)) {}
 
+void Fetcher::wake() noexcept {
+    const std::lock_guard lock(m_multi_mutex);
+    if (m_multi) m_multi->wakeup();
+}
+
 void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutcome&&)>& on_done,
                   const std::atomic<bool>& stop) {
-    http::Multi multi;
+    http::Multi multi(m_policy.max_body_bytes);
+    // wake() may reach this multi handle from another thread only while run() is running.
+    struct Published {
+        Fetcher& fetcher;
+        Published(Fetcher& f, http::Multi& m) : fetcher(f) {
+            const std::lock_guard lock(fetcher.m_multi_mutex);
+            fetcher.m_multi = &m;
+        }
+        ~Published() {
+            const std::lock_guard lock(fetcher.m_multi_mutex);
+            fetcher.m_multi = nullptr;
+        }
+        Published(const Published&) = delete;
+        Published& operator=(const Published&) = delete;
+    } published(*this, multi);
+
     std::map<std::string, ProviderPace, std::less<>> pace;
     for (const auto& [name, rpm] : m_rpm)
         if (rpm > 0) pace[name].interval = std::chrono::nanoseconds{static_cast<long long>(60e9 / rpm)};
     std::mt19937_64 rng{std::random_device{}()};
     std::uniform_real_distribution<double> jitter(0.5, 1.0);
 
-    std::deque<FetchJob> waiting;
-    for (auto& j : jobs) waiting.push_back(std::move(j));
+    std::deque<ProviderQueue> waiting;  // in order of first appearance (a deque: never relocated)
+    std::size_t waiting_count = 0;
+    for (auto& j : jobs) {
+        if (j.attempts.empty()) {  // nothing can serve it: never silently dropped
+            FetchOutcome o;
+            o.symbol = j.symbol;
+            o.failure = FailureKind::permanent;
+            o.error = "no provider can serve it";
+            on_done(std::move(o));
+            continue;
+        }
+        const auto name = j.attempts.front()->provider();
+        auto q = std::find_if(waiting.begin(), waiting.end(), [&](const auto& x) { return x.provider == name; });
+        if (q == waiting.end()) {
+            waiting.push_back(ProviderQueue{std::string(name), {}});
+            q = std::prev(waiting.end());
+        }
+        q->jobs.push_back(std::move(j));
+        ++waiting_count;
+    }
+    std::size_t turn = 0;  // the queue whose turn it is to start a symbol
     std::vector<std::unique_ptr<Active>> active;
     bool halted = false;  // a config failure: no new work
 
@@ -71,9 +121,10 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
         on_done(std::move(a.outcome));
     };
 
-    // Moves to the next attempt (fallback provider) or finishes with the failure.
+    // Moves to the next attempt (fallback provider) and returns false, or records the failure and
+    // returns true (the symbol is finished).
     auto fail = [&](Active& a, FailureKind kind, std::string message) {
-        auto& fetch = *a.job.attempts[a.attempt];
+        auto& fetch = a.fetch();
         util::log_warn("{}: {} {}", a.job.symbol, fetch.provider(), message);
         if (kind != FailureKind::config && a.attempt + 1 < a.job.attempts.size()) {
             // The failed provider's rejects stay recorded, whatever the fallback brings.
@@ -83,7 +134,8 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
             ++a.attempt;
             a.request.reset();
             a.retries_this_request = 0;
-            util::log_info("{}: falling back to {}", a.job.symbol, a.job.attempts[a.attempt]->provider());
+            a.not_before = {};
+            util::log_info("{}: falling back to {}", a.job.symbol, a.fetch().provider());
             return false;
         }
         a.outcome.provider = fetch.provider();
@@ -99,26 +151,28 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
     // Takes the outcome of one transfer; returns true when the symbol is finished.
     auto on_response = [&](Active& a, http::Response&& r) -> bool {
         a.in_flight = false;
-        auto& fetch = *a.job.attempts[a.attempt];
+        auto& fetch = a.fetch();
         const auto provider = std::string(fetch.provider());
+        if (r.body_too_large)  // the same request would bring the same body: never retried
+            return fail(a, FailureKind::permanent,
+                        fmt::format("response body larger than fetch.max_body_bytes = {} bytes (transfer cut off)",
+                                    m_policy.max_body_bytes));
         const bool success = !r.transport_error && r.status >= 200 && r.status < 300;
         std::optional<Failure> special;
         if (!success && !r.transport_error) special = fetch.classify_error(r);
-        bool retry = false;
         std::string why;
         if (success) {
-            if (auto ok = fetch.on_success(r.body); ok) {
+            const auto ok = fetch.on_success(r.body);
+            if (ok) {
                 a.request.reset();
                 a.retries_this_request = 0;
                 return false;
-            } else {
-                retry = true;
-                why = fmt::format("unreadable response: {}", ok.error().message);
             }
+            if (ok.error().permanent) return fail(a, FailureKind::permanent, ok.error().message);
+            why = fmt::format("unreadable response: {}", ok.error().message);
         } else if (special) {
             return fail(a, special->kind, special->message);
         } else if (r.transport_error || r.status == 429 || r.status >= 500 || r.status == 408) {
-            retry = true;
             why = status_message(r);
         } else if (r.status == 401) {
             return fail(a, FailureKind::config,
@@ -127,60 +181,46 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
         } else {
             return fail(a, FailureKind::permanent, status_message(r));
         }
-        if (retry) {
-            if (a.retries_this_request >= m_policy.max_retries)
-                return fail(a, FailureKind::transient,
-                            fmt::format("gave up after {} retries: {}", a.retries_this_request, why));
-            ++a.retries_this_request;
-            ++a.outcome.retries;
-            const auto delay = backoff_delay(a.retries_this_request, m_policy.backoff_initial, m_policy.backoff_max,
-                                             jitter(rng), r.retry_after);
-            a.not_before = Clock::now() + delay;
-            // A 429 speaks for the whole provider: hold its other requests back too.
-            if (r.status == 429) {
-                auto& p = pace[provider];
-                p.next_slot = std::max(p.next_slot, Clock::now() + (r.retry_after ? *r.retry_after : delay));
-            }
-            util::log_debug("{}: {} retry {} in {} ms ({})", a.job.symbol, provider, a.retries_this_request,
-                            delay.count(), why);
+        // Retry, unless the provider asks for a longer pause than a run may hold its lock for: then it is
+        // unavailable for the rest of this run (its other symbols fail without a request, or fall back).
+        if (r.retry_after && *r.retry_after > m_policy.max_retry_after) {
+            auto& p = pace[provider];
+            p.closed = fmt::format("{} asked to retry after {} s (Retry-After), more than "
+                                   "fetch.max_retry_after_seconds = {}",
+                                   provider, r.retry_after->count(), m_policy.max_retry_after.count());
+            return fail(a, FailureKind::transient, fmt::format("{} ({})", p.closed, why));
         }
+        if (a.retries_this_request >= m_policy.max_retries)
+            return fail(a, FailureKind::transient,
+                        fmt::format("gave up after {} retries: {}", a.retries_this_request, why));
+        ++a.retries_this_request;
+        ++a.outcome.retries;
+        const auto delay = backoff_delay(a.retries_this_request, m_policy.backoff_initial, m_policy.backoff_max,
+                                         jitter(rng), r.retry_after);
+        a.not_before = Clock::now() + delay;
+        // A 429 speaks for the whole provider: hold its other requests back too.
+        if (r.status == 429) {
+            auto& p = pace[provider];
+            p.next_slot = std::max(p.next_slot, Clock::now() + (r.retry_after ? *r.retry_after : delay));
+        }
+        util::log_debug("{}: {} retry {} in {} ms ({})", a.job.symbol, provider, a.retries_this_request,
+                        delay.count(), why);
         return false;
     };
 
-    while (true) {
-        // Symbols finished inside the last poll's callbacks (their attempts were cleared) leave first,
-        // so nothing below touches them again.
-        std::erase_if(active, [](const auto& a) { return a->job.attempts.empty(); });
-        const bool stopping = stop.load() || halted;
-        // Admit new symbols while there is room: active symbols are bounded by the concurrency, which
-        // also bounds memory (each holds its bars until the loader takes them).
-        while (!stopping && !waiting.empty() && active.size() < m_policy.concurrency) {
-            auto a = std::make_unique<Active>();
-            a->job = std::move(waiting.front());
-            waiting.pop_front();
-            active.push_back(std::move(a));
-        }
-        const auto now = Clock::now();
-        Clock::time_point wake = now + std::chrono::milliseconds{200};
-        bool finished_any = false;  // a finished symbol frees a slot: admit the next one without waiting
-        for (std::size_t i = 0; i < active.size();) {
-            auto& a = *active[i];
-            if (a.in_flight) {
-                ++i;
-                continue;
-            }
-            if (stopping) {
-                if (a.outcome.failure == FailureKind::none) {
-                    a.outcome.failure = FailureKind::interrupted;
-                    a.outcome.error = halted ? "not fetched: an earlier configuration error stopped the run"
-                                             : "not fetched: interrupted";
-                    a.outcome.batch.bars.clear();
+    // Moves a symbol that is not in flight along: sends its next request, finishes it, or leaves it
+    // waiting (lowering `wake` to when it may go on). Returns true when it has finished.
+    auto step = [&](Active& a, Clock::time_point now, Clock::time_point& wake) -> bool {
+        while (true) {
+            auto& fetch = a.fetch();
+            auto& p = pace[std::string(fetch.provider())];
+            if (!p.closed.empty()) {
+                if (fail(a, FailureKind::transient, fmt::format("not sent: {}", p.closed))) {
+                    finish(a);
+                    return true;
                 }
-                finish(a);
-                active.erase(active.begin() + static_cast<std::ptrdiff_t>(i));
-                continue;
+                continue;  // the fallback provider
             }
-            auto& fetch = *a.job.attempts[a.attempt];
             if (!a.request) a.request = fetch.next_request();
             if (!a.request) {  // complete
                 a.outcome.provider = fetch.provider();
@@ -192,24 +232,15 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
                 a.outcome.quotes = std::move(fetch.quotes());
                 a.outcome.skipped += fetch.skipped();
                 finish(a);
-                active.erase(active.begin() + static_cast<std::ptrdiff_t>(i));
-                finished_any = true;
-                continue;
+                return true;
             }
             if (a.not_before > now) {
                 wake = std::min(wake, a.not_before);
-                ++i;
-                continue;
+                return false;
             }
-            if (multi.in_flight() >= m_policy.concurrency) {
-                ++i;
-                continue;
-            }
-            auto& p = pace[std::string(fetch.provider())];
             if (p.next_slot > now) {
                 wake = std::min(wake, p.next_slot);
-                ++i;
-                continue;
+                return false;
             }
             if (p.interval.count() > 0) {
                 // From the previous slot when only a little late (no drift over a long run), from now
@@ -224,28 +255,102 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
             multi.add(*a.request, [&, ap](http::Response&& r) {
                 if (on_response(*ap, std::move(r))) {
                     finish(*ap);
-                    ap->job.attempts.clear();  // marks it finished; erased below
+                    ap->finished = true;
                 }
             });
-            ++i;
+            return false;
         }
-        if (active.empty() && (waiting.empty() || stop.load() || halted)) {
-            for (auto& j : waiting) {
-                FetchOutcome o;
-                o.symbol = j.symbol;
-                o.failure = FailureKind::interrupted;
-                o.error = halted ? "not fetched: an earlier configuration error stopped the run" : "not fetched: interrupted";
-                on_done(std::move(o));
+    };
+
+    // The queue that may start a symbol now: the next one in turn that has symbols, whose provider may
+    // send at once (a closed provider's symbols fail at once), and that holds fewer started symbols than
+    // its share: the slots less one for every other provider with symbols waiting, so no provider takes
+    // them all. Lowers `wake` to when a provider held back by its rate limit may send. Null when none.
+    auto next_queue = [&](Clock::time_point now, Clock::time_point& wake) -> ProviderQueue* {
+        const auto with_work = static_cast<std::size_t>(
+            std::count_if(waiting.begin(), waiting.end(), [](const auto& q) { return !q.jobs.empty(); }));
+        const std::size_t others = with_work > 0 ? with_work - 1 : 0;
+        const std::size_t share = m_policy.concurrency > others ? m_policy.concurrency - others : 1;
+        for (std::size_t k = 0; k < waiting.size(); ++k) {
+            const std::size_t i = (turn + k) % waiting.size();
+            auto& q = waiting[i];
+            if (q.jobs.empty()) continue;
+            const auto& p = pace[q.provider];
+            if (p.closed.empty() && p.next_slot > now) {
+                wake = std::min(wake, p.next_slot);
+                continue;
+            }
+            const auto started = static_cast<std::size_t>(std::count_if(
+                active.begin(), active.end(), [&](const auto& a) { return a->fetch().provider() == q.provider; }));
+            if (started >= share) continue;
+            turn = (i + 1) % waiting.size();
+            return &q;
+        }
+        return nullptr;
+    };
+
+    auto not_fetched = [&] {
+        return halted ? "not fetched: an earlier configuration error stopped the run" : "not fetched: interrupted";
+    };
+
+    while (true) {
+        // Symbols finished inside the last poll's callbacks leave first, so nothing below touches them again.
+        std::erase_if(active, [](const auto& a) { return a->finished; });
+        const bool interrupted = stop.load();
+        const bool stopping = interrupted || halted;
+        if (interrupted && multi.in_flight() > 0) {
+            // A signal does not wait for replies (a slow one could take the whole timeout).
+            multi.cancel_all();
+            for (auto& a : active) a->in_flight = false;
+        }
+        const auto now = Clock::now();
+        auto wake = now + std::chrono::milliseconds{200};
+        for (std::size_t i = 0; i < active.size();) {
+            auto& a = *active[i];
+            bool done = false;
+            if (a.in_flight) {
+                done = false;
+            } else if (stopping) {
+                if (a.outcome.failure == FailureKind::none) {
+                    a.outcome.failure = FailureKind::interrupted;
+                    a.outcome.error = not_fetched();
+                    a.outcome.batch.bars.clear();
+                }
+                finish(a);
+                done = true;
+            } else {
+                done = step(a, now, wake);
+            }
+            if (done) active.erase(active.begin() + static_cast<std::ptrdiff_t>(i));
+            else ++i;
+        }
+        // Start new symbols while there is room: started symbols are bounded by the concurrency, which
+        // also bounds memory (each holds its bars until the loader takes them).
+        while (!stopping && active.size() < m_policy.concurrency) {
+            auto* q = next_queue(now, wake);
+            if (!q) break;
+            auto a = std::make_unique<Active>();
+            a->job = std::move(q->jobs.front());
+            q->jobs.pop_front();
+            --waiting_count;
+            auto& started = *a;
+            active.push_back(std::move(a));
+            if (step(started, now, wake)) active.pop_back();
+        }
+        if (active.empty() && (waiting_count == 0 || stopping)) {
+            for (auto& q : waiting) {
+                for (auto& j : q.jobs) {
+                    FetchOutcome o;
+                    o.symbol = j.symbol;
+                    o.failure = FailureKind::interrupted;
+                    o.error = not_fetched();
+                    on_done(std::move(o));
+                }
             }
             return;
         }
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now());
-        if (finished_any && !waiting.empty() && multi.in_flight() == 0) continue;
-        if (multi.in_flight() > 0) {
-            multi.poll(std::clamp(wait, std::chrono::milliseconds{1}, std::chrono::milliseconds{200}));
-        } else if (wait.count() > 0) {
-            std::this_thread::sleep_for(std::min(wait, std::chrono::milliseconds{200}));
-        }
+        multi.poll(std::clamp(wait, std::chrono::milliseconds{1}, std::chrono::milliseconds{200}));
     }
 }
 

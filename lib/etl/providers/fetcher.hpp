@@ -1,26 +1,35 @@
 // The Fetcher: runs many symbols' fetches concurrently over one libcurl multi handle, spacing each
 // provider's requests to its rate limit, retrying 429/5xx/timeouts/bad bodies with exponential
-// backoff and jitter (honouring Retry-After), never retrying 400/401/403/404, and falling back to the
-// next provider when one fails for a symbol.
+// backoff and jitter (honouring Retry-After up to a cap), never retrying 400/401/403/404, and falling
+// back to the next provider when one fails for a symbol. Providers share the transfer slots fairly: a
+// symbol starts only when its provider may send at once, and providers take turns.
 #pragma once
 
 #include "etl/providers/provider.hpp"
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
+
+namespace etl::http {
+class Multi;
+}
 
 namespace etl::providers {
 
 struct FetchPolicy {
-    unsigned concurrency = 8;                   // transfers in flight, all providers together
+    unsigned concurrency = 8;                   // symbols (and so transfers) in flight, all providers together
     unsigned max_retries = 5;                   // per request
     std::chrono::milliseconds backoff_initial{500};
     std::chrono::milliseconds backoff_max{60000};
+    std::size_t max_body_bytes = std::size_t{64} << 20;  // decoded body of one response; larger fails the symbol
+    std::chrono::seconds max_retry_after{300};  // a longer Retry-After fails the provider for the run
 };
 
 // One symbol to fetch: attempts in order (the routed provider first, then the fallback).
@@ -47,15 +56,23 @@ public:
     Fetcher(FetchPolicy policy, std::map<std::string, double, std::less<>> requests_per_minute);
 
     // Runs every job; `on_done` is called on this thread as each symbol finishes (success or not).
-    // When `stop` becomes true no new request starts; transfers in flight complete and the symbols
-    // not finished are reported as interrupted. A config failure (401) also stops new work: every
-    // later symbol would fail the same way.
+    // Symbols start in turns across providers (of their first attempt), each only when its provider's
+    // rate limit lets it send at once, so a provider waiting on its limit never holds the slots another
+    // could use. When `stop` becomes true, transfers in flight are aborted, no new request starts, and
+    // the symbols not finished are reported as interrupted. A config failure (401) also stops new work
+    // (every later symbol would fail the same way), but lets transfers in flight complete.
     void run(std::vector<FetchJob> jobs, const std::function<void(FetchOutcome&&)>& on_done,
              const std::atomic<bool>& stop);
+
+    // Wakes run() from any wait (network, rate limit, backoff) so it sees `stop` at once. Thread-safe;
+    // a no-op when run() is not running.
+    void wake() noexcept;
 
 private:
     FetchPolicy m_policy;
     std::map<std::string, double, std::less<>> m_rpm;
+    std::mutex m_multi_mutex;       // guards m_multi against run() ending while wake() uses it
+    http::Multi* m_multi = nullptr;  // run()'s multi handle while it runs
 };
 
 // The delay before retry number `attempt` (1-based): initial * 2^(attempt-1), capped at `max`, scaled

@@ -24,6 +24,7 @@ struct ParsedPage {
 // The fetch layer treats it as a transient failure and retries; it is never a crash.
 struct ParseFailure {
     std::string message;  // one line, no secrets (bodies never contain our keys)
+    bool permanent = false;  // retrying cannot help (a next_url off the configured host): the symbol fails
 };
 
 template <class T> using ParseResult = tl::expected<T, ParseFailure>;

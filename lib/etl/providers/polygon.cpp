@@ -1,5 +1,6 @@
 #include "etl/providers/polygon.hpp"
 
+#include "etl/http/url.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/strings.hpp"
 
@@ -40,8 +41,13 @@ public:
         m_batch.rejected.insert(m_batch.rejected.end(), std::make_move_iterator(b.rejected.begin()),
                                 std::make_move_iterator(b.rejected.end()));
         m_skipped += page->skipped;
-        if (page->next_url) m_next = reroot_next_url(*page->next_url, m_settings.base_url);
-        else m_next.reset();
+        if (page->next_url) {
+            auto next = reroot_next_url(*page->next_url, m_settings.base_url);
+            if (!next) return tl::unexpected(ParseFailure{std::move(next.error()), true});
+            m_next = std::move(*next);
+        } else {
+            m_next.reset();
+        }
         return {};
     }
 
@@ -99,12 +105,36 @@ private:
 
 } // namespace
 
-std::string reroot_next_url(std::string_view next_url, std::string_view base_url) {
-    const auto scheme = next_url.find("://");
-    if (scheme == std::string_view::npos) return fmt::format("{}{}", base_url, next_url);
-    const auto path = next_url.find('/', scheme + 3);
-    if (path == std::string_view::npos) return std::string(base_url);
-    return fmt::format("{}{}", base_url, next_url.substr(path));
+tl::expected<std::string, std::string> reroot_next_url(std::string_view next_url, std::string_view base_url) {
+    const auto base = http::parse_url(base_url);
+    if (!base) return tl::unexpected(std::string("providers.polygon.base_url is not a valid URL"));
+    const auto origin = [](const http::UrlParts& u) { return fmt::format("{}://{}:{}", u.scheme, u.host, u.port); };
+    // A full URL (or a scheme-relative //host/...) names Polygon's own host: keep only its path and query.
+    // Anything else is a path under the API root, as Polygon's pages have always been.
+    std::string candidate;
+    const auto absolute = http::parse_url(next_url.starts_with("//") ? fmt::format("{}:{}", base->scheme, next_url)
+                                                                     : std::string(next_url));
+    if (absolute) {
+        if (absolute->scheme != "http" && absolute->scheme != "https")
+            return tl::unexpected(fmt::format("next_url has scheme '{}', not http or https; not followed",
+                                              absolute->scheme));
+        candidate = fmt::format("{}{}{}{}", base_url, absolute->path, absolute->query.empty() ? "" : "?",
+                                absolute->query);
+    } else {
+        candidate = fmt::format("{}{}", base_url, next_url);
+    }
+    // Whatever the page said, the request may go only where the key is meant to go: the configured
+    // scheme, host and port, with no other user info (`@other.host/...` glued on would change the host).
+    const auto target = http::parse_url(candidate, base_url);
+    if (!target)
+        return tl::unexpected(std::string("next_url does not make a valid URL on the configured host; not followed"));
+    if (origin(*target) != origin(*base))
+        return tl::unexpected(fmt::format("next_url leads to {}, not the configured {}; not followed (the API key "
+                                          "goes only to the configured host)",
+                                          origin(*target), origin(*base)));
+    if (target->user != base->user || target->password != base->password)
+        return tl::unexpected(std::string("next_url adds user info to the configured host's URL; not followed"));
+    return candidate;
 }
 
 std::unique_ptr<SymbolFetch> PolygonProvider::daily_bars(const market::Asset& asset, market::DateWindow window,

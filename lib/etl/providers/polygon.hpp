@@ -21,8 +21,10 @@ private:
     ProviderSettings m_settings;
 };
 
-// next_url re-rooted on `base_url`: the path and query of `next_url` after `base_url`, so pages go
-// through the configured host (a proxy, a test server) and the key is only ever sent there.
-std::string reroot_next_url(std::string_view next_url, std::string_view base_url);
+// next_url re-rooted on `base_url`: the path and query of a full `next_url` after `base_url`, so pages go
+// through the configured host (a proxy, a test server); a `next_url` without a scheme is a path under
+// `base_url`. The result must have the configured scheme, host and port and no other user info, so the
+// key is only ever sent there; otherwise the error says why (one line, no secrets).
+tl::expected<std::string, std::string> reroot_next_url(std::string_view next_url, std::string_view base_url);
 
 } // namespace etl::providers

@@ -4,6 +4,7 @@
 #include "etl/store/pg_store.hpp"
 #include "etl/store/sqlite_store.hpp"
 #include "etl/util/clock.hpp"
+#include "etl/util/secrets.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -222,5 +223,51 @@ TEST_CASE("SQLite store: not-a-database input is reported as such", "[integratio
         FAIL("expected an error");
     } catch (const sqlite::SqliteError& e) {
         CHECK(e.code() == util::ExitCode::no_input);
+    }
+}
+
+namespace {
+
+// One reject whose raw text and reason carry a registered secret.
+std::vector<market::RejectedRecord> secret_rejects() {
+    util::register_secret("sk_integration_echoed_4e7a");
+    return {{"AAPL", "test", R"({"o":"sk_integration_echoed_4e7a","t":1})",
+             "provider said: key sk_integration_echoed_4e7a is invalid"}};
+}
+
+} // namespace
+
+TEST_CASE("Rejected records are scrubbed of secrets in both stores", "[integration]") {
+    const auto rejects = secret_rejects();
+    SECTION("PostgreSQL") {
+        store::PgStore s(TestDatabase::instance().url(), "etl-integration-tests", {});
+        s.migrate();
+        const auto run = s.begin_run({"scrub-test", "", "0/1"});
+        s.load_bars("AAPL", market::Timeframe::day, k_window, {}, rejects, run);
+        s.record_rejects(rejects, std::nullopt, run);
+        auto r = s.connection().exec("SELECT raw, reason FROM rejected_rows WHERE run_id = $1", {std::to_string(run)},
+                                     "reading back");
+        REQUIRE(r.rows() == 2);
+        for (int i = 0; i < 2; ++i) {
+            CHECK(r.get(i, 0) == R"({"o":"***","t":1})");
+            CHECK(r.get(i, 1) == "provider said: key *** is invalid");
+        }
+    }
+    SECTION("SQLite") {
+        SqliteFile f;
+        store::SqliteStore s(f.path);
+        s.migrate();
+        const auto run = s.begin_run({"scrub-test", "", "0/1"});
+        s.load_bars("AAPL", market::Timeframe::day, k_window, {}, rejects, run);
+        s.record_rejects(rejects, std::nullopt, run);
+        sqlite::Database db(f.path, sqlite::Database::Mode::read_only);
+        auto q = db.prepare("SELECT raw, reason FROM rejected_rows");
+        int n = 0;
+        while (q.step()) {
+            ++n;
+            CHECK(q.text(0) == R"({"o":"***","t":1})");
+            CHECK(q.text(1) == "provider said: key *** is invalid");
+        }
+        CHECK(n == 2);
     }
 }

@@ -5,6 +5,7 @@
 #include "etl/util/decimal.hpp"
 #include "etl/util/hash.hpp"
 #include "etl/util/log.hpp"
+#include "etl/util/secrets.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -229,7 +230,8 @@ void PgStore::copy_rejects(std::span<const market::RejectedRecord> rejected, std
         buf += '\t';
         if (timeframe) buf += market::to_code(*timeframe);
         else buf += "\\N";
-        for (std::string_view f : {std::string_view(r.raw), std::string_view(r.reason)}) {
+        // A provider may echo a key inside a bad record: rejects are scrubbed like logs.
+        for (const auto& f : {util::scrub(r.raw), util::scrub(r.reason)}) {
             buf += '\t';
             pg::append_copy_field(buf, f);
         }

@@ -3,6 +3,7 @@
 #include "etl/store/migrations.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
+#include "etl/util/secrets.hpp"
 
 #include <fmt/format.h>
 #include <sys/file.h>
@@ -168,8 +169,9 @@ void SqliteStore::insert_rejects(std::span<const market::RejectedRecord> rejecte
         s.bind(3, r.symbol);
         if (timeframe) s.bind(4, market::to_code(*timeframe));
         else s.bind_null(4);
-        s.bind(5, r.raw);
-        s.bind(6, r.reason);
+        // A provider may echo a key inside a bad record: rejects are scrubbed like logs.
+        s.bind(5, util::scrub(r.raw));
+        s.bind(6, util::scrub(r.reason));
         s.step();
         s.reset();
     }

@@ -25,6 +25,96 @@ def error_lines(stderr, program="etl-historical"):
     return [l for l in plain_lines(stderr) if l.startswith(f"{program}: ")]
 
 
+class UnusableSqliteTarget(unittest.TestCase):
+    """Point 2: an SQLite database_url that cannot be used exits 78 with one line naming database_url and
+    the fix, never 70 (a bug), and the file is left as it was."""
+
+    def setUp(self):
+        self.tmp = TempDir("sqlite-target")
+        self.addCleanup(self.tmp.cleanup)
+        self.dir = self.tmp.path
+
+    def good_db(self, path: Path):
+        r = run(["etl-historical", "7D", "AAPL", "--mock", "--database-url", f"sqlite:{path}"], cwd=self.dir)
+        self.assertEqual(r.rc, 0, r.describe())
+        return path
+
+    def hist(self, path: Path, as_user=False):
+        args = ["etl-historical", "7D", "AAPL", "--mock", "--database-url", f"sqlite:{path}"]
+        if as_user and os.geteuid() == 0:
+            # Permissions do not stop root: run as nobody, for whom they do.
+            setpriv = shutil.which("setpriv")
+            if not setpriv:
+                self.skipTest("running as root without setpriv: file permissions cannot be tested "
+                              "(the integration tests cover the read-only code path)")
+            args = [setpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                    str(BIN_DIR / "etl-historical"), *args[1:]]
+        return run(args, cwd=self.dir)
+
+    def assert_config_error(self, r, *words):
+        self.assertEqual(r.rc, 78, r.describe())
+        lines = plain_lines(r.stderr)
+        self.assertEqual(len(lines), 1, r.describe())
+        self.assertIn("database_url", lines[0])
+        for w in words:
+            self.assertIn(w, lines[0])
+
+    def test_read_only_file(self):
+        db = self.good_db(self.dir / "etl.db")
+        before = db.read_bytes()
+        os.chmod(self.dir, 0o777)           # the directory stays writable: only the file is read-only
+        for f in self.dir.iterdir():
+            os.chmod(f, 0o666)
+        os.chmod(db, 0o444)
+        r = self.hist(db, as_user=True)
+        self.assert_config_error(r, "read-only", str(db))
+        self.assertEqual(db.read_bytes(), before)
+
+    def test_read_only_directory(self):
+        sub = self.dir / "ro"
+        sub.mkdir()
+        db = self.good_db(sub / "etl.db")
+        for f in sub.iterdir():
+            os.chmod(f, 0o666)
+        os.chmod(self.dir, 0o755)
+        os.chmod(sub, 0o555)                # the file is writable, but -wal/-shm cannot be created
+        try:
+            r = self.hist(db, as_user=True)
+        finally:
+            os.chmod(sub, 0o755)
+        self.assertEqual(r.rc, 78, r.describe())
+        self.assertEqual(len(plain_lines(r.stderr)), 1, r.describe())
+        self.assertIn("database_url", r.stderr)
+
+    def test_missing_directory(self):
+        r = self.hist(self.dir / "no" / "such" / "etl.db")
+        self.assert_config_error(r, "cannot be opened", str(self.dir / "no" / "such"))
+
+    def test_text_file(self):
+        db = self.dir / "etl.db"
+        db.write_text("this is a text file, not a database\n")
+        r = self.hist(db)
+        self.assert_config_error(r, "not an SQLite database", str(db))
+        self.assertEqual(db.read_text(), "this is a text file, not a database\n", "the file is left alone")
+
+    def test_truncated_database(self):
+        db = self.good_db(self.dir / "etl.db")
+        data = db.read_bytes()
+        self.assertGreater(len(data), 8192)
+        db.write_bytes(data[:5000])
+        r = self.hist(db)
+        self.assert_config_error(r, "corrupt", str(db))
+
+    def test_corrupted_database(self):
+        db = self.good_db(self.dir / "etl.db")
+        data = bytearray(db.read_bytes())
+        # Keep the 100-byte header (still "SQLite format 3"), overwrite the schema page behind it.
+        data[100:4096] = b"\xa5" * (4096 - 100)
+        db.write_bytes(bytes(data))
+        r = self.hist(db)
+        self.assert_config_error(r, "corrupt", str(db))
+
+
 class KeyEchoedInARejectedRecord(ServerTestCase):
     """Point 4: a key a provider echoes inside a malformed record is scrubbed from rejected_rows."""
 

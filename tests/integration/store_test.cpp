@@ -4,6 +4,7 @@
 #include "etl/store/pg_store.hpp"
 #include "etl/store/sqlite_store.hpp"
 #include "etl/util/clock.hpp"
+#include "etl/util/error.hpp"
 #include "etl/util/secrets.hpp"
 
 #include <catch2/catch.hpp>
@@ -12,6 +13,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <thread>
 #include <unistd.h>
 
 using namespace std::chrono;
@@ -217,12 +220,60 @@ TEST_CASE("SQLite store: same contract on a real file", "[integration][sqlite]")
 TEST_CASE("SQLite store: not-a-database input is reported as such", "[integration][sqlite]") {
     SqliteFile f;
     { std::ofstream(f.path) << "this is not an sqlite file, just text long enough to have a header............"; }
+    // As an input (the file etl-migrate-sqlite reads): 66.
+    try {
+        sqlite::Database input(f.path, sqlite::Database::Mode::read_only);
+        input.exec("SELECT count(*) FROM sqlite_master");
+        FAIL("expected an error");
+    } catch (const sqlite::SqliteError& e) {
+        CHECK(e.code() == util::ExitCode::no_input);
+    }
+    // As the store database_url names: a configuration error (78) naming database_url and the fix.
     try {
         store::SqliteStore s(f.path);
         s.migrate();
         FAIL("expected an error");
-    } catch (const sqlite::SqliteError& e) {
-        CHECK(e.code() == util::ExitCode::no_input);
+    } catch (const Error& e) {
+        CHECK(e.code() == util::ExitCode::config);
+        CHECK_THAT(std::string(e.what()), Catch::Contains("database_url sqlite:" + f.path) &&
+                                              Catch::Contains("not an SQLite database"));
+    }
+}
+
+TEST_CASE("SQLite store: a truncated or read-only file is a configuration error", "[integration][sqlite]") {
+    SqliteFile f;
+    {
+        store::SqliteStore s(f.path);
+        s.migrate();
+    }
+    std::filesystem::resize_file(f.path, 3000);  // less than the first page the schema lives on
+    try {
+        store::SqliteStore s(f.path);
+        s.migrate();
+        FAIL("expected an error");
+    } catch (const Error& e) {
+        CHECK(e.code() == util::ExitCode::config);
+        CHECK_THAT(std::string(e.what()), Catch::Contains("database_url"));
+    }
+    if (geteuid() == 0) {
+        WARN("running as root, which file permissions do not stop: the read-only case is left to the "
+             "end-to-end test, which runs the binary as nobody");
+        return;
+    }
+    SqliteFile g;
+    {
+        store::SqliteStore s(g.path);
+        s.migrate();
+    }
+    std::filesystem::permissions(g.path, std::filesystem::perms::owner_read | std::filesystem::perms::group_read |
+                                             std::filesystem::perms::others_read);
+    try {
+        store::SqliteStore s(g.path);
+        s.migrate();
+        FAIL("expected an error");
+    } catch (const Error& e) {
+        CHECK(e.code() == util::ExitCode::config);
+        CHECK_THAT(std::string(e.what()), Catch::Contains("read-only"));
     }
 }
 

@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -17,6 +19,29 @@ namespace etl::store {
 namespace {
 
 std::string ts_text(market::sys_seconds t) { return util::format_instant(t); }
+
+// An SQLite error that means database_url names a file this job cannot use, as one line naming it and
+// the fix: a ConfigError (78), since retrying cannot help until someone changes the file, its
+// directory or the setting. Returns for any other error, for the caller to rethrow as it is.
+void throw_if_unusable(const sqlite::SqliteError& e, const std::string& path) {
+    if (e.is_read_only())
+        throw ConfigError(fmt::format("database_url sqlite:{} is read-only ({}): make the file and its directory "
+                                      "writable for this user (SQLite writes {}-wal and {}-shm beside it), or point "
+                                      "database_url at a writable file",
+                                      path, e.reason(), path, path));
+    if (e.is_unopenable()) {
+        auto dir = std::filesystem::path(path).parent_path().string();
+        if (dir.empty()) dir = ".";
+        throw ConfigError(fmt::format("database_url sqlite:{} cannot be opened ({}): create the directory {} or make "
+                                      "it writable for this user, or fix database_url",
+                                      path, e.reason(), dir));
+    }
+    if (e.is_damaged())
+        throw ConfigError(fmt::format("database_url sqlite:{} is not an SQLite database or is corrupt ({}): point "
+                                      "database_url at the right file, or move this one aside (a new one is "
+                                      "created) or restore it from a backup",
+                                      path, e.reason()));
+}
 
 std::optional<std::string> opt(const std::string& s) {
     if (s.empty()) return std::nullopt;
@@ -61,7 +86,7 @@ void SqliteTransaction::commit() {
     m_done = true;
 }
 
-SqliteStore::SqliteStore(const std::string& path) : m_db(path, sqlite::Database::Mode::read_write_create) {
+SqliteStore::SqliteStore(const std::string& path) try : m_db(path, sqlite::Database::Mode::read_write_create) {
     // WAL lets readers (dashboards, etl-validate) read while a job writes; NORMAL sync is durable at
     // every checkpoint and safe against application crashes, which is what a re-runnable job needs.
     // Switching a new file to WAL needs an exclusive lock and SQLite's busy handler does not wait for
@@ -76,6 +101,9 @@ SqliteStore::SqliteStore(const std::string& path) : m_db(path, sqlite::Database:
         }
     }
     m_db.exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, path);
+    throw;
 }
 
 SqliteStore::~SqliteStore() {
@@ -84,7 +112,7 @@ SqliteStore::~SqliteStore() {
 
 std::string SqliteStore::describe() const { return fmt::format("sqlite:{}", m_db.path()); }
 
-std::vector<std::string> SqliteStore::migrate() {
+std::vector<std::string> SqliteStore::migrate() try {
     std::vector<std::string> applied;
     SqliteTransaction tx(m_db);
     m_db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY NOT NULL, "
@@ -101,6 +129,9 @@ std::vector<std::string> SqliteStore::migrate() {
     }
     tx.commit();
     return applied;
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
 bool SqliteStore::try_lock(std::string_view name) {
@@ -111,7 +142,14 @@ bool SqliteStore::try_lock(std::string_view name) {
         if (c == '/' || c == ' ') c = '-';
     const std::string lock_path = fmt::format("{}.{}.lock", m_db.path(), safe);
     const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) throw TemporaryError(fmt::format("cannot open lock file {}", lock_path));
+    if (fd < 0) {
+        const int err = errno;
+        if (err == EACCES || err == EPERM || err == EROFS)
+            throw ConfigError(fmt::format("cannot create the lock file {} beside database_url sqlite:{} ({}): make "
+                                          "the directory writable for this user, or point database_url elsewhere",
+                                          lock_path, m_db.path(), std::strerror(err)));
+        throw TemporaryError(fmt::format("cannot open lock file {} ({})", lock_path, std::strerror(err)));
+    }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         close(fd);
         return false;
@@ -120,7 +158,7 @@ bool SqliteStore::try_lock(std::string_view name) {
     return true;
 }
 
-std::int64_t SqliteStore::begin_run(const RunStart& run) {
+std::int64_t SqliteStore::begin_run(const RunStart& run) try {
     auto abandoned = m_db.prepare(
         "UPDATE etl_runs SET status = 'failed', finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), error = ? "
         "WHERE job = ? AND shard = ? AND status = 'running'");
@@ -138,9 +176,12 @@ std::int64_t SqliteStore::begin_run(const RunStart& run) {
     s.bind(5, static_cast<std::int64_t>(getpid()));
     s.step();
     return s.integer(0);
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
-void SqliteStore::finish_run(std::int64_t run_id, const RunOutcome& o) {
+void SqliteStore::finish_run(std::int64_t run_id, const RunOutcome& o) try {
     auto s = m_db.prepare(
         "UPDATE etl_runs SET finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), status = ?, exit_code = ?, "
         "symbols_requested = ?, symbols_ok = ?, symbols_failed = ?, rows_inserted = ?, rows_updated = ?, "
@@ -157,6 +198,9 @@ void SqliteStore::finish_run(std::int64_t run_id, const RunOutcome& o) {
     s.bind_optional(10, opt(o.error));
     s.bind(11, run_id);
     s.step();
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
 void SqliteStore::insert_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
@@ -178,11 +222,14 @@ void SqliteStore::insert_rejects(std::span<const market::RejectedRecord> rejecte
 }
 
 void SqliteStore::record_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
-                                 std::int64_t run_id) {
+                                 std::int64_t run_id) try {
     if (rejected.empty()) return;
     SqliteTransaction tx(m_db);
     insert_rejects(rejected, timeframe, run_id);
     tx.commit();
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
 std::int64_t SqliteStore::count_window(std::string_view symbol, market::Timeframe timeframe, Window window) {
@@ -197,7 +244,7 @@ std::int64_t SqliteStore::count_window(std::string_view symbol, market::Timefram
 
 LoadStats SqliteStore::load_bars(std::string_view symbol, market::Timeframe timeframe, Window window,
                                  std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
-                                 std::int64_t run_id) {
+                                 std::int64_t run_id) try {
     LoadStats stats;
     stats.rejected = rejected.size();
     SqliteTransaction tx(m_db);
@@ -242,9 +289,12 @@ LoadStats SqliteStore::load_bars(std::string_view symbol, market::Timeframe time
     insert_rejects(rejected, timeframe, run_id);
     tx.commit();
     return stats;
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
-LoadStats SqliteStore::upsert_latest_prices(std::span<const market::Quote> quotes) {
+LoadStats SqliteStore::upsert_latest_prices(std::span<const market::Quote> quotes) try {
     SqliteTransaction tx(m_db);
     auto exists = m_db.prepare("SELECT 1 FROM latest_prices WHERE symbol = ?");
     auto s = m_db.prepare(
@@ -277,23 +327,32 @@ LoadStats SqliteStore::upsert_latest_prices(std::span<const market::Quote> quote
     }
     tx.commit();
     return stats;
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
-std::vector<market::Asset> SqliteStore::list_assets(bool active_only) {
+std::vector<market::Asset> SqliteStore::list_assets(bool active_only) try {
     auto s = m_db.prepare(fmt::format("{}{} ORDER BY symbol", k_asset_select, active_only ? " WHERE active" : ""));
     std::vector<market::Asset> out;
     while (s.step()) out.push_back(asset_from_row(s));
     return out;
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
-std::optional<market::Asset> SqliteStore::find_asset(std::string_view symbol) {
+std::optional<market::Asset> SqliteStore::find_asset(std::string_view symbol) try {
     auto s = m_db.prepare(fmt::format("{} WHERE symbol = ?", k_asset_select));
     s.bind(1, symbol);
     if (!s.step()) return std::nullopt;
     return asset_from_row(s);
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
-std::size_t SqliteStore::write_assets(std::span<const market::Asset> assets, bool overwrite) {
+std::size_t SqliteStore::write_assets(std::span<const market::Asset> assets, bool overwrite) try {
     SqliteTransaction tx(m_db);
     auto exists = m_db.prepare("SELECT 1 FROM assets WHERE symbol = ?");
     auto s = m_db.prepare(fmt::format(
@@ -323,6 +382,9 @@ std::size_t SqliteStore::write_assets(std::span<const market::Asset> assets, boo
     }
     tx.commit();
     return created;
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
 std::size_t SqliteStore::upsert_assets(std::span<const market::Asset> assets) { return write_assets(assets, true); }

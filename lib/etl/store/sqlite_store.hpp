@@ -1,4 +1,5 @@
-// The embedded SQLite store: WAL, prepared upserts in one transaction per symbol.
+// The embedded SQLite store: WAL, prepared upserts in one transaction per symbol. A file it cannot use
+// (read-only, in a missing directory, not SQLite, corrupt) is a ConfigError (78) naming database_url.
 #pragma once
 
 #include "etl/sqlite/database.hpp"

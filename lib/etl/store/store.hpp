@@ -107,7 +107,8 @@ struct StoreOptions {
 
 // Opens the store named by `url`: postgresql://... or postgres://... (or a libpq conninfo with '='),
 // or sqlite:PATH. `app_name` names the connection in pg_stat_activity. Throws ConfigError for an
-// unknown scheme, pg::DbError / sqlite::SqliteError when it cannot be opened.
+// unknown scheme or an SQLite file that cannot be used (read-only, missing directory, not SQLite,
+// corrupt), pg::DbError / sqlite::SqliteError for other failures to open it.
 std::unique_ptr<Store> open_store(const std::string& url, const std::string& app_name,
                                   const StoreOptions& options = {});
 

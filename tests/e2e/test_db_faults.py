@@ -115,6 +115,94 @@ class UnusableSqliteTarget(unittest.TestCase):
         self.assert_config_error(r, "corrupt", str(db))
 
 
+class AbandonedRuns(ServerTestCase):
+    """Point 3: a run killed without recording its end is closed by the next run of the job, whatever its
+    shard; a run that is alive (holding its lock) is never closed. NVDA and META are shard 0/2; AAPL, MSFT,
+    GOOG and AMZN shard 1/2."""
+
+    api_key = "pk_e2e_abandoned"
+    tmp_tag = "abandoned"
+    SYMBOLS = ["AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "META"]
+
+    def url(self, store):
+        if store == "pg":
+            if not pg_available():
+                self.skipTest("PostgreSQL not reachable (run the suite under pg_virtualenv)")
+            db = PgDatabase("abandoned")
+            self.addCleanup(db.drop)
+            return db.url, db
+        return f"sqlite:{self.db}", None
+
+    def runs(self, pg):
+        if pg:
+            if not pg.has_table("etl_runs"):     # the binary has not migrated yet
+                return []
+            return [(r["id"], r["shard"], r["status"], r["error"]) for r in pg.runs()]
+        try:
+            rows = sqlite_runs(self.db)
+        except sqlite3.Error:                   # no file, or no etl_runs yet: the binary has not migrated yet
+            return []
+        return [(str(r["id"]), r["shard"], r["status"], r["error"] or "") for r in rows]
+
+    def start_slow_shard0(self, url, pg):
+        # NVDA's first page takes 8 s: the shard 0/2 run is alive, holding its lock, for that long.
+        self.server.set_rules([{"match": "/ticker/NVDA/", "mode": "slow", "delay_ms": 8000, "times": 1}])
+        job = start(["etl-historical", "7D", *self.SYMBOLS, "--shard", "0/2", "--database-url", url],
+                    env=self.env(ETL_FETCH_CONCURRENCY="1"), cwd=self.tmp.path)
+        self.addCleanup(job.kill)
+        wait_for(lambda: any(s == "0/2" and st == "running" for _, s, st, _ in self.runs(pg)) or not job.running(),
+                 60, message="the shard 0/2 run to record itself")
+        self.assertTrue(job.running(), job.stderr_so_far())
+        return job
+
+    def shard1(self, url):
+        return run(["etl-historical", "7D", *self.SYMBOLS, "--shard", "1/2", "--database-url", url],
+                   env=self.env(), cwd=self.tmp.path, timeout=120)
+
+    def check_killed_run_is_closed(self, store):
+        url, pg = self.url(store)
+        job = self.start_slow_shard0(url, pg)
+        job.signal(signal.SIGKILL)
+        self.assertEqual(job.wait(30).rc, -9)
+        if pg:
+            # The killed client's backend ends (and its advisory lock goes) once it sees the socket closed.
+            wait_for(lambda: pg.advisory_locks() == 0, 30, message="the killed run's lock to go")
+        [(killed_id, _, status, _)] = self.runs(pg)
+        self.assertEqual(status, "running")
+        r = self.shard1(url)
+        self.assertEqual(r.rc, 0, r.describe())
+        runs = {i: (s, st, e) for i, s, st, e in self.runs(pg)}
+        shard, status, error = runs[killed_id]
+        self.assertEqual((shard, status), ("0/2", "failed"), runs)
+        self.assertIn("without recording an outcome", error)
+        self.assertEqual([st for s, st, _ in runs.values() if s == "1/2"], ["success"], runs)
+
+    def check_live_run_is_never_closed(self, store):
+        url, pg = self.url(store)
+        job = self.start_slow_shard0(url, pg)
+        r = self.shard1(url)
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertTrue(job.running(), "the shard 0/2 run should still be fetching NVDA")
+        statuses = {s: st for _, s, st, _ in self.runs(pg)}
+        self.assertEqual(statuses, {"0/2": "running", "1/2": "success"}, "a live run was closed")
+        res = job.wait(120)
+        self.assertEqual(res.rc, 0, res.describe())
+        statuses = {s: st for _, s, st, _ in self.runs(pg)}
+        self.assertEqual(statuses, {"0/2": "success", "1/2": "success"})
+
+    def test_killed_run_closed_by_another_shard_sqlite(self):
+        self.check_killed_run_is_closed("sqlite")
+
+    def test_killed_run_closed_by_another_shard_pg(self):
+        self.check_killed_run_is_closed("pg")
+
+    def test_live_run_never_closed_sqlite(self):
+        self.check_live_run_is_never_closed("sqlite")
+
+    def test_live_run_never_closed_pg(self):
+        self.check_live_run_is_never_closed("pg")
+
+
 class KeyEchoedInARejectedRecord(ServerTestCase):
     """Point 4: a key a provider echoes inside a malformed record is scrubbed from rejected_rows."""
 

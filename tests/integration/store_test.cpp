@@ -322,3 +322,75 @@ TEST_CASE("Rejected records are scrubbed of secrets in both stores", "[integrati
         CHECK(n == 2);
     }
 }
+
+namespace {
+
+// Three runs of job `job` and one of another job: alive (0/3, holding its lock), dead (1/3, its lock
+// released), other job (1/3, never locked); then a run of shard 2/3 begins. Returns the statuses of
+// {alive, dead, other job, new} read through `status_of`.
+template <class Open, class Settle>
+std::vector<std::string> abandoned_runs_scenario(const std::string& job, Open open, Settle settle,
+                                                 const std::function<std::string(store::Store&, std::int64_t)>& status_of) {
+    auto alive = open();
+    REQUIRE(alive->try_lock(store::run_lock_name(job, "0/3")));
+    const auto alive_run = alive->begin_run({job, "", "0/3"});
+    std::int64_t dead_run = 0;
+    {
+        auto dead = open();
+        REQUIRE(dead->try_lock(store::run_lock_name(job, "1/3")));
+        dead_run = dead->begin_run({job, "", "1/3"});
+    }  // the process is gone: its lock with it
+    auto other = open();
+    const auto other_run = other->begin_run({job + "-other", "", "1/3"});
+    settle();
+    auto next = open();
+    REQUIRE(next->try_lock(store::run_lock_name(job, "2/3")));
+    const auto next_run = next->begin_run({job, "", "2/3"});
+    return {status_of(*next, alive_run), status_of(*next, dead_run), status_of(*next, other_run),
+            status_of(*next, next_run)};
+}
+
+} // namespace
+
+TEST_CASE("A run whose process is gone is closed by a run of any shard; a live one never", "[integration]") {
+    SECTION("PostgreSQL: the advisory locks in pg_locks") {
+        const auto& db = TestDatabase::instance();
+        const std::string job = fmt::format("stale-{}", rand());
+        pg::Connection watcher(db.url(), "etl-integration-watcher");
+        auto statuses = abandoned_runs_scenario(
+            job, [&] { return std::make_unique<store::PgStore>(db.url(), "etl-integration-tests", store::StoreOptions{}); },
+            [&] {
+                // The dead session's backend ends (and its lock goes) a moment after the client closes.
+                for (int i = 0; i < 200; ++i) {
+                    auto r = watcher.exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                                          "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                                          "counting locks");
+                    if (r.get(0, 0) == "1") return;
+                    std::this_thread::sleep_for(50ms);
+                }
+            },
+            [&](store::Store&, std::int64_t id) {
+                return std::string(watcher.exec("SELECT status FROM etl_runs WHERE id = $1", {std::to_string(id)}, "reading")
+                                       .get(0, 0));
+            });
+        CHECK(statuses == std::vector<std::string>{"running", "failed", "running", "running"});
+    }
+    SECTION("SQLite: the flock files beside the database") {
+        SqliteFile f;
+        {
+            store::SqliteStore s(f.path);
+            s.migrate();
+        }
+        auto statuses = abandoned_runs_scenario(
+            "stale", [&] { return std::make_unique<store::SqliteStore>(f.path); }, [] {},
+            [&](store::Store&, std::int64_t id) {
+                sqlite::Database db(f.path, sqlite::Database::Mode::read_only);
+                auto q = db.prepare("SELECT status FROM etl_runs WHERE id = ?");
+                q.bind(1, id);
+                REQUIRE(q.step());
+                return std::string(q.text(0));
+            });
+        CHECK(statuses == std::vector<std::string>{"running", "failed", "running", "running"});
+        for (const auto* shard : {"0-3", "1-3", "2-3"}) std::filesystem::remove(fmt::format("{}.stale:{}.lock", f.path, shard));
+    }
+}

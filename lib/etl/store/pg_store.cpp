@@ -12,6 +12,7 @@
 
 #include <bit>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace etl::store {
 namespace {
@@ -25,6 +26,11 @@ constexpr std::string_view k_bar_columns = "symbol, timeframe, ts, open, high, l
 constexpr std::int64_t k_migration_lock = 0x6d61726b65746c31;  // "marketl1"
 
 std::string ts_text(market::sys_seconds t) { return util::format_instant(t); }
+
+// The advisory lock key of try_lock(name).
+std::int64_t lock_key(std::string_view name) {
+    return std::bit_cast<std::int64_t>(util::stable_hash(fmt::format("market-etl:{}", name)));
+}
 
 // `t` as COPY text ("YYYY-MM-DD HH:MM:SS+00"), written digit by digit: this runs for every row of a
 // bulk load, where fmt showed up in profiles.
@@ -187,15 +193,44 @@ std::vector<std::string> PgStore::migrate() {
     return applied;
 }
 
-bool PgStore::try_lock(std::string_view name) {
-    const auto key = std::bit_cast<std::int64_t>(util::stable_hash(fmt::format("market-etl:{}", name)));
-    return m_conn.try_advisory_lock(key);
-}
+bool PgStore::try_lock(std::string_view name) { return m_conn.try_advisory_lock(lock_key(name)); }
 
-std::int64_t PgStore::begin_run(const RunStart& run) {
+void PgStore::close_abandoned_runs(const RunStart& run) {
+    // This shard's: the caller holds its lock, so their processes are gone.
     m_conn.exec("UPDATE etl_runs SET status = 'failed', finished_at = now(), error = $3 "
                 "WHERE job = $1 AND shard = $2 AND status = 'running'",
                 {run.job, run.shard, std::string(k_abandoned_run_error)}, "closing abandoned runs");
+    // Other shards': the rows are read before the locks are looked at. A run takes its lock before it
+    // records itself and keeps it until it has recorded its end, so a row read first whose shard's
+    // lock is free afterwards belongs to a process that is gone. (A run of that shard starting in
+    // between inserts a row this one never saw.) pg_locks is only read: nothing is locked, so such a
+    // run never finds its lock taken.
+    auto running = m_conn.exec("SELECT id, shard FROM etl_runs WHERE job = $1 AND shard <> $2 AND status = 'running'",
+                               {run.job, run.shard}, "looking for abandoned runs");
+    if (running.rows() == 0) return;
+    auto held = m_conn.exec("SELECT classid::bigint, objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                            " AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                            "looking for abandoned runs");
+    std::unordered_set<std::uint64_t> held_keys;  // a bigint key is classid (high 32 bits), objid (low 32 bits)
+    for (int i = 0; i < held.rows(); ++i)
+        held_keys.insert(static_cast<std::uint64_t>(held.get_int(i, 0)) << 32 | static_cast<std::uint64_t>(held.get_int(i, 1)));
+    std::string ids;
+    for (int i = 0; i < running.rows(); ++i) {
+        const auto shard = running.get(i, 1);
+        if (held_keys.contains(std::bit_cast<std::uint64_t>(lock_key(run_lock_name(run.job, shard))))) continue;
+        if (!ids.empty()) ids += ',';
+        ids += running.get(i, 0);
+        util::log_warn("run {} of {} (shard {}) ended without recording an outcome; closed as failed",
+                       running.get(i, 0), run.job, shard);
+    }
+    if (ids.empty()) return;
+    m_conn.exec("UPDATE etl_runs SET status = 'failed', finished_at = now(), error = $2 "
+                "WHERE id = ANY($1::bigint[]) AND status = 'running'",
+                {fmt::format("{{{}}}", ids), std::string(k_abandoned_run_error)}, "closing abandoned runs");
+}
+
+std::int64_t PgStore::begin_run(const RunStart& run) {
+    close_abandoned_runs(run);
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     auto r = m_conn.exec("INSERT INTO etl_runs (job, arguments, shard, host, pid) VALUES ($1, $2, $3, $4, $5) RETURNING id",

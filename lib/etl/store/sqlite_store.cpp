@@ -3,6 +3,7 @@
 #include "etl/store/migrations.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
+#include "etl/util/log.hpp"
 #include "etl/util/secrets.hpp"
 
 #include <fmt/format.h>
@@ -13,12 +14,16 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 namespace etl::store {
 namespace {
 
 std::string ts_text(market::sys_seconds t) { return util::format_instant(t); }
+
+constexpr std::string_view k_abandoned_run_error =
+    "the process ended without recording an outcome (killed or crashed)";
 
 // An SQLite error that means database_url names a file this job cannot use, as one line naming it and
 // the fix: a ConfigError (78), since retrying cannot help until someone changes the file, its
@@ -134,13 +139,17 @@ std::vector<std::string> SqliteStore::migrate() try {
     throw;
 }
 
-bool SqliteStore::try_lock(std::string_view name) {
-    // One lock file per job and shard beside the database; flock is released when the process dies,
-    // so a killed run never leaves a stale lock. The file itself is never deleted (that would race).
+std::string SqliteStore::lock_path(std::string_view name) const {
     std::string safe(name);
     for (auto& c : safe)
         if (c == '/' || c == ' ') c = '-';
-    const std::string lock_path = fmt::format("{}.{}.lock", m_db.path(), safe);
+    return fmt::format("{}.{}.lock", m_db.path(), safe);
+}
+
+bool SqliteStore::try_lock(std::string_view name) {
+    // One lock file per job and shard beside the database; flock is released when the process dies,
+    // so a killed run never leaves a stale lock. The file itself is never deleted (that would race).
+    const std::string lock_path = this->lock_path(name);
     const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
         const int err = errno;
@@ -158,14 +167,53 @@ bool SqliteStore::try_lock(std::string_view name) {
     return true;
 }
 
-std::int64_t SqliteStore::begin_run(const RunStart& run) try {
+bool SqliteStore::lock_is_free(std::string_view name) const {
+    // flock cannot be asked who holds a lock, only be tried: a shared lock for a moment. A run of that
+    // shard starting in that moment exits 75 as if one were running; its next scheduled run goes ahead.
+    const int fd = open(lock_path(name).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;  // no lock file (someone deleted it): the process may be alive, leave its row alone
+    const bool free = flock(fd, LOCK_SH | LOCK_NB) == 0;
+    close(fd);  // releases the shared lock
+    return free;
+}
+
+void SqliteStore::close_abandoned_runs(const RunStart& run) {
+    // This shard's: the caller holds its lock, so their processes are gone.
     auto abandoned = m_db.prepare(
         "UPDATE etl_runs SET status = 'failed', finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), error = ? "
         "WHERE job = ? AND shard = ? AND status = 'running'");
-    abandoned.bind(1, std::string_view("the process ended without recording an outcome (killed or crashed)"));
+    abandoned.bind(1, k_abandoned_run_error);
     abandoned.bind(2, run.job);
     abandoned.bind(3, run.shard);
     abandoned.step();
+    // Other shards': the rows are read before the locks are tried. A run takes its lock before it
+    // records itself and keeps it until it has recorded its end, so a row read first whose shard's
+    // lock is free afterwards belongs to a process that is gone. (A run of that shard starting in
+    // between inserts a row this one never saw.)
+    auto select = m_db.prepare("SELECT id, shard FROM etl_runs WHERE job = ? AND shard <> ? AND status = 'running'");
+    select.bind(1, run.job);
+    select.bind(2, run.shard);
+    std::vector<std::pair<std::int64_t, std::string>> running;
+    while (select.step()) running.emplace_back(select.integer(0), std::string(select.text(1)));
+    std::map<std::string, bool, std::less<>> gone;  // shard -> nothing holds its lock
+    auto close_run = m_db.prepare(
+        "UPDATE etl_runs SET status = 'failed', finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), error = ? "
+        "WHERE id = ? AND status = 'running'");
+    for (const auto& [id, shard] : running) {
+        auto it = gone.find(shard);
+        if (it == gone.end()) it = gone.emplace(shard, lock_is_free(run_lock_name(run.job, shard))).first;
+        if (!it->second) continue;
+        close_run.bind(1, k_abandoned_run_error);
+        close_run.bind(2, id);
+        close_run.step();
+        close_run.reset();
+        util::log_warn("run {} of {} (shard {}) ended without recording an outcome; closed as failed", id, run.job,
+                       shard);
+    }
+}
+
+std::int64_t SqliteStore::begin_run(const RunStart& run) try {
+    close_abandoned_runs(run);
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     auto s = m_db.prepare("INSERT INTO etl_runs (job, arguments, shard, host, pid) VALUES (?, ?, ?, ?, ?) RETURNING id");

@@ -69,9 +69,11 @@ public:
     // Takes the process-lifetime lock `name` without waiting; false when another process holds it.
     virtual bool try_lock(std::string_view name) = 0;
 
-    // Records a new run and returns its id. Runs of the same job and shard still marked 'running'
-    // are closed as 'failed' first: the caller holds that job and shard's lock, so their processes
-    // are gone (killed, crashed) without recording an outcome.
+    // Records a new run and returns its id. The caller holds the lock run_lock_name(job, shard).
+    // Runs of the same job still marked 'running' are closed as 'failed' first when their process is
+    // gone (killed, crashed, out of memory, cut off from the database) without recording an outcome:
+    // those of this shard always (the caller holds their lock), those of other shards when nothing
+    // holds their shard's lock. A run that is alive holds its lock, so it is never closed.
     virtual std::int64_t begin_run(const RunStart& run) = 0;
     virtual void finish_run(std::int64_t run_id, const RunOutcome& outcome) = 0;
 
@@ -104,6 +106,9 @@ struct StoreOptions {
     int compress_after_days = 30;  // TimescaleDB compression policy; 0 = no policy
     int retention_days = 0;        // TimescaleDB retention policy; 0 = keep everything
 };
+
+// The name of the lock (Store::try_lock) a run of `job` and `shard` holds while it runs: "job:shard".
+std::string run_lock_name(std::string_view job, std::string_view shard);
 
 // Opens the store named by `url`: postgresql://... or postgres://... (or a libpq conninfo with '='),
 // or sqlite:PATH. `app_name` names the connection in pg_stat_activity. Throws ConfigError for an

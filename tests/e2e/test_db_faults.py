@@ -25,6 +25,106 @@ def error_lines(stderr, program="etl-historical"):
     return [l for l in plain_lines(stderr) if l.startswith(f"{program}: ")]
 
 
+class LockedTable:
+    """A psql session holding LOCK TABLE `table` IN ACCESS EXCLUSIVE MODE in an open transaction until
+    release() (or the end of the with block)."""
+
+    def __init__(self, db: str, table: str = "price_bars"):
+        self.db, self.table = db, table
+        self.proc = None
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", self.db],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True)
+        self.proc.stdin.write(f"BEGIN;\nLOCK TABLE {self.table} IN ACCESS EXCLUSIVE MODE;\nSELECT 'locked';\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline().strip()
+        if line != "locked":
+            self.release()
+            raise AssertionError(f"psql could not lock {self.table}: {line}")
+        return self
+
+    def release(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("ROLLBACK;\n")
+                self.proc.stdin.close()
+                self.proc.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+class LockHeldByAnotherSession(unittest.TestCase):
+    """Point 1: a load never waits without limit on a lock, and SIGTERM does not wait for the lock either."""
+
+    def setUp(self):
+        self.db = PgDatabase("lockheld")
+        self.addCleanup(self.db.drop)
+        self.tmp = TempDir("lockheld")
+        self.addCleanup(self.tmp.cleanup)
+        self.args = ["etl-historical", "7D", "AAPL", "--mock", "--database-url", self.db.url]
+        r = run(["etl", "db", "migrate", "--database-url", self.db.url], cwd=self.tmp.path)
+        self.assertEqual(r.rc, 0, r.describe())
+
+    def waiting_on_a_lock(self):
+        return psql(f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{self.db.name}' "
+                    f"AND wait_event_type = 'Lock' AND application_name = 'etl-historical'").strip() != "0"
+
+    def test_lock_timeout_is_a_temporary_failure_naming_table_and_setting(self):
+        with LockedTable(self.db.name):
+            t0 = time.monotonic()
+            r = run(self.args, env=clean_env(ETL_DATABASE_LOCK_TIMEOUT_SECONDS="1"), cwd=self.tmp.path, timeout=60)
+            elapsed = time.monotonic() - t0
+        self.assertEqual(r.rc, 75, r.describe())
+        self.assertLess(elapsed, 30, "the load gave up after the 1 s lock timeout, not after the lock was released")
+        lines = error_lines(r.stderr)
+        self.assertEqual(len(lines), 1, r.describe())
+        self.assertIn("price_bars", lines[0])
+        self.assertIn("database.lock_timeout_seconds", lines[0])
+        self.assertEqual(self.db.counts(), {})
+        last = self.db.runs()[-1]
+        self.assertEqual((last["status"], last["exit_code"]), ("failed", "75"), last)
+        self.assertIn("price_bars", last["error"])
+        # Retry later: with the lock gone the same command loads.
+        again = run(self.args, env=clean_env(), cwd=self.tmp.path, timeout=60)
+        self.assertEqual(again.rc, 0, again.describe())
+        self.assertEqual(list(self.db.counts()), ["AAPL"])
+
+    def test_sigterm_cancels_the_wait_and_records_the_run(self):
+        with LockedTable(self.db.name) as lock:
+            # The default lock timeout (60 s): without a cancel the run would sit there until then.
+            job = start(self.args, env=clean_env(), cwd=self.tmp.path)
+            try:
+                wait_for(lambda: self.waiting_on_a_lock() or not job.running(), 60,
+                         message="the load to wait on price_bars")
+                self.assertTrue(job.running(), job.stderr_so_far())
+                t0 = time.monotonic()
+                job.signal(signal.SIGTERM)
+                # Generous against a loaded machine; the point is "not when the lock goes away".
+                res = job.wait(20)
+                elapsed = time.monotonic() - t0
+            finally:
+                job.kill()
+            self.assertEqual(res.rc, 130, res.describe())
+            self.assertLess(elapsed, 10, res.describe())
+            self.assertIn("interrupted", res.stderr)
+            lock.release()
+        self.assertEqual(self.db.counts(), {}, "the cancelled load was rolled back")
+        last = self.db.runs()[-1]
+        self.assertEqual((last["status"], last["exit_code"]), ("interrupted", "130"), last)
+        self.assertNotEqual(last["finished_at"], "\\N")
+        # Nothing is left locked: the next run loads.
+        again = run(self.args, env=clean_env(), cwd=self.tmp.path, timeout=60)
+        self.assertEqual(again.rc, 0, again.describe())
+
+
 class UnusableSqliteTarget(unittest.TestCase):
     """Point 2: an SQLite database_url that cannot be used exits 78 with one line naming database_url and
     the fix, never 70 (a bug), and the file is left as it was."""

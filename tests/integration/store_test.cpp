@@ -325,6 +325,125 @@ TEST_CASE("Rejected records are scrubbed of secrets in both stores", "[integrati
 
 namespace {
 
+// A second session holding LOCK TABLE price_bars IN ACCESS EXCLUSIVE MODE until destroyed.
+struct LockedPriceBars {
+    pg::Connection conn{TestDatabase::instance().url(), "etl-integration-locker"};
+    LockedPriceBars() {
+        conn.exec("BEGIN", "locking");
+        conn.exec("LOCK TABLE price_bars IN ACCESS EXCLUSIVE MODE", "locking");
+    }
+    ~LockedPriceBars() {
+        try {
+            conn.exec("ROLLBACK", "unlocking");
+        } catch (...) {  // the connection closes anyway
+        }
+    }
+    // Waits (up to 30 s) until a session of this database waits for a lock.
+    void wait_for_a_waiter() {
+        for (int i = 0; i < 600; ++i) {
+            auto r = conn.exec("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND wait_event_type = 'Lock'",
+                               "looking for a waiter");
+            if (r.get(0, 0) != "0") return;
+            std::this_thread::sleep_for(50ms);
+        }
+    }
+};
+
+std::string error_of(const std::function<void()>& f, util::ExitCode& code) {
+    try {
+        f();
+    } catch (const Error& e) {
+        code = e.code();
+        return e.what();
+    }
+    code = util::ExitCode::ok;
+    return "";
+}
+
+} // namespace
+
+TEST_CASE("PostgreSQL store: lock and statement timeouts, cancel on signal", "[integration][pg]") {
+    const auto& db = TestDatabase::instance();
+    {
+        store::PgStore setup(db.url(), "etl-integration-tests", {});
+        setup.migrate();
+    }
+    const std::vector<market::Bar> bars = {bar("TMO", ymd(2025, 3, 3), "10.00")};
+    util::ExitCode code{};
+
+    SECTION("a lock held longer than lock_timeout is a temporary failure naming the table and the setting") {
+        store::StoreOptions o;
+        o.lock_timeout_seconds = 1;
+        store::PgStore s(db.url(), "etl-integration-tests", o);
+        const auto run = s.begin_run({"timeout-test", "", "0/1"});
+        LockedPriceBars lock;
+        const auto t0 = steady_clock::now();
+        const auto msg = error_of([&] { s.load_bars("TMO", market::Timeframe::day, k_window, bars, {}, run); }, code);
+        CHECK(code == util::ExitCode::temporary);
+        CHECK(steady_clock::now() - t0 < 20s);
+        CHECK_THAT(msg, Catch::Contains("price_bars") && Catch::Contains("database.lock_timeout_seconds (1 s)"));
+        CHECK(msg.find('\n') == std::string::npos);
+    }
+    SECTION("a statement running longer than statement_timeout names that setting") {
+        store::StoreOptions o;
+        o.lock_timeout_seconds = 0;
+        o.statement_timeout_seconds = 1;
+        store::PgStore s(db.url(), "etl-integration-tests", o);
+        const auto run = s.begin_run({"timeout-test", "", "0/1"});
+        LockedPriceBars lock;
+        const auto msg = error_of([&] { s.load_bars("TMO", market::Timeframe::day, k_window, bars, {}, run); }, code);
+        CHECK(code == util::ExitCode::temporary);
+        CHECK_THAT(msg, Catch::Contains("price_bars") && Catch::Contains("database.statement_timeout_seconds (1 s)"));
+    }
+    SECTION("cancel_statement_in_flight stops a load waiting on a lock: interrupted, nothing written") {
+        store::StoreOptions o;
+        o.lock_timeout_seconds = 0;
+        o.statement_timeout_seconds = 60;  // a backstop: the cancel ends the wait long before
+        store::PgStore s(db.url(), "etl-integration-tests", o);
+        const auto run = s.begin_run({"timeout-test", "", "0/1"});
+        std::string msg;
+        {
+            LockedPriceBars lock;
+            std::thread canceller([&] {
+                lock.wait_for_a_waiter();
+                store::cancel_statement_in_flight();
+            });
+            const auto t0 = steady_clock::now();
+            msg = error_of([&] { s.load_bars("TMO", market::Timeframe::day, k_window, bars, {}, run); }, code);
+            canceller.join();
+            CHECK(steady_clock::now() - t0 < 30s);
+        }
+        CHECK(code == util::ExitCode::interrupted);
+        CHECK_THAT(msg, Catch::Contains("interrupted") && Catch::Contains("TMO"));
+        auto r = s.connection().exec("SELECT count(*) FROM price_bars WHERE symbol = 'TMO'", "reading back");
+        CHECK(r.get(0, 0) == "0");
+        // The connection is usable, and an idle connection ignores a cancel.
+        store::cancel_statement_in_flight();
+        CHECK(s.load_bars("TMO", market::Timeframe::day, k_window, bars, {}, run).inserted == 1);
+        s.finish_run(run, {});
+    }
+    SECTION("while a SignalCancelHold is alive nothing is cancelled") {
+        store::StoreOptions o;
+        o.lock_timeout_seconds = 0;
+        o.statement_timeout_seconds = 2;
+        store::PgStore s(db.url(), "etl-integration-tests", o);
+        const auto run = s.begin_run({"timeout-test", "", "0/1"});
+        LockedPriceBars lock;
+        const pg::SignalCancelHold hold;
+        std::thread canceller([&] {
+            lock.wait_for_a_waiter();
+            store::cancel_statement_in_flight();
+        });
+        const auto msg = error_of([&] { s.load_bars("TMO", market::Timeframe::day, k_window, bars, {}, run); }, code);
+        canceller.join();
+        CHECK(code == util::ExitCode::temporary);  // the statement timeout, not the cancel, ended it
+        CHECK_THAT(msg, Catch::Contains("statement_timeout"));
+    }
+}
+
+namespace {
+
 // Three runs of job `job` and one of another job: alive (0/3, holding its lock), dead (1/3, its lock
 // released), other job (1/3, never locked); then a run of shard 2/3 begins. Returns the statuses of
 // {alive, dead, other job, new} read through `status_of`.

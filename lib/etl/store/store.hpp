@@ -105,10 +105,21 @@ public:
 struct StoreOptions {
     int compress_after_days = 30;  // TimescaleDB compression policy; 0 = no policy
     int retention_days = 0;        // TimescaleDB retention policy; 0 = keep everything
+    // PostgreSQL session settings (seconds, 0 = no limit): a statement waiting longer than this for a
+    // lock another session holds, or running longer than this, fails with a TemporaryError (75)
+    // naming the table and the setting.
+    int lock_timeout_seconds = 60;
+    int statement_timeout_seconds = 1800;
 };
 
 // The name of the lock (Store::try_lock) a run of `job` and `shard` holds while it runs: "job:shard".
 std::string run_lock_name(std::string_view job, std::string_view shard);
+
+// For SIGINT/SIGTERM handlers (async-signal-safe): cancels the statement the last opened PostgreSQL
+// store is running, so a job waiting on a lock stops at once. The store call in progress throws an
+// Error whose code() is interrupted (130) after rolling its transaction back; finish_run() is never
+// cancelled. SQLite stores: nothing (a busy SQLite file is waited on for at most 10 s).
+void cancel_statement_in_flight() noexcept;
 
 // Opens the store named by `url`: postgresql://... or postgres://... (or a libpq conninfo with '='),
 // or sqlite:PATH. `app_name` names the connection in pg_stat_activity. Throws ConfigError for an

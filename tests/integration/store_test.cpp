@@ -4,6 +4,8 @@
 #include "etl/store/pg_store.hpp"
 #include "etl/store/sqlite_store.hpp"
 #include "etl/util/clock.hpp"
+#include "etl/util/error.hpp"
+#include "etl/util/secrets.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -11,6 +13,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <thread>
 #include <unistd.h>
 
 using namespace std::chrono;
@@ -216,11 +220,296 @@ TEST_CASE("SQLite store: same contract on a real file", "[integration][sqlite]")
 TEST_CASE("SQLite store: not-a-database input is reported as such", "[integration][sqlite]") {
     SqliteFile f;
     { std::ofstream(f.path) << "this is not an sqlite file, just text long enough to have a header............"; }
+    // As an input (the file etl-migrate-sqlite reads): 66.
+    try {
+        sqlite::Database input(f.path, sqlite::Database::Mode::read_only);
+        input.exec("SELECT count(*) FROM sqlite_master");
+        FAIL("expected an error");
+    } catch (const sqlite::SqliteError& e) {
+        CHECK(e.code() == util::ExitCode::no_input);
+    }
+    // As the store database_url names: a configuration error (78) naming database_url and the fix.
     try {
         store::SqliteStore s(f.path);
         s.migrate();
         FAIL("expected an error");
-    } catch (const sqlite::SqliteError& e) {
-        CHECK(e.code() == util::ExitCode::no_input);
+    } catch (const Error& e) {
+        CHECK(e.code() == util::ExitCode::config);
+        CHECK_THAT(std::string(e.what()), Catch::Contains("database_url sqlite:" + f.path) &&
+                                              Catch::Contains("not an SQLite database"));
+    }
+}
+
+TEST_CASE("SQLite store: a truncated or read-only file is a configuration error", "[integration][sqlite]") {
+    SqliteFile f;
+    {
+        store::SqliteStore s(f.path);
+        s.migrate();
+    }
+    std::filesystem::resize_file(f.path, 3000);  // less than the first page the schema lives on
+    try {
+        store::SqliteStore s(f.path);
+        s.migrate();
+        FAIL("expected an error");
+    } catch (const Error& e) {
+        CHECK(e.code() == util::ExitCode::config);
+        CHECK_THAT(std::string(e.what()), Catch::Contains("database_url"));
+    }
+    if (geteuid() == 0) {
+        WARN("running as root, which file permissions do not stop: the read-only case is left to the "
+             "end-to-end test, which runs the binary as nobody");
+        return;
+    }
+    SqliteFile g;
+    {
+        store::SqliteStore s(g.path);
+        s.migrate();
+    }
+    std::filesystem::permissions(g.path, std::filesystem::perms::owner_read | std::filesystem::perms::group_read |
+                                             std::filesystem::perms::others_read);
+    try {
+        store::SqliteStore s(g.path);
+        s.migrate();
+        FAIL("expected an error");
+    } catch (const Error& e) {
+        CHECK(e.code() == util::ExitCode::config);
+        CHECK_THAT(std::string(e.what()), Catch::Contains("read-only"));
+    }
+}
+
+namespace {
+
+// One reject whose raw text and reason carry a registered secret.
+std::vector<market::RejectedRecord> secret_rejects() {
+    util::register_secret("sk_integration_echoed_4e7a");
+    return {{"AAPL", "test", R"({"o":"sk_integration_echoed_4e7a","t":1})",
+             "provider said: key sk_integration_echoed_4e7a is invalid"}};
+}
+
+} // namespace
+
+TEST_CASE("Rejected records are scrubbed of secrets in both stores", "[integration]") {
+    const auto rejects = secret_rejects();
+    SECTION("PostgreSQL") {
+        store::PgStore s(TestDatabase::instance().url(), "etl-integration-tests", {});
+        s.migrate();
+        const auto run = s.begin_run({"scrub-test", "", "0/1"});
+        s.load_bars("AAPL", market::Timeframe::day, k_window, {}, rejects, run);
+        s.record_rejects(rejects, std::nullopt, run);
+        auto r = s.connection().exec("SELECT raw, reason FROM rejected_rows WHERE run_id = $1", {std::to_string(run)},
+                                     "reading back");
+        REQUIRE(r.rows() == 2);
+        for (int i = 0; i < 2; ++i) {
+            CHECK(r.get(i, 0) == R"({"o":"***","t":1})");
+            CHECK(r.get(i, 1) == "provider said: key *** is invalid");
+        }
+    }
+    SECTION("SQLite") {
+        SqliteFile f;
+        store::SqliteStore s(f.path);
+        s.migrate();
+        const auto run = s.begin_run({"scrub-test", "", "0/1"});
+        s.load_bars("AAPL", market::Timeframe::day, k_window, {}, rejects, run);
+        s.record_rejects(rejects, std::nullopt, run);
+        sqlite::Database db(f.path, sqlite::Database::Mode::read_only);
+        auto q = db.prepare("SELECT raw, reason FROM rejected_rows");
+        int n = 0;
+        while (q.step()) {
+            ++n;
+            CHECK(q.text(0) == R"({"o":"***","t":1})");
+            CHECK(q.text(1) == "provider said: key *** is invalid");
+        }
+        CHECK(n == 2);
+    }
+}
+
+namespace {
+
+// A second session holding LOCK TABLE price_bars IN ACCESS EXCLUSIVE MODE until destroyed.
+struct LockedPriceBars {
+    pg::Connection conn{TestDatabase::instance().url(), "etl-integration-locker"};
+    LockedPriceBars() {
+        conn.exec("BEGIN", "locking");
+        conn.exec("LOCK TABLE price_bars IN ACCESS EXCLUSIVE MODE", "locking");
+    }
+    ~LockedPriceBars() {
+        try {
+            conn.exec("ROLLBACK", "unlocking");
+        } catch (...) {  // the connection closes anyway
+        }
+    }
+    // Waits (up to 30 s) until a session of this database waits for a lock.
+    void wait_for_a_waiter() {
+        for (int i = 0; i < 600; ++i) {
+            auto r = conn.exec("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND wait_event_type = 'Lock'",
+                               "looking for a waiter");
+            if (r.get(0, 0) != "0") return;
+            std::this_thread::sleep_for(50ms);
+        }
+    }
+};
+
+std::string error_of(const std::function<void()>& f, util::ExitCode& code) {
+    try {
+        f();
+    } catch (const Error& e) {
+        code = e.code();
+        return e.what();
+    }
+    code = util::ExitCode::ok;
+    return "";
+}
+
+} // namespace
+
+TEST_CASE("PostgreSQL store: lock and statement timeouts, cancel on signal", "[integration][pg]") {
+    const auto& db = TestDatabase::instance();
+    {
+        store::PgStore setup(db.url(), "etl-integration-tests", {});
+        setup.migrate();
+    }
+    const std::vector<market::Bar> bars = {bar("TMO", ymd(2025, 3, 3), "10.00")};
+    util::ExitCode code{};
+
+    SECTION("a lock held longer than lock_timeout is a temporary failure naming the table and the setting") {
+        store::StoreOptions o;
+        o.lock_timeout_seconds = 1;
+        store::PgStore s(db.url(), "etl-integration-tests", o);
+        const auto run = s.begin_run({"timeout-test", "", "0/1"});
+        LockedPriceBars lock;
+        const auto t0 = steady_clock::now();
+        const auto msg = error_of([&] { s.load_bars("TMO", market::Timeframe::day, k_window, bars, {}, run); }, code);
+        CHECK(code == util::ExitCode::temporary);
+        CHECK(steady_clock::now() - t0 < 20s);
+        CHECK_THAT(msg, Catch::Contains("price_bars") && Catch::Contains("database.lock_timeout_seconds (1 s)"));
+        CHECK(msg.find('\n') == std::string::npos);
+    }
+    SECTION("a statement running longer than statement_timeout names that setting") {
+        store::StoreOptions o;
+        o.lock_timeout_seconds = 0;
+        o.statement_timeout_seconds = 1;
+        store::PgStore s(db.url(), "etl-integration-tests", o);
+        const auto run = s.begin_run({"timeout-test", "", "0/1"});
+        LockedPriceBars lock;
+        const auto msg = error_of([&] { s.load_bars("TMO", market::Timeframe::day, k_window, bars, {}, run); }, code);
+        CHECK(code == util::ExitCode::temporary);
+        CHECK_THAT(msg, Catch::Contains("price_bars") && Catch::Contains("database.statement_timeout_seconds (1 s)"));
+    }
+    SECTION("cancel_statement_in_flight stops a load waiting on a lock: interrupted, nothing written") {
+        store::StoreOptions o;
+        o.lock_timeout_seconds = 0;
+        o.statement_timeout_seconds = 60;  // a backstop: the cancel ends the wait long before
+        store::PgStore s(db.url(), "etl-integration-tests", o);
+        const auto run = s.begin_run({"timeout-test", "", "0/1"});
+        std::string msg;
+        {
+            LockedPriceBars lock;
+            std::thread canceller([&] {
+                lock.wait_for_a_waiter();
+                store::cancel_statement_in_flight();
+            });
+            const auto t0 = steady_clock::now();
+            msg = error_of([&] { s.load_bars("TMO", market::Timeframe::day, k_window, bars, {}, run); }, code);
+            canceller.join();
+            CHECK(steady_clock::now() - t0 < 30s);
+        }
+        CHECK(code == util::ExitCode::interrupted);
+        CHECK_THAT(msg, Catch::Contains("interrupted") && Catch::Contains("TMO"));
+        auto r = s.connection().exec("SELECT count(*) FROM price_bars WHERE symbol = 'TMO'", "reading back");
+        CHECK(r.get(0, 0) == "0");
+        // The connection is usable, and an idle connection ignores a cancel.
+        store::cancel_statement_in_flight();
+        CHECK(s.load_bars("TMO", market::Timeframe::day, k_window, bars, {}, run).inserted == 1);
+        s.finish_run(run, {});
+    }
+    SECTION("while a SignalCancelHold is alive nothing is cancelled") {
+        store::StoreOptions o;
+        o.lock_timeout_seconds = 0;
+        o.statement_timeout_seconds = 2;
+        store::PgStore s(db.url(), "etl-integration-tests", o);
+        const auto run = s.begin_run({"timeout-test", "", "0/1"});
+        LockedPriceBars lock;
+        const pg::SignalCancelHold hold;
+        std::thread canceller([&] {
+            lock.wait_for_a_waiter();
+            store::cancel_statement_in_flight();
+        });
+        const auto msg = error_of([&] { s.load_bars("TMO", market::Timeframe::day, k_window, bars, {}, run); }, code);
+        canceller.join();
+        CHECK(code == util::ExitCode::temporary);  // the statement timeout, not the cancel, ended it
+        CHECK_THAT(msg, Catch::Contains("statement_timeout"));
+    }
+}
+
+namespace {
+
+// Three runs of job `job` and one of another job: alive (0/3, holding its lock), dead (1/3, its lock
+// released), other job (1/3, never locked); then a run of shard 2/3 begins. Returns the statuses of
+// {alive, dead, other job, new} read through `status_of`.
+template <class Open, class Settle>
+std::vector<std::string> abandoned_runs_scenario(const std::string& job, Open open, Settle settle,
+                                                 const std::function<std::string(store::Store&, std::int64_t)>& status_of) {
+    auto alive = open();
+    REQUIRE(alive->try_lock(store::run_lock_name(job, "0/3")));
+    const auto alive_run = alive->begin_run({job, "", "0/3"});
+    std::int64_t dead_run = 0;
+    {
+        auto dead = open();
+        REQUIRE(dead->try_lock(store::run_lock_name(job, "1/3")));
+        dead_run = dead->begin_run({job, "", "1/3"});
+    }  // the process is gone: its lock with it
+    auto other = open();
+    const auto other_run = other->begin_run({job + "-other", "", "1/3"});
+    settle();
+    auto next = open();
+    REQUIRE(next->try_lock(store::run_lock_name(job, "2/3")));
+    const auto next_run = next->begin_run({job, "", "2/3"});
+    return {status_of(*next, alive_run), status_of(*next, dead_run), status_of(*next, other_run),
+            status_of(*next, next_run)};
+}
+
+} // namespace
+
+TEST_CASE("A run whose process is gone is closed by a run of any shard; a live one never", "[integration]") {
+    SECTION("PostgreSQL: the advisory locks in pg_locks") {
+        const auto& db = TestDatabase::instance();
+        const std::string job = fmt::format("stale-{}", rand());
+        pg::Connection watcher(db.url(), "etl-integration-watcher");
+        auto statuses = abandoned_runs_scenario(
+            job, [&] { return std::make_unique<store::PgStore>(db.url(), "etl-integration-tests", store::StoreOptions{}); },
+            [&] {
+                // The dead session's backend ends (and its lock goes) a moment after the client closes.
+                for (int i = 0; i < 200; ++i) {
+                    auto r = watcher.exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                                          "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                                          "counting locks");
+                    if (r.get(0, 0) == "1") return;
+                    std::this_thread::sleep_for(50ms);
+                }
+            },
+            [&](store::Store&, std::int64_t id) {
+                return std::string(watcher.exec("SELECT status FROM etl_runs WHERE id = $1", {std::to_string(id)}, "reading")
+                                       .get(0, 0));
+            });
+        CHECK(statuses == std::vector<std::string>{"running", "failed", "running", "running"});
+    }
+    SECTION("SQLite: the flock files beside the database") {
+        SqliteFile f;
+        {
+            store::SqliteStore s(f.path);
+            s.migrate();
+        }
+        auto statuses = abandoned_runs_scenario(
+            "stale", [&] { return std::make_unique<store::SqliteStore>(f.path); }, [] {},
+            [&](store::Store&, std::int64_t id) {
+                sqlite::Database db(f.path, sqlite::Database::Mode::read_only);
+                auto q = db.prepare("SELECT status FROM etl_runs WHERE id = ?");
+                q.bind(1, id);
+                REQUIRE(q.step());
+                return std::string(q.text(0));
+            });
+        CHECK(statuses == std::vector<std::string>{"running", "failed", "running", "running"});
+        for (const auto* shard : {"0-3", "1-3", "2-3"}) std::filesystem::remove(fmt::format("{}.stale:{}.lock", f.path, shard));
     }
 }

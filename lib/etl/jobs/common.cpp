@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -23,7 +24,14 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void on_signal(int) { g_stop.store(true); }
+extern "C" void on_signal(int) {
+    const int saved_errno = errno;
+    g_stop.store(true);
+    // A load waiting on a lock another session holds would otherwise notice the flag only once the
+    // lock is released: cancel its statement, so the run records itself as interrupted at once.
+    store::cancel_statement_in_flight();
+    errno = saved_errno;
+}
 
 } // namespace
 
@@ -108,6 +116,8 @@ store::StoreOptions store_options(const config::Config& cfg) {
     store::StoreOptions options;
     options.compress_after_days = static_cast<int>(cfg.get_int("timescaledb.compress_after_days", 0, 100000));
     options.retention_days = static_cast<int>(cfg.get_int("timescaledb.retention_days", 0, 1000000));
+    options.lock_timeout_seconds = static_cast<int>(cfg.get_int("database.lock_timeout_seconds", 0, 86400));
+    options.statement_timeout_seconds = static_cast<int>(cfg.get_int("database.statement_timeout_seconds", 0, 86400));
     return options;
 }
 

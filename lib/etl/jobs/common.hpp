@@ -54,15 +54,16 @@ config::Config load_config(const CommonOptions& options);
 // --shard, else JOB_COMPLETION_INDEX + ETL_SHARD_COUNT, else 0/1. Throws UsageError when malformed.
 market::Shard resolve_shard(const CommonOptions& options);
 
-// SIGINT/SIGTERM set a flag instead of killing the process; jobs poll it.
+// SIGINT/SIGTERM set a flag instead of killing the process; jobs poll it. They also cancel the
+// PostgreSQL statement in flight (store::cancel_statement_in_flight), so a load blocked on a lock stops.
 void install_signal_handlers();
 const std::atomic<bool>& stop_flag() noexcept;
 void request_stop() noexcept;
 
-// TimescaleDB policies from config.
+// TimescaleDB policies and the database.* timeouts from config.
 store::StoreOptions store_options(const config::Config& cfg);
 
-// Opens the configured store (with TimescaleDB options) and applies migrations.
+// Opens the configured store (with store_options) and applies migrations.
 std::unique_ptr<store::Store> open_store(const config::Config& cfg, const std::string& app_name);
 
 // Provider settings for `name` from config, with API keys from the environment.

@@ -5,10 +5,26 @@
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <charconv>
+#include <thread>
 
 namespace etl::pg {
 namespace {
+
+// The signal-cancel registry. Only lock-free atomics: cancel_signalled_statement() runs in signal
+// handlers, on whichever thread the signal lands.
+std::atomic<pg_cancel*> g_cancel_target{nullptr};
+std::atomic<pg_cancel*> g_cancelled{nullptr};    // the target a cancel request was sent to
+std::atomic<int> g_cancels_in_progress{0};       // handlers inside cancel_signalled_statement()
+std::atomic<int> g_cancel_holds{0};              // live SignalCancelHolds
+static_assert(std::atomic<pg_cancel*>::is_always_lock_free && std::atomic<int>::is_always_lock_free);
+
+void wait_for_cancels_in_progress() noexcept {
+    // A handler on another thread is inside PQcancel (bounded by one round trip to the server); one
+    // on this thread has already returned, since it interrupted us.
+    while (g_cancels_in_progress.load() > 0) std::this_thread::yield();
+}
 
 util::ExitCode code_for_sqlstate(std::string_view state) {
     if (state.empty()) return util::ExitCode::temporary;  // no SQLSTATE: the connection itself failed
@@ -31,8 +47,33 @@ std::string first_line(const char* msg) {
 DbError::DbError(std::string sqlstate, const std::string& message)
     : Error(code_for_sqlstate(sqlstate), util::scrub(message)), m_sqlstate(std::move(sqlstate)) {}
 
+DbError::DbError(std::string sqlstate, util::ExitCode code, const std::string& message)
+    : Error(code, util::scrub(message)), m_sqlstate(std::move(sqlstate)) {}
+
 void ResultDeleter::operator()(pg_result* r) const noexcept { PQclear(r); }
 void ConnDeleter::operator()(pg_conn* c) const noexcept { PQfinish(c); }
+void CancelDeleter::operator()(pg_cancel* c) const noexcept { PQfreeCancel(c); }
+
+void cancel_signalled_statement() noexcept {
+    g_cancels_in_progress.fetch_add(1);
+    if (g_cancel_holds.load() == 0) {
+        if (pg_cancel* target = g_cancel_target.load()) {
+            g_cancelled.store(target);  // before the request: the failing statement looks for it
+            char errbuf[256];           // PQcancel's reason for a failure; a signal handler cannot log it
+            PQcancel(target, errbuf, sizeof errbuf);
+        }
+    }
+    g_cancels_in_progress.fetch_sub(1);
+}
+
+SignalCancelHold::SignalCancelHold() noexcept {
+    g_cancel_holds.fetch_add(1);
+    // A handler that looked before the hold may still be sending its request: the server ignores it
+    // while the connection is idle, so once it is sent the statements after the hold are safe.
+    wait_for_cancels_in_progress();
+}
+
+SignalCancelHold::~SignalCancelHold() { g_cancel_holds.fetch_sub(1); }
 
 int Result::rows() const noexcept { return PQntuples(m_result.get()); }
 int Result::columns() const noexcept { return PQnfields(m_result.get()); }
@@ -70,6 +111,20 @@ Connection::Connection(const std::string& url, const std::string& app_name) {
     }
     // Quiet NOTICEs (e.g. "relation already exists, skipping") that libpq would print on stderr.
     PQsetNoticeProcessor(m_conn.get(), [](void*, const char*) {}, nullptr);
+    m_cancel.reset(PQgetCancel(m_conn.get()));  // nullptr only when out of memory: then no signal cancel
+}
+
+Connection::~Connection() {
+    pg_cancel* self = m_cancel.get();
+    if (!self) return;
+    g_cancel_target.compare_exchange_strong(self, nullptr);
+    wait_for_cancels_in_progress();  // none may still be using m_cancel once it is freed
+    self = m_cancel.get();
+    g_cancelled.compare_exchange_strong(self, nullptr);
+}
+
+void Connection::make_signal_cancel_target() noexcept {
+    if (m_cancel) g_cancel_target.store(m_cancel.get());
 }
 
 void Connection::fail(std::string_view context, pg_result* result) {
@@ -82,6 +137,11 @@ void Connection::fail(std::string_view context, pg_result* result) {
     }
     if (msg.empty()) msg = first_line(PQerrorMessage(m_conn.get()));
     if (PQstatus(m_conn.get()) != CONNECTION_OK && state.empty()) state = "08006";
+    // 57014 query_canceled is also what a statement_timeout gives: ours only when we sent a cancel.
+    if (state == "57014" && m_cancel && g_cancelled.load() == m_cancel.get())
+        throw DbError(state, util::ExitCode::interrupted,
+                      fmt::format("interrupted while {}: the statement was cancelled and nothing of it was written",
+                                  context));
     throw DbError(state, fmt::format("database error while {}: {}{}", context, msg,
                                      state.empty() ? "" : fmt::format(" (SQLSTATE {})", state)));
 }

@@ -13,6 +13,7 @@
 
 struct pg_conn;
 struct pg_result;
+struct pg_cancel;
 
 namespace etl::pg {
 
@@ -23,6 +24,8 @@ namespace etl::pg {
 class DbError : public Error {
 public:
     DbError(std::string sqlstate, const std::string& message);
+    // With an exit code that does not follow from the SQLSTATE (a statement we cancelled: interrupted).
+    DbError(std::string sqlstate, util::ExitCode code, const std::string& message);
     [[nodiscard]] const std::string& sqlstate() const noexcept { return m_sqlstate; }
 
 private:
@@ -34,6 +37,9 @@ struct ResultDeleter {
 };
 struct ConnDeleter {
     void operator()(pg_conn* c) const noexcept;
+};
+struct CancelDeleter {
+    void operator()(pg_cancel* c) const noexcept;
 };
 
 class Result {
@@ -58,6 +64,9 @@ public:
     // pg_stat_activity. Throws DbError (75 when the server is unreachable, 78 on bad credentials or a
     // missing database); the message never contains the password.
     Connection(const std::string& url, const std::string& app_name);
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    ~Connection();
 
     // Runs `sql` (may hold several statements when `params` is empty). `context` names what the
     // statement is for, for error messages ("loading AAPL 1d bars").
@@ -72,6 +81,10 @@ public:
     // Non-blocking session advisory lock; true when taken. Released when the connection closes.
     bool try_advisory_lock(std::int64_t key);
 
+    // Makes this connection the one cancel_signalled_statement() cancels: one per process, the latest
+    // call wins; the destructor withdraws it.
+    void make_signal_cancel_target() noexcept;
+
     // "schema"."name" style quoting for identifiers that must be spliced into SQL.
     [[nodiscard]] std::string quote_identifier(std::string_view name) const;
     [[nodiscard]] int server_version() const noexcept;
@@ -79,8 +92,27 @@ public:
 private:
     [[noreturn]] void fail(std::string_view context, pg_result* result);
 
+    // Declared before m_conn: freed after it, and after the destructor has withdrawn it as the target.
+    std::unique_ptr<pg_cancel, CancelDeleter> m_cancel;
     std::unique_ptr<pg_conn, ConnDeleter> m_conn;
     std::string m_copy_context;
+};
+
+// For SIGINT/SIGTERM handlers: asks the server (PQcancel, which is async-signal-safe) to cancel the
+// statement the signal-cancel target connection is running, so a job blocked on a lock stops at once.
+// The cancelled statement throws a DbError whose code() is interrupted (130), and the transaction it
+// was part of rolls back on unwinding. Does nothing when there is no target, while a
+// SignalCancelHold is alive, or when the connection is idle (the server ignores the request then).
+void cancel_signalled_statement() noexcept;
+
+// While one is alive, cancel_signalled_statement() does nothing: for the statements that must run
+// after a signal (recording a run's end). The constructor waits for a cancel already being sent.
+class SignalCancelHold {
+public:
+    SignalCancelHold() noexcept;
+    ~SignalCancelHold();
+    SignalCancelHold(const SignalCancelHold&) = delete;
+    SignalCancelHold& operator=(const SignalCancelHold&) = delete;
 };
 
 // BEGIN on construction, ROLLBACK on destruction unless commit() ran: a thrown error never leaves a

@@ -32,6 +32,14 @@ SqliteError::SqliteError(int result_code, const std::string& message)
     : Error(code_for(result_code), message), m_result_code(result_code) {}
 
 bool SqliteError::is_busy() const noexcept { return (m_result_code & 0xff) == SQLITE_BUSY; }
+bool SqliteError::is_read_only() const noexcept { return (m_result_code & 0xff) == SQLITE_READONLY; }
+bool SqliteError::is_unopenable() const noexcept {
+    return (m_result_code & 0xff) == SQLITE_CANTOPEN || (m_result_code & 0xff) == SQLITE_PERM;
+}
+bool SqliteError::is_damaged() const noexcept {
+    return (m_result_code & 0xff) == SQLITE_NOTADB || (m_result_code & 0xff) == SQLITE_CORRUPT;
+}
+std::string_view SqliteError::reason() const noexcept { return sqlite3_errstr(m_result_code); }
 
 void DbDeleter::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
 void StmtDeleter::operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }

@@ -23,6 +23,14 @@ public:
     [[nodiscard]] int result_code() const noexcept { return m_result_code; }
     // SQLITE_BUSY: another connection holds the lock.
     [[nodiscard]] bool is_busy() const noexcept;
+    // SQLITE_READONLY (any variant: file, directory, ...): the file cannot be written.
+    [[nodiscard]] bool is_read_only() const noexcept;
+    // SQLITE_CANTOPEN or SQLITE_PERM: the file (or its -wal/-shm beside it) cannot be opened or created.
+    [[nodiscard]] bool is_unopenable() const noexcept;
+    // SQLITE_NOTADB or SQLITE_CORRUPT: not an SQLite database, or a damaged one.
+    [[nodiscard]] bool is_damaged() const noexcept;
+    // SQLite's short English text for the result code ("attempt to write a readonly database").
+    [[nodiscard]] std::string_view reason() const noexcept;
 
 private:
     int m_result_code;

@@ -5,12 +5,14 @@
 #include "etl/util/decimal.hpp"
 #include "etl/util/hash.hpp"
 #include "etl/util/log.hpp"
+#include "etl/util/secrets.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <bit>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace etl::store {
 namespace {
@@ -24,6 +26,28 @@ constexpr std::string_view k_bar_columns = "symbol, timeframe, ts, open, high, l
 constexpr std::int64_t k_migration_lock = 0x6d61726b65746c31;  // "marketl1"
 
 std::string ts_text(market::sys_seconds t) { return util::format_instant(t); }
+
+// The advisory lock key of try_lock(name).
+std::int64_t lock_key(std::string_view name) {
+    return std::bit_cast<std::int64_t>(util::stable_hash(fmt::format("market-etl:{}", name)));
+}
+
+// A lock_timeout or statement_timeout that ended `what` (a statement on `table`) as one line naming
+// the table and the setting (TemporaryError, 75). Returns for any other error, for the caller to
+// rethrow as it is. Statement timeouts and our own cancels share SQLSTATE 57014: ours carry the
+// interrupted exit code (pg::cancel_signalled_statement).
+void throw_if_timeout(const pg::DbError& e, std::string_view table, std::string_view what, const StoreOptions& o) {
+    if (e.sqlstate() == "55P03")
+        throw TemporaryError(fmt::format("{} is locked by another database session: {} waited longer than "
+                                         "database.lock_timeout_seconds ({} s); retry later, or end the session "
+                                         "holding the lock (see pg_locks and pg_stat_activity)",
+                                         table, what, o.lock_timeout_seconds));
+    if (e.sqlstate() == "57014" && e.code() != util::ExitCode::interrupted && o.statement_timeout_seconds > 0)
+        throw TemporaryError(fmt::format("{} ({}) ran longer than database.statement_timeout_seconds ({} s) and "
+                                         "was cancelled by the server; retry later, or raise the setting (0 = no "
+                                         "limit)",
+                                         what, table, o.statement_timeout_seconds));
+}
 
 // `t` as COPY text ("YYYY-MM-DD HH:MM:SS+00"), written digit by digit: this runs for every row of a
 // bulk load, where fmt showed up in profiles.
@@ -128,12 +152,20 @@ constexpr std::string_view k_asset_select =
 
 PgStore::PgStore(const std::string& url, const std::string& app_name, const StoreOptions& options)
     : m_conn(url, app_name), m_options(options) {
+    // SIGINT/SIGTERM cancel what this store is running (store::cancel_statement_in_flight).
+    m_conn.make_signal_cancel_target();
     // synchronous_commit = off: a commit returns before its WAL reaches disk. Atomicity is unchanged
     // (a kill or crash never leaves half a symbol), and WAL order is kept, so after a server crash or
     // power loss the surviving data is a prefix of the run: if the run's end record survived, every
     // symbol before it did. At most the last moments of a run are lost, and the next run (or a
     // re-run) loads them again. Waiting for a disk flush per symbol cost a third of a bulk load.
     m_conn.exec("SET client_min_messages = warning; SET TIME ZONE 'UTC'; SET synchronous_commit = off",
+                "setting up the session");
+    // Without a lock timeout a load waits as long as another session holds a lock on its table (an
+    // ALTER, a VACUUM FULL, a forgotten transaction); without a statement timeout a stuck statement
+    // holds the run lock forever. Both for the session; 0 means no limit, in PostgreSQL as in config.
+    m_conn.exec("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)",
+                {fmt::format("{}s", options.lock_timeout_seconds), fmt::format("{}s", options.statement_timeout_seconds)},
                 "setting up the session");
 }
 
@@ -281,24 +313,58 @@ void PgStore::sync_hourly_retention() {
     util::log_info("timescaledb hourly retention job: hourly bars older than {} days are deleted daily", days);
 }
 
-bool PgStore::try_lock(std::string_view name) {
-    const auto key = std::bit_cast<std::int64_t>(util::stable_hash(fmt::format("market-etl:{}", name)));
-    return m_conn.try_advisory_lock(key);
-}
+bool PgStore::try_lock(std::string_view name) { return m_conn.try_advisory_lock(lock_key(name)); }
 
-std::int64_t PgStore::begin_run(const RunStart& run) {
+void PgStore::close_abandoned_runs(const RunStart& run) {
+    // This shard's: the caller holds its lock, so their processes are gone.
     m_conn.exec("UPDATE etl_runs SET status = 'failed', finished_at = now(), error = $3 "
                 "WHERE job = $1 AND shard = $2 AND status = 'running'",
                 {run.job, run.shard, std::string(k_abandoned_run_error)}, "closing abandoned runs");
+    // Other shards': the rows are read before the locks are looked at. A run takes its lock before it
+    // records itself and keeps it until it has recorded its end, so a row read first whose shard's
+    // lock is free afterwards belongs to a process that is gone. (A run of that shard starting in
+    // between inserts a row this one never saw.) pg_locks is only read: nothing is locked, so such a
+    // run never finds its lock taken.
+    auto running = m_conn.exec("SELECT id, shard FROM etl_runs WHERE job = $1 AND shard <> $2 AND status = 'running'",
+                               {run.job, run.shard}, "looking for abandoned runs");
+    if (running.rows() == 0) return;
+    auto held = m_conn.exec("SELECT classid::bigint, objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                            " AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                            "looking for abandoned runs");
+    std::unordered_set<std::uint64_t> held_keys;  // a bigint key is classid (high 32 bits), objid (low 32 bits)
+    for (int i = 0; i < held.rows(); ++i)
+        held_keys.insert(static_cast<std::uint64_t>(held.get_int(i, 0)) << 32 | static_cast<std::uint64_t>(held.get_int(i, 1)));
+    std::string ids;
+    for (int i = 0; i < running.rows(); ++i) {
+        const auto shard = running.get(i, 1);
+        if (held_keys.contains(std::bit_cast<std::uint64_t>(lock_key(run_lock_name(run.job, shard))))) continue;
+        if (!ids.empty()) ids += ',';
+        ids += running.get(i, 0);
+        util::log_warn("run {} of {} (shard {}) ended without recording an outcome; closed as failed",
+                       running.get(i, 0), run.job, shard);
+    }
+    if (ids.empty()) return;
+    m_conn.exec("UPDATE etl_runs SET status = 'failed', finished_at = now(), error = $2 "
+                "WHERE id = ANY($1::bigint[]) AND status = 'running'",
+                {fmt::format("{{{}}}", ids), std::string(k_abandoned_run_error)}, "closing abandoned runs");
+}
+
+std::int64_t PgStore::begin_run(const RunStart& run) try {
+    close_abandoned_runs(run);
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     auto r = m_conn.exec("INSERT INTO etl_runs (job, arguments, shard, host, pid) VALUES ($1, $2, $3, $4, $5) RETURNING id",
                          {run.job, run.arguments, run.shard, std::string(host), std::to_string(getpid())},
                          "recording the run");
     return r.get_int(0, 0);
+} catch (const pg::DbError& e) {
+    throw_if_timeout(e, "etl_runs", "recording the run", m_options);
+    throw;
 }
 
-void PgStore::finish_run(std::int64_t run_id, const RunOutcome& o) {
+void PgStore::finish_run(std::int64_t run_id, const RunOutcome& o) try {
+    // After a signal the run's end must still be recorded: this statement is never cancelled.
+    const pg::SignalCancelHold hold;
     m_conn.exec("UPDATE etl_runs SET finished_at = now(), status = $2, exit_code = $3, symbols_requested = $4, "
                 "symbols_ok = $5, symbols_failed = $6, rows_inserted = $7, rows_updated = $8, rows_unchanged = $9, "
                 "rows_rejected = $10, error = $11 WHERE id = $1",
@@ -307,10 +373,13 @@ void PgStore::finish_run(std::int64_t run_id, const RunOutcome& o) {
                  std::to_string(o.rows.inserted), std::to_string(o.rows.updated), std::to_string(o.rows.unchanged),
                  std::to_string(o.rows.rejected), opt(o.error)},
                 "recording the run's outcome");
+} catch (const pg::DbError& e) {
+    throw_if_timeout(e, "etl_runs", "recording the run's outcome", m_options);
+    throw;
 }
 
 void PgStore::copy_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
-                           std::int64_t run_id) {
+                           std::int64_t run_id) try {
     if (rejected.empty()) return;
     m_conn.begin_copy("COPY rejected_rows (run_id, source, symbol, timeframe, raw, reason) FROM STDIN",
                       "recording rejected rows");
@@ -324,7 +393,8 @@ void PgStore::copy_rejects(std::span<const market::RejectedRecord> rejected, std
         buf += '\t';
         if (timeframe) buf += market::to_code(*timeframe);
         else buf += "\\N";
-        for (std::string_view f : {std::string_view(r.raw), std::string_view(r.reason)}) {
+        // A provider may echo a key inside a bad record: rejects are scrubbed like logs.
+        for (const auto& f : {util::scrub(r.raw), util::scrub(r.reason)}) {
             buf += '\t';
             pg::append_copy_field(buf, f);
         }
@@ -332,6 +402,9 @@ void PgStore::copy_rejects(std::span<const market::RejectedRecord> rejected, std
     }
     m_conn.put_copy_data(buf);
     m_conn.end_copy();
+} catch (const pg::DbError& e) {
+    throw_if_timeout(e, "rejected_rows", "recording rejected rows", m_options);
+    throw;
 }
 
 void PgStore::record_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
@@ -385,7 +458,7 @@ std::pair<std::uint64_t, std::uint64_t> PgStore::merge_bars(std::span<const mark
 
 LoadStats PgStore::load_bars(std::string_view symbol, market::Timeframe timeframe, Window window,
                              std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
-                             std::int64_t run_id) {
+                             std::int64_t run_id) try {
     const std::string context = fmt::format("loading {} {} bars", symbol, market::to_code(timeframe));
     LoadStats stats;
     stats.rejected = rejected.size();
@@ -433,9 +506,12 @@ LoadStats PgStore::load_bars(std::string_view symbol, market::Timeframe timefram
     copy_rejects(rejected, timeframe, run_id);
     tx.commit();
     return stats;
+} catch (const pg::DbError& e) {
+    throw_if_timeout(e, "price_bars", fmt::format("loading {} {} bars", symbol, market::to_code(timeframe)), m_options);
+    throw;
 }
 
-LoadStats PgStore::upsert_latest_prices(std::span<const market::Quote> quotes) {
+LoadStats PgStore::upsert_latest_prices(std::span<const market::Quote> quotes) try {
     pg::Transaction tx(m_conn, "writing latest prices");
     LoadStats stats;
     for (const auto& q : quotes) {
@@ -460,24 +536,33 @@ LoadStats PgStore::upsert_latest_prices(std::span<const market::Quote> quotes) {
     }
     tx.commit();
     return stats;
+} catch (const pg::DbError& e) {
+    throw_if_timeout(e, "latest_prices", "writing latest prices", m_options);
+    throw;
 }
 
-std::vector<market::Asset> PgStore::list_assets(bool active_only) {
+std::vector<market::Asset> PgStore::list_assets(bool active_only) try {
     auto r = m_conn.exec(fmt::format("{}{} ORDER BY symbol", k_asset_select, active_only ? " WHERE active" : ""),
                          "listing assets");
     std::vector<market::Asset> out;
     out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) out.push_back(asset_from_row(r, i));
     return out;
+} catch (const pg::DbError& e) {
+    throw_if_timeout(e, "assets", "listing assets", m_options);
+    throw;
 }
 
-std::optional<market::Asset> PgStore::find_asset(std::string_view symbol) {
+std::optional<market::Asset> PgStore::find_asset(std::string_view symbol) try {
     auto r = m_conn.exec(fmt::format("{} WHERE symbol = $1", k_asset_select), {std::string(symbol)}, "reading an asset");
     if (r.rows() == 0) return std::nullopt;
     return asset_from_row(r, 0);
+} catch (const pg::DbError& e) {
+    throw_if_timeout(e, "assets", "reading an asset", m_options);
+    throw;
 }
 
-std::size_t PgStore::write_assets(std::span<const market::Asset> assets, bool overwrite) {
+std::size_t PgStore::write_assets(std::span<const market::Asset> assets, bool overwrite) try {
     const std::string sql = fmt::format(
         "INSERT INTO assets (symbol, name, asset_class, exchange, currency, polygon_ticker, coingecko_id, yahoo_symbol, active)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (symbol) DO {} RETURNING (xmax = 0)",
@@ -498,6 +583,9 @@ std::size_t PgStore::write_assets(std::span<const market::Asset> assets, bool ov
     }
     tx.commit();
     return created;
+} catch (const pg::DbError& e) {
+    throw_if_timeout(e, "assets", "writing assets", m_options);
+    throw;
 }
 
 std::size_t PgStore::upsert_assets(std::span<const market::Asset> assets) { return write_assets(assets, true); }

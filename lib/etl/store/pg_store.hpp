@@ -50,6 +50,8 @@ private:
     // and timescaledb.retention_days (added, replaced or removed).
     void sync_compression_policy();
     void sync_hourly_retention();
+    // Closes the 'running' rows of run.job whose processes are gone (see Store::begin_run).
+    void close_abandoned_runs(const RunStart& run);
     void copy_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
                       std::int64_t run_id);
     // COPY `bars` into `table` (price_bars or staging_bars).

@@ -3,19 +3,50 @@
 #include "etl/store/migrations.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
+#include "etl/util/log.hpp"
+#include "etl/util/secrets.hpp"
 
 #include <fmt/format.h>
 #include <sys/file.h>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 namespace etl::store {
 namespace {
 
 std::string ts_text(market::sys_seconds t) { return util::format_instant(t); }
+
+constexpr std::string_view k_abandoned_run_error =
+    "the process ended without recording an outcome (killed or crashed)";
+
+// An SQLite error that means database_url names a file this job cannot use, as one line naming it and
+// the fix: a ConfigError (78), since retrying cannot help until someone changes the file, its
+// directory or the setting. Returns for any other error, for the caller to rethrow as it is.
+void throw_if_unusable(const sqlite::SqliteError& e, const std::string& path) {
+    if (e.is_read_only())
+        throw ConfigError(fmt::format("database_url sqlite:{} is read-only ({}): make the file and its directory "
+                                      "writable for this user (SQLite writes {}-wal and {}-shm beside it), or point "
+                                      "database_url at a writable file",
+                                      path, e.reason(), path, path));
+    if (e.is_unopenable()) {
+        auto dir = std::filesystem::path(path).parent_path().string();
+        if (dir.empty()) dir = ".";
+        throw ConfigError(fmt::format("database_url sqlite:{} cannot be opened ({}): create the directory {} or make "
+                                      "it writable for this user, or fix database_url",
+                                      path, e.reason(), dir));
+    }
+    if (e.is_damaged())
+        throw ConfigError(fmt::format("database_url sqlite:{} is not an SQLite database or is corrupt ({}): point "
+                                      "database_url at the right file, or move this one aside (a new one is "
+                                      "created) or restore it from a backup",
+                                      path, e.reason()));
+}
 
 std::optional<std::string> opt(const std::string& s) {
     if (s.empty()) return std::nullopt;
@@ -60,7 +91,7 @@ void SqliteTransaction::commit() {
     m_done = true;
 }
 
-SqliteStore::SqliteStore(const std::string& path) : m_db(path, sqlite::Database::Mode::read_write_create) {
+SqliteStore::SqliteStore(const std::string& path) try : m_db(path, sqlite::Database::Mode::read_write_create) {
     // WAL lets readers (dashboards, etl-validate) read while a job writes; NORMAL sync is durable at
     // every checkpoint and safe against application crashes, which is what a re-runnable job needs.
     // Switching a new file to WAL needs an exclusive lock and SQLite's busy handler does not wait for
@@ -75,6 +106,9 @@ SqliteStore::SqliteStore(const std::string& path) : m_db(path, sqlite::Database:
         }
     }
     m_db.exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, path);
+    throw;
 }
 
 SqliteStore::~SqliteStore() {
@@ -83,7 +117,7 @@ SqliteStore::~SqliteStore() {
 
 std::string SqliteStore::describe() const { return fmt::format("sqlite:{}", m_db.path()); }
 
-std::vector<std::string> SqliteStore::migrate() {
+std::vector<std::string> SqliteStore::migrate() try {
     std::vector<std::string> applied;
     SqliteTransaction tx(m_db);
     m_db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY NOT NULL, "
@@ -100,17 +134,31 @@ std::vector<std::string> SqliteStore::migrate() {
     }
     tx.commit();
     return applied;
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
+}
+
+std::string SqliteStore::lock_path(std::string_view name) const {
+    std::string safe(name);
+    for (auto& c : safe)
+        if (c == '/' || c == ' ') c = '-';
+    return fmt::format("{}.{}.lock", m_db.path(), safe);
 }
 
 bool SqliteStore::try_lock(std::string_view name) {
     // One lock file per job and shard beside the database; flock is released when the process dies,
     // so a killed run never leaves a stale lock. The file itself is never deleted (that would race).
-    std::string safe(name);
-    for (auto& c : safe)
-        if (c == '/' || c == ' ') c = '-';
-    const std::string lock_path = fmt::format("{}.{}.lock", m_db.path(), safe);
+    const std::string lock_path = this->lock_path(name);
     const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) throw TemporaryError(fmt::format("cannot open lock file {}", lock_path));
+    if (fd < 0) {
+        const int err = errno;
+        if (err == EACCES || err == EPERM || err == EROFS)
+            throw ConfigError(fmt::format("cannot create the lock file {} beside database_url sqlite:{} ({}): make "
+                                          "the directory writable for this user, or point database_url elsewhere",
+                                          lock_path, m_db.path(), std::strerror(err)));
+        throw TemporaryError(fmt::format("cannot open lock file {} ({})", lock_path, std::strerror(err)));
+    }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         close(fd);
         return false;
@@ -119,14 +167,53 @@ bool SqliteStore::try_lock(std::string_view name) {
     return true;
 }
 
-std::int64_t SqliteStore::begin_run(const RunStart& run) {
+bool SqliteStore::lock_is_free(std::string_view name) const {
+    // flock cannot be asked who holds a lock, only be tried: a shared lock for a moment. A run of that
+    // shard starting in that moment exits 75 as if one were running; its next scheduled run goes ahead.
+    const int fd = open(lock_path(name).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;  // no lock file (someone deleted it): the process may be alive, leave its row alone
+    const bool free = flock(fd, LOCK_SH | LOCK_NB) == 0;
+    close(fd);  // releases the shared lock
+    return free;
+}
+
+void SqliteStore::close_abandoned_runs(const RunStart& run) {
+    // This shard's: the caller holds its lock, so their processes are gone.
     auto abandoned = m_db.prepare(
         "UPDATE etl_runs SET status = 'failed', finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), error = ? "
         "WHERE job = ? AND shard = ? AND status = 'running'");
-    abandoned.bind(1, std::string_view("the process ended without recording an outcome (killed or crashed)"));
+    abandoned.bind(1, k_abandoned_run_error);
     abandoned.bind(2, run.job);
     abandoned.bind(3, run.shard);
     abandoned.step();
+    // Other shards': the rows are read before the locks are tried. A run takes its lock before it
+    // records itself and keeps it until it has recorded its end, so a row read first whose shard's
+    // lock is free afterwards belongs to a process that is gone. (A run of that shard starting in
+    // between inserts a row this one never saw.)
+    auto select = m_db.prepare("SELECT id, shard FROM etl_runs WHERE job = ? AND shard <> ? AND status = 'running'");
+    select.bind(1, run.job);
+    select.bind(2, run.shard);
+    std::vector<std::pair<std::int64_t, std::string>> running;
+    while (select.step()) running.emplace_back(select.integer(0), std::string(select.text(1)));
+    std::map<std::string, bool, std::less<>> gone;  // shard -> nothing holds its lock
+    auto close_run = m_db.prepare(
+        "UPDATE etl_runs SET status = 'failed', finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), error = ? "
+        "WHERE id = ? AND status = 'running'");
+    for (const auto& [id, shard] : running) {
+        auto it = gone.find(shard);
+        if (it == gone.end()) it = gone.emplace(shard, lock_is_free(run_lock_name(run.job, shard))).first;
+        if (!it->second) continue;
+        close_run.bind(1, k_abandoned_run_error);
+        close_run.bind(2, id);
+        close_run.step();
+        close_run.reset();
+        util::log_warn("run {} of {} (shard {}) ended without recording an outcome; closed as failed", id, run.job,
+                       shard);
+    }
+}
+
+std::int64_t SqliteStore::begin_run(const RunStart& run) try {
+    close_abandoned_runs(run);
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     auto s = m_db.prepare("INSERT INTO etl_runs (job, arguments, shard, host, pid) VALUES (?, ?, ?, ?, ?) RETURNING id");
@@ -137,9 +224,12 @@ std::int64_t SqliteStore::begin_run(const RunStart& run) {
     s.bind(5, static_cast<std::int64_t>(getpid()));
     s.step();
     return s.integer(0);
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
-void SqliteStore::finish_run(std::int64_t run_id, const RunOutcome& o) {
+void SqliteStore::finish_run(std::int64_t run_id, const RunOutcome& o) try {
     auto s = m_db.prepare(
         "UPDATE etl_runs SET finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), status = ?, exit_code = ?, "
         "symbols_requested = ?, symbols_ok = ?, symbols_failed = ?, rows_inserted = ?, rows_updated = ?, "
@@ -156,6 +246,9 @@ void SqliteStore::finish_run(std::int64_t run_id, const RunOutcome& o) {
     s.bind_optional(10, opt(o.error));
     s.bind(11, run_id);
     s.step();
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
 void SqliteStore::insert_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
@@ -168,19 +261,23 @@ void SqliteStore::insert_rejects(std::span<const market::RejectedRecord> rejecte
         s.bind(3, r.symbol);
         if (timeframe) s.bind(4, market::to_code(*timeframe));
         else s.bind_null(4);
-        s.bind(5, r.raw);
-        s.bind(6, r.reason);
+        // A provider may echo a key inside a bad record: rejects are scrubbed like logs.
+        s.bind(5, util::scrub(r.raw));
+        s.bind(6, util::scrub(r.reason));
         s.step();
         s.reset();
     }
 }
 
 void SqliteStore::record_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
-                                 std::int64_t run_id) {
+                                 std::int64_t run_id) try {
     if (rejected.empty()) return;
     SqliteTransaction tx(m_db);
     insert_rejects(rejected, timeframe, run_id);
     tx.commit();
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
 std::int64_t SqliteStore::count_window(std::string_view symbol, market::Timeframe timeframe, Window window) {
@@ -195,7 +292,7 @@ std::int64_t SqliteStore::count_window(std::string_view symbol, market::Timefram
 
 LoadStats SqliteStore::load_bars(std::string_view symbol, market::Timeframe timeframe, Window window,
                                  std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
-                                 std::int64_t run_id) {
+                                 std::int64_t run_id) try {
     LoadStats stats;
     stats.rejected = rejected.size();
     SqliteTransaction tx(m_db);
@@ -240,9 +337,12 @@ LoadStats SqliteStore::load_bars(std::string_view symbol, market::Timeframe time
     insert_rejects(rejected, timeframe, run_id);
     tx.commit();
     return stats;
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
-LoadStats SqliteStore::upsert_latest_prices(std::span<const market::Quote> quotes) {
+LoadStats SqliteStore::upsert_latest_prices(std::span<const market::Quote> quotes) try {
     SqliteTransaction tx(m_db);
     auto exists = m_db.prepare("SELECT 1 FROM latest_prices WHERE symbol = ?");
     auto s = m_db.prepare(
@@ -275,23 +375,32 @@ LoadStats SqliteStore::upsert_latest_prices(std::span<const market::Quote> quote
     }
     tx.commit();
     return stats;
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
-std::vector<market::Asset> SqliteStore::list_assets(bool active_only) {
+std::vector<market::Asset> SqliteStore::list_assets(bool active_only) try {
     auto s = m_db.prepare(fmt::format("{}{} ORDER BY symbol", k_asset_select, active_only ? " WHERE active" : ""));
     std::vector<market::Asset> out;
     while (s.step()) out.push_back(asset_from_row(s));
     return out;
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
-std::optional<market::Asset> SqliteStore::find_asset(std::string_view symbol) {
+std::optional<market::Asset> SqliteStore::find_asset(std::string_view symbol) try {
     auto s = m_db.prepare(fmt::format("{} WHERE symbol = ?", k_asset_select));
     s.bind(1, symbol);
     if (!s.step()) return std::nullopt;
     return asset_from_row(s);
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
-std::size_t SqliteStore::write_assets(std::span<const market::Asset> assets, bool overwrite) {
+std::size_t SqliteStore::write_assets(std::span<const market::Asset> assets, bool overwrite) try {
     SqliteTransaction tx(m_db);
     auto exists = m_db.prepare("SELECT 1 FROM assets WHERE symbol = ?");
     auto s = m_db.prepare(fmt::format(
@@ -321,6 +430,9 @@ std::size_t SqliteStore::write_assets(std::span<const market::Asset> assets, boo
     }
     tx.commit();
     return created;
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
 std::size_t SqliteStore::upsert_assets(std::span<const market::Asset> assets) { return write_assets(assets, true); }

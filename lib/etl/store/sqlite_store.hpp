@@ -1,4 +1,5 @@
-// The embedded SQLite store: WAL, prepared upserts in one transaction per symbol.
+// The embedded SQLite store: WAL, prepared upserts in one transaction per symbol. A file it cannot use
+// (read-only, in a missing directory, not SQLite, corrupt) is a ConfigError (78) naming database_url.
 #pragma once
 
 #include "etl/sqlite/database.hpp"
@@ -32,6 +33,12 @@ public:
     std::size_t insert_missing_assets(std::span<const market::Asset> assets) override;
 
 private:
+    // The lock file of try_lock(name), beside the database.
+    [[nodiscard]] std::string lock_path(std::string_view name) const;
+    // True when no process holds the lock try_lock(name) takes.
+    [[nodiscard]] bool lock_is_free(std::string_view name) const;
+    // Closes the 'running' rows of run.job whose processes are gone (see Store::begin_run).
+    void close_abandoned_runs(const RunStart& run);
     void insert_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
                         std::int64_t run_id);
     std::size_t write_assets(std::span<const market::Asset> assets, bool overwrite);

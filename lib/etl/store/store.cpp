@@ -19,6 +19,10 @@ std::string_view to_string(RunStatus s) noexcept {
     return "failed";
 }
 
+std::string run_lock_name(std::string_view job, std::string_view shard) { return fmt::format("{}:{}", job, shard); }
+
+void cancel_statement_in_flight() noexcept { pg::cancel_signalled_statement(); }
+
 std::optional<std::string> sqlite_path(std::string_view url) {
     constexpr std::string_view k_prefix = "sqlite:";
     if (url.substr(0, k_prefix.size()) != k_prefix) return std::nullopt;

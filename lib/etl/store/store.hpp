@@ -69,9 +69,11 @@ public:
     // Takes the process-lifetime lock `name` without waiting; false when another process holds it.
     virtual bool try_lock(std::string_view name) = 0;
 
-    // Records a new run and returns its id. Runs of the same job and shard still marked 'running'
-    // are closed as 'failed' first: the caller holds that job and shard's lock, so their processes
-    // are gone (killed, crashed) without recording an outcome.
+    // Records a new run and returns its id. The caller holds the lock run_lock_name(job, shard).
+    // Runs of the same job still marked 'running' are closed as 'failed' first when their process is
+    // gone (killed, crashed, out of memory, cut off from the database) without recording an outcome:
+    // those of this shard always (the caller holds their lock), those of other shards when nothing
+    // holds their shard's lock. A run that is alive holds its lock, so it is never closed.
     virtual std::int64_t begin_run(const RunStart& run) = 0;
     virtual void finish_run(std::int64_t run_id, const RunOutcome& outcome) = 0;
 
@@ -103,11 +105,26 @@ public:
 struct StoreOptions {
     int compress_after_days = 30;  // TimescaleDB compression policy; 0 = no policy
     int retention_days = 0;        // TimescaleDB retention policy; 0 = keep everything
+    // PostgreSQL session settings (seconds, 0 = no limit): a statement waiting longer than this for a
+    // lock another session holds, or running longer than this, fails with a TemporaryError (75)
+    // naming the table and the setting.
+    int lock_timeout_seconds = 60;
+    int statement_timeout_seconds = 1800;
 };
+
+// The name of the lock (Store::try_lock) a run of `job` and `shard` holds while it runs: "job:shard".
+std::string run_lock_name(std::string_view job, std::string_view shard);
+
+// For SIGINT/SIGTERM handlers (async-signal-safe): cancels the statement the last opened PostgreSQL
+// store is running, so a job waiting on a lock stops at once. The store call in progress throws an
+// Error whose code() is interrupted (130) after rolling its transaction back; finish_run() is never
+// cancelled. SQLite stores: nothing (a busy SQLite file is waited on for at most 10 s).
+void cancel_statement_in_flight() noexcept;
 
 // Opens the store named by `url`: postgresql://... or postgres://... (or a libpq conninfo with '='),
 // or sqlite:PATH. `app_name` names the connection in pg_stat_activity. Throws ConfigError for an
-// unknown scheme, pg::DbError / sqlite::SqliteError when it cannot be opened.
+// unknown scheme or an SQLite file that cannot be used (read-only, missing directory, not SQLite,
+// corrupt), pg::DbError / sqlite::SqliteError for other failures to open it.
 std::unique_ptr<Store> open_store(const std::string& url, const std::string& app_name,
                                   const StoreOptions& options = {});
 

@@ -173,14 +173,16 @@ ParseResult<market::Quote> parse_yahoo_quote(std::string_view body, std::string_
                 } else if (k == "regularMarketTime") {
                     double t = 0;
                     if (f.value().get_double().get(t) == simdjson::SUCCESS)
-                        if (const auto secs = epoch_seconds(t, 1.0)) q.as_of = market::sys_seconds{std::chrono::seconds{*secs}};
+                        if (const auto secs = epoch_seconds(t, 1.0))
+                            q.as_of = market::sys_seconds{std::chrono::seconds{*secs}};
                 }
             }
         };
         for (auto top : root) {
             if (std::string_view(top.unescaped_key()) != "chart") continue;
             od::object chart;
-            if (top.value().get_object().get(chart) != simdjson::SUCCESS) return failure("yahoo", "chart is not an object");
+            if (top.value().get_object().get(chart) != simdjson::SUCCESS)
+                return failure("yahoo", "chart is not an object");
             for (auto field : chart) {
                 const std::string_view key = field.unescaped_key();
                 od::value v = field.value();

@@ -128,7 +128,7 @@ std::vector<Reply> exchange(redisContext* ctx, std::size_t count, Clock::time_po
             if (errno == EINTR) continue;
             throw RedisError(fmt::format("Redis at {}: waiting for {}: {}", where, what, std::strerror(errno)));
         }
-        if (ready == 0) continue;  // the deadline, checked above
+        if (ready == 0) continue; // the deadline, checked above
         const auto failed = static_cast<short>(POLLERR | POLLHUP);
         if (written == 0 && (pfd.revents & static_cast<short>(POLLOUT | failed)) != 0 &&
             redisBufferWrite(ctx, &written) != REDIS_OK)
@@ -179,8 +179,10 @@ RedisUrl parse_redis_url(std::string_view url) {
         url_part(parsed.get(), CURLUPART_PASSWORD, 0, password_raw) != CURLUE_OK)
         throw bad("has an unreadable user or password");
     // The password as libcurl holds it and decoded: both are secrets, whichever form turns up in text.
-    if (password_raw) util::register_secret(*password_raw);
-    else if (user_raw) util::register_secret(*user_raw);
+    if (password_raw)
+        util::register_secret(*password_raw);
+    else if (user_raw)
+        util::register_secret(*user_raw);
     if (url_part(parsed.get(), CURLUPART_USER, CURLU_URLDECODE, user) != CURLUE_OK ||
         url_part(parsed.get(), CURLUPART_PASSWORD, CURLU_URLDECODE, password) != CURLUE_OK)
         throw bad("has a user or password that does not decode (%00 is not allowed)");
@@ -188,7 +190,7 @@ RedisUrl parse_redis_url(std::string_view url) {
         out.username = user.value_or("");
         out.password = std::move(*password);
     } else if (user) {
-        out.password = std::move(*user);  // redis://password@host, as some clients accept
+        out.password = std::move(*user); // redis://password@host, as some clients accept
     }
     if (!out.password.empty()) util::register_secret(out.password);
 
@@ -209,8 +211,7 @@ RedisUrl parse_redis_url(std::string_view url) {
     return out;
 }
 
-Client::Client(const std::string& url, milliseconds timeout)
-    : m_timeout(timeout), m_deadline(Clock::now() + timeout) {
+Client::Client(const std::string& url, milliseconds timeout) : m_timeout(timeout), m_deadline(Clock::now() + timeout) {
     const auto u = parse_redis_url(url);
     m_where = u.unix_socket.empty() ? fmt::format("{}:{}", u.host, u.port) : u.unix_socket;
     const auto tv = to_timeval(std::max(milliseconds{1}, remaining(m_deadline)));
@@ -221,9 +222,9 @@ Client::Client(const std::string& url, milliseconds timeout)
     // From here every read and write is polled against the deadline: the socket must never block.
     const int flags = ::fcntl(m_ctx->fd, F_GETFL);
     if (flags < 0 || ::fcntl(m_ctx->fd, F_SETFL, flags | O_NONBLOCK) < 0)
-        throw RedisError(fmt::format("Redis at {}: cannot make the socket non-blocking: {}", m_where,
-                                     std::strerror(errno)));
-    m_ctx->flags &= ~REDIS_BLOCK;  // so hiredis takes EAGAIN as "try again later", not as an error
+        throw RedisError(
+            fmt::format("Redis at {}: cannot make the socket non-blocking: {}", m_where, std::strerror(errno)));
+    m_ctx->flags &= ~REDIS_BLOCK; // so hiredis takes EAGAIN as "try again later", not as an error
 
     std::size_t count = 0;
     if (!u.password.empty()) {

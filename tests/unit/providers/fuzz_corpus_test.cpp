@@ -44,7 +44,8 @@ bool one_line(std::string_view text) {
 
 // Finite, and written as a JSON number: the text goes into NUMERIC columns as it is.
 bool number_literal(const etl::market::Decimal& d) {
-    return !d.text.empty() && std::isfinite(d.value) && d.text.find_first_not_of("0123456789+-.eE") == std::string::npos;
+    return !d.text.empty() && std::isfinite(d.value) &&
+           d.text.find_first_not_of("0123456789+-.eE") == std::string::npos;
 }
 
 template <class T> void check_failure(const ParseResult<T>& r) {
@@ -77,7 +78,7 @@ void check_page(const ParseResult<ParsedPage>& r, std::string_view symbol) {
 
 TEST_CASE("every body of the fuzzing corpus goes through every parser without a crash", "[unit]") {
     const auto files = corpus_files();
-    REQUIRE(files.size() >= 40);  // the seeds are there (a wrong path would pass vacuously)
+    REQUIRE(files.size() >= 40); // the seeds are there (a wrong path would pass vacuously)
     for (const auto& path : files) {
         INFO(path.lexically_relative(ETL_SOURCE_DIR).string());
         const std::string body = read_file(path);

@@ -51,7 +51,7 @@ TEST_CASE("redis URLs: user and password are percent-decoded, both forms are sec
     CHECK(u.db == 1);
     CHECK(etl::util::scrub("raw@pass word") == "***");
 
-    u = parse_redis_url("redis://only-a-password@h");  // some clients' form: the userinfo is the password
+    u = parse_redis_url("redis://only-a-password@h"); // some clients' form: the userinfo is the password
     CHECK(u.username.empty());
     CHECK(u.password == "only-a-password");
 

@@ -6,7 +6,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto tf : {etl::market::Timeframe::day, etl::market::Timeframe::hour}) {
         const auto page = etl::providers::parse_polygon_aggs(body, "AAPL", tf);
         etl::fuzz::check_page(page, "AAPL");
-        if (page && page->next_url && page->next_url->empty()) etl::fuzz::broken("empty next_url");
+        if (page && page->next_url && page->next_url->find_first_not_of(" \t\r\n") == std::string::npos)
+            etl::fuzz::broken("blank next_url", *page->next_url);
     }
     return 0;
 }

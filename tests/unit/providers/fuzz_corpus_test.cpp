@@ -83,7 +83,10 @@ TEST_CASE("every body of the fuzzing corpus goes through every parser without a 
         INFO(path.lexically_relative(ETL_SOURCE_DIR).string());
         const std::string body = read_file(path);
         for (const auto tf : {Timeframe::day, Timeframe::hour}) {
-            check_page(parse_polygon_aggs(body, "AAPL", tf), "AAPL");
+            const auto polygon = parse_polygon_aggs(body, "AAPL", tf);
+            check_page(polygon, "AAPL");
+            if (polygon && polygon->next_url)
+                CHECK(polygon->next_url->find_first_not_of(" \t\r\n") != std::string::npos);
             check_page(parse_yahoo_chart(body, "AAPL", tf), "AAPL");
         }
         check_page(parse_coingecko_daily(body, "BTC"), "BTC");

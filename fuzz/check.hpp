@@ -51,6 +51,9 @@ inline void check_page(const providers::ParseResult<providers::ParsedPage>& r, s
     if (!r) return;
     for (const auto& bar : r->batch.bars) {
         if (bar.symbol != symbol) broken("bar symbol", bar.symbol);
+        // Daily bars are keyed by session date: that date at 00:00 UTC, whatever the provider's convention.
+        if (bar.timeframe == market::Timeframe::day && bar.ts.time_since_epoch().count() % 86400 != 0)
+            broken("daily bar not at 00:00 UTC");
         check_decimal(bar.open, "bar open");
         check_decimal(bar.high, "bar high");
         check_decimal(bar.low, "bar low");

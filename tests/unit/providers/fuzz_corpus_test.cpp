@@ -64,6 +64,7 @@ void check_page(const ParseResult<ParsedPage>& r, std::string_view symbol) {
     if (!r) return;
     for (const auto& bar : r->batch.bars) {
         CHECK(bar.symbol == symbol);
+        if (bar.timeframe == Timeframe::day) CHECK(bar.ts.time_since_epoch().count() % 86400 == 0);
         CHECK(number_literal(bar.open));
         CHECK(number_literal(bar.high));
         CHECK(number_literal(bar.low));

@@ -597,9 +597,10 @@ class RedisServer(_StartStop):
 
     @property
     def url(self) -> str:
-        """redis://127.0.0.1:PORT/DB, or redis://:PASSWORD@127.0.0.1:PORT/DB. The password goes in verbatim, as
-        etl's redis_url parser does not percent-decode: keep test passwords URL-safe ([A-Za-z0-9._~-])."""
-        auth = f":{self.password}@" if self.password else ""
+        """redis://127.0.0.1:PORT/DB, or redis://:PASSWORD@127.0.0.1:PORT/DB with the password percent-encoded
+        (etl's redis_url parser decodes it), so any password works."""
+        from urllib.parse import quote
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
         return f"redis://{auth}127.0.0.1:{self.port}/{self.db}"
 
     # ---- a tiny RESP client

@@ -21,7 +21,7 @@ namespace {
 const std::vector<KeySpec> k_keys = {
     {"database_url", "sqlite:market-etl.db", "DATABASE_URL",
      "postgresql://… for PostgreSQL/TimescaleDB, or sqlite:PATH for the embedded SQLite file", false, true},
-    {"redis_url", "", "REDIS_URL", "redis://[:password@]host:port[/db] for the latest-price cache; empty = no cache", false, true},
+    {"redis_url", "", "REDIS_URL", "redis://[[user]:password@]host[:port][/db] (password percent-decoded) for the cache; empty = no cache", false, true},
     {"mock", "false", "USE_MOCK_DATA", "use the deterministic mock provider for every asset class"},
     {"log.format", "auto", "ETL_LOG_FORMAT", "text, json, or auto (text on a TTY, JSON lines otherwise)"},
     {"log.level", "info", "ETL_LOG_LEVEL", "debug, info, warn or error"},
@@ -43,7 +43,7 @@ const std::vector<KeySpec> k_keys = {
      "a run whose rejected records exceed this fraction of all records exits 65"},
     {"redis.latest_ttl_seconds", "60", "", "TTL of latest_price:{SYMBOL}"},
     {"redis.hourly_ttl_seconds", "120", "", "TTL of hourly_data:{SYMBOL}:1D"},
-    {"redis.timeout_ms", "2000", "", "connect and command timeout for Redis; a slower Redis is treated as down"},
+    {"redis.timeout_ms", "2000", "", "one deadline for the whole cache write (connect, AUTH, SELECT, every SET); a slower Redis is treated as down"},
     {"timescaledb.compress_after_days", "30", "", "compress price_bars chunks older than this (TimescaleDB only; 0 = never)"},
     {"timescaledb.retention_days", "0", "", "drop price_bars chunks older than this (TimescaleDB only; 0 = keep all)"},
     {"calendar.closures_file", "", "ETL_CALENDAR_CLOSURES_FILE",

@@ -69,6 +69,7 @@ int hourly_main(const std::vector<std::string>& args) {
         const auto forced = parse_class_flag(opts.asset_class);
         const auto shard = resolve_shard(common);
         auto cfg = load_config(common);
+        check_cache_config(cfg);
         const auto calendar = load_calendar(cfg);
         const bool market_open = calendar.is_open(now);
         // Sessions are New York dates: at 22:00 ET the UTC date is already tomorrow's.

@@ -40,6 +40,7 @@ int latest_main(const std::vector<std::string>& args) {
         const auto forced = parse_class_flag(opts.asset_class);
         const auto shard = resolve_shard(common);
         auto cfg = load_config(common);
+        check_cache_config(cfg);
         const auto calendar = load_calendar(cfg);
         const bool market_open = calendar.is_open(now);
         if (opts.market_hours_only && !market_open && only_equities_named(cfg, symbols, forced)) {

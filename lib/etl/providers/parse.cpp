@@ -546,7 +546,9 @@ ParseResult<ParsedPage> parse_polygon(std::string_view body, std::string_view sy
             std::string_view url;
             bool is_null = false;
             if (value.get_string().get(url) == simdjson::SUCCESS) {
-                page.next_url = std::string(url); // as given; the client adds its key to it
+                // As given; the client adds its key to it. An empty one is no next page: followed, it
+                // would ask for the base URL itself.
+                if (!trim_json_space(url).empty()) page.next_url = std::string(url);
             } else if (value.is_null().get(is_null) != simdjson::SUCCESS || !is_null) {
                 return failure(k_polygon, "next_url is not a string");
             }

@@ -147,36 +147,72 @@ ParseResult<market::Quote> parse_yahoo_quote(std::string_view body, std::string_
         if (body.empty() || body.find('{') == std::string_view::npos) return failure("yahoo", "response is not JSON");
         Doc d(body);
         d.doc = d.parser.iterate(d.buffer);
-        od::value result;
-        if (d.doc.at_pointer("/chart/result/0/meta").get(result) != simdjson::SUCCESS) {
-            // Re-iterate to read the error description.
-            d.doc.rewind();
-            std::string_view description;
-            if (d.doc.at_pointer("/chart/error/description").get_string().get(description) == simdjson::SUCCESS)
-                return failure("yahoo", description);
-            return failure("yahoo", "response has no chart.result[0].meta");
-        }
+        od::object root;
+        if (d.doc.get_object().get(root) != simdjson::SUCCESS) return failure("yahoo", "response is not a JSON object");
+        // One forward pass over chart.result[0].meta and chart.error. On-Demand cannot go back once simdjson
+        // has given up on a document (rewinding it to look for the error crashed on a lone "{"), so nothing
+        // here rewinds: an error description is read by provider_error_message, on a parse of its own.
         market::Quote q;
         q.symbol = std::string(symbol);
         q.source = "yahoo";
-        bool has_price = false;
+        bool has_meta = false, has_price = false, has_error = false;
         std::optional<market::Decimal> chart_previous, previous;
-        for (auto f : result.get_object()) {
-            const std::string_view k = f.unescaped_key();
-            if (k == "regularMarketPrice") {
-                if (auto v = number_of(f.value())) {
-                    q.price = std::move(*v);
-                    has_price = true;
+        const auto read_meta = [&](od::object meta) {
+            has_meta = true;
+            for (auto f : meta) {
+                const std::string_view k = f.unescaped_key();
+                if (k == "regularMarketPrice") {
+                    if (auto v = number_of(f.value())) {
+                        q.price = std::move(*v);
+                        has_price = true;
+                    }
+                } else if (k == "chartPreviousClose") {
+                    chart_previous = number_of(f.value());
+                } else if (k == "previousClose") {
+                    previous = number_of(f.value());
+                } else if (k == "regularMarketTime") {
+                    double t = 0;
+                    if (f.value().get_double().get(t) == simdjson::SUCCESS)
+                        if (const auto secs = epoch_seconds(t, 1.0))
+                            q.as_of = market::sys_seconds{std::chrono::seconds{*secs}};
                 }
-            } else if (k == "chartPreviousClose") {
-                chart_previous = number_of(f.value());
-            } else if (k == "previousClose") {
-                previous = number_of(f.value());
-            } else if (k == "regularMarketTime") {
-                double t = 0;
-                if (f.value().get_double().get(t) == simdjson::SUCCESS)
-                    if (const auto secs = epoch_seconds(t, 1.0)) q.as_of = market::sys_seconds{std::chrono::seconds{*secs}};
             }
+        };
+        for (auto top : root) {
+            if (std::string_view(top.unescaped_key()) != "chart") continue;
+            od::object chart;
+            if (top.value().get_object().get(chart) != simdjson::SUCCESS)
+                return failure("yahoo", "chart is not an object");
+            for (auto field : chart) {
+                const std::string_view key = field.unescaped_key();
+                od::value v = field.value();
+                od::json_type type{};
+                if (v.type().get(type) != simdjson::SUCCESS) return failure("yahoo", "malformed response");
+                if (key == "error") {
+                    has_error = has_error || type != od::json_type::null;
+                } else if (key == "result" && type == od::json_type::array) {
+                    bool first = true;
+                    for (auto element : v.get_array()) {
+                        od::value result = element.value();
+                        if (!first) continue;
+                        first = false;
+                        od::object result_object;
+                        if (result.get_object().get(result_object) != simdjson::SUCCESS) continue;
+                        for (auto rf : result_object) {
+                            if (std::string_view(rf.unescaped_key()) != "meta") continue;
+                            od::object meta;
+                            if (rf.value().get_object().get(meta) == simdjson::SUCCESS) read_meta(meta);
+                        }
+                    }
+                }
+            }
+        }
+        if (d.doc.current_location().error() != simdjson::OUT_OF_BOUNDS)
+            return failure("yahoo", "unexpected content after the JSON object");
+        if (!has_meta) {
+            if (has_error)
+                return failure("yahoo", provider_error_message(body).value_or("chart.error without a description"));
+            return failure("yahoo", "response has no chart.result[0].meta");
         }
         if (!has_price) return failure("yahoo", "meta has no regularMarketPrice");
         q.previous_close = previous ? previous : chart_previous;

@@ -1,5 +1,6 @@
-// hiredis adapter: a connection with connect/command timeouts, AUTH and SELECT from a redis:// URL,
-// and pipelined SET ... EX for many keys in one round trip. Raw hiredis handles never leave this folder.
+// hiredis adapter: a connection from a redis:// URL (percent-decoded), AUTH and SELECT, and pipelined
+// SET ... EX for many keys in one round trip, all under one deadline. Raw hiredis handles never leave
+// this folder.
 #pragma once
 
 #include "etl/util/error.hpp"
@@ -28,11 +29,14 @@ struct RedisUrl {
     int port = 6379;
     std::string unix_socket;  // redis+unix:///path or unix:///path
     std::string username;     // Redis 6 ACL user; "" = default
-    std::string password;
+    std::string password;     // percent-decoded
     int db = 0;
 };
 
-// Parses redis://[[user]:password@]host[:port][/db], unix:///path[?db=N]. Throws ConfigError.
+// Parses redis://[[user]:password@]host[:port][/db] (user and password percent-decoded, so
+// redis://:p%40ss@host authenticates with "p@ss"; an unencoded '@' or space in the password is taken
+// as written, as before) and unix:///path[?db=N]. Registers the password, as written and decoded, as a
+// secret. Throws ConfigError for anything else, including rediss:// (this build's hiredis has no TLS).
 RedisUrl parse_redis_url(std::string_view url);
 
 struct ContextDeleter {
@@ -41,12 +45,14 @@ struct ContextDeleter {
 
 class Client {
 public:
-    // Connects, authenticates and selects the database; `timeout` bounds the connect and every
-    // command. Throws RedisError; messages never contain the password.
+    // Connects, authenticates and selects the database. `timeout` is one deadline for everything the
+    // client does, together: connect, AUTH, SELECT and every later command with its reply (a Redis
+    // that answers a byte at a time cannot stretch it). Throws RedisError; messages never contain the
+    // password.
     Client(const std::string& url, std::chrono::milliseconds timeout);
 
-    // SET key value EX ttl for every item, pipelined: all commands written, then all replies read.
-    // Throws RedisError when any command fails.
+    // SET key value EX ttl for every item, pipelined: the commands written while the replies are read.
+    // Throws RedisError when any command fails or the deadline passes.
     void set_many(std::span<const std::pair<std::string, std::string>> items, std::chrono::seconds ttl);
 
     // GET, for checks and tests; nullopt when the key does not exist.
@@ -55,6 +61,8 @@ public:
 private:
     std::unique_ptr<redisContext, ContextDeleter> m_ctx;
     std::string m_where;  // host:port for messages
+    std::chrono::milliseconds m_timeout;
+    std::chrono::steady_clock::time_point m_deadline;
 };
 
 } // namespace etl::redis

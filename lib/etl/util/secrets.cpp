@@ -2,12 +2,19 @@
 
 #include "etl/util/strings.hpp"
 
+#include <curl/curl.h>
+
 #include <algorithm>
+#include <memory>
 #include <mutex>
 #include <vector>
 
 namespace etl::util {
 namespace {
+
+struct CurlFree {
+    void operator()(char* s) const noexcept { curl_free(s); }
+};
 
 std::mutex g_mutex;
 std::vector<std::string>& secrets() {
@@ -61,6 +68,14 @@ std::vector<std::string> url_secrets(std::string_view url) {
             const auto colon = userinfo.find(':');
             if (colon != std::string_view::npos) out.emplace_back(userinfo.substr(colon + 1));
             else if (url.starts_with("redis")) out.emplace_back(userinfo);
+            // Clients percent-decode the password (redis://:p%40ss@host authenticates with "p@ss"): that
+            // form is the secret too.
+            if (!out.empty() && out.back().find('%') != std::string::npos) {
+                int size = 0;
+                const std::unique_ptr<char, CurlFree> decoded(
+                    curl_easy_unescape(nullptr, out.back().data(), static_cast<int>(out.back().size()), &size));
+                if (decoded && size > 0) out.emplace_back(decoded.get(), static_cast<std::size_t>(size));
+            }
         }
     }
     // password=VALUE in a query (&-separated) or a libpq key=value string (space-separated, maybe quoted).

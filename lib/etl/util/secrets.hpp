@@ -20,8 +20,9 @@ std::string scrub(std::string_view text);
 std::string redact_url(std::string_view url);
 
 // The passwords a connection string carries: the userinfo password of scheme://user:password@host
-// (for redis:// also scheme://password@host, a form Redis clients accept), and `password=` values
-// of a URL query or a libpq key=value string (quoted or not).
+// (for redis:// also scheme://password@host, a form Redis clients accept), as written and, when it
+// holds %XX escapes, percent-decoded (the form clients send); and `password=` values of a URL query or
+// a libpq key=value string (quoted or not).
 std::vector<std::string> url_secrets(std::string_view url);
 
 // "abcd…" style mask for `etl config show`: "***" for short values, else "***" + last 4 characters.

@@ -62,3 +62,23 @@ TEST_CASE("Yahoo chart meta as a quote", "[unit]") {
     CHECK_FALSE(parse_yahoo_quote("Too Many Requests", "AAPL"));
     CHECK_FALSE(parse_yahoo_quote(R"({"chart":{"result":[{"meta":{"symbol":"AAPL"}}],"error":null}})", "AAPL"));
 }
+
+TEST_CASE("Yahoo quote: malformed bodies are parse failures, never a crash", "[unit]") {
+    // A lone "{" once crashed etl-latest: the parser rewound a document simdjson had given up on.
+    const auto brace = parse_yahoo_quote("{", "AAPL");
+    REQUIRE_FALSE(brace);
+    CHECK_THAT(brace.error().message, Catch::StartsWith("yahoo: "));
+    const std::string real =
+        R"({"chart":{"result":[{"meta":{"currency":"USD","symbol":"AAPL","regularMarketPrice":235.74,"chartPreviousClose":241.84,"regularMarketTime":1741208401},"timestamp":[1741185000],"indicators":{"quote":[{}]}}],"error":null}})";
+    for (std::size_t n = 0; n < real.size(); ++n) {
+        INFO(real.substr(0, n));
+        CHECK_FALSE(parse_yahoo_quote(real.substr(0, n), "AAPL"));  // every truncation, none a quote
+    }
+    CHECK(parse_yahoo_quote(real, "AAPL"));
+    CHECK_FALSE(parse_yahoo_quote(real + "}", "AAPL"));
+    // The description is the provider's text: it reaches the log as one line.
+    const auto multi = parse_yahoo_quote(
+        R"({"chart":{"result":null,"error":{"code":"Bad Request","description":"first line\nsecond\u0007line"}}})", "AAPL");
+    REQUIRE_FALSE(multi);
+    CHECK(multi.error().message == "yahoo: first line second line");
+}

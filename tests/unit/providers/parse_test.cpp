@@ -209,6 +209,12 @@ TEST_CASE("polygon: next_url absent or null means last page", "[unit]") {
                                             "A", Timeframe::hour);
     REQUIRE(escaped);
     CHECK(escaped->next_url == std::string("https://api.polygon.io/v2?cursor=a"));
+    // Found by fuzzing: an empty next_url was a next page at the base URL itself.
+    for (const auto* body : {R"({"status":"OK","results":[],"next_url":""})", R"({"status":"OK","next_url":" \n"})"}) {
+        const auto empty = parse_polygon_aggs(body, "A", Timeframe::hour);
+        REQUIRE(empty);
+        CHECK_FALSE(empty->next_url);
+    }
 }
 
 TEST_CASE("polygon: hourly t is floored to whole seconds", "[unit]") {

@@ -3,6 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <string>
+
 using etl::redis::parse_redis_url;
 
 TEST_CASE("redis URLs: host, port, db, password, unix sockets", "[unit]") {
@@ -25,4 +28,64 @@ TEST_CASE("redis URLs: host, port, db, password, unix sockets", "[unit]") {
     CHECK_THROWS_AS(parse_redis_url("http://x"), etl::ConfigError);
     CHECK_THROWS_AS(parse_redis_url("redis://h:notaport"), etl::ConfigError);
     CHECK_THROWS_WITH(parse_redis_url("rediss://h:6380"), Catch::Contains("TLS"));
+}
+
+TEST_CASE("redis URLs: user and password are percent-decoded, both forms are secrets", "[unit]") {
+    auto u = parse_redis_url("redis://:p%40ss%20w%2Frd@127.0.0.1:6380/3");
+    CHECK(u.password == "p@ss w/rd");
+    CHECK(u.host == "127.0.0.1");
+    CHECK(u.port == 6380);
+    CHECK(u.db == 3);
+    CHECK(etl::util::scrub("AUTH p@ss w/rd") == "AUTH ***");
+    CHECK(etl::util::scrub("url redis://:p%40ss%20w%2Frd@h") == "url redis://:***@h");
+
+    u = parse_redis_url("redis://etl%2Dbot:s%3Acret%25x@cache.internal");
+    CHECK(u.username == "etl-bot");
+    CHECK(u.password == "s:cret%x");
+
+    // Written unencoded, as the old parser took them (the userinfo ends at the last '@'): still fine.
+    u = parse_redis_url("redis://:raw@pass word@h:7000/1");
+    CHECK(u.password == "raw@pass word");
+    CHECK(u.host == "h");
+    CHECK(u.port == 7000);
+    CHECK(u.db == 1);
+    CHECK(etl::util::scrub("raw@pass word") == "***");
+
+    u = parse_redis_url("redis://only-a-password@h"); // some clients' form: the userinfo is the password
+    CHECK(u.username.empty());
+    CHECK(u.password == "only-a-password");
+
+    u = parse_redis_url("redis://[::1]:6390");
+    CHECK(u.host == "::1");
+    CHECK(u.port == 6390);
+    CHECK(u.db == 0);
+
+    CHECK_THROWS_AS(parse_redis_url("redis://:bad%00pw@h"), etl::ConfigError);
+    CHECK_THROWS_AS(parse_redis_url("redis://h:0"), etl::ConfigError);
+    CHECK_THROWS_AS(parse_redis_url("redis://h/x"), etl::ConfigError);
+    CHECK_THROWS_AS(parse_redis_url("redis://h/0?timeout=5"), etl::ConfigError);
+    CHECK_THROWS_WITH(parse_redis_url("redis://:never-shown-pw@h:notaport"),
+                      !Catch::Contains("never-shown-pw") && Catch::Contains("redis_url"));
+}
+
+TEST_CASE("redis URLs: rediss:// is refused with the fix named", "[unit]") {
+    try {
+        parse_redis_url("rediss://:tls-pw-1234@cache.example.com:6380/0");
+        FAIL("rediss:// accepted");
+    } catch (const etl::ConfigError& e) {
+        const std::string what = e.what();
+        CHECK(e.code() == etl::util::ExitCode::config);
+        CHECK(what.find('\n') == std::string::npos);
+        CHECK_THAT(what, Catch::Contains("rediss://") && Catch::Contains("TLS") && Catch::Contains("stunnel") &&
+                             Catch::Contains("redis:// on a trusted network"));
+        CHECK(what.find("tls-pw-1234") == std::string::npos);
+    }
+}
+
+TEST_CASE("url_secrets: a percent-encoded password also in its decoded form", "[unit]") {
+    const auto secrets = etl::util::url_secrets("redis://:p%40ss%20w%2Frd@h:6379/0");
+    CHECK(std::find(secrets.begin(), secrets.end(), "p%40ss%20w%2Frd") != secrets.end());
+    CHECK(std::find(secrets.begin(), secrets.end(), "p@ss w/rd") != secrets.end());
+    const auto pg = etl::util::url_secrets("postgresql://etl:pg%23secret@db/market");
+    CHECK(std::find(pg.begin(), pg.end(), "pg#secret") != pg.end());
 }

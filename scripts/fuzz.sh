@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Fuzzes every parser that reads provider bytes. Builds the libFuzzer targets in fuzz/ with clang, ASan and
+# UBSan into ${ETL_FUZZ_BUILD_DIR:-build-fuzz}, then runs each for ETL_FUZZ_SECONDS (default 30) seconds,
+# starting from the seed corpus in tests/fuzz/ (real-shaped provider bodies, and regressions/: inputs
+# that once crashed). ETL_FUZZ_TARGETS picks targets (default: all). Exits 1 when a target crashes,
+# leaks, times out or breaks a check; the input is kept in ${ETL_FUZZ_OUT:-<build dir>/fuzz-out} (crash-*,
+# leak-*, timeout-*): fix the bug, then add the input to tests/fuzz/regressions/, which the unit tests replay.
+# New interesting inputs go to the out dir too, never into tests/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${ETL_FUZZ_BUILD_DIR:-build-fuzz}
+seconds=${ETL_FUZZ_SECONDS:-30}
+out=${ETL_FUZZ_OUT:-$build_dir/fuzz-out}
+all_targets="polygon_aggs coingecko_daily coingecko_prices coingecko_simple_price yahoo_chart yahoo_quote provider_error_message"
+targets=${ETL_FUZZ_TARGETS:-$all_targets}
+
+# shellcheck disable=SC2086
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+      -DETL_BUILD_FUZZ=ON -DETL_BUILD_TESTS=OFF -DETL_WERROR=ON ${ETL_CMAKE_ARGS:-} >/dev/null
+cmake --build "$build_dir" --target etl-fuzz
+
+seeds() {  # the corpus directories of a target: its provider's bodies, odd bodies, past crashes
+    case $1 in
+    polygon_*) echo tests/fuzz/polygon ;;
+    coingecko_*) echo tests/fuzz/coingecko ;;
+    yahoo_*) echo tests/fuzz/yahoo ;;
+    *) echo tests/fuzz/polygon tests/fuzz/coingecko tests/fuzz/yahoo ;;
+    esac
+    echo tests/fuzz/other tests/fuzz/regressions
+}
+
+failed=()
+for target in $targets; do
+    binary=$build_dir/fuzz/fuzz_$target
+    [[ -x $binary ]] || { echo "fuzz.sh: unknown target '$target' (targets: $all_targets)" >&2; exit 64; }
+    mkdir -p "$out/$target/corpus"
+    log=$out/$target/fuzz.log
+    echo "fuzzing $target for ${seconds} s"
+    # shellcheck disable=SC2046
+    if "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -dict=fuzz/json.dict \
+        -artifact_prefix="$out/$target/" -print_final_stats=1 \
+        "$out/$target/corpus" $(seeds "$target") >"$log" 2>&1; then
+        grep -E '^stat::number_of_executed_units|^Done' "$log" | tr '\n' ' ' || true
+        echo
+    else
+        echo "fuzz.sh: $target failed; log: $log" >&2
+        grep -E -A25 '^==[0-9]+==ERROR|runtime error|fuzz check failed|^artifact_prefix|Test unit written' "$log" \
+            | head -60 >&2 || tail -40 "$log" >&2
+        failed+=("$target")
+    fi
+done
+if ((${#failed[@]})); then
+    echo "fuzz.sh: ${#failed[@]} target(s) failed: ${failed[*]}; inputs in $out/<target>/" >&2
+    exit 1
+fi
+echo "fuzz.sh: no crash in ${seconds} s per target ($targets)"

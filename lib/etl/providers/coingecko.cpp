@@ -46,8 +46,8 @@ public:
 
 class CoinGeckoFetch final : public CoinGeckoFetchBase {
 public:
-    CoinGeckoFetch(const ProviderSettings& s, std::string symbol, std::string url, sys_seconds keep_from)
-        : m_settings(s), m_symbol(std::move(symbol)), m_url(std::move(url)), m_keep_from(keep_from) {}
+    CoinGeckoFetch(const ProviderSettings& s, std::string symbol, std::string url, HourWindow keep)
+        : m_settings(s), m_symbol(std::move(symbol)), m_url(std::move(url)), m_keep(keep) {}
 
     std::optional<http::Request> next_request() override {
         if (m_done) return std::nullopt;
@@ -58,10 +58,10 @@ public:
         auto page = parse_coingecko_daily(body, m_symbol);
         if (!page) return tl::unexpected(page.error());
         m_skipped += page->skipped;
-        for (auto& b : page->batch.bars) {
-            if (b.ts >= m_keep_from) m_batch.bars.push_back(std::move(b));
-            else ++m_skipped;  // the widening above asked for it, the user did not
-        }
+        // The widened start and the inclusive `to` (the next day's 00:00 UTC point) asked for days the
+        // user did not.
+        m_batch.bars = std::move(page->batch.bars);
+        keep_window(m_batch.bars, m_keep, m_skipped);
         m_batch.rejected = std::move(page->batch.rejected);
         m_done = true;
         return {};
@@ -71,7 +71,7 @@ private:
     const ProviderSettings& m_settings;
     std::string m_symbol;
     std::string m_url;
-    sys_seconds m_keep_from;
+    HourWindow m_keep;  // the user's window: daily bars are their date at 00:00 UTC
     bool m_done = false;
 };
 
@@ -214,7 +214,8 @@ std::unique_ptr<SymbolFetch> CoinGeckoProvider::daily_bars(const market::Asset& 
     const auto url = fmt::format("{}/coins/{}/market_chart/range?vs_currency=usd&from={}&to={}&interval=daily",
                                  m_settings.base_url, util::percent_encode(asset.coingecko_id),
                                  period_from.time_since_epoch().count(), period_to.time_since_epoch().count());
-    return std::make_unique<CoinGeckoFetch>(m_settings, asset.symbol, url, sys_seconds{from});
+    return std::make_unique<CoinGeckoFetch>(m_settings, asset.symbol, url,
+                                            HourWindow{sys_seconds{from}, sys_seconds{window.to}});
 }
 
 } // namespace etl::providers

@@ -118,7 +118,10 @@ std::unique_ptr<SymbolFetch> PolygonProvider::daily_bars(const market::Asset& as
     const auto url = fmt::format("{}/v2/aggs/ticker/{}/range/1/day/{}/{}?adjusted=true&sort=asc&limit=50000",
                                  m_settings.base_url, encode_ticker(asset.polygon_ticker),
                                  util::format_date(window.from), util::format_date(window.to));
-    return std::make_unique<PolygonFetch>(m_settings, asset.symbol, url, market::Timeframe::day);
+    // Both dates are inclusive and Polygon snaps them outward to whole buckets: a bar whose session date
+    // lies outside the window (a bucket the snapping added) was asked for, not wanted: skipped, not rejected.
+    return std::make_unique<PolygonFetch>(m_settings, asset.symbol, url, market::Timeframe::day,
+                                          HourWindow{market::sys_seconds{window.from}, market::sys_seconds{window.to}});
 }
 
 std::unique_ptr<SymbolFetch> PolygonProvider::hourly_bars(const market::Asset& asset, HourWindow window,

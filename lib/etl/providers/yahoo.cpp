@@ -21,12 +21,14 @@ constexpr std::string_view k_user_agent =
 
 // A daily or hourly chart. Hourly bars come from 30-minute bars: Yahoo's own 1h bars start on the half
 // hour (09:30, 10:30, ...), so 30-minute bars are grouped into bars that start on the hour, like
-// Polygon's.
+// Polygon's. Bars outside `keep` (the bar starts the caller asked for) are skipped: period2 is
+// inclusive for a row stamped exactly at it (crypto and exchanges such as Tokyo open at 00:00 UTC), so
+// the day after the window comes back as well.
 class YahooFetch final : public SymbolFetch {
 public:
-    YahooFetch(const ProviderSettings& s, std::string symbol, std::string url,
-               std::optional<HourWindow> hourly = std::nullopt)
-        : m_settings(s), m_symbol(std::move(symbol)), m_url(std::move(url)), m_hourly(hourly) {}
+    YahooFetch(const ProviderSettings& s, std::string symbol, std::string url, market::Timeframe timeframe,
+               HourWindow keep)
+        : m_settings(s), m_symbol(std::move(symbol)), m_url(std::move(url)), m_timeframe(timeframe), m_keep(keep) {}
 
     std::optional<http::Request> next_request() override {
         if (m_done) return std::nullopt;
@@ -34,15 +36,13 @@ public:
     }
 
     tl::expected<void, ParseFailure> on_success(std::string_view body) override {
-        auto page = parse_yahoo_chart(body, m_symbol, m_hourly ? market::Timeframe::hour : market::Timeframe::day);
+        auto page = parse_yahoo_chart(body, m_symbol, m_timeframe);
         if (!page) return tl::unexpected(page.error());
         m_batch = std::move(page->batch);
         m_skipped = page->skipped;
-        if (m_hourly) {
-            m_batch.bars = market::hourly_bars_from_bars(m_batch.bars);
-            keep_window(m_batch.bars, *m_hourly, m_skipped);
-            drop_incomplete_hours();
-        }
+        if (m_timeframe == market::Timeframe::hour) m_batch.bars = market::hourly_bars_from_bars(m_batch.bars);
+        keep_window(m_batch.bars, m_keep, m_skipped);
+        if (m_timeframe == market::Timeframe::hour) drop_incomplete_hours();
         m_done = true;
         return {};
     }
@@ -79,7 +79,8 @@ private:
     const ProviderSettings& m_settings;
     std::string m_symbol;
     std::string m_url;
-    std::optional<HourWindow> m_hourly;
+    market::Timeframe m_timeframe;
+    HourWindow m_keep;
     bool m_done = false;
 };
 
@@ -120,13 +121,16 @@ std::unique_ptr<SymbolFetch> YahooProvider::daily_bars(const market::Asset& asse
         why = fmt::format("{} has no yahoo_symbol in assets", asset.symbol);
         return nullptr;
     }
-    // period1 inclusive, period2 exclusive: the day after the window's last session date.
+    // period1 inclusive, period2 the day after the window's last session date: exclusive for a session
+    // that opens later in the day (New York), inclusive for one stamped 00:00 UTC, which is skipped.
     const sys_seconds p1{window.from};
     const sys_seconds p2{window.to + days{1}};
     const auto url = fmt::format("{}/v8/finance/chart/{}?period1={}&period2={}&interval=1d&includePrePost=false",
                                  m_settings.base_url, util::percent_encode(asset.yahoo_symbol),
                                  p1.time_since_epoch().count(), p2.time_since_epoch().count());
-    return std::make_unique<YahooFetch>(m_settings, asset.symbol, url);
+    // Daily bars carry their session date at 00:00 UTC, so the window's instants are its dates.
+    return std::make_unique<YahooFetch>(m_settings, asset.symbol, url, market::Timeframe::day,
+                                        HourWindow{p1, sys_seconds{window.to}});
 }
 
 } // namespace etl::providers
@@ -143,7 +147,7 @@ std::unique_ptr<SymbolFetch> YahooProvider::hourly_bars(const market::Asset& ass
     const auto url = fmt::format("{}/v8/finance/chart/{}?period1={}&period2={}&interval=30m&includePrePost=false",
                                  m_settings.base_url, util::percent_encode(asset.yahoo_symbol),
                                  window.from.time_since_epoch().count(), p2.time_since_epoch().count());
-    return std::make_unique<YahooFetch>(m_settings, asset.symbol, url, window);
+    return std::make_unique<YahooFetch>(m_settings, asset.symbol, url, market::Timeframe::hour, window);
 }
 
 std::vector<QuoteFetch> YahooProvider::latest_quotes(std::span<const market::Asset> assets,

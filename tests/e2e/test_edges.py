@@ -1,0 +1,150 @@
+"""Window edges, the market's "today", and bad symbols and dates.
+
+- Rows a provider sends because the request asked for them, although the user did not (Yahoo's period2 is
+  inclusive for rows stamped exactly at it, CoinGecko's `to` likewise, a Polygon bar past `to`), are skipped
+  and counted in the `loaded` log line's `skipped` field, never rejected.
+- "Today" is the market's day: for stocks, ETFs and indices the last NYSE session that has opened (America/
+  New_York), for crypto the UTC date. A window never reaches past it; a later --to is clipped (one log line).
+- Symbols that could become a path step at a provider, and dates outside 1900-01-01 .. 9999-12-31, are usage
+  errors (64) with a one-line message, on SQLite and PostgreSQL alike.
+"""
+import json
+import unittest
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from harness import (ETL_HOURLY, ETL_LATEST, PgDatabase, ServerTestCase, TempDir, all_days, clean_env, require_pg,
+                     run, sqlite_query, weekdays)
+
+ET = ZoneInfo("America/New_York")
+UTC = timezone.utc
+
+
+def plain_lines(stderr):
+    """stderr lines that are not JSON log lines."""
+    return [l for l in stderr.splitlines() if l.strip() and not l.lstrip().startswith("{")]
+
+
+def loaded_line(r, symbol):
+    lines = [l for l in r.json_logs() if l.get("msg") == "loaded" and l.get("symbol") == symbol]
+    assert len(lines) == 1, r.describe()
+    return lines[0]
+
+
+def utc_midnight(d: date) -> int:
+    return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp())
+
+
+def yahoo_daily_body(symbol, zone, instrument, exchange, rows):
+    """A Yahoo /v8/finance/chart daily answer shaped like a live one (providers.md §3.2), rows =
+    [(unix seconds, open, high, low, close, volume)]."""
+    ts = [r[0] for r in rows]
+    quote = {"open": [r[1] for r in rows], "high": [r[2] for r in rows], "low": [r[3] for r in rows],
+             "close": [r[4] for r in rows], "volume": [r[5] for r in rows]}
+    period = {"timezone": "UTC" if zone == "UTC" else "JST", "start": ts[-1], "end": ts[-1] + 86400,
+              "gmtoffset": 0 if zone == "UTC" else 32400}
+    meta = {"currency": "USD" if zone == "UTC" else "JPY", "symbol": symbol, "exchangeName": exchange,
+            "fullExchangeName": exchange, "instrumentType": instrument, "firstTradeDate": 1410912000,
+            "regularMarketTime": ts[-1] + 60, "hasPrePostMarketData": False, "gmtoffset": period["gmtoffset"],
+            "timezone": period["timezone"], "exchangeTimezoneName": zone, "regularMarketPrice": rows[-1][4],
+            "chartPreviousClose": rows[0][1], "priceHint": 2,
+            "currentTradingPeriod": {"pre": dict(period, end=period["start"]), "regular": period,
+                                     "post": dict(period, start=period["end"])},
+            "dataGranularity": "1d", "range": "", "validRanges": ["1d", "5d", "1mo", "3mo", "6mo", "1y", "2y", "5y",
+                                                                  "10y", "ytd", "max"]}
+    result = {"meta": meta, "timestamp": ts,
+              "indicators": {"quote": [quote], "adjclose": [{"adjclose": [r[4] for r in rows]}]}}
+    return json.dumps({"chart": {"result": [result], "error": None}})
+
+
+# BTC-USD as Yahoo answered period1=2020-01-01 00:00Z, period2=2020-01-03 00:00Z: three rows, the last one
+# stamped exactly at period2.
+BTC_2020 = [
+    (utc_midnight(date(2020, 1, 1)), 7194.89208984375, 7254.3310546875, 7174.94384765625, 7200.17431640625,
+     18565664997),
+    (utc_midnight(date(2020, 1, 2)), 7202.55126953125, 7212.1552734375, 6935.27001953125, 6985.47021484375,
+     20802083465),
+    (utc_midnight(date(2020, 1, 3)), 6984.4287109375, 7413.71533203125, 6914.99609375, 7344.8841552734375,
+     28111481032),
+]
+
+# A Tokyo stock: the 09:00 JST open is 00:00 UTC, so period2 (the day after --to at 00:00 UTC) is the next
+# session's open and Yahoo includes it.
+TOYOTA_2020 = [
+    (utc_midnight(date(2020, 1, 6)), 2350.0, 2371.0, 2336.5, 2366.0, 6402300),
+    (utc_midnight(date(2020, 1, 7)), 2380.0, 2399.0, 2374.0, 2396.5, 5331700),
+    (utc_midnight(date(2020, 1, 8)), 2370.0, 2376.5, 2346.0, 2357.0, 7590400),
+]
+
+
+class WindowEdges(ServerTestCase):
+    """Rows at the edges of the request that the user did not ask for: skipped, never rejected."""
+
+    tmp_tag = "edges"
+
+    def hist(self, *args, **env):
+        return run(["etl-historical", *args, "--database-url", f"sqlite:{self.db}"], env=self.env(**env),
+                   cwd=self.tmp.path)
+
+    def dates(self, symbol):
+        return [date.fromisoformat(ts[:10]) for (ts,) in
+                sqlite_query(self.db, "SELECT ts FROM price_bars WHERE symbol = ? AND timeframe = '1d' ORDER BY ts",
+                             (symbol,))]
+
+    def rejected(self):
+        return sqlite_query(self.db, "SELECT symbol, reason FROM rejected_rows")
+
+    def test_yahoo_crypto_row_at_period2_is_skipped_not_rejected(self):
+        self.server.set_rules([{"match": "/v8/finance/chart/BTC-USD", "mode": "raw",
+                                "body": yahoo_daily_body("BTC-USD", "UTC", "CRYPTOCURRENCY", "CCC", BTC_2020)}])
+        r = self.hist("--from", "2020-01-01", "--to", "2020-01-02", "BTC", ETL_ROUTING_CRYPTO="yahoo")
+        self.assertEqual(r.rc, 0, r.describe())
+        reqs = self.server.requests("yahoo")
+        self.assertEqual(len(reqs), 1)
+        self.assertEqual(int(reqs[0]["query"]["period2"]), BTC_2020[2][0], "the third row is stamped at period2")
+        self.assertEqual(self.dates("BTC"), [date(2020, 1, 1), date(2020, 1, 2)])
+        self.assertEqual(self.rejected(), [])
+        line = loaded_line(r, "BTC")
+        self.assertEqual((line["bars"], line["rejected"], line["skipped"]), ("2", "0", "1"))
+
+    def test_yahoo_tokyo_session_at_period2_is_skipped_not_rejected(self):
+        self.server.set_rules([{"match": "/v8/finance/chart/", "mode": "raw",
+                                "body": yahoo_daily_body("7203.T", "Asia/Tokyo", "EQUITY", "JPX", TOYOTA_2020)}])
+        r = self.hist("--from", "2020-01-06", "--to", "2020-01-07", "7203.T", "--class", "stock",
+                      ETL_ROUTING_STOCK="yahoo")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.dates("7203.T"), [date(2020, 1, 6), date(2020, 1, 7)])
+        self.assertEqual(self.rejected(), [])
+        self.assertEqual(loaded_line(r, "7203.T")["skipped"], "1")
+
+    def test_coingecko_point_at_the_end_of_the_request_is_skipped_not_rejected(self):
+        # CoinGecko's `to` is inclusive too: the request ends at 2025-01-11 00:00Z, and the daily point stamped
+        # there belongs to a day the user did not ask for.
+        r = self.hist("--from", "2025-01-01", "--to", "2025-01-10", "BTC")
+        self.assertEqual(r.rc, 0, r.describe())
+        req = self.server.requests("coingecko")[0]
+        self.assertEqual(int(req["query"]["to"]), utc_midnight(date(2025, 1, 11)))
+        self.assertEqual(self.dates("BTC"), all_days(date(2025, 1, 1), date(2025, 1, 10)))
+        self.assertEqual(self.rejected(), [])
+        self.assertGreaterEqual(int(loaded_line(r, "BTC")["skipped"]), 1)
+
+    def test_polygon_bar_after_the_window_is_skipped_not_rejected(self):
+        # 00:00 ET of 2025-03-03, -04 and -05; the request asked for 03-03 .. 03-04.
+        bars = [{"v": 48112345.0, "vw": 238.4021, "o": 241.79, "c": 238.03, "h": 244.03, "l": 236.11,
+                 "t": 1740978000000, "n": 612004},
+                {"v": 53911022, "vw": 235.9113, "o": 237.71, "c": 235.93, "h": 240.07, "l": 234.68,
+                 "t": 1741064400000, "n": 655871},
+                {"v": 4.7227643e+07, "vw": 235.2277, "o": 235.42, "c": 235.74, "h": 236.55, "l": 229.23,
+                 "t": 1741150800000, "n": 598120}]
+        body = json.dumps({"ticker": "AAPL", "queryCount": 3, "resultsCount": 3, "adjusted": True, "results": bars,
+                           "status": "OK", "request_id": "9b1c0d3e5f6a47b8a1c2d3e4f5a6b7c8", "count": 3})
+        self.server.set_rules([{"match": "/v2/aggs/ticker/AAPL/", "mode": "raw", "body": body}])
+        r = self.hist("--from", "2025-03-03", "--to", "2025-03-04", "AAPL")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.dates("AAPL"), [date(2025, 3, 3), date(2025, 3, 4)])
+        self.assertEqual(self.rejected(), [])
+        self.assertEqual(loaded_line(r, "AAPL")["skipped"], "1")
+
+
+if __name__ == "__main__":
+    unittest.main()

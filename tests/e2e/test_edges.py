@@ -146,5 +146,105 @@ class WindowEdges(ServerTestCase):
         self.assertEqual(loaded_line(r, "AAPL")["skipped"], "1")
 
 
+class MarketToday(unittest.TestCase):
+    """--mock runs at pinned instants: the last daily bar is the market's today."""
+
+    def setUp(self):
+        self.tmp = TempDir("today")
+        self.addCleanup(self.tmp.cleanup)
+        self.db = self.tmp.path / "etl.db"
+
+    def run_job(self, binary, *args, now, **env):
+        return run([binary, *args, "--mock", "--database-url", f"sqlite:{self.db}"],
+                   env=clean_env(ETL_NOW=now, **env), cwd=self.tmp.path)
+
+    def last_day(self, symbol, timeframe="1d"):
+        rows = sqlite_query(self.db, "SELECT max(ts) FROM price_bars WHERE symbol = ? AND timeframe = ?",
+                            (symbol, timeframe))
+        return date.fromisoformat(rows[0][0][:10])
+
+    def test_monday_evening_in_new_york_writes_no_bar_for_tuesday(self):
+        # 21:05 EDT on Monday 2025-03-10 is already Tuesday in UTC; Tuesday's session has not opened.
+        r = self.run_job("etl-historical", "7D", "AAPL", "SPY", "I:SPX", "BTC", now="2025-03-11T01:05:00Z")
+        self.assertEqual(r.rc, 0, r.describe())
+        for symbol in ("AAPL", "SPY", "I:SPX"):
+            with self.subTest(symbol=symbol):
+                self.assertEqual(self.last_day(symbol), date(2025, 3, 10))
+        self.assertEqual(self.last_day("BTC"), date(2025, 3, 11), "crypto's today is the UTC date")
+        # 7D counts back from each class's today.
+        first = dict(sqlite_query(self.db, "SELECT symbol, min(ts) FROM price_bars GROUP BY symbol"))
+        self.assertEqual(first["AAPL"][:10], "2025-03-03")
+        self.assertEqual(first["BTC"][:10], "2025-03-04")
+
+    def test_before_the_open_the_previous_session_ends_the_window(self):
+        r = self.run_job("etl-historical", "7D", "AAPL", now="2025-03-11T12:00:00Z")     # Tue 08:00 EDT
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.last_day("AAPL"), date(2025, 3, 10))
+
+    def test_during_the_session_today_has_a_partial_bar(self):
+        r = self.run_job("etl-historical", "7D", "AAPL", now="2025-03-11T15:00:00Z")     # Tue 11:00 EDT
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.last_day("AAPL"), date(2025, 3, 11))
+
+    def test_to_in_the_future_is_clipped_at_the_markets_today(self):
+        now = "2025-03-15T01:00:00Z"     # Friday 21:00 EDT: stocks' today 03-14, crypto's 03-15
+        r = self.run_job("etl-historical", "--from", "2025-03-10", "--to", "2025-03-20", "AAPL", "BTC", now=now)
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.last_day("AAPL"), date(2025, 3, 14))
+        self.assertEqual(self.last_day("BTC"), date(2025, 3, 15))
+        clips = [l for l in r.json_logs() if "--to 2025-03-20" in l.get("msg", "")]
+        self.assertEqual(len(clips), 1, r.describe())
+        self.assertIn("2025-03-14", clips[0]["msg"])
+        self.assertIn("2025-03-15", clips[0]["msg"])
+
+    def test_to_9999_12_31_stores_nothing_in_the_future(self):
+        r = self.run_job("etl-historical", "--from", "2025-03-10", "--to", "9999-12-31", "AAPL", "BTC",
+                         now="2025-03-14T21:00:00Z")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.last_day("AAPL"), date(2025, 3, 14))
+        self.assertEqual(self.last_day("BTC"), date(2025, 3, 14))
+        self.assertEqual(sqlite_query(self.db, "SELECT count(*) FROM price_bars WHERE ts > '2025-03-15'"), [(0,)])
+
+    def test_from_after_the_markets_today_is_a_usage_error(self):
+        now = "2025-03-11T01:05:00Z"     # Monday 21:05 EDT
+        r = self.run_job("etl-historical", "--from", "2025-03-11", "AAPL", now=now)
+        self.assertEqual(r.rc, 64, r.describe())
+        lines = plain_lines(r.stderr)
+        self.assertEqual(len(lines), 1, r.describe())
+        self.assertIn("--from 2025-03-11", lines[0])
+        self.assertIn("2025-03-10", lines[0])
+        self.assertEqual(sqlite_query(self.db, "SELECT count(*) FROM assets"), [(0,)], "nothing recorded")
+        # The same day is crypto's today.
+        r = self.run_job("etl-historical", "--from", "2025-03-11", "BTC", now=now)
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.last_day("BTC"), date(2025, 3, 11))
+        # A day after every class's today.
+        r = self.run_job("etl-historical", "--from", "2025-03-12", "BTC", now=now)
+        self.assertEqual(r.rc, 64, r.describe())
+        self.assertEqual(len(plain_lines(r.stderr)), 1, r.describe())
+
+    def test_hourly_session_is_the_markets_day(self):
+        # Monday 22:00 EDT: crypto's day is already Tuesday (UTC), and its first hours exist.
+        r = self.run_job(ETL_HOURLY, "BTC", "--session", "2025-03-11", now="2025-03-11T02:00:00Z")
+        self.assertEqual(r.rc, 0, r.describe())
+        rows = sqlite_query(self.db, "SELECT ts FROM price_bars WHERE symbol = 'BTC' AND timeframe = '1h' ORDER BY ts")
+        self.assertEqual([t for (t,) in rows], ["2025-03-11T00:00:00Z", "2025-03-11T01:00:00Z", "2025-03-11T02:00:00Z"])
+        # Tuesday 08:00 EDT: Tuesday's NYSE session has not opened yet.
+        r = self.run_job(ETL_HOURLY, "AAPL", "--session", "2025-03-11", now="2025-03-11T12:00:00Z")
+        self.assertEqual(r.rc, 64, r.describe())
+        lines = plain_lines(r.stderr)
+        self.assertEqual(len(lines), 1, r.describe())
+        self.assertIn("future", lines[0])
+        self.assertIn("2025-03-10", lines[0])
+
+    def test_mock_hourly_keeps_the_session_hours_that_are_saturday_in_utc(self):
+        # Extended hours of Friday 2025-03-07 (EST) end with the 19:00 ET bar, which is 00:00 UTC Saturday.
+        r = self.run_job(ETL_HOURLY, "AAPL", now="2025-03-08T15:00:00Z", ETL_HOURLY_EXTENDED_HOURS="true")
+        self.assertEqual(r.rc, 0, r.describe())
+        rows = sqlite_query(self.db, "SELECT ts FROM price_bars WHERE symbol = 'AAPL' AND timeframe = '1h' ORDER BY ts")
+        self.assertEqual(len(rows), 16, rows)
+        self.assertEqual((rows[0][0], rows[-1][0]), ("2025-03-07T09:00:00Z", "2025-03-08T00:00:00Z"))
+
+
 if __name__ == "__main__":
     unittest.main()

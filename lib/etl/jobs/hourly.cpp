@@ -6,6 +6,7 @@
 #include "etl/jobs/common.hpp"
 #include "etl/jobs/pipeline.hpp"
 #include "etl/market/quote.hpp"
+#include "etl/market/range.hpp"
 #include "etl/market/symbol.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
@@ -71,9 +72,21 @@ int hourly_main(const std::vector<std::string>& args) {
         auto cfg = load_config(common);
         const auto calendar = load_calendar(cfg);
         const bool market_open = calendar.is_open(now);
-        // Sessions are New York dates: at 22:00 ET the UTC date is already tomorrow's.
-        if (session_day && *session_day > calendar.new_york_date(now))
-            throw UsageError(fmt::format("--session {} is in the future", session_flag));
+        const bool crypto_only = forced == market::AssetClass::crypto ||
+                                 (!symbols.empty() && std::all_of(symbols.begin(), symbols.end(), [](const auto& s) {
+                                      return market::guess_asset_class(s) == market::AssetClass::crypto;
+                                  }));
+        // --session names the market's day: for stocks at most the last NYSE session that has opened (at
+        // 22:00 ET the UTC date is already tomorrow's, and before 09:30 today's session has not begun);
+        // for crypto at most the UTC date.
+        if (session_day) {
+            const auto cls = crypto_only ? market::AssetClass::crypto : market::AssetClass::stock;
+            const auto today = market::market_today(cls, now, calendar);
+            if (*session_day > today)
+                throw UsageError(fmt::format("--session {} is in the future: the last {} is {}", session_flag,
+                                             crypto_only ? "UTC day" : "NYSE session that has opened",
+                                             util::format_date(today)));
+        }
 
         // Cron fires this every few minutes: outside the session a run of equities only ends here,
         // before touching the database.
@@ -85,10 +98,6 @@ int hourly_main(const std::vector<std::string>& args) {
         const auto session = session_day ? calendar.session_on(*session_day) : calendar.session_for(now);
         // A named equity on a day without a session is a usage error; caught here, before the run
         // writes anything (an unknown symbol would otherwise be recorded in assets first).
-        const bool crypto_only = forced == market::AssetClass::crypto ||
-                                 (!symbols.empty() && std::all_of(symbols.begin(), symbols.end(), [](const auto& s) {
-                                      return market::guess_asset_class(s) == market::AssetClass::crypto;
-                                  }));
         const auto no_session = [&] {
             const auto name = calendar.holiday_name(*session_day);
             return UsageError(fmt::format("--session {} is not an NYSE session ({}); pick a trading day", session_flag,

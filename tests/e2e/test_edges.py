@@ -246,5 +246,52 @@ class MarketToday(unittest.TestCase):
         self.assertEqual((rows[0][0], rows[-1][0]), ("2025-03-07T09:00:00Z", "2025-03-08T00:00:00Z"))
 
 
+class BadSymbols(ServerTestCase):
+    """Symbols that could become a path step at a provider are usage errors; identifiers in `assets` that
+    would are refused before any request."""
+
+    tmp_tag = "badsym"
+
+    def job(self, binary, *args, **env):
+        return run([binary, *args, "--database-url", f"sqlite:{self.db}"], env=self.env(**env), cwd=self.tmp.path)
+
+    def test_path_step_symbols_are_usage_errors(self):
+        symbols = ["..", ".", "...", ".AAPL", "/etc", "A/B", "A..B", "X:.", "X:..", "./AAPL", "AAPL/.."]
+        for binary, extra in (("etl-historical", ["7D"]), (ETL_HOURLY, []), (ETL_LATEST, [])):
+            for symbol in symbols:
+                with self.subTest(binary=binary, symbol=symbol):
+                    r = self.job(binary, *extra, "MSFT", symbol)
+                    self.assertEqual(r.rc, 64, r.describe())
+                    lines = plain_lines(r.stderr)
+                    self.assertEqual(len(lines), 1, r.describe())
+                    self.assertIn(f"'{symbol}'", lines[0])
+        self.assertEqual(self.server.requests(), [])
+        self.assertFalse(self.db.exists(), "found before opening the database")
+        r = run(["etl", "assets", "add", "..", "--database-url", f"sqlite:{self.db}"], env=self.env(),
+                cwd=self.tmp.path)
+        self.assertEqual(r.rc, 64, r.describe())
+
+    def test_symbols_with_dots_inside_still_work(self):
+        r = self.job("etl-historical", "7D", "BRK.B", "I:SPX", "BTC-USD", "--mock")
+        self.assertEqual(r.rc, 0, r.describe())
+
+    def test_identifiers_that_are_path_steps_are_refused_before_any_request(self):
+        for args in (["FOO", "--yahoo-symbol", ".."], ["BAR", "--polygon-ticker", ".."],
+                     ["BAZ", "--class", "crypto", "--coingecko-id", ".."]):
+            r = run(["etl", "assets", "add", *args, "--database-url", f"sqlite:{self.db}"], env=self.env(),
+                    cwd=self.tmp.path)
+            self.assertEqual(r.rc, 0, r.describe())
+        for symbol, routing in (("FOO", {"ETL_ROUTING_STOCK": "yahoo"}), ("BAR", {}), ("BAZ", {})):
+            with self.subTest(symbol=symbol):
+                self.server.reset()
+                r = self.job("etl-historical", "7D", symbol, **routing)
+                self.assertEqual(r.rc, 1, r.describe())
+                self.assertIn("..", r.stderr)
+                self.assertEqual(self.server.requests(), [], "no request leaves with a path step")
+                r = self.job(ETL_HOURLY, symbol, **routing)
+                self.assertEqual(r.rc, 1, r.describe())
+                self.assertEqual(self.server.requests(), [], "no request leaves with a path step")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -265,7 +265,7 @@ std::vector<std::string> normalize_symbols(const std::vector<std::string>& raw) 
     std::vector<std::string> out;
     for (const auto& r : raw) {
         const auto symbol = market::normalize_symbol(r);
-        if (!symbol) throw UsageError(fmt::format("malformed symbol '{}': use 1-32 letters, digits or . - ^ = : _ /", r));
+        if (!symbol) throw UsageError(fmt::format("malformed symbol '{}': {}", r, market::k_symbol_rule));
         if (std::find(out.begin(), out.end(), *symbol) == out.end()) out.push_back(*symbol);
     }
     return out;

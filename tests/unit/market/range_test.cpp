@@ -101,6 +101,28 @@ TEST_CASE("symbols are normalised to upper case and malformed ones refused", "[u
     CHECK_FALSE(normalize_symbol(std::string(33, 'A')));
 }
 
+TEST_CASE("no symbol can become a path step at a provider", "[unit]") {
+    for (const auto* s : {"..", ".", "...", ".AAPL", "/etc", "A/B", "A..B", "AAPL/..", "./AAPL", "X:.", "X:..",
+                          "I:.SPX", "A\\B"})
+        CHECK_FALSE(normalize_symbol(s));
+    // Dots inside are fine: share classes, Tokyo listings, indices.
+    CHECK(normalize_symbol("brk.b") == "BRK.B");
+    CHECK(normalize_symbol("7203.t") == "7203.T");
+    CHECK(normalize_symbol("^.a") == "^.A");
+    CHECK(normalize_symbol("A.") == "A.");
+    // Whatever passes, the identifiers derived from it stay one path segment.
+    for (const auto* s : {"A.", "^.A", "X:A.", "A.-USD"}) {
+        for (auto c : {AssetClass::stock, AssetClass::index, AssetClass::crypto}) {
+            const auto a = adhoc_asset(*normalize_symbol(s), c);
+            CHECK_FALSE(is_path_step(a.polygon_ticker));
+            CHECK_FALSE(is_path_step(a.yahoo_symbol));
+            CHECK_FALSE(is_path_step(a.coingecko_id));
+        }
+    }
+    for (const auto* id : {".", "..", "....", "a/b", "/", "a\\b"}) CHECK(is_path_step(id));
+    for (const auto* id : {"", "bitcoin", "BRK-B", "^GSPC", "X:BTCUSD", "a.", ".a", "a..b"}) CHECK_FALSE(is_path_step(id));
+}
+
 TEST_CASE("bare symbols get a sensible class and provider identifiers", "[unit]") {
     CHECK(guess_asset_class("BTC") == AssetClass::crypto);
     CHECK(guess_asset_class("ETH") == AssetClass::crypto);

@@ -293,5 +293,48 @@ class BadSymbols(ServerTestCase):
                 self.assertEqual(self.server.requests(), [], "no request leaves with a path step")
 
 
+class BadDates(unittest.TestCase):
+    """Dates outside 1900-01-01 .. 9999-12-31 are usage errors on every store (year 0 used to exit 70 on
+    PostgreSQL)."""
+
+    CASES = [("--from", "0000-01-01"), ("--from", "-001-01-01"), ("--from", "1899-12-31"), ("--to", "0000-12-31"),
+             ("--from", "10000-01-01"), ("--to", "+2025-01-01")]
+
+    def check(self, url, cwd):
+        for flag, value in self.CASES:
+            with self.subTest(flag=flag, value=value):
+                args = ["etl-historical", "AAPL", f"{flag}={value}", "--mock", "--database-url", url]
+                if flag == "--to":
+                    args.insert(2, "--from=0000-01-01" if value.startswith("0000") else "--from=2025-01-02")
+                r = run(args, cwd=cwd)
+                self.assertEqual(r.rc, 64, r.describe())
+                lines = plain_lines(r.stderr)
+                self.assertEqual(len(lines), 1, r.describe())
+                self.assertIn("YYYY-MM-DD", lines[0])
+                self.assertTrue(flag in lines[0] or "--from" in lines[0], lines[0])
+        for value in ("0000-01-01", "-001-01-01", "1899-12-31"):
+            with self.subTest(flag="--session", value=value):
+                r = run([ETL_HOURLY, "AAPL", f"--session={value}", "--mock", "--database-url", url], cwd=cwd)
+                self.assertEqual(r.rc, 64, r.describe())
+                lines = plain_lines(r.stderr)
+                self.assertEqual(len(lines), 1, r.describe())
+                self.assertIn("--session", lines[0])
+        # The edges of the range are fine.
+        r = run(["etl-historical", "AAPL", "--from=1900-01-01", "--to=1900-01-10", "--mock", "--database-url", url],
+                cwd=cwd)
+        self.assertEqual(r.rc, 0, r.describe())
+
+    def test_sqlite(self):
+        with TempDir("dates") as d:
+            self.check(f"sqlite:{d / 'etl.db'}", d)
+
+    def test_postgresql(self):
+        require_pg()
+        db = PgDatabase("dates")
+        self.addCleanup(db.drop)
+        with TempDir("dates-pg") as d:
+            self.check(db.url, d)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -41,14 +41,8 @@ WindowRequest parse_window(const HistoricalArgs& a) {
         w.range = market::parse_range(a.range);
         if (!w.range) throw UsageError(fmt::format("unknown range '{}'; use one of {}", a.range, market::range_list()));
     }
-    if (!a.from.empty()) {
-        w.from = util::parse_date(a.from);
-        if (!w.from) throw UsageError(fmt::format("--from '{}' is not a date; use YYYY-MM-DD", a.from));
-    }
-    if (!a.to.empty()) {
-        w.to = util::parse_date(a.to);
-        if (!w.to) throw UsageError(fmt::format("--to '{}' is not a date; use YYYY-MM-DD", a.to));
-    }
+    if (!a.from.empty()) w.from = util::parse_date_flag("--from", a.from);
+    if (!a.to.empty()) w.to = util::parse_date_flag("--to", a.to);
     if (w.from && w.to && *w.from > *w.to)
         throw UsageError(fmt::format("--from {} is after --to {}; swap them", util::format_date(*w.from),
                                      util::format_date(*w.to)));

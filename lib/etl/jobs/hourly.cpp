@@ -62,10 +62,7 @@ int hourly_main(const std::vector<std::string>& args) {
 
         const auto now = util::now();
         std::optional<sys_days> session_day;
-        if (!session_flag.empty()) {
-            session_day = util::parse_date(session_flag);
-            if (!session_day) throw UsageError(fmt::format("--session '{}' is not a date; use YYYY-MM-DD", session_flag));
-        }
+        if (!session_flag.empty()) session_day = util::parse_date_flag("--session", session_flag);
         const auto symbols = normalize_symbols(opts.symbols);
         const auto forced = parse_class_flag(opts.asset_class);
         const auto shard = resolve_shard(common);

@@ -123,6 +123,8 @@ providers::ProviderSettings provider_settings(const config::Config& cfg, const s
     providers::ProviderSettings s;
     s.name = name;
     s.now = now;
+    // The UTC date: crypto's today, from which CoinGecko's history limit counts back. Stocks, ETFs and
+    // indices end their windows on the last NYSE session that has opened (market::market_today).
     s.today = std::chrono::floor<std::chrono::days>(now);
     s.calendar = calendar;
     s.timeout = std::chrono::seconds{cfg.get_int("fetch.timeout_seconds", 1, 3600)};

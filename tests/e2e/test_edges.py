@@ -107,6 +107,17 @@ class WindowEdges(ServerTestCase):
         line = loaded_line(r, "BTC")
         self.assertEqual((line["bars"], line["rejected"], line["skipped"]), ("2", "0", "1"))
 
+    def test_yahoo_malformed_row_at_period2_is_skipped_not_rejected(self):
+        # A live row with a null open, at period2: still a row the user did not ask for.
+        rows = BTC_2020[:2] + [(BTC_2020[2][0], None) + BTC_2020[2][2:]]
+        self.server.set_rules([{"match": "/v8/finance/chart/BTC-USD", "mode": "raw",
+                                "body": yahoo_daily_body("BTC-USD", "UTC", "CRYPTOCURRENCY", "CCC", rows)}])
+        r = self.hist("--from", "2020-01-01", "--to", "2020-01-02", "BTC", ETL_ROUTING_CRYPTO="yahoo")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.dates("BTC"), [date(2020, 1, 1), date(2020, 1, 2)])
+        self.assertEqual(self.rejected(), [])
+        self.assertEqual(loaded_line(r, "BTC")["skipped"], "1")
+
     def test_yahoo_tokyo_session_at_period2_is_skipped_not_rejected(self):
         self.server.set_rules([{"match": "/v8/finance/chart/", "mode": "raw",
                                 "body": yahoo_daily_body("7203.T", "Asia/Tokyo", "EQUITY", "JPX", TOYOTA_2020)}])

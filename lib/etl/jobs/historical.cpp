@@ -136,7 +136,7 @@ int historical_main(const std::vector<std::string>& args) {
         if (is_empty(stock_window) || is_empty(crypto_window)) {
             // One class has nothing to load: a usage error if an asset of it is asked for, found before
             // anything (an unknown symbol's asset row) is written.
-            for (const auto& asset : resolve_assets(symbols, forced, *store, true, shard))
+            for (const auto& asset : resolve_assets(symbols, forced, *store, /*dry_run=*/true, shard))
                 if (is_empty(window_of(asset)))
                     throw empty_window_error(request, window_of(asset), today_of(asset), is_crypto(asset), asset.symbol);
         }

@@ -141,7 +141,7 @@ int assets_main(const std::vector<std::string>& args) {
         auto cfg = load_config(common);
         if (add->parsed()) {
             const auto s = market::normalize_symbol(symbol);
-            if (!s) throw UsageError(fmt::format("malformed symbol '{}': use 1-32 letters, digits or . - ^ = : _ /", symbol));
+            if (!s) throw UsageError(fmt::format("malformed symbol '{}': {}", symbol, market::k_symbol_rule));
             auto c = market::guess_asset_class(*s);
             if (!cls.empty()) {
                 const auto parsed = market::parse_asset_class(cls);

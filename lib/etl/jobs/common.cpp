@@ -133,6 +133,8 @@ providers::ProviderSettings provider_settings(const config::Config& cfg, const s
     providers::ProviderSettings s;
     s.name = name;
     s.now = now;
+    // The UTC date: crypto's today, from which CoinGecko's history limit counts back. Stocks, ETFs and
+    // indices end their windows on the last NYSE session that has opened (market::market_today).
     s.today = std::chrono::floor<std::chrono::days>(now);
     s.calendar = calendar;
     s.timeout = std::chrono::seconds{cfg.get_int("fetch.timeout_seconds", 1, 3600)};
@@ -282,7 +284,7 @@ std::vector<std::string> normalize_symbols(const std::vector<std::string>& raw) 
     std::vector<std::string> out;
     for (const auto& r : raw) {
         const auto symbol = market::normalize_symbol(r);
-        if (!symbol) throw UsageError(fmt::format("malformed symbol '{}': use 1-32 letters, digits or . - ^ = : _ /", r));
+        if (!symbol) throw UsageError(fmt::format("malformed symbol '{}': {}", r, market::k_symbol_rule));
         if (std::find(out.begin(), out.end(), *symbol) == out.end()) out.push_back(*symbol);
     }
     return out;

@@ -11,6 +11,9 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 
 namespace etl::jobs {
 namespace {
@@ -25,27 +28,57 @@ struct HistoricalArgs {
     std::string asset_class;
 };
 
-market::DateWindow resolve_window(const HistoricalArgs& a, sys_days today) {
-    market::DateWindow w{today, today};
+// What the command line asks for before "today" is known: a range and/or --from/--to.
+struct WindowRequest {
+    std::optional<market::Range> range;
+    std::optional<sys_days> from;
+    std::optional<sys_days> to;
+};
+
+WindowRequest parse_window(const HistoricalArgs& a) {
+    WindowRequest w;
     if (!a.range.empty()) {
-        const auto r = market::parse_range(a.range);
-        if (!r) throw UsageError(fmt::format("unknown range '{}'; use one of {}", a.range, market::range_list()));
-        w = market::window_for(*r, today);
+        w.range = market::parse_range(a.range);
+        if (!w.range) throw UsageError(fmt::format("unknown range '{}'; use one of {}", a.range, market::range_list()));
     }
-    if (!a.from.empty()) {
-        const auto d = util::parse_date(a.from);
-        if (!d) throw UsageError(fmt::format("--from '{}' is not a date; use YYYY-MM-DD", a.from));
-        w.from = *d;
-    }
-    if (!a.to.empty()) {
-        const auto d = util::parse_date(a.to);
-        if (!d) throw UsageError(fmt::format("--to '{}' is not a date; use YYYY-MM-DD", a.to));
-        w.to = *d;
-    }
-    if (w.from > w.to)
-        throw UsageError(fmt::format("the window starts after it ends ({} > {}); check RANGE/--from/--to",
-                                     util::format_date(w.from), util::format_date(w.to)));
+    if (!a.from.empty()) w.from = util::parse_date_flag("--from", a.from);
+    if (!a.to.empty()) w.to = util::parse_date_flag("--to", a.to);
+    if (w.from && w.to && *w.from > *w.to)
+        throw UsageError(fmt::format("--from {} is after --to {}; swap them", util::format_date(*w.from),
+                                     util::format_date(*w.to)));
     return w;
+}
+
+// The window of an asset whose market's today is `today`: the range ending today (or just today),
+// --from/--to replacing its ends, and never past today: a later session has not opened.
+market::DateWindow window_on(const WindowRequest& w, sys_days today) {
+    auto d = w.range ? market::window_for(*w.range, today) : market::DateWindow{today, today};
+    if (w.from) d.from = *w.from;
+    d.to = std::min(w.to.value_or(today), today);
+    return d;
+}
+
+bool is_empty(const market::DateWindow& w) { return w.from > w.to; }
+
+bool is_crypto(const market::Asset& a) { return a.asset_class == market::AssetClass::crypto; }
+
+std::string_view class_names(bool crypto) { return crypto ? "crypto" : "stocks, ETFs and indices"; }
+
+// What the market's today means for a class, for messages.
+std::string_view today_meaning(bool crypto) {
+    return crypto ? "the UTC date" : "the last NYSE session that has opened";
+}
+
+// The usage error for a window that holds no day: --from after today, or a range that starts after --to.
+UsageError empty_window_error(const WindowRequest& w, const market::DateWindow& d, sys_days today, bool crypto,
+                              std::string_view whose) {
+    if (w.from && *w.from > today)
+        return UsageError(fmt::format("--from {} is after the market's today for {} ({}, {}); use --from {} or "
+                                      "earlier",
+                                      util::format_date(*w.from), whose, util::format_date(today),
+                                      today_meaning(crypto), util::format_date(today)));
+    return UsageError(fmt::format("the window starts after it ends for {} ({} > {}); check RANGE/--from/--to", whose,
+                                  util::format_date(d.from), util::format_date(d.to)));
 }
 
 } // namespace
@@ -58,7 +91,7 @@ int historical_main(const std::vector<std::string>& args) {
         app.add_option("range", a.range, fmt::format("one of {} (case-insensitive)", market::range_list()));
         app.add_option("symbols", a.symbols, "symbols to load (default: every active asset)");
         app.add_option("--from", a.from, "first session date YYYY-MM-DD (overrides the range's start)");
-        app.add_option("--to", a.to, "last session date YYYY-MM-DD (default: today)");
+        app.add_option("--to", a.to, "last session date YYYY-MM-DD (default, and at most: the market's today)");
         app.add_option("--class", a.asset_class, "asset class for symbols not in assets: stock, etf, index, crypto");
         add_common_options(app, common);
         app.footer("Exit codes: 0 ok, 1 some symbols failed, 64 usage, 65 too many rejected rows, 69 provider "
@@ -72,18 +105,41 @@ int historical_main(const std::vector<std::string>& args) {
         if (a.range.empty() && a.from.empty())
             throw UsageError(fmt::format("missing RANGE: use one of {}, or --from YYYY-MM-DD", market::range_list()));
         const auto now = util::now();
-        const auto dates = resolve_window(a, floor<days>(now));
+        const auto request = parse_window(a);
         const auto symbols = normalize_symbols(a.symbols);
         const auto forced = parse_class_flag(a.asset_class);
         const auto shard = resolve_shard(common);
         auto cfg = load_config(common);
         const auto calendar = load_calendar(cfg);
+        // "Today" is the market's: each class's window ends on its own (see market::market_today).
+        const sys_days stock_today = market::market_today(market::AssetClass::stock, now, calendar);
+        const sys_days crypto_today = market::market_today(market::AssetClass::crypto, now, calendar);
+        const auto today_of = [&](const market::Asset& asset) { return is_crypto(asset) ? crypto_today : stock_today; };
+        const auto stock_window = window_on(request, stock_today);
+        const auto crypto_window = window_on(request, crypto_today);
+        const auto window_of = [&](const market::Asset& asset) { return is_crypto(asset) ? crypto_window : stock_window; };
+        if (is_empty(stock_window) && is_empty(crypto_window)) {
+            if (request.from && *request.from > crypto_today)
+                throw UsageError(fmt::format("--from {} is after the market's today ({} for {}, {} for {}); use "
+                                             "--from {} or earlier",
+                                             util::format_date(*request.from), util::format_date(stock_today),
+                                             class_names(false), util::format_date(crypto_today), class_names(true),
+                                             util::format_date(crypto_today)));
+            throw empty_window_error(request, stock_window, stock_today, false, "every asset");
+        }
 
         RunTotals totals;
         totals.job = "etl-historical";
         totals.arguments = join_arguments({args.begin() + 1, args.end()});
         totals.shard = shard.to_string();
         auto store = start_run(cfg, totals, common.dry_run);
+        if (is_empty(stock_window) || is_empty(crypto_window)) {
+            // One class has nothing to load: a usage error if an asset of it is asked for, found before
+            // anything (an unknown symbol's asset row) is written.
+            for (const auto& asset : resolve_assets(symbols, forced, *store, /*dry_run=*/true, shard))
+                if (is_empty(window_of(asset)))
+                    throw empty_window_error(request, window_of(asset), today_of(asset), is_crypto(asset), asset.symbol);
+        }
         auto assets = resolve_assets(symbols, forced, *store, common.dry_run, shard);
         totals.symbols_requested = assets.size();
         if (!common.dry_run) totals.run_id = store->begin_run({totals.job, totals.arguments, totals.shard});
@@ -95,18 +151,34 @@ int historical_main(const std::vector<std::string>& args) {
                                symbols.empty() ? "active " : "", totals.shard);
                 return;
             }
+            const bool any_stock = std::any_of(assets.begin(), assets.end(), [](const auto& x) { return !is_crypto(x); });
+            const bool any_crypto = std::any_of(assets.begin(), assets.end(), is_crypto);
+            std::vector<std::string> clipped, windows;
+            for (const bool crypto : {false, true}) {
+                if (!(crypto ? any_crypto : any_stock)) continue;
+                const auto today = crypto ? crypto_today : stock_today;
+                const auto& w = crypto ? crypto_window : stock_window;
+                if (request.to && *request.to > today)
+                    clipped.push_back(fmt::format("{} for {} ({})", util::format_date(today), class_names(crypto),
+                                                  today_meaning(crypto)));
+                windows.push_back(fmt::format("{} .. {}{}", util::format_date(w.from), util::format_date(w.to),
+                                              any_stock && any_crypto ? fmt::format(" ({})", class_names(crypto)) : ""));
+            }
+            if (!clipped.empty())
+                util::log_info("--to {} is after the market's today: the window ends on {}",
+                               util::format_date(*request.to), fmt::join(clipped, " and "));
             Router router(cfg, now, &calendar);
             PipelineSpec spec;
             spec.assets = std::move(assets);
             spec.timeframe = market::Timeframe::day;
-            spec.window_of = [&](const market::Asset&) {
-                return store::Window{sys_seconds{dates.from}, sys_seconds{dates.to}};
+            spec.window_of = [&](const market::Asset& asset) {
+                const auto w = window_of(asset);
+                return store::Window{sys_seconds{w.from}, sys_seconds{w.to}};
             };
-            spec.make_fetch = [dates](const providers::Provider& p, const market::Asset& asset, std::string& why) {
-                return p.daily_bars(asset, dates, why);
+            spec.make_fetch = [&](const providers::Provider& p, const market::Asset& asset, std::string& why) {
+                return p.daily_bars(asset, window_of(asset), why);
             };
-            util::log_info("fetching {} symbol(s), {} .. {}", spec.assets.size(), util::format_date(dates.from),
-                           util::format_date(dates.to));
+            util::log_info("fetching {} symbol(s), {}", spec.assets.size(), fmt::join(windows, ", "));
             run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : store.get(), totals);
         });
     });

@@ -6,6 +6,7 @@
 #include "etl/jobs/common.hpp"
 #include "etl/jobs/pipeline.hpp"
 #include "etl/market/quote.hpp"
+#include "etl/market/range.hpp"
 #include "etl/market/symbol.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
@@ -61,10 +62,7 @@ int hourly_main(const std::vector<std::string>& args) {
 
         const auto now = util::now();
         std::optional<sys_days> session_day;
-        if (!session_flag.empty()) {
-            session_day = util::parse_date(session_flag);
-            if (!session_day) throw UsageError(fmt::format("--session '{}' is not a date; use YYYY-MM-DD", session_flag));
-        }
+        if (!session_flag.empty()) session_day = util::parse_date_flag("--session", session_flag);
         const auto symbols = normalize_symbols(opts.symbols);
         const auto forced = parse_class_flag(opts.asset_class);
         const auto shard = resolve_shard(common);
@@ -72,9 +70,21 @@ int hourly_main(const std::vector<std::string>& args) {
         check_cache_config(cfg);
         const auto calendar = load_calendar(cfg);
         const bool market_open = calendar.is_open(now);
-        // Sessions are New York dates: at 22:00 ET the UTC date is already tomorrow's.
-        if (session_day && *session_day > calendar.new_york_date(now))
-            throw UsageError(fmt::format("--session {} is in the future", session_flag));
+        const bool crypto_only = forced == market::AssetClass::crypto ||
+                                 (!symbols.empty() && std::all_of(symbols.begin(), symbols.end(), [](const auto& s) {
+                                      return market::guess_asset_class(s) == market::AssetClass::crypto;
+                                  }));
+        // --session names the market's day: for stocks at most the last NYSE session that has opened (at
+        // 22:00 ET the UTC date is already tomorrow's, and before 09:30 today's session has not begun);
+        // for crypto at most the UTC date.
+        if (session_day) {
+            const auto cls = crypto_only ? market::AssetClass::crypto : market::AssetClass::stock;
+            const auto today = market::market_today(cls, now, calendar);
+            if (*session_day > today)
+                throw UsageError(fmt::format("--session {} is in the future: the last {} is {}", session_flag,
+                                             crypto_only ? "UTC day" : "NYSE session that has opened",
+                                             util::format_date(today)));
+        }
 
         // Cron fires this every few minutes: outside the session a run of equities only ends here,
         // before touching the database.
@@ -86,10 +96,6 @@ int hourly_main(const std::vector<std::string>& args) {
         const auto session = session_day ? calendar.session_on(*session_day) : calendar.session_for(now);
         // A named equity on a day without a session is a usage error; caught here, before the run
         // writes anything (an unknown symbol would otherwise be recorded in assets first).
-        const bool crypto_only = forced == market::AssetClass::crypto ||
-                                 (!symbols.empty() && std::all_of(symbols.begin(), symbols.end(), [](const auto& s) {
-                                      return market::guess_asset_class(s) == market::AssetClass::crypto;
-                                  }));
         const auto no_session = [&] {
             const auto name = calendar.holiday_name(*session_day);
             return UsageError(fmt::format("--session {} is not an NYSE session ({}); pick a trading day", session_flag,

@@ -62,4 +62,9 @@ DateWindow window_for(Range range, sys_days today) {
     return {today, today};
 }
 
+sys_days market_today(AssetClass asset_class, sys_seconds now, const TradingCalendar& calendar) {
+    if (asset_class == AssetClass::crypto) return floor<days>(now);
+    return calendar.session_for(now).date;
+}
+
 } // namespace etl::market

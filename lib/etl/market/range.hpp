@@ -1,5 +1,9 @@
-// Chart ranges (7D 1M 3M 6M YTD 1Y 3Y 5Y MAX) and the session-date window each one asks for.
+// Chart ranges (7D 1M 3M 6M YTD 1Y 3Y 5Y MAX), the session-date window each one asks for, and the
+// market's "today" that windows end on.
 #pragma once
+
+#include "etl/market/asset.hpp"
+#include "etl/market/calendar.hpp"
 
 #include <chrono>
 #include <optional>
@@ -29,5 +33,14 @@ inline constexpr std::chrono::sys_days k_max_history_start{std::chrono::year{190
 // session, 1M = since the same day last month, YTD = since 1 January, MAX = since k_max_history_start.
 // Month arithmetic clamps to the month's end (31 March - 1M = 28/29 February).
 DateWindow window_for(Range range, std::chrono::sys_days today);
+
+// The market's today at `now` for assets of `asset_class`: the last session date a daily bar can exist
+// for. Stocks, ETFs and indices trade NYSE sessions (America/New_York): the last session that has opened
+// (today's from the 09:30 ET bell on, and after the close; before the bell, or on a day without a
+// session, the previous one). Today's bar before the close is a partial bar, as providers serve it.
+// Crypto trades around the clock: the UTC date of `now`.
+// Throws etl::ConfigError when no session lies within the calendar's lookback (broken override list).
+std::chrono::sys_days market_today(AssetClass asset_class, std::chrono::sys_seconds now,
+                                   const TradingCalendar& calendar);
 
 } // namespace etl::market

@@ -24,10 +24,19 @@ std::optional<std::string> normalize_symbol(std::string_view text) {
     if (t.empty() || t.size() > 32) return std::nullopt;
     for (char c : t) {
         const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-                        c == '-' || c == '^' || c == '=' || c == ':' || c == '_' || c == '/';
+                        c == '-' || c == '^' || c == '=' || c == ':' || c == '_';
         if (!ok) return std::nullopt;
     }
+    // A symbol ends up in request paths (the Yahoo symbol, the Polygon ticker, a coin id after X:):
+    // none of them may be, or start, a dot-segment.
+    if (t.front() == '.' || t.find("..") != std::string_view::npos || t.find(":.") != std::string_view::npos)
+        return std::nullopt;
     return util::to_upper(t);
+}
+
+bool is_path_step(std::string_view id) {
+    if (id.find_first_of("/\\") != std::string_view::npos) return true;
+    return !id.empty() && id.find_first_not_of('.') == std::string_view::npos;
 }
 
 AssetClass guess_asset_class(std::string_view symbol) {

@@ -1,5 +1,6 @@
 #include "etl/providers/coingecko.hpp"
 
+#include "etl/market/symbol.hpp"
 #include "etl/providers/parse_latest.hpp"
 #include "etl/util/strings.hpp"
 
@@ -24,6 +25,21 @@ std::vector<std::string> key_headers(const ProviderSettings& s) {
     return {fmt::format("{}: {}", s.plan == "pro" ? "x-cg-pro-api-key" : "x-cg-demo-api-key", s.api_key)};
 }
 
+// False (with `why`) when `asset` has no CoinGecko id, or one that would not stay one path segment.
+bool has_usable_id(const market::Asset& asset, std::string& why) {
+    if (asset.coingecko_id.empty()) {
+        why = fmt::format("{} has no coingecko_id in assets", asset.symbol);
+        return false;
+    }
+    if (market::is_path_step(asset.coingecko_id)) {
+        why = fmt::format("{}: coingecko_id '{}' in assets would change the request path; correct it with etl "
+                          "assets add {} --class crypto --coingecko-id ID",
+                          asset.symbol, asset.coingecko_id, asset.symbol);
+        return false;
+    }
+    return true;
+}
+
 // What every CoinGecko fetch shares: the plan errors that no retry will fix.
 class CoinGeckoFetchBase : public SymbolFetch {
 public:
@@ -46,8 +62,8 @@ public:
 
 class CoinGeckoFetch final : public CoinGeckoFetchBase {
 public:
-    CoinGeckoFetch(const ProviderSettings& s, std::string symbol, std::string url, sys_seconds keep_from)
-        : m_settings(s), m_symbol(std::move(symbol)), m_url(std::move(url)), m_keep_from(keep_from) {}
+    CoinGeckoFetch(const ProviderSettings& s, std::string symbol, std::string url, HourWindow keep)
+        : m_settings(s), m_symbol(std::move(symbol)), m_url(std::move(url)), m_keep(keep) {}
 
     std::optional<http::Request> next_request() override {
         if (m_done) return std::nullopt;
@@ -58,10 +74,10 @@ public:
         auto page = parse_coingecko_daily(body, m_symbol);
         if (!page) return tl::unexpected(page.error());
         m_skipped += page->skipped;
-        for (auto& b : page->batch.bars) {
-            if (b.ts >= m_keep_from) m_batch.bars.push_back(std::move(b));
-            else ++m_skipped;  // the widening above asked for it, the user did not
-        }
+        // The widened start and the inclusive `to` (the next day's 00:00 UTC point) asked for days the
+        // user did not.
+        m_batch.bars = std::move(page->batch.bars);
+        keep_window(m_batch.bars, m_keep, m_skipped);
         m_batch.rejected = std::move(page->batch.rejected);
         m_done = true;
         return {};
@@ -71,7 +87,7 @@ private:
     const ProviderSettings& m_settings;
     std::string m_symbol;
     std::string m_url;
-    sys_seconds m_keep_from;
+    HourWindow m_keep;  // the user's window: daily bars are their date at 00:00 UTC
     bool m_done = false;
 };
 
@@ -156,10 +172,7 @@ constexpr std::size_t k_ids_per_request = 100;
 
 std::unique_ptr<SymbolFetch> CoinGeckoProvider::hourly_bars(const market::Asset& asset, HourWindow window,
                                                             std::string& why) const {
-    if (asset.coingecko_id.empty()) {
-        why = fmt::format("{} has no coingecko_id in assets", asset.symbol);
-        return nullptr;
-    }
+    if (!has_usable_id(asset, why)) return nullptr;
     const auto to = std::min(window.to + hours{1}, m_settings.now);
     const auto url = fmt::format("{}/coins/{}/market_chart/range?vs_currency=usd&from={}&to={}", m_settings.base_url,
                                  util::percent_encode(asset.coingecko_id), window.from.time_since_epoch().count(),
@@ -199,10 +212,7 @@ std::vector<QuoteFetch> CoinGeckoProvider::latest_quotes(std::span<const market:
 
 std::unique_ptr<SymbolFetch> CoinGeckoProvider::daily_bars(const market::Asset& asset, market::DateWindow window,
                                                            std::string& why) const {
-    if (asset.coingecko_id.empty()) {
-        why = fmt::format("{} has no coingecko_id in assets", asset.symbol);
-        return nullptr;
-    }
+    if (!has_usable_id(asset, why)) return nullptr;
     auto from = window.from;
     if (m_settings.max_history_days > 0 && m_settings.plan != "pro")
         from = std::max(from, m_settings.today - days{m_settings.max_history_days - 1});
@@ -214,7 +224,8 @@ std::unique_ptr<SymbolFetch> CoinGeckoProvider::daily_bars(const market::Asset& 
     const auto url = fmt::format("{}/coins/{}/market_chart/range?vs_currency=usd&from={}&to={}&interval=daily",
                                  m_settings.base_url, util::percent_encode(asset.coingecko_id),
                                  period_from.time_since_epoch().count(), period_to.time_since_epoch().count());
-    return std::make_unique<CoinGeckoFetch>(m_settings, asset.symbol, url, sys_seconds{from});
+    return std::make_unique<CoinGeckoFetch>(m_settings, asset.symbol, url,
+                                            HourWindow{sys_seconds{from}, sys_seconds{window.to}});
 }
 
 } // namespace etl::providers

@@ -44,13 +44,15 @@ market::Decimal cents_decimal(std::int64_t cents) {
 // request (on the fetch thread, one symbol at a time), so memory holds only the symbols in flight.
 class MockFetch final : public SymbolFetch {
 public:
-    MockFetch(const market::TradingCalendar& calendar, market::Asset asset, market::DateWindow window)
-        : m_calendar(calendar), m_asset(std::move(asset)), m_window(window) {}
+    MockFetch(const market::TradingCalendar& calendar, market::Asset asset, market::DateWindow window, sys_seconds now)
+        : m_calendar(calendar), m_asset(std::move(asset)), m_window(window), m_now(now) {}
     std::optional<http::Request> next_request() override {
         if (!m_generated) {
             m_generated = true;
             const bool every_day = m_asset.asset_class == market::AssetClass::crypto;
-            for (auto d = std::max(m_window.from, k_mock_history_start); d <= m_window.to; d += days{1})
+            // Like a real provider, no bar for a session that has not opened yet.
+            const auto last = std::min(m_window.to, market::market_today(m_asset.asset_class, m_now, m_calendar));
+            for (auto d = std::max(m_window.from, k_mock_history_start); d <= last; d += days{1})
                 if (every_day || m_calendar.is_trading_day(d)) m_batch.bars.push_back(mock_daily_bar(m_asset.symbol, d));
         }
         return std::nullopt;
@@ -62,6 +64,7 @@ private:
     const market::TradingCalendar& m_calendar;
     market::Asset m_asset;
     market::DateWindow m_window;
+    sys_seconds m_now;
     bool m_generated = false;
 };
 
@@ -137,7 +140,7 @@ market::Bar mock_daily_bar(const std::string& symbol, sys_days date) {
 
 std::unique_ptr<SymbolFetch> MockProvider::daily_bars(const market::Asset& asset, market::DateWindow window,
                                                       std::string&) const {
-    return std::make_unique<MockFetch>(calendar(), asset, window);
+    return std::make_unique<MockFetch>(calendar(), asset, window, m_settings.now);
 }
 
 } // namespace etl::providers
@@ -151,7 +154,9 @@ std::unique_ptr<SymbolFetch> MockProvider::hourly_bars(const market::Asset& asse
     // Like a real provider, the hour in progress has a bar, later hours do not.
     const auto last = std::min(window.to, sys_seconds{floor<hours>(m_settings.now)});
     for (auto h = window.from; h <= last; h += hours{1}) {
-        if (!around_the_clock && !calendar().is_trading_day(floor<days>(h))) continue;
+        // A session's hours are New York's: in winter the 19:00 ET extended-hours bar starts on the next
+        // UTC day.
+        if (!around_the_clock && !calendar().is_trading_day(calendar().new_york_date(h))) continue;
         bars.push_back(mock_hourly_bar(asset.symbol, h));
     }
     return std::make_unique<ReadyFetch>(std::move(bars), std::vector<market::Quote>{});

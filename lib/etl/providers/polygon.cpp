@@ -1,6 +1,7 @@
 #include "etl/providers/polygon.hpp"
 
 #include "etl/http/url.hpp"
+#include "etl/market/symbol.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/strings.hpp"
 
@@ -19,6 +20,21 @@ std::string encode_ticker(std::string_view ticker) {
         else out += util::percent_encode(std::string_view(&c, 1));
     }
     return out;
+}
+
+// False (with `why`) when `asset` has no Polygon ticker, or one that would not stay one path segment.
+bool has_usable_ticker(const market::Asset& asset, std::string& why) {
+    if (asset.polygon_ticker.empty()) {
+        why = fmt::format("{} has no polygon_ticker in assets", asset.symbol);
+        return false;
+    }
+    if (market::is_path_step(asset.polygon_ticker)) {
+        why = fmt::format("{}: polygon_ticker '{}' in assets would change the request path; correct it with etl "
+                          "assets add {} --polygon-ticker TICKER",
+                          asset.symbol, asset.polygon_ticker, asset.symbol);
+        return false;
+    }
+    return true;
 }
 
 class PolygonFetch final : public SymbolFetch {
@@ -139,24 +155,21 @@ tl::expected<std::string, std::string> reroot_next_url(std::string_view next_url
 
 std::unique_ptr<SymbolFetch> PolygonProvider::daily_bars(const market::Asset& asset, market::DateWindow window,
                                                          std::string& why) const {
-    if (asset.polygon_ticker.empty()) {
-        why = fmt::format("{} has no polygon_ticker in assets", asset.symbol);
-        return nullptr;
-    }
+    if (!has_usable_ticker(asset, why)) return nullptr;
     // limit=50000 is the maximum; it counts base aggregates (one per day for day bars), so one page
     // holds about 200 years of daily bars and MAX rarely paginates.
     const auto url = fmt::format("{}/v2/aggs/ticker/{}/range/1/day/{}/{}?adjusted=true&sort=asc&limit=50000",
                                  m_settings.base_url, encode_ticker(asset.polygon_ticker),
                                  util::format_date(window.from), util::format_date(window.to));
-    return std::make_unique<PolygonFetch>(m_settings, asset.symbol, url, market::Timeframe::day);
+    // Both dates are inclusive and Polygon snaps them outward to whole buckets: a bar whose session date
+    // lies outside the window (a bucket the snapping added) was asked for, not wanted: skipped, not rejected.
+    return std::make_unique<PolygonFetch>(m_settings, asset.symbol, url, market::Timeframe::day,
+                                          HourWindow{market::sys_seconds{window.from}, market::sys_seconds{window.to}});
 }
 
 std::unique_ptr<SymbolFetch> PolygonProvider::hourly_bars(const market::Asset& asset, HourWindow window,
                                                           std::string& why) const {
-    if (asset.polygon_ticker.empty()) {
-        why = fmt::format("{} has no polygon_ticker in assets", asset.symbol);
-        return nullptr;
-    }
+    if (!has_usable_ticker(asset, why)) return nullptr;
     // Millisecond bounds (both inclusive): from the first bar's start to the last bar's final
     // millisecond. A session is at most 16 hours = 960 minute base aggregates, far below the limit.
     const auto from_ms = std::chrono::duration_cast<std::chrono::milliseconds>(window.from.time_since_epoch()).count();

@@ -1,5 +1,6 @@
 #include "etl/providers/yahoo.hpp"
 
+#include "etl/market/symbol.hpp"
 #include "etl/providers/parse_latest.hpp"
 #include "etl/util/strings.hpp"
 
@@ -19,14 +20,29 @@ using namespace std::chrono;
 constexpr std::string_view k_user_agent =
     "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
 
+// The instant a rejected Yahoo row is stamped with: Yahoo rejects carry the row as {"t":<unix seconds>,...}.
+std::optional<sys_seconds> row_time(const market::RejectedRecord& r) {
+    constexpr std::string_view k_prefix = R"({"t":)";
+    if (!r.raw.starts_with(k_prefix)) return std::nullopt;
+    long long t = 0;
+    const auto* begin = r.raw.data() + k_prefix.size();
+    if (std::from_chars(begin, r.raw.data() + r.raw.size(), t).ec != std::errc{}) return std::nullopt;
+    return sys_seconds{seconds{t}};
+}
+
 // A daily or hourly chart. Hourly bars come from 30-minute bars: Yahoo's own 1h bars start on the half
 // hour (09:30, 10:30, ...), so 30-minute bars are grouped into bars that start on the hour, like
-// Polygon's.
+// Polygon's. Bars outside `keep` (the bar starts the caller asked for) are skipped: period2 is
+// inclusive for a row stamped exactly at it (crypto and exchanges such as Tokyo open at 00:00 UTC), so
+// the day after the window comes back as well.
 class YahooFetch final : public SymbolFetch {
 public:
-    YahooFetch(const ProviderSettings& s, std::string symbol, std::string url,
-               std::optional<HourWindow> hourly = std::nullopt)
-        : m_settings(s), m_symbol(std::move(symbol)), m_url(std::move(url)), m_hourly(hourly) {}
+    // `period1`/`period2`: the request's bounds; a row stamped outside [period1, period2) was not asked
+    // for, even when it is malformed.
+    YahooFetch(const ProviderSettings& s, std::string symbol, sys_seconds period1, sys_seconds period2,
+               std::string url, market::Timeframe timeframe, HourWindow keep)
+        : m_settings(s), m_symbol(std::move(symbol)), m_period1(period1), m_period2(period2), m_url(std::move(url)),
+          m_timeframe(timeframe), m_keep(keep) {}
 
     std::optional<http::Request> next_request() override {
         if (m_done) return std::nullopt;
@@ -34,15 +50,20 @@ public:
     }
 
     tl::expected<void, ParseFailure> on_success(std::string_view body) override {
-        auto page = parse_yahoo_chart(body, m_symbol, m_hourly ? market::Timeframe::hour : market::Timeframe::day);
+        auto page = parse_yahoo_chart(body, m_symbol, m_timeframe);
         if (!page) return tl::unexpected(page.error());
         m_batch = std::move(page->batch);
         m_skipped = page->skipped;
-        if (m_hourly) {
-            m_batch.bars = market::hourly_bars_from_bars(m_batch.bars);
-            keep_window(m_batch.bars, *m_hourly, m_skipped);
-            drop_incomplete_hours();
-        }
+        // A malformed row at period2 (a live row with nulls) is an edge row too: skipped, not rejected.
+        const auto before = m_batch.rejected.size();
+        std::erase_if(m_batch.rejected, [&](const market::RejectedRecord& r) {
+            const auto t = row_time(r);
+            return t && (*t < m_period1 || *t >= m_period2);
+        });
+        m_skipped += before - m_batch.rejected.size();
+        if (m_timeframe == market::Timeframe::hour) m_batch.bars = market::hourly_bars_from_bars(m_batch.bars);
+        keep_window(m_batch.bars, m_keep, m_skipped);
+        if (m_timeframe == market::Timeframe::hour) drop_incomplete_hours();
         m_done = true;
         return {};
     }
@@ -54,15 +75,8 @@ private:
     // other part's prices as if it were the whole hour: reject the hour as well.
     void drop_incomplete_hours() {
         std::vector<sys_seconds> bad_hours;
-        for (const auto& r : m_batch.rejected) {
-            // Yahoo rejects carry the row as {"t":<unix seconds>,...}.
-            constexpr std::string_view k_prefix = R"({"t":)";
-            if (!r.raw.starts_with(k_prefix)) continue;
-            long long t = 0;
-            const auto* begin = r.raw.data() + k_prefix.size();
-            if (std::from_chars(begin, r.raw.data() + r.raw.size(), t).ec == std::errc{})
-                bad_hours.push_back(floor<hours>(sys_seconds{seconds{t}}));
-        }
+        for (const auto& r : m_batch.rejected)
+            if (const auto t = row_time(r)) bad_hours.push_back(floor<hours>(*t));
         if (bad_hours.empty()) return;
         std::vector<market::Bar> kept;
         for (auto& b : m_batch.bars) {
@@ -78,8 +92,11 @@ private:
 
     const ProviderSettings& m_settings;
     std::string m_symbol;
+    sys_seconds m_period1;
+    sys_seconds m_period2;
     std::string m_url;
-    std::optional<HourWindow> m_hourly;
+    market::Timeframe m_timeframe;
+    HourWindow m_keep;
     bool m_done = false;
 };
 
@@ -112,21 +129,36 @@ private:
     bool m_done = false;
 };
 
+// False (with `why`) when `asset` has no Yahoo symbol, or one that would not stay one path segment.
+bool has_usable_symbol(const market::Asset& asset, std::string& why) {
+    if (asset.yahoo_symbol.empty()) {
+        why = fmt::format("{} has no yahoo_symbol in assets", asset.symbol);
+        return false;
+    }
+    if (market::is_path_step(asset.yahoo_symbol)) {
+        why = fmt::format("{}: yahoo_symbol '{}' in assets would change the request path; correct it with etl "
+                          "assets add {} --yahoo-symbol SYMBOL",
+                          asset.symbol, asset.yahoo_symbol, asset.symbol);
+        return false;
+    }
+    return true;
+}
+
 } // namespace
 
 std::unique_ptr<SymbolFetch> YahooProvider::daily_bars(const market::Asset& asset, market::DateWindow window,
                                                        std::string& why) const {
-    if (asset.yahoo_symbol.empty()) {
-        why = fmt::format("{} has no yahoo_symbol in assets", asset.symbol);
-        return nullptr;
-    }
-    // period1 inclusive, period2 exclusive: the day after the window's last session date.
+    if (!has_usable_symbol(asset, why)) return nullptr;
+    // period1 inclusive, period2 the day after the window's last session date: exclusive for a session
+    // that opens later in the day (New York), inclusive for one stamped 00:00 UTC, which is skipped.
     const sys_seconds p1{window.from};
     const sys_seconds p2{window.to + days{1}};
     const auto url = fmt::format("{}/v8/finance/chart/{}?period1={}&period2={}&interval=1d&includePrePost=false",
                                  m_settings.base_url, util::percent_encode(asset.yahoo_symbol),
                                  p1.time_since_epoch().count(), p2.time_since_epoch().count());
-    return std::make_unique<YahooFetch>(m_settings, asset.symbol, url);
+    // Daily bars carry their session date at 00:00 UTC, so the window's instants are its dates.
+    return std::make_unique<YahooFetch>(m_settings, asset.symbol, p1, p2, url, market::Timeframe::day,
+                                        HourWindow{p1, sys_seconds{window.to}});
 }
 
 } // namespace etl::providers
@@ -135,22 +167,20 @@ namespace etl::providers {
 
 std::unique_ptr<SymbolFetch> YahooProvider::hourly_bars(const market::Asset& asset, HourWindow window,
                                                         std::string& why) const {
-    if (asset.yahoo_symbol.empty()) {
-        why = fmt::format("{} has no yahoo_symbol in assets", asset.symbol);
-        return nullptr;
-    }
+    if (!has_usable_symbol(asset, why)) return nullptr;
     const sys_seconds p2 = window.to + hours{1};
     const auto url = fmt::format("{}/v8/finance/chart/{}?period1={}&period2={}&interval=30m&includePrePost=false",
                                  m_settings.base_url, util::percent_encode(asset.yahoo_symbol),
                                  window.from.time_since_epoch().count(), p2.time_since_epoch().count());
-    return std::make_unique<YahooFetch>(m_settings, asset.symbol, url, window);
+    return std::make_unique<YahooFetch>(m_settings, asset.symbol, window.from, p2, url, market::Timeframe::hour,
+                                        window);
 }
 
 std::vector<QuoteFetch> YahooProvider::latest_quotes(std::span<const market::Asset> assets,
                                               std::vector<std::string>& unserved) const {
     std::vector<QuoteFetch> out;
     for (const auto& asset : assets) {
-        if (asset.yahoo_symbol.empty()) {
+        if (std::string why; !has_usable_symbol(asset, why)) {
             unserved.push_back(asset.symbol);
             continue;
         }

@@ -11,8 +11,9 @@
 namespace etl::util {
 namespace {
 
+// Digits only: from_chars alone would take a sign ("-001" as year -1).
 bool parse_int(std::string_view s, int& out) {
-    if (s.empty()) return false;
+    if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos) return false;
     const auto* end = s.data() + s.size();
     auto [p, ec] = std::from_chars(s.data(), end, out);
     return ec == std::errc{} && p == end;
@@ -29,6 +30,15 @@ std::optional<std::chrono::sys_days> parse_date(std::string_view text) {
                                           std::chrono::day{static_cast<unsigned>(d)}};
     if (!ymd.ok()) return std::nullopt;
     return std::chrono::sys_days{ymd};
+}
+
+std::chrono::sys_days parse_date_flag(std::string_view flag, std::string_view value) {
+    const auto d = parse_date(value);
+    if (!d) throw UsageError(fmt::format("{} '{}' is not a date; use YYYY-MM-DD", flag, value));
+    if (*d < k_min_flag_date || *d > k_max_flag_date)
+        throw UsageError(fmt::format("{} '{}' is out of range; use a date YYYY-MM-DD from {} to {}", flag, value,
+                                     format_date(k_min_flag_date), format_date(k_max_flag_date)));
+    return *d;
 }
 
 std::optional<std::chrono::sys_seconds> parse_instant(std::string_view text) {

@@ -46,6 +46,27 @@ TEST_CASE("month arithmetic clamps to the end of shorter months", "[unit]") {
     CHECK(window_for(Range::ytd, ymd(2026, 1, 1)).from == ymd(2026, 1, 1));
 }
 
+TEST_CASE("the market's today: the last NYSE session that has opened for stocks, the UTC date for crypto", "[unit]") {
+    const TradingCalendar calendar;
+    // A New York wall-clock time (EDT after 2025-03-09) as the UTC instant.
+    const auto et = [](sys_days d, int h, int m) { return sys_seconds{d} + hours{h + 4} + minutes{m}; };
+    const auto monday = ymd(2025, 3, 10), tuesday = ymd(2025, 3, 11);
+    for (auto c : {AssetClass::stock, AssetClass::etf, AssetClass::index}) {
+        // 21:05 on Monday is Tuesday in UTC, but Tuesday's session has not opened.
+        CHECK(market_today(c, et(monday, 21, 5), calendar) == monday);
+        CHECK(market_today(c, et(tuesday, 9, 29), calendar) == monday);
+        // From the bell on (a partial bar while the session runs), and after the close.
+        CHECK(market_today(c, et(tuesday, 9, 30), calendar) == tuesday);
+        CHECK(market_today(c, et(tuesday, 17, 0), calendar) == tuesday);
+    }
+    CHECK(market_today(AssetClass::crypto, et(monday, 21, 5), calendar) == tuesday);
+    CHECK(market_today(AssetClass::crypto, et(tuesday, 9, 0), calendar) == tuesday);
+    // Weekends and holidays: the last session (Good Friday 2025-04-18 has none).
+    CHECK(market_today(AssetClass::stock, et(ymd(2025, 3, 15), 12, 0), calendar) == ymd(2025, 3, 14));
+    CHECK(market_today(AssetClass::stock, et(ymd(2025, 4, 18), 12, 0), calendar) == ymd(2025, 4, 17));
+    CHECK(market_today(AssetClass::crypto, et(ymd(2025, 4, 18), 12, 0), calendar) == ymd(2025, 4, 18));
+}
+
 TEST_CASE("shards parse K/N and split symbols so each has exactly one owner", "[unit]") {
     CHECK(parse_shard("0/1"));
     CHECK(parse_shard("3/4")->index == 3);
@@ -78,6 +99,28 @@ TEST_CASE("symbols are normalised to upper case and malformed ones refused", "[u
     CHECK_FALSE(normalize_symbol("AAPL$"));
     CHECK_FALSE(normalize_symbol("AAPL;DROP"));
     CHECK_FALSE(normalize_symbol(std::string(33, 'A')));
+}
+
+TEST_CASE("no symbol can become a path step at a provider", "[unit]") {
+    for (const auto* s : {"..", ".", "...", ".AAPL", "/etc", "A/B", "A..B", "AAPL/..", "./AAPL", "X:.", "X:..",
+                          "I:.SPX", "A\\B"})
+        CHECK_FALSE(normalize_symbol(s));
+    // Dots inside are fine: share classes, Tokyo listings, indices.
+    CHECK(normalize_symbol("brk.b") == "BRK.B");
+    CHECK(normalize_symbol("7203.t") == "7203.T");
+    CHECK(normalize_symbol("^.a") == "^.A");
+    CHECK(normalize_symbol("A.") == "A.");
+    // Whatever passes, the identifiers derived from it stay one path segment.
+    for (const auto* s : {"A.", "^.A", "X:A.", "A.-USD"}) {
+        for (auto c : {AssetClass::stock, AssetClass::index, AssetClass::crypto}) {
+            const auto a = adhoc_asset(*normalize_symbol(s), c);
+            CHECK_FALSE(is_path_step(a.polygon_ticker));
+            CHECK_FALSE(is_path_step(a.yahoo_symbol));
+            CHECK_FALSE(is_path_step(a.coingecko_id));
+        }
+    }
+    for (const auto* id : {".", "..", "....", "a/b", "/", "a\\b"}) CHECK(is_path_step(id));
+    for (const auto* id : {"", "bitcoin", "BRK-B", "^GSPC", "X:BTCUSD", "a.", ".a", "a..b"}) CHECK_FALSE(is_path_step(id));
 }
 
 TEST_CASE("bare symbols get a sensible class and provider identifiers", "[unit]") {

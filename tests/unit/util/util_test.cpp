@@ -1,9 +1,11 @@
 #include "etl/util/clock.hpp"
 #include "etl/util/decimal.hpp"
+#include "etl/util/error.hpp"
 #include "etl/util/secrets.hpp"
 #include "etl/util/strings.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 using namespace std::chrono;
 using namespace etl::util;
@@ -49,6 +51,24 @@ TEST_CASE("instants and dates parse strictly", "[unit]") {
     CHECK(format_instant(sys_days{year{2025} / March / 4} + hours{15} + minutes{3} + seconds{9}) ==
           "2025-03-04T15:03:09Z");
     CHECK(format_date(sys_days{year{1999} / December / 31}) == "1999-12-31");
+}
+
+TEST_CASE("date flags take 1900-01-01 .. 9999-12-31 and name themselves when refused", "[unit]") {
+    CHECK_FALSE(parse_date("-001-01-01"));
+    CHECK_FALSE(parse_date("+025-01-01"));
+    CHECK_FALSE(parse_date("2025-+3-04"));
+    CHECK(parse_date_flag("--from", "1900-01-01") == sys_days{year{1900} / January / 1});
+    CHECK(parse_date_flag("--to", "9999-12-31") == sys_days{year{9999} / December / 31});
+    for (const auto* bad : {"0000-01-01", "-001-01-01", "1899-12-31", "10000-01-01", "2025-02-30", "", "today"}) {
+        try {
+            (void)parse_date_flag("--from", bad);
+            FAIL("accepted " << bad);
+        } catch (const etl::UsageError& e) {
+            CHECK(e.code() == ExitCode::usage);
+            CHECK(std::string(e.what()).find(fmt::format("--from '{}'", bad)) != std::string::npos);
+            CHECK(std::string(e.what()).find("YYYY-MM-DD") != std::string::npos);
+        }
+    }
 }
 
 TEST_CASE("string helpers", "[unit]") {

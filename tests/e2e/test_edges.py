@@ -330,8 +330,14 @@ class BadDates(unittest.TestCase):
                 lines = plain_lines(r.stderr)
                 self.assertEqual(len(lines), 1, r.describe())
                 self.assertIn("--session", lines[0])
-        # The edges of the range are fine.
+        # The edges of the range are fine: not a usage error. The mock's history starts in 2000, so a
+        # window of 1900 sessions is answered with no bars, which is a "no data" failure (exit 1).
         r = run(["etl-historical", "AAPL", "--from=1900-01-01", "--to=1900-01-10", "--mock", "--database-url", url],
+                cwd=cwd)
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertIn("no data", r.stderr)
+        # A window that starts in the last century and reaches the mock's history loads what exists.
+        r = run(["etl-historical", "AAPL", "--from=1999-12-27", "--to=2000-01-10", "--mock", "--database-url", url],
                 cwd=cwd)
         self.assertEqual(r.rc, 0, r.describe())
 

@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 build_dir=${ETL_BUILD_DIR:-build}
+# A bounded libFuzzer run over every parser that reads provider or config bytes, from the corpus in
+# tests/fuzz/ (scripts/fuzz.sh; longer runs by hand: ETL_FUZZ_SECONDS=300 scripts/fuzz.sh).
+ETL_FUZZ_SECONDS=${ETL_FUZZ_SECONDS:-10} scripts/fuzz.sh
 tsdb_bin=$(scripts/timescaledb.sh)
 # The TimescaleDB tests fail, rather than skip, when their servers are missing.
 export ETL_REQUIRE_TIMESCALEDB=1

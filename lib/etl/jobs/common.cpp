@@ -27,19 +27,35 @@ extern "C" void on_signal(int) { g_stop.store(true); }
 
 } // namespace
 
-void add_common_options(CLI::App& app, CommonOptions& o) {
+void add_common_options(CLI::App& app, CommonOptions& o, unsigned flags) {
     // Subcommands created after this (etl assets import ...) accept the common flags too.
     app.fallthrough();
+    // The flag values load_config would refuse, refused while parsing: CLI11 makes them usage errors.
+    const CLI::Validator log_format(
+        [](std::string& v) {
+            return v == "auto" || util::parse_log_format(v) ? std::string{}
+                                                            : fmt::format("'{}' is not text or json", v);
+        },
+        "text|json");
+    const CLI::Validator log_level(
+        [](std::string& v) {
+            return util::parse_log_level(v) ? std::string{} : fmt::format("'{}' is not debug, info, warn or error", v);
+        },
+        "LEVEL");
     app.add_option("--config", o.config_file, "TOML config file (default: $ETL_CONFIG, ./etl.toml, /etc/market-etl/etl.toml)");
     app.add_option("--database-url", o.database_url, "postgresql://... or sqlite:PATH (overrides DATABASE_URL)");
-    app.add_option("--redis-url", o.redis_url, "redis://host:port (overrides REDIS_URL)");
-    app.add_flag("--mock", o.mock, "use the deterministic mock provider (no key, no network)");
-    app.add_flag("--dry-run", o.dry_run, "fetch and validate, write nothing");
-    app.add_option("--shard", o.shard, "K/N: process only the symbols of shard K (0-based) of N");
-    app.add_option("--log-format", o.log_format, "text or json (default: text on a TTY, json otherwise)");
-    app.add_option("--log-level", o.log_level, "debug, info, warn or error");
-    app.add_option("--report", o.report_file, "write a JSON summary of the run to FILE");
-    app.add_flag("--no-progress", o.no_progress, "no progress bar");
+    if (flags & common_flag::redis_url)
+        app.add_option("--redis-url", o.redis_url, "redis://host:port (overrides REDIS_URL)");
+    if (flags & common_flag::mock) app.add_flag("--mock", o.mock, "use the deterministic mock provider (no key, no network)");
+    if (flags & common_flag::dry_run) app.add_flag("--dry-run", o.dry_run, "fetch and validate, write nothing");
+    if (flags & common_flag::shard)
+        app.add_option("--shard", o.shard, "K/N: process only the symbols of shard K (0-based) of N");
+    app.add_option("--log-format", o.log_format, "text or json (default: text on a TTY, json otherwise)")
+        ->check(log_format);
+    app.add_option("--log-level", o.log_level, "debug, info, warn or error")->check(log_level);
+    if (flags & common_flag::report)
+        app.add_option("--report", o.report_file, "write a JSON summary of the run to FILE");
+    if (flags & common_flag::no_progress) app.add_flag("--no-progress", o.no_progress, "no progress bar");
 }
 
 void add_symbol_options(CLI::App& app, SymbolOptions& o, std::string_view what) {

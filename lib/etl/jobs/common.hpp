@@ -37,7 +37,23 @@ struct CommonOptions {
     bool no_progress = false;
 };
 
-void add_common_options(CLI::App& app, CommonOptions& options);
+// Which of the common flags a command takes beyond --config, --database-url, --log-format and
+// --log-level (which every command takes). Jobs take them all; the admin commands (etl assets, db,
+// config) only those that do something there.
+namespace common_flag {
+constexpr unsigned redis_url = 1U << 0;
+constexpr unsigned mock = 1U << 1;
+constexpr unsigned dry_run = 1U << 2;
+constexpr unsigned shard = 1U << 3;
+constexpr unsigned report = 1U << 4;
+constexpr unsigned no_progress = 1U << 5;
+constexpr unsigned all = redis_url | mock | dry_run | shard | report | no_progress;
+} // namespace common_flag
+
+// Adds the common flags (`flags`: a set of common_flag bits). A bad --log-format or --log-level value
+// is a usage error (64) when parsed; the same value from a file or the environment is a
+// configuration error (78, load_config).
+void add_common_options(CLI::App& app, CommonOptions& options, unsigned flags = common_flag::all);
 
 // What etl-hourly and etl-latest take besides the common flags.
 struct SymbolOptions {

@@ -1,6 +1,9 @@
 #include "etl/jobs/common.hpp"
 
+#include "etl/jobs/pipeline.hpp"
 #include "etl/market/symbol.hpp"
+#include "etl/pg/conninfo.hpp"
+#include "etl/redis/client.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/embedded.hpp"
 #include "etl/util/error.hpp"
@@ -11,9 +14,11 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -88,6 +93,68 @@ config::Config load_config(const CommonOptions& o) {
     if (!level) throw ConfigError(fmt::format("log.level = '{}' must be debug, info, warn or error", cfg.get("log.level")));
     util::configure_logging(format, *level, cfg.get_bool("log.progress"));
     return cfg;
+}
+
+void preflight(const config::Config& cfg, const CommonOptions& options, const std::vector<std::string>& symbols,
+               std::optional<market::AssetClass> forced) {
+    if (const auto& redis_url = cfg.get("redis_url"); !redis_url.empty())
+        static_cast<void>(redis::parse_redis_url(redis_url));
+    // Other schemes are refused by store::open_store before it connects; libpq itself only parses a
+    // PostgreSQL string when connecting, and then a typo would look like an outage (75).
+    if (const auto& db = cfg.get("database_url");
+        db.starts_with("postgresql://") || db.starts_with("postgres://") || db.find('=') != std::string::npos)
+        pg::check_conninfo(db);
+    check_report_path(options.report_file);
+    if (!symbols.empty()) {
+        std::vector<market::Asset> named;
+        named.reserve(symbols.size());
+        for (const auto& s : symbols) named.push_back(market::adhoc_asset(s, forced.value_or(market::guess_asset_class(s))));
+        check_provider_keys(cfg, named);
+    }
+}
+
+void check_provider_keys(const config::Config& cfg, const std::vector<market::Asset>& assets) {
+    // The Router builds each provider the way the run will, so the check is the run's own.
+    Router router(cfg, util::now(), nullptr);
+    std::vector<market::AssetClass> checked;
+    for (const auto& a : assets) {
+        if (std::find(checked.begin(), checked.end(), a.asset_class) != checked.end()) continue;
+        checked.push_back(a.asset_class);
+        try {
+            static_cast<void>(router.route(a));
+        } catch (const ConfigError& e) {
+            const std::string cls(market::to_string(a.asset_class));
+            const auto& fallback = cfg.get("routing.fallback");
+            throw ConfigError(fmt::format("{} ({}: routing.{} = {}{}): {}", a.symbol, cls, cls,
+                                          cfg.get(fmt::format("routing.{}", cls)),
+                                          fallback.empty() ? "" : fmt::format(", routing.fallback = {}", fallback),
+                                          e.what()));
+        }
+    }
+}
+
+void check_report_path(const std::string& path) {
+    if (path.empty()) return;
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path file(path);
+    const auto status = fs::status(file, ec);
+    if (fs::is_directory(status))
+        throw UsageError(fmt::format("--report {}: is a directory; name a file to write the report to", path));
+    if (fs::exists(status) && !fs::is_regular_file(status)) {
+        // A device or pipe (/dev/stdout, a FIFO): the report is written into it.
+        if (::access(path.c_str(), W_OK) != 0)
+            throw UsageError(fmt::format("--report {}: cannot be written ({})", path, std::strerror(errno)));
+        return;
+    }
+    // A regular file is written beside itself and renamed into place: its directory must be writable.
+    const fs::path dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
+    if (!fs::is_directory(dir, ec))
+        throw UsageError(fmt::format("--report {}: directory {} does not exist; create it or name another file", path,
+                                     dir.string()));
+    if (::access(dir.c_str(), W_OK | X_OK) != 0)
+        throw UsageError(fmt::format("--report {}: directory {} is not writable ({}); name another file", path,
+                                     dir.string(), std::strerror(errno)));
 }
 
 market::Shard resolve_shard(const CommonOptions& o) {

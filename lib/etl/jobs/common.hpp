@@ -67,6 +67,24 @@ void add_symbol_options(CLI::App& app, SymbolOptions& options, std::string_view 
 // Effective config: file/env/flags as SPEC.md section 4 orders them. Also configures logging.
 config::Config load_config(const CommonOptions& options);
 
+// The checks a job makes before it opens the database, so a configuration error is a 78 (or, for a
+// flag, a 64) before any work rather than after it: redis_url parses, a PostgreSQL database_url
+// parses (pg::check_conninfo), the --report file can be written (UsageError, 64: it is a flag), and,
+// when symbols are named, the providers they route to (by --class, else market::guess_asset_class)
+// can be used: check_provider_keys. Throws ConfigError or UsageError; opens nothing.
+void preflight(const config::Config& cfg, const CommonOptions& options, const std::vector<std::string>& symbols,
+               std::optional<market::AssetClass> forced);
+
+// Throws ConfigError when a provider some asset of `assets` routes to (routing.<class>, then
+// routing.fallback; nothing with mock) cannot be used, e.g. polygon without POLYGON_API_KEY. A
+// fallback without its key is a configuration error too, not a fallback silently dropped. Jobs call
+// it on the resolved assets before recording the run or fetching anything.
+void check_provider_keys(const config::Config& cfg, const std::vector<market::Asset>& assets);
+
+// --report FILE: UsageError unless FILE can be written (its directory exists and is writable, and FILE
+// is not a directory). Nothing is created.
+void check_report_path(const std::string& path);
+
 // --shard, else JOB_COMPLETION_INDEX + ETL_SHARD_COUNT, else 0/1. Throws UsageError when malformed.
 market::Shard resolve_shard(const CommonOptions& options);
 

@@ -77,6 +77,7 @@ int historical_main(const std::vector<std::string>& args) {
         const auto forced = parse_class_flag(a.asset_class);
         const auto shard = resolve_shard(common);
         auto cfg = load_config(common);
+        preflight(cfg, common, symbols, forced);
         const auto calendar = load_calendar(cfg);
 
         RunTotals totals;
@@ -85,6 +86,7 @@ int historical_main(const std::vector<std::string>& args) {
         totals.shard = shard.to_string();
         auto store = start_run(cfg, totals, common.dry_run);
         auto assets = resolve_assets(symbols, forced, *store, common.dry_run, shard);
+        check_provider_keys(cfg, assets);
         totals.symbols_requested = assets.size();
         if (!common.dry_run) totals.run_id = store->begin_run({totals.job, totals.arguments, totals.shard});
 

@@ -61,6 +61,10 @@ class RedisAndDatabaseUrls(PreflightCase):
                 r = self.job("etl-historical", "AAPL", "--mock", "--database-url", url)
                 self.assert_stopped_before_work(r, 78, "etl-historical", "database_url")
                 self.assertNotIn("pw-5ee1d2", r.stderr + r.stdout)
+            with self.subTest(url=url, command="etl db migrate"):
+                r = run(["etl", "db", "migrate", "--database-url", url], cwd=self.tmp.path, env=clean_env())
+                self.assertEqual(r.rc, 78, r.describe())
+                self.assertNotIn("pw-5ee1d2", r.stderr + r.stdout)
         # A well-formed URL of a server that is down stays a temporary failure.
         r = self.job("etl-historical", "AAPL", "--mock", "--database-url", "postgresql://127.0.0.1:1/etl")
         self.assertEqual(r.rc, 75, r.describe())

@@ -159,6 +159,7 @@ int assets_main(const std::vector<std::string>& args) {
         if (auto rc = parse_cli(app, args)) return *rc;
 
         auto cfg = load_config(common);
+        check_database_url(cfg);
         if (add->parsed()) {
             const auto s = market::normalize_symbol(symbol);
             if (!s) throw UsageError(fmt::format("malformed symbol '{}': use 1-32 letters, digits or . - ^ = : _ /", symbol));
@@ -215,6 +216,7 @@ int db_main(const std::vector<std::string>& args) {
         app.add_subcommand("migrate", "apply pending sql/ migrations (jobs also do this on start)");
         if (auto rc = parse_cli(app, args)) return *rc;
         auto cfg = load_config(common);
+        check_database_url(cfg);
         auto store = store::open_store(cfg.get("database_url"), "etl-db", store_options(cfg));
         const auto applied = store->migrate();
         for (const auto& m : applied) fmt::print("applied {}\n", m);

@@ -99,11 +99,7 @@ void preflight(const config::Config& cfg, const CommonOptions& options, const st
                std::optional<market::AssetClass> forced) {
     if (const auto& redis_url = cfg.get("redis_url"); !redis_url.empty())
         static_cast<void>(redis::parse_redis_url(redis_url));
-    // Other schemes are refused by store::open_store before it connects; libpq itself only parses a
-    // PostgreSQL string when connecting, and then a typo would look like an outage (75).
-    if (const auto& db = cfg.get("database_url");
-        db.starts_with("postgresql://") || db.starts_with("postgres://") || db.find('=') != std::string::npos)
-        pg::check_conninfo(db);
+    check_database_url(cfg);
     check_report_path(options.report_file);
     if (!symbols.empty()) {
         std::vector<market::Asset> named;
@@ -131,6 +127,13 @@ void check_provider_keys(const config::Config& cfg, const std::vector<market::As
                                           e.what()));
         }
     }
+}
+
+void check_database_url(const config::Config& cfg) {
+    // The schemes store::open_store hands to libpq.
+    if (const auto& db = cfg.get("database_url");
+        db.starts_with("postgresql://") || db.starts_with("postgres://") || db.find('=') != std::string::npos)
+        pg::check_conninfo(db);
 }
 
 void check_report_path(const std::string& path) {

@@ -81,6 +81,11 @@ void preflight(const config::Config& cfg, const CommonOptions& options, const st
 // it on the resolved assets before recording the run or fetching anything.
 void check_provider_keys(const config::Config& cfg, const std::vector<market::Asset>& assets);
 
+// database_url: a PostgreSQL connection string must parse as libpq would parse it (pg::check_conninfo),
+// so a typo is a ConfigError (78) and not, when connecting, a failure that looks like an outage (75).
+// Other schemes are left to store::open_store, which refuses them before connecting.
+void check_database_url(const config::Config& cfg);
+
 // --report FILE: UsageError unless FILE can be written (its directory exists and is writable, and FILE
 // is not a directory). Nothing is created.
 void check_report_path(const std::string& path);

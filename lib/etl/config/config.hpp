@@ -2,6 +2,7 @@
 // origin of every value remembered for `etl config show`. API keys come only from the environment.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -28,6 +29,25 @@ struct KeySpec {
     bool url = false;
 };
 const std::vector<KeySpec>& known_keys();
+
+// Limits a config file must keep before the TOML parser sees it. toml11 parses arrays and inline
+// tables by recursion and keeps tables as nested values, so a file nested a few thousand deep would
+// overflow the stack; market-etl's own settings are at most 3 deep ("providers.polygon.base_url"),
+// and 32 leaves room for any hand-written file. 1 MiB is a thousand times the largest useful file.
+constexpr std::size_t k_max_config_bytes = std::size_t{1} << 20;
+constexpr std::size_t k_max_config_depth = 32;
+
+// One setting read from a config file: dotted key ("fetch.concurrency") and its value as text.
+using FileSetting = std::pair<std::string, std::string>;
+
+// Parses the text of a TOML config file (`name` is used in messages) into flattened settings: every
+// scalar with its dotted key, strings as they are, numbers and booleans as TOML writes them. Checks
+// the size (k_max_config_bytes) and the nesting depth (k_max_config_depth: arrays, inline tables and
+// dotted-key parts together, counted outside strings and comments) before parsing, and refuses a
+// bare carriage return. Throws ConfigError, one line, with "name:line:column: invalid TOML: ..." for
+// syntax errors, or naming the key whose value is not a string, number or boolean. It does not check
+// that the keys are known (Config::load does). Safe on any bytes: this is the fuzzing entry point.
+std::vector<FileSetting> parse_toml_text(std::string_view text, const std::string& name);
 
 // Flags given on the command line that override everything else: key -> value.
 using FlagOverrides = std::vector<std::pair<std::string, std::string>>;

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 
 namespace etl::jobs {
@@ -48,6 +49,23 @@ std::optional<bool> parse_bool(std::string_view s) {
     if (v.empty() || v == "true" || v == "1" || v == "yes" || v == "y") return true;
     if (v == "false" || v == "0" || v == "no" || v == "n") return false;
     return std::nullopt;
+}
+
+// --dry-run of assets add/import: one line per asset that would be added or updated, then a summary;
+// nothing is written. `assets` is read to tell the two apart when the database exists (bringing its
+// schema up to date, as every dry run does); a SQLite file that does not exist is not created.
+void print_dry_run(const config::Config& cfg, const std::vector<market::Asset>& assets) {
+    std::unique_ptr<store::Store> store;
+    const auto path = store::sqlite_path(cfg.get("database_url"));
+    if (!path || std::filesystem::exists(*path)) store = open_store(cfg, "etl-assets");
+    std::size_t created = 0;
+    for (const auto& a : assets) {
+        const bool exists = store && store->find_asset(a.symbol);
+        if (!exists) ++created;
+        fmt::print("would {} {} ({}, {})\n", exists ? "update" : "add", a.symbol, market::to_string(a.asset_class),
+                   a.active ? "active" : "inactive");
+    }
+    fmt::print("dry run: nothing written ({} new, {} updated)\n", created, assets.size() - created);
 }
 
 } // namespace
@@ -117,7 +135,7 @@ int assets_main(const std::vector<std::string>& args) {
     return run_guarded(args.front(), [&]() -> int {
         CLI::App app{"Manage the assets table.", args.front()};
         CommonOptions common;
-        add_common_options(app, common);
+        add_common_options(app, common, 0);
         app.require_subcommand(1);
         auto* add = app.add_subcommand("add", "add or update an asset (active unless --inactive)");
         std::string symbol, cls = "", name, exchange, polygon, coingecko, yahoo;
@@ -130,15 +148,18 @@ int assets_main(const std::vector<std::string>& args) {
         add->add_option("--coingecko-id", coingecko, "CoinGecko coin id, e.g. bitcoin");
         add->add_option("--yahoo-symbol", yahoo, "Yahoo symbol (default: derived from the symbol)");
         add->add_flag("--inactive", inactive, "record it but keep it out of scheduled all-asset runs");
+        add->add_flag("--dry-run", common.dry_run, "print what would be written, write nothing");
         auto* list = app.add_subcommand("list", "list assets");
         bool all = false;
         list->add_flag("--all", all, "include inactive assets");
         auto* import = app.add_subcommand("import", "add or update assets from a CSV file (see etc/assets.csv)");
         std::string file;
         import->add_option("file", file, "CSV with a header row")->required();
+        import->add_flag("--dry-run", common.dry_run, "check the file and print what would be written, write nothing");
         if (auto rc = parse_cli(app, args)) return *rc;
 
         auto cfg = load_config(common);
+        check_database_url(cfg);
         if (add->parsed()) {
             const auto s = market::normalize_symbol(symbol);
             if (!s) throw UsageError(fmt::format("malformed symbol '{}': {}", symbol, market::k_symbol_rule));
@@ -155,6 +176,10 @@ int assets_main(const std::vector<std::string>& args) {
             if (!polygon.empty()) a.polygon_ticker = polygon;
             if (!coingecko.empty()) a.coingecko_id = coingecko;
             if (!yahoo.empty()) a.yahoo_symbol = yahoo;
+            if (common.dry_run) {
+                print_dry_run(cfg, std::vector{a});
+                return 0;
+            }
             auto store = open_store(cfg, "etl-assets");
             const auto created = store->upsert_assets(std::vector{a});
             fmt::print("{} {} ({}, {})\n", created ? "added" : "updated", a.symbol, market::to_string(a.asset_class),
@@ -169,6 +194,10 @@ int assets_main(const std::vector<std::string>& args) {
                            a.active ? "yes" : "no", a.polygon_ticker, a.coingecko_id, a.yahoo_symbol, a.name);
         } else if (import->parsed()) {
             const auto assets = read_assets_csv(file);
+            if (common.dry_run) {
+                print_dry_run(cfg, assets);
+                return 0;
+            }
             auto store = open_store(cfg, "etl-assets");
             const auto created = store->upsert_assets(assets);
             fmt::print("imported {} assets from {} ({} new, {} updated)\n", assets.size(), file, created,
@@ -182,11 +211,12 @@ int db_main(const std::vector<std::string>& args) {
     return run_guarded(args.front(), [&]() -> int {
         CLI::App app{"Database maintenance.", args.front()};
         CommonOptions common;
-        add_common_options(app, common);
+        add_common_options(app, common, 0);
         app.require_subcommand(1);
         app.add_subcommand("migrate", "apply pending sql/ migrations (jobs also do this on start)");
         if (auto rc = parse_cli(app, args)) return *rc;
         auto cfg = load_config(common);
+        check_database_url(cfg);
         auto store = store::open_store(cfg.get("database_url"), "etl-db", store_options(cfg));
         const auto applied = store->migrate();
         for (const auto& m : applied) fmt::print("applied {}\n", m);
@@ -200,7 +230,8 @@ int config_main(const std::vector<std::string>& args) {
     return run_guarded(args.front(), [&]() -> int {
         CLI::App app{"Show the effective configuration.", args.front()};
         CommonOptions common;
-        add_common_options(app, common);
+        // The flags that set a value (shown with origin "flag"); --dry-run, --shard and --report do not.
+        add_common_options(app, common, common_flag::redis_url | common_flag::mock | common_flag::no_progress);
         app.require_subcommand(1);
         app.add_subcommand("show", "print every effective value with its origin, secrets masked");
         if (auto rc = parse_cli(app, args)) return *rc;

@@ -5,10 +5,6 @@
 
 namespace etl::jobs {
 
-void check_cache_config(const config::Config& cfg) {
-    if (const auto& url = cfg.get("redis_url"); !url.empty()) redis::parse_redis_url(url);
-}
-
 bool write_cache(const config::Config& cfg, std::span<const std::pair<std::string, std::string>> items,
                  std::chrono::seconds ttl) {
     const auto& url = cfg.get("redis_url");

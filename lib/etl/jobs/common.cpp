@@ -1,6 +1,9 @@
 #include "etl/jobs/common.hpp"
 
+#include "etl/jobs/pipeline.hpp"
 #include "etl/market/symbol.hpp"
+#include "etl/pg/conninfo.hpp"
+#include "etl/redis/client.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/embedded.hpp"
 #include "etl/util/error.hpp"
@@ -15,6 +18,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -35,19 +39,35 @@ extern "C" void on_signal(int) {
 
 } // namespace
 
-void add_common_options(CLI::App& app, CommonOptions& o) {
+void add_common_options(CLI::App& app, CommonOptions& o, unsigned flags) {
     // Subcommands created after this (etl assets import ...) accept the common flags too.
     app.fallthrough();
+    // The flag values load_config would refuse, refused while parsing: CLI11 makes them usage errors.
+    const CLI::Validator log_format(
+        [](std::string& v) {
+            return v == "auto" || util::parse_log_format(v) ? std::string{}
+                                                            : fmt::format("'{}' is not text or json", v);
+        },
+        "text|json");
+    const CLI::Validator log_level(
+        [](std::string& v) {
+            return util::parse_log_level(v) ? std::string{} : fmt::format("'{}' is not debug, info, warn or error", v);
+        },
+        "LEVEL");
     app.add_option("--config", o.config_file, "TOML config file (default: $ETL_CONFIG, ./etl.toml, /etc/market-etl/etl.toml)");
     app.add_option("--database-url", o.database_url, "postgresql://... or sqlite:PATH (overrides DATABASE_URL)");
-    app.add_option("--redis-url", o.redis_url, "redis://host:port (overrides REDIS_URL)");
-    app.add_flag("--mock", o.mock, "use the deterministic mock provider (no key, no network)");
-    app.add_flag("--dry-run", o.dry_run, "fetch and validate, write nothing");
-    app.add_option("--shard", o.shard, "K/N: process only the symbols of shard K (0-based) of N");
-    app.add_option("--log-format", o.log_format, "text or json (default: text on a TTY, json otherwise)");
-    app.add_option("--log-level", o.log_level, "debug, info, warn or error");
-    app.add_option("--report", o.report_file, "write a JSON summary of the run to FILE");
-    app.add_flag("--no-progress", o.no_progress, "no progress bar");
+    if (flags & common_flag::redis_url)
+        app.add_option("--redis-url", o.redis_url, "redis://host:port (overrides REDIS_URL)");
+    if (flags & common_flag::mock) app.add_flag("--mock", o.mock, "use the deterministic mock provider (no key, no network)");
+    if (flags & common_flag::dry_run) app.add_flag("--dry-run", o.dry_run, "fetch and validate, write nothing");
+    if (flags & common_flag::shard)
+        app.add_option("--shard", o.shard, "K/N: process only the symbols of shard K (0-based) of N");
+    app.add_option("--log-format", o.log_format, "text or json (default: text on a TTY, json otherwise)")
+        ->check(log_format);
+    app.add_option("--log-level", o.log_level, "debug, info, warn or error")->check(log_level);
+    if (flags & common_flag::report)
+        app.add_option("--report", o.report_file, "write a JSON summary of the run to FILE");
+    if (flags & common_flag::no_progress) app.add_flag("--no-progress", o.no_progress, "no progress bar");
 }
 
 void add_symbol_options(CLI::App& app, SymbolOptions& o, std::string_view what) {
@@ -80,6 +100,71 @@ config::Config load_config(const CommonOptions& o) {
     if (!level) throw ConfigError(fmt::format("log.level = '{}' must be debug, info, warn or error", cfg.get("log.level")));
     util::configure_logging(format, *level, cfg.get_bool("log.progress"));
     return cfg;
+}
+
+void preflight(const config::Config& cfg, const CommonOptions& options, const std::vector<std::string>& symbols,
+               std::optional<market::AssetClass> forced) {
+    if (const auto& redis_url = cfg.get("redis_url"); !redis_url.empty())
+        static_cast<void>(redis::parse_redis_url(redis_url));
+    check_database_url(cfg);
+    check_report_path(options.report_file);
+    if (!symbols.empty()) {
+        std::vector<market::Asset> named;
+        named.reserve(symbols.size());
+        for (const auto& s : symbols) named.push_back(market::adhoc_asset(s, forced.value_or(market::guess_asset_class(s))));
+        check_provider_keys(cfg, named);
+    }
+}
+
+void check_provider_keys(const config::Config& cfg, const std::vector<market::Asset>& assets) {
+    // The Router builds each provider the way the run will, so the check is the run's own.
+    Router router(cfg, util::now(), nullptr);
+    std::vector<market::AssetClass> checked;
+    for (const auto& a : assets) {
+        if (std::find(checked.begin(), checked.end(), a.asset_class) != checked.end()) continue;
+        checked.push_back(a.asset_class);
+        try {
+            static_cast<void>(router.route(a));
+        } catch (const ConfigError& e) {
+            const std::string cls(market::to_string(a.asset_class));
+            const auto& fallback = cfg.get("routing.fallback");
+            throw ConfigError(fmt::format("{} ({}: routing.{} = {}{}): {}", a.symbol, cls, cls,
+                                          cfg.get(fmt::format("routing.{}", cls)),
+                                          fallback.empty() ? "" : fmt::format(", routing.fallback = {}", fallback),
+                                          e.what()));
+        }
+    }
+}
+
+void check_database_url(const config::Config& cfg) {
+    // The schemes store::open_store hands to libpq.
+    if (const auto& db = cfg.get("database_url");
+        db.starts_with("postgresql://") || db.starts_with("postgres://") || db.find('=') != std::string::npos)
+        pg::check_conninfo(db);
+}
+
+void check_report_path(const std::string& path) {
+    if (path.empty()) return;
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path file(path);
+    const auto status = fs::status(file, ec);
+    if (fs::is_directory(status))
+        throw UsageError(fmt::format("--report {}: is a directory; name a file to write the report to", path));
+    if (fs::exists(status) && !fs::is_regular_file(status)) {
+        // A device or pipe (/dev/stdout, a FIFO): the report is written into it.
+        if (::access(path.c_str(), W_OK) != 0)
+            throw UsageError(fmt::format("--report {}: cannot be written ({})", path, std::strerror(errno)));
+        return;
+    }
+    // A regular file is written beside itself and renamed into place: its directory must be writable.
+    const fs::path dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
+    if (!fs::is_directory(dir, ec))
+        throw UsageError(fmt::format("--report {}: directory {} does not exist; create it or name another file", path,
+                                     dir.string()));
+    if (::access(dir.c_str(), W_OK | X_OK) != 0)
+        throw UsageError(fmt::format("--report {}: directory {} is not writable ({}); name another file", path,
+                                     dir.string(), std::strerror(errno)));
 }
 
 market::Shard resolve_shard(const CommonOptions& o) {

@@ -37,7 +37,23 @@ struct CommonOptions {
     bool no_progress = false;
 };
 
-void add_common_options(CLI::App& app, CommonOptions& options);
+// Which of the common flags a command takes beyond --config, --database-url, --log-format and
+// --log-level (which every command takes). Jobs take them all; the admin commands (etl assets, db,
+// config) only those that do something there.
+namespace common_flag {
+constexpr unsigned redis_url = 1U << 0;
+constexpr unsigned mock = 1U << 1;
+constexpr unsigned dry_run = 1U << 2;
+constexpr unsigned shard = 1U << 3;
+constexpr unsigned report = 1U << 4;
+constexpr unsigned no_progress = 1U << 5;
+constexpr unsigned all = redis_url | mock | dry_run | shard | report | no_progress;
+} // namespace common_flag
+
+// Adds the common flags (`flags`: a set of common_flag bits). A bad --log-format or --log-level value
+// is a usage error (64) when parsed; the same value from a file or the environment is a
+// configuration error (78, load_config).
+void add_common_options(CLI::App& app, CommonOptions& options, unsigned flags = common_flag::all);
 
 // What etl-hourly and etl-latest take besides the common flags.
 struct SymbolOptions {
@@ -50,6 +66,29 @@ void add_symbol_options(CLI::App& app, SymbolOptions& options, std::string_view 
 
 // Effective config: file/env/flags as SPEC.md section 4 orders them. Also configures logging.
 config::Config load_config(const CommonOptions& options);
+
+// The checks a job makes before it opens the database, so a configuration error is a 78 (or, for a
+// flag, a 64) before any work rather than after it: redis_url parses, a PostgreSQL database_url
+// parses (pg::check_conninfo), the --report file can be written (UsageError, 64: it is a flag), and,
+// when symbols are named, the providers they route to (by --class, else market::guess_asset_class)
+// can be used: check_provider_keys. Throws ConfigError or UsageError; opens nothing.
+void preflight(const config::Config& cfg, const CommonOptions& options, const std::vector<std::string>& symbols,
+               std::optional<market::AssetClass> forced);
+
+// Throws ConfigError when a provider some asset of `assets` routes to (routing.<class>, then
+// routing.fallback; nothing with mock) cannot be used, e.g. polygon without POLYGON_API_KEY. A
+// fallback without its key is a configuration error too, not a fallback silently dropped. Jobs call
+// it on the resolved assets before recording the run or fetching anything.
+void check_provider_keys(const config::Config& cfg, const std::vector<market::Asset>& assets);
+
+// database_url: a PostgreSQL connection string must parse as libpq would parse it (pg::check_conninfo),
+// so a typo is a ConfigError (78) and not, when connecting, a failure that looks like an outage (75).
+// Other schemes are left to store::open_store, which refuses them before connecting.
+void check_database_url(const config::Config& cfg);
+
+// --report FILE: UsageError unless FILE can be written (its directory exists and is writable, and FILE
+// is not a directory). Nothing is created.
+void check_report_path(const std::string& path);
 
 // --shard, else JOB_COMPLETION_INDEX + ETL_SHARD_COUNT, else 0/1. Throws UsageError when malformed.
 market::Shard resolve_shard(const CommonOptions& options);

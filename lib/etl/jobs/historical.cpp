@@ -110,6 +110,7 @@ int historical_main(const std::vector<std::string>& args) {
         const auto forced = parse_class_flag(a.asset_class);
         const auto shard = resolve_shard(common);
         auto cfg = load_config(common);
+        preflight(cfg, common, symbols, forced);
         const auto calendar = load_calendar(cfg);
         // "Today" is the market's: each class's window ends on its own (see market::market_today).
         const sys_days stock_today = market::market_today(market::AssetClass::stock, now, calendar);
@@ -141,6 +142,7 @@ int historical_main(const std::vector<std::string>& args) {
                     throw empty_window_error(request, window_of(asset), today_of(asset), is_crypto(asset), asset.symbol);
         }
         auto assets = resolve_assets(symbols, forced, *store, common.dry_run, shard);
+        check_provider_keys(cfg, assets);
         totals.symbols_requested = assets.size();
         if (!common.dry_run) totals.run_id = store->begin_run({totals.job, totals.arguments, totals.shard});
 

@@ -67,7 +67,7 @@ int hourly_main(const std::vector<std::string>& args) {
         const auto forced = parse_class_flag(opts.asset_class);
         const auto shard = resolve_shard(common);
         auto cfg = load_config(common);
-        check_cache_config(cfg);
+        preflight(cfg, common, symbols, forced);
         const auto calendar = load_calendar(cfg);
         const bool market_open = calendar.is_open(now);
         const bool crypto_only = forced == market::AssetClass::crypto ||
@@ -109,6 +109,7 @@ int hourly_main(const std::vector<std::string>& args) {
         totals.shard = shard.to_string();
         auto store = start_run(cfg, totals, common.dry_run);
         auto assets = resolve_assets(symbols, forced, *store, common.dry_run, shard);
+        check_provider_keys(cfg, assets);
         if (opts.market_hours_only && !market_open && !session_day) {
             drop_equities(assets);
             if (assets.empty()) {

@@ -40,7 +40,7 @@ int latest_main(const std::vector<std::string>& args) {
         const auto forced = parse_class_flag(opts.asset_class);
         const auto shard = resolve_shard(common);
         auto cfg = load_config(common);
-        check_cache_config(cfg);
+        preflight(cfg, common, symbols, forced);
         const auto calendar = load_calendar(cfg);
         const bool market_open = calendar.is_open(now);
         if (opts.market_hours_only && !market_open && only_equities_named(cfg, symbols, forced)) {
@@ -54,6 +54,7 @@ int latest_main(const std::vector<std::string>& args) {
         totals.shard = shard.to_string();
         auto store = start_run(cfg, totals, common.dry_run);
         auto assets = resolve_assets(symbols, forced, *store, common.dry_run, shard);
+        check_provider_keys(cfg, assets);
         if (opts.market_hours_only && !market_open) {
             drop_equities(assets);
             if (assets.empty()) {

@@ -4,9 +4,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <unistd.h>
 
 using etl::config::Config;
@@ -94,4 +97,34 @@ TEST_CASE("configuration errors are ConfigErrors that name the problem", "[unit]
         CHECK_THROWS_WITH(Config::load(std::filesystem::path("/nonexistent/etl.toml"), {}),
                           Catch::Contains("does not exist"));
     }
+}
+
+TEST_CASE("etc/etl.toml.example lists every key (secret ones as comments naming their variable)", "[unit]") {
+    const std::string path = ETL_SOURCE_DIR "/etc/etl.toml.example";
+    std::ifstream in(path);
+    REQUIRE(in);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto values = etl::config::parse_toml_text(text, path);
+    const auto in_file = [&](std::string_view key) {
+        return std::any_of(values.begin(), values.end(), [&](const auto& kv) { return kv.first == key; });
+    };
+    for (const auto& k : etl::config::known_keys()) {
+        CAPTURE(k.key);
+        if (k.secret) {
+            CHECK_FALSE(in_file(k.key));
+            // A comment line names the key (its last part, inside its [table]) and its variable.
+            const auto name = k.key.substr(k.key.rfind('.') + 1);
+            std::istringstream lines(text);
+            bool documented = false;
+            for (std::string line; std::getline(lines, line);)
+                documented = documented || (line.find('#') != std::string::npos &&
+                                            line.find(name, line.find('#')) != std::string::npos &&
+                                            line.find(k.env, line.find('#')) != std::string::npos);
+            CHECK(documented);
+        } else {
+            CHECK(in_file(k.key));
+        }
+    }
+    // And it is a valid config as it stands.
+    CHECK_NOTHROW(Config::load(std::filesystem::path(path), {}));
 }

@@ -2,8 +2,10 @@
 // fuzzers once crashed on) through every parser that reads provider bytes, so the normal test suite
 // guards what scripts/fuzz.sh found. Each body goes through every parser, whichever provider it is from:
 // a parser must survive anything. Besides not crashing, the checks are those of fuzz/check.hpp.
+#include "etl/config/config.hpp"
 #include "etl/providers/parse.hpp"
 #include "etl/providers/parse_latest.hpp"
+#include "etl/util/error.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -111,4 +113,19 @@ TEST_CASE("every body of the fuzzing corpus goes through every parser without a 
             if (quote->previous_close) CHECK(number_literal(*quote->previous_close));
         }
     }
+}
+
+TEST_CASE("every config file of the fuzzing corpus gives settings or one ConfigError line", "[unit]") {
+    std::size_t seen = 0;
+    for (const auto& path : corpus_files()) {
+        if (path.parent_path().filename() != "config") continue;
+        ++seen;
+        INFO(path.string());
+        try {
+            static_cast<void>(etl::config::parse_toml_text(read_file(path), path.filename().string()));
+        } catch (const etl::ConfigError& e) {
+            CHECK(one_line(e.what()));
+        }
+    }
+    CHECK(seen > 0);
 }

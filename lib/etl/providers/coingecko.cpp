@@ -1,6 +1,5 @@
 #include "etl/providers/coingecko.hpp"
 
-#include "etl/market/symbol.hpp"
 #include "etl/providers/parse_latest.hpp"
 #include "etl/util/strings.hpp"
 
@@ -11,6 +10,11 @@
 
 namespace etl::providers {
 namespace {
+
+// The asset's coingecko_id, when set and one path segment (see usable_identifier).
+bool usable_id(const market::Asset& asset, std::string& why) {
+    return usable_identifier(asset, asset.coingecko_id, "coingecko_id", "--class crypto --coingecko-id ID", why);
+}
 
 using namespace std::chrono;
 
@@ -23,21 +27,6 @@ constexpr days k_daily_granularity_span{92};
 std::vector<std::string> key_headers(const ProviderSettings& s) {
     if (s.api_key.empty()) return {};
     return {fmt::format("{}: {}", s.plan == "pro" ? "x-cg-pro-api-key" : "x-cg-demo-api-key", s.api_key)};
-}
-
-// False (with `why`) when `asset` has no CoinGecko id, or one that would not stay one path segment.
-bool has_usable_id(const market::Asset& asset, std::string& why) {
-    if (asset.coingecko_id.empty()) {
-        why = fmt::format("{} has no coingecko_id in assets", asset.symbol);
-        return false;
-    }
-    if (market::is_path_step(asset.coingecko_id)) {
-        why = fmt::format("{}: coingecko_id '{}' in assets would change the request path; correct it with etl "
-                          "assets add {} --class crypto --coingecko-id ID",
-                          asset.symbol, asset.coingecko_id, asset.symbol);
-        return false;
-    }
-    return true;
 }
 
 // What every CoinGecko fetch shares: the plan errors that no retry will fix.
@@ -172,7 +161,7 @@ constexpr std::size_t k_ids_per_request = 100;
 
 std::unique_ptr<SymbolFetch> CoinGeckoProvider::hourly_bars(const market::Asset& asset, HourWindow window,
                                                             std::string& why) const {
-    if (!has_usable_id(asset, why)) return nullptr;
+    if (!usable_id(asset, why)) return nullptr;
     const auto to = std::min(window.to + hours{1}, m_settings.now);
     const auto url = fmt::format("{}/coins/{}/market_chart/range?vs_currency=usd&from={}&to={}", m_settings.base_url,
                                  util::percent_encode(asset.coingecko_id), window.from.time_since_epoch().count(),
@@ -212,7 +201,7 @@ std::vector<QuoteFetch> CoinGeckoProvider::latest_quotes(std::span<const market:
 
 std::unique_ptr<SymbolFetch> CoinGeckoProvider::daily_bars(const market::Asset& asset, market::DateWindow window,
                                                            std::string& why) const {
-    if (!has_usable_id(asset, why)) return nullptr;
+    if (!usable_id(asset, why)) return nullptr;
     auto from = window.from;
     if (m_settings.max_history_days > 0 && m_settings.plan != "pro")
         from = std::max(from, m_settings.today - days{m_settings.max_history_days - 1});

@@ -1,7 +1,6 @@
 #include "etl/providers/polygon.hpp"
 
 #include "etl/http/url.hpp"
-#include "etl/market/symbol.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/strings.hpp"
 
@@ -12,6 +11,11 @@
 namespace etl::providers {
 namespace {
 
+// The asset's polygon_ticker, when set and one path segment (see usable_identifier).
+bool usable_ticker(const market::Asset& asset, std::string& why) {
+    return usable_identifier(asset, asset.polygon_ticker, "polygon_ticker", "--polygon-ticker TICKER", why);
+}
+
 // Polygon's ticker is a path segment; ':' (X:BTCUSD, I:SPX) and '.' (BRK.B) are legal there.
 std::string encode_ticker(std::string_view ticker) {
     std::string out;
@@ -20,21 +24,6 @@ std::string encode_ticker(std::string_view ticker) {
         else out += util::percent_encode(std::string_view(&c, 1));
     }
     return out;
-}
-
-// False (with `why`) when `asset` has no Polygon ticker, or one that would not stay one path segment.
-bool has_usable_ticker(const market::Asset& asset, std::string& why) {
-    if (asset.polygon_ticker.empty()) {
-        why = fmt::format("{} has no polygon_ticker in assets", asset.symbol);
-        return false;
-    }
-    if (market::is_path_step(asset.polygon_ticker)) {
-        why = fmt::format("{}: polygon_ticker '{}' in assets would change the request path; correct it with etl "
-                          "assets add {} --polygon-ticker TICKER",
-                          asset.symbol, asset.polygon_ticker, asset.symbol);
-        return false;
-    }
-    return true;
 }
 
 class PolygonFetch final : public SymbolFetch {
@@ -155,7 +144,7 @@ tl::expected<std::string, std::string> reroot_next_url(std::string_view next_url
 
 std::unique_ptr<SymbolFetch> PolygonProvider::daily_bars(const market::Asset& asset, market::DateWindow window,
                                                          std::string& why) const {
-    if (!has_usable_ticker(asset, why)) return nullptr;
+    if (!usable_ticker(asset, why)) return nullptr;
     // limit=50000 is the maximum; it counts base aggregates (one per day for day bars), so one page
     // holds about 200 years of daily bars and MAX rarely paginates.
     const auto url = fmt::format("{}/v2/aggs/ticker/{}/range/1/day/{}/{}?adjusted=true&sort=asc&limit=50000",
@@ -169,7 +158,7 @@ std::unique_ptr<SymbolFetch> PolygonProvider::daily_bars(const market::Asset& as
 
 std::unique_ptr<SymbolFetch> PolygonProvider::hourly_bars(const market::Asset& asset, HourWindow window,
                                                           std::string& why) const {
-    if (!has_usable_ticker(asset, why)) return nullptr;
+    if (!usable_ticker(asset, why)) return nullptr;
     // Millisecond bounds (both inclusive): from the first bar's start to the last bar's final
     // millisecond. A session is at most 16 hours = 960 minute base aggregates, far below the limit.
     const auto from_ms = std::chrono::duration_cast<std::chrono::milliseconds>(window.from.time_since_epoch()).count();
@@ -184,7 +173,7 @@ std::vector<QuoteFetch> PolygonProvider::latest_quotes(std::span<const market::A
                                               std::vector<std::string>& unserved) const {
     std::vector<QuoteFetch> out;
     for (const auto& asset : assets) {
-        if (asset.polygon_ticker.empty()) {
+        if (std::string why; !usable_ticker(asset, why)) {
             unserved.push_back(asset.symbol);
             continue;
         }

@@ -4,6 +4,7 @@
 #include "etl/providers/mock.hpp"
 #include "etl/providers/polygon.hpp"
 #include "etl/providers/yahoo.hpp"
+#include "etl/market/symbol.hpp"
 #include "etl/util/error.hpp"
 
 #include <fmt/format.h>
@@ -19,6 +20,20 @@ std::string_view to_string(FailureKind k) noexcept {
     case FailureKind::interrupted: return "interrupted";
     }
     return "failed";
+}
+
+bool usable_identifier(const market::Asset& asset, std::string_view id, std::string_view column, std::string_view fix,
+                       std::string& why) {
+    if (id.empty()) {
+        why = fmt::format("{} has no {} in assets", asset.symbol, column);
+        return false;
+    }
+    if (market::is_path_step(id)) {
+        why = fmt::format("{}: {} '{}' in assets would change the request path; correct it with etl assets add {} {}",
+                          asset.symbol, column, id, asset.symbol, fix);
+        return false;
+    }
+    return true;
 }
 
 void keep_window(std::vector<market::Bar>& bars, HourWindow window, std::size_t& skipped) {

@@ -102,6 +102,12 @@ public:
                                                   std::vector<std::string>& unserved) const = 0;
 };
 
+// True when `id`, the asset's identifier at a provider (the assets column `column`), is set and stays one
+// path segment of a request; otherwise false, with `why` naming the column and `fix`, the `etl assets
+// add` flags that correct it ("--polygon-ticker TICKER").
+bool usable_identifier(const market::Asset& asset, std::string_view id, std::string_view column, std::string_view fix,
+                       std::string& why);
+
 // Moves the bars of `bars` whose ts lies outside `window` out (counted in `skipped`): bars a provider
 // adds beyond what was asked (extended hours, the widened request of a daily series) are not records
 // that failed, so they do not go to rejected_rows.

@@ -1,6 +1,5 @@
 #include "etl/providers/yahoo.hpp"
 
-#include "etl/market/symbol.hpp"
 #include "etl/providers/parse_latest.hpp"
 #include "etl/util/strings.hpp"
 
@@ -13,6 +12,11 @@
 
 namespace etl::providers {
 namespace {
+
+// The asset's yahoo_symbol, when set and one path segment (see usable_identifier).
+bool usable_symbol(const market::Asset& asset, std::string& why) {
+    return usable_identifier(asset, asset.yahoo_symbol, "yahoo_symbol", "--yahoo-symbol SYMBOL", why);
+}
 
 using namespace std::chrono;
 
@@ -129,26 +133,11 @@ private:
     bool m_done = false;
 };
 
-// False (with `why`) when `asset` has no Yahoo symbol, or one that would not stay one path segment.
-bool has_usable_symbol(const market::Asset& asset, std::string& why) {
-    if (asset.yahoo_symbol.empty()) {
-        why = fmt::format("{} has no yahoo_symbol in assets", asset.symbol);
-        return false;
-    }
-    if (market::is_path_step(asset.yahoo_symbol)) {
-        why = fmt::format("{}: yahoo_symbol '{}' in assets would change the request path; correct it with etl "
-                          "assets add {} --yahoo-symbol SYMBOL",
-                          asset.symbol, asset.yahoo_symbol, asset.symbol);
-        return false;
-    }
-    return true;
-}
-
 } // namespace
 
 std::unique_ptr<SymbolFetch> YahooProvider::daily_bars(const market::Asset& asset, market::DateWindow window,
                                                        std::string& why) const {
-    if (!has_usable_symbol(asset, why)) return nullptr;
+    if (!usable_symbol(asset, why)) return nullptr;
     // period1 inclusive, period2 the day after the window's last session date: exclusive for a session
     // that opens later in the day (New York), inclusive for one stamped 00:00 UTC, which is skipped.
     const sys_seconds p1{window.from};
@@ -167,7 +156,7 @@ namespace etl::providers {
 
 std::unique_ptr<SymbolFetch> YahooProvider::hourly_bars(const market::Asset& asset, HourWindow window,
                                                         std::string& why) const {
-    if (!has_usable_symbol(asset, why)) return nullptr;
+    if (!usable_symbol(asset, why)) return nullptr;
     const sys_seconds p2 = window.to + hours{1};
     const auto url = fmt::format("{}/v8/finance/chart/{}?period1={}&period2={}&interval=30m&includePrePost=false",
                                  m_settings.base_url, util::percent_encode(asset.yahoo_symbol),
@@ -180,7 +169,7 @@ std::vector<QuoteFetch> YahooProvider::latest_quotes(std::span<const market::Ass
                                               std::vector<std::string>& unserved) const {
     std::vector<QuoteFetch> out;
     for (const auto& asset : assets) {
-        if (std::string why; !has_usable_symbol(asset, why)) {
+        if (std::string why; !usable_symbol(asset, why)) {
             unserved.push_back(asset.symbol);
             continue;
         }

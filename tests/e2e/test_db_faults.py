@@ -120,6 +120,9 @@ class LockHeldByAnotherSession(unittest.TestCase):
         last = self.db.runs()[-1]
         self.assertEqual((last["status"], last["exit_code"]), ("interrupted", "130"), last)
         self.assertNotEqual(last["finished_at"], "\\N")
+        # The cancelled symbol is not done, not failed: nothing is wrong with it.
+        self.assertEqual(last["symbols_failed"], "0", last)
+        self.assertNotIn("load failed", res.stderr)
         # Nothing is left locked: the next run loads.
         again = run(self.args, env=clean_env(), cwd=self.tmp.path, timeout=60)
         self.assertEqual(again.rc, 0, again.describe())
@@ -185,6 +188,29 @@ class UnusableSqliteTarget(unittest.TestCase):
         self.assertEqual(r.rc, 78, r.describe())
         self.assertEqual(len(plain_lines(r.stderr)), 1, r.describe())
         self.assertIn("database_url", r.stderr)
+
+    def test_unsearchable_directory_is_not_an_internal_error(self):
+        # Checking whether the file exists fails (EACCES) for a user who may not search the directory:
+        # that is the database_url's problem (78), never a filesystem exception (70). Both code paths
+        # that look before opening: etl assets --dry-run and --market-hours-only.
+        sub = self.dir / "private"
+        sub.mkdir()
+        os.chmod(self.dir, 0o755)
+        os.chmod(sub, 0o700)
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run a binary as a user who may not search the directory")
+        setpriv = shutil.which("setpriv")
+        if not setpriv:
+            self.skipTest("running as root without setpriv")
+        as_nobody = [setpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+        url = f"sqlite:{sub / 'etl.db'}"
+        for args in (["etl", "assets", "add", "FOO", "--dry-run", "--database-url", url],
+                     ["etl", "latest", "AAPL", "--market-hours-only", "--mock", "--database-url", url]):
+            with self.subTest(args=args[:3]):
+                r = run(as_nobody + [str(BIN_DIR / "etl"), *args[1:]], cwd=self.dir,
+                        env=clean_env(ETL_NOW="2025-03-15T12:00:00Z"))   # a Saturday: the market is closed
+                self.assertEqual(r.rc, 78, r.describe())
+                self.assertIn("database_url", r.stderr)
 
     def test_missing_directory(self):
         r = self.hist(self.dir / "no" / "such" / "etl.db")

@@ -57,7 +57,10 @@ std::optional<bool> parse_bool(std::string_view s) {
 void print_dry_run(const config::Config& cfg, const std::vector<market::Asset>& assets) {
     std::unique_ptr<store::Store> store;
     const auto path = store::sqlite_path(cfg.get("database_url"));
-    if (!path || std::filesystem::exists(*path)) store = open_store(cfg, "etl-assets");
+    // An error reading the path (a directory we may not search) counts as "exists": open_store then
+    // says what is wrong with it (78), where a filesystem_error would be an internal error.
+    std::error_code ec;
+    if (!path || std::filesystem::exists(*path, ec) || ec) store = open_store(cfg, "etl-assets");
     std::size_t created = 0;
     for (const auto& a : assets) {
         const bool exists = store && store->find_asset(a.symbol);

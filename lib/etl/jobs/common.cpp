@@ -417,7 +417,8 @@ bool only_equities_named(const config::Config& cfg, const std::vector<std::strin
     if (forced) return *forced != market::AssetClass::crypto;
     std::unique_ptr<store::Store> store;
     const auto path = store::sqlite_path(cfg.get("database_url"));
-    if (!path || std::filesystem::exists(*path)) store = open_store(cfg, "etl-market-hours-check");
+    std::error_code ec;  // unreadable: open it, so open_store names the problem (78)
+    if (!path || std::filesystem::exists(*path, ec) || ec) store = open_store(cfg, "etl-market-hours-check");
     return std::none_of(symbols.begin(), symbols.end(), [&](const auto& s) {
         const auto registered = store ? store->find_asset(s) : std::nullopt;
         const auto cls = registered ? registered->asset_class : market::guess_asset_class(s);
@@ -446,7 +447,7 @@ std::unique_ptr<store::Store> start_run(const config::Config& cfg, RunTotals& to
     totals.store = store->describe();
     totals.dry_run = dry_run;
     totals.max_rejected_ratio = cfg.get_double("validation.max_rejected_ratio", 0.0, 1.0);
-    if (!dry_run && !store->try_lock(fmt::format("{}:{}", totals.job, totals.shard)))
+    if (!dry_run && !store->try_lock(store::run_lock_name(totals.job, totals.shard)))
         throw TemporaryError(fmt::format("another {} run (shard {}) is in progress; this run exits without doing "
                                          "anything",
                                          totals.job, totals.shard));

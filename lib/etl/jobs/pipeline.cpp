@@ -238,8 +238,17 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
                        {"rejected", std::to_string(o->batch.rejected.size())},
                        {"skipped", std::to_string(o->skipped)}, {"requests", std::to_string(o->requests)},
                        {"retries", std::to_string(o->retries)}});
+        } catch (const Error& e) {
+            // The symbol whose load failed (rolled back). A statement cancelled by SIGINT/SIGTERM is not a
+            // failure of the symbol: it is counted as not done, like every symbol after it.
+            if (e.code() != util::ExitCode::interrupted)
+                totals.add_failure(o->symbol, o->provider, providers::FailureKind::permanent,
+                                   "load failed; see the error below");
+            load_error = std::current_exception();
+            stop.store(true);
+            fetcher.wake();
+            queue.abandon();
         } catch (...) {
-            // The symbol whose load failed (rolled back).
             totals.add_failure(o->symbol, o->provider, providers::FailureKind::permanent,
                                "load failed; see the error below");
             load_error = std::current_exception();

@@ -177,6 +177,10 @@ std::vector<std::string> PgStore::migrate() {
     std::vector<std::string> applied;
     const auto timescaledb = probe_timescaledb();  // before any DDL: see probe_timescaledb()
     pg::Transaction tx(m_conn, "migrating");
+    // database.statement_timeout_seconds bounds a run's loads; a migration (turning a large plain
+    // price_bars into a hypertable, say) may rightly take longer, and a cancelled one would be retried,
+    // and cancelled again, on every start. lock_timeout still applies.
+    m_conn.exec("SET LOCAL statement_timeout = 0", "migrating");
     m_conn.exec("SELECT pg_advisory_xact_lock($1::bigint)", {std::to_string(k_migration_lock)}, "migrating");
     m_conn.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, "
                 "applied_at timestamptz NOT NULL DEFAULT now())",

@@ -61,7 +61,10 @@ std::vector<std::string> url_secrets(std::string_view url) {
     std::vector<std::string> out;
     if (const auto scheme = url.find("://"); scheme != std::string_view::npos) {
         const auto host_start = scheme + 3;
-        const auto path_start = url.find_first_of("/?#", host_start);
+        // Redis URLs are taken as users write them, with a raw password that may hold '/', '?' or '#'
+        // (redis::parse_redis_url reads the userinfo up to the last '@'): the same rule here, or such a
+        // password would not be found. Other URLs end their userinfo at the path.
+        const auto path_start = url.starts_with("redis") ? std::string_view::npos : url.find_first_of("/?#", host_start);
         const auto at = url.rfind('@', path_start);
         if (at != std::string_view::npos && at > host_start) {
             const auto userinfo = url.substr(host_start, at - host_start);

@@ -89,3 +89,17 @@ TEST_CASE("url_secrets: a percent-encoded password also in its decoded form", "[
     const auto pg = etl::util::url_secrets("postgresql://etl:pg%23secret@db/market");
     CHECK(std::find(pg.begin(), pg.end(), "pg#secret") != pg.end());
 }
+
+TEST_CASE("url_secrets and redact_url: a raw Redis password with '/', '?' or '#' is found whole", "[unit]") {
+    // parse_redis_url reads the userinfo up to the last '@', so these passwords work; they must be
+    // secrets too, or `etl config show` and a parse error would print them.
+    for (const std::string password : {"s3cr/et-pw", "s3cr?et-pw", "s3cr#et-pw", "p@ss w/rd#1"}) {
+        INFO(password);
+        const std::string url = "redis://:" + password + "@h:6379/0";
+        const auto secrets = etl::util::url_secrets(url);
+        CHECK(std::find(secrets.begin(), secrets.end(), password) != secrets.end());
+        CHECK(etl::util::redact_url(url).find(password) == std::string::npos);
+        const std::string bad_port = "redis://:" + password + "@h:63x9";
+        CHECK(etl::util::redact_url(bad_port).find(password) == std::string::npos);
+    }
+}

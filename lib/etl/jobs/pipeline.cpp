@@ -59,6 +59,17 @@ private:
     bool m_abandoned = false;
 };
 
+// True when `error` is an etl::Error for an interrupted run (a statement cancelled by SIGINT/SIGTERM).
+bool is_interrupted(const std::exception_ptr& error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const Error& e) {
+        return e.code() == util::ExitCode::interrupted;
+    } catch (...) {
+        return false;
+    }
+}
+
 } // namespace
 
 Router::Router(const config::Config& cfg, market::sys_seconds now, const market::TradingCalendar* calendar)
@@ -238,20 +249,13 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
                        {"rejected", std::to_string(o->batch.rejected.size())},
                        {"skipped", std::to_string(o->skipped)}, {"requests", std::to_string(o->requests)},
                        {"retries", std::to_string(o->retries)}});
-        } catch (const Error& e) {
+        } catch (...) {
+            load_error = std::current_exception();
             // The symbol whose load failed (rolled back). A statement cancelled by SIGINT/SIGTERM is not a
             // failure of the symbol: it is counted as not done, like every symbol after it.
-            if (e.code() != util::ExitCode::interrupted)
+            if (!is_interrupted(load_error))
                 totals.add_failure(o->symbol, o->provider, providers::FailureKind::permanent,
                                    "load failed; see the error below");
-            load_error = std::current_exception();
-            stop.store(true);
-            fetcher.wake();
-            queue.abandon();
-        } catch (...) {
-            totals.add_failure(o->symbol, o->provider, providers::FailureKind::permanent,
-                               "load failed; see the error below");
-            load_error = std::current_exception();
             stop.store(true);
             fetcher.wake();
             queue.abandon();

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import PgDatabase, clean_env, require_pg, run
+from harness import PgDatabase, clean_env, psql, require_pg, run
 
 TARGET = os.environ.get("ETL_TEST_PG_TARGET", "plain")
 PRELOAD_HINT = "shared_preload_libraries"
@@ -101,6 +101,24 @@ class Hypertable(unittest.TestCase):
 
     def jobs(self, proc):
         return self.db.query(f"SELECT job_id, config::text FROM timescaledb_information.jobs WHERE proc_name = '{proc}'")
+
+    def test_role_that_may_not_create_the_extension_gets_plain_tables(self):
+        # TimescaleDB is not a trusted extension: a role that is not a superuser cannot create it, even in
+        # its own database. The run goes on with plain tables and one warning that says how to fix it.
+        role = f"etl_plain_{self.db.name[-8:]}"
+        self.db.raw(f"CREATE ROLE {role} LOGIN")
+        # Cleanups run after tearDown has dropped the database (and so everything the role owned).
+        self.addCleanup(psql, f"DROP ROLE IF EXISTS {role}")
+        self.db.raw(f"ALTER DATABASE {self.db.name} OWNER TO {role}; GRANT ALL ON SCHEMA public TO {role}")
+        r = run(["etl-historical", "7D", "AAPL", "--mock", "--database-url", self.db.url],
+                env=clean_env(PGUSER=role))
+        self.assertEqual(r.rc, 0, r.describe())
+        warns = [w for w in warnings_of(r.stderr) if "timescaledb" in w]
+        self.assertEqual(len(warns), 1, r.stderr)
+        self.assertIn("superuser", warns[0])
+        self.assertIn("CREATE EXTENSION timescaledb", warns[0])
+        self.assertIsNone(self.db.scalar("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"))
+        self.assertIn("postgresql (plain)", r.stderr)
 
     def test_compression_settings(self):
         r = self.hist("7D", "AAPL")

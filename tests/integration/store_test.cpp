@@ -471,7 +471,7 @@ std::vector<std::string> abandoned_runs_scenario(const std::string& job, Open op
 
 } // namespace
 
-TEST_CASE("A run whose process is gone is closed by a run of any shard; a live one never", "[integration]") {
+TEST_CASE("A run whose process is gone is closed by a run of any shard, a live one never", "[integration]") {
     SECTION("PostgreSQL: the advisory locks in pg_locks") {
         const auto& db = TestDatabase::instance();
         const std::string job = fmt::format("stale-{}", rand());

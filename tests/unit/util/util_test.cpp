@@ -53,6 +53,16 @@ TEST_CASE("instants and dates parse strictly", "[unit]") {
     CHECK(format_date(sys_days{year{1999} / December / 31}) == "1999-12-31");
 }
 
+TEST_CASE("dates and instants format in UTC, whatever the time zone", "[unit]") {
+    CHECK(format_date(k_min_flag_date) == "1900-01-01");
+    CHECK(format_date(k_max_flag_date) == "9999-12-31");
+    CHECK(format_date(sys_days{year{999} / January / 2}) == "0999-01-02");
+    CHECK(format_instant(sys_seconds{}) == "1970-01-01T00:00:00Z");
+    CHECK(format_instant(sys_seconds{} - seconds{1}) == "1969-12-31T23:59:59Z");
+    CHECK(format_instant(sys_days{year{2024} / February / 29} + hours{23} + minutes{59} + seconds{59}) ==
+          "2024-02-29T23:59:59Z");
+}
+
 TEST_CASE("date flags take 1900-01-01 .. 9999-12-31 and name themselves when refused", "[unit]") {
     CHECK_FALSE(parse_date("-001-01-01"));
     CHECK_FALSE(parse_date("+025-01-01"));

@@ -27,6 +27,17 @@ TEST_CASE("URLs lose passwords and key parameters", "[unit]") {
     CHECK(url_secrets("postgresql://etl@db/market").empty());
 }
 
+TEST_CASE("libpq passwords are read as libpq reads them: escapes and quotes included", "[unit]") {
+    // An unquoted value runs to an unescaped space: "abc\ defgh" is the password "abc defgh".
+    const std::string escaped = "host=h password=abc\\ defgh user=u";
+    const auto secrets = url_secrets(escaped);
+    CHECK(std::find(secrets.begin(), secrets.end(), "abc defgh") != secrets.end());
+    CHECK(redact_url(escaped).find("defgh") == std::string::npos);
+    CHECK(redact_url("host=h password='a b\\\\c' user=u") == "host=h password='***' user=u");
+    // A string libpq rejects is still cleared of its password: the error that reports it quotes it.
+    CHECK(redact_url("host=127.0.0.1 port=1 bogus=1 password=pw-5ee1d2").find("pw-5ee1d2") == std::string::npos);
+}
+
 TEST_CASE("registered secrets are scrubbed from any text", "[unit]") {
     register_secret("pk_live_0123456789abcdef");
     CHECK(scrub("key=pk_live_0123456789abcdef failed") == "key=*** failed");

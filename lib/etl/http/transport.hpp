@@ -14,19 +14,19 @@ namespace etl::http {
 
 struct Request {
     std::string url;
-    std::vector<std::string> headers;            // "Name: value"; may hold keys: never logged
+    std::vector<std::string> headers; // "Name: value"; may hold keys: never logged
     std::chrono::seconds timeout{30};
 };
 
 struct Response {
-    long status = 0;                             // HTTP status; 0 when the transfer itself failed
-    std::string body;                            // decoded (gzip/deflate undone); empty when too large
-    std::optional<std::chrono::seconds> retry_after;  // Retry-After, seconds or HTTP-date form (libcurl)
+    long status = 0;                                 // HTTP status; 0 when the transfer itself failed
+    std::string body;                                // decoded (gzip/deflate undone); empty when too large
+    std::optional<std::chrono::seconds> retry_after; // Retry-After, seconds or HTTP-date form (libcurl)
     std::string content_type;
-    bool transport_error = false;                // timeout, refused, reset, truncated body
+    bool transport_error = false; // timeout, refused, reset, truncated body
     bool timed_out = false;
-    bool body_too_large = false;                 // the decoded body passed the limit: the transfer was cut
-    std::string error;                           // libcurl's message for a transport error
+    bool body_too_large = false; // the decoded body passed the limit: the transfer was cut
+    std::string error;           // libcurl's message for a transport error
     std::chrono::milliseconds elapsed{0};
 };
 

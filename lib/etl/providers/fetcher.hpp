@@ -65,8 +65,8 @@ public:
              const std::atomic<bool>& stop);
     // The same over `transport` (not owned; unit tests pass a scripted one), keeping time by its clock.
     // run() above sends through an http::Multi bounded by policy.max_body_bytes.
-    void run(http::Transport& transport, std::vector<FetchJob> jobs,
-             const std::function<void(FetchOutcome&&)>& on_done, const std::atomic<bool>& stop);
+    void run(http::Transport& transport, std::vector<FetchJob> jobs, const std::function<void(FetchOutcome&&)>& on_done,
+             const std::atomic<bool>& stop);
 
     // Wakes run() from any wait (network, rate limit, backoff) so it sees `stop` at once. Thread-safe;
     // a no-op when run() is not running.
@@ -76,7 +76,7 @@ private:
     FetchPolicy m_policy;
     std::map<std::string, double, std::less<>> m_rpm;
     std::mutex m_transport_mutex;           // guards m_transport against run() ending while wake() uses it
-    http::Transport* m_transport = nullptr;  // run()'s transport while it runs
+    http::Transport* m_transport = nullptr; // run()'s transport while it runs
 };
 
 // The delay before retry number `attempt` (1-based): initial * 2^(attempt-1), capped at `max`, scaled

@@ -14,9 +14,9 @@ using etl::http::Request;
 using etl::http::Response;
 using etl::http::Transport;
 using etl::providers::FailureKind;
+using etl::providers::Fetcher;
 using etl::providers::FetchJob;
 using etl::providers::FetchOutcome;
-using etl::providers::Fetcher;
 using etl::providers::FetchPolicy;
 
 namespace {
@@ -27,7 +27,7 @@ class ScriptedTransport final : public Transport {
 public:
     struct Sent {
         std::string url;
-        Clock::duration at;  // since the transport was made
+        Clock::duration at; // since the transport was made
     };
 
     void script(const std::string& url, std::vector<Response> responses) {
@@ -72,7 +72,7 @@ private:
 Response response(long status, std::optional<std::chrono::seconds> retry_after = std::nullopt) {
     Response r;
     r.status = status;
-    std::string body(status == 200 ? "{}" : R"({"error":"scripted"})");  // built, not assigned: GCC 12 -Wrestrict
+    std::string body(status == 200 ? "{}" : R"({"error":"scripted"})"); // built, not assigned: GCC 12 -Wrestrict
     r.body = std::move(body);
     r.retry_after = retry_after;
     return r;
@@ -109,7 +109,8 @@ FetchJob job(const std::string& symbol, std::initializer_list<std::string> provi
 std::map<std::string, FetchOutcome> run(Fetcher& fetcher, ScriptedTransport& transport, std::vector<FetchJob> jobs) {
     std::map<std::string, FetchOutcome> out;
     const std::atomic<bool> stop{false};
-    fetcher.run(transport, std::move(jobs), [&](FetchOutcome&& o) { out[o.symbol] = std::move(o); }, stop);
+    const auto keep = [&](FetchOutcome&& o) { out[o.symbol] = std::move(o); };
+    fetcher.run(transport, std::move(jobs), keep, stop);
     return out;
 }
 

@@ -13,6 +13,11 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 build_dir=${ETL_BUILD_DIR:-build}
+# The committed style, enforced: clang-format changes nothing, clang-tidy finds nothing (scripts/lint.sh,
+# over the build's compile_commands.json). ETL_LINT=0 skips it (a quick local run).
+if [ "${ETL_LINT:-1}" != 0 ]; then
+  ETL_BUILD_DIR=$build_dir scripts/lint.sh
+fi
 # A bounded libFuzzer run over every parser that reads provider or config bytes, from the corpus in
 # tests/fuzz/ (scripts/fuzz.sh; longer runs by hand: ETL_FUZZ_SECONDS=300 scripts/fuzz.sh).
 ETL_FUZZ_SECONDS=${ETL_FUZZ_SECONDS:-10} scripts/fuzz.sh

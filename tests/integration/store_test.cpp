@@ -471,9 +471,11 @@ std::vector<std::string> abandoned_runs_scenario(const std::string& job, Open op
 
 } // namespace
 
-TEST_CASE("A run whose process is gone is closed by a run of any shard; a live one never", "[integration]") {
+TEST_CASE("A run whose process is gone is closed by a run of any shard, a live one never", "[integration]") {
     SECTION("PostgreSQL: the advisory locks in pg_locks") {
         const auto& db = TestDatabase::instance();
+        // The schema, as the SQLite section makes it: ctest runs this case in a process of its own.
+        store::PgStore(db.url(), "etl-integration-tests", store::StoreOptions{}).migrate();
         const std::string job = fmt::format("stale-{}", rand());
         pg::Connection watcher(db.url(), "etl-integration-watcher");
         auto statuses = abandoned_runs_scenario(

@@ -14,7 +14,7 @@
 namespace etl::providers {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = http::Transport::Clock;
 
 struct Active {
     FetchJob job;
@@ -64,27 +64,32 @@ Fetcher::Fetcher(FetchPolicy policy, std::map<std::string, double, std::less<>> 
     : m_policy(policy), m_rpm(std::move(requests_per_minute)) {}
 
 void Fetcher::wake() noexcept {
-    const std::lock_guard lock(m_multi_mutex);
-    if (m_multi) m_multi->wakeup();
+    const std::lock_guard lock(m_transport_mutex);
+    if (m_transport) m_transport->wakeup();
 }
 
 void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutcome&&)>& on_done,
                   const std::atomic<bool>& stop) {
     http::Multi multi(m_policy.max_body_bytes);
-    // wake() may reach this multi handle from another thread only while run() is running.
+    run(multi, std::move(jobs), on_done, stop);
+}
+
+void Fetcher::run(http::Transport& transport, std::vector<FetchJob> jobs,
+                  const std::function<void(FetchOutcome&&)>& on_done, const std::atomic<bool>& stop) {
+    // wake() may reach the transport from another thread only while run() is running.
     struct Published {
         Fetcher& fetcher;
-        Published(Fetcher& f, http::Multi& m) : fetcher(f) {
-            const std::lock_guard lock(fetcher.m_multi_mutex);
-            fetcher.m_multi = &m;
+        Published(Fetcher& f, http::Transport& t) : fetcher(f) {
+            const std::lock_guard lock(fetcher.m_transport_mutex);
+            fetcher.m_transport = &t;
         }
         ~Published() {
-            const std::lock_guard lock(fetcher.m_multi_mutex);
-            fetcher.m_multi = nullptr;
+            const std::lock_guard lock(fetcher.m_transport_mutex);
+            fetcher.m_transport = nullptr;
         }
         Published(const Published&) = delete;
         Published& operator=(const Published&) = delete;
-    } published(*this, multi);
+    } published(*this, transport);
 
     std::map<std::string, ProviderPace, std::less<>> pace;
     for (const auto& [name, rpm] : m_rpm)
@@ -197,11 +202,11 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
         ++a.outcome.retries;
         const auto delay = backoff_delay(a.retries_this_request, m_policy.backoff_initial, m_policy.backoff_max,
                                          jitter(rng), r.retry_after);
-        a.not_before = Clock::now() + delay;
+        a.not_before = transport.now() + delay;
         // A 429 speaks for the whole provider: hold its other requests back too.
         if (r.status == 429) {
             auto& p = pace[provider];
-            p.next_slot = std::max(p.next_slot, Clock::now() + (r.retry_after ? *r.retry_after : delay));
+            p.next_slot = std::max(p.next_slot, transport.now() + (r.retry_after ? *r.retry_after : delay));
         }
         util::log_debug("{}: {} retry {} in {} ms ({})", a.job.symbol, provider, a.retries_this_request,
                         delay.count(), why);
@@ -252,7 +257,7 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
             ++a.outcome.requests;
             util::log_debug("{}: GET {}", a.job.symbol, util::redact_url(a.request->url));
             Active* ap = &a;
-            multi.add(*a.request, [&, ap](http::Response&& r) {
+            transport.add(*a.request, [&, ap](http::Response&& r) {
                 if (on_response(*ap, std::move(r))) {
                     finish(*ap);
                     ap->finished = true;
@@ -298,12 +303,12 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
         std::erase_if(active, [](const auto& a) { return a->finished; });
         const bool interrupted = stop.load();
         const bool stopping = interrupted || halted;
-        if (interrupted && multi.in_flight() > 0) {
+        if (interrupted && transport.in_flight() > 0) {
             // A signal does not wait for replies (a slow one could take the whole timeout).
-            multi.cancel_all();
+            transport.cancel_all();
             for (auto& a : active) a->in_flight = false;
         }
-        const auto now = Clock::now();
+        const auto now = transport.now();
         auto wake = now + std::chrono::milliseconds{200};
         for (std::size_t i = 0; i < active.size();) {
             auto& a = *active[i];
@@ -349,8 +354,8 @@ void Fetcher::run(std::vector<FetchJob> jobs, const std::function<void(FetchOutc
             }
             return;
         }
-        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now());
-        multi.poll(std::clamp(wait, std::chrono::milliseconds{1}, std::chrono::milliseconds{200}));
+        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - transport.now());
+        transport.poll(std::clamp(wait, std::chrono::milliseconds{1}, std::chrono::milliseconds{200}));
     }
 }
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 namespace etl::http {
-class Multi;
+class Transport;
 }
 
 namespace etl::providers {
@@ -63,6 +63,10 @@ public:
     // (every later symbol would fail the same way), but lets transfers in flight complete.
     void run(std::vector<FetchJob> jobs, const std::function<void(FetchOutcome&&)>& on_done,
              const std::atomic<bool>& stop);
+    // The same over `transport` (not owned; unit tests pass a scripted one), keeping time by its clock.
+    // run() above sends through an http::Multi bounded by policy.max_body_bytes.
+    void run(http::Transport& transport, std::vector<FetchJob> jobs, const std::function<void(FetchOutcome&&)>& on_done,
+             const std::atomic<bool>& stop);
 
     // Wakes run() from any wait (network, rate limit, backoff) so it sees `stop` at once. Thread-safe;
     // a no-op when run() is not running.
@@ -71,8 +75,8 @@ public:
 private:
     FetchPolicy m_policy;
     std::map<std::string, double, std::less<>> m_rpm;
-    std::mutex m_multi_mutex;       // guards m_multi against run() ending while wake() uses it
-    http::Multi* m_multi = nullptr;  // run()'s multi handle while it runs
+    std::mutex m_transport_mutex;           // guards m_transport against run() ending while wake() uses it
+    http::Transport* m_transport = nullptr; // run()'s transport while it runs
 };
 
 // The delay before retry number `attempt` (1-based): initial * 2^(attempt-1), capped at `max`, scaled

@@ -2,6 +2,7 @@
 
 #include "etl/util/error.hpp"
 
+#include <date/date.h>
 #include <fmt/format.h>
 
 #include <charconv>
@@ -80,17 +81,9 @@ std::chrono::sys_seconds now() {
     return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 
-std::string format_date(std::chrono::sys_days d) {
-    const std::chrono::year_month_day ymd{d};
-    return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                       static_cast<unsigned>(ymd.day()));
-}
+// Howard Hinnant's date formats a sys_time as the UTC calendar says, never through the local time zone.
+std::string format_date(std::chrono::sys_days d) { return date::format("%F", d); }
 
-std::string format_instant(std::chrono::sys_seconds t) {
-    const auto day = std::chrono::floor<std::chrono::days>(t);
-    const std::chrono::hh_mm_ss hms{t - day};
-    return fmt::format("{}T{:02}:{:02}:{:02}Z", format_date(day), hms.hours().count(), hms.minutes().count(),
-                       hms.seconds().count());
-}
+std::string format_instant(std::chrono::sys_seconds t) { return date::format("%FT%TZ", t); }
 
 } // namespace etl::util

@@ -3,6 +3,7 @@
 #include "etl/util/strings.hpp"
 
 #include <curl/curl.h>
+#include <libpq-fe.h>
 
 #include <algorithm>
 #include <memory>
@@ -15,6 +16,35 @@ namespace {
 struct CurlFree {
     void operator()(char* s) const noexcept { curl_free(s); }
 };
+struct ConninfoFree {
+    void operator()(PQconninfoOption* o) const noexcept { PQconninfoFree(o); }
+};
+
+// `value` with a backslash before each of `special`: how libpq's key=value strings escape inside a value.
+std::string backslashed(std::string_view value, std::string_view special) {
+    std::string out;
+    for (const char ch : value) {
+        if (special.find(ch) != std::string_view::npos) out.push_back('\\');
+        out.push_back(ch);
+    }
+    return out;
+}
+
+// The password libpq itself reads from `text` (a postgresql:// URI or a key=value string: PQconninfoParse,
+// so quoting and escapes are libpq's), with the forms it can be written in: plain, escaped in a quoted
+// value, escaped in an unquoted one. False when libpq cannot parse `text` (not a libpq string, or malformed).
+bool libpq_password(std::string_view text, std::vector<std::string>& out) {
+    const std::string conninfo(text);
+    const std::unique_ptr<PQconninfoOption, ConninfoFree> options(PQconninfoParse(conninfo.c_str(), nullptr));
+    if (!options) return false;
+    for (const auto* o = options.get(); o->keyword; ++o) {
+        if (std::string_view(o->keyword) != "password" || !o->val || !*o->val) continue;
+        const std::string_view value = o->val;
+        for (auto form : {std::string(value), backslashed(value, "\\'"), backslashed(value, "\\' \t\n\r\f\v")})
+            if (std::find(out.begin(), out.end(), form) == out.end()) out.push_back(std::move(form));
+    }
+    return true;
+}
 
 std::mutex g_mutex;
 std::vector<std::string>& secrets() {
@@ -81,7 +111,10 @@ std::vector<std::string> url_secrets(std::string_view url) {
             }
         }
     }
-    // password=VALUE in a query (&-separated) or a libpq key=value string (space-separated, maybe quoted).
+    // A libpq string's password as libpq reads it.
+    if (libpq_password(url, out)) return out;
+    // password=VALUE in another URL's query (&-separated), or in a libpq key=value string libpq rejects
+    // (its error is reported with the string, so the password must still come out).
     for (std::size_t pos = url.find("password"); pos != std::string_view::npos; pos = url.find("password", pos + 8)) {
         auto rest = url.substr(pos + 8);
         const auto lead = rest.find_first_not_of(' ');

@@ -21,8 +21,10 @@ std::string redact_url(std::string_view url);
 
 // The passwords a connection string carries: the userinfo password of scheme://user:password@host
 // (for redis:// also scheme://password@host, a form Redis clients accept), as written and, when it
-// holds %XX escapes, percent-decoded (the form clients send); and `password=` values of a URL query or
-// a libpq key=value string (quoted or not).
+// holds %XX escapes, percent-decoded (the form clients send); the password libpq reads from a
+// postgresql:// URI or key=value string (PQconninfoParse: libpq's own quoting and backslash escapes), in
+// the forms it can be written in; and `password=` values of another URL's query or of a key=value string
+// libpq rejects (an error quotes it).
 std::vector<std::string> url_secrets(std::string_view url);
 
 // "abcd…" style mask for `etl config show`: "***" for short values, else "***" + last 4 characters.

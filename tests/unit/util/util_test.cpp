@@ -27,6 +27,17 @@ TEST_CASE("URLs lose passwords and key parameters", "[unit]") {
     CHECK(url_secrets("postgresql://etl@db/market").empty());
 }
 
+TEST_CASE("libpq passwords are read as libpq reads them: escapes and quotes included", "[unit]") {
+    // An unquoted value runs to an unescaped space: "abc\ defgh" is the password "abc defgh".
+    const std::string escaped = "host=h password=abc\\ defgh user=u";
+    const auto secrets = url_secrets(escaped);
+    CHECK(std::find(secrets.begin(), secrets.end(), "abc defgh") != secrets.end());
+    CHECK(redact_url(escaped).find("defgh") == std::string::npos);
+    CHECK(redact_url("host=h password='a b\\\\c' user=u") == "host=h password='***' user=u");
+    // A string libpq rejects is still cleared of its password: the error that reports it quotes it.
+    CHECK(redact_url("host=127.0.0.1 port=1 bogus=1 password=pw-5ee1d2").find("pw-5ee1d2") == std::string::npos);
+}
+
 TEST_CASE("registered secrets are scrubbed from any text", "[unit]") {
     register_secret("pk_live_0123456789abcdef");
     CHECK(scrub("key=pk_live_0123456789abcdef failed") == "key=*** failed");
@@ -51,6 +62,16 @@ TEST_CASE("instants and dates parse strictly", "[unit]") {
     CHECK(format_instant(sys_days{year{2025} / March / 4} + hours{15} + minutes{3} + seconds{9}) ==
           "2025-03-04T15:03:09Z");
     CHECK(format_date(sys_days{year{1999} / December / 31}) == "1999-12-31");
+}
+
+TEST_CASE("dates and instants format in UTC, whatever the time zone", "[unit]") {
+    CHECK(format_date(k_min_flag_date) == "1900-01-01");
+    CHECK(format_date(k_max_flag_date) == "9999-12-31");
+    CHECK(format_date(sys_days{year{999} / January / 2}) == "0999-01-02");
+    CHECK(format_instant(sys_seconds{}) == "1970-01-01T00:00:00Z");
+    CHECK(format_instant(sys_seconds{} - seconds{1}) == "1969-12-31T23:59:59Z");
+    CHECK(format_instant(sys_days{year{2024} / February / 29} + hours{23} + minutes{59} + seconds{59}) ==
+          "2024-02-29T23:59:59Z");
 }
 
 TEST_CASE("date flags take 1900-01-01 .. 9999-12-31 and name themselves when refused", "[unit]") {

@@ -3,7 +3,6 @@
 #pragma once
 
 #include "etl/providers/parse.hpp"
-#include "etl/providers/parse_latest.hpp"
 
 #include <cmath>
 #include <cstdint>

@@ -2,7 +2,7 @@
 
 #include "etl/util/clock.hpp"
 #include "etl/util/decimal.hpp"
-#include "etl/util/strings.hpp"
+#include "etl/util/json_writer.hpp"
 
 #include <fmt/format.h>
 
@@ -59,22 +59,36 @@ std::string invalid_reason(const Quote& q, sys_seconds now, seconds max_future) 
 }
 
 std::string to_cache_json(const Quote& q) {
-    const auto num = [](const std::optional<Decimal>& d) { return d ? d->text : std::string("null"); };
-    return fmt::format(R"({{"symbol":{},"price":{},"previous_close":{},"change":{},"change_pct":{},"as_of":"{}","source":{}}})",
-                       util::json_quote(q.symbol), q.price.text, num(q.previous_close), num(q.change()),
-                       num(q.change_pct()), util::format_instant(q.as_of), util::json_quote(q.source));
+    util::JsonWriter json;
+    const auto decimal_or_null = [&json](const std::optional<Decimal>& d) {
+        if (d) json.decimal(d->text);
+        else json.null();
+    };
+    json.start_object().key("symbol").string(q.symbol).key("price").decimal(q.price.text);
+    json.key("previous_close");
+    decimal_or_null(q.previous_close);
+    json.key("change");
+    decimal_or_null(q.change());
+    json.key("change_pct");
+    decimal_or_null(q.change_pct());
+    json.key("as_of").string(util::format_instant(q.as_of)).key("source").string(q.source).end_object();
+    return std::move(json).release();
 }
 
 std::string to_cache_json(std::span<const Bar> bars) {
-    std::string out = "[";
+    util::JsonWriter json;
+    json.start_array();
     for (const auto& b : bars) {
-        if (out.size() > 1) out += ',';
-        out += fmt::format(R"({{"ts":"{}","open":{},"high":{},"low":{},"close":{},"volume":{}}})",
-                           util::format_instant(b.ts), b.open.text, b.high.text, b.low.text, b.close.text,
-                           b.volume ? b.volume->text : std::string("null"));
+        json.start_object().key("ts").string(util::format_instant(b.ts));
+        json.key("open").decimal(b.open.text).key("high").decimal(b.high.text);
+        json.key("low").decimal(b.low.text).key("close").decimal(b.close.text);
+        json.key("volume");
+        if (b.volume) json.decimal(b.volume->text);
+        else json.null();
+        json.end_object();
     }
-    out += ']';
-    return out;
+    json.end_array();
+    return std::move(json).release();
 }
 
 std::vector<Bar> hourly_bars_from_points(const std::string& symbol, const std::string& source,

@@ -1,7 +1,7 @@
 #include "etl/market/validate.hpp"
 
 #include "etl/util/clock.hpp"
-#include "etl/util/strings.hpp"
+#include "etl/util/json_writer.hpp"
 
 #include <fmt/format.h>
 
@@ -63,12 +63,25 @@ void validate_batch(BarBatch& batch, sys_seconds from, sys_seconds to) {
 }
 
 std::string to_json(const Bar& bar) {
-    auto num = [](const std::optional<Decimal>& d) { return d ? util::json_quote(d->text) : std::string("null"); };
-    return fmt::format(R"({{"symbol":{},"timeframe":"{}","ts":"{}","open":{},"high":{},"low":{},"close":{},"volume":{},"vwap":{},"trade_count":{}}})",
-                       util::json_quote(bar.symbol), to_code(bar.timeframe), util::format_instant(bar.ts),
-                       util::json_quote(bar.open.text), util::json_quote(bar.high.text), util::json_quote(bar.low.text),
-                       util::json_quote(bar.close.text), num(bar.volume), num(bar.vwap),
-                       bar.trade_count ? std::to_string(*bar.trade_count) : std::string("null"));
+    // Decimals go in as strings here: a rejected value may not be a valid JSON number at all.
+    util::JsonWriter json;
+    const auto text_or_null = [&json](const std::optional<Decimal>& d) {
+        if (d) json.string(d->text);
+        else json.null();
+    };
+    json.start_object().key("symbol").string(bar.symbol).key("timeframe").string(to_code(bar.timeframe));
+    json.key("ts").string(util::format_instant(bar.ts));
+    json.key("open").string(bar.open.text).key("high").string(bar.high.text);
+    json.key("low").string(bar.low.text).key("close").string(bar.close.text);
+    json.key("volume");
+    text_or_null(bar.volume);
+    json.key("vwap");
+    text_or_null(bar.vwap);
+    json.key("trade_count");
+    if (bar.trade_count) json.number(*bar.trade_count);
+    else json.null();
+    json.end_object();
+    return std::move(json).release();
 }
 
 } // namespace etl::market

@@ -1,6 +1,7 @@
 #include "etl/providers/coingecko.hpp"
 
-#include "etl/providers/parse_latest.hpp"
+#include "etl/providers/parse.hpp"
+#include "etl/providers/single_request_fetch.hpp"
 #include "etl/util/strings.hpp"
 
 #include <fmt/format.h>
@@ -29,9 +30,13 @@ std::vector<std::string> key_headers(const ProviderSettings& s) {
     return {fmt::format("{}: {}", s.plan == "pro" ? "x-cg-pro-api-key" : "x-cg-demo-api-key", s.api_key)};
 }
 
-// What every CoinGecko fetch shares: the plan errors that no retry will fix.
-class CoinGeckoFetchBase : public SymbolFetch {
+// What every CoinGecko fetch shares: one request with the key header, and the plan errors that no
+// retry will fix.
+class CoinGeckoFetchBase : public SingleRequestFetch {
 public:
+    CoinGeckoFetchBase(const ProviderSettings& s, std::string url)
+        : SingleRequestFetch("coingecko", http::Request{std::move(url), key_headers(s), s.timeout}) {}
+
     std::optional<Failure> classify_error(const http::Response& r) override {
         // 10012 (history beyond the plan), 10010/10011 (key on the wrong host), 10005 (endpoint not in
         // the plan) will not pass on retry.
@@ -46,20 +51,15 @@ public:
         }
         return std::nullopt;
     }
-    [[nodiscard]] std::string_view provider() const noexcept override { return "coingecko"; }
 };
 
 class CoinGeckoFetch final : public CoinGeckoFetchBase {
 public:
     CoinGeckoFetch(const ProviderSettings& s, std::string symbol, std::string url, HourWindow keep)
-        : m_settings(s), m_symbol(std::move(symbol)), m_url(std::move(url)), m_keep(keep) {}
+        : CoinGeckoFetchBase(s, std::move(url)), m_symbol(std::move(symbol)), m_keep(keep) {}
 
-    std::optional<http::Request> next_request() override {
-        if (m_done) return std::nullopt;
-        return http::Request{m_url, key_headers(m_settings), m_settings.timeout};
-    }
-
-    tl::expected<void, ParseFailure> on_success(std::string_view body) override {
+private:
+    tl::expected<void, ParseFailure> take(std::string_view body) override {
         auto page = parse_coingecko_daily(body, m_symbol);
         if (!page) return tl::unexpected(page.error());
         m_skipped += page->skipped;
@@ -68,16 +68,11 @@ public:
         m_batch.bars = std::move(page->batch.bars);
         keep_window(m_batch.bars, m_keep, m_skipped);
         m_batch.rejected = std::move(page->batch.rejected);
-        m_done = true;
         return {};
     }
 
-private:
-    const ProviderSettings& m_settings;
     std::string m_symbol;
-    std::string m_url;
     HourWindow m_keep;  // the user's window: daily bars are their date at 00:00 UTC
-    bool m_done = false;
 };
 
 // Hourly bars from the price points of /market_chart/range: a range ending now and at most a day long
@@ -86,29 +81,20 @@ private:
 class CoinGeckoHourlyFetch final : public CoinGeckoFetchBase {
 public:
     CoinGeckoHourlyFetch(const ProviderSettings& s, std::string symbol, std::string url, HourWindow window)
-        : m_settings(s), m_symbol(std::move(symbol)), m_url(std::move(url)), m_window(window) {}
+        : CoinGeckoFetchBase(s, std::move(url)), m_symbol(std::move(symbol)), m_window(window) {}
 
-    std::optional<http::Request> next_request() override {
-        if (m_done) return std::nullopt;
-        return http::Request{m_url, key_headers(m_settings), m_settings.timeout};
-    }
-
-    tl::expected<void, ParseFailure> on_success(std::string_view body) override {
+private:
+    tl::expected<void, ParseFailure> take(std::string_view body) override {
         auto points = parse_coingecko_prices(body, m_symbol);
         if (!points) return tl::unexpected(points.error());
         m_batch.rejected = std::move(points->rejected);
         m_batch.bars = market::hourly_bars_from_points(m_symbol, "coingecko", points->points);
         keep_window(m_batch.bars, m_window, m_skipped);
-        m_done = true;
         return {};
     }
 
-private:
-    const ProviderSettings& m_settings;
     std::string m_symbol;
-    std::string m_url;
     HourWindow m_window;
-    bool m_done = false;
 };
 
 // Latest prices of many coins in one /simple/price request. Ids CoinGecko does not know are simply
@@ -116,14 +102,10 @@ private:
 class CoinGeckoLatestFetch final : public CoinGeckoFetchBase {
 public:
     CoinGeckoLatestFetch(const ProviderSettings& s, std::vector<market::Asset> assets, std::string url)
-        : m_settings(s), m_assets(std::move(assets)), m_url(std::move(url)) {}
+        : CoinGeckoFetchBase(s, std::move(url)), m_settings(s), m_assets(std::move(assets)) {}
 
-    std::optional<http::Request> next_request() override {
-        if (m_done) return std::nullopt;
-        return http::Request{m_url, key_headers(m_settings), m_settings.timeout};
-    }
-
-    tl::expected<void, ParseFailure> on_success(std::string_view body) override {
+private:
+    tl::expected<void, ParseFailure> take(std::string_view body) override {
         auto prices = parse_coingecko_simple_price(body);
         if (!prices) return tl::unexpected(prices.error());
         for (const auto& asset : m_assets) {
@@ -142,15 +124,11 @@ public:
             q.source = "coingecko";
             m_quotes.push_back(std::move(q));
         }
-        m_done = true;
         return {};
     }
 
-private:
     const ProviderSettings& m_settings;
     std::vector<market::Asset> m_assets;
-    std::string m_url;
-    bool m_done = false;
 };
 
 // Ids per /simple/price request: CoinGecko documents no limit, but URLs past ~2,000 characters fail at

@@ -40,9 +40,16 @@ market::Decimal cents_decimal(std::int64_t cents) {
     return {cents_text(cents), static_cast<double>(cents) / 100.0};
 }
 
+// What every mock fetch shares: no request is ever sent, so no body ever arrives.
+class LocalFetch : public SymbolFetch {
+public:
+    tl::expected<void, ParseFailure> on_success(std::string_view) final { return {}; }
+    [[nodiscard]] std::string_view provider() const noexcept final { return "mock"; }
+};
+
 // The mock "fetch" has nothing to request: its bars are made when the Fetcher first asks for a
 // request (on the fetch thread, one symbol at a time), so memory holds only the symbols in flight.
-class MockFetch final : public SymbolFetch {
+class MockFetch final : public LocalFetch {
 public:
     MockFetch(const market::TradingCalendar& calendar, market::Asset asset, market::DateWindow window, sys_seconds now)
         : m_calendar(calendar), m_asset(std::move(asset)), m_window(window), m_now(now) {}
@@ -57,8 +64,6 @@ public:
         }
         return std::nullopt;
     }
-    tl::expected<void, ParseFailure> on_success(std::string_view) override { return {}; }
-    [[nodiscard]] std::string_view provider() const noexcept override { return "mock"; }
 
 private:
     const market::TradingCalendar& m_calendar;
@@ -69,15 +74,13 @@ private:
 };
 
 // Mock fetches whose results are ready at construction (hourly bars, quotes: small).
-class ReadyFetch final : public SymbolFetch {
+class ReadyFetch final : public LocalFetch {
 public:
     ReadyFetch(std::vector<market::Bar> bars, std::vector<market::Quote> quotes) {
         m_batch.bars = std::move(bars);
         m_quotes = std::move(quotes);
     }
     std::optional<http::Request> next_request() override { return std::nullopt; }
-    tl::expected<void, ParseFailure> on_success(std::string_view) override { return {}; }
-    [[nodiscard]] std::string_view provider() const noexcept override { return "mock"; }
 };
 
 } // namespace

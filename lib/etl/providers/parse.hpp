@@ -1,14 +1,20 @@
-// Pure parsers for provider response bodies: bytes in, bars and rejected records out. No I/O.
-// Each parser survives the pitfalls listed in shared/reference/providers.md for its provider.
+// Pure parsers for provider response bodies: bytes in, bars, quotes and rejected records out. No I/O.
+// Each parser survives the pitfalls listed in shared/reference/providers.md for its provider. They
+// live in one file per provider (polygon_parse.cpp, coingecko_parse.cpp, yahoo_parse.cpp) over one
+// JSON reading kit (json_read.hpp).
 #pragma once
 
 #include "etl/market/bar.hpp"
+#include "etl/market/quote.hpp"
 
 #include <tl/expected.hpp>
 
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace etl::providers {
 
@@ -18,6 +24,10 @@ struct ParsedPage {
     std::optional<std::string> next_url;  // Polygon pagination: absent when this is the last page
     std::size_t skipped = 0;              // points deliberately not turned into bars (e.g. CoinGecko's
                                           // trailing "now" point in a daily series); logged, not rejected
+    // Yahoo: the instant of each row in batch.rejected (index-aligned), as its timestamp cell says, or
+    // nullopt when the cell holds no integer. The fetch tells rows outside its request and incomplete
+    // hours by it. Empty for the other providers.
+    std::vector<std::optional<market::sys_seconds>> rejected_at;
 };
 
 // A body that is not a well-formed response of the expected shape (truncated, HTML, wrong envelope).
@@ -43,6 +53,29 @@ ParseResult<ParsedPage> parse_coingecko_daily(std::string_view body, std::string
 // (meta.exchangeTimezoneName) at 00:00 UTC; when two rows share a date (09:30 row + live row) the later
 // row wins. Rows with a null open/high/low/close become rejected records; null volume stays absent.
 ParseResult<ParsedPage> parse_yahoo_chart(std::string_view body, std::string_view symbol, market::Timeframe tf);
+
+// CoinGecko /market_chart(/range) `prices` as points (timestamps floored to seconds, price text exact),
+// sorted by time. Elements that are not [ms, number] with a timestamp in 1970..2200 become rejected
+// records of `symbol` (raw = the element's JSON).
+struct PricePoints {
+    std::vector<market::PricePoint> points;
+    std::vector<market::RejectedRecord> rejected;
+};
+ParseResult<PricePoints> parse_coingecko_prices(std::string_view body, std::string_view symbol);
+
+// One id of CoinGecko /simple/price (vs usd).
+struct SimplePrice {
+    market::Decimal usd;
+    std::optional<double> change_24h_pct;     // usd_24h_change; null when stale
+    std::optional<std::int64_t> last_updated; // last_updated_at, Unix seconds
+};
+// Keyed by id. Unknown ids are simply absent (CoinGecko drops them); an id whose `usd` is missing or not
+// a number is absent too. `{}` is a valid, empty answer.
+ParseResult<std::map<std::string, SimplePrice>> parse_coingecko_simple_price(std::string_view body);
+
+// Yahoo /v8/finance/chart meta as a quote: regularMarketPrice, chartPreviousClose (or previousClose),
+// regularMarketTime. A chart error or a missing price is a ParseFailure.
+ParseResult<market::Quote> parse_yahoo_quote(std::string_view body, std::string_view symbol);
 
 // The human message inside a provider's error body, if any: Polygon `error` or `message`, CoinGecko
 // `status.error_message`, `error.status.error_message` or `error`, Yahoo `chart.error.description`.

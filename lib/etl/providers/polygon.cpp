@@ -1,6 +1,7 @@
 #include "etl/providers/polygon.hpp"
 
 #include "etl/http/url.hpp"
+#include "etl/providers/single_request_fetch.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/strings.hpp"
 
@@ -68,17 +69,14 @@ private:
 
 // Latest price from the most recent daily aggregates: the newest bar's close is the price, the one
 // before it the previous close. One request per symbol.
-class PolygonLatestFetch final : public SymbolFetch {
+class PolygonLatestFetch final : public SingleRequestFetch {
 public:
     PolygonLatestFetch(const ProviderSettings& s, market::Asset asset, std::string url)
-        : m_settings(s), m_asset(std::move(asset)), m_url(std::move(url)) {}
+        : SingleRequestFetch("polygon", http::Request{std::move(url), {"Authorization: Bearer " + s.api_key}, s.timeout}),
+          m_settings(s), m_asset(std::move(asset)) {}
 
-    std::optional<http::Request> next_request() override {
-        if (m_done) return std::nullopt;
-        return http::Request{m_url, {"Authorization: Bearer " + m_settings.api_key}, m_settings.timeout};
-    }
-
-    tl::expected<void, ParseFailure> on_success(std::string_view body) override {
+private:
+    tl::expected<void, ParseFailure> take(std::string_view body) override {
         auto page = parse_polygon_aggs(body, m_asset.symbol, market::Timeframe::day);
         if (!page) return tl::unexpected(page.error());
         auto& bars = page->batch.bars;
@@ -95,17 +93,11 @@ public:
             m_quotes.push_back(std::move(q));
         }
         m_batch.rejected = std::move(page->batch.rejected);
-        m_done = true;
         return {};
     }
 
-    [[nodiscard]] std::string_view provider() const noexcept override { return "polygon"; }
-
-private:
     const ProviderSettings& m_settings;
     market::Asset m_asset;
-    std::string m_url;
-    bool m_done = false;
 };
 
 } // namespace

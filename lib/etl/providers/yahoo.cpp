@@ -1,6 +1,7 @@
 #include "etl/providers/yahoo.hpp"
 
-#include "etl/providers/parse_latest.hpp"
+#include "etl/providers/parse.hpp"
+#include "etl/providers/single_request_fetch.hpp"
 #include "etl/util/strings.hpp"
 
 #include "etl/market/validate.hpp"
@@ -8,7 +9,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 
 namespace etl::providers {
 namespace {
@@ -24,63 +24,48 @@ using namespace std::chrono;
 constexpr std::string_view k_user_agent =
     "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
 
-// The instant a rejected Yahoo row is stamped with: Yahoo rejects carry the row as {"t":<unix seconds>,...}.
-std::optional<sys_seconds> row_time(const market::RejectedRecord& r) {
-    constexpr std::string_view k_prefix = R"({"t":)";
-    if (!r.raw.starts_with(k_prefix)) return std::nullopt;
-    long long t = 0;
-    const auto* begin = r.raw.data() + k_prefix.size();
-    if (std::from_chars(begin, r.raw.data() + r.raw.size(), t).ec != std::errc{}) return std::nullopt;
-    return sys_seconds{seconds{t}};
-}
-
 // A daily or hourly chart. Hourly bars come from 30-minute bars: Yahoo's own 1h bars start on the half
 // hour (09:30, 10:30, ...), so 30-minute bars are grouped into bars that start on the hour, like
 // Polygon's. Bars outside `keep` (the bar starts the caller asked for) are skipped: period2 is
 // inclusive for a row stamped exactly at it (crypto and exchanges such as Tokyo open at 00:00 UTC), so
 // the day after the window comes back as well.
-class YahooFetch final : public SymbolFetch {
+class YahooFetch final : public SingleRequestFetch {
 public:
     // `period1`/`period2`: the request's bounds; a row stamped outside [period1, period2) was not asked
     // for, even when it is malformed.
     YahooFetch(const ProviderSettings& s, std::string symbol, sys_seconds period1, sys_seconds period2,
                std::string url, market::Timeframe timeframe, HourWindow keep)
-        : m_settings(s), m_symbol(std::move(symbol)), m_period1(period1), m_period2(period2), m_url(std::move(url)),
-          m_timeframe(timeframe), m_keep(keep) {}
+        : SingleRequestFetch("yahoo", http::Request{std::move(url), {std::string(k_user_agent)}, s.timeout}),
+          m_symbol(std::move(symbol)), m_period1(period1), m_period2(period2), m_timeframe(timeframe), m_keep(keep) {}
 
-    std::optional<http::Request> next_request() override {
-        if (m_done) return std::nullopt;
-        return http::Request{m_url, {std::string(k_user_agent)}, m_settings.timeout};
-    }
-
-    tl::expected<void, ParseFailure> on_success(std::string_view body) override {
+private:
+    tl::expected<void, ParseFailure> take(std::string_view body) override {
         auto page = parse_yahoo_chart(body, m_symbol, m_timeframe);
         if (!page) return tl::unexpected(page.error());
-        m_batch = std::move(page->batch);
+        m_batch.bars = std::move(page->batch.bars);
         m_skipped = page->skipped;
         // A malformed row at period2 (a live row with nulls) is an edge row too: skipped, not rejected.
-        const auto before = m_batch.rejected.size();
-        std::erase_if(m_batch.rejected, [&](const market::RejectedRecord& r) {
-            const auto t = row_time(r);
-            return t && (*t < m_period1 || *t >= m_period2);
-        });
-        m_skipped += before - m_batch.rejected.size();
+        // The hours of the rows that stay rejected are incomplete.
+        std::vector<sys_seconds> bad_hours;
+        m_batch.rejected.clear();
+        for (std::size_t i = 0; i < page->batch.rejected.size(); ++i) {
+            const auto t = i < page->rejected_at.size() ? page->rejected_at[i] : std::nullopt;
+            if (t && (*t < m_period1 || *t >= m_period2)) {
+                ++m_skipped;
+                continue;
+            }
+            if (t) bad_hours.push_back(floor<hours>(*t));
+            m_batch.rejected.push_back(std::move(page->batch.rejected[i]));
+        }
         if (m_timeframe == market::Timeframe::hour) m_batch.bars = market::hourly_bars_from_bars(m_batch.bars);
         keep_window(m_batch.bars, m_keep, m_skipped);
-        if (m_timeframe == market::Timeframe::hour) drop_incomplete_hours();
-        m_done = true;
+        if (m_timeframe == market::Timeframe::hour) drop_incomplete_hours(bad_hours);
         return {};
     }
 
-    [[nodiscard]] std::string_view provider() const noexcept override { return "yahoo"; }
-
-private:
     // An hour one of whose 30-minute parts was rejected (a null price) would be stored with the
     // other part's prices as if it were the whole hour: reject the hour as well.
-    void drop_incomplete_hours() {
-        std::vector<sys_seconds> bad_hours;
-        for (const auto& r : m_batch.rejected)
-            if (const auto t = row_time(r)) bad_hours.push_back(floor<hours>(*t));
+    void drop_incomplete_hours(const std::vector<sys_seconds>& bad_hours) {
         if (bad_hours.empty()) return;
         std::vector<market::Bar> kept;
         for (auto& b : m_batch.bars) {
@@ -94,43 +79,31 @@ private:
         m_batch.bars = std::move(kept);
     }
 
-    const ProviderSettings& m_settings;
     std::string m_symbol;
     sys_seconds m_period1;
     sys_seconds m_period2;
-    std::string m_url;
     market::Timeframe m_timeframe;
     HourWindow m_keep;
-    bool m_done = false;
 };
 
 // Latest price from the chart's meta (regularMarketPrice, previous close, regularMarketTime).
-class YahooLatestFetch final : public SymbolFetch {
+class YahooLatestFetch final : public SingleRequestFetch {
 public:
     YahooLatestFetch(const ProviderSettings& s, std::string symbol, std::string url)
-        : m_settings(s), m_symbol(std::move(symbol)), m_url(std::move(url)) {}
+        : SingleRequestFetch("yahoo", http::Request{std::move(url), {std::string(k_user_agent)}, s.timeout}),
+          m_settings(s), m_symbol(std::move(symbol)) {}
 
-    std::optional<http::Request> next_request() override {
-        if (m_done) return std::nullopt;
-        return http::Request{m_url, {std::string(k_user_agent)}, m_settings.timeout};
-    }
-
-    tl::expected<void, ParseFailure> on_success(std::string_view body) override {
+private:
+    tl::expected<void, ParseFailure> take(std::string_view body) override {
         auto q = parse_yahoo_quote(body, m_symbol);
         if (!q) return tl::unexpected(q.error());
         if (q->as_of == market::sys_seconds{}) q->as_of = m_settings.now;
         m_quotes.push_back(std::move(*q));
-        m_done = true;
         return {};
     }
 
-    [[nodiscard]] std::string_view provider() const noexcept override { return "yahoo"; }
-
-private:
     const ProviderSettings& m_settings;
     std::string m_symbol;
-    std::string m_url;
-    bool m_done = false;
 };
 
 } // namespace

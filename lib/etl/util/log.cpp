@@ -1,6 +1,7 @@
 #include "etl/util/log.hpp"
 
 #include "etl/util/clock.hpp"
+#include "etl/util/json_writer.hpp"
 #include "etl/util/secrets.hpp"
 #include "etl/util/strings.hpp"
 
@@ -82,10 +83,12 @@ void log(LogLevel level, std::string_view message, const LogFields& fields) {
     if (level < s.level) return;
     std::string line;
     if (s.format == LogFormat::json) {
-        line = fmt::format("{{\"ts\":\"{}\",\"level\":\"{}\",\"msg\":{}", timestamp_utc(), level_name(level),
-                           json_quote(message));
-        for (const auto& [k, v] : fields) line += fmt::format(",{}:{}", json_quote(k), json_quote(v));
-        line += "}\n";
+        JsonWriter json;
+        json.start_object().key("ts").string(timestamp_utc()).key("level").string(level_name(level));
+        json.key("msg").string(message);
+        for (const auto& [k, v] : fields) json.key(k).string(v);
+        line = std::move(json.end_object()).release();
+        line += '\n';
     } else {
         line = fmt::format("{} {:5} {}", timestamp_utc(), level_name(level), message);
         for (const auto& [k, v] : fields) line += fmt::format(" {}={}", k, v);

@@ -1,5 +1,7 @@
 #include "etl/util/strings.hpp"
 
+#include "etl/util/json_writer.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -64,25 +66,7 @@ std::string percent_encode(std::string_view s) {
 
 std::string json_quote(std::string_view s) {
     std::string out;
-    out.reserve(s.size() + 2);
-    out.push_back('"');
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (c < 0x20) {
-                out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-            } else {
-                out.push_back(static_cast<char>(c));
-            }
-        }
-    }
-    out.push_back('"');
+    append_json_string(out, s);
     return out;
 }
 

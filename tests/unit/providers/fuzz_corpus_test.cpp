@@ -4,7 +4,6 @@
 // a parser must survive anything. Besides not crashing, the checks are those of fuzz/check.hpp.
 #include "etl/config/config.hpp"
 #include "etl/providers/parse.hpp"
-#include "etl/providers/parse_latest.hpp"
 #include "etl/util/error.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-#include "etl/providers/parse_latest.hpp"
+#include "etl/providers/parse.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -723,6 +723,25 @@ TEST_CASE("yahoo: several bad values are named together", "[unit]") {
     CHECK(page->batch.rejected[1].reason == "null timestamp, volume is not a number");
 }
 
+TEST_CASE("yahoo: each rejected row comes with its instant, so the fetch never re-reads the JSON", "[unit]") {
+    const auto page = parse_yahoo_chart(
+        yahoo_body("[1741012200,null,1741015800,\"x\"]", "[null,null,1,null]", "[1,1,1,1]", "[1,1,1,1]",
+                   "[1,1,null,1]", "[1,1,1,1]"),
+        "AAPL", Timeframe::hour);
+    REQUIRE(page);
+    REQUIRE(page->batch.rejected.size() == 4);
+    REQUIRE(page->rejected_at.size() == 4);
+    CHECK(page->rejected_at[0] == sys_seconds{std::chrono::seconds{1741012200}});
+    CHECK_FALSE(page->rejected_at[1]); // null timestamp: no instant
+    CHECK(page->rejected_at[2] == sys_seconds{std::chrono::seconds{1741015800}});
+    CHECK_FALSE(page->rejected_at[3]); // a string is no instant either
+    const auto polygon = parse_polygon_aggs(R"({"status":"OK","results":[{"o":null,"h":1,"l":1,"c":1,"t":1}]})",
+                                            "AAPL", Timeframe::hour);
+    REQUIRE(polygon);
+    CHECK(polygon->batch.rejected.size() == 1);
+    CHECK(polygon->rejected_at.empty()); // Yahoo only
+}
+
 TEST_CASE("yahoo: no-data window without timestamp and with quote [{}] gives zero bars", "[unit]") {
     const auto page = parse_yahoo_chart(k_yahoo_no_rows, "AAPL", Timeframe::day);
     REQUIRE(page);

@@ -1,0 +1,486 @@
+// Yahoo /v8/finance/chart bodies: daily and 30-minute bars from the columnar chart, and the meta as a quote.
+#include "etl/providers/json_read.hpp"
+#include "etl/util/json_writer.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace etl::providers {
+
+namespace {
+
+using namespace json;
+using market::Bar;
+using market::BarBatch;
+using market::Timeframe;
+
+constexpr std::string_view k_yahoo = "yahoo";
+
+// One array of result[0]: `timestamp` or a quote column. An absent key and `null` both leave it absent.
+struct Column {
+    bool present = false;
+    std::vector<Token> cells;
+};
+
+struct YahooColumns {
+    std::string_view zone_name; // meta.exchangeTimezoneName
+    Column timestamp, open, high, low, close, volume;
+};
+
+// The envelope of a Yahoo body, as read. A non-empty `failure` makes the whole body a ParseFailure;
+// the reading functions then return a non-success code only to stop walking it.
+struct YahooState {
+    YahooColumns columns;
+    bool saw_chart = false;
+    bool saw_result = false; // chart.result was an array
+    std::string failure;
+};
+
+constexpr error_code k_stop = simdjson::INCORRECT_TYPE;
+
+error_code stop(YahooState& state, std::string message) {
+    state.failure = std::move(message);
+    return k_stop;
+}
+
+error_code read_column(od::value& v, std::string_view name, bool integers, Column& column, YahooState& state) {
+    od::json_type type{};
+    if (auto e = v.type().get(type)) return e;
+    if (type == od::json_type::null) return simdjson::SUCCESS;
+    if (type != od::json_type::array) return stop(state, fmt::format("{} is not an array", name));
+    od::array array;
+    if (auto e = v.get_array().get(array)) return e;
+    column.present = true;
+    column.cells.clear();
+    // `timestamp` comes before `indicators`, so its length sizes the quote columns in one allocation.
+    column.cells.reserve(state.columns.timestamp.cells.size());
+    for (auto cell_result : array) {
+        if (auto e = cell_result.error()) return e;
+        od::value& cell = cell_result.value_unsafe();
+        Token& token = column.cells.emplace_back();
+        if (auto e = integers ? read_integer(cell, token) : read_number(cell, token)) return e;
+    }
+    return simdjson::SUCCESS;
+}
+
+// indicators.quote[0]: {"open":[...],"high":[...],"low":[...],"close":[...],"volume":[...]}, or {} when
+// there is no data.
+error_code read_yahoo_quote(od::object& quote, YahooState& state) {
+    YahooColumns& columns = state.columns;
+    for (auto field_result : quote) {
+        od::field field;
+        if (auto e = std::move(field_result).get(field)) return e;
+        const std::string_view key = key_of(field);
+        Column* column = key == "open"     ? &columns.open
+                         : key == "high"   ? &columns.high
+                         : key == "low"    ? &columns.low
+                         : key == "close"  ? &columns.close
+                         : key == "volume" ? &columns.volume
+                                           : nullptr;
+        if (column == nullptr) continue;
+        if (auto e = read_column(field.value(), key, false, *column, state)) return e;
+    }
+    return simdjson::SUCCESS;
+}
+
+error_code read_yahoo_indicators(od::object& indicators, YahooState& state) {
+    for (auto field_result : indicators) {
+        od::field field;
+        if (auto e = std::move(field_result).get(field)) return e;
+        if (key_of(field) != "quote") continue; // adjclose: present for daily, absent intraday; unused
+        od::json_type type{};
+        if (auto e = field.value().type().get(type)) return e;
+        if (type == od::json_type::null) continue;
+        od::array quotes;
+        if (field.value().get_array().get(quotes) != simdjson::SUCCESS) return stop(state, "quote is not an array");
+        bool first = true;
+        for (auto quote_result : quotes) {
+            if (auto e = quote_result.error()) return e;
+            od::value& quote_value = quote_result.value_unsafe();
+            if (!first) continue;
+            first = false;
+            od::object quote;
+            if (quote_value.get_object().get(quote) != simdjson::SUCCESS)
+                return stop(state, "quote[0] is not an object");
+            if (auto e = read_yahoo_quote(quote, state)) return e;
+        }
+    }
+    return simdjson::SUCCESS;
+}
+
+error_code read_yahoo_result(od::object& result, YahooState& state) {
+    for (auto field_result : result) {
+        od::field field;
+        if (auto e = std::move(field_result).get(field)) return e;
+        const std::string_view key = key_of(field);
+        od::value& value = field.value();
+        if (key == "meta") {
+            od::object meta;
+            if (value.get_object().get(meta) != simdjson::SUCCESS) continue;
+            for (auto meta_result : meta) {
+                od::field meta_field;
+                if (auto e = std::move(meta_result).get(meta_field)) return e;
+                if (key_of(meta_field) != "exchangeTimezoneName") continue;
+                std::string_view zone;
+                if (meta_field.value().get_string().get(zone) == simdjson::SUCCESS) state.columns.zone_name = zone;
+            }
+        } else if (key == "timestamp") {
+            // Absent when the window has no rows (holiday, weekend); the quote is then [{}].
+            if (auto e = read_column(value, "timestamp", true, state.columns.timestamp, state)) return e;
+        } else if (key == "indicators") {
+            od::object indicators;
+            if (value.get_object().get(indicators) != simdjson::SUCCESS)
+                return stop(state, "indicators is not an object");
+            if (auto e = read_yahoo_indicators(indicators, state)) return e;
+        }
+    }
+    return simdjson::SUCCESS;
+}
+
+error_code read_yahoo_chart(od::object& chart, YahooState& state) {
+    for (auto field_result : chart) {
+        od::field field;
+        if (auto e = std::move(field_result).get(field)) return e;
+        const std::string_view key = key_of(field);
+        od::value& value = field.value();
+        od::json_type type{};
+        if (auto e = value.type().get(type)) return e;
+        if (key == "error" && type != od::json_type::null) {
+            // 404 unknown symbol, 422 range beyond the interval's history, ...: {code, description}.
+            std::string_view message;
+            if (auto e = error_text(value, message)) return e;
+            return stop(state,
+                        fmt::format("chart.error: {}", message.empty() ? std::string("no description")
+                                                                       : one_line(message, k_max_message_bytes)));
+        }
+        if (key != "result" || type == od::json_type::null) continue;
+        if (type != od::json_type::array) return stop(state, "chart.result is not an array");
+        state.saw_result = true;
+        od::array results;
+        if (auto e = value.get_array().get(results)) return e;
+        bool first = true;
+        for (auto result_entry : results) {
+            if (auto e = result_entry.error()) return e;
+            od::value& result_value = result_entry.value_unsafe();
+            if (!first) continue;
+            first = false;
+            od::object result;
+            if (result_value.get_object().get(result) != simdjson::SUCCESS) {
+                return stop(state, "chart.result[0] is not an object");
+            }
+            if (auto e = read_yahoo_result(result, state)) return e;
+        }
+    }
+    return simdjson::SUCCESS;
+}
+
+error_code read_yahoo_top(od::object& top, YahooState& state) {
+    for (auto field_result : top) {
+        od::field field;
+        if (auto e = std::move(field_result).get(field)) return e;
+        const std::string_view key = key_of(field);
+        if (key == "chart") {
+            od::object chart;
+            if (field.value().get_object().get(chart) != simdjson::SUCCESS)
+                return stop(state, "chart is not an object");
+            state.saw_chart = true;
+            if (auto e = read_yahoo_chart(chart, state)) return e;
+        } else if (key == "finance") {
+            // Crumb failures answer {"finance":{"result":null,"error":{...}}}.
+            od::object finance;
+            if (field.value().get_object().get(finance) != simdjson::SUCCESS) continue;
+            if (auto e = read_yahoo_chart(finance, state)) return e;
+        }
+    }
+    return simdjson::SUCCESS;
+}
+
+// Why row `i` cannot be a bar (one line), or empty when it can. A row with any of o/h/l/c null is
+// dropped whole: shifting the other values into its place would corrupt every later bar.
+std::string yahoo_problem(const YahooColumns& columns, std::size_t i) {
+    const Token& t = columns.timestamp.cells[i];
+    const Token* const prices[] = {&columns.open.cells[i], &columns.high.cells[i], &columns.low.cells[i],
+                                   &columns.close.cells[i]};
+    const bool bad_volume = columns.volume.present && columns.volume.cells[i].kind == Kind::other;
+    const bool fine =
+        t.kind == Kind::number && in_epoch_range(t.integer) && !bad_volume &&
+        std::all_of(std::begin(prices), std::end(prices), [](const Token* p) { return p->kind == Kind::number; });
+    if (fine) return {};
+
+    constexpr std::string_view k_names[] = {"open", "high", "low", "close"};
+    std::string reason;
+    const auto add = [&reason](std::string_view what) {
+        if (!reason.empty()) reason += ", ";
+        reason += what;
+    };
+    if (t.kind == Kind::null) {
+        add("null timestamp");
+    } else if (t.kind != Kind::number) {
+        add("timestamp is not an integer");
+    } else if (!in_epoch_range(t.integer)) {
+        add("timestamp is out of range");
+    }
+    for (std::size_t k = 0; k < std::size(prices); ++k) {
+        if (prices[k]->kind == Kind::null) add(fmt::format("null {}", k_names[k]));
+        if (prices[k]->kind == Kind::other) add(fmt::format("{} is not a number", k_names[k]));
+    }
+    if (bad_volume) add("volume is not a number");
+    return reason;
+}
+
+// The row as a small JSON object for rejected_rows: Yahoo's columnar body has no per-row text to quote.
+// Each cell is copied as the JSON it was (a number literal, null, or whatever else the body held).
+std::string yahoo_row_json(const YahooColumns& columns, std::size_t i) {
+    util::JsonWriter json;
+    json.start_object().key("t").raw(columns.timestamp.cells[i].text);
+    json.key("open").raw(columns.open.cells[i].text).key("high").raw(columns.high.cells[i].text);
+    json.key("low").raw(columns.low.cells[i].text).key("close").raw(columns.close.cells[i].text);
+    json.key("volume");
+    if (columns.volume.present) json.raw(columns.volume.cells[i].text);
+    else json.null();
+    json.end_object();
+    return std::move(json).release();
+}
+
+// The instant of a rejected row, for the fetch to tell edge rows and incomplete hours: the leading
+// integer of its timestamp cell, as written, or nullopt when the cell does not start with one (null).
+std::optional<sys_seconds> yahoo_row_time(const YahooColumns& columns, std::size_t i) {
+    const std::string_view text = columns.timestamp.cells[i].text;
+    long long t = 0;
+    if (std::from_chars(text.data(), text.data() + text.size(), t).ec != std::errc{}) return std::nullopt;
+    return sys_seconds{std::chrono::seconds{t}};
+}
+
+// A valid row and the bar timestamp it maps to.
+struct YahooRow {
+    sys_seconds bar_ts;
+    std::int64_t source_ts = 0;
+    std::size_t index = 0;
+};
+
+ParseResult<ParsedPage> assemble_yahoo(const YahooColumns& columns, std::string_view symbol, Timeframe tf) {
+    // The quote columns are index-aligned with `timestamp`. A length mismatch means the rows cannot be
+    // matched up safely, so the body is refused rather than read past the end of the shorter array.
+    const std::size_t rows = columns.timestamp.cells.size();
+    const std::pair<std::string_view, const Column*> required[] = {
+        {"open", &columns.open}, {"high", &columns.high}, {"low", &columns.low}, {"close", &columns.close}};
+    for (const auto& [name, column] : required) {
+        if (!column->present && rows > 0) return failure(k_yahoo, fmt::format("quote has no {} array", name));
+        if (column->present && column->cells.size() != rows) {
+            return failure(k_yahoo,
+                           fmt::format("{} has {} values for {} timestamps", name, column->cells.size(), rows));
+        }
+    }
+    if (columns.volume.present && columns.volume.cells.size() != rows) {
+        return failure(k_yahoo,
+                       fmt::format("volume has {} values for {} timestamps", columns.volume.cells.size(), rows));
+    }
+
+    ParsedPage page;
+    std::optional<LocalDates> dates;
+    // Daily rows are stamped 09:30 exchange time (or the live time while the market is open): the
+    // exchange's calendar date is the session date. gmtoffset is ignored since it changes at DST.
+    if (tf == Timeframe::day && rows > 0) dates.emplace(zone_or_new_york(columns.zone_name));
+
+    std::vector<YahooRow> valid;
+    valid.reserve(rows);
+    for (std::size_t i = 0; i < rows; ++i) {
+        if (std::string problem = yahoo_problem(columns, i); !problem.empty()) {
+            reject(page.batch, symbol, k_yahoo, yahoo_row_json(columns, i), std::move(problem));
+            page.rejected_at.push_back(yahoo_row_time(columns, i));
+            continue;
+        }
+        const std::int64_t ts = columns.timestamp.cells[i].integer;
+        const sys_seconds start{std::chrono::seconds{ts}};
+        valid.push_back(YahooRow{dates ? dates->date_of(start) : start, ts, i});
+    }
+    if (dates) {
+        // While the market is open Yahoo may send a 09:30 row and a live row for the same day: the later
+        // one is the current state of the session, the earlier one a stale copy.
+        const auto by_date_then_time = [](const YahooRow& a, const YahooRow& b) {
+            return a.bar_ts != b.bar_ts ? a.bar_ts < b.bar_ts : a.source_ts < b.source_ts;
+        };
+        const auto same_date = [](const YahooRow& a, const YahooRow& b) { return a.bar_ts == b.bar_ts; };
+        page.skipped += keep_last_per_key(valid, by_date_then_time, same_date);
+    }
+
+    page.batch.bars.reserve(valid.size());
+    for (const YahooRow& row : valid) {
+        Bar& bar = page.batch.bars.emplace_back();
+        bar.symbol.assign(symbol.data(), symbol.size());
+        bar.timeframe = tf;
+        bar.ts = row.bar_ts;
+        set_decimal(bar.open, columns.open.cells[row.index]);
+        set_decimal(bar.high, columns.high.cells[row.index]);
+        set_decimal(bar.low, columns.low.cells[row.index]);
+        set_decimal(bar.close, columns.close.cells[row.index]);
+        if (columns.volume.present && columns.volume.cells[row.index].kind == Kind::number) {
+            set_decimal(bar.volume.emplace(), columns.volume.cells[row.index]);
+        }
+        bar.source.assign(k_yahoo.data(), k_yahoo.size());
+    }
+    return page;
+}
+
+ParseResult<ParsedPage> parse_yahoo(std::string_view body, std::string_view symbol, Timeframe tf) {
+    od::document doc;
+    if (auto e = thread_parser().iterate(body).get(doc)) return not_json(k_yahoo, body, e);
+    od::object top;
+    if (auto e = doc.get_object().get(top)) return not_json(k_yahoo, body, e);
+
+    YahooState state;
+    const error_code e = read_yahoo_top(top, state);
+    if (!state.failure.empty()) return failure(k_yahoo, state.failure);
+    if (e != simdjson::SUCCESS) return malformed(k_yahoo, e);
+    if (!at_document_end(doc)) return failure(k_yahoo, "unexpected content after the JSON object");
+    if (!state.saw_chart) return failure(k_yahoo, "no chart object");
+    if (!state.saw_result) return failure(k_yahoo, "chart.result is null");
+    return assemble_yahoo(state.columns, symbol, tf);
+}
+
+// simdjson is used through its error codes, but the tz database throws (e.g. zone files missing) and
+// so may anything that allocates. Everything but std::bad_alloc becomes a ParseFailure: a provider's
+// ---- Quote (chart meta) ------------------------------------------------------------------------------
+
+// What one pass over a chart body found for a quote.
+struct YahooMeta {
+    market::Quote quote;
+    bool has_meta = false;
+    bool has_price = false;
+    bool has_error = false; // chart.error is not null
+    std::optional<market::Decimal> chart_previous_close;
+    std::optional<market::Decimal> previous_close;
+};
+
+// A number value as an exact Decimal, or nullopt when it is not a finite number.
+error_code read_decimal(od::value& v, std::optional<market::Decimal>& out) noexcept {
+    Token token;
+    if (auto e = read_number(v, token)) return e;
+    if (token.kind == Kind::number) out = market::Decimal{std::string(token.text), token.value};
+    else out.reset();
+    return simdjson::SUCCESS;
+}
+
+error_code read_quote_meta(od::object& meta, YahooMeta& out) {
+    out.has_meta = true;
+    for (auto field_result : meta) {
+        od::field field;
+        if (auto e = std::move(field_result).get(field)) return e;
+        std::string_view key;
+        if (auto e = field.unescaped_key().get(key)) return e;
+        if (key == "regularMarketPrice") {
+            std::optional<market::Decimal> price;
+            if (auto e = read_decimal(field.value(), price)) return e;
+            if (price) {
+                out.quote.price = std::move(*price);
+                out.has_price = true;
+            }
+        } else if (key == "chartPreviousClose") {
+            if (auto e = read_decimal(field.value(), out.chart_previous_close)) return e;
+        } else if (key == "previousClose") {
+            if (auto e = read_decimal(field.value(), out.previous_close)) return e;
+        } else if (key == "regularMarketTime") {
+            double time = 0;
+            if (field.value().get_double().get(time) == simdjson::SUCCESS) {
+                if (const auto seconds = unix_seconds(time, 1.0)) out.quote.as_of = sys_seconds{std::chrono::seconds{*seconds}};
+            }
+        }
+    }
+    return simdjson::SUCCESS;
+}
+
+// chart: {"result":[{"meta":{...},...}],"error":null}. Only the first result is read.
+error_code read_quote_chart(od::object& chart, YahooMeta& out) {
+    for (auto field_result : chart) {
+        od::field field;
+        if (auto e = std::move(field_result).get(field)) return e;
+        std::string_view key;
+        if (auto e = field.unescaped_key().get(key)) return e;
+        od::value& value = field.value();
+        od::json_type type{};
+        if (auto e = value.type().get(type)) return e;
+        if (key == "error") {
+            out.has_error = out.has_error || type != od::json_type::null;
+        } else if (key == "result" && type == od::json_type::array) {
+            od::array results;
+            if (auto e = value.get_array().get(results)) return e;
+            bool first = true;
+            for (auto result_entry : results) {
+                od::value result;
+                if (auto e = std::move(result_entry).get(result)) return e;
+                if (!first) continue;
+                first = false;
+                od::object result_object;
+                if (result.get_object().get(result_object) != simdjson::SUCCESS) continue;
+                for (auto result_field : result_object) {
+                    od::field meta_field;
+                    if (auto e = std::move(result_field).get(meta_field)) return e;
+                    std::string_view meta_key;
+                    if (auto e = meta_field.unescaped_key().get(meta_key)) return e;
+                    if (meta_key != "meta") continue;
+                    od::object meta;
+                    if (meta_field.value().get_object().get(meta) != simdjson::SUCCESS) continue;
+                    if (auto e = read_quote_meta(meta, out)) return e;
+                }
+            }
+        }
+    }
+    return simdjson::SUCCESS;
+}
+
+// One forward pass over chart.result[0].meta and chart.error; nothing rewinds (On-Demand cannot go back
+// once simdjson has given up on a document: rewinding to look for the error crashed on a lone "{").
+ParseResult<YahooMeta> read_quote_body(std::string_view body, std::string_view symbol) {
+    od::document doc;
+    if (auto e = thread_parser().iterate(body).get(doc)) return not_json(k_yahoo, body, e);
+    od::object top;
+    if (auto e = doc.get_object().get(top)) return not_json(k_yahoo, body, e);
+    YahooMeta out;
+    out.quote.symbol = std::string(symbol);
+    out.quote.source = std::string(k_yahoo);
+    for (auto field_result : top) {
+        od::field field;
+        if (auto e = std::move(field_result).get(field)) return malformed(k_yahoo, e);
+        std::string_view key;
+        if (auto e = field.unescaped_key().get(key)) return malformed(k_yahoo, e);
+        if (key != "chart") continue;
+        od::object chart;
+        if (field.value().get_object().get(chart) != simdjson::SUCCESS) return failure(k_yahoo, "chart is not an object");
+        if (auto e = read_quote_chart(chart, out)) return malformed(k_yahoo, e);
+    }
+    if (!at_document_end(doc)) return failure(k_yahoo, "unexpected content after the JSON object");
+    return out;
+}
+
+ParseResult<market::Quote> parse_quote(std::string_view body, std::string_view symbol) {
+    // The body's parse ends before provider_error_message parses it again on the same thread's parser.
+    auto meta = read_quote_body(body, symbol);
+    if (!meta) return tl::unexpected(std::move(meta.error()));
+    if (!meta->has_meta) {
+        if (meta->has_error)
+            return failure(k_yahoo, provider_error_message(body).value_or("chart.error without a description"));
+        return failure(k_yahoo, "response has no chart.result[0].meta");
+    }
+    if (!meta->has_price) return failure(k_yahoo, "meta has no regularMarketPrice");
+    meta->quote.previous_close = meta->previous_close ? meta->previous_close : meta->chart_previous_close;
+    return std::move(meta->quote);
+}
+
+} // namespace
+
+ParseResult<market::Quote> parse_yahoo_quote(std::string_view body, std::string_view symbol) {
+    return guarded(k_yahoo, [&] { return parse_quote(body, symbol); });
+}
+
+ParseResult<ParsedPage> parse_yahoo_chart(std::string_view body, std::string_view symbol, market::Timeframe tf) {
+    return guarded(k_yahoo, [&] { return parse_yahoo(body, symbol, tf); });
+}
+
+} // namespace etl::providers

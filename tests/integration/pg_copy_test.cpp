@@ -71,6 +71,16 @@ TEST_CASE("COPY writer: a duplicate key fails at end(); an abandoned COPY leaves
     } catch (const std::runtime_error&) {  // the writer aborted the COPY, the transaction rolled back
     }
     CHECK(one(c, "SELECT count(*) FROM copy_keys") == "0");
+    try {
+        pg::CopyWriter copy(c, "copying keys");
+        copy.begin("copy_keys", columns);
+        copy.row(4);
+        throw std::runtime_error("formatting failed outside a transaction");
+    } catch (const std::runtime_error&) {
+    }
+    // The COPY was ended as failed: nothing of it is written, and the next statement runs (one with
+    // parameters, which libpq refuses while a COPY is still open).
+    CHECK(c.exec("SELECT count(*) FROM copy_keys WHERE id >= $1", "reading back", 0).get(0, 0) == "0");
     pg::CopyWriter copy(c, "copying keys");
     copy.begin("copy_keys", columns);
     copy.row(3);

@@ -64,8 +64,9 @@ private:
 
 // One COPY into one table over `conn`: begin(), row() as often as needed, end(). The rows go to the
 // server in chunks of about `chunk_bytes` while later rows are being formatted. A writer destroyed
-// before end() (an exception unwinding) aborts the COPY, so nothing of it is written and the
-// connection is usable for the ROLLBACK that follows.
+// before end() (an exception unwinding) aborts the COPY at once, so nothing of it is written and the
+// connection is idle for the ROLLBACK that follows (libpq would also end it at the next statement;
+// this does not leave that to whichever statement comes next).
 class CopyWriter {
 public:
     // `context` names what the COPY is for in error messages ("loading AAPL 1d bars").

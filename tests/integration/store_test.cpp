@@ -6,6 +6,7 @@
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
 #include "etl/util/secrets.hpp"
+#include "integration/test_db.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -44,40 +45,8 @@ market::Bar bar(const std::string& symbol, sys_days d, const std::string& close)
 
 const store::Window k_window{sys_seconds{ymd(2025, 3, 3)}, sys_seconds{ymd(2025, 3, 7)}};
 
-// A PostgreSQL database for this test binary: created on first use, dropped at exit.
-class TestDatabase {
-public:
-    static TestDatabase& instance() {
-        static TestDatabase db;
-        return db;
-    }
-    [[nodiscard]] const std::string& url() const { return m_url; }
-    ~TestDatabase() {
-        if (std::getenv("ETL_KEEP_TEST_DB")) return;
-        try {
-            pg::Connection admin("postgresql:///postgres", "etl-integration-tests");
-            admin.exec(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", m_name), "dropping the test database");
-        } catch (...) {  // a leftover database in a throwaway cluster is harmless
-        }
-    }
-
-private:
-    TestDatabase() : m_name(fmt::format("etl_it_{}", getpid())) {
-        pg::Connection admin("postgresql:///postgres", "etl-integration-tests");
-        admin.exec(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", m_name), "dropping the test database");
-        admin.exec(fmt::format("CREATE DATABASE {}", m_name), "creating the test database");
-        m_url = fmt::format("postgresql:///{}", m_name);
-    }
-    std::string m_name;
-    std::string m_url;
-};
-
-struct SqliteFile {
-    std::string path = (std::filesystem::temp_directory_path() / fmt::format("etl-it-{}-{}.db", getpid(), rand())).string();
-    ~SqliteFile() {
-        for (const auto* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
-    }
-};
+using test::SqliteFile;
+using test::TestDatabase;
 
 // The same behaviour is required of both stores.
 void check_store_contract(store::Store& s, store::Store& second_handle) {

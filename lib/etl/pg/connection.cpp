@@ -1,5 +1,6 @@
 #include "etl/pg/connection.hpp"
 
+#include "etl/util/clock.hpp"
 #include "etl/util/secrets.hpp"
 
 #include <fmt/format.h>
@@ -50,6 +51,8 @@ DbError::DbError(std::string sqlstate, const std::string& message)
 DbError::DbError(std::string sqlstate, util::ExitCode code, const std::string& message)
     : Error(code, util::scrub(message)), m_sqlstate(std::move(sqlstate)) {}
 
+Param::Param(std::chrono::sys_seconds t) : m_owned(util::format_instant(t)) {}
+
 void ResultDeleter::operator()(pg_result* r) const noexcept { PQclear(r); }
 void ConnDeleter::operator()(pg_conn* c) const noexcept { PQfinish(c); }
 void CancelDeleter::operator()(pg_cancel* c) const noexcept { PQfreeCancel(c); }
@@ -88,6 +91,10 @@ std::int64_t Result::get_int(int row, int col) const {
     if (ec != std::errc{} || p != text.data() + text.size())
         throw DbError("", fmt::format("expected an integer from the database, got '{}'", text));
     return v;
+}
+std::string_view Result::column_name(int col) const noexcept {
+    const char* n = PQfname(m_result.get(), col);
+    return n ? n : "";
 }
 std::uint64_t Result::affected_rows() const noexcept {
     const char* t = PQcmdTuples(m_result.get());
@@ -155,12 +162,36 @@ Result Connection::exec(std::string_view sql, std::string_view context) {
 }
 
 Result Connection::exec(std::string_view sql, const Params& params, std::string_view context) {
-    const std::string q(sql);
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    return exec_values(sql, values, context);
+}
+
+Result Connection::exec_values(std::string_view sql, std::span<const char* const> values, std::string_view context) {
+    const std::string q(sql);
     pg_result* r = PQexecParams(m_conn.get(), q.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
                                 nullptr, nullptr, 0);
+    const auto status = PQresultStatus(r);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(context, r);
+    return Result(r);
+}
+
+void Connection::prepare(std::string_view name, std::string_view sql, std::string_view context) {
+    if (m_prepared.contains(name)) return;
+    const std::string n(name);
+    const std::string q(sql);
+    pg_result* r = PQprepare(m_conn.get(), n.c_str(), q.c_str(), 0, nullptr);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) fail(context, r);
+    PQclear(r);
+    m_prepared.insert(n);
+}
+
+Result Connection::exec_prepared_values(std::string_view name, std::span<const char* const> values,
+                                        std::string_view context) {
+    const std::string n(name);
+    pg_result* r = PQexecPrepared(m_conn.get(), n.c_str(), static_cast<int>(values.size()), values.data(), nullptr,
+                                  nullptr, 0);
     const auto status = PQresultStatus(r);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(context, r);
     return Result(r);
@@ -188,8 +219,14 @@ void Connection::end_copy() {
     while ((r = PQgetResult(m_conn.get())) != nullptr) PQclear(r);
 }
 
+void Connection::abort_copy() noexcept {
+    // The server answers an aborted COPY with an error result, which is the expected outcome here.
+    if (PQputCopyEnd(m_conn.get(), "the COPY was abandoned") != 1) return;
+    while (pg_result* r = PQgetResult(m_conn.get())) PQclear(r);
+}
+
 bool Connection::try_advisory_lock(std::int64_t key) {
-    auto r = exec("SELECT pg_try_advisory_lock($1::bigint)", {std::to_string(key)}, "taking the run lock");
+    auto r = exec("SELECT pg_try_advisory_lock($1::bigint)", "taking the run lock", key);
     return r.get(0, 0) == "t";
 }
 
@@ -221,15 +258,23 @@ void Transaction::commit() {
 }
 
 void append_copy_field(std::string& out, std::string_view value) {
-    for (char c : value) {
-        switch (c) {
-        case '\\': out += "\\\\"; break;
-        case '\t': out += "\\t"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        default: out.push_back(c);
+    // Most values (numbers, symbols) need no escaping: they are appended in runs, not char by char,
+    // since this runs for every field of a bulk load.
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        std::string_view escaped;
+        switch (value[i]) {
+        case '\\': escaped = "\\\\"; break;
+        case '\t': escaped = "\\t"; break;
+        case '\n': escaped = "\\n"; break;
+        case '\r': escaped = "\\r"; break;
+        default: continue;
         }
+        out.append(value.data() + run, i - run);
+        out += escaped;
+        run = i + 1;
     }
+    out.append(value.data() + run, value.size() - run);
 }
 
 } // namespace etl::pg

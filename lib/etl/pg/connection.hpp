@@ -4,8 +4,13 @@
 
 #include "etl/util/error.hpp"
 
+#include <array>
+#include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <memory>
+#include <set>
+#include <span>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +55,7 @@ public:
     [[nodiscard]] bool is_null(int row, int col) const noexcept;
     [[nodiscard]] std::string_view get(int row, int col) const noexcept;  // "" when NULL
     [[nodiscard]] std::int64_t get_int(int row, int col) const;           // throws DbError if not an integer
+    [[nodiscard]] std::string_view column_name(int col) const noexcept;
     [[nodiscard]] std::uint64_t affected_rows() const noexcept;           // PQcmdTuples
 
 private:
@@ -57,6 +63,38 @@ private:
 };
 
 using Params = std::vector<std::optional<std::string>>;
+
+// One statement parameter as libpq takes it: NUL-terminated text, or nullptr for NULL. Made from text
+// (std::string, std::string_view, const char*), integers, bool, std::chrono::sys_seconds (UTC,
+// "YYYY-MM-DDTHH:MM:SSZ"), std::nullopt and std::optional of those (NULL when empty). A std::string
+// or C string is referred to, not copied: it must outlive the statement.
+class Param {
+public:
+    // Implicit, so a call reads exec(sql, context, symbol, 42, std::nullopt).
+    Param(const std::string& text) : m_ref(text.c_str()) {}   // NOLINT(google-explicit-constructor)
+    Param(const char* text) : m_ref(text), m_null(text == nullptr) {}  // NOLINT(google-explicit-constructor)
+    Param(std::string_view text) : m_owned(text) {}           // NOLINT(google-explicit-constructor)
+    Param(bool value) : m_ref(value ? "true" : "false") {}    // NOLINT(google-explicit-constructor)
+    template <std::integral T>
+    Param(T value) : m_owned(std::to_string(value)) {}        // NOLINT(google-explicit-constructor)
+    Param(std::chrono::sys_seconds t);                        // NOLINT(google-explicit-constructor)
+    Param(std::nullopt_t) : m_null(true) {}                   // NOLINT(google-explicit-constructor)
+    template <class T>
+    Param(const std::optional<T>& value) : Param(value ? Param(*value) : Param(std::nullopt)) {}  // NOLINT
+
+    // The text libpq sends; nullptr for NULL.
+    [[nodiscard]] const char* value() const noexcept { return m_null ? nullptr : m_ref ? m_ref : m_owned.c_str(); }
+
+private:
+    std::string m_owned;
+    const char* m_ref = nullptr;  // borrowed text, when not owned
+    bool m_null = false;
+};
+
+// What a statement's `context` may be: anything that reads as text, but not a braced list (so a
+// call with a Params list never takes a variadic overload by mistake).
+template <class T>
+concept ContextText = std::convertible_to<const T&, std::string_view>;
 
 class Connection {
 public:
@@ -72,6 +110,18 @@ public:
     // statement is for, for error messages ("loading AAPL 1d bars").
     Result exec(std::string_view sql, std::string_view context);
     Result exec(std::string_view sql, const Params& params, std::string_view context);
+    // Runs `sql` with the parameters $1, $2, ... taken from `args` (see Param): no vector of
+    // std::to_string at the call site. Throws DbError.
+    template <ContextText Context, class... Args>
+        requires(sizeof...(Args) > 0)
+    Result exec(std::string_view sql, const Context& context, const Args&... args);
+
+    // Prepares `sql` as statement `name` on this connection, once: a later call with the same name
+    // does nothing (prepared statements last for the session, whatever happens to transactions).
+    void prepare(std::string_view name, std::string_view sql, std::string_view context);
+    // Runs the prepared statement `name` with parameters `args` (see Param). Throws DbError.
+    template <ContextText Context, class... Args>
+    Result exec_prepared(std::string_view name, const Context& context, const Args&... args);
 
     // COPY ... FROM STDIN: start with `copy_sql`, then put_copy_data() text-format rows, then end_copy().
     void begin_copy(std::string_view copy_sql, std::string_view context);
@@ -89,13 +139,19 @@ public:
     [[nodiscard]] std::string quote_identifier(std::string_view name) const;
     [[nodiscard]] int server_version() const noexcept;
 
+    // Ends a COPY in progress with an error, so the server discards it; for unwinding (CopyWriter).
+    void abort_copy() noexcept;
+
 private:
     [[noreturn]] void fail(std::string_view context, pg_result* result);
+    Result exec_values(std::string_view sql, std::span<const char* const> values, std::string_view context);
+    Result exec_prepared_values(std::string_view name, std::span<const char* const> values, std::string_view context);
 
     // Declared before m_conn: freed after it, and after the destructor has withdrawn it as the target.
     std::unique_ptr<pg_cancel, CancelDeleter> m_cancel;
     std::unique_ptr<pg_conn, ConnDeleter> m_conn;
     std::string m_copy_context;
+    std::set<std::string, std::less<>> m_prepared;
 };
 
 // For SIGINT/SIGTERM handlers: asks the server (PQcancel, which is async-signal-safe) to cancel the
@@ -133,5 +189,24 @@ private:
 
 // Text-format COPY escaping of one field value (backslash, tab, newline, carriage return).
 void append_copy_field(std::string& out, std::string_view value);
+
+// --- inline bodies ---
+
+template <ContextText Context, class... Args>
+    requires(sizeof...(Args) > 0)
+Result Connection::exec(std::string_view sql, const Context& context, const Args&... args) {
+    const std::array<Param, sizeof...(Args)> params{Param(args)...};
+    std::array<const char*, sizeof...(Args)> values{};
+    for (std::size_t i = 0; i < params.size(); ++i) values[i] = params[i].value();
+    return exec_values(sql, values, context);
+}
+
+template <ContextText Context, class... Args>
+Result Connection::exec_prepared(std::string_view name, const Context& context, const Args&... args) {
+    const std::array<Param, sizeof...(Args)> params{Param(args)...};
+    std::array<const char*, sizeof...(Args)> values{};
+    for (std::size_t i = 0; i < params.size(); ++i) values[i] = params[i].value();
+    return exec_prepared_values(name, values, context);
+}
 
 } // namespace etl::pg

@@ -1,5 +1,7 @@
 #include "etl/sqlite/database.hpp"
 
+#include "etl/util/clock.hpp"
+
 #include <fmt/format.h>
 #include <sqlite3.h>
 
@@ -88,6 +90,10 @@ void Statement::bind_optional(int index, const std::optional<std::string>& text)
 void Statement::bind(int index, std::int64_t value) { sqlite3_bind_int64(m_stmt.get(), index, value); }
 void Statement::bind(int index, double value) { sqlite3_bind_double(m_stmt.get(), index, value); }
 void Statement::bind_null(int index) { sqlite3_bind_null(m_stmt.get(), index); }
+void Statement::bind(int index, std::chrono::sys_seconds t) { bind(index, std::string_view(util::format_instant(t))); }
+int Statement::parameter_index(const std::string& name) const {
+    return sqlite3_bind_parameter_index(m_stmt.get(), name.c_str());
+}
 
 bool Statement::step() {
     const int rc = sqlite3_step(m_stmt.get());
@@ -114,6 +120,16 @@ int Statement::column_count() const { return sqlite3_column_count(m_stmt.get());
 std::string_view Statement::column_name(int col) const {
     const char* n = sqlite3_column_name(m_stmt.get(), col);
     return n ? n : "";
+}
+
+std::string quote_identifier(std::string_view name) {
+    std::string out = "\"";
+    for (char c : name) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    out += '"';
+    return out;
 }
 
 } // namespace etl::sqlite

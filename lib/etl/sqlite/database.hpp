@@ -1,9 +1,13 @@
 // SQLite adapter: an owned database handle and prepared statements. Raw sqlite3 handles never leave
-// this folder.
+// this folder. Opening a Database writes nothing by itself: Mode::read_only is how a file that is
+// someone else's input (the one etl-migrate-sqlite reads) is opened. The store (store::SqliteStore)
+// opens read-write and switches the file to WAL, so it is never used on such a file.
 #pragma once
 
 #include "etl/util/error.hpp"
 
+#include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -52,6 +56,14 @@ public:
     void bind(int index, std::int64_t value);
     void bind(int index, double value);
     void bind_null(int index);
+    // UTC as ISO-8601 text, "YYYY-MM-DDTHH:MM:SSZ" (what SQLite's date functions read).
+    void bind(int index, std::chrono::sys_seconds t);
+    // Binds `values` to the parameters 1, 2, ... in order: text, integers, sys_seconds, std::nullopt and
+    // std::optional of those (NULL when empty).
+    template <class... Ts>
+    void bind_all(const Ts&... values);
+    // The index of the parameter named `name` ("$1", ":symbol"); 0 when the statement has none.
+    [[nodiscard]] int parameter_index(const std::string& name) const;
     // Steps once: true when a row is available, false when done. Throws SqliteError.
     bool step();
     void reset();  // reset and clear bindings, for reuse
@@ -63,12 +75,27 @@ public:
     [[nodiscard]] std::string_view column_name(int col) const;
 
 private:
+    void bind_value(int index, std::string_view text) { bind(index, text); }
+    void bind_value(int index, const std::string& text) { bind(index, std::string_view(text)); }
+    void bind_value(int index, const char* text) { bind(index, std::string_view(text)); }
+    template <std::integral T>
+    void bind_value(int index, T value) { bind(index, static_cast<std::int64_t>(value)); }
+    void bind_value(int index, std::chrono::sys_seconds t) { bind(index, t); }
+    void bind_value(int index, std::nullopt_t) { bind_null(index); }
+    template <class T>
+    void bind_value(int index, const std::optional<T>& value) {
+        if (value) bind_value(index, *value);
+        else bind_null(index);
+    }
+
     std::unique_ptr<sqlite3_stmt, StmtDeleter> m_stmt;
     sqlite3* m_db;
 };
 
 class Database {
 public:
+    // read_only: the file must exist and is never written (no journal mode change, no -wal created by
+    // us). read_write_create: the store's own database, created when missing.
     enum class Mode { read_only, read_write_create };
     // Opens `path`. Throws SqliteError (66 when it is not an SQLite file or a read-only open finds
     // nothing).
@@ -82,5 +109,17 @@ private:
     std::unique_ptr<sqlite3, DbDeleter> m_db;
     std::string m_path;
 };
+
+// "name" quoted as an SQLite identifier (double quotes, inner quotes doubled), for identifiers that
+// must be spliced into SQL.
+std::string quote_identifier(std::string_view name);
+
+// --- inline bodies ---
+
+template <class... Ts>
+void Statement::bind_all(const Ts&... values) {
+    int index = 0;
+    (bind_value(++index, values), ...);
+}
 
 } // namespace etl::sqlite

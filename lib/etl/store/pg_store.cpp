@@ -1,5 +1,6 @@
 #include "etl/store/pg_store.hpp"
 
+#include "etl/pg/copy.hpp"
 #include "etl/store/migrations.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/decimal.hpp"
@@ -11,21 +12,15 @@
 #include <unistd.h>
 
 #include <bit>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
 namespace etl::store {
 namespace {
 
-constexpr std::string_view k_abandoned_run_error =
-    "the process ended without recording an outcome (killed or crashed)";
-
-constexpr std::string_view k_bar_columns = "symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source";
-
 // Held while migrating so concurrent shards starting together apply each migration once.
 constexpr std::int64_t k_migration_lock = 0x6d61726b65746c31;  // "marketl1"
-
-std::string ts_text(market::sys_seconds t) { return util::format_instant(t); }
 
 // The advisory lock key of try_lock(name).
 std::int64_t lock_key(std::string_view name) {
@@ -49,56 +44,6 @@ void throw_if_timeout(const pg::DbError& e, std::string_view table, std::string_
                                          what, table, o.statement_timeout_seconds));
 }
 
-// `t` as COPY text ("YYYY-MM-DD HH:MM:SS+00"), written digit by digit: this runs for every row of a
-// bulk load, where fmt showed up in profiles.
-void append_timestamp(std::string& out, market::sys_seconds t) {
-    const auto day = std::chrono::floor<std::chrono::days>(t);
-    const std::chrono::year_month_day ymd{day};
-    const auto secs = (t - day).count();
-    char buf[32];
-    auto put = [&](char* p, long v, int width) {
-        for (int i = width - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
-    };
-    put(buf, static_cast<int>(ymd.year()), 4);
-    buf[4] = '-';
-    put(buf + 5, static_cast<unsigned>(ymd.month()), 2);
-    buf[7] = '-';
-    put(buf + 8, static_cast<unsigned>(ymd.day()), 2);
-    buf[10] = ' ';
-    put(buf + 11, secs / 3600, 2);
-    buf[13] = ':';
-    put(buf + 14, secs / 60 % 60, 2);
-    buf[16] = ':';
-    put(buf + 17, secs % 60, 2);
-    out.append(buf, 19);
-    out += "+00";
-}
-
-void append_bar_row(std::string& out, const market::Bar& b) {
-    // Fields come from parsed numbers and our own symbols; escape anyway so no value can break a row.
-    pg::append_copy_field(out, b.symbol);
-    out += '\t';
-    out += market::to_code(b.timeframe);
-    out += '\t';
-    append_timestamp(out, b.ts);
-    for (const auto* d : {&b.open, &b.high, &b.low, &b.close}) {
-        out += '\t';
-        pg::append_copy_field(out, d->text);
-    }
-    out += '\t';
-    if (b.volume) pg::append_copy_field(out, b.volume->text);
-    else out += "\\N";
-    out += '\t';
-    if (b.vwap) pg::append_copy_field(out, b.vwap->text);
-    else out += "\\N";
-    out += '\t';
-    if (b.trade_count) out += std::to_string(*b.trade_count);
-    else out += "\\N";
-    out += '\t';
-    pg::append_copy_field(out, b.source);
-    out += '\n';
-}
-
 // True when `b` holds the values of row `row` of `r` (columns: epoch, open, high, low, close, volume,
 // vwap, trade_count, source). Numbers compare by canonical decimal text: the database gives back
 // "47227643" for the "4.7227643e+07" a provider sent.
@@ -119,11 +64,6 @@ bool same_as_row(const market::Bar& b, const pg::Result& r, int row) {
            (b.trade_count ? !r.is_null(row, 7) && r.get(row, 7) == std::to_string(*b.trade_count) : r.is_null(row, 7)) &&
            r.get(row, 8) == b.source;
 }
-
-// COPY data is sent in chunks of about this size: large enough to amortise libpq calls, small enough
-// that the server parses one chunk while we format the next, and memory stays flat however long the
-// history is.
-constexpr std::size_t k_copy_chunk_bytes = 64 * 1024;
 
 std::optional<std::string> opt(const std::string& s) {
     if (s.empty()) return std::nullopt;
@@ -165,8 +105,8 @@ PgStore::PgStore(const std::string& url, const std::string& app_name, const Stor
     // ALTER, a VACUUM FULL, a forgotten transaction); without a statement timeout a stuck statement
     // holds the run lock forever. Both for the session; 0 means no limit, in PostgreSQL as in config.
     m_conn.exec("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)",
-                {fmt::format("{}s", options.lock_timeout_seconds), fmt::format("{}s", options.statement_timeout_seconds)},
-                "setting up the session");
+                "setting up the session", fmt::format("{}s", options.lock_timeout_seconds),
+                fmt::format("{}s", options.statement_timeout_seconds));
 }
 
 std::string PgStore::describe() const {
@@ -181,15 +121,15 @@ std::vector<std::string> PgStore::migrate() {
     // price_bars into a hypertable, say) may rightly take longer, and a cancelled one would be retried,
     // and cancelled again, on every start. lock_timeout still applies.
     m_conn.exec("SET LOCAL statement_timeout = 0", "migrating");
-    m_conn.exec("SELECT pg_advisory_xact_lock($1::bigint)", {std::to_string(k_migration_lock)}, "migrating");
+    m_conn.exec("SELECT pg_advisory_xact_lock($1::bigint)", "migrating", k_migration_lock);
     m_conn.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, "
                 "applied_at timestamptz NOT NULL DEFAULT now())",
                 "creating schema_migrations");
     auto apply = [&](const util::EmbeddedFile& m, const std::string& version) {
-        auto r = m_conn.exec("SELECT 1 FROM schema_migrations WHERE version = $1", {version}, "migrating");
+        auto r = m_conn.exec("SELECT 1 FROM schema_migrations WHERE version = $1", "migrating", version);
         if (r.rows() > 0) return;
         m_conn.exec(m.content, fmt::format("applying migration {}", version));
-        m_conn.exec("INSERT INTO schema_migrations (version) VALUES ($1)", {version}, "migrating");
+        m_conn.exec("INSERT INTO schema_migrations (version) VALUES ($1)", "migrating", version);
         applied.push_back(version);
     };
     for (const auto& m : migrations_for("postgres")) apply(m, std::string(m.name));
@@ -270,13 +210,12 @@ void PgStore::sync_compression_policy() {
         "SELECT job_id, (config->>'compress_after')::interval = make_interval(days => $1::int)"
         " FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression'"
         " AND hypertable_name = 'price_bars' AND hypertable_schema = current_schema()",
-        {std::to_string(days)}, context);
+        context, days);
     const bool exists = r.rows() > 0;
     if (exists && days > 0 && r.get(0, 1) == "t") return;  // already as configured
     if (exists) m_conn.exec("SELECT remove_compression_policy('price_bars', if_exists => true)", context);
     if (days > 0)
-        m_conn.exec("SELECT add_compression_policy('price_bars', make_interval(days => $1::int))",
-                    {std::to_string(days)}, context);
+        m_conn.exec("SELECT add_compression_policy('price_bars', make_interval(days => $1::int))", context, days);
     if (exists || days > 0)
         util::log_info("timescaledb compression policy on price_bars: {}",
                        days > 0 ? fmt::format("chunks older than {} days", days) : std::string("removed"));
@@ -299,21 +238,21 @@ void PgStore::sync_hourly_retention() {
     auto r = m_conn.exec(
         "SELECT job_id, (config->>'retention_days')::int = $1::int FROM timescaledb_information.jobs"
         " WHERE proc_name = 'market_etl_prune_hourly_bars' AND proc_schema = current_schema()",
-        {std::to_string(days)}, context);
+        context, days);
     const bool exists = r.rows() > 0;
     if (exists && days > 0 && r.get(0, 1) == "t") return;
     if (exists && days == 0) {
-        m_conn.exec("SELECT delete_job($1::int)", {std::string(r.get(0, 0))}, context);
+        m_conn.exec("SELECT delete_job($1::int)", context, r.get(0, 0));
         util::log_info("timescaledb hourly retention job removed (hourly bars are kept)");
         return;
     }
     if (days == 0) return;
     const std::string config = fmt::format(R"({{"retention_days": {}}})", days);
     if (exists)
-        m_conn.exec("SELECT alter_job($1::int, config => $2::jsonb)", {std::string(r.get(0, 0)), config}, context);
+        m_conn.exec("SELECT alter_job($1::int, config => $2::jsonb)", context, r.get(0, 0), config);
     else
-        m_conn.exec("SELECT add_job('market_etl_prune_hourly_bars', INTERVAL '1 day', config => $1::jsonb)", {config},
-                    context);
+        m_conn.exec("SELECT add_job('market_etl_prune_hourly_bars', INTERVAL '1 day', config => $1::jsonb)", context,
+                    config);
     util::log_info("timescaledb hourly retention job: hourly bars older than {} days are deleted daily", days);
 }
 
@@ -321,16 +260,15 @@ bool PgStore::try_lock(std::string_view name) { return m_conn.try_advisory_lock(
 
 void PgStore::close_abandoned_runs(const RunStart& run) {
     // This shard's: the caller holds its lock, so their processes are gone.
-    m_conn.exec("UPDATE etl_runs SET status = 'failed', finished_at = now(), error = $3 "
-                "WHERE job = $1 AND shard = $2 AND status = 'running'",
-                {run.job, run.shard, std::string(k_abandoned_run_error)}, "closing abandoned runs");
+    m_conn.exec(schema::close_running_runs_sql(Dialect::postgres), "closing abandoned runs",
+                schema::k_abandoned_run_error, run.job, run.shard);
     // Other shards': the rows are read before the locks are looked at. A run takes its lock before it
     // records itself and keeps it until it has recorded its end, so a row read first whose shard's
     // lock is free afterwards belongs to a process that is gone. (A run of that shard starting in
     // between inserts a row this one never saw.) pg_locks is only read: nothing is locked, so such a
     // run never finds its lock taken.
-    auto running = m_conn.exec("SELECT id, shard FROM etl_runs WHERE job = $1 AND shard <> $2 AND status = 'running'",
-                               {run.job, run.shard}, "looking for abandoned runs");
+    auto running = m_conn.exec(schema::k_running_runs_of_other_shards_sql, "looking for abandoned runs", run.job,
+                               run.shard);
     if (running.rows() == 0) return;
     auto held = m_conn.exec("SELECT classid::bigint, objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted"
                             " AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
@@ -350,16 +288,15 @@ void PgStore::close_abandoned_runs(const RunStart& run) {
     if (ids.empty()) return;
     m_conn.exec("UPDATE etl_runs SET status = 'failed', finished_at = now(), error = $2 "
                 "WHERE id = ANY($1::bigint[]) AND status = 'running'",
-                {fmt::format("{{{}}}", ids), std::string(k_abandoned_run_error)}, "closing abandoned runs");
+                "closing abandoned runs", fmt::format("{{{}}}", ids), schema::k_abandoned_run_error);
 }
 
 std::int64_t PgStore::begin_run(const RunStart& run) try {
     close_abandoned_runs(run);
     char host[256] = {};
     gethostname(host, sizeof host - 1);
-    auto r = m_conn.exec("INSERT INTO etl_runs (job, arguments, shard, host, pid) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                         {run.job, run.arguments, run.shard, std::string(host), std::to_string(getpid())},
-                         "recording the run");
+    auto r = m_conn.exec(schema::k_insert_run_sql, "recording the run", run.job, run.arguments, run.shard,
+                         static_cast<const char*>(host), getpid());
     return r.get_int(0, 0);
 } catch (const pg::DbError& e) {
     throw_if_timeout(e, "etl_runs", "recording the run", m_options);
@@ -369,14 +306,9 @@ std::int64_t PgStore::begin_run(const RunStart& run) try {
 void PgStore::finish_run(std::int64_t run_id, const RunOutcome& o) try {
     // After a signal the run's end must still be recorded: this statement is never cancelled.
     const pg::SignalCancelHold hold;
-    m_conn.exec("UPDATE etl_runs SET finished_at = now(), status = $2, exit_code = $3, symbols_requested = $4, "
-                "symbols_ok = $5, symbols_failed = $6, rows_inserted = $7, rows_updated = $8, rows_unchanged = $9, "
-                "rows_rejected = $10, error = $11 WHERE id = $1",
-                {std::to_string(run_id), std::string(to_string(o.status)), std::to_string(o.exit_code),
-                 std::to_string(o.symbols_requested), std::to_string(o.symbols_ok), std::to_string(o.symbols_failed),
-                 std::to_string(o.rows.inserted), std::to_string(o.rows.updated), std::to_string(o.rows.unchanged),
-                 std::to_string(o.rows.rejected), opt(o.error)},
-                "recording the run's outcome");
+    std::apply([&](const auto&... values) {
+        m_conn.exec(schema::finish_run_sql(Dialect::postgres), "recording the run's outcome", values..., run_id);
+    }, schema::run_outcome_row(o));
 } catch (const pg::DbError& e) {
     throw_if_timeout(e, "etl_runs", "recording the run's outcome", m_options);
     throw;
@@ -385,27 +317,11 @@ void PgStore::finish_run(std::int64_t run_id, const RunOutcome& o) try {
 void PgStore::copy_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
                            std::int64_t run_id) try {
     if (rejected.empty()) return;
-    m_conn.begin_copy("COPY rejected_rows (run_id, source, symbol, timeframe, raw, reason) FROM STDIN",
-                      "recording rejected rows");
-    std::string buf;
-    for (const auto& r : rejected) {
-        buf += std::to_string(run_id);
-        buf += '\t';
-        pg::append_copy_field(buf, r.source);
-        buf += '\t';
-        pg::append_copy_field(buf, r.symbol);
-        buf += '\t';
-        if (timeframe) buf += market::to_code(*timeframe);
-        else buf += "\\N";
-        // A provider may echo a key inside a bad record: rejects are scrubbed like logs.
-        for (const auto& f : {util::scrub(r.raw), util::scrub(r.reason)}) {
-            buf += '\t';
-            pg::append_copy_field(buf, f);
-        }
-        buf += '\n';
-    }
-    m_conn.put_copy_data(buf);
-    m_conn.end_copy();
+    pg::CopyWriter copy(m_conn, "recording rejected rows");
+    copy.begin("rejected_rows", schema::k_reject_columns);
+    for (const auto& r : rejected)
+        std::apply([&](const auto&... values) { copy.row(values...); }, schema::reject_row(run_id, r, timeframe));
+    copy.end();
 } catch (const pg::DbError& e) {
     throw_if_timeout(e, "rejected_rows", "recording rejected rows", m_options);
     throw;
@@ -420,18 +336,10 @@ void PgStore::record_rejects(std::span<const market::RejectedRecord> rejected, s
 }
 
 void PgStore::copy_bars(std::string_view table, std::span<const market::Bar* const> bars, const std::string& context) {
-    m_conn.begin_copy(fmt::format("COPY {} ({}) FROM STDIN", table, k_bar_columns), context);
-    std::string buf;
-    buf.reserve(k_copy_chunk_bytes + 512);
-    for (const auto* b : bars) {
-        append_bar_row(buf, *b);
-        if (buf.size() >= k_copy_chunk_bytes) {
-            m_conn.put_copy_data(buf);
-            buf.clear();
-        }
-    }
-    m_conn.put_copy_data(buf);
-    m_conn.end_copy();
+    pg::CopyWriter copy(m_conn, context);
+    copy.begin(table, schema::k_bar_columns);
+    for (const auto* b : bars) std::apply([&](const auto&... values) { copy.row(values...); }, schema::bar_row(*b));
+    copy.end();
 }
 
 std::pair<std::uint64_t, std::uint64_t> PgStore::merge_bars(std::span<const market::Bar* const> bars,
@@ -475,8 +383,7 @@ LoadStats PgStore::load_bars(std::string_view symbol, market::Timeframe timefram
         auto existing = m_conn.exec(
             "SELECT extract(epoch FROM ts)::bigint, open, high, low, close, volume, vwap, trade_count, source"
             " FROM price_bars WHERE symbol = $1 AND timeframe = $2 AND ts >= $3 AND ts <= $4",
-            {std::string(symbol), std::string(market::to_code(timeframe)), ts_text(window.from), ts_text(window.to)},
-            context);
+            context, symbol, market::to_code(timeframe), window.from, window.to);
         std::unordered_map<std::int64_t, int> row_of;
         row_of.reserve(static_cast<std::size_t>(existing.rows()));
         for (int i = 0; i < existing.rows(); ++i) row_of.emplace(existing.get_int(i, 0), i);
@@ -518,22 +425,25 @@ LoadStats PgStore::load_bars(std::string_view symbol, market::Timeframe timefram
 LoadStats PgStore::upsert_latest_prices(std::span<const market::Quote> quotes) try {
     pg::Transaction tx(m_conn, "writing latest prices");
     LoadStats stats;
+    // One statement per quote, prepared once per connection: a refresh of hundreds of symbols plans it once.
+    m_conn.prepare("upsert_latest_price",
+                   fmt::format("INSERT INTO latest_prices AS l ({}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                               " ON CONFLICT (symbol) DO UPDATE SET price = EXCLUDED.price,"
+                               " previous_close = EXCLUDED.previous_close, change = EXCLUDED.change,"
+                               " change_pct = EXCLUDED.change_pct, as_of = EXCLUDED.as_of, source = EXCLUDED.source,"
+                               " updated_at = now()"
+                               " WHERE (l.price, l.previous_close, l.as_of, l.source) IS DISTINCT FROM"
+                               " (EXCLUDED.price, EXCLUDED.previous_close, EXCLUDED.as_of, EXCLUDED.source)"
+                               " RETURNING (xmax = 0)",
+                               schema::column_list(schema::k_latest_price_columns)),
+                   "writing latest prices");
     for (const auto& q : quotes) {
-        const auto change = q.change();
-        const auto pct = q.change_pct();
-        auto r = m_conn.exec(
-            "INSERT INTO latest_prices AS l (symbol, price, previous_close, change, change_pct, as_of, source)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT (symbol) DO UPDATE SET price = EXCLUDED.price, previous_close = EXCLUDED.previous_close,"
-            " change = EXCLUDED.change, change_pct = EXCLUDED.change_pct, as_of = EXCLUDED.as_of,"
-            " source = EXCLUDED.source, updated_at = now()"
-            " WHERE (l.price, l.previous_close, l.as_of, l.source) IS DISTINCT FROM"
-            " (EXCLUDED.price, EXCLUDED.previous_close, EXCLUDED.as_of, EXCLUDED.source)"
-            " RETURNING (xmax = 0)",
-            {q.symbol, q.price.text, q.previous_close ? std::optional(q.previous_close->text) : std::nullopt,
-             change ? std::optional(change->text) : std::nullopt, pct ? std::optional(pct->text) : std::nullopt,
-             ts_text(q.as_of), q.source},
-            fmt::format("writing the latest price of {}", q.symbol));
+        auto r = std::apply(
+            [&](const auto&... values) {
+                return m_conn.exec_prepared("upsert_latest_price", fmt::format("writing the latest price of {}", q.symbol),
+                                            values...);
+            },
+            schema::quote_row(q));
         if (r.rows() == 0) ++stats.unchanged;
         else if (r.get(0, 0) == "t") ++stats.inserted;
         else ++stats.updated;
@@ -594,5 +504,41 @@ std::size_t PgStore::write_assets(std::span<const market::Asset> assets, bool ov
 
 std::size_t PgStore::upsert_assets(std::span<const market::Asset> assets) { return write_assets(assets, true); }
 std::size_t PgStore::insert_missing_assets(std::span<const market::Asset> assets) { return write_assets(assets, false); }
+
+Rows PgStore::rows(std::string_view sql, const std::vector<Value>& params) {
+    const auto r = m_conn.exec(sql, params, "running a query");
+    Rows out;
+    for (int c = 0; c < r.columns(); ++c) out.columns.emplace_back(r.column_name(c));
+    out.rows.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+        Row row;
+        row.reserve(static_cast<std::size_t>(r.columns()));
+        for (int c = 0; c < r.columns(); ++c)
+            row.push_back(r.is_null(i, c) ? std::nullopt : std::optional<std::string>(r.get(i, c)));
+        out.rows.push_back(std::move(row));
+    }
+    return out;
+}
+
+std::uint64_t PgStore::load_temp_table(std::string_view name, std::span<const std::string> columns,
+                                       std::span<const Row> rows) {
+    const std::string context = fmt::format("loading the temporary table {}", name);
+    const auto table = m_conn.quote_identifier(name);
+    std::vector<std::string> quoted;
+    quoted.reserve(columns.size());
+    for (const auto& c : columns) quoted.push_back(m_conn.quote_identifier(c));
+    std::vector<std::string_view> column_names(quoted.begin(), quoted.end());
+    pg::Transaction tx(m_conn, context);
+    m_conn.exec(fmt::format("DROP TABLE IF EXISTS pg_temp.{}", table), context);
+    std::string definition;
+    for (const auto& c : quoted) definition += fmt::format("{}{} text", definition.empty() ? "" : ", ", c);
+    m_conn.exec(fmt::format("CREATE TEMP TABLE {} ({})", table, definition), context);
+    pg::CopyWriter copy(m_conn, context);
+    copy.begin(table, column_names);
+    for (const auto& row : rows) copy.row_values(row);
+    const auto loaded = copy.end();
+    tx.commit();
+    return loaded;
+}
 
 } // namespace etl::store

@@ -25,6 +25,10 @@ public:
     std::optional<market::Asset> find_asset(std::string_view symbol) override;
     std::size_t upsert_assets(std::span<const market::Asset> assets) override;
     std::size_t insert_missing_assets(std::span<const market::Asset> assets) override;
+    [[nodiscard]] Dialect dialect() const noexcept override { return Dialect::postgres; }
+    Rows rows(std::string_view sql, const std::vector<Value>& params = {}) override;
+    std::uint64_t load_temp_table(std::string_view name, std::span<const std::string> columns,
+                                  std::span<const Row> rows) override;
 
     // The timescaledb extension's version once migrate() has enabled it; "" on plain PostgreSQL.
     [[nodiscard]] const std::string& timescaledb_version() const noexcept { return m_timescaledb; }

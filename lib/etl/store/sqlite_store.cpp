@@ -16,14 +16,10 @@
 #include <filesystem>
 #include <map>
 #include <thread>
+#include <tuple>
 
 namespace etl::store {
 namespace {
-
-std::string ts_text(market::sys_seconds t) { return util::format_instant(t); }
-
-constexpr std::string_view k_abandoned_run_error =
-    "the process ended without recording an outcome (killed or crashed)";
 
 // An SQLite error that means database_url names a file this job cannot use, as one line naming it and
 // the fix: a ConfigError (78), since retrying cannot help until someone changes the file, its
@@ -51,11 +47,6 @@ void throw_if_unusable(const sqlite::SqliteError& e, const std::string& path) {
 std::optional<std::string> opt(const std::string& s) {
     if (s.empty()) return std::nullopt;
     return s;
-}
-
-std::optional<std::string> opt_decimal(const std::optional<market::Decimal>& d) {
-    if (!d) return std::nullopt;
-    return d->text;
 }
 
 constexpr std::string_view k_asset_select =
@@ -179,32 +170,26 @@ bool SqliteStore::lock_is_free(std::string_view name) const {
 
 void SqliteStore::close_abandoned_runs(const RunStart& run) {
     // This shard's: the caller holds its lock, so their processes are gone.
-    auto abandoned = m_db.prepare(
-        "UPDATE etl_runs SET status = 'failed', finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), error = ? "
-        "WHERE job = ? AND shard = ? AND status = 'running'");
-    abandoned.bind(1, k_abandoned_run_error);
-    abandoned.bind(2, run.job);
-    abandoned.bind(3, run.shard);
+    auto abandoned = m_db.prepare(schema::close_running_runs_sql(Dialect::sqlite));
+    abandoned.bind_all(schema::k_abandoned_run_error, run.job, run.shard);
     abandoned.step();
     // Other shards': the rows are read before the locks are tried. A run takes its lock before it
     // records itself and keeps it until it has recorded its end, so a row read first whose shard's
     // lock is free afterwards belongs to a process that is gone. (A run of that shard starting in
     // between inserts a row this one never saw.)
-    auto select = m_db.prepare("SELECT id, shard FROM etl_runs WHERE job = ? AND shard <> ? AND status = 'running'");
-    select.bind(1, run.job);
-    select.bind(2, run.shard);
+    auto select = m_db.prepare(schema::k_running_runs_of_other_shards_sql);
+    select.bind_all(run.job, run.shard);
     std::vector<std::pair<std::int64_t, std::string>> running;
     while (select.step()) running.emplace_back(select.integer(0), std::string(select.text(1)));
     std::map<std::string, bool, std::less<>> gone;  // shard -> nothing holds its lock
-    auto close_run = m_db.prepare(
-        "UPDATE etl_runs SET status = 'failed', finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), error = ? "
-        "WHERE id = ? AND status = 'running'");
+    auto close_run = m_db.prepare(fmt::format("UPDATE etl_runs SET status = 'failed', finished_at = {}, error = ? "
+                                              "WHERE id = ? AND status = 'running'",
+                                              schema::now_sql(Dialect::sqlite)));
     for (const auto& [id, shard] : running) {
         auto it = gone.find(shard);
         if (it == gone.end()) it = gone.emplace(shard, lock_is_free(run_lock_name(run.job, shard))).first;
         if (!it->second) continue;
-        close_run.bind(1, k_abandoned_run_error);
-        close_run.bind(2, id);
+        close_run.bind_all(schema::k_abandoned_run_error, id);
         close_run.step();
         close_run.reset();
         util::log_warn("run {} of {} (shard {}) ended without recording an outcome; closed as failed", id, run.job,
@@ -216,12 +201,8 @@ std::int64_t SqliteStore::begin_run(const RunStart& run) try {
     close_abandoned_runs(run);
     char host[256] = {};
     gethostname(host, sizeof host - 1);
-    auto s = m_db.prepare("INSERT INTO etl_runs (job, arguments, shard, host, pid) VALUES (?, ?, ?, ?, ?) RETURNING id");
-    s.bind(1, run.job);
-    s.bind(2, run.arguments);
-    s.bind(3, run.shard);
-    s.bind(4, std::string_view(host));
-    s.bind(5, static_cast<std::int64_t>(getpid()));
+    auto s = m_db.prepare(schema::k_insert_run_sql);
+    s.bind_all(run.job, run.arguments, run.shard, std::string_view(host), getpid());
     s.step();
     return s.integer(0);
 } catch (const sqlite::SqliteError& e) {
@@ -230,21 +211,8 @@ std::int64_t SqliteStore::begin_run(const RunStart& run) try {
 }
 
 void SqliteStore::finish_run(std::int64_t run_id, const RunOutcome& o) try {
-    auto s = m_db.prepare(
-        "UPDATE etl_runs SET finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), status = ?, exit_code = ?, "
-        "symbols_requested = ?, symbols_ok = ?, symbols_failed = ?, rows_inserted = ?, rows_updated = ?, "
-        "rows_unchanged = ?, rows_rejected = ?, error = ? WHERE id = ?");
-    s.bind(1, to_string(o.status));
-    s.bind(2, static_cast<std::int64_t>(o.exit_code));
-    s.bind(3, static_cast<std::int64_t>(o.symbols_requested));
-    s.bind(4, static_cast<std::int64_t>(o.symbols_ok));
-    s.bind(5, static_cast<std::int64_t>(o.symbols_failed));
-    s.bind(6, static_cast<std::int64_t>(o.rows.inserted));
-    s.bind(7, static_cast<std::int64_t>(o.rows.updated));
-    s.bind(8, static_cast<std::int64_t>(o.rows.unchanged));
-    s.bind(9, static_cast<std::int64_t>(o.rows.rejected));
-    s.bind_optional(10, opt(o.error));
-    s.bind(11, run_id);
+    auto s = m_db.prepare(schema::finish_run_sql(Dialect::sqlite));
+    std::apply([&](const auto&... values) { s.bind_all(values..., run_id); }, schema::run_outcome_row(o));
     s.step();
 } catch (const sqlite::SqliteError& e) {
     throw_if_unusable(e, m_db.path());
@@ -254,16 +222,10 @@ void SqliteStore::finish_run(std::int64_t run_id, const RunOutcome& o) try {
 void SqliteStore::insert_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
                                  std::int64_t run_id) {
     if (rejected.empty()) return;
-    auto s = m_db.prepare("INSERT INTO rejected_rows (run_id, source, symbol, timeframe, raw, reason) VALUES (?, ?, ?, ?, ?, ?)");
+    auto s = m_db.prepare(fmt::format("INSERT INTO rejected_rows ({}) VALUES (?, ?, ?, ?, ?, ?)",
+                                      schema::column_list(schema::k_reject_columns)));
     for (const auto& r : rejected) {
-        s.bind(1, run_id);
-        s.bind(2, r.source);
-        s.bind(3, r.symbol);
-        if (timeframe) s.bind(4, market::to_code(*timeframe));
-        else s.bind_null(4);
-        // A provider may echo a key inside a bad record: rejects are scrubbed like logs.
-        s.bind(5, util::scrub(r.raw));
-        s.bind(6, util::scrub(r.reason));
+        std::apply([&](const auto&... values) { s.bind_all(values...); }, schema::reject_row(run_id, r, timeframe));
         s.step();
         s.reset();
     }
@@ -281,11 +243,8 @@ void SqliteStore::record_rejects(std::span<const market::RejectedRecord> rejecte
 }
 
 std::int64_t SqliteStore::count_window(std::string_view symbol, market::Timeframe timeframe, Window window) {
-    auto s = m_db.prepare("SELECT count(*) FROM price_bars WHERE symbol = ? AND timeframe = ? AND ts >= ? AND ts <= ?");
-    s.bind(1, symbol);
-    s.bind(2, market::to_code(timeframe));
-    s.bind(3, ts_text(window.from));
-    s.bind(4, ts_text(window.to));
+    auto s = m_db.prepare(schema::k_count_window_sql);
+    s.bind_all(symbol, market::to_code(timeframe), window.from, window.to);
     s.step();
     return s.integer(0);
 }
@@ -300,9 +259,8 @@ LoadStats SqliteStore::load_bars(std::string_view symbol, market::Timeframe time
         const auto before = count_window(symbol, timeframe, window);
         // The WHERE clause makes an unchanged row a no-op (sqlite3_changes() == 0), so a re-run writes
         // nothing and the counts tell inserted/updated/unchanged apart.
-        auto s = m_db.prepare(
-            "INSERT INTO price_bars (symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        auto s = m_db.prepare(fmt::format(
+            "INSERT INTO price_bars ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET open = excluded.open, high = excluded.high,"
             " low = excluded.low, close = excluded.close, volume = excluded.volume, vwap = excluded.vwap,"
             " trade_count = excluded.trade_count, source = excluded.source,"
@@ -310,21 +268,11 @@ LoadStats SqliteStore::load_bars(std::string_view symbol, market::Timeframe time
             " WHERE price_bars.open IS NOT excluded.open OR price_bars.high IS NOT excluded.high"
             " OR price_bars.low IS NOT excluded.low OR price_bars.close IS NOT excluded.close"
             " OR price_bars.volume IS NOT excluded.volume OR price_bars.vwap IS NOT excluded.vwap"
-            " OR price_bars.trade_count IS NOT excluded.trade_count OR price_bars.source IS NOT excluded.source");
+            " OR price_bars.trade_count IS NOT excluded.trade_count OR price_bars.source IS NOT excluded.source",
+            schema::column_list(schema::k_bar_columns)));
         std::uint64_t changed = 0;
         for (const auto& b : bars) {
-            s.bind(1, b.symbol);
-            s.bind(2, market::to_code(b.timeframe));
-            s.bind(3, ts_text(b.ts));
-            s.bind(4, b.open.text);
-            s.bind(5, b.high.text);
-            s.bind(6, b.low.text);
-            s.bind(7, b.close.text);
-            s.bind_optional(8, opt_decimal(b.volume));
-            s.bind_optional(9, opt_decimal(b.vwap));
-            if (b.trade_count) s.bind(10, *b.trade_count);
-            else s.bind_null(10);
-            s.bind(11, b.source);
+            std::apply([&](const auto&... values) { s.bind_all(values...); }, schema::bar_row(b));
             s.step();
             changed += static_cast<std::uint64_t>(m_db.changes());
             s.reset();
@@ -345,28 +293,20 @@ LoadStats SqliteStore::load_bars(std::string_view symbol, market::Timeframe time
 LoadStats SqliteStore::upsert_latest_prices(std::span<const market::Quote> quotes) try {
     SqliteTransaction tx(m_db);
     auto exists = m_db.prepare("SELECT 1 FROM latest_prices WHERE symbol = ?");
-    auto s = m_db.prepare(
-        "INSERT INTO latest_prices (symbol, price, previous_close, change, change_pct, as_of, source)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    auto s = m_db.prepare(fmt::format(
+        "INSERT INTO latest_prices ({}) VALUES (?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (symbol) DO UPDATE SET price = excluded.price, previous_close = excluded.previous_close,"
         " change = excluded.change, change_pct = excluded.change_pct, as_of = excluded.as_of,"
         " source = excluded.source, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
         " WHERE latest_prices.price IS NOT excluded.price OR latest_prices.previous_close IS NOT excluded.previous_close"
-        " OR latest_prices.as_of IS NOT excluded.as_of OR latest_prices.source IS NOT excluded.source");
+        " OR latest_prices.as_of IS NOT excluded.as_of OR latest_prices.source IS NOT excluded.source",
+        schema::column_list(schema::k_latest_price_columns)));
     LoadStats stats;
     for (const auto& q : quotes) {
-        const auto change = q.change();
-        const auto pct = q.change_pct();
         exists.bind(1, q.symbol);
         const bool existed = exists.step();
         exists.reset();
-        s.bind(1, q.symbol);
-        s.bind(2, q.price.text);
-        s.bind_optional(3, q.previous_close ? std::optional(q.previous_close->text) : std::nullopt);
-        s.bind_optional(4, change ? std::optional(change->text) : std::nullopt);
-        s.bind_optional(5, pct ? std::optional(pct->text) : std::nullopt);
-        s.bind(6, ts_text(q.as_of));
-        s.bind(7, q.source);
+        std::apply([&](const auto&... values) { s.bind_all(values...); }, schema::quote_row(q));
         s.step();
         if (m_db.changes() == 0) ++stats.unchanged;
         else if (existed) ++stats.updated;
@@ -438,6 +378,53 @@ std::size_t SqliteStore::write_assets(std::span<const market::Asset> assets, boo
 std::size_t SqliteStore::upsert_assets(std::span<const market::Asset> assets) { return write_assets(assets, true); }
 std::size_t SqliteStore::insert_missing_assets(std::span<const market::Asset> assets) {
     return write_assets(assets, false);
+}
+
+Rows SqliteStore::rows(std::string_view sql, const std::vector<Value>& params) try {
+    auto s = m_db.prepare(sql);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        // $n by name (SQLite numbers named parameters by first appearance, not by the digits).
+        const int position = static_cast<int>(i) + 1;
+        const int named = s.parameter_index(fmt::format("${}", position));
+        s.bind_optional(named > 0 ? named : position, params[i]);
+    }
+    Rows out;
+    for (int c = 0; c < s.column_count(); ++c) out.columns.emplace_back(s.column_name(c));
+    while (s.step()) {
+        Row row;
+        row.reserve(out.columns.size());
+        for (int c = 0; c < s.column_count(); ++c)
+            row.push_back(s.is_null(c) ? std::nullopt : std::optional<std::string>(s.text(c)));
+        out.rows.push_back(std::move(row));
+    }
+    return out;
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
+}
+
+std::uint64_t SqliteStore::load_temp_table(std::string_view name, std::span<const std::string> columns,
+                                           std::span<const Row> rows) try {
+    const auto table = sqlite::quote_identifier(name);
+    std::string definition;
+    std::string placeholders;
+    for (const auto& c : columns) {
+        definition += fmt::format("{}{} TEXT", definition.empty() ? "" : ", ", sqlite::quote_identifier(c));
+        placeholders += placeholders.empty() ? "?" : ", ?";
+    }
+    SqliteTransaction tx(m_db);
+    m_db.exec(fmt::format("DROP TABLE IF EXISTS temp.{}; CREATE TEMP TABLE {} ({})", table, table, definition));
+    auto s = m_db.prepare(fmt::format("INSERT INTO temp.{} VALUES ({})", table, placeholders));
+    for (const auto& row : rows) {
+        for (std::size_t i = 0; i < row.size(); ++i) s.bind_optional(static_cast<int>(i) + 1, row[i]);
+        s.step();
+        s.reset();
+    }
+    tx.commit();
+    return rows.size();
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
 }
 
 } // namespace etl::store

@@ -1,5 +1,8 @@
 // The embedded SQLite store: WAL, prepared upserts in one transaction per symbol. A file it cannot use
 // (read-only, in a missing directory, not SQLite, corrupt) is a ConfigError (78) naming database_url.
+// Opening one writes (the file is created if missing, and switched to WAL): it is for the file
+// database_url names. A foreign SQLite file (the input of etl-migrate-sqlite) is read through
+// sqlite::Database in Mode::read_only, never through SqliteStore or open_store.
 #pragma once
 
 #include "etl/sqlite/database.hpp"
@@ -11,6 +14,8 @@ namespace etl::store {
 
 class SqliteStore final : public Store {
 public:
+    // Opens (creating it if missing) and switches `path` to WAL. Throws ConfigError when the file
+    // cannot be used, sqlite::SqliteError otherwise.
     explicit SqliteStore(const std::string& path);
     ~SqliteStore() override;
     SqliteStore(const SqliteStore&) = delete;
@@ -31,6 +36,10 @@ public:
     std::optional<market::Asset> find_asset(std::string_view symbol) override;
     std::size_t upsert_assets(std::span<const market::Asset> assets) override;
     std::size_t insert_missing_assets(std::span<const market::Asset> assets) override;
+    [[nodiscard]] Dialect dialect() const noexcept override { return Dialect::sqlite; }
+    Rows rows(std::string_view sql, const std::vector<Value>& params = {}) override;
+    std::uint64_t load_temp_table(std::string_view name, std::span<const std::string> columns,
+                                  std::span<const Row> rows) override;
 
 private:
     // The lock file of try_lock(name), beside the database.

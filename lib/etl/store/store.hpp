@@ -1,10 +1,14 @@
-// The sink interface every job writes through, implemented for PostgreSQL/TimescaleDB and SQLite.
-// Each method that writes is one transaction: a crash or kill never leaves half of it.
+// The store roles every job works through (run ledger, asset catalog, bar sink, quote sink, query),
+// implemented for PostgreSQL/TimescaleDB and SQLite. Code takes only the role it needs; a `Store` is all
+// of them. Each method that writes is one transaction: a crash or kill never leaves half of it.
+// A table only PostgreSQL has gets a role of its own that only PgStore implements, never a method the
+// SQLite store would have to fake.
 #pragma once
 
 #include "etl/market/asset.hpp"
 #include "etl/market/bar.hpp"
 #include "etl/market/quote.hpp"
+#include "etl/store/schema.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -56,15 +60,10 @@ struct Window {
     market::sys_seconds to;
 };
 
-class Store {
+// The run ledger: etl_runs, the run locks, and the rejected records of a run that belong to no load.
+class RunLedger {
 public:
-    virtual ~Store() = default;
-
-    // "postgresql (plain)", "postgresql (timescaledb 2.14)", "sqlite:/path/market-etl.db"
-    [[nodiscard]] virtual std::string describe() const = 0;
-
-    // Applies pending sql/ migrations (idempotent, never destructive); returns the names applied.
-    virtual std::vector<std::string> migrate() = 0;
+    virtual ~RunLedger() = default;
 
     // Takes the process-lifetime lock `name` without waiting; false when another process holds it.
     virtual bool try_lock(std::string_view name) = 0;
@@ -77,21 +76,16 @@ public:
     virtual std::int64_t begin_run(const RunStart& run) = 0;
     virtual void finish_run(std::int64_t run_id, const RunOutcome& outcome) = 0;
 
-    // Loads one symbol's bars for `window` and the records rejected for it, in one transaction:
-    // an upsert that changes only rows whose values differ. `bars` must be unique by ts and inside
-    // `window`.
-    virtual LoadStats load_bars(std::string_view symbol, market::Timeframe timeframe, Window window,
-                                std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
-                                std::int64_t run_id) = 0;
-
     // Records rejects that belong to no load (a symbol whose fetch failed after some rejects, a latest
     // price that failed validation: timeframe nullopt).
     virtual void record_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
                                 std::int64_t run_id) = 0;
+};
 
-    // Upserts latest_prices (one transaction); rows whose values did not change are left alone.
-    // Returns how many rows were inserted, updated and left unchanged.
-    virtual LoadStats upsert_latest_prices(std::span<const market::Quote> quotes) = 0;
+// The asset catalog: the assets table.
+class AssetCatalog {
+public:
+    virtual ~AssetCatalog() = default;
 
     virtual std::vector<market::Asset> list_assets(bool active_only) = 0;
     virtual std::optional<market::Asset> find_asset(std::string_view symbol) = 0;
@@ -99,6 +93,68 @@ public:
     virtual std::size_t upsert_assets(std::span<const market::Asset> assets) = 0;
     // Inserts assets that do not exist yet; existing rows are left alone. Returns how many were new.
     virtual std::size_t insert_missing_assets(std::span<const market::Asset> assets) = 0;
+};
+
+// Where bars go: price_bars, with the records rejected for them.
+class BarSink {
+public:
+    virtual ~BarSink() = default;
+
+    // Loads one symbol's bars for `window` and the records rejected for it, in one transaction:
+    // an upsert that changes only rows whose values differ. `bars` must be unique by ts and inside
+    // `window`.
+    virtual LoadStats load_bars(std::string_view symbol, market::Timeframe timeframe, Window window,
+                                std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
+                                std::int64_t run_id) = 0;
+};
+
+// Where quotes go: latest_prices.
+class QuoteSink {
+public:
+    virtual ~QuoteSink() = default;
+
+    // Upserts latest_prices (one transaction); rows whose values did not change are left alone.
+    // Returns how many rows were inserted, updated and left unchanged.
+    virtual LoadStats upsert_latest_prices(std::span<const market::Quote> quotes) = 0;
+};
+
+// One value of a query row as text; nullopt is NULL.
+using Value = std::optional<std::string>;
+using Row = std::vector<Value>;
+
+// The rows a query gave, every value as text (numbers as the database prints them).
+struct Rows {
+    std::vector<std::string> columns;
+    std::vector<Row> rows;
+};
+
+// Reading the store with SQL, on either store (etl-validate): the caller writes the SQL for dialect().
+class Query {
+public:
+    virtual ~Query() = default;
+
+    [[nodiscard]] virtual Dialect dialect() const noexcept = 0;
+    // Runs one statement with the parameters $1, $2, ... (used in order of first appearance: see
+    // schema.hpp) and returns all its rows. Throws pg::DbError / sqlite::SqliteError.
+    virtual Rows rows(std::string_view sql, const std::vector<Value>& params = {}) = 0;
+    // Creates the temporary table `name` (dropped first if it exists) with text columns `columns` and
+    // loads `rows` into it (COPY on PostgreSQL, one transaction of prepared inserts on SQLite), for
+    // comparing data with the store's tables in SQL. It lives as long as the store. `name` and
+    // `columns` are quoted here, so any text is safe. Returns how many rows were loaded.
+    virtual std::uint64_t load_temp_table(std::string_view name, std::span<const std::string> columns,
+                                          std::span<const Row> rows) = 0;
+};
+
+// Every role, as open_store() gives it: what a job that records a run and loads data holds.
+class Store : public RunLedger, public AssetCatalog, public BarSink, public QuoteSink, public Query {
+public:
+    ~Store() override = default;
+
+    // "postgresql (plain)", "postgresql (timescaledb 2.14)", "sqlite:/path/market-etl.db"
+    [[nodiscard]] virtual std::string describe() const = 0;
+
+    // Applies pending sql/ migrations (idempotent, never destructive); returns the names applied.
+    virtual std::vector<std::string> migrate() = 0;
 };
 
 // Settings that only some stores use.
@@ -125,6 +181,9 @@ void cancel_statement_in_flight() noexcept;
 // or sqlite:PATH. `app_name` names the connection in pg_stat_activity. Throws ConfigError for an
 // unknown scheme or an SQLite file that cannot be used (read-only, missing directory, not SQLite,
 // corrupt), pg::DbError / sqlite::SqliteError for other failures to open it.
+// Opening writes: an SQLite file is created if missing and switched to WAL. A file that is someone
+// else's input (the file etl-migrate-sqlite reads) is opened with sqlite::Database in Mode::read_only,
+// never through open_store.
 std::unique_ptr<Store> open_store(const std::string& url, const std::string& app_name,
                                   const StoreOptions& options = {});
 

@@ -83,8 +83,8 @@ const providers::ProviderRow* identifier_column(std::string_view header) {
 }
 
 // Reads an assets CSV: header row naming at least `symbol` and `asset_class`; optional columns name,
-// exchange, currency, each provider's identifier column (polygon_ticker, coingecko_id, yahoo_symbol), active. Throws InputError when the
-// file is missing, DataError naming file:line for a bad row.
+// exchange, currency, each provider's identifier column (polygon_ticker, coingecko_id, yahoo_symbol),
+// active. Throws InputError when the file is missing, DataError naming file:line for a bad row.
 std::vector<market::Asset> read_assets_csv(const std::string& path) {
     std::ifstream in(path);
     if (!in) throw InputError(fmt::format("cannot read {}: no such file or not readable", path));
@@ -205,8 +205,8 @@ int assets_main(const std::vector<std::string>& args) {
                         out += fmt::format("{:<{}} ", identifier_of(row), row.identifier.list_width);
                 return out + fmt::format("{}\n", display_name);
             };
-            fmt::print("{}", line("SYMBOL", "CLASS", "ACTIVE", [](const auto& row) { return row.identifier.list_header; },
-                                  "NAME"));
+            const auto header_of = [](const auto& row) { return row.identifier.list_header; };
+            fmt::print("{}", line("SYMBOL", "CLASS", "ACTIVE", header_of, "NAME"));
             for (const auto& a : assets)
                 fmt::print("{}", line(a.symbol, market::to_string(a.asset_class), a.active ? "yes" : "no",
                                       [&](const auto& row) { return std::string_view(a.identifier(row.name)); },

@@ -103,7 +103,8 @@ void preflight(const config::Config& cfg, const CommonOptions& options, const st
     if (!symbols.empty()) {
         std::vector<market::Asset> named;
         named.reserve(symbols.size());
-        for (const auto& s : symbols) named.push_back(providers::adhoc_asset(s, forced.value_or(market::guess_asset_class(s))));
+        for (const auto& s : symbols)
+            named.push_back(providers::adhoc_asset(s, forced.value_or(market::guess_asset_class(s))));
         check_provider_keys(cfg, named);
     }
 }

@@ -165,8 +165,8 @@ std::unique_ptr<SymbolFetch> CoinGeckoProvider::hourly_bars(const market::Asset&
     if (!usable_id(asset, why)) return nullptr;
     const auto to = std::min(window.to + hours{1}, m_settings.now);
     const auto url = fmt::format("{}/coins/{}/market_chart/range?vs_currency=usd&from={}&to={}", m_settings.base_url,
-                                 util::percent_encode(asset.identifier("coingecko")), window.from.time_since_epoch().count(),
-                                 to.time_since_epoch().count());
+                                 util::percent_encode(asset.identifier("coingecko")),
+                                 window.from.time_since_epoch().count(), to.time_since_epoch().count());
     return std::make_unique<CoinGeckoHourlyFetch>(m_settings, asset.symbol, url, window);
 }
 

@@ -62,7 +62,8 @@ void read_http_settings(const config::Config& cfg, ProviderSettings& s) {
     s.base_url = cfg.get(fmt::format("providers.{}.base_url", s.name));
     while (!s.base_url.empty() && s.base_url.back() == '/') s.base_url.pop_back();
     s.requests_per_minute = cfg.get_double(fmt::format("providers.{}.requests_per_minute", s.name));
-    if (const auto key = fmt::format("providers.{}.api_key", s.name); cfg.entries().contains(key)) s.api_key = cfg.get(key);
+    if (const auto key = fmt::format("providers.{}.api_key", s.name); cfg.entries().contains(key))
+        s.api_key = cfg.get(key);
 }
 
 void read_coingecko_settings(const config::Config& cfg, ProviderSettings& s) {

@@ -567,7 +567,8 @@ std::vector<market::Asset> PgStore::list_assets(bool active_only) try {
 }
 
 std::optional<market::Asset> PgStore::find_asset(std::string_view symbol) try {
-    auto r = m_conn.exec(fmt::format("{} WHERE symbol = $1", asset_select(m_conn)), {std::string(symbol)}, "reading an asset");
+    auto r = m_conn.exec(fmt::format("{} WHERE symbol = $1", asset_select(m_conn)), {std::string(symbol)},
+                         "reading an asset");
     if (r.rows() == 0) return std::nullopt;
     return asset_from_row(r, 0);
 } catch (const pg::DbError& e) {

@@ -62,22 +62,23 @@ struct KeyTable {
 // validation.*, redis.*, timescaledb.*, calendar.*, hourly.*, routing.*.
 std::span<const KeySpec> core_keys();
 
-// The typed settings of the core keys, built once by Config::load from values it has checked.
+// The typed settings of the core keys, built once by Config::load from values it has checked. The
+// defaults are the key table's; the initializers here only keep a default-constructed struct defined.
 struct Settings {
     bool mock = false;
     struct Log {
         std::optional<util::LogFormat> format;  // nullopt = auto: text on a TTY, JSON lines otherwise
         util::LogLevel level = util::LogLevel::info;
-        bool progress = true;
+        bool progress = false;
     } log;
     struct Fetch {
-        unsigned concurrency = 8;
-        std::chrono::seconds timeout{30};
-        unsigned max_retries = 5;
-        std::chrono::milliseconds backoff_initial{500};
-        std::chrono::milliseconds backoff_max{60000};
+        unsigned concurrency = 0;
+        std::chrono::seconds timeout{};
+        unsigned max_retries = 0;
+        std::chrono::milliseconds backoff_initial{};
+        std::chrono::milliseconds backoff_max{};
         std::size_t max_body_bytes = 0;
-        std::chrono::seconds max_retry_after{300};
+        std::chrono::seconds max_retry_after{};
     } fetch;
     struct Database {
         std::string url;
@@ -86,12 +87,12 @@ struct Settings {
     } database;
     struct Redis {
         std::string url;  // "" = no cache
-        std::chrono::seconds latest_ttl{60};
-        std::chrono::seconds hourly_ttl{120};
-        std::chrono::milliseconds timeout{2000};
+        std::chrono::seconds latest_ttl{};
+        std::chrono::seconds hourly_ttl{};
+        std::chrono::milliseconds timeout{};
     } redis;
     struct Validation {
-        double max_rejected_ratio = 0.05;
+        double max_rejected_ratio = 0;
     } validation;
     struct TimescaleDb {
         int compress_after_days = 0;  // 0 = no compression policy

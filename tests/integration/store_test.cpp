@@ -89,7 +89,7 @@ void check_store_contract(store::Store& s, store::Store& second_handle) {
     market::Asset a;
     a.symbol = "AAPL";
     a.name = "Apple";
-    a.polygon_ticker = "AAPL";
+    a.identifiers["polygon"] = "AAPL";
     CHECK(s.upsert_assets(std::vector{a}) == 1);
     a.name = "changed";
     a.active = false;

@@ -17,57 +17,80 @@
 namespace etl::config {
 namespace {
 
-// Defaults fit each provider's free plan: Polygon Basic allows 5 requests/minute, CoinGecko's demo
-// plan documents 30/minute (newer docs say 100, keyless access is lower), Yahoo publishes no limit
-// and blocks bursts, so 60/minute stays polite.
-const std::vector<KeySpec> k_keys = {
-    {"database_url", "sqlite:market-etl.db", "DATABASE_URL",
-     "postgresql://… for PostgreSQL/TimescaleDB, or sqlite:PATH for the embedded SQLite file", false, true},
-    {"redis_url", "", "REDIS_URL", "redis://[[user]:password@]host[:port][/db] (password percent-decoded) for the cache; empty = no cache", false, true},
-    {"mock", "false", "USE_MOCK_DATA", "use the deterministic mock provider for every asset class"},
-    {"log.format", "auto", "ETL_LOG_FORMAT", "text, json, or auto (text on a TTY, JSON lines otherwise)"},
-    {"log.level", "info", "ETL_LOG_LEVEL", "debug, info, warn or error"},
-    {"log.progress", "true", "", "draw a progress bar on a TTY for multi-symbol runs"},
-    {"fetch.concurrency", "8", "", "HTTP transfers in flight at once (all providers together)"},
-    {"fetch.timeout_seconds", "30", "", "whole-request timeout for one HTTP request"},
-    {"fetch.max_retries", "5", "", "retries of one request on 429/5xx/timeouts before the symbol fails"},
-    {"fetch.backoff_initial_ms", "500", "", "first retry delay; doubles each retry, with jitter"},
-    {"fetch.backoff_max_ms", "60000", "", "upper bound of one retry delay (Retry-After may ask for more)"},
-    {"fetch.max_body_bytes", "67108864", "",
-     "largest decoded response body accepted (64 MiB, far above any real page); a larger one fails the symbol"},
-    {"fetch.max_retry_after_seconds", "300", "",
-     "longest Retry-After honoured; a provider asking for a longer wait fails the symbol as unavailable"},
-    {"database.lock_timeout_seconds", "60", "",
-     "PostgreSQL lock_timeout: a load waiting longer on a lock another session holds fails with exit 75 (0 = wait forever)"},
-    {"database.statement_timeout_seconds", "1800", "",
-     "PostgreSQL statement_timeout for every statement of a run (0 = none)"},
-    {"validation.max_rejected_ratio", "0.05", "",
-     "a run whose rejected records exceed this fraction of all records exits 65"},
-    {"redis.latest_ttl_seconds", "60", "", "TTL of latest_price:{SYMBOL}"},
-    {"redis.hourly_ttl_seconds", "120", "", "TTL of hourly_data:{SYMBOL}:1D"},
-    {"redis.timeout_ms", "2000", "", "one deadline for the whole cache write (connect, AUTH, SELECT, every SET); a slower Redis is treated as down"},
-    {"timescaledb.compress_after_days", "30", "", "compression policy on price_bars: chunks older than this (TimescaleDB only; 0 = none)"},
-    {"timescaledb.retention_days", "0", "", "delete hourly bars older than this (a TimescaleDB job; daily bars are never deleted; 0 = keep all)"},
-    {"calendar.closures_file", "", "ETL_CALENDAR_CLOSURES_FILE",
-     "unscheduled NYSE closures (YYYY-MM-DD closed | close=HH:MM); empty = the list built in from etc/market-closures.txt"},
-    {"hourly.extended_hours", "false", "", "etl-hourly also loads pre-market and after-hours bars (04:00-20:00 ET)"},
-    {"routing.stock", "polygon", "", "provider for stocks"},
-    {"routing.etf", "polygon", "", "provider for ETFs"},
-    {"routing.index", "polygon", "", "provider for indices"},
-    {"routing.crypto", "coingecko", "", "provider for crypto"},
-    {"routing.fallback", "", "", "provider tried when the routed one fails for a symbol (empty = none)"},
-    {"providers.polygon.base_url", "https://api.polygon.io", "ETL_POLYGON_BASE_URL", "Polygon/Massive API root", false, true},
-    {"providers.polygon.requests_per_minute", "5", "", "Polygon rate limit (Basic plan: 5)"},
-    {"providers.polygon.api_key", "", "POLYGON_API_KEY", "Polygon API key (environment only)", true},
-    {"providers.coingecko.base_url", "https://api.coingecko.com/api/v3", "ETL_COINGECKO_BASE_URL", "CoinGecko API root", false, true},
-    {"providers.coingecko.requests_per_minute", "30", "", "CoinGecko rate limit (demo plan: 30)"},
-    {"providers.coingecko.api_key", "", "COINGECKO_API_KEY", "CoinGecko API key (environment only; optional)", true},
-    {"providers.coingecko.plan", "demo", "COINGECKO_API_PLAN", "demo or pro: which key header to send"},
-    {"providers.coingecko.max_history_days", "365", "",
-     "history the plan serves (public/demo: 365); longer ranges are clipped; 0 = unlimited"},
-    {"providers.yahoo.base_url", "https://query1.finance.yahoo.com", "ETL_YAHOO_BASE_URL", "Yahoo Finance API root", false, true},
-    {"providers.yahoo.requests_per_minute", "60", "", "Yahoo rate limit (unpublished; 60 is polite)"},
-    {"providers.mock.requests_per_minute", "0", "", "mock provider rate limit (0 = none)"},
+bool is_log_format(std::string_view v) { return v == "auto" || util::parse_log_format(v).has_value(); }
+bool is_log_level(std::string_view v) { return util::parse_log_level(v).has_value(); }
+
+using enum ValueType;
+
+// The ranges are the only place each is written: Config::load checks them, settings() holds the result.
+const KeySpec k_core_keys[] = {
+    {.key = "database_url", .default_value = "sqlite:market-etl.db", .env = "DATABASE_URL",
+     .description = "postgresql://… for PostgreSQL/TimescaleDB, or sqlite:PATH for the embedded SQLite file",
+     .type = url},
+    {.key = "redis_url", .default_value = "", .env = "REDIS_URL",
+     .description = "redis://[[user]:password@]host[:port][/db] (password percent-decoded) for the cache; empty = no cache",
+     .type = url},
+    {.key = "mock", .default_value = "false", .env = "USE_MOCK_DATA",
+     .description = "use the deterministic mock provider for every asset class", .type = boolean},
+    {.key = "log.format", .default_value = "auto", .env = "ETL_LOG_FORMAT",
+     .description = "text, json, or auto (text on a TTY, JSON lines otherwise)", .type = choice,
+     .choices = "text|json|auto", .accepts = is_log_format},
+    {.key = "log.level", .default_value = "info", .env = "ETL_LOG_LEVEL", .description = "debug, info, warn or error",
+     .type = choice, .choices = "debug|info|warn|error", .accepts = is_log_level},
+    {.key = "log.progress", .default_value = "true",
+     .description = "draw a progress bar on a TTY for multi-symbol runs", .type = boolean},
+    {.key = "fetch.concurrency", .default_value = "8",
+     .description = "HTTP transfers in flight at once (all providers together)", .type = integer, .min = 1, .max = 256},
+    {.key = "fetch.timeout_seconds", .default_value = "30", .description = "whole-request timeout for one HTTP request",
+     .type = integer, .min = 1, .max = 3600},
+    {.key = "fetch.max_retries", .default_value = "5",
+     .description = "retries of one request on 429/5xx/timeouts before the symbol fails", .type = integer, .min = 0,
+     .max = 100},
+    {.key = "fetch.backoff_initial_ms", .default_value = "500",
+     .description = "first retry delay; doubles each retry, with jitter", .type = integer, .min = 1, .max = 600000},
+    {.key = "fetch.backoff_max_ms", .default_value = "60000",
+     .description = "upper bound of one retry delay (Retry-After may ask for more)", .type = integer, .min = 1,
+     .max = 3600000},
+    // 1 KiB is below any real page; 4 GiB is beyond what a 64-bit size and memory would hold sensibly.
+    {.key = "fetch.max_body_bytes", .default_value = "67108864",
+     .description = "largest decoded response body accepted (64 MiB, far above any real page); a larger one fails the symbol",
+     .type = integer, .min = 1024, .max = 4.0 * 1024 * 1024 * 1024},
+    {.key = "fetch.max_retry_after_seconds", .default_value = "300",
+     .description = "longest Retry-After honoured; a provider asking for a longer wait fails the symbol as unavailable",
+     .type = integer, .min = 0, .max = 86400},
+    {.key = "database.lock_timeout_seconds", .default_value = "60",
+     .description = "PostgreSQL lock_timeout: a load waiting longer on a lock another session holds fails with exit 75 (0 = wait forever)",
+     .type = integer, .min = 0, .max = 86400},
+    {.key = "database.statement_timeout_seconds", .default_value = "1800",
+     .description = "PostgreSQL statement_timeout for every statement of a run (0 = none)", .type = integer, .min = 0,
+     .max = 86400},
+    {.key = "validation.max_rejected_ratio", .default_value = "0.05",
+     .description = "a run whose rejected records exceed this fraction of all records exits 65", .type = number,
+     .min = 0.0, .max = 1.0},
+    {.key = "redis.latest_ttl_seconds", .default_value = "60", .description = "TTL of latest_price:{SYMBOL}",
+     .type = integer, .min = 1, .max = 86400},
+    {.key = "redis.hourly_ttl_seconds", .default_value = "120", .description = "TTL of hourly_data:{SYMBOL}:1D",
+     .type = integer, .min = 1, .max = 86400},
+    {.key = "redis.timeout_ms", .default_value = "2000",
+     .description = "one deadline for the whole cache write (connect, AUTH, SELECT, every SET); a slower Redis is treated as down",
+     .type = integer, .min = 1, .max = 600000},
+    {.key = "timescaledb.compress_after_days", .default_value = "30",
+     .description = "compression policy on price_bars: chunks older than this (TimescaleDB only; 0 = none)",
+     .type = integer, .min = 0, .max = 100000},
+    {.key = "timescaledb.retention_days", .default_value = "0",
+     .description = "delete hourly bars older than this (a TimescaleDB job; daily bars are never deleted; 0 = keep all)",
+     .type = integer, .min = 0, .max = 1000000},
+    {.key = "calendar.closures_file", .default_value = "", .env = "ETL_CALENDAR_CLOSURES_FILE",
+     .description = "unscheduled NYSE closures (YYYY-MM-DD closed | close=HH:MM); empty = the list built in from etc/market-closures.txt"},
+    {.key = "hourly.extended_hours", .default_value = "false",
+     .description = "etl-hourly also loads pre-market and after-hours bars (04:00-20:00 ET)", .type = boolean},
+    {.key = "routing.stock", .default_value = "polygon", .description = "provider for stocks", .type = provider},
+    {.key = "routing.etf", .default_value = "polygon", .description = "provider for ETFs", .type = provider},
+    {.key = "routing.index", .default_value = "polygon", .description = "provider for indices", .type = provider},
+    {.key = "routing.crypto", .default_value = "coingecko", .description = "provider for crypto", .type = provider},
+    {.key = "routing.fallback", .default_value = "",
+     .description = "provider tried when the routed one fails for a symbol (empty = none)", .type = provider,
+     .optional = true},
 };
 
 std::string generic_env_name(std::string_view key) {
@@ -76,16 +99,10 @@ std::string generic_env_name(std::string_view key) {
     return name;
 }
 
-const KeySpec* find_key(std::string_view key) {
-    for (const auto& k : k_keys)
-        if (k.key == key) return &k;
-    return nullptr;
-}
-
-std::string suggest(std::string_view key) {
+std::string suggest(const KeyTable& table, std::string_view key) {
     std::string best;
     std::size_t best_d = 4;  // more than 3 edits away is not a typo
-    for (const auto& k : k_keys) {
+    for (const auto& k : table.keys) {
         const auto d = util::edit_distance(key, k.key);
         if (d < best_d) {
             best_d = d;
@@ -93,6 +110,86 @@ std::string suggest(std::string_view key) {
         }
     }
     return best.empty() ? std::string{} : fmt::format(" (did you mean '{}'?)", best);
+}
+
+// "a, b or c" from "a|b|c".
+std::string spoken_list(std::string_view choices) {
+    const auto parts = util::split(choices, '|');
+    std::string out;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        if (i > 0) out += i + 1 == parts.size() ? " or " : ", ";
+        out += parts[i];
+    }
+    return out;
+}
+
+std::optional<long> parse_long(const std::string& text) {
+    errno = 0;
+    char* end = nullptr;
+    const long v = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno != 0) return std::nullopt;
+    return v;
+}
+
+std::optional<double> parse_double(const std::string& text) {
+    errno = 0;
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || errno != 0) return std::nullopt;
+    return v;
+}
+
+std::optional<bool> parse_bool(const std::string& text) {
+    const auto v = util::to_lower(text);
+    if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+    if (v == "false" || v == "0" || v == "no" || v == "off" || v.empty()) return false;
+    return std::nullopt;
+}
+
+// Throws ConfigError, one line naming the key, the value, its origin and what it must be, unless `s`
+// is a value `spec` allows.
+void check_value(const KeySpec& spec, const Setting& s, const KeyTable& table) {
+    switch (spec.type) {
+    case string:
+    case url: return;
+    case integer: {
+        const auto v = parse_long(s.value);
+        if (!v || static_cast<double>(*v) < spec.min || static_cast<double>(*v) > spec.max)
+            throw ConfigError(fmt::format("{} = '{}' ({}) must be a whole number from {} to {}", spec.key, s.value,
+                                          s.origin, static_cast<long>(spec.min), static_cast<long>(spec.max)));
+        return;
+    }
+    case number: {
+        const auto v = parse_double(s.value);
+        if (!v || !(*v >= spec.min && *v <= spec.max))
+            throw ConfigError(fmt::format("{} = '{}' ({}) must be a number from {} to {}", spec.key, s.value, s.origin,
+                                          spec.min, spec.max));
+        return;
+    }
+    case boolean:
+        if (!parse_bool(s.value))
+            throw ConfigError(fmt::format("{} = '{}' ({}) must be true or false", spec.key, s.value, s.origin));
+        return;
+    case choice: {
+        const auto listed = util::split(spec.choices, '|');
+        const bool ok = spec.accepts ? spec.accepts(s.value)
+                                     : std::find(listed.begin(), listed.end(), s.value) != listed.end();
+        if (!ok)
+            throw ConfigError(fmt::format("{} = '{}' ({}) must be {}", spec.key, s.value, s.origin,
+                                          spoken_list(spec.choices)));
+        return;
+    }
+    case provider: {
+        if (s.value.empty() && spec.optional) return;
+        if (std::find(table.providers.begin(), table.providers.end(), s.value) == table.providers.end()) {
+            std::string names;
+            for (const auto& p : table.providers) names += (names.empty() ? "" : ", ") + p;
+            throw ConfigError(fmt::format("{} = '{}' ({}) is not a provider; use one of {}", spec.key, s.value,
+                                          s.origin, names));
+        }
+        return;
+    }
+    }
 }
 
 std::string toml_scalar(const toml::value& v, const std::string& key, const std::string& file) {
@@ -350,7 +447,16 @@ void register_url_password(const std::string& url) {
 
 } // namespace
 
-const std::vector<KeySpec>& known_keys() { return k_keys; }
+std::span<const KeySpec> core_keys() { return k_core_keys; }
+
+const std::string& Settings::Routing::for_class(std::string_view cls) const noexcept {
+    static const std::string none;
+    if (cls == "stock") return stock;
+    if (cls == "etf") return etf;
+    if (cls == "index") return index;
+    if (cls == "crypto") return crypto;
+    return none;
+}
 
 std::vector<FileSetting> parse_toml_text(std::string_view text, const std::string& name) {
     if (text.size() > k_max_config_bytes)
@@ -375,33 +481,36 @@ std::vector<FileSetting> parse_toml_text(std::string_view text, const std::strin
     return values;
 }
 
-const std::vector<std::string>& provider_names() {
-    static const std::vector<std::string> names = {"polygon", "coingecko", "yahoo", "mock"};
-    return names;
+const KeySpec* Config::find_key(std::string_view key) const {
+    for (const auto& k : m_table->keys)
+        if (k.key == key) return &k;
+    return nullptr;
 }
 
 void Config::set(const std::string& key, std::string value, std::string origin) {
     const auto* spec = find_key(key);
-    if (!spec) throw ConfigError(fmt::format("unknown setting '{}'{}", key, suggest(key)));
+    if (!spec) throw ConfigError(fmt::format("unknown setting '{}'{}", key, suggest(*m_table, key)));
     auto& s = m_settings[key];
     s.value = std::move(value);
     s.origin = std::move(origin);
     s.secret = spec->secret;
-    s.url = spec->url;
+    s.url = spec->type == ValueType::url;
     if (s.secret) util::register_secret(s.value);
     if (s.url) register_url_password(s.value);
 }
 
-Config Config::from_values(const std::map<std::string, std::string>& values) {
-    Config c;
-    for (const auto& k : k_keys) c.set(std::string(k.key), std::string(k.default_value), "default");
+Config Config::from_values(const KeyTable& table, const std::map<std::string, std::string>& values) {
+    Config c(table);
+    for (const auto& k : table.keys) c.set(std::string(k.key), std::string(k.default_value), "default");
     for (const auto& [k, v] : values) c.set(k, v, "test");
+    c.check_and_build();
     return c;
 }
 
-Config Config::load(const std::optional<std::filesystem::path>& explicit_file, const FlagOverrides& flags) {
-    Config c;
-    for (const auto& k : k_keys) c.set(std::string(k.key), std::string(k.default_value), "default");
+Config Config::load(const KeyTable& table, const std::optional<std::filesystem::path>& explicit_file,
+                    const FlagOverrides& flags) {
+    Config c(table);
+    for (const auto& k : table.keys) c.set(std::string(k.key), std::string(k.default_value), "default");
 
     std::optional<std::filesystem::path> file;
     bool must_exist = false;
@@ -425,19 +534,19 @@ Config Config::load(const std::optional<std::filesystem::path>& explicit_file, c
         } else {
             const std::string name = file->string();
             for (auto& [k, v] : parse_toml_text(read_config_file(name), name)) {
-                const auto* spec = find_key(k);
+                const auto* spec = c.find_key(k);
                 if (spec && spec->secret)
                     throw ConfigError(fmt::format("{}: '{}' must not be in a file; API keys come only from the "
                                                   "environment ({})",
                                                   name, k, spec->env));
-                if (!spec) throw ConfigError(fmt::format("{}: unknown setting '{}'{}", name, k, suggest(k)));
+                if (!spec) throw ConfigError(fmt::format("{}: unknown setting '{}'{}", name, k, suggest(table, k)));
                 c.set(k, std::move(v), "file:" + name);
             }
             c.m_file = name;
         }
     }
 
-    for (const auto& k : k_keys) {
+    for (const auto& k : table.keys) {
         const std::string generic = generic_env_name(k.key);
         for (const std::string& name : {generic, std::string(k.env)}) {
             if (name.empty()) continue;
@@ -446,40 +555,44 @@ Config Config::load(const std::optional<std::filesystem::path>& explicit_file, c
         }
     }
     for (const auto& [k, v] : flags) c.set(k, v, "flag");
-    // Validate typed values now, so a bad value is a config error at start, not in the middle of a run.
-    // Each typed read throws ConfigError on a bad value; the values themselves are read again where used.
-    static_cast<void>(c.get_bool("mock"));
-    static_cast<void>(c.get_int("fetch.concurrency", 1, 256));
-    static_cast<void>(c.get_int("fetch.timeout_seconds", 1, 3600));
-    static_cast<void>(c.get_int("fetch.max_retries", 0, 100));
-    static_cast<void>(c.get_int("fetch.backoff_initial_ms", 1, 600000));
-    static_cast<void>(c.get_int("fetch.backoff_max_ms", 1, 3600000));
-    static_cast<void>(c.get_int("fetch.max_body_bytes", 1024, 4L * 1024 * 1024 * 1024));
-    static_cast<void>(c.get_int("fetch.max_retry_after_seconds", 0, 86400));
-    static_cast<void>(c.get_int("database.lock_timeout_seconds", 0, 86400));
-    static_cast<void>(c.get_int("database.statement_timeout_seconds", 0, 86400));
-    static_cast<void>(c.get_double("validation.max_rejected_ratio", 0.0, 1.0));
-    static_cast<void>(c.get_int("redis.latest_ttl_seconds", 1, 86400));
-    static_cast<void>(c.get_int("redis.hourly_ttl_seconds", 1, 86400));
-    static_cast<void>(c.get_int("redis.timeout_ms", 1, 600000));
-    static_cast<void>(c.get_int("providers.coingecko.max_history_days", 0, 100000));
-    static_cast<void>(c.get_int("timescaledb.compress_after_days", 0, 100000));
-    static_cast<void>(c.get_int("timescaledb.retention_days", 0, 1000000));
-    static_cast<void>(c.get_bool("log.progress"));
-    static_cast<void>(c.get_bool("hourly.extended_hours"));
-    for (const auto& p : provider_names()) static_cast<void>(c.get_double(fmt::format("providers.{}.requests_per_minute", p), 0, 1e6));
-    for (const auto* cls : {"stock", "etf", "index", "crypto", "fallback"}) {
-        const auto& v = c.get(fmt::format("routing.{}", cls));
-        if (v.empty() && std::string_view(cls) == "fallback") continue;
-        if (std::find(provider_names().begin(), provider_names().end(), v) == provider_names().end())
-            throw ConfigError(fmt::format("routing.{} = '{}' ({}) is not a provider; use one of polygon, "
-                                          "coingecko, yahoo, mock",
-                                          cls, v, c.m_settings.at(fmt::format("routing.{}", cls)).origin));
-    }
-    const auto plan = c.get("providers.coingecko.plan");
-    if (plan != "demo" && plan != "pro")
-        throw ConfigError(fmt::format("providers.coingecko.plan = '{}' must be demo or pro", plan));
+    c.check_and_build();
     return c;
+}
+
+void Config::check_and_build() {
+    // Every value now, so a bad one is a configuration error at start, never in the middle of a run.
+    for (const auto& k : m_table->keys) check_value(k, m_settings.at(std::string(k.key)), *m_table);
+
+    auto& t = m_typed;
+    t.mock = get_bool("mock");
+    const auto& format = get("log.format");
+    t.log.format = format == "auto" ? std::nullopt : util::parse_log_format(format);
+    t.log.level = *util::parse_log_level(get("log.level"));
+    t.log.progress = get_bool("log.progress");
+    t.fetch.concurrency = static_cast<unsigned>(get_int("fetch.concurrency"));
+    t.fetch.timeout = std::chrono::seconds{get_int("fetch.timeout_seconds")};
+    t.fetch.max_retries = static_cast<unsigned>(get_int("fetch.max_retries"));
+    t.fetch.backoff_initial = std::chrono::milliseconds{get_int("fetch.backoff_initial_ms")};
+    t.fetch.backoff_max = std::chrono::milliseconds{get_int("fetch.backoff_max_ms")};
+    t.fetch.max_body_bytes = static_cast<std::size_t>(get_int("fetch.max_body_bytes"));
+    t.fetch.max_retry_after = std::chrono::seconds{get_int("fetch.max_retry_after_seconds")};
+    t.database.url = get("database_url");
+    t.database.lock_timeout_seconds = static_cast<int>(get_int("database.lock_timeout_seconds"));
+    t.database.statement_timeout_seconds = static_cast<int>(get_int("database.statement_timeout_seconds"));
+    t.redis.url = get("redis_url");
+    t.redis.latest_ttl = std::chrono::seconds{get_int("redis.latest_ttl_seconds")};
+    t.redis.hourly_ttl = std::chrono::seconds{get_int("redis.hourly_ttl_seconds")};
+    t.redis.timeout = std::chrono::milliseconds{get_int("redis.timeout_ms")};
+    t.validation.max_rejected_ratio = get_double("validation.max_rejected_ratio");
+    t.timescaledb.compress_after_days = static_cast<int>(get_int("timescaledb.compress_after_days"));
+    t.timescaledb.retention_days = static_cast<int>(get_int("timescaledb.retention_days"));
+    t.calendar.closures_file = get("calendar.closures_file");
+    t.hourly.extended_hours = get_bool("hourly.extended_hours");
+    t.routing.stock = get("routing.stock");
+    t.routing.etf = get("routing.etf");
+    t.routing.index = get("routing.index");
+    t.routing.crypto = get("routing.crypto");
+    t.routing.fallback = get("routing.fallback");
 }
 
 const std::string& Config::get(std::string_view key) const {
@@ -488,39 +601,35 @@ const std::string& Config::get(std::string_view key) const {
     return it->second.value;
 }
 
-std::string Config::get_or(std::string_view key, std::string_view fallback) const {
-    const auto it = m_settings.find(std::string(key));
-    return it == m_settings.end() || it->second.value.empty() ? std::string(fallback) : it->second.value;
+namespace {
+
+// The spec of `key` when it has type `type`; ConfigError otherwise (a bug in the caller).
+const KeySpec& typed_key(const KeySpec* spec, std::string_view key, ValueType type) {
+    if (!spec || spec->type != type) throw ConfigError(fmt::format("unknown setting '{}' of that type", key));
+    return *spec;
 }
 
-long Config::get_int(std::string_view key, long min, long max) const {
+} // namespace
+
+long Config::get_int(std::string_view key) const {
+    const auto& spec = typed_key(find_key(key), key, ValueType::integer);
     const auto& s = m_settings.at(std::string(key));
-    errno = 0;
-    char* end = nullptr;
-    const long v = std::strtol(s.value.c_str(), &end, 10);
-    if (s.value.empty() || *end != '\0' || errno != 0 || v < min || v > max)
-        throw ConfigError(fmt::format("{} = '{}' ({}) must be a whole number from {} to {}", key, s.value, s.origin,
-                                      min, max));
-    return v;
+    check_value(spec, s, *m_table);
+    return *parse_long(s.value);
 }
 
-double Config::get_double(std::string_view key, double min, double max) const {
+double Config::get_double(std::string_view key) const {
+    const auto& spec = typed_key(find_key(key), key, ValueType::number);
     const auto& s = m_settings.at(std::string(key));
-    errno = 0;
-    char* end = nullptr;
-    const double v = std::strtod(s.value.c_str(), &end);
-    if (s.value.empty() || *end != '\0' || errno != 0 || !(v >= min && v <= max))
-        throw ConfigError(fmt::format("{} = '{}' ({}) must be a number from {} to {}", key, s.value, s.origin, min,
-                                      max));
-    return v;
+    check_value(spec, s, *m_table);
+    return *parse_double(s.value);
 }
 
 bool Config::get_bool(std::string_view key) const {
+    const auto& spec = typed_key(find_key(key), key, ValueType::boolean);
     const auto& s = m_settings.at(std::string(key));
-    const auto v = util::to_lower(s.value);
-    if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
-    if (v == "false" || v == "0" || v == "no" || v == "off" || v.empty()) return false;
-    throw ConfigError(fmt::format("{} = '{}' ({}) must be true or false", key, s.value, s.origin));
+    check_value(spec, s, *m_table);
+    return *parse_bool(s.value);
 }
 
 std::string Config::show() const {

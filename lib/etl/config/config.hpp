@@ -2,10 +2,14 @@
 // origin of every value remembered for `etl config show`. API keys come only from the environment.
 #pragma once
 
+#include "etl/util/log.hpp"
+
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,16 +23,94 @@ struct Setting {
     bool url = false;    // URLs that may carry a password: shown redacted
 };
 
-// Every key the project knows, with its default, its environment variable and a description.
-struct KeySpec {
-    std::string_view key;
-    std::string_view default_value;
-    std::string_view env;          // the documented environment variable ("" = ETL_<KEY> only)
-    std::string_view description;
-    bool secret = false;           // environment only, never in a file, masked on show
-    bool url = false;
+// What a key's value must be. Config::load checks every value against its key's type before any work.
+enum class ValueType {
+    string,    // any text
+    integer,   // a whole number in [min, max]
+    number,    // a number in [min, max]
+    boolean,   // true/false/1/0/yes/no/on/off ("" = false)
+    choice,    // one of `choices` ("demo|pro"), or what `accepts` takes when it is set
+    url,       // text that may carry a password: registered as a secret, shown redacted (its syntax is
+               // checked by the adapter that uses it: pg::check_conninfo, redis::parse_redis_url)
+    provider,  // the name of a provider of KeyTable::providers ("" too when `optional`)
 };
-const std::vector<KeySpec>& known_keys();
+
+// Every key the project knows: default, environment variable, description, type and range. Written
+// once here (core_keys) or in a provider's registry row; nothing else repeats a range.
+struct KeySpec {
+    std::string_view key{};
+    std::string_view default_value{};
+    std::string_view env{};        // the documented environment variable ("" = ETL_<KEY> only)
+    std::string_view description{};
+    ValueType type = ValueType::string;
+    bool secret = false;           // environment only, never in a file, masked on show
+    double min = 0;                // integer, number: the inclusive range
+    double max = 0;
+    std::string_view choices{};    // choice: the values, '|'-separated, as error messages list them
+    bool (*accepts)(std::string_view value) = nullptr;  // choice: a looser test than `choices` when set
+    bool optional = false;         // provider: "" means none
+};
+
+// The keys of a build: core_keys() plus those each provider's registry row adds, and the provider names
+// a `provider` value may take. providers::key_table() assembles it (config/ is below providers/).
+struct KeyTable {
+    std::vector<KeySpec> keys;
+    std::vector<std::string> providers;
+};
+
+// The keys that belong to no provider: database_url, redis_url, mock, log.*, fetch.*, database.*,
+// validation.*, redis.*, timescaledb.*, calendar.*, hourly.*, routing.*.
+std::span<const KeySpec> core_keys();
+
+// The typed settings of the core keys, built once by Config::load from values it has checked. The
+// defaults are the key table's; the initializers here only keep a default-constructed struct defined.
+struct Settings {
+    bool mock = false;
+    struct Log {
+        std::optional<util::LogFormat> format;  // nullopt = auto: text on a TTY, JSON lines otherwise
+        util::LogLevel level = util::LogLevel::info;
+        bool progress = false;
+    } log;
+    struct Fetch {
+        unsigned concurrency = 0;
+        std::chrono::seconds timeout{};
+        unsigned max_retries = 0;
+        std::chrono::milliseconds backoff_initial{};
+        std::chrono::milliseconds backoff_max{};
+        std::size_t max_body_bytes = 0;
+        std::chrono::seconds max_retry_after{};
+    } fetch;
+    struct Database {
+        std::string url;
+        int lock_timeout_seconds = 0;       // 0 = no limit
+        int statement_timeout_seconds = 0;  // 0 = no limit
+    } database;
+    struct Redis {
+        std::string url;  // "" = no cache
+        std::chrono::seconds latest_ttl{};
+        std::chrono::seconds hourly_ttl{};
+        std::chrono::milliseconds timeout{};
+    } redis;
+    struct Validation {
+        double max_rejected_ratio = 0;
+    } validation;
+    struct TimescaleDb {
+        int compress_after_days = 0;  // 0 = no compression policy
+        int retention_days = 0;       // 0 = keep every hourly bar
+    } timescaledb;
+    struct Calendar {
+        std::string closures_file;  // "" = the list built in
+    } calendar;
+    struct Hourly {
+        bool extended_hours = false;
+    } hourly;
+    struct Routing {
+        std::string stock, etf, index, crypto;
+        std::string fallback;  // "" = none
+        // The provider of asset class `cls` ("stock", "etf", "index", "crypto"); "" for another name.
+        [[nodiscard]] const std::string& for_class(std::string_view cls) const noexcept;
+    } routing;
+};
 
 // Limits a config file must keep before the TOML parser sees it. toml11 parses arrays and inline
 // tables by recursion and keeps tables as nested values, so a file nested a few thousand deep would
@@ -56,33 +138,45 @@ class Config {
 public:
     // Loads defaults, then the TOML file (`explicit_file`, else $ETL_CONFIG, else ./etl.toml, else
     // /etc/market-etl/etl.toml; only an explicit or $ETL_CONFIG file must exist), then the environment,
-    // then `flags`. Throws etl::ConfigError on bad TOML, unknown keys, an API key in a file, or a value
-    // of the wrong type. Registers every secret (keys, URL passwords) with util::register_secret.
-    static Config load(const std::optional<std::filesystem::path>& explicit_file, const FlagOverrides& flags);
+    // then `flags`, with the keys of `table` (which must outlive the Config). Then checks every value
+    // against its key's type and range and builds settings(). Throws etl::ConfigError on bad TOML, an
+    // unknown key, an API key in a file, or a value its key does not allow (naming key, value, origin
+    // and what it must be). Registers every secret (keys, URL passwords) with util::register_secret.
+    static Config load(const KeyTable& table, const std::optional<std::filesystem::path>& explicit_file,
+                       const FlagOverrides& flags);
 
-    // A config from defaults plus `values` (origin "test"); for unit tests.
-    static Config from_values(const std::map<std::string, std::string>& values);
+    // A config from defaults plus `values` (origin "test"), checked like load; for unit tests.
+    static Config from_values(const KeyTable& table, const std::map<std::string, std::string>& values);
 
-    [[nodiscard]] const std::string& get(std::string_view key) const;  // throws ConfigError on an unknown key
-    [[nodiscard]] std::string get_or(std::string_view key, std::string_view fallback) const;
-    [[nodiscard]] long get_int(std::string_view key, long min, long max) const;  // ConfigError if not an int in range
-    [[nodiscard]] double get_double(std::string_view key, double min, double max) const;
-    [[nodiscard]] bool get_bool(std::string_view key) const;  // true/false/1/0/yes/no/on/off
+    // The typed core settings.
+    [[nodiscard]] const Settings& settings() const noexcept { return m_typed; }
 
-    [[nodiscard]] const std::map<std::string, Setting>& settings() const noexcept { return m_settings; }
+    // A value as text; throws ConfigError on an unknown key.
+    [[nodiscard]] const std::string& get(std::string_view key) const;
+    // Typed reads of checked values, for the keys a provider's registry row adds (the core keys are in
+    // settings()). The range is the key's own. Throw ConfigError on an unknown key or a key of another type.
+    [[nodiscard]] long get_int(std::string_view key) const;
+    [[nodiscard]] double get_double(std::string_view key) const;
+    [[nodiscard]] bool get_bool(std::string_view key) const;
+
+    // Every value with its origin, by key.
+    [[nodiscard]] const std::map<std::string, Setting>& entries() const noexcept { return m_settings; }
     [[nodiscard]] const std::string& file() const noexcept { return m_file; }  // "" when none was read
 
     // `etl config show`: one line per key, "key = value  # origin", secrets masked.
     [[nodiscard]] std::string show() const;
 
 private:
+    explicit Config(const KeyTable& table) : m_table(&table) {}
     void set(const std::string& key, std::string value, std::string origin);
+    [[nodiscard]] const KeySpec* find_key(std::string_view key) const;
+    // Throws ConfigError for the first value its key does not allow, then fills m_typed.
+    void check_and_build();
 
+    const KeyTable* m_table;
     std::map<std::string, Setting> m_settings;
+    Settings m_typed;
     std::string m_file;
 };
-
-// The providers this build knows: polygon, coingecko, yahoo, mock.
-const std::vector<std::string>& provider_names();
 
 } // namespace etl::config

@@ -3,6 +3,7 @@
 #include "etl/jobs/commands.hpp"
 #include "etl/jobs/common.hpp"
 #include "etl/market/symbol.hpp"
+#include "etl/providers/registry.hpp"
 #include "etl/util/error.hpp"
 #include "etl/util/log.hpp"
 #include "etl/util/strings.hpp"
@@ -12,6 +13,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 namespace etl::jobs {
 namespace {
@@ -56,7 +58,7 @@ std::optional<bool> parse_bool(std::string_view s) {
 // schema up to date, as every dry run does); a SQLite file that does not exist is not created.
 void print_dry_run(const config::Config& cfg, const std::vector<market::Asset>& assets) {
     std::unique_ptr<store::Store> store;
-    const auto path = store::sqlite_path(cfg.get("database_url"));
+    const auto path = store::sqlite_path(cfg.settings().database.url);
     // An error reading the path (a directory we may not search) counts as "exists": open_store then
     // says what is wrong with it (78), where a filesystem_error would be an internal error.
     std::error_code ec;
@@ -73,9 +75,16 @@ void print_dry_run(const config::Config& cfg, const std::vector<market::Asset>& 
 
 } // namespace
 
+// The provider whose identifier the assets CSV column `header` holds ("polygon_ticker" -> polygon), or nullptr.
+const providers::ProviderRow* identifier_column(std::string_view header) {
+    for (const auto& row : providers::registry())
+        if (!row.identifier.column.empty() && row.identifier.column == header) return &row;
+    return nullptr;
+}
+
 // Reads an assets CSV: header row naming at least `symbol` and `asset_class`; optional columns name,
-// exchange, currency, polygon_ticker, coingecko_id, yahoo_symbol, active. Throws InputError when the
-// file is missing, DataError naming file:line for a bad row.
+// exchange, currency, each provider's identifier column (polygon_ticker, coingecko_id, yahoo_symbol),
+// active. Throws InputError when the file is missing, DataError naming file:line for a bad row.
 std::vector<market::Asset> read_assets_csv(const std::string& path) {
     std::ifstream in(path);
     if (!in) throw InputError(fmt::format("cannot read {}: no such file or not readable", path));
@@ -112,10 +121,9 @@ std::vector<market::Asset> read_assets_csv(const std::string& path) {
             } else if (h == "name") a.name = v;
             else if (h == "exchange") a.exchange = v;
             else if (h == "currency") a.currency = v.empty() ? "USD" : v;
-            else if (h == "polygon_ticker") a.polygon_ticker = v;
-            else if (h == "coingecko_id") a.coingecko_id = v;
-            else if (h == "yahoo_symbol") a.yahoo_symbol = v;
-            else if (h == "active") {
+            else if (const auto* row = identifier_column(h)) {
+                if (!v.empty()) a.identifiers[std::string(row->name)] = v;
+            } else if (h == "active") {
                 const auto b = parse_bool(v);
                 if (!b) throw DataError(fmt::format("{}:{}: active '{}' is not true or false", path, line_no, v));
                 a.active = *b;
@@ -124,10 +132,7 @@ std::vector<market::Asset> read_assets_csv(const std::string& path) {
             }
         }
         // Identifiers left empty get the defaults a bare symbol would get.
-        const auto defaults = market::adhoc_asset(a.symbol, a.asset_class);
-        if (a.polygon_ticker.empty()) a.polygon_ticker = defaults.polygon_ticker;
-        if (a.yahoo_symbol.empty()) a.yahoo_symbol = defaults.yahoo_symbol;
-        if (a.coingecko_id.empty() && a.asset_class == market::AssetClass::crypto) a.coingecko_id = defaults.coingecko_id;
+        providers::add_default_identifiers(a);
         out.push_back(std::move(a));
     }
     if (header.empty()) throw DataError(fmt::format("{}: empty file; expected a header row", path));
@@ -141,15 +146,17 @@ int assets_main(const std::vector<std::string>& args) {
         add_common_options(app, common, 0);
         app.require_subcommand(1);
         auto* add = app.add_subcommand("add", "add or update an asset (active unless --inactive)");
-        std::string symbol, cls = "", name, exchange, polygon, coingecko, yahoo;
+        std::string symbol, cls = "", name, exchange;
+        std::map<std::string, std::string> identifiers;  // provider -> --<its flag> value
         bool inactive = false;
         add->add_option("symbol", symbol, "the symbol")->required();
         add->add_option("--class", cls, "stock, etf, index or crypto (default: guessed from the symbol)");
         add->add_option("--name", name, "display name");
         add->add_option("--exchange", exchange, "exchange code");
-        add->add_option("--polygon-ticker", polygon, "Polygon ticker (default: derived from the symbol)");
-        add->add_option("--coingecko-id", coingecko, "CoinGecko coin id, e.g. bitcoin");
-        add->add_option("--yahoo-symbol", yahoo, "Yahoo symbol (default: derived from the symbol)");
+        for (const auto& row : providers::registry())
+            if (!row.identifier.flag.empty())
+                add->add_option(std::string(row.identifier.flag), identifiers[std::string(row.name)],
+                                std::string(row.identifier.help));
         add->add_flag("--inactive", inactive, "record it but keep it out of scheduled all-asset runs");
         add->add_flag("--dry-run", common.dry_run, "print what would be written, write nothing");
         auto* list = app.add_subcommand("list", "list assets");
@@ -172,13 +179,12 @@ int assets_main(const std::vector<std::string>& args) {
                 if (!parsed) throw UsageError(fmt::format("--class '{}' is not stock, etf, index or crypto", cls));
                 c = *parsed;
             }
-            auto a = market::adhoc_asset(*s, c);
+            auto a = providers::adhoc_asset(*s, c);
             a.active = !inactive;
             a.name = name;
             a.exchange = exchange;
-            if (!polygon.empty()) a.polygon_ticker = polygon;
-            if (!coingecko.empty()) a.coingecko_id = coingecko;
-            if (!yahoo.empty()) a.yahoo_symbol = yahoo;
+            for (const auto& [provider, id] : identifiers)
+                if (!id.empty()) a.identifiers[provider] = id;
             if (common.dry_run) {
                 print_dry_run(cfg, std::vector{a});
                 return 0;
@@ -190,11 +196,21 @@ int assets_main(const std::vector<std::string>& args) {
         } else if (list->parsed()) {
             auto store = open_store(cfg, "etl-assets");
             const auto assets = store->list_assets(!all);
-            fmt::print("{:<12} {:<7} {:<8} {:<14} {:<16} {:<10} {}\n", "SYMBOL", "CLASS", "ACTIVE", "POLYGON", "COINGECKO",
-                       "YAHOO", "NAME");
+            // One column per provider identifier, as the registry lists them.
+            const auto line = [](std::string_view sym, std::string_view asset_class, std::string_view active,
+                                 const auto& identifier_of, std::string_view display_name) {
+                std::string out = fmt::format("{:<12} {:<7} {:<8} ", sym, asset_class, active);
+                for (const auto& row : providers::registry())
+                    if (!row.identifier.column.empty())
+                        out += fmt::format("{:<{}} ", identifier_of(row), row.identifier.list_width);
+                return out + fmt::format("{}\n", display_name);
+            };
+            const auto header_of = [](const auto& row) { return row.identifier.list_header; };
+            fmt::print("{}", line("SYMBOL", "CLASS", "ACTIVE", header_of, "NAME"));
             for (const auto& a : assets)
-                fmt::print("{:<12} {:<7} {:<8} {:<14} {:<16} {:<10} {}\n", a.symbol, market::to_string(a.asset_class),
-                           a.active ? "yes" : "no", a.polygon_ticker, a.coingecko_id, a.yahoo_symbol, a.name);
+                fmt::print("{}", line(a.symbol, market::to_string(a.asset_class), a.active ? "yes" : "no",
+                                      [&](const auto& row) { return std::string_view(a.identifier(row.name)); },
+                                      a.name));
         } else if (import->parsed()) {
             const auto assets = read_assets_csv(file);
             if (common.dry_run) {
@@ -220,7 +236,7 @@ int db_main(const std::vector<std::string>& args) {
         if (auto rc = parse_cli(app, args)) return *rc;
         auto cfg = load_config(common);
         check_database_url(cfg);
-        auto store = store::open_store(cfg.get("database_url"), "etl-db", store_options(cfg));
+        auto store = store::open_store(cfg.settings().database.url, "etl-db", store_options(cfg));
         const auto applied = store->migrate();
         for (const auto& m : applied) fmt::print("applied {}\n", m);
         fmt::print("{}: schema up to date ({} migration{} applied now)\n", store->describe(), applied.size(),

@@ -7,14 +7,14 @@ namespace etl::jobs {
 
 bool write_cache(const config::Config& cfg, std::span<const std::pair<std::string, std::string>> items,
                  std::chrono::seconds ttl) {
-    const auto& url = cfg.get("redis_url");
+    const auto& url = cfg.settings().redis.url;
     if (url.empty()) {
         util::log_debug("no redis_url configured: {} cache entries not written", items.size());
         return true;
     }
     if (items.empty()) return true;
     try {
-        redis::Client client(url, std::chrono::milliseconds{cfg.get_int("redis.timeout_ms", 1, 600000)});
+        redis::Client client(url, cfg.settings().redis.timeout);
         client.set_many(items, ttl);
         util::log_info("cached {} entries in Redis (TTL {} s)", items.size(), ttl.count());
         return true;

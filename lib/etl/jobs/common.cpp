@@ -3,6 +3,7 @@
 #include "etl/jobs/pipeline.hpp"
 #include "etl/market/symbol.hpp"
 #include "etl/pg/conninfo.hpp"
+#include "etl/providers/registry.hpp"
 #include "etl/redis/client.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/embedded.hpp"
@@ -87,31 +88,23 @@ config::Config load_config(const CommonOptions& o) {
     if (o.no_progress) flags.emplace_back("log.progress", "false");
     std::optional<std::filesystem::path> file;
     if (!o.config_file.empty()) file = o.config_file;
-    auto cfg = config::Config::load(file, flags);
-
-    const auto& fmt_value = cfg.get("log.format");
-    util::LogFormat format = util::default_log_format();
-    if (fmt_value != "auto") {
-        const auto f = util::parse_log_format(fmt_value);
-        if (!f) throw ConfigError(fmt::format("log.format = '{}' must be text, json or auto", fmt_value));
-        format = *f;
-    }
-    const auto level = util::parse_log_level(cfg.get("log.level"));
-    if (!level) throw ConfigError(fmt::format("log.level = '{}' must be debug, info, warn or error", cfg.get("log.level")));
-    util::configure_logging(format, *level, cfg.get_bool("log.progress"));
+    auto cfg = config::Config::load(providers::key_table(), file, flags);
+    const auto& log = cfg.settings().log;
+    util::configure_logging(log.format.value_or(util::default_log_format()), log.level, log.progress);
     return cfg;
 }
 
 void preflight(const config::Config& cfg, const CommonOptions& options, const std::vector<std::string>& symbols,
                std::optional<market::AssetClass> forced) {
-    if (const auto& redis_url = cfg.get("redis_url"); !redis_url.empty())
+    if (const auto& redis_url = cfg.settings().redis.url; !redis_url.empty())
         static_cast<void>(redis::parse_redis_url(redis_url));
     check_database_url(cfg);
     check_report_path(options.report_file);
     if (!symbols.empty()) {
         std::vector<market::Asset> named;
         named.reserve(symbols.size());
-        for (const auto& s : symbols) named.push_back(market::adhoc_asset(s, forced.value_or(market::guess_asset_class(s))));
+        for (const auto& s : symbols)
+            named.push_back(providers::adhoc_asset(s, forced.value_or(market::guess_asset_class(s))));
         check_provider_keys(cfg, named);
     }
 }
@@ -127,9 +120,9 @@ void check_provider_keys(const config::Config& cfg, const std::vector<market::As
             static_cast<void>(router.route(a));
         } catch (const ConfigError& e) {
             const std::string cls(market::to_string(a.asset_class));
-            const auto& fallback = cfg.get("routing.fallback");
+            const auto& fallback = cfg.settings().routing.fallback;
             throw ConfigError(fmt::format("{} ({}: routing.{} = {}{}): {}", a.symbol, cls, cls,
-                                          cfg.get(fmt::format("routing.{}", cls)),
+                                          cfg.settings().routing.for_class(cls),
                                           fallback.empty() ? "" : fmt::format(", routing.fallback = {}", fallback),
                                           e.what()));
         }
@@ -138,7 +131,7 @@ void check_provider_keys(const config::Config& cfg, const std::vector<market::As
 
 void check_database_url(const config::Config& cfg) {
     // The schemes store::open_store hands to libpq.
-    if (const auto& db = cfg.get("database_url");
+    if (const auto& db = cfg.settings().database.url;
         db.starts_with("postgresql://") || db.starts_with("postgres://") || db.find('=') != std::string::npos)
         pg::check_conninfo(db);
 }
@@ -199,15 +192,16 @@ void request_stop() noexcept { g_stop.store(true); }
 
 store::StoreOptions store_options(const config::Config& cfg) {
     store::StoreOptions options;
-    options.compress_after_days = static_cast<int>(cfg.get_int("timescaledb.compress_after_days", 0, 100000));
-    options.retention_days = static_cast<int>(cfg.get_int("timescaledb.retention_days", 0, 1000000));
-    options.lock_timeout_seconds = static_cast<int>(cfg.get_int("database.lock_timeout_seconds", 0, 86400));
-    options.statement_timeout_seconds = static_cast<int>(cfg.get_int("database.statement_timeout_seconds", 0, 86400));
+    const auto& s = cfg.settings();
+    options.compress_after_days = s.timescaledb.compress_after_days;
+    options.retention_days = s.timescaledb.retention_days;
+    options.lock_timeout_seconds = s.database.lock_timeout_seconds;
+    options.statement_timeout_seconds = s.database.statement_timeout_seconds;
     return options;
 }
 
 std::unique_ptr<store::Store> open_store(const config::Config& cfg, const std::string& app_name) {
-    auto s = store::open_store(cfg.get("database_url"), app_name, store_options(cfg));
+    auto s = store::open_store(cfg.settings().database.url, app_name, store_options(cfg));
     const auto applied = s->migrate();
     for (const auto& m : applied) util::log_info("applied migration {}", m);
     return s;
@@ -222,17 +216,8 @@ providers::ProviderSettings provider_settings(const config::Config& cfg, const s
     // indices end their windows on the last NYSE session that has opened (market::market_today).
     s.today = std::chrono::floor<std::chrono::days>(now);
     s.calendar = calendar;
-    s.timeout = std::chrono::seconds{cfg.get_int("fetch.timeout_seconds", 1, 3600)};
-    if (name == "mock") return s;
-    s.base_url = cfg.get(fmt::format("providers.{}.base_url", name));
-    while (!s.base_url.empty() && s.base_url.back() == '/') s.base_url.pop_back();
-    s.requests_per_minute = cfg.get_double(fmt::format("providers.{}.requests_per_minute", name), 0, 1e6);
-    if (name == "polygon") s.api_key = cfg.get("providers.polygon.api_key");
-    if (name == "coingecko") {
-        s.api_key = cfg.get("providers.coingecko.api_key");
-        s.plan = cfg.get("providers.coingecko.plan");
-        s.max_history_days = static_cast<int>(cfg.get_int("providers.coingecko.max_history_days", 0, 100000));
-    }
+    s.timeout = cfg.settings().fetch.timeout;
+    providers::read_provider_settings(cfg, name, s);
     return s;
 }
 
@@ -394,7 +379,7 @@ std::vector<market::Asset> resolve_assets(const std::vector<std::string>& symbol
             if (auto found = store.find_asset(symbol)) {
                 assets.push_back(*found);
             } else {
-                auto adhoc = market::adhoc_asset(symbol, forced.value_or(market::guess_asset_class(symbol)));
+                auto adhoc = providers::adhoc_asset(symbol, forced.value_or(market::guess_asset_class(symbol)));
                 unknown.push_back(adhoc);
                 assets.push_back(std::move(adhoc));
             }
@@ -416,7 +401,7 @@ bool only_equities_named(const config::Config& cfg, const std::vector<std::strin
     if (symbols.empty()) return false;
     if (forced) return *forced != market::AssetClass::crypto;
     std::unique_ptr<store::Store> store;
-    const auto path = store::sqlite_path(cfg.get("database_url"));
+    const auto path = store::sqlite_path(cfg.settings().database.url);
     std::error_code ec;  // unreadable: open it, so open_store names the problem (78)
     if (!path || std::filesystem::exists(*path, ec) || ec) store = open_store(cfg, "etl-market-hours-check");
     return std::none_of(symbols.begin(), symbols.end(), [&](const auto& s) {
@@ -435,7 +420,7 @@ void drop_equities(std::vector<market::Asset>& assets) {
 }
 
 market::TradingCalendar load_calendar(const config::Config& cfg) {
-    const auto& file = cfg.get("calendar.closures_file");
+    const auto& file = cfg.settings().calendar.closures_file;
     if (!file.empty()) return market::TradingCalendar::from_file(file);
     const auto shipped = util::embedded_file("etc", "market-closures.txt");
     if (!shipped) return market::TradingCalendar{};
@@ -446,7 +431,7 @@ std::unique_ptr<store::Store> start_run(const config::Config& cfg, RunTotals& to
     auto store = open_store(cfg, totals.job);
     totals.store = store->describe();
     totals.dry_run = dry_run;
-    totals.max_rejected_ratio = cfg.get_double("validation.max_rejected_ratio", 0.0, 1.0);
+    totals.max_rejected_ratio = cfg.settings().validation.max_rejected_ratio;
     if (!dry_run && !store->try_lock(store::run_lock_name(totals.job, totals.shard)))
         throw TemporaryError(fmt::format("another {} run (shard {}) is in progress; this run exits without doing "
                                          "anything",

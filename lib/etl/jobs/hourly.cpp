@@ -122,7 +122,7 @@ int hourly_main(const std::vector<std::string>& args) {
         totals.symbols_requested = assets.size();
         if (!common.dry_run) totals.run_id = store->begin_run({totals.job, totals.arguments, totals.shard});
 
-        const bool extended = cfg.get_bool("hourly.extended_hours");
+        const bool extended = cfg.settings().hourly.extended_hours;
         std::mutex cache_mutex;
         std::vector<std::pair<std::string, std::string>> cache;
         return execute_run(totals, store.get(), common.report_file, [&] {
@@ -156,7 +156,7 @@ int hourly_main(const std::vector<std::string>& args) {
             };
             run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : store.get(), totals);
             if (!common.dry_run && !totals.interrupted)
-                write_cache(cfg, cache, seconds{cfg.get_int("redis.hourly_ttl_seconds", 1, 86400)});
+                write_cache(cfg, cache, cfg.settings().redis.hourly_ttl);
         });
     });
 }

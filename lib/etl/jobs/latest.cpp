@@ -151,7 +151,7 @@ int latest_main(const std::vector<std::string>& args) {
             std::vector<std::pair<std::string, std::string>> cache;
             cache.reserve(quotes.size());
             for (const auto& q : quotes) cache.emplace_back(fmt::format("latest_price:{}", q.symbol), market::to_cache_json(q));
-            write_cache(cfg, cache, seconds{cfg.get_int("redis.latest_ttl_seconds", 1, 86400)});
+            write_cache(cfg, cache, cfg.settings().redis.latest_ttl);
             phase_done("cache");
         });
     });

@@ -1,6 +1,7 @@
 #include "etl/jobs/pipeline.hpp"
 
 #include "etl/market/validate.hpp"
+#include "etl/providers/registry.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
 #include "etl/util/log.hpp"
@@ -73,7 +74,7 @@ bool is_interrupted(const std::exception_ptr& error) {
 } // namespace
 
 Router::Router(const config::Config& cfg, market::sys_seconds now, const market::TradingCalendar* calendar)
-    : m_cfg(cfg), m_now(now), m_calendar(calendar), m_mock(cfg.get_bool("mock")) {}
+    : m_cfg(cfg), m_now(now), m_calendar(calendar), m_mock(cfg.settings().mock) {}
 
 const providers::Provider& Router::provider(const std::string& name) {
     auto it = m_providers.find(name);
@@ -88,9 +89,9 @@ const providers::Provider& Router::provider(const std::string& name) {
 std::vector<const providers::Provider*> Router::route(const market::Asset& asset) {
     if (m_mock) return {&provider("mock")};
     std::vector<const providers::Provider*> out;
-    const auto primary = m_cfg.get(fmt::format("routing.{}", market::to_string(asset.asset_class)));
+    const auto& primary = m_cfg.settings().routing.for_class(market::to_string(asset.asset_class));
     out.push_back(&provider(primary));
-    const auto fallback = m_cfg.get("routing.fallback");
+    const auto& fallback = m_cfg.settings().routing.fallback;
     if (!fallback.empty() && fallback != primary) out.push_back(&provider(fallback));
     return out;
 }
@@ -99,12 +100,13 @@ std::map<std::string, double, std::less<>> Router::rate_limits() const { return 
 
 providers::FetchPolicy fetch_policy(const config::Config& cfg) {
     providers::FetchPolicy policy;
-    policy.concurrency = static_cast<unsigned>(cfg.get_int("fetch.concurrency", 1, 256));
-    policy.max_retries = static_cast<unsigned>(cfg.get_int("fetch.max_retries", 0, 100));
-    policy.backoff_initial = std::chrono::milliseconds{cfg.get_int("fetch.backoff_initial_ms", 1, 600000)};
-    policy.backoff_max = std::chrono::milliseconds{cfg.get_int("fetch.backoff_max_ms", 1, 3600000)};
-    policy.max_body_bytes = static_cast<std::size_t>(cfg.get_int("fetch.max_body_bytes", 1024, 4L * 1024 * 1024 * 1024));
-    policy.max_retry_after = std::chrono::seconds{cfg.get_int("fetch.max_retry_after_seconds", 0, 86400)};
+    const auto& fetch = cfg.settings().fetch;
+    policy.concurrency = fetch.concurrency;
+    policy.max_retries = fetch.max_retries;
+    policy.backoff_initial = fetch.backoff_initial;
+    policy.backoff_max = fetch.backoff_max;
+    policy.max_body_bytes = fetch.max_body_bytes;
+    policy.max_retry_after = fetch.max_retry_after;
     return policy;
 }
 

@@ -13,4 +13,10 @@ std::optional<AssetClass> parse_asset_class(std::string_view text) {
     return std::nullopt;
 }
 
+const std::string& Asset::identifier(std::string_view provider) const noexcept {
+    static const std::string none;
+    const auto it = identifiers.find(provider);
+    return it == identifiers.end() ? none : it->second;
+}
+
 } // namespace etl::market

@@ -1,6 +1,8 @@
 // Assets: what we track, how each provider names it, and its class.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,10 +30,13 @@ struct Asset {
     AssetClass asset_class = AssetClass::stock;
     std::string exchange;
     std::string currency = "USD";
-    std::string polygon_ticker;  // e.g. AAPL, I:SPX, X:BTCUSD
-    std::string coingecko_id;    // e.g. bitcoin
-    std::string yahoo_symbol;    // e.g. AAPL, ^GSPC, BTC-USD
+    // How each provider names it, by provider name: "polygon" -> "X:BTCUSD", "coingecko" -> "bitcoin",
+    // "yahoo" -> "BTC-USD". A provider without an entry (or with "") has no identifier for it.
+    std::map<std::string, std::string, std::less<>> identifiers;
     bool active = true;
+
+    // The identifier at `provider`, "" when none.
+    [[nodiscard]] const std::string& identifier(std::string_view provider) const noexcept;
 };
 
 } // namespace etl::market

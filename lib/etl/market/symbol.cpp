@@ -47,37 +47,24 @@ AssetClass guess_asset_class(std::string_view symbol) {
     return AssetClass::stock;
 }
 
-Asset adhoc_asset(const std::string& symbol, AssetClass asset_class) {
-    Asset a;
-    a.symbol = symbol;
-    a.asset_class = asset_class;
-    a.active = false;
-    if (asset_class == AssetClass::crypto) {
-        // BTC, X:BTCUSD and BTC-USD all name bitcoin in dollars.
-        std::string base = symbol;
-        if (base.starts_with("X:")) base = base.substr(2);
-        if (base.ends_with("-USD")) base.resize(base.size() - 4);
-        else if (base.size() > 3 && base.ends_with("USD") && symbol.starts_with("X:")) base.resize(base.size() - 3);
-        a.polygon_ticker = "X:" + base + "USD";
-        a.yahoo_symbol = base + "-USD";
-        a.coingecko_id = util::to_lower(base);
-        for (const auto& [ticker, id] : k_coingecko_ids)
-            if (ticker == base) a.coingecko_id = id;
-    } else if (asset_class == AssetClass::index) {
-        // I:SPX, ^SPX and SPX all name the same index: Polygon wants I:, Yahoo ^.
-        std::string bare = symbol;
-        if (bare.starts_with("I:")) bare = bare.substr(2);
-        else if (bare.starts_with("^")) bare = bare.substr(1);
-        a.polygon_ticker = "I:" + bare;
-        a.yahoo_symbol = "^" + bare;
-    } else {
-        a.polygon_ticker = symbol;
-        // Yahoo writes share classes with a dash (BRK-B), Polygon with a dot (BRK.B).
-        a.yahoo_symbol = symbol;
-        for (auto& c : a.yahoo_symbol)
-            if (c == '.') c = '-';
-    }
-    return a;
+std::string coin_of(std::string_view symbol) {
+    std::string base(symbol);
+    if (base.starts_with("X:")) base = base.substr(2);
+    if (base.ends_with("-USD")) base.resize(base.size() - 4);
+    else if (base.size() > 3 && base.ends_with("USD") && symbol.starts_with("X:")) base.resize(base.size() - 3);
+    return base;
+}
+
+std::string index_of(std::string_view symbol) {
+    if (symbol.starts_with("I:")) symbol.remove_prefix(2);
+    else if (symbol.starts_with("^")) symbol.remove_prefix(1);
+    return std::string(symbol);
+}
+
+std::optional<std::string_view> well_known_coin_slug(std::string_view coin) {
+    for (const auto& [ticker, id] : k_coingecko_ids)
+        if (ticker == coin) return id;
+    return std::nullopt;
 }
 
 } // namespace etl::market

@@ -1,5 +1,6 @@
-// Symbols as users type them: case-insensitive on input, stored upper case, and the default provider
-// identifiers of a symbol nobody registered in `assets`.
+// Symbols as users type them: case-insensitive on input, stored upper case, and what a bare symbol says
+// about its asset (its likely class, the coin or index it names), from which each provider's registry
+// row derives its default identifier (providers::adhoc_asset).
 #pragma once
 
 #include "etl/market/asset.hpp"
@@ -28,8 +29,14 @@ bool is_path_step(std::string_view id);
 // I:-prefixed or ^-prefixed symbols, stock otherwise.
 AssetClass guess_asset_class(std::string_view symbol);
 
-// An asset for a symbol that is not in `assets`: class `asset_class`, provider identifiers derived
-// from the symbol (crypto BTC -> X:BTCUSD / bitcoin for well-known coins / BTC-USD), inactive.
-Asset adhoc_asset(const std::string& symbol, AssetClass asset_class);
+// The coin a crypto symbol names: BTC for BTC, X:BTCUSD and BTC-USD (all bitcoin in dollars).
+std::string coin_of(std::string_view symbol);
+
+// The index an index symbol names: SPX for I:SPX, ^SPX and SPX.
+std::string index_of(std::string_view symbol);
+
+// The slug of a well-known coin (BTC -> bitcoin, AVAX -> avalanche-2), which is also its CoinGecko id;
+// nullopt for other coins (they need a row in `assets` with their id).
+std::optional<std::string_view> well_known_coin_slug(std::string_view coin);
 
 } // namespace etl::market

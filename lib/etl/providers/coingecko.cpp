@@ -2,6 +2,7 @@
 
 #include "etl/providers/parse.hpp"
 #include "etl/providers/single_request_fetch.hpp"
+#include "etl/market/symbol.hpp"
 #include "etl/util/strings.hpp"
 
 #include <fmt/format.h>
@@ -14,7 +15,7 @@ namespace {
 
 // The asset's coingecko_id, when set and one path segment (see usable_identifier).
 bool usable_id(const market::Asset& asset, std::string& why) {
-    return usable_identifier(asset, asset.coingecko_id, "coingecko_id", "--class crypto --coingecko-id ID", why);
+    return usable_identifier(asset, "coingecko", k_coingecko_identifier, why);
 }
 
 using namespace std::chrono;
@@ -109,7 +110,7 @@ private:
         auto prices = parse_coingecko_simple_price(body);
         if (!prices) return tl::unexpected(prices.error());
         for (const auto& asset : m_assets) {
-            const auto it = prices->find(asset.coingecko_id);
+            const auto it = prices->find(asset.identifier("coingecko"));
             if (it == prices->end()) continue;
             market::Quote q;
             q.symbol = asset.symbol;
@@ -142,8 +143,8 @@ std::unique_ptr<SymbolFetch> CoinGeckoProvider::hourly_bars(const market::Asset&
     if (!usable_id(asset, why)) return nullptr;
     const auto to = std::min(window.to + hours{1}, m_settings.now);
     const auto url = fmt::format("{}/coins/{}/market_chart/range?vs_currency=usd&from={}&to={}", m_settings.base_url,
-                                 util::percent_encode(asset.coingecko_id), window.from.time_since_epoch().count(),
-                                 to.time_since_epoch().count());
+                                 util::percent_encode(asset.identifier("coingecko")),
+                                 window.from.time_since_epoch().count(), to.time_since_epoch().count());
     return std::make_unique<CoinGeckoHourlyFetch>(m_settings, asset.symbol, url, window);
 }
 
@@ -164,12 +165,12 @@ std::vector<QuoteFetch> CoinGeckoProvider::latest_quotes(std::span<const market:
         ids.clear();
     };
     for (const auto& asset : assets) {
-        if (asset.coingecko_id.empty()) {
+        if (asset.identifier("coingecko").empty()) {
             unserved.push_back(asset.symbol);
             continue;
         }
         if (!ids.empty()) ids += "%2C";
-        ids += util::percent_encode(asset.coingecko_id);
+        ids += util::percent_encode(asset.identifier("coingecko"));
         batch.push_back(asset);
         if (batch.size() == k_ids_per_request) flush();
     }
@@ -189,10 +190,20 @@ std::unique_ptr<SymbolFetch> CoinGeckoProvider::daily_bars(const market::Asset& 
     const sys_seconds period_from{std::max(request_from, sys_days{year{1970} / January / 1})};
     const sys_seconds period_to{window.to + days{1}};
     const auto url = fmt::format("{}/coins/{}/market_chart/range?vs_currency=usd&from={}&to={}&interval=daily",
-                                 m_settings.base_url, util::percent_encode(asset.coingecko_id),
+                                 m_settings.base_url, util::percent_encode(asset.identifier("coingecko")),
                                  period_from.time_since_epoch().count(), period_to.time_since_epoch().count());
     return std::make_unique<CoinGeckoFetch>(m_settings, asset.symbol, url,
                                             HourWindow{sys_seconds{from}, sys_seconds{window.to}});
+}
+
+std::unique_ptr<Provider> make_coingecko_provider(const ProviderSettings& s) {
+    return std::make_unique<CoinGeckoProvider>(s);
+}
+
+std::string coingecko_default_id(const std::string& symbol, market::AssetClass cls) {
+    if (cls != market::AssetClass::crypto) return {};
+    const auto coin = market::coin_of(symbol);
+    return std::string(market::well_known_coin_slug(coin).value_or(util::to_lower(coin)));
 }
 
 } // namespace etl::providers

@@ -194,4 +194,6 @@ std::vector<QuoteFetch> MockProvider::latest_quotes(std::span<const market::Asse
     return out;
 }
 
+std::unique_ptr<Provider> make_mock_provider(const ProviderSettings& s) { return std::make_unique<MockProvider>(s); }
+
 } // namespace etl::providers

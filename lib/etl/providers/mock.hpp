@@ -28,6 +28,9 @@ private:
     market::TradingCalendar m_calendar;
 };
 
+// Its registry row's factory (no key, no identifier: the mock names every asset by its symbol).
+std::unique_ptr<Provider> make_mock_provider(const ProviderSettings& settings);
+
 // The mock daily bar of `symbol` on `date`: the same values whatever window asked for it.
 market::Bar mock_daily_bar(const std::string& symbol, std::chrono::sys_days date);
 // The mock hourly bar of `symbol` starting at `hour` (on the hour), around that day's daily close.

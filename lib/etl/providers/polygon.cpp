@@ -2,6 +2,8 @@
 
 #include "etl/http/url.hpp"
 #include "etl/providers/single_request_fetch.hpp"
+#include "etl/market/symbol.hpp"
+#include "etl/util/error.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/strings.hpp"
 
@@ -14,7 +16,7 @@ namespace {
 
 // The asset's polygon_ticker, when set and one path segment (see usable_identifier).
 bool usable_ticker(const market::Asset& asset, std::string& why) {
-    return usable_identifier(asset, asset.polygon_ticker, "polygon_ticker", "--polygon-ticker TICKER", why);
+    return usable_identifier(asset, "polygon", k_polygon_identifier, why);
 }
 
 // Polygon's ticker is a path segment; ':' (X:BTCUSD, I:SPX) and '.' (BRK.B) are legal there.
@@ -140,7 +142,7 @@ std::unique_ptr<SymbolFetch> PolygonProvider::daily_bars(const market::Asset& as
     // limit=50000 is the maximum; it counts base aggregates (one per day for day bars), so one page
     // holds about 200 years of daily bars and MAX rarely paginates.
     const auto url = fmt::format("{}/v2/aggs/ticker/{}/range/1/day/{}/{}?adjusted=true&sort=asc&limit=50000",
-                                 m_settings.base_url, encode_ticker(asset.polygon_ticker),
+                                 m_settings.base_url, encode_ticker(asset.identifier("polygon")),
                                  util::format_date(window.from), util::format_date(window.to));
     // Both dates are inclusive and Polygon snaps them outward to whole buckets: a bar whose session date
     // lies outside the window (a bucket the snapping added) was asked for, not wanted: skipped, not rejected.
@@ -157,7 +159,7 @@ std::unique_ptr<SymbolFetch> PolygonProvider::hourly_bars(const market::Asset& a
     const auto to_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>((window.to + std::chrono::hours{1}).time_since_epoch()).count() - 1;
     const auto url = fmt::format("{}/v2/aggs/ticker/{}/range/1/hour/{}/{}?adjusted=true&sort=asc&limit=50000",
-                                 m_settings.base_url, encode_ticker(asset.polygon_ticker), from_ms, to_ms);
+                                 m_settings.base_url, encode_ticker(asset.identifier("polygon")), from_ms, to_ms);
     return std::make_unique<PolygonFetch>(m_settings, asset.symbol, url, market::Timeframe::hour, window);
 }
 
@@ -172,11 +174,26 @@ std::vector<QuoteFetch> PolygonProvider::latest_quotes(std::span<const market::A
         // Two weeks back always holds two sessions, even after the longest closures on record.
         const auto today = std::chrono::floor<std::chrono::days>(m_settings.now);
         const auto url = fmt::format("{}/v2/aggs/ticker/{}/range/1/day/{}/{}?adjusted=true&sort=desc&limit=10",
-                                     m_settings.base_url, encode_ticker(asset.polygon_ticker),
+                                     m_settings.base_url, encode_ticker(asset.identifier("polygon")),
                                      util::format_date(today - std::chrono::days{14}), util::format_date(today));
         out.push_back({{asset.symbol}, std::make_unique<PolygonLatestFetch>(m_settings, asset, url)});
     }
     return out;
+}
+
+std::unique_ptr<Provider> make_polygon_provider(const ProviderSettings& s) {
+    if (s.api_key.empty())
+        throw ConfigError("POLYGON_API_KEY is not set; export your Polygon/Massive key, route the asset class to "
+                          "another provider (routing.*), or run with --mock");
+    return std::make_unique<PolygonProvider>(s);
+}
+
+std::string polygon_default_ticker(const std::string& symbol, market::AssetClass cls) {
+    switch (cls) {
+    case market::AssetClass::crypto: return "X:" + market::coin_of(symbol) + "USD";
+    case market::AssetClass::index: return "I:" + market::index_of(symbol);
+    default: return symbol;
+    }
 }
 
 } // namespace etl::providers

@@ -1,11 +1,6 @@
 #include "etl/providers/provider.hpp"
 
-#include "etl/providers/coingecko.hpp"
-#include "etl/providers/mock.hpp"
-#include "etl/providers/polygon.hpp"
-#include "etl/providers/yahoo.hpp"
 #include "etl/market/symbol.hpp"
-#include "etl/util/error.hpp"
 
 #include <fmt/format.h>
 
@@ -22,15 +17,16 @@ std::string_view to_string(FailureKind k) noexcept {
     return "failed";
 }
 
-bool usable_identifier(const market::Asset& asset, std::string_view id, std::string_view column, std::string_view fix,
+bool usable_identifier(const market::Asset& asset, std::string_view provider, const IdentifierSpec& spec,
                        std::string& why) {
+    const auto& id = asset.identifier(provider);
     if (id.empty()) {
-        why = fmt::format("{} has no {} in assets", asset.symbol, column);
+        why = fmt::format("{} has no {} in assets", asset.symbol, spec.column);
         return false;
     }
     if (market::is_path_step(id)) {
         why = fmt::format("{}: {} '{}' in assets would change the request path; correct it with etl assets add {} {}",
-                          asset.symbol, column, id, asset.symbol, fix);
+                          asset.symbol, spec.column, id, asset.symbol, spec.fix);
         return false;
     }
     return true;
@@ -49,19 +45,6 @@ market::sys_seconds close_as_of(const ProviderSettings& s, const market::Asset& 
             close = session->close;
     }
     return std::min(close, s.now);
-}
-
-std::unique_ptr<Provider> make_provider(const ProviderSettings& s) {
-    if (s.name == "polygon") {
-        if (s.api_key.empty())
-            throw ConfigError("POLYGON_API_KEY is not set; export your Polygon/Massive key, route the asset class to "
-                              "another provider (routing.*), or run with --mock");
-        return std::make_unique<PolygonProvider>(s);
-    }
-    if (s.name == "coingecko") return std::make_unique<CoinGeckoProvider>(s);
-    if (s.name == "yahoo") return std::make_unique<YahooProvider>(s);
-    if (s.name == "mock") return std::make_unique<MockProvider>(s);
-    throw ConfigError(fmt::format("unknown provider '{}'; use polygon, coingecko, yahoo or mock", s.name));
 }
 
 } // namespace etl::providers

@@ -73,7 +73,7 @@ struct ProviderSettings {
     int max_history_days = 0;      // CoinGecko: 0 = unlimited
     std::chrono::seconds timeout{30};
     std::chrono::sys_days today{}; // "today" for clipping history windows
-    market::sys_seconds now{};     // the run's clock (ETL_NOW when pinned)
+    market::sys_seconds now{};   // the run's clock (ETL_NOW when pinned)
     const market::TradingCalendar* calendar = nullptr;  // owned by the job; outlives the provider
 };
 
@@ -102,10 +102,23 @@ public:
                                                   std::vector<std::string>& unserved) const = 0;
 };
 
-// True when `id`, the asset's identifier at a provider (the assets column `column`), is set and stays one
-// path segment of a request; otherwise false, with `why` naming the column and `fix`, the `etl assets
-// add` flags that correct it ("--polygon-ticker TICKER").
-bool usable_identifier(const market::Asset& asset, std::string_view id, std::string_view column, std::string_view fix,
+// How a provider names an asset, when it needs its own name (a provider's registry row; mock has none).
+struct IdentifierSpec {
+    std::string_view column{};     // the assets column and the assets CSV header: "polygon_ticker"
+    std::string_view flag{};       // the etl assets add option that sets it: "--polygon-ticker"
+    std::string_view value_name{};   // what that option takes: "TICKER"
+    std::string_view help{};       // that option's help text
+    std::string_view fix{};        // the etl assets add options an error names to correct it
+    std::string_view list_header{};  // its column in etl assets list: "POLYGON"
+    std::size_t list_width = 0;    // that column's width
+    // The identifier of a symbol nobody registered, of class `cls`; "" when the provider has none for it.
+    std::string (*default_for)(const std::string& symbol, market::AssetClass cls) = nullptr;
+};
+
+// True when the asset's identifier at `provider` (described by `spec`) is set and stays one path
+// segment of a request; otherwise false, with `why` naming the assets column and the `etl assets add`
+// options that correct it.
+bool usable_identifier(const market::Asset& asset, std::string_view provider, const IdentifierSpec& spec,
                        std::string& why);
 
 // Moves the bars of `bars` whose ts lies outside `window` out (counted in `skipped`): bars a provider
@@ -116,9 +129,5 @@ void keep_window(std::vector<market::Bar>& bars, HourWindow window, std::size_t&
 // The session close of the trading day that starts at `session_date` (00:00 UTC of that date), capped at
 // `now`: the as-of time of a daily close. Crypto and calendar-less callers get the end of that UTC day.
 market::sys_seconds close_as_of(const ProviderSettings& s, const market::Asset& asset, market::sys_seconds session_date);
-
-// Builds the named provider. Throws ConfigError for an unknown name or a missing required key
-// (Polygon needs POLYGON_API_KEY).
-std::unique_ptr<Provider> make_provider(const ProviderSettings& settings);
 
 } // namespace etl::providers

@@ -2,6 +2,7 @@
 
 #include "etl/providers/parse.hpp"
 #include "etl/providers/single_request_fetch.hpp"
+#include "etl/market/symbol.hpp"
 #include "etl/util/strings.hpp"
 
 #include "etl/market/validate.hpp"
@@ -15,7 +16,7 @@ namespace {
 
 // The asset's yahoo_symbol, when set and one path segment (see usable_identifier).
 bool usable_symbol(const market::Asset& asset, std::string& why) {
-    return usable_identifier(asset, asset.yahoo_symbol, "yahoo_symbol", "--yahoo-symbol SYMBOL", why);
+    return usable_identifier(asset, "yahoo", k_yahoo_identifier, why);
 }
 
 using namespace std::chrono;
@@ -116,7 +117,7 @@ std::unique_ptr<SymbolFetch> YahooProvider::daily_bars(const market::Asset& asse
     const sys_seconds p1{window.from};
     const sys_seconds p2{window.to + days{1}};
     const auto url = fmt::format("{}/v8/finance/chart/{}?period1={}&period2={}&interval=1d&includePrePost=false",
-                                 m_settings.base_url, util::percent_encode(asset.yahoo_symbol),
+                                 m_settings.base_url, util::percent_encode(asset.identifier("yahoo")),
                                  p1.time_since_epoch().count(), p2.time_since_epoch().count());
     // Daily bars carry their session date at 00:00 UTC, so the window's instants are its dates.
     return std::make_unique<YahooFetch>(m_settings, asset.symbol, p1, p2, url, market::Timeframe::day,
@@ -132,7 +133,7 @@ std::unique_ptr<SymbolFetch> YahooProvider::hourly_bars(const market::Asset& ass
     if (!usable_symbol(asset, why)) return nullptr;
     const sys_seconds p2 = window.to + hours{1};
     const auto url = fmt::format("{}/v8/finance/chart/{}?period1={}&period2={}&interval=30m&includePrePost=false",
-                                 m_settings.base_url, util::percent_encode(asset.yahoo_symbol),
+                                 m_settings.base_url, util::percent_encode(asset.identifier("yahoo")),
                                  window.from.time_since_epoch().count(), p2.time_since_epoch().count());
     return std::make_unique<YahooFetch>(m_settings, asset.symbol, window.from, p2, url, market::Timeframe::hour,
                                         window);
@@ -147,10 +148,25 @@ std::vector<QuoteFetch> YahooProvider::latest_quotes(std::span<const market::Ass
             continue;
         }
         const auto url = fmt::format("{}/v8/finance/chart/{}?range=1d&interval=1d", m_settings.base_url,
-                                     util::percent_encode(asset.yahoo_symbol));
+                                     util::percent_encode(asset.identifier("yahoo")));
         out.push_back({{asset.symbol}, std::make_unique<YahooLatestFetch>(m_settings, asset.symbol, url)});
     }
     return out;
+}
+
+std::unique_ptr<Provider> make_yahoo_provider(const ProviderSettings& s) { return std::make_unique<YahooProvider>(s); }
+
+std::string yahoo_default_symbol(const std::string& symbol, market::AssetClass cls) {
+    switch (cls) {
+    case market::AssetClass::crypto: return market::coin_of(symbol) + "-USD";
+    case market::AssetClass::index: return "^" + market::index_of(symbol);
+    default: {
+        // Yahoo writes share classes with a dash (BRK-B), Polygon with a dot (BRK.B).
+        std::string out = symbol;
+        std::replace(out.begin(), out.end(), '.', '-');
+        return out;
+    }
+    }
 }
 
 } // namespace etl::providers

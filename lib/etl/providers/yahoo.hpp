@@ -20,4 +20,13 @@ private:
     ProviderSettings m_settings;
 };
 
+// Its registry row's parts: the factory and the Yahoo symbol of a symbol nobody registered (AAPL, BRK-B;
+// ^GSPC for indices; BTC-USD for crypto).
+std::unique_ptr<Provider> make_yahoo_provider(const ProviderSettings& settings);
+std::string yahoo_default_symbol(const std::string& symbol, market::AssetClass cls);
+inline constexpr IdentifierSpec k_yahoo_identifier{
+    .column = "yahoo_symbol", .flag = "--yahoo-symbol", .value_name = "SYMBOL",
+    .help = "Yahoo symbol (default: derived from the symbol)", .fix = "--yahoo-symbol SYMBOL", .list_header = "YAHOO",
+    .list_width = 10, .default_for = yahoo_default_symbol};
+
 } // namespace etl::providers

@@ -1,6 +1,7 @@
 #include "etl/store/pg_store.hpp"
 
 #include "etl/pg/copy.hpp"
+#include "etl/providers/registry.hpp"
 #include "etl/store/migrations.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/decimal.hpp"
@@ -77,16 +78,24 @@ market::Asset asset_from_row(const pg::Result& r, int i) {
     a.asset_class = market::parse_asset_class(r.get(i, 2)).value_or(market::AssetClass::stock);
     a.exchange = r.get(i, 3);
     a.currency = r.get(i, 4);
-    a.polygon_ticker = r.get(i, 5);
-    a.coingecko_id = r.get(i, 6);
-    a.yahoo_symbol = r.get(i, 7);
-    a.active = r.get(i, 8) == "t";
+    int col = 5;
+    for (const auto& row : providers::registry()) {
+        if (row.identifier.column.empty()) continue;
+        if (auto id = r.get(i, col++); !id.empty()) a.identifiers[std::string(row.name)] = std::move(id);
+    }
+    a.active = r.get(i, col) == "t";
     return a;
 }
 
-constexpr std::string_view k_asset_select =
-    "SELECT symbol, name, asset_class, exchange, currency, coalesce(polygon_ticker, ''), "
-    "coalesce(coingecko_id, ''), coalesce(yahoo_symbol, ''), active FROM assets";
+// The SELECT asset_from_row reads: one identifier column per provider that names assets its own way
+// (its registry row's column), in registry order.
+std::string asset_select(const pg::Connection& conn) {
+    std::string identifiers;
+    for (const auto& row : providers::registry())
+        if (!row.identifier.column.empty())
+            identifiers += fmt::format("coalesce({}, ''), ", conn.quote_identifier(row.identifier.column));
+    return fmt::format("SELECT symbol, name, asset_class, exchange, currency, {}active FROM assets", identifiers);
+}
 
 } // namespace
 
@@ -456,7 +465,7 @@ LoadStats PgStore::upsert_latest_prices(std::span<const market::Quote> quotes) t
 }
 
 std::vector<market::Asset> PgStore::list_assets(bool active_only) try {
-    auto r = m_conn.exec(fmt::format("{}{} ORDER BY symbol", k_asset_select, active_only ? " WHERE active" : ""),
+    auto r = m_conn.exec(fmt::format("{}{} ORDER BY symbol", asset_select(m_conn), active_only ? " WHERE active" : ""),
                          "listing assets");
     std::vector<market::Asset> out;
     out.reserve(static_cast<std::size_t>(r.rows()));
@@ -468,7 +477,8 @@ std::vector<market::Asset> PgStore::list_assets(bool active_only) try {
 }
 
 std::optional<market::Asset> PgStore::find_asset(std::string_view symbol) try {
-    auto r = m_conn.exec(fmt::format("{} WHERE symbol = $1", k_asset_select), {std::string(symbol)}, "reading an asset");
+    auto r = m_conn.exec(fmt::format("{} WHERE symbol = $1", asset_select(m_conn)), {std::string(symbol)},
+                         "reading an asset");
     if (r.rows() == 0) return std::nullopt;
     return asset_from_row(r, 0);
 } catch (const pg::DbError& e) {
@@ -477,22 +487,33 @@ std::optional<market::Asset> PgStore::find_asset(std::string_view symbol) try {
 }
 
 std::size_t PgStore::write_assets(std::span<const market::Asset> assets, bool overwrite) try {
+    // One identifier column per provider that names assets its own way (its registry row's column).
+    std::vector<std::string_view> id_providers;
+    std::string columns, values, updates;
+    for (const auto& row : providers::registry()) {
+        if (row.identifier.column.empty()) continue;
+        id_providers.push_back(row.name);
+        const auto column = m_conn.quote_identifier(row.identifier.column);
+        columns += ", " + column;
+        values += fmt::format(", ${}", 5 + id_providers.size());
+        updates += fmt::format(" {0} = EXCLUDED.{0},", column);
+    }
     const std::string sql = fmt::format(
-        "INSERT INTO assets (symbol, name, asset_class, exchange, currency, polygon_ticker, coingecko_id, yahoo_symbol, active)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (symbol) DO {} RETURNING (xmax = 0)",
-        overwrite ? "UPDATE SET name = EXCLUDED.name, asset_class = EXCLUDED.asset_class, exchange = EXCLUDED.exchange,"
-                    " currency = EXCLUDED.currency, polygon_ticker = EXCLUDED.polygon_ticker,"
-                    " coingecko_id = EXCLUDED.coingecko_id, yahoo_symbol = EXCLUDED.yahoo_symbol, active = EXCLUDED.active,"
-                    " updated_at = now()"
-                  : "NOTHING");
+        "INSERT INTO assets (symbol, name, asset_class, exchange, currency{}, active)"
+        " VALUES ($1, $2, $3, $4, $5{}, ${}) ON CONFLICT (symbol) DO {} RETURNING (xmax = 0)",
+        columns, values, 6 + id_providers.size(),
+        overwrite ? fmt::format("UPDATE SET name = EXCLUDED.name, asset_class = EXCLUDED.asset_class, exchange = "
+                                "EXCLUDED.exchange, currency = EXCLUDED.currency,{} active = EXCLUDED.active,"
+                                " updated_at = now()",
+                                updates)
+                  : std::string("NOTHING"));
     std::size_t created = 0;
     pg::Transaction tx(m_conn, "writing assets");
     for (const auto& a : assets) {
-        auto r = m_conn.exec(sql,
-                             {a.symbol, a.name, std::string(market::to_string(a.asset_class)), a.exchange, a.currency,
-                              opt(a.polygon_ticker), opt(a.coingecko_id), opt(a.yahoo_symbol),
-                              std::string(a.active ? "true" : "false")},
-                             fmt::format("writing asset {}", a.symbol));
+        pg::Params params{a.symbol, a.name, std::string(market::to_string(a.asset_class)), a.exchange, a.currency};
+        for (const auto provider : id_providers) params.push_back(opt(a.identifier(provider)));
+        params.push_back(std::string(a.active ? "true" : "false"));
+        auto r = m_conn.exec(sql, params, fmt::format("writing asset {}", a.symbol));
         if (r.rows() > 0 && r.get(0, 0) == "t") ++created;
     }
     tx.commit();

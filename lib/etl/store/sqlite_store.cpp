@@ -1,5 +1,6 @@
 #include "etl/store/sqlite_store.hpp"
 
+#include "etl/providers/registry.hpp"
 #include "etl/store/migrations.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
@@ -49,9 +50,15 @@ std::optional<std::string> opt(const std::string& s) {
     return s;
 }
 
-constexpr std::string_view k_asset_select =
-    "SELECT symbol, name, asset_class, exchange, currency, coalesce(polygon_ticker, ''), "
-    "coalesce(coingecko_id, ''), coalesce(yahoo_symbol, ''), active FROM assets";
+// The SELECT asset_from_row reads: one identifier column per provider that names assets its own way
+// (its registry row's column), in registry order.
+std::string asset_select() {
+    std::string identifiers;
+    for (const auto& row : providers::registry())
+        if (!row.identifier.column.empty())
+            identifiers += fmt::format("coalesce({}, ''), ", sqlite::quote_identifier(row.identifier.column));
+    return fmt::format("SELECT symbol, name, asset_class, exchange, currency, {}active FROM assets", identifiers);
+}
 
 market::Asset asset_from_row(const sqlite::Statement& s) {
     market::Asset a;
@@ -60,10 +67,12 @@ market::Asset asset_from_row(const sqlite::Statement& s) {
     a.asset_class = market::parse_asset_class(s.text(2)).value_or(market::AssetClass::stock);
     a.exchange = s.text(3);
     a.currency = s.text(4);
-    a.polygon_ticker = s.text(5);
-    a.coingecko_id = s.text(6);
-    a.yahoo_symbol = s.text(7);
-    a.active = s.integer(8) != 0;
+    int col = 5;
+    for (const auto& row : providers::registry()) {
+        if (row.identifier.column.empty()) continue;
+        if (auto id = s.text(col++); !id.empty()) a.identifiers[std::string(row.name)] = std::move(id);
+    }
+    a.active = s.integer(col) != 0;
     return a;
 }
 
@@ -321,7 +330,7 @@ LoadStats SqliteStore::upsert_latest_prices(std::span<const market::Quote> quote
 }
 
 std::vector<market::Asset> SqliteStore::list_assets(bool active_only) try {
-    auto s = m_db.prepare(fmt::format("{}{} ORDER BY symbol", k_asset_select, active_only ? " WHERE active" : ""));
+    auto s = m_db.prepare(fmt::format("{}{} ORDER BY symbol", asset_select(), active_only ? " WHERE active" : ""));
     std::vector<market::Asset> out;
     while (s.step()) out.push_back(asset_from_row(s));
     return out;
@@ -331,7 +340,7 @@ std::vector<market::Asset> SqliteStore::list_assets(bool active_only) try {
 }
 
 std::optional<market::Asset> SqliteStore::find_asset(std::string_view symbol) try {
-    auto s = m_db.prepare(fmt::format("{} WHERE symbol = ?", k_asset_select));
+    auto s = m_db.prepare(fmt::format("{} WHERE symbol = ?", asset_select()));
     s.bind(1, symbol);
     if (!s.step()) return std::nullopt;
     return asset_from_row(s);
@@ -343,14 +352,26 @@ std::optional<market::Asset> SqliteStore::find_asset(std::string_view symbol) tr
 std::size_t SqliteStore::write_assets(std::span<const market::Asset> assets, bool overwrite) try {
     SqliteTransaction tx(m_db);
     auto exists = m_db.prepare("SELECT 1 FROM assets WHERE symbol = ?");
+    // One identifier column per provider that names assets its own way (its registry row's column).
+    std::vector<std::string_view> id_providers;
+    std::string columns, values, updates;
+    for (const auto& row : providers::registry()) {
+        if (row.identifier.column.empty()) continue;
+        id_providers.push_back(row.name);
+        const auto column = sqlite::quote_identifier(row.identifier.column);
+        columns += ", " + column;
+        values += ", ?";
+        updates += fmt::format(" {0} = excluded.{0},", column);
+    }
     auto s = m_db.prepare(fmt::format(
-        "INSERT INTO assets (symbol, name, asset_class, exchange, currency, polygon_ticker, coingecko_id, yahoo_symbol, active)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (symbol) DO {}",
-        overwrite ? "UPDATE SET name = excluded.name, asset_class = excluded.asset_class, exchange = excluded.exchange,"
-                    " currency = excluded.currency, polygon_ticker = excluded.polygon_ticker,"
-                    " coingecko_id = excluded.coingecko_id, yahoo_symbol = excluded.yahoo_symbol,"
-                    " active = excluded.active, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
-                  : "NOTHING"));
+        "INSERT INTO assets (symbol, name, asset_class, exchange, currency{}, active)"
+        " VALUES (?, ?, ?, ?, ?{}, ?) ON CONFLICT (symbol) DO {}",
+        columns, values,
+        overwrite ? fmt::format("UPDATE SET name = excluded.name, asset_class = excluded.asset_class, exchange = "
+                                "excluded.exchange, currency = excluded.currency,{} active = excluded.active,"
+                                " updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+                                updates)
+                  : std::string("NOTHING")));
     std::size_t created = 0;
     for (const auto& a : assets) {
         exists.bind(1, a.symbol);
@@ -361,10 +382,9 @@ std::size_t SqliteStore::write_assets(std::span<const market::Asset> assets, boo
         s.bind(3, market::to_string(a.asset_class));
         s.bind(4, a.exchange);
         s.bind(5, a.currency);
-        s.bind_optional(6, opt(a.polygon_ticker));
-        s.bind_optional(7, opt(a.coingecko_id));
-        s.bind_optional(8, opt(a.yahoo_symbol));
-        s.bind(9, static_cast<std::int64_t>(a.active ? 1 : 0));
+        int index = 6;
+        for (const auto provider : id_providers) s.bind_optional(index++, opt(a.identifier(provider)));
+        s.bind(index, static_cast<std::int64_t>(a.active ? 1 : 0));
         s.step();
         s.reset();
     }

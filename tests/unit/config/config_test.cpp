@@ -1,4 +1,5 @@
 #include "etl/config/config.hpp"
+#include "etl/providers/registry.hpp"
 #include "etl/util/error.hpp"
 #include "etl/util/secrets.hpp"
 
@@ -36,29 +37,34 @@ struct ScopedEnv {
     ~ScopedEnv() { unsetenv(name.c_str()); }
 };
 
+// Config::load with this build's keys (the core ones and every provider's).
+Config load(const std::optional<std::filesystem::path>& file, const etl::config::FlagOverrides& flags) {
+    return Config::load(etl::providers::key_table(), file, flags);
+}
+
 } // namespace
 
 TEST_CASE("defaults < file < environment < flags, each with its origin", "[unit]") {
     TempToml toml("database_url = \"sqlite:/tmp/from-file.db\"\n[fetch]\nconcurrency = 4\nmax_retries = 2\n");
     ScopedEnv env("ETL_FETCH_MAX_RETRIES", "7");
     ScopedEnv env2("ETL_FETCH_CONCURRENCY", "6");
-    const auto cfg = Config::load(toml.file, {{"fetch.concurrency", "9"}});
+    const auto cfg = load(toml.file, {{"fetch.concurrency", "9"}});
     CHECK(cfg.get("database_url") == "sqlite:/tmp/from-file.db");
-    CHECK(cfg.settings().at("database_url").origin == "file:" + toml.file.string());
-    CHECK(cfg.get_int("fetch.max_retries", 0, 100) == 7);
-    CHECK(cfg.settings().at("fetch.max_retries").origin == "env:ETL_FETCH_MAX_RETRIES");
-    CHECK(cfg.get_int("fetch.concurrency", 1, 100) == 9);
-    CHECK(cfg.settings().at("fetch.concurrency").origin == "flag");
-    CHECK(cfg.settings().at("log.level").origin == "default");
+    CHECK(cfg.entries().at("database_url").origin == "file:" + toml.file.string());
+    CHECK(cfg.settings().fetch.max_retries == 7);
+    CHECK(cfg.entries().at("fetch.max_retries").origin == "env:ETL_FETCH_MAX_RETRIES");
+    CHECK(cfg.settings().fetch.concurrency == 9);
+    CHECK(cfg.entries().at("fetch.concurrency").origin == "flag");
+    CHECK(cfg.entries().at("log.level").origin == "default");
 }
 
 TEST_CASE("documented environment names work: DATABASE_URL, ETL_<NAME>_BASE_URL, USE_MOCK_DATA", "[unit]") {
     ScopedEnv a("DATABASE_URL", "postgresql://u:pw-very-secret@h/db");
     ScopedEnv b("ETL_POLYGON_BASE_URL", "http://127.0.0.1:9/");
     ScopedEnv c("USE_MOCK_DATA", "1");
-    const auto cfg = Config::load(std::nullopt, {});
+    const auto cfg = load(std::nullopt, {});
     CHECK(cfg.get("providers.polygon.base_url") == "http://127.0.0.1:9/");
-    CHECK(cfg.get_bool("mock"));
+    CHECK(cfg.settings().mock);
     const auto shown = cfg.show();
     CHECK_THAT(shown, Catch::Contains("postgresql://u:***@h/db"));
     CHECK_THAT(shown, !Catch::Contains("pw-very-secret"));
@@ -67,34 +73,34 @@ TEST_CASE("documented environment names work: DATABASE_URL, ETL_<NAME>_BASE_URL,
 
 TEST_CASE("API keys come from the environment only and are masked", "[unit]") {
     ScopedEnv k("POLYGON_API_KEY", "pk_test_abcdefghijklmnop");
-    const auto cfg = Config::load(std::nullopt, {});
+    const auto cfg = load(std::nullopt, {});
     CHECK(cfg.get("providers.polygon.api_key") == "pk_test_abcdefghijklmnop");
     CHECK_THAT(cfg.show(), !Catch::Contains("pk_test_abcdefghijklmnop"));
     CHECK(etl::util::scrub("k=pk_test_abcdefghijklmnop") == "k=***");
     TempToml toml("[providers.polygon]\napi_key = \"pk_in_a_file_123456\"\n");
-    CHECK_THROWS_WITH(Config::load(toml.file, {}), Catch::Contains("API keys come only from the environment"));
+    CHECK_THROWS_WITH(load(toml.file, {}), Catch::Contains("API keys come only from the environment"));
 }
 
 TEST_CASE("configuration errors are ConfigErrors that name the problem", "[unit]") {
     SECTION("bad TOML") {
         TempToml toml("database_url = \n");
-        CHECK_THROWS_AS(Config::load(toml.file, {}), etl::ConfigError);
-        CHECK_THROWS_WITH(Config::load(toml.file, {}), Catch::Contains("invalid TOML"));
+        CHECK_THROWS_AS(load(toml.file, {}), etl::ConfigError);
+        CHECK_THROWS_WITH(load(toml.file, {}), Catch::Contains("invalid TOML"));
     }
     SECTION("unknown key with a suggestion") {
         TempToml toml("[fetch]\nconcurency = 3\n");
-        CHECK_THROWS_WITH(Config::load(toml.file, {}), Catch::Contains("did you mean 'fetch.concurrency'"));
+        CHECK_THROWS_WITH(load(toml.file, {}), Catch::Contains("did you mean 'fetch.concurrency'"));
     }
     SECTION("value of the wrong type or range") {
         TempToml toml("[fetch]\nconcurrency = 0\n");
-        CHECK_THROWS_WITH(Config::load(toml.file, {}), Catch::Contains("fetch.concurrency"));
+        CHECK_THROWS_WITH(load(toml.file, {}), Catch::Contains("fetch.concurrency"));
     }
     SECTION("unknown provider in routing") {
         TempToml toml("[routing]\nstock = \"bloomberg\"\n");
-        CHECK_THROWS_WITH(Config::load(toml.file, {}), Catch::Contains("is not a provider"));
+        CHECK_THROWS_WITH(load(toml.file, {}), Catch::Contains("is not a provider"));
     }
     SECTION("explicit config file that does not exist") {
-        CHECK_THROWS_WITH(Config::load(std::filesystem::path("/nonexistent/etl.toml"), {}),
+        CHECK_THROWS_WITH(load(std::filesystem::path("/nonexistent/etl.toml"), {}),
                           Catch::Contains("does not exist"));
     }
 }
@@ -108,7 +114,7 @@ TEST_CASE("etc/etl.toml.example lists every key (secret ones as comments naming 
     const auto in_file = [&](std::string_view key) {
         return std::any_of(values.begin(), values.end(), [&](const auto& kv) { return kv.first == key; });
     };
-    for (const auto& k : etl::config::known_keys()) {
+    for (const auto& k : etl::providers::key_table().keys) {
         CAPTURE(k.key);
         if (k.secret) {
             CHECK_FALSE(in_file(k.key));
@@ -126,5 +132,5 @@ TEST_CASE("etc/etl.toml.example lists every key (secret ones as comments naming 
         }
     }
     // And it is a valid config as it stands.
-    CHECK_NOTHROW(Config::load(std::filesystem::path(path), {}));
+    CHECK_NOTHROW(load(std::filesystem::path(path), {}));
 }

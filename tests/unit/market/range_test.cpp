@@ -1,12 +1,14 @@
 #include "etl/market/range.hpp"
 #include "etl/market/shard.hpp"
 #include "etl/market/symbol.hpp"
+#include "etl/providers/registry.hpp"
 #include "etl/util/hash.hpp"
 
 #include <catch2/catch.hpp>
 
 using namespace std::chrono;
 using namespace etl::market;
+using etl::providers::adhoc_asset;
 
 namespace {
 sys_days ymd(int y, unsigned m, unsigned d) { return sys_days{year{y} / month{m} / day{d}}; }
@@ -114,9 +116,9 @@ TEST_CASE("no symbol can become a path step at a provider", "[unit]") {
     for (const auto* s : {"A.", "^.A", "X:A.", "A.-USD"}) {
         for (auto c : {AssetClass::stock, AssetClass::index, AssetClass::crypto}) {
             const auto a = adhoc_asset(*normalize_symbol(s), c);
-            CHECK_FALSE(is_path_step(a.polygon_ticker));
-            CHECK_FALSE(is_path_step(a.yahoo_symbol));
-            CHECK_FALSE(is_path_step(a.coingecko_id));
+            CHECK_FALSE(is_path_step(a.identifier("polygon")));
+            CHECK_FALSE(is_path_step(a.identifier("yahoo")));
+            CHECK_FALSE(is_path_step(a.identifier("coingecko")));
         }
     }
     for (const auto* id : {".", "..", "....", "a/b", "/", "a\\b"}) CHECK(is_path_step(id));
@@ -129,25 +131,25 @@ TEST_CASE("bare symbols get a sensible class and provider identifiers", "[unit]"
     CHECK(guess_asset_class("AAPL") == AssetClass::stock);
     CHECK(guess_asset_class("I:SPX") == AssetClass::index);
     const auto btc = adhoc_asset("BTC", AssetClass::crypto);
-    CHECK(btc.coingecko_id == "bitcoin");
-    CHECK(btc.polygon_ticker == "X:BTCUSD");
-    CHECK(btc.yahoo_symbol == "BTC-USD");
+    CHECK(btc.identifier("coingecko") == "bitcoin");
+    CHECK(btc.identifier("polygon") == "X:BTCUSD");
+    CHECK(btc.identifier("yahoo") == "BTC-USD");
     CHECK_FALSE(btc.active);
     for (const auto* spelling : {"X:BTCUSD", "BTC-USD"}) {
         const auto x = adhoc_asset(spelling, guess_asset_class(spelling));
         CHECK(x.asset_class == AssetClass::crypto);
-        CHECK(x.polygon_ticker == "X:BTCUSD");
-        CHECK(x.yahoo_symbol == "BTC-USD");
-        CHECK(x.coingecko_id == "bitcoin");
+        CHECK(x.identifier("polygon") == "X:BTCUSD");
+        CHECK(x.identifier("yahoo") == "BTC-USD");
+        CHECK(x.identifier("coingecko") == "bitcoin");
     }
     const auto brk = adhoc_asset("BRK.B", AssetClass::stock);
-    CHECK(brk.polygon_ticker == "BRK.B");
-    CHECK(brk.yahoo_symbol == "BRK-B");
+    CHECK(brk.identifier("polygon") == "BRK.B");
+    CHECK(brk.identifier("yahoo") == "BRK-B");
     const auto spx = adhoc_asset("SPX", AssetClass::index);
-    CHECK(spx.polygon_ticker == "I:SPX");
-    CHECK(spx.yahoo_symbol == "^SPX");
+    CHECK(spx.identifier("polygon") == "I:SPX");
+    CHECK(spx.identifier("yahoo") == "^SPX");
     const auto gspc = adhoc_asset("^GSPC", AssetClass::index);
-    CHECK(gspc.polygon_ticker == "I:GSPC");
-    CHECK(gspc.yahoo_symbol == "^GSPC");
-    CHECK(adhoc_asset("I:NDX", AssetClass::index).yahoo_symbol == "^NDX");
+    CHECK(gspc.identifier("polygon") == "I:GSPC");
+    CHECK(gspc.identifier("yahoo") == "^GSPC");
+    CHECK(adhoc_asset("I:NDX", AssetClass::index).identifier("yahoo") == "^NDX");
 }

@@ -1,5 +1,6 @@
 #include "etl/jobs/pipeline.hpp"
 
+#include "etl/jobs/setup.hpp"
 #include "etl/market/validate.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"

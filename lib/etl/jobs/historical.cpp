@@ -144,7 +144,8 @@ int historical_main(const std::vector<std::string>& args) {
                 for (const auto& asset : resolve_assets(run_spec.symbols, run_spec.forced, *run.store, /*dry_run=*/true,
                                                         run.shard))
                     if (is_empty(window_of(asset)))
-                        throw empty_window_error(request, window_of(asset), today_of(asset), is_crypto(asset), asset.symbol);
+                        throw empty_window_error(request, window_of(asset), today_of(asset), is_crypto(asset),
+                                                 asset.symbol);
             }
         };
         run_spec.work = [&](RunContext& run) {

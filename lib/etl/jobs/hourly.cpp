@@ -84,10 +84,11 @@ int hourly_main(const std::vector<std::string>& args) {
             const auto& calendar = run.calendar;
             const auto now = run.now;
             market_open = calendar.is_open(now);
-            const bool crypto_only = forced == market::AssetClass::crypto ||
-                                     (!symbols.empty() && std::all_of(symbols.begin(), symbols.end(), [](const auto& s) {
-                                          return market::guess_asset_class(s) == market::AssetClass::crypto;
-                                      }));
+            const bool crypto_only =
+                forced == market::AssetClass::crypto ||
+                (!symbols.empty() && std::all_of(symbols.begin(), symbols.end(), [](const auto& s) {
+                     return market::guess_asset_class(s) == market::AssetClass::crypto;
+                 }));
             // --session names the market's day: for stocks at most the last NYSE session that has opened (at
             // 22:00 ET the UTC date is already tomorrow's, and before 09:30 today's session has not begun);
             // for crypto at most the UTC date.

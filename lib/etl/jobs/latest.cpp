@@ -45,7 +45,8 @@ int latest_main(const std::vector<std::string>& args) {
         bool market_open = false;
         run_spec.before_store = [&](RunContext& run) -> std::optional<std::string> {
             market_open = run.calendar.is_open(run.now);
-            if (opts.market_hours_only && !market_open && only_equities_named(run.cfg, run_spec.symbols, run_spec.forced))
+            if (opts.market_hours_only && !market_open &&
+                only_equities_named(run.cfg, run_spec.symbols, run_spec.forced))
                 return "market closed (NYSE); --market-hours-only: nothing to do";
             return std::nullopt;
         };

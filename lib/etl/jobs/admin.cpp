@@ -1,7 +1,8 @@
 // Administrative commands: etl assets, etl db, etl config.
 #include "etl/jobs/cli.hpp"
 #include "etl/jobs/commands.hpp"
-#include "etl/jobs/common.hpp"
+#include "etl/jobs/options.hpp"
+#include "etl/jobs/setup.hpp"
 #include "etl/market/symbol.hpp"
 #include "etl/providers/registry.hpp"
 #include "etl/util/error.hpp"

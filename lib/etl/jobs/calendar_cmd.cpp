@@ -2,7 +2,8 @@
 // today-or-last (the one etl-hourly loads).
 #include "etl/jobs/cli.hpp"
 #include "etl/jobs/commands.hpp"
-#include "etl/jobs/common.hpp"
+#include "etl/jobs/options.hpp"
+#include "etl/jobs/setup.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
 

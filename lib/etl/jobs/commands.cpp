@@ -1,7 +1,7 @@
 #include "etl/jobs/commands.hpp"
 
 #include "etl/http/client.hpp"
-#include "etl/jobs/common.hpp"
+#include "etl/jobs/setup.hpp"
 #include "etl/util/error.hpp"
 #include "etl/util/log.hpp"
 #include "etl/util/secrets.hpp"

@@ -1,8 +1,10 @@
 // etl-historical RANGE [SYMBOL...]: daily bars for a chart range into price_bars.
 #include "etl/jobs/cli.hpp"
 #include "etl/jobs/commands.hpp"
-#include "etl/jobs/common.hpp"
+#include "etl/jobs/assets.hpp"
+#include "etl/jobs/options.hpp"
 #include "etl/jobs/pipeline.hpp"
+#include "etl/jobs/run.hpp"
 #include "etl/market/range.hpp"
 #include "etl/market/symbol.hpp"
 #include "etl/util/clock.hpp"
@@ -104,55 +106,52 @@ int historical_main(const std::vector<std::string>& args) {
         }
         if (a.range.empty() && a.from.empty())
             throw UsageError(fmt::format("missing RANGE: use one of {}, or --from YYYY-MM-DD", market::range_list()));
-        const auto now = util::now();
         const auto request = parse_window(a);
-        const auto symbols = normalize_symbols(a.symbols);
-        const auto forced = parse_class_flag(a.asset_class);
-        const auto shard = resolve_shard(common);
-        auto cfg = load_config(common);
-        preflight(cfg, common, symbols, forced);
-        const auto calendar = load_calendar(cfg);
+        RunSpec run_spec;
+        run_spec.job = "etl-historical";
+        run_spec.symbols = normalize_symbols(a.symbols);
+        run_spec.forced = parse_class_flag(a.asset_class);
+        run_spec.no_assets_hint = " (add some with 'etl assets import etc/assets.csv')";
         // "Today" is the market's: each class's window ends on its own (see market::market_today).
-        const sys_days stock_today = market::market_today(market::AssetClass::stock, now, calendar);
-        const sys_days crypto_today = market::market_today(market::AssetClass::crypto, now, calendar);
+        sys_days stock_today{};
+        sys_days crypto_today{};
+        market::DateWindow stock_window{};
+        market::DateWindow crypto_window{};
         const auto today_of = [&](const market::Asset& asset) { return is_crypto(asset) ? crypto_today : stock_today; };
-        const auto stock_window = window_on(request, stock_today);
-        const auto crypto_window = window_on(request, crypto_today);
         const auto window_of = [&](const market::Asset& asset) { return is_crypto(asset) ? crypto_window : stock_window; };
-        if (is_empty(stock_window) && is_empty(crypto_window)) {
-            if (request.from && *request.from > crypto_today)
-                throw UsageError(fmt::format("--from {} is after the market's today ({} for {}, {} for {}); use "
-                                             "--from {} or earlier",
-                                             util::format_date(*request.from), util::format_date(stock_today),
-                                             class_names(false), util::format_date(crypto_today), class_names(true),
-                                             util::format_date(crypto_today)));
-            throw empty_window_error(request, stock_window, stock_today, false, "every asset");
-        }
-
-        RunTotals totals;
-        totals.job = "etl-historical";
-        totals.arguments = join_arguments({args.begin() + 1, args.end()});
-        totals.shard = shard.to_string();
-        auto store = start_run(cfg, totals, common.dry_run);
-        if (is_empty(stock_window) || is_empty(crypto_window)) {
-            // One class has nothing to load: a usage error if an asset of it is asked for, found before
-            // anything (an unknown symbol's asset row) is written.
-            for (const auto& asset : resolve_assets(symbols, forced, *store, /*dry_run=*/true, shard))
-                if (is_empty(window_of(asset)))
-                    throw empty_window_error(request, window_of(asset), today_of(asset), is_crypto(asset), asset.symbol);
-        }
-        auto assets = resolve_assets(symbols, forced, *store, common.dry_run, shard);
-        check_provider_keys(cfg, assets);
-        totals.symbols_requested = assets.size();
-        if (!common.dry_run) totals.run_id = store->begin_run({totals.job, totals.arguments, totals.shard});
-
-        return execute_run(totals, store.get(), common.report_file, [&] {
-            if (assets.empty()) {
-                util::log_info("nothing to do: no {}symbols for shard {} (add some with 'etl assets import "
-                               "etc/assets.csv')",
-                               symbols.empty() ? "active " : "", totals.shard);
-                return;
+        run_spec.before_store = [&](RunContext& run) -> std::optional<std::string> {
+            const auto now = run.now;
+            const auto& calendar = run.calendar;
+            stock_today = market::market_today(market::AssetClass::stock, now, calendar);
+            crypto_today = market::market_today(market::AssetClass::crypto, now, calendar);
+            stock_window = window_on(request, stock_today);
+            crypto_window = window_on(request, crypto_today);
+            if (is_empty(stock_window) && is_empty(crypto_window)) {
+                if (request.from && *request.from > crypto_today)
+                    throw UsageError(fmt::format("--from {} is after the market's today ({} for {}, {} for {}); use "
+                                                 "--from {} or earlier",
+                                                 util::format_date(*request.from), util::format_date(stock_today),
+                                                 class_names(false), util::format_date(crypto_today), class_names(true),
+                                                 util::format_date(crypto_today)));
+                throw empty_window_error(request, stock_window, stock_today, false, "every asset");
             }
+            return std::nullopt;
+        };
+        run_spec.before_assets = [&](RunContext& run) {
+            if (is_empty(stock_window) || is_empty(crypto_window)) {
+                // One class has nothing to load: a usage error if an asset of it is asked for, found before
+                // anything (an unknown symbol's asset row) is written.
+                for (const auto& asset : resolve_assets(run_spec.symbols, run_spec.forced, *run.store, /*dry_run=*/true,
+                                                        run.shard))
+                    if (is_empty(window_of(asset)))
+                        throw empty_window_error(request, window_of(asset), today_of(asset), is_crypto(asset),
+                                                 asset.symbol);
+            }
+        };
+        run_spec.work = [&](RunContext& run) {
+            const auto& cfg = run.cfg;
+            const auto now = run.now;
+            auto& assets = run.assets;
             const bool any_stock = std::any_of(assets.begin(), assets.end(), [](const auto& x) { return !is_crypto(x); });
             const bool any_crypto = std::any_of(assets.begin(), assets.end(), is_crypto);
             std::vector<std::string> clipped, windows;
@@ -169,7 +168,7 @@ int historical_main(const std::vector<std::string>& args) {
             if (!clipped.empty())
                 util::log_info("--to {} is after the market's today: the window ends on {}",
                                util::format_date(*request.to), fmt::join(clipped, " and "));
-            Router router(cfg, now, &calendar);
+            Router router(cfg, now, &run.calendar);
             PipelineSpec spec;
             spec.assets = std::move(assets);
             spec.timeframe = market::Timeframe::day;
@@ -181,8 +180,9 @@ int historical_main(const std::vector<std::string>& args) {
                 return p.daily_bars(asset, window_of(asset), why);
             };
             util::log_info("fetching {} symbol(s), {}", spec.assets.size(), fmt::join(windows, ", "));
-            run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : store.get(), totals);
-        });
+            run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : run.store, run.totals);
+        };
+        return run_job(run_spec, args, common);
     });
 }
 

@@ -3,8 +3,10 @@
 #include "etl/jobs/cache.hpp"
 #include "etl/jobs/cli.hpp"
 #include "etl/jobs/commands.hpp"
-#include "etl/jobs/common.hpp"
+#include "etl/jobs/assets.hpp"
+#include "etl/jobs/options.hpp"
 #include "etl/jobs/pipeline.hpp"
+#include "etl/jobs/run.hpp"
 #include "etl/market/quote.hpp"
 #include "etl/market/range.hpp"
 #include "etl/market/symbol.hpp"
@@ -60,83 +62,79 @@ int hourly_main(const std::vector<std::string>& args) {
         add_common_options(app, common);
         if (auto rc = parse_cli(app, args)) return *rc;
 
-        const auto now = util::now();
         std::optional<sys_days> session_day;
         if (!session_flag.empty()) session_day = util::parse_date_flag("--session", session_flag);
         const auto symbols = normalize_symbols(opts.symbols);
         const auto forced = parse_class_flag(opts.asset_class);
-        const auto shard = resolve_shard(common);
-        auto cfg = load_config(common);
-        preflight(cfg, common, symbols, forced);
-        const auto calendar = load_calendar(cfg);
-        const bool market_open = calendar.is_open(now);
-        const bool crypto_only = forced == market::AssetClass::crypto ||
-                                 (!symbols.empty() && std::all_of(symbols.begin(), symbols.end(), [](const auto& s) {
-                                      return market::guess_asset_class(s) == market::AssetClass::crypto;
-                                  }));
-        // --session names the market's day: for stocks at most the last NYSE session that has opened (at
-        // 22:00 ET the UTC date is already tomorrow's, and before 09:30 today's session has not begun);
-        // for crypto at most the UTC date.
-        if (session_day) {
-            const auto cls = crypto_only ? market::AssetClass::crypto : market::AssetClass::stock;
-            const auto today = market::market_today(cls, now, calendar);
-            if (*session_day > today)
-                throw UsageError(fmt::format("--session {} is in the future: the last {} is {}", session_flag,
-                                             crypto_only ? "UTC day" : "NYSE session that has opened",
-                                             util::format_date(today)));
-        }
-
-        // Cron fires this every few minutes: outside the session a run of equities only ends here,
-        // before touching the database.
-        if (opts.market_hours_only && !market_open && !session_day && only_equities_named(cfg, symbols, forced)) {
-            util::log_info("market closed (NYSE); --market-hours-only: nothing to do");
-            return 0;
-        }
-
-        const auto session = session_day ? calendar.session_on(*session_day) : calendar.session_for(now);
-        // A named equity on a day without a session is a usage error; caught here, before the run
-        // writes anything (an unknown symbol would otherwise be recorded in assets first).
-        const auto no_session = [&] {
+        RunSpec run_spec;
+        run_spec.job = "etl-hourly";
+        run_spec.symbols = symbols;
+        run_spec.forced = forced;
+        bool market_open = false;
+        std::optional<market::Session> session;
+        // A named equity on a day without a session is a usage error; caught before the run writes
+        // anything (an unknown symbol would otherwise be recorded in assets first).
+        const auto no_session = [&](const market::TradingCalendar& calendar) {
             const auto name = calendar.holiday_name(*session_day);
             return UsageError(fmt::format("--session {} is not an NYSE session ({}); pick a trading day", session_flag,
                                           name.empty() ? std::string_view("weekend") : name));
         };
-        if (session_day && !session && !crypto_only) throw no_session();
-
-        RunTotals totals;
-        totals.job = "etl-hourly";
-        totals.arguments = join_arguments({args.begin() + 1, args.end()});
-        totals.shard = shard.to_string();
-        auto store = start_run(cfg, totals, common.dry_run);
-        auto assets = resolve_assets(symbols, forced, *store, common.dry_run, shard);
-        check_provider_keys(cfg, assets);
-        if (opts.market_hours_only && !market_open && !session_day) {
-            drop_equities(assets);
-            if (assets.empty()) {
-                util::log_info("nothing to do");
-                return 0;
+        run_spec.before_store = [&](RunContext& run) -> std::optional<std::string> {
+            const auto& cfg = run.cfg;
+            const auto& calendar = run.calendar;
+            const auto now = run.now;
+            market_open = calendar.is_open(now);
+            const bool crypto_only =
+                forced == market::AssetClass::crypto ||
+                (!symbols.empty() && std::all_of(symbols.begin(), symbols.end(), [](const auto& s) {
+                     return market::guess_asset_class(s) == market::AssetClass::crypto;
+                 }));
+            // --session names the market's day: for stocks at most the last NYSE session that has opened (at
+            // 22:00 ET the UTC date is already tomorrow's, and before 09:30 today's session has not begun);
+            // for crypto at most the UTC date.
+            if (session_day) {
+                const auto cls = crypto_only ? market::AssetClass::crypto : market::AssetClass::stock;
+                const auto today = market::market_today(cls, now, calendar);
+                if (*session_day > today)
+                    throw UsageError(fmt::format("--session {} is in the future: the last {} is {}", session_flag,
+                                                 crypto_only ? "UTC day" : "NYSE session that has opened",
+                                                 util::format_date(today)));
             }
-        }
-        if (!session && std::any_of(assets.begin(), assets.end(), [](const auto& a) { return !is_crypto(a); }))
-            throw no_session();
-        totals.symbols_requested = assets.size();
-        if (!common.dry_run) totals.run_id = store->begin_run({totals.job, totals.arguments, totals.shard});
 
-        const bool extended = cfg.settings().hourly.extended_hours;
-        std::mutex cache_mutex;
-        std::vector<std::pair<std::string, std::string>> cache;
-        return execute_run(totals, store.get(), common.report_file, [&] {
-            if (assets.empty()) {
-                util::log_info("nothing to do: no {}symbols for shard {}", symbols.empty() ? "active " : "", totals.shard);
-                return;
+            // Cron fires this every few minutes: outside the session a run of equities only ends here,
+            // before touching the database.
+            if (opts.market_hours_only && !market_open && !session_day && only_equities_named(cfg, symbols, forced))
+                return "market closed (NYSE); --market-hours-only: nothing to do";
+
+            session = session_day ? calendar.session_on(*session_day) : calendar.session_for(now);
+            if (session_day && !session && !crypto_only) throw no_session(calendar);
+            return std::nullopt;
+        };
+        run_spec.after_assets = [&](RunContext& run) -> std::optional<std::string> {
+            auto& assets = run.assets;
+            if (opts.market_hours_only && !market_open && !session_day) {
+                drop_equities(assets);
+                if (assets.empty()) return "nothing to do";
             }
+            if (!session && std::any_of(assets.begin(), assets.end(), [](const auto& a) { return !is_crypto(a); }))
+                throw no_session(run.calendar);
+            return std::nullopt;
+        };
+
+        run_spec.work = [&](RunContext& run) {
+            const auto& cfg = run.cfg;
+            const auto now = run.now;
+            auto& totals = run.totals;
+            const bool extended = cfg.settings().hourly.extended_hours;
+            std::mutex cache_mutex;
+            std::vector<std::pair<std::string, std::string>> cache;
             if (session)
                 util::log_info("session {} ({} .. {}{})", util::format_date(session->date),
                                util::format_instant(session->open), util::format_instant(session->close),
                                session->early_close ? ", early close" : "");
-            Router router(cfg, now, &calendar);
+            Router router(cfg, now, &run.calendar);
             PipelineSpec spec;
-            spec.assets = std::move(assets);
+            spec.assets = std::move(run.assets);
             spec.timeframe = market::Timeframe::hour;
             auto window_of = [&](const market::Asset& a) {
                 return is_crypto(a) ? crypto_window(session_day, now) : equity_window(*session, extended);
@@ -154,10 +152,11 @@ int hourly_main(const std::vector<std::string>& args) {
                 const std::lock_guard lock(cache_mutex);
                 cache.emplace_back(fmt::format("hourly_data:{}:1D", symbol), market::to_cache_json(bars));
             };
-            run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : store.get(), totals);
+            run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : run.store, totals);
             if (!common.dry_run && !totals.interrupted)
                 write_cache(cfg, cache, cfg.settings().redis.hourly_ttl);
-        });
+        };
+        return run_job(run_spec, args, common);
     });
 }
 

@@ -3,8 +3,11 @@
 #include "etl/jobs/cache.hpp"
 #include "etl/jobs/cli.hpp"
 #include "etl/jobs/commands.hpp"
-#include "etl/jobs/common.hpp"
+#include "etl/jobs/assets.hpp"
+#include "etl/jobs/options.hpp"
 #include "etl/jobs/pipeline.hpp"
+#include "etl/jobs/run.hpp"
+#include "etl/jobs/setup.hpp"
 #include "etl/providers/fetcher.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
@@ -35,43 +38,34 @@ int latest_main(const std::vector<std::string>& args) {
         add_common_options(app, common);
         if (auto rc = parse_cli(app, args)) return *rc;
 
-        const auto now = util::now();
-        const auto symbols = normalize_symbols(opts.symbols);
-        const auto forced = parse_class_flag(opts.asset_class);
-        const auto shard = resolve_shard(common);
-        auto cfg = load_config(common);
-        preflight(cfg, common, symbols, forced);
-        const auto calendar = load_calendar(cfg);
-        const bool market_open = calendar.is_open(now);
-        if (opts.market_hours_only && !market_open && only_equities_named(cfg, symbols, forced)) {
-            util::log_info("market closed (NYSE); --market-hours-only: nothing to do");
-            return 0;
-        }
-
-        RunTotals totals;
-        totals.job = "etl-latest";
-        totals.arguments = join_arguments({args.begin() + 1, args.end()});
-        totals.shard = shard.to_string();
-        auto store = start_run(cfg, totals, common.dry_run);
-        auto assets = resolve_assets(symbols, forced, *store, common.dry_run, shard);
-        check_provider_keys(cfg, assets);
-        if (opts.market_hours_only && !market_open) {
-            drop_equities(assets);
-            if (assets.empty()) {
-                util::log_info("nothing to do");
-                return 0;
+        RunSpec run_spec;
+        run_spec.job = "etl-latest";
+        run_spec.symbols = normalize_symbols(opts.symbols);
+        run_spec.forced = parse_class_flag(opts.asset_class);
+        bool market_open = false;
+        run_spec.before_store = [&](RunContext& run) -> std::optional<std::string> {
+            market_open = run.calendar.is_open(run.now);
+            if (opts.market_hours_only && !market_open &&
+                only_equities_named(run.cfg, run_spec.symbols, run_spec.forced))
+                return "market closed (NYSE); --market-hours-only: nothing to do";
+            return std::nullopt;
+        };
+        run_spec.after_assets = [&](RunContext& run) -> std::optional<std::string> {
+            if (opts.market_hours_only && !market_open) {
+                drop_equities(run.assets);
+                if (run.assets.empty()) return "nothing to do";
             }
-        }
-        totals.symbols_requested = assets.size();
-        if (!common.dry_run) totals.run_id = store->begin_run({totals.job, totals.arguments, totals.shard});
+            return std::nullopt;
+        };
 
-        return execute_run(totals, store.get(), common.report_file, [&] {
-            if (assets.empty()) {
-                util::log_info("nothing to do: no {}symbols for shard {}", symbols.empty() ? "active " : "", totals.shard);
-                return;
-            }
+        run_spec.work = [&](RunContext& run) {
+            const auto& cfg = run.cfg;
+            const auto now = run.now;
+            const auto& assets = run.assets;
+            auto& totals = run.totals;
+            auto* const store = run.store;
             // Extract: one fetch per symbol, or per batch where the provider takes many ids at once.
-            Router router(cfg, now, &calendar);
+            Router router(cfg, now, &run.calendar);
             std::map<const providers::Provider*, std::vector<market::Asset>> by_provider;
             for (const auto& a : assets) by_provider[router.route(a).front()].push_back(a);
             std::vector<providers::FetchJob> jobs;
@@ -153,7 +147,8 @@ int latest_main(const std::vector<std::string>& args) {
             for (const auto& q : quotes) cache.emplace_back(fmt::format("latest_price:{}", q.symbol), market::to_cache_json(q));
             write_cache(cfg, cache, cfg.settings().redis.latest_ttl);
             phase_done("cache");
-        });
+        };
+        return run_job(run_spec, args, common);
     });
 }
 

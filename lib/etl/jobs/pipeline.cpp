@@ -1,5 +1,6 @@
 #include "etl/jobs/pipeline.hpp"
 
+#include "etl/jobs/setup.hpp"
 #include "etl/market/validate.hpp"
 #include "etl/providers/registry.hpp"
 #include "etl/util/clock.hpp"

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "etl/config/config.hpp"
-#include "etl/jobs/common.hpp"
+#include "etl/jobs/totals.hpp"
 #include "etl/market/asset.hpp"
 #include "etl/market/calendar.hpp"
 #include "etl/providers/fetcher.hpp"

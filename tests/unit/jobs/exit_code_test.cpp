@@ -1,4 +1,4 @@
-#include "etl/jobs/common.hpp"
+#include "etl/jobs/totals.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,5 @@
 #include "etl/jobs/pipeline.hpp"
+#include "etl/jobs/report.hpp"
 #include "etl/util/clock.hpp"
 
 #include <catch2/catch.hpp>

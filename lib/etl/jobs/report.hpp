@@ -1,0 +1,16 @@
+// What a run says about itself at the end: the one-screen summary on stderr and the --report JSON.
+#pragma once
+
+#include "etl/jobs/totals.hpp"
+#include "etl/util/exit_code.hpp"
+
+#include <string>
+
+namespace etl::jobs {
+
+// The one-screen summary written to stderr at the end of a run.
+std::string summary_text(const RunTotals& totals, util::ExitCode code);
+// Writes the --report JSON (atomically: a temp file renamed into place). Throws etl::Error on I/O failure.
+void write_report(const std::string& path, const RunTotals& totals, util::ExitCode code);
+
+} // namespace etl::jobs

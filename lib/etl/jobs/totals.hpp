@@ -1,0 +1,90 @@
+// A run's outcome and the exit code it earns: the tallies jobs fill (RunTotals, the one struct the
+// epilogue's sinks read), the verdict an exit rule draws from them, and the one mapping from a
+// verdict to an exit code (SPEC.md section 5).
+#pragma once
+
+#include "etl/providers/provider.hpp"
+#include "etl/store/store.hpp"
+#include "etl/util/exit_code.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace etl::jobs {
+
+// The run's tallies, from which the exit code, the etl_runs row, the summary and the report are derived.
+struct RunTotals {
+    std::string job;
+    std::string arguments;
+    std::string shard;
+    bool dry_run = false;
+    std::int64_t run_id = 0;
+    std::string store;
+    std::uint64_t symbols_requested = 0;
+    std::uint64_t symbols_ok = 0;
+    std::uint64_t symbols_failed = 0;
+    std::uint64_t symbols_interrupted = 0;
+    std::uint64_t failures_transient = 0;
+    std::uint64_t failures_config = 0;
+    std::uint64_t failures_no_data = 0;
+    store::LoadStats rows;
+    std::uint64_t bars_valid = 0;
+    double max_rejected_ratio = 1.0;
+    bool interrupted = false;
+    std::string first_config_error;
+    std::string error;  // what stopped the run early, "" otherwise
+    struct SymbolFailure {
+        std::string symbol;
+        std::string provider;
+        std::string kind;
+        std::string error;
+    };
+    std::vector<SymbolFailure> failures;
+    // Named phases and their wall time in seconds ("fetch", "database", "cache"), for the report.
+    std::vector<std::pair<std::string, double>> timings;
+    std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
+    // How the run ended, set by the run scaffold (run.hpp) before the sinks read it.
+    util::ExitCode code = util::ExitCode::ok;
+    // Why the run ended before it was recorded (no etl_runs row, no summary, no report: the reason is
+    // the one line it logs), e.g. "market closed (NYSE); --market-hours-only: nothing to do"; "" otherwise.
+    std::string nothing_to_do;
+
+    // Counts one failed symbol: failed, by kind (transient, config), and listed with its error.
+    void add_failure(const std::string& symbol, const std::string& provider, providers::FailureKind kind,
+                     const std::string& message);
+    // Counts one symbol the provider answered without any data where some was due (an unknown or
+    // delisted ticker): failed, of kind "no data" (exit 1, never 69: the provider is up).
+    void add_no_data(const std::string& symbol, const std::string& provider, const std::string& message);
+};
+
+// What an exit rule concludes from a run's tallies. Each command has its own rule (symbols for the
+// fetch jobs; rows per table for a migration; checks for validation); exit_code() maps every verdict.
+enum class Verdict {
+    ok,             // everything done
+    nothing_to_do,  // nothing to do (e.g. --market-hours-only outside the session)
+    partial,        // some items failed; the others were committed
+    data,           // the data is bad: rejected records above the threshold, failed checks
+    unavailable,    // every item failed for want of a provider
+    config,         // a configuration error showed during the work (a key the provider rejected)
+    interrupted,    // SIGINT/SIGTERM
+};
+
+// The one place a verdict becomes an exit code (SPEC.md section 5): ok and nothing_to_do 0, partial 1,
+// data 65, unavailable 69, config 78, interrupted 130.
+util::ExitCode exit_code(Verdict verdict) noexcept;
+
+// The exit rule of the jobs that fetch symbols (etl-historical, etl-hourly, etl-latest), in this order:
+// interrupted; configuration; every symbol failed for want of a provider (unavailable); some symbols
+// failed (partial); rejected records above validation.max_rejected_ratio (data); else ok.
+Verdict symbol_verdict(const RunTotals& totals);
+// exit_code(symbol_verdict(totals)).
+util::ExitCode decide_exit_code(const RunTotals& totals);
+
+// The etl_runs status of an exit code.
+store::RunStatus run_status(util::ExitCode code);
+
+} // namespace etl::jobs

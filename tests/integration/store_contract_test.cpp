@@ -224,12 +224,13 @@ TEMPLATE_TEST_CASE("store contract: the asset catalog inserts missing assets and
     market::Asset a;
     a.symbol = "AAPL";
     a.name = "Apple";
-    a.polygon_ticker = "AAPL";
+    a.identifiers["polygon"] = "AAPL";
     CHECK(catalog.upsert_assets(std::vector{a}) == 1);
     a.name = "changed";
     a.active = false;
     CHECK(catalog.insert_missing_assets(std::vector{a}) == 0);
     CHECK(catalog.find_asset("AAPL")->name == "Apple");
+    CHECK(catalog.find_asset("AAPL")->identifier("polygon") == "AAPL");
     CHECK(catalog.upsert_assets(std::vector{a}) == 0);
     CHECK(catalog.find_asset("AAPL")->name == "changed");
     CHECK(catalog.list_assets(true).empty());

@@ -2,6 +2,7 @@
 
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
+#include "etl/util/json_writer.hpp"
 #include "etl/util/secrets.hpp"
 #include "etl/util/strings.hpp"
 
@@ -34,32 +35,54 @@ std::string summary_text(const RunTotals& t, util::ExitCode code) {
     return out;
 }
 
-void write_report(const std::string& path, const RunTotals& t, util::ExitCode code) {
-    std::string failures;
-    for (const auto& f : t.failures) {
-        if (!failures.empty()) failures += ",";
-        failures += fmt::format(R"({{"symbol":{},"provider":{},"kind":{},"error":{}}})", util::json_quote(f.symbol),
-                                util::json_quote(f.provider), util::json_quote(f.kind), util::json_quote(f.error));
-    }
-    std::string timings;
-    for (const auto& [name, seconds] : t.timings) {
-        if (!timings.empty()) timings += ",";
-        timings += fmt::format("{}:{:.3f}", util::json_quote(name), seconds);
-    }
-    const auto now = std::chrono::system_clock::now();
+namespace {
+
+std::int64_t count(std::uint64_t n) { return static_cast<std::int64_t>(n); }
+
+} // namespace
+
+std::string report_json(const RunTotals& t, util::ExitCode code, std::chrono::system_clock::time_point now) {
     const auto secs = std::chrono::duration<double>(now - t.started).count();
-    const std::string json = fmt::format(
-        R"({{"job":{},"arguments":{},"shard":{},"run_id":{},"dry_run":{},"store":{},"started_at":"{}","finished_at":"{}","duration_seconds":{:.3f},"status":"{}","exit_code":{},)"
-        R"("symbols":{{"requested":{},"ok":{},"failed":{},"no_data":{},"not_done":{}}},)"
-        R"("rows":{{"inserted":{},"updated":{},"unchanged":{},"rejected":{}}},"failures":[{}],"error":{},"timings":{{{}}}}})"
-        "\n",
-        util::json_quote(t.job), util::json_quote(t.arguments), util::json_quote(t.shard),
-        t.run_id ? std::to_string(t.run_id) : "null", t.dry_run ? "true" : "false", util::json_quote(t.store),
-        util::format_instant(std::chrono::floor<std::chrono::seconds>(t.started)),
-        util::format_instant(std::chrono::floor<std::chrono::seconds>(now)), secs, store::to_string(run_status(code)),
-        util::to_int(code), t.symbols_requested, t.symbols_ok, t.symbols_failed, t.failures_no_data, t.symbols_interrupted,
-        t.rows.inserted, t.rows.updated, t.rows.unchanged, t.rows.rejected, failures,
-        t.error.empty() ? std::string("null") : util::json_quote(t.error), timings);
+    util::JsonWriter w;
+    w.start_object();
+    w.key("job").string(t.job).key("arguments").string(t.arguments).key("shard").string(t.shard);
+    w.key("run_id");
+    if (t.run_id) w.number(t.run_id);
+    else w.null();
+    w.key("dry_run").boolean(t.dry_run).key("store").string(t.store);
+    w.key("started_at").string(util::format_instant(std::chrono::floor<std::chrono::seconds>(t.started)));
+    w.key("finished_at").string(util::format_instant(std::chrono::floor<std::chrono::seconds>(now)));
+    w.key("duration_seconds").fixed(secs, 3);
+    w.key("status").string(store::to_string(run_status(code))).key("exit_code").number(util::to_int(code));
+    w.key("symbols").start_object();
+    w.key("requested").number(count(t.symbols_requested)).key("ok").number(count(t.symbols_ok));
+    w.key("failed").number(count(t.symbols_failed)).key("no_data").number(count(t.failures_no_data));
+    w.key("not_done").number(count(t.symbols_interrupted));
+    w.end_object();
+    w.key("rows").start_object();
+    w.key("inserted").number(count(t.rows.inserted)).key("updated").number(count(t.rows.updated));
+    w.key("unchanged").number(count(t.rows.unchanged)).key("rejected").number(count(t.rows.rejected));
+    w.end_object();
+    w.key("failures").start_array();
+    for (const auto& f : t.failures) {
+        w.start_object();
+        w.key("symbol").string(f.symbol).key("provider").string(f.provider).key("kind").string(f.kind);
+        w.key("error").string(f.error);
+        w.end_object();
+    }
+    w.end_array();
+    w.key("error");
+    if (t.error.empty()) w.null();
+    else w.string(t.error);
+    w.key("timings").start_object();
+    for (const auto& [name, seconds] : t.timings) w.key(name).fixed(seconds, 3);
+    w.end_object();
+    w.end_object();
+    return std::move(w).release() + "\n";
+}
+
+void write_report(const std::string& path, const RunTotals& t, util::ExitCode code) {
+    const std::string json = report_json(t, code, std::chrono::system_clock::now());
     const std::string text = util::scrub(json);
     std::error_code ec;
     if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {

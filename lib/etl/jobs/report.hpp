@@ -4,12 +4,15 @@
 #include "etl/jobs/totals.hpp"
 #include "etl/util/exit_code.hpp"
 
+#include <chrono>
 #include <string>
 
 namespace etl::jobs {
 
 // The one-screen summary written to stderr at the end of a run.
 std::string summary_text(const RunTotals& totals, util::ExitCode code);
+// The --report JSON of a run that ends at `now` (one line, newline-terminated; not yet scrubbed).
+std::string report_json(const RunTotals& totals, util::ExitCode code, std::chrono::system_clock::time_point now);
 // Writes the --report JSON (atomically: a temp file renamed into place). Throws etl::Error on I/O failure.
 void write_report(const std::string& path, const RunTotals& totals, util::ExitCode code);
 

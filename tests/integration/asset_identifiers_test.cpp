@@ -34,7 +34,7 @@ struct IdentifiersDatabase {
         try {
             pg::Connection admin("postgresql:///postgres", "etl-integration-tests");
             admin.exec(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", name), "dropping the test database");
-        } catch (...) {  // a leftover database in a throwaway cluster is harmless
+        } catch (...) { // a leftover database in a throwaway cluster is harmless
         }
     }
 };
@@ -53,7 +53,7 @@ void check_identifier_round_trip(store::Store& s, const std::function<void(const
     btc.identifiers["coingecko"] = "bitcoin";
     auto odd = providers::adhoc_asset("BRK.B", market::AssetClass::stock);
     odd.identifiers["yahoo"] = "BRK-B.custom";
-    odd.identifiers.erase("polygon");  // no Polygon ticker: NULL in the column, no entry in the map
+    odd.identifiers.erase("polygon"); // no Polygon ticker: NULL in the column, no entry in the map
     CHECK(s.upsert_assets(std::vector{btc, odd}) == 2);
 
     const auto btc_back = s.find_asset("BTC");
@@ -66,7 +66,7 @@ void check_identifier_round_trip(store::Store& s, const std::function<void(const
     CHECK(odd_back->identifier("polygon").empty());
     const auto listed = s.list_assets(false);
     REQUIRE(listed.size() == 2);
-    CHECK(listed[0].identifiers == odd.identifiers);  // ordered by symbol
+    CHECK(listed[0].identifiers == odd.identifiers); // ordered by symbol
     CHECK(listed[1].identifiers == btc.identifiers);
 
     // Overwriting an identifier replaces it; insert_missing_assets leaves a registered asset alone.
@@ -82,8 +82,8 @@ void check_identifier_round_trip(store::Store& s, const std::function<void(const
                "true)");
     const auto eth = s.find_asset("ETH");
     REQUIRE(eth);
-    CHECK(eth->identifiers == std::map<std::string, std::string, std::less<>>{{"coingecko", "ethereum"},
-                                                                               {"polygon", "X:ETHUSD"}});
+    CHECK(eth->identifiers ==
+          std::map<std::string, std::string, std::less<>>{{"coingecko", "ethereum"}, {"polygon", "X:ETHUSD"}});
 }
 
 } // namespace

@@ -23,7 +23,7 @@ TEST_CASE("COPY writer: typed rows in many small chunks arrive exactly, NULLs as
            "creating a table");
     const std::array<std::string_view, 5> columns = {"id", "name", "at", "n", "flag"};
     pg::Transaction tx(c, "copying");
-    pg::CopyWriter copy(c, "copying rows", 64);  // tiny chunks: many flushes, most of them mid-table
+    pg::CopyWriter copy(c, "copying rows", 64); // tiny chunks: many flushes, most of them mid-table
     copy.begin("copy_target", columns);
     const auto t0 = sys_seconds{sys_days{year{2025} / 3 / 3}} + 13h + 5min + 7s;
     for (std::int64_t i = 0; i < 1000; ++i) {
@@ -68,7 +68,7 @@ TEST_CASE("COPY writer: a duplicate key fails at end(); an abandoned COPY leaves
         copy.begin("copy_keys", columns);
         copy.row(2);
         throw std::runtime_error("formatting failed half way");
-    } catch (const std::runtime_error&) {  // the writer aborted the COPY, the transaction rolled back
+    } catch (const std::runtime_error&) { // the writer aborted the COPY, the transaction rolled back
     }
     CHECK(one(c, "SELECT count(*) FROM copy_keys") == "0");
     try {
@@ -76,8 +76,7 @@ TEST_CASE("COPY writer: a duplicate key fails at end(); an abandoned COPY leaves
         copy.begin("copy_keys", columns);
         copy.row(4);
         throw std::runtime_error("formatting failed outside a transaction");
-    } catch (const std::runtime_error&) {
-    }
+    } catch (const std::runtime_error&) {}
     // The COPY was ended as failed: nothing of it is written, and the next statement runs (one with
     // parameters, which libpq refuses while a COPY is still open).
     CHECK(c.exec("SELECT count(*) FROM copy_keys WHERE id >= $1", "reading back", 0).get(0, 0) == "0");
@@ -91,9 +90,9 @@ TEST_CASE("COPY writer: a duplicate key fails at end(); an abandoned COPY leaves
 TEST_CASE("exec with typed parameters and prepared statements", "[integration][pg]") {
     pg::Connection c(test::TestDatabase::instance().url(), "etl-integration-tests");
     const std::string name = "tab\there";
-    auto r = c.exec("SELECT $1::bigint + 1, $2::text, $3::text IS NULL, $4::timestamptz = '2025-03-03 00:00:00+00', $5::bool",
-                    "testing parameters", std::int64_t{41}, name, std::nullopt, sys_seconds{sys_days{year{2025} / 3 / 3}},
-                    true);
+    auto r = c.exec(
+        "SELECT $1::bigint + 1, $2::text, $3::text IS NULL, $4::timestamptz = '2025-03-03 00:00:00+00', $5::bool",
+        "testing parameters", std::int64_t{41}, name, std::nullopt, sys_seconds{sys_days{year{2025} / 3 / 3}}, true);
     CHECK(r.get(0, 0) == "42");
     CHECK(r.get(0, 1) == name);
     CHECK(r.get(0, 2) == "t");
@@ -102,7 +101,7 @@ TEST_CASE("exec with typed parameters and prepared statements", "[integration][p
     CHECK(r.column_name(1) == "text");
 
     c.prepare("plus_one", "SELECT $1::int + 1", "preparing");
-    c.prepare("plus_one", "SELECT $1::int + 1", "preparing");  // once per connection: no "already exists"
+    c.prepare("plus_one", "SELECT $1::int + 1", "preparing"); // once per connection: no "already exists"
     CHECK(c.exec_prepared("plus_one", "running it", 1).get(0, 0) == "2");
     {
         pg::Transaction tx(c, "a transaction that rolls back");

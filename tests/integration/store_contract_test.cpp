@@ -80,11 +80,12 @@ TEMPLATE_TEST_CASE("store contract: migrations apply once, and the store says wh
     auto again = backend.open();
     CHECK(again->migrate().empty());
     CHECK(s->dialect() == TestType::k_dialect);
-    CHECK_THAT(s->describe(), Catch::StartsWith(TestType::k_dialect == store::Dialect::postgres ? "postgresql" : "sqlite:"));
+    CHECK_THAT(s->describe(),
+               Catch::StartsWith(TestType::k_dialect == store::Dialect::postgres ? "postgresql" : "sqlite:"));
 }
 
-TEMPLATE_TEST_CASE("store contract: the run ledger records runs, outcomes, rejects and locks", "[integration][contract]",
-                   PostgresBackend, SqliteBackend) {
+TEMPLATE_TEST_CASE("store contract: the run ledger records runs, outcomes, rejects and locks",
+                   "[integration][contract]", PostgresBackend, SqliteBackend) {
     TestType backend;
     auto s = backend.open();
     s->migrate();
@@ -92,7 +93,7 @@ TEMPLATE_TEST_CASE("store contract: the run ledger records runs, outcomes, rejec
     store::RunLedger& ledger = *s;
 
     CHECK(ledger.try_lock(store::run_lock_name("test", "0/1")));
-    CHECK_FALSE(other->try_lock(store::run_lock_name("test", "0/1")));  // exclusive across handles
+    CHECK_FALSE(other->try_lock(store::run_lock_name("test", "0/1"))); // exclusive across handles
     CHECK(other->try_lock(store::run_lock_name("test", "1/2")));
 
     const auto run = ledger.begin_run({"test", "1Y AAPL", "0/1"});
@@ -100,7 +101,7 @@ TEMPLATE_TEST_CASE("store contract: the run ledger records runs, outcomes, rejec
     const std::vector<market::RejectedRecord> rejects = {{"AAPL", "test", "{\"t\":1}", "null open"},
                                                          {"AAPL", "test", "tab\there", "line\nbreak"}};
     ledger.record_rejects(rejects, std::nullopt, run);
-    ledger.record_rejects({}, market::Timeframe::day, run);  // nothing to record: no transaction, no error
+    ledger.record_rejects({}, market::Timeframe::day, run); // nothing to record: no transaction, no error
 
     store::RunOutcome o;
     o.status = store::RunStatus::partial;
@@ -137,7 +138,7 @@ TEMPLATE_TEST_CASE("store contract: the run ledger records runs, outcomes, rejec
     REQUIRE(rej.rows.size() == 2);
     CHECK(rej.rows[0][0] == "tab\there");
     CHECK(rej.rows[0][1] == "line\nbreak");
-    CHECK_FALSE(rej.rows[0][2]);  // no timeframe: NULL
+    CHECK_FALSE(rej.rows[0][2]); // no timeframe: NULL
     CHECK(rej.rows[1][1] == "null open");
 
     // A successful run has no error: NULL, not "".
@@ -261,11 +262,13 @@ TEMPLATE_TEST_CASE("store contract: the query role loads a temporary table and j
 
     CHECK(scalar(q, "SELECT count(*) FROM \"expected symbols\" e JOIN price_bars p ON p.symbol = e.symbol") == "4");
     // Parameters are matched by number, whatever order they appear in.
-    CHECK(scalar(q, "SELECT count(*) FROM \"expected symbols\" WHERE symbol = $2 AND \"odd \"\"name\"\"\twith tab\" = $1",
+    CHECK(scalar(q,
+                 "SELECT count(*) FROM \"expected symbols\" WHERE symbol = $2 AND \"odd \"\"name\"\"\twith tab\" = $1",
                  {std::string(""), std::string("MSFT")}) == "1");
 
     // Loading the same name again replaces the table.
-    CHECK(q.load_temp_table("expected symbols", std::vector<std::string>{"symbol"}, std::vector<store::Row>{{"X"}}) == 1);
+    CHECK(q.load_temp_table("expected symbols", std::vector<std::string>{"symbol"}, std::vector<store::Row>{{"X"}}) ==
+          1);
     CHECK(scalar(q, "SELECT count(*) FROM \"expected symbols\"") == "1");
     // An empty table is a table.
     CHECK(q.load_temp_table("empty", std::vector<std::string>{"a", "b"}, {}) == 0);

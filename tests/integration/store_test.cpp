@@ -52,12 +52,13 @@ using test::TestDatabase;
 void check_store_contract(store::Store& s, store::Store& second_handle) {
     const auto first = s.migrate();
     CHECK_FALSE(first.empty());
-    CHECK(s.migrate().empty());  // idempotent
+    CHECK(s.migrate().empty()); // idempotent
 
     const auto run = s.begin_run({"test", "1Y AAPL", "0/1"});
     CHECK(run > 0);
 
-    std::vector<market::Bar> bars = {bar("AAPL", ymd(2025, 3, 3), "238.03"), bar("AAPL", ymd(2025, 3, 4), "241.7899932861328"),
+    std::vector<market::Bar> bars = {bar("AAPL", ymd(2025, 3, 3), "238.03"),
+                                     bar("AAPL", ymd(2025, 3, 4), "241.7899932861328"),
                                      bar("AAPL", ymd(2025, 3, 5), "235.74")};
     std::vector<market::RejectedRecord> rejected = {{"AAPL", "test", R"({"t":1,"o":null})", "null open"}};
 
@@ -118,13 +119,15 @@ TEST_CASE("PostgreSQL store: migrations, idempotent merge, locks, assets", "[int
 
     auto& c = s.connection();
     // Provider decimals are kept exactly, exponent volumes become the exact number.
-    auto r = c.exec("SELECT close::text, volume::text, vwap::text FROM price_bars WHERE symbol = 'AAPL' AND ts = '2025-03-05'",
-                    "reading back");
+    auto r = c.exec(
+        "SELECT close::text, volume::text, vwap::text FROM price_bars WHERE symbol = 'AAPL' AND ts = '2025-03-05'",
+        "reading back");
     REQUIRE(r.rows() == 1);
     CHECK(r.get(0, 0) == "235.74");
     CHECK(r.get(0, 1) == "47227643");
     CHECK(r.get(0, 2) == "101.2345");
-    r = c.exec("SELECT count(*) FROM rejected_rows WHERE reason = 'null open' AND raw LIKE '%\"o\":null%'", "reading back");
+    r = c.exec("SELECT count(*) FROM rejected_rows WHERE reason = 'null open' AND raw LIKE '%\"o\":null%'",
+               "reading back");
     CHECK(r.get(0, 0) == "1");
     r = c.exec("SELECT status, symbols_ok FROM etl_runs", "reading back");
     CHECK(r.get(0, 0) == "success");
@@ -137,7 +140,7 @@ TEST_CASE("PostgreSQL store: a failing symbol load leaves nothing behind, reject
     s.migrate();
     const auto run = s.begin_run({"test", "", "0/1"});
     std::vector<market::Bar> bars = {bar("MSFT", ymd(2025, 3, 3), "398.10"), bar("MSFT", ymd(2025, 3, 4), "1")};
-    bars[1].close.text = "not-a-number";  // passes our validation's double, fails PostgreSQL's numeric input
+    bars[1].close.text = "not-a-number"; // passes our validation's double, fails PostgreSQL's numeric input
     std::vector<market::RejectedRecord> rejected = {{"MSFT", "test", "{}", "a reject that must roll back too"}};
     CHECK_THROWS_AS(s.load_bars("MSFT", market::Timeframe::day, k_window, bars, rejected, run), pg::DbError);
     auto r = s.connection().exec("SELECT (SELECT count(*) FROM price_bars WHERE symbol = 'MSFT'), "
@@ -204,8 +207,8 @@ TEST_CASE("SQLite store: not-a-database input is reported as such", "[integratio
         FAIL("expected an error");
     } catch (const Error& e) {
         CHECK(e.code() == util::ExitCode::config);
-        CHECK_THAT(std::string(e.what()), Catch::Contains("database_url sqlite:" + f.path) &&
-                                              Catch::Contains("not an SQLite database"));
+        CHECK_THAT(std::string(e.what()),
+                   Catch::Contains("database_url sqlite:" + f.path) && Catch::Contains("not an SQLite database"));
     }
 }
 
@@ -215,7 +218,7 @@ TEST_CASE("SQLite store: a truncated or read-only file is a configuration error"
         store::SqliteStore s(f.path);
         s.migrate();
     }
-    std::filesystem::resize_file(f.path, 3000);  // less than the first page the schema lives on
+    std::filesystem::resize_file(f.path, 3000); // less than the first page the schema lives on
     try {
         store::SqliteStore s(f.path);
         s.migrate();
@@ -304,7 +307,7 @@ struct LockedPriceBars {
     ~LockedPriceBars() {
         try {
             conn.exec("ROLLBACK", "unlocking");
-        } catch (...) {  // the connection closes anyway
+        } catch (...) { // the connection closes anyway
         }
     }
     // Waits (up to 30 s) until a session of this database waits for a lock.
@@ -368,7 +371,7 @@ TEST_CASE("PostgreSQL store: lock and statement timeouts, cancel on signal", "[i
     SECTION("cancel_statement_in_flight stops a load waiting on a lock: interrupted, nothing written") {
         store::StoreOptions o;
         o.lock_timeout_seconds = 0;
-        o.statement_timeout_seconds = 60;  // a backstop: the cancel ends the wait long before
+        o.statement_timeout_seconds = 60; // a backstop: the cancel ends the wait long before
         store::PgStore s(db.url(), "etl-integration-tests", o);
         const auto run = s.begin_run({"timeout-test", "", "0/1"});
         std::string msg;
@@ -406,7 +409,7 @@ TEST_CASE("PostgreSQL store: lock and statement timeouts, cancel on signal", "[i
         });
         const auto msg = error_of([&] { s.load_bars("TMO", market::Timeframe::day, k_window, bars, {}, run); }, code);
         canceller.join();
-        CHECK(code == util::ExitCode::temporary);  // the statement timeout, not the cancel, ended it
+        CHECK(code == util::ExitCode::temporary); // the statement timeout, not the cancel, ended it
         CHECK_THAT(msg, Catch::Contains("statement_timeout"));
     }
 }
@@ -417,8 +420,9 @@ namespace {
 // released), other job (1/3, never locked); then a run of shard 2/3 begins. Returns the statuses of
 // {alive, dead, other job, new} read through `status_of`.
 template <class Open, class Settle>
-std::vector<std::string> abandoned_runs_scenario(const std::string& job, Open open, Settle settle,
-                                                 const std::function<std::string(store::Store&, std::int64_t)>& status_of) {
+std::vector<std::string>
+abandoned_runs_scenario(const std::string& job, Open open, Settle settle,
+                        const std::function<std::string(store::Store&, std::int64_t)>& status_of) {
     auto alive = open();
     REQUIRE(alive->try_lock(store::run_lock_name(job, "0/3")));
     const auto alive_run = alive->begin_run({job, "", "0/3"});
@@ -427,7 +431,7 @@ std::vector<std::string> abandoned_runs_scenario(const std::string& job, Open op
         auto dead = open();
         REQUIRE(dead->try_lock(store::run_lock_name(job, "1/3")));
         dead_run = dead->begin_run({job, "", "1/3"});
-    }  // the process is gone: its lock with it
+    } // the process is gone: its lock with it
     auto other = open();
     const auto other_run = other->begin_run({job + "-other", "", "1/3"});
     settle();
@@ -448,20 +452,23 @@ TEST_CASE("A run whose process is gone is closed by a run of any shard, a live o
         const std::string job = fmt::format("stale-{}", rand());
         pg::Connection watcher(db.url(), "etl-integration-watcher");
         auto statuses = abandoned_runs_scenario(
-            job, [&] { return std::make_unique<store::PgStore>(db.url(), "etl-integration-tests", store::StoreOptions{}); },
+            job,
+            [&] { return std::make_unique<store::PgStore>(db.url(), "etl-integration-tests", store::StoreOptions{}); },
             [&] {
                 // The dead session's backend ends (and its lock goes) a moment after the client closes.
                 for (int i = 0; i < 200; ++i) {
-                    auto r = watcher.exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                                          "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-                                          "counting locks");
+                    auto r =
+                        watcher.exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                                     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                                     "counting locks");
                     if (r.get(0, 0) == "1") return;
                     std::this_thread::sleep_for(50ms);
                 }
             },
             [&](store::Store&, std::int64_t id) {
-                return std::string(watcher.exec("SELECT status FROM etl_runs WHERE id = $1", {std::to_string(id)}, "reading")
-                                       .get(0, 0));
+                return std::string(
+                    watcher.exec("SELECT status FROM etl_runs WHERE id = $1", {std::to_string(id)}, "reading")
+                        .get(0, 0));
             });
         CHECK(statuses == std::vector<std::string>{"running", "failed", "running", "running"});
     }
@@ -481,6 +488,7 @@ TEST_CASE("A run whose process is gone is closed by a run of any shard, a live o
                 return std::string(q.text(0));
             });
         CHECK(statuses == std::vector<std::string>{"running", "failed", "running", "running"});
-        for (const auto* shard : {"0-3", "1-3", "2-3"}) std::filesystem::remove(fmt::format("{}.stale:{}.lock", f.path, shard));
+        for (const auto* shard : {"0-3", "1-3", "2-3"})
+            std::filesystem::remove(fmt::format("{}.stale:{}.lock", f.path, shard));
     }
 }

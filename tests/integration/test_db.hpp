@@ -33,7 +33,7 @@ public:
         try {
             pg::Connection admin("postgresql:///postgres", "etl-integration-tests");
             admin.exec(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", m_name), "dropping the test database");
-        } catch (...) {  // a leftover database in a throwaway cluster is harmless
+        } catch (...) { // a leftover database in a throwaway cluster is harmless
         }
     }
     [[nodiscard]] const std::string& url() const { return m_url; }
@@ -64,7 +64,8 @@ private:
 // A path for an SQLite database in the temporary directory; the file and its -wal/-shm are removed at
 // the end.
 struct SqliteFile {
-    std::string path = (std::filesystem::temp_directory_path() / fmt::format("etl-it-{}-{}.db", getpid(), rand())).string();
+    std::string path =
+        (std::filesystem::temp_directory_path() / fmt::format("etl-it-{}-{}.db", getpid(), rand())).string();
     ~SqliteFile() {
         for (const auto* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
     }

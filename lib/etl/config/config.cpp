@@ -24,72 +24,152 @@ using enum ValueType;
 
 // The ranges are the only place each is written: Config::load checks them, settings() holds the result.
 const KeySpec k_core_keys[] = {
-    {.key = "database_url", .default_value = "sqlite:market-etl.db", .env = "DATABASE_URL",
+    {.key = "database_url",
+     .default_value = "sqlite:market-etl.db",
+     .env = "DATABASE_URL",
      .description = "postgresql://… for PostgreSQL/TimescaleDB, or sqlite:PATH for the embedded SQLite file",
      .type = url},
-    {.key = "redis_url", .default_value = "", .env = "REDIS_URL",
-     .description = "redis://[[user]:password@]host[:port][/db] (password percent-decoded) for the cache; empty = no cache",
+    {.key = "redis_url",
+     .default_value = "",
+     .env = "REDIS_URL",
+     .description =
+         "redis://[[user]:password@]host[:port][/db] (password percent-decoded) for the cache; empty = no cache",
      .type = url},
-    {.key = "mock", .default_value = "false", .env = "USE_MOCK_DATA",
-     .description = "use the deterministic mock provider for every asset class", .type = boolean},
-    {.key = "log.format", .default_value = "auto", .env = "ETL_LOG_FORMAT",
-     .description = "text, json, or auto (text on a TTY, JSON lines otherwise)", .type = choice,
-     .choices = "text|json|auto", .accepts = is_log_format},
-    {.key = "log.level", .default_value = "info", .env = "ETL_LOG_LEVEL", .description = "debug, info, warn or error",
-     .type = choice, .choices = "debug|info|warn|error", .accepts = is_log_level},
-    {.key = "log.progress", .default_value = "true",
-     .description = "draw a progress bar on a TTY for multi-symbol runs", .type = boolean},
-    {.key = "fetch.concurrency", .default_value = "8",
-     .description = "HTTP transfers in flight at once (all providers together)", .type = integer, .min = 1, .max = 256},
-    {.key = "fetch.timeout_seconds", .default_value = "30", .description = "whole-request timeout for one HTTP request",
-     .type = integer, .min = 1, .max = 3600},
-    {.key = "fetch.max_retries", .default_value = "5",
-     .description = "retries of one request on 429/5xx/timeouts before the symbol fails", .type = integer, .min = 0,
+    {.key = "mock",
+     .default_value = "false",
+     .env = "USE_MOCK_DATA",
+     .description = "use the deterministic mock provider for every asset class",
+     .type = boolean},
+    {.key = "log.format",
+     .default_value = "auto",
+     .env = "ETL_LOG_FORMAT",
+     .description = "text, json, or auto (text on a TTY, JSON lines otherwise)",
+     .type = choice,
+     .choices = "text|json|auto",
+     .accepts = is_log_format},
+    {.key = "log.level",
+     .default_value = "info",
+     .env = "ETL_LOG_LEVEL",
+     .description = "debug, info, warn or error",
+     .type = choice,
+     .choices = "debug|info|warn|error",
+     .accepts = is_log_level},
+    {.key = "log.progress",
+     .default_value = "true",
+     .description = "draw a progress bar on a TTY for multi-symbol runs",
+     .type = boolean},
+    {.key = "fetch.concurrency",
+     .default_value = "8",
+     .description = "HTTP transfers in flight at once (all providers together)",
+     .type = integer,
+     .min = 1,
+     .max = 256},
+    {.key = "fetch.timeout_seconds",
+     .default_value = "30",
+     .description = "whole-request timeout for one HTTP request",
+     .type = integer,
+     .min = 1,
+     .max = 3600},
+    {.key = "fetch.max_retries",
+     .default_value = "5",
+     .description = "retries of one request on 429/5xx/timeouts before the symbol fails",
+     .type = integer,
+     .min = 0,
      .max = 100},
-    {.key = "fetch.backoff_initial_ms", .default_value = "500",
-     .description = "first retry delay; doubles each retry, with jitter", .type = integer, .min = 1, .max = 600000},
-    {.key = "fetch.backoff_max_ms", .default_value = "60000",
-     .description = "upper bound of one retry delay (Retry-After may ask for more)", .type = integer, .min = 1,
+    {.key = "fetch.backoff_initial_ms",
+     .default_value = "500",
+     .description = "first retry delay; doubles each retry, with jitter",
+     .type = integer,
+     .min = 1,
+     .max = 600000},
+    {.key = "fetch.backoff_max_ms",
+     .default_value = "60000",
+     .description = "upper bound of one retry delay (Retry-After may ask for more)",
+     .type = integer,
+     .min = 1,
      .max = 3600000},
     // 1 KiB is below any real page; 4 GiB is beyond what a 64-bit size and memory would hold sensibly.
-    {.key = "fetch.max_body_bytes", .default_value = "67108864",
-     .description = "largest decoded response body accepted (64 MiB, far above any real page); a larger one fails the symbol",
-     .type = integer, .min = 1024, .max = 4.0 * 1024 * 1024 * 1024},
-    {.key = "fetch.max_retry_after_seconds", .default_value = "300",
+    {.key = "fetch.max_body_bytes",
+     .default_value = "67108864",
+     .description =
+         "largest decoded response body accepted (64 MiB, far above any real page); a larger one fails the symbol",
+     .type = integer,
+     .min = 1024,
+     .max = 4.0 * 1024 * 1024 * 1024},
+    {.key = "fetch.max_retry_after_seconds",
+     .default_value = "300",
      .description = "longest Retry-After honoured; a provider asking for a longer wait fails the symbol as unavailable",
-     .type = integer, .min = 0, .max = 86400},
-    {.key = "database.lock_timeout_seconds", .default_value = "60",
-     .description = "PostgreSQL lock_timeout: a load waiting longer on a lock another session holds fails with exit 75 (0 = wait forever)",
-     .type = integer, .min = 0, .max = 86400},
-    {.key = "database.statement_timeout_seconds", .default_value = "1800",
-     .description = "PostgreSQL statement_timeout for every statement of a run (0 = none)", .type = integer, .min = 0,
+     .type = integer,
+     .min = 0,
      .max = 86400},
-    {.key = "validation.max_rejected_ratio", .default_value = "0.05",
-     .description = "a run whose rejected records exceed this fraction of all records exits 65", .type = number,
-     .min = 0.0, .max = 1.0},
-    {.key = "redis.latest_ttl_seconds", .default_value = "60", .description = "TTL of latest_price:{SYMBOL}",
-     .type = integer, .min = 1, .max = 86400},
-    {.key = "redis.hourly_ttl_seconds", .default_value = "120", .description = "TTL of hourly_data:{SYMBOL}:1D",
-     .type = integer, .min = 1, .max = 86400},
-    {.key = "redis.timeout_ms", .default_value = "2000",
-     .description = "one deadline for the whole cache write (connect, AUTH, SELECT, every SET); a slower Redis is treated as down",
-     .type = integer, .min = 1, .max = 600000},
-    {.key = "timescaledb.compress_after_days", .default_value = "30",
+    {.key = "database.lock_timeout_seconds",
+     .default_value = "60",
+     .description = "PostgreSQL lock_timeout: a load waiting longer on a lock another session holds fails with exit 75 "
+                    "(0 = wait forever)",
+     .type = integer,
+     .min = 0,
+     .max = 86400},
+    {.key = "database.statement_timeout_seconds",
+     .default_value = "1800",
+     .description = "PostgreSQL statement_timeout for every statement of a run (0 = none)",
+     .type = integer,
+     .min = 0,
+     .max = 86400},
+    {.key = "validation.max_rejected_ratio",
+     .default_value = "0.05",
+     .description = "a run whose rejected records exceed this fraction of all records exits 65",
+     .type = number,
+     .min = 0.0,
+     .max = 1.0},
+    {.key = "redis.latest_ttl_seconds",
+     .default_value = "60",
+     .description = "TTL of latest_price:{SYMBOL}",
+     .type = integer,
+     .min = 1,
+     .max = 86400},
+    {.key = "redis.hourly_ttl_seconds",
+     .default_value = "120",
+     .description = "TTL of hourly_data:{SYMBOL}:1D",
+     .type = integer,
+     .min = 1,
+     .max = 86400},
+    {.key = "redis.timeout_ms",
+     .default_value = "2000",
+     .description =
+         "one deadline for the whole cache write (connect, AUTH, SELECT, every SET); a slower Redis is treated as down",
+     .type = integer,
+     .min = 1,
+     .max = 600000},
+    {.key = "timescaledb.compress_after_days",
+     .default_value = "30",
      .description = "compression policy on price_bars: chunks older than this (TimescaleDB only; 0 = none)",
-     .type = integer, .min = 0, .max = 100000},
-    {.key = "timescaledb.retention_days", .default_value = "0",
-     .description = "delete hourly bars older than this (a TimescaleDB job; daily bars are never deleted; 0 = keep all)",
-     .type = integer, .min = 0, .max = 1000000},
-    {.key = "calendar.closures_file", .default_value = "", .env = "ETL_CALENDAR_CLOSURES_FILE",
-     .description = "unscheduled NYSE closures (YYYY-MM-DD closed | close=HH:MM); empty = the list built in from etc/market-closures.txt"},
-    {.key = "hourly.extended_hours", .default_value = "false",
-     .description = "etl-hourly also loads pre-market and after-hours bars (04:00-20:00 ET)", .type = boolean},
+     .type = integer,
+     .min = 0,
+     .max = 100000},
+    {.key = "timescaledb.retention_days",
+     .default_value = "0",
+     .description =
+         "delete hourly bars older than this (a TimescaleDB job; daily bars are never deleted; 0 = keep all)",
+     .type = integer,
+     .min = 0,
+     .max = 1000000},
+    {.key = "calendar.closures_file",
+     .default_value = "",
+     .env = "ETL_CALENDAR_CLOSURES_FILE",
+     .description = "unscheduled NYSE closures (YYYY-MM-DD closed | close=HH:MM); empty = the list built in from "
+                    "etc/market-closures.txt"},
+    {.key = "hourly.extended_hours",
+     .default_value = "false",
+     .description = "etl-hourly also loads pre-market and after-hours bars (04:00-20:00 ET)",
+     .type = boolean},
     {.key = "routing.stock", .default_value = "polygon", .description = "provider for stocks", .type = provider},
     {.key = "routing.etf", .default_value = "polygon", .description = "provider for ETFs", .type = provider},
     {.key = "routing.index", .default_value = "polygon", .description = "provider for indices", .type = provider},
     {.key = "routing.crypto", .default_value = "coingecko", .description = "provider for crypto", .type = provider},
-    {.key = "routing.fallback", .default_value = "",
-     .description = "provider tried when the routed one fails for a symbol (empty = none)", .type = provider,
+    {.key = "routing.fallback",
+     .default_value = "",
+     .description = "provider tried when the routed one fails for a symbol (empty = none)",
+     .type = provider,
      .optional = true},
 };
 
@@ -101,7 +181,7 @@ std::string generic_env_name(std::string_view key) {
 
 std::string suggest(const KeyTable& table, std::string_view key) {
     std::string best;
-    std::size_t best_d = 4;  // more than 3 edits away is not a typo
+    std::size_t best_d = 4; // more than 3 edits away is not a typo
     for (const auto& k : table.keys) {
         const auto d = util::edit_distance(key, k.key);
         if (d < best_d) {
@@ -172,11 +252,11 @@ void check_value(const KeySpec& spec, const Setting& s, const KeyTable& table) {
         return;
     case choice: {
         const auto listed = util::split(spec.choices, '|');
-        const bool ok = spec.accepts ? spec.accepts(s.value)
-                                     : std::find(listed.begin(), listed.end(), s.value) != listed.end();
+        const bool ok =
+            spec.accepts ? spec.accepts(s.value) : std::find(listed.begin(), listed.end(), s.value) != listed.end();
         if (!ok)
-            throw ConfigError(fmt::format("{} = '{}' ({}) must be {}", spec.key, s.value, s.origin,
-                                          spoken_list(spec.choices)));
+            throw ConfigError(
+                fmt::format("{} = '{}' ({}) must be {}", spec.key, s.value, s.origin, spoken_list(spec.choices)));
         return;
     }
     case provider: {
@@ -184,8 +264,8 @@ void check_value(const KeySpec& spec, const Setting& s, const KeyTable& table) {
         if (std::find(table.providers.begin(), table.providers.end(), s.value) == table.providers.end()) {
             std::string names;
             for (const auto& p : table.providers) names += (names.empty() ? "" : ", ") + p;
-            throw ConfigError(fmt::format("{} = '{}' ({}) is not a provider; use one of {}", spec.key, s.value,
-                                          s.origin, names));
+            throw ConfigError(
+                fmt::format("{} = '{}' ({}) is not a provider; use one of {}", spec.key, s.value, s.origin, names));
         }
         return;
     }
@@ -198,15 +278,16 @@ std::string toml_scalar(const toml::value& v, const std::string& key, const std:
     case toml::value_t::integer: return std::to_string(v.as_integer());
     case toml::value_t::floating: return fmt::format("{}", v.as_floating());
     case toml::value_t::boolean: return v.as_boolean() ? "true" : "false";
-    default:
-        throw ConfigError(fmt::format("{}: '{}' must be a string, number or boolean", file, key));
+    default: throw ConfigError(fmt::format("{}: '{}' must be a string, number or boolean", file, key));
     }
 }
 
 void flatten(const toml::value& table, const std::string& prefix, const std::string& file,
              std::vector<FileSetting>& out) {
     for (const auto& [k, v] : table.as_table()) {
-        const std::string key = prefix.empty() ? k : prefix + "." + k;
+        std::string key = prefix;
+        if (!key.empty()) key += '.';
+        key += k;
         if (v.is_table()) {
             flatten(v, key, file, out);
         } else {
@@ -266,7 +347,10 @@ std::size_t invalid_utf8_at(std::string_view text) {
         }
         // Sequence length from the lead byte; the second byte's range excludes overlong forms (E0, F0),
         // surrogates (ED) and code points above U+10FFFF (F4).
-        const std::size_t len = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+        const std::size_t len = b >= 0xC2 && b <= 0xDF   ? 2
+                                : b >= 0xE0 && b <= 0xEF ? 3
+                                : b >= 0xF0 && b <= 0xF4 ? 4
+                                                         : 0;
         if (len == 0) return i;
         const unsigned char lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80;
         const unsigned char hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
@@ -291,21 +375,22 @@ std::size_t invalid_utf8_at(std::string_view text) {
 void check_shape(std::string_view text, const std::string& name) {
     if (const auto bad = invalid_utf8_at(text); bad != std::string_view::npos)
         throw_at(text, bad, name,
-                 fmt::format("byte 0x{:02X} is not UTF-8; save the file as UTF-8", static_cast<unsigned char>(text[bad])));
+                 fmt::format("byte 0x{:02X} is not UTF-8; save the file as UTF-8",
+                             static_cast<unsigned char>(text[bad])));
     for (auto i = text.find('\r'); i != std::string_view::npos; i = text.find('\r', i + 1))
         if (i + 1 >= text.size() || text[i + 1] != '\n')
             throw_at(text, i, name, "a carriage return not followed by a line feed");
 
     struct Frame {
-        char kind;         // '[' array, '{' inline table
-        std::size_t base;  // depth of an array's elements, or of an inline table itself
+        char kind;        // '[' array, '{' inline table
+        std::size_t base; // depth of an array's elements, or of an inline table itself
     };
     std::vector<Frame> open;
-    std::size_t table_depth = 0;  // depth of the table that top-level keys go into (its header's parts)
-    std::size_t key_parts = 1;    // parts of the key being read
-    std::size_t value_depth = 0;  // depth of the value after the last '='
-    bool in_key = true;           // reading a key: at a top-level line start, or after '{' or ',' in a table
-    bool in_header = false;       // between the brackets of a table header
+    std::size_t table_depth = 0; // depth of the table that top-level keys go into (its header's parts)
+    std::size_t key_parts = 1;   // parts of the key being read
+    std::size_t value_depth = 0; // depth of the value after the last '='
+    bool in_key = true;          // reading a key: at a top-level line start, or after '{' or ',' in a table
+    bool in_header = false;      // between the brackets of a table header
     bool array_header = false;
     const auto key_base = [&] { return open.empty() ? table_depth : open.back().base; };
     const auto check = [&](std::size_t depth, std::size_t at) {
@@ -319,12 +404,8 @@ void check_shape(std::string_view text, const std::string& name) {
         const char c = text[i];
         switch (c) {
         case '"':
-        case '\'':
-            i = skip_string(text, i) - 1;
-            break;
-        case '#':
-            i = std::min(text.find('\n', i), text.size()) - 1;
-            break;
+        case '\'': i = skip_string(text, i) - 1; break;
+        case '#': i = std::min(text.find('\n', i), text.size()) - 1; break;
         case '\n':
             if (open.empty()) {
                 in_key = true;
@@ -529,8 +610,8 @@ Config Config::load(const KeyTable& table, const std::optional<std::filesystem::
         std::error_code ec;
         if (!std::filesystem::is_regular_file(*file, ec)) {
             if (must_exist)
-                throw ConfigError(fmt::format("config file {} does not exist; fix --config/ETL_CONFIG or create it",
-                                              file->string()));
+                throw ConfigError(
+                    fmt::format("config file {} does not exist; fix --config/ETL_CONFIG or create it", file->string()));
         } else {
             const std::string name = file->string();
             for (auto& [k, v] : parse_toml_text(read_config_file(name), name)) {

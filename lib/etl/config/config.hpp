@@ -25,14 +25,14 @@ struct Setting {
 
 // What a key's value must be. Config::load checks every value against its key's type before any work.
 enum class ValueType {
-    string,    // any text
-    integer,   // a whole number in [min, max]
-    number,    // a number in [min, max]
-    boolean,   // true/false/1/0/yes/no/on/off ("" = false)
-    choice,    // one of `choices` ("demo|pro"), or what `accepts` takes when it is set
-    url,       // text that may carry a password: registered as a secret, shown redacted (its syntax is
-               // checked by the adapter that uses it: pg::check_conninfo, redis::parse_redis_url)
-    provider,  // the name of a provider of KeyTable::providers ("" too when `optional`)
+    string,   // any text
+    integer,  // a whole number in [min, max]
+    number,   // a number in [min, max]
+    boolean,  // true/false/1/0/yes/no/on/off ("" = false)
+    choice,   // one of `choices` ("demo|pro"), or what `accepts` takes when it is set
+    url,      // text that may carry a password: registered as a secret, shown redacted (its syntax is
+              // checked by the adapter that uses it: pg::check_conninfo, redis::parse_redis_url)
+    provider, // the name of a provider of KeyTable::providers ("" too when `optional`)
 };
 
 // Every key the project knows: default, environment variable, description, type and range. Written
@@ -40,15 +40,15 @@ enum class ValueType {
 struct KeySpec {
     std::string_view key{};
     std::string_view default_value{};
-    std::string_view env{};        // the documented environment variable ("" = ETL_<KEY> only)
+    std::string_view env{}; // the documented environment variable ("" = ETL_<KEY> only)
     std::string_view description{};
     ValueType type = ValueType::string;
-    bool secret = false;           // environment only, never in a file, masked on show
-    double min = 0;                // integer, number: the inclusive range
+    bool secret = false; // environment only, never in a file, masked on show
+    double min = 0;      // integer, number: the inclusive range
     double max = 0;
-    std::string_view choices{};    // choice: the values, '|'-separated, as error messages list them
-    bool (*accepts)(std::string_view value) = nullptr;  // choice: a looser test than `choices` when set
-    bool optional = false;         // provider: "" means none
+    std::string_view choices{};                        // choice: the values, '|'-separated, as error messages list them
+    bool (*accepts)(std::string_view value) = nullptr; // choice: a looser test than `choices` when set
+    bool optional = false;                             // provider: "" means none
 };
 
 // The keys of a build: core_keys() plus those each provider's registry row adds, and the provider names
@@ -67,7 +67,7 @@ std::span<const KeySpec> core_keys();
 struct Settings {
     bool mock = false;
     struct Log {
-        std::optional<util::LogFormat> format;  // nullopt = auto: text on a TTY, JSON lines otherwise
+        std::optional<util::LogFormat> format; // nullopt = auto: text on a TTY, JSON lines otherwise
         util::LogLevel level = util::LogLevel::info;
         bool progress = false;
     } log;
@@ -82,11 +82,11 @@ struct Settings {
     } fetch;
     struct Database {
         std::string url;
-        int lock_timeout_seconds = 0;       // 0 = no limit
-        int statement_timeout_seconds = 0;  // 0 = no limit
+        int lock_timeout_seconds = 0;      // 0 = no limit
+        int statement_timeout_seconds = 0; // 0 = no limit
     } database;
     struct Redis {
-        std::string url;  // "" = no cache
+        std::string url; // "" = no cache
         std::chrono::seconds latest_ttl{};
         std::chrono::seconds hourly_ttl{};
         std::chrono::milliseconds timeout{};
@@ -95,18 +95,18 @@ struct Settings {
         double max_rejected_ratio = 0;
     } validation;
     struct TimescaleDb {
-        int compress_after_days = 0;  // 0 = no compression policy
-        int retention_days = 0;       // 0 = keep every hourly bar
+        int compress_after_days = 0; // 0 = no compression policy
+        int retention_days = 0;      // 0 = keep every hourly bar
     } timescaledb;
     struct Calendar {
-        std::string closures_file;  // "" = the list built in
+        std::string closures_file; // "" = the list built in
     } calendar;
     struct Hourly {
         bool extended_hours = false;
     } hourly;
     struct Routing {
         std::string stock, etf, index, crypto;
-        std::string fallback;  // "" = none
+        std::string fallback; // "" = none
         // The provider of asset class `cls` ("stock", "etf", "index", "crypto"); "" for another name.
         [[nodiscard]] const std::string& for_class(std::string_view cls) const noexcept;
     } routing;
@@ -161,7 +161,7 @@ public:
 
     // Every value with its origin, by key.
     [[nodiscard]] const std::map<std::string, Setting>& entries() const noexcept { return m_settings; }
-    [[nodiscard]] const std::string& file() const noexcept { return m_file; }  // "" when none was read
+    [[nodiscard]] const std::string& file() const noexcept { return m_file; } // "" when none was read
 
     // `etl config show`: one line per key, "key = value  # origin", secrets masked.
     [[nodiscard]] std::string show() const;

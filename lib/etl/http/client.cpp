@@ -37,8 +37,8 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
     const std::size_t bytes = size * n;
     if (bytes > t->max_body_bytes - t->response.body.size()) {
         t->response.body_too_large = true;
-        std::string().swap(t->response.body);  // give the memory back now, not when the transfer ends
-        return CURL_WRITEFUNC_ERROR;            // aborts the transfer (CURLE_WRITE_ERROR)
+        std::string().swap(t->response.body); // give the memory back now, not when the transfer ends
+        return CURL_WRITEFUNC_ERROR;          // aborts the transfer (CURLE_WRITE_ERROR)
     }
     t->response.body.append(data, bytes);
     return bytes;
@@ -80,13 +80,13 @@ void Multi::add(const Request& request, Callback done) {
     curl_easy_setopt(e, CURLOPT_URL, request.url.c_str());
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
     if (!has_ua) curl_easy_setopt(e, CURLOPT_USERAGENT, m_impl->user_agent_default.c_str());
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // every encoding libcurl supports (gzip, deflate, ...)
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); // every encoding libcurl supports (gzip, deflate, ...)
     curl_easy_setopt(e, CURLOPT_TIMEOUT, static_cast<long>(request.timeout.count()));
     // A provider that does not accept a connection in 10 s is down; fail fast and let backoff retry.
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);  // an API that redirects (consent pages) has failed
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); // an API that redirects (consent pages) has failed
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
     t->started = std::chrono::steady_clock::now();

@@ -9,13 +9,13 @@
 namespace etl::http {
 
 struct UrlParts {
-    std::string scheme;    // lower case
-    std::string user;      // "" when none
-    std::string password;  // "" when none; never logged
-    std::string host;      // lower case; an IPv6 address keeps its brackets
-    std::string port;      // the scheme's default when the URL names none
-    std::string path;      // at least "/"
-    std::string query;     // without the '?'; "" when none
+    std::string scheme;   // lower case
+    std::string user;     // "" when none
+    std::string password; // "" when none; never logged
+    std::string host;     // lower case; an IPv6 address keeps its brackets
+    std::string port;     // the scheme's default when the URL names none
+    std::string path;     // at least "/"
+    std::string query;    // without the '?'; "" when none
 };
 
 // Parses `url`. A relative reference (no scheme) is resolved against `base` (RFC 3986) when one is

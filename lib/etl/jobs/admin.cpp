@@ -102,11 +102,13 @@ std::vector<market::Asset> read_assets_csv(const std::string& path) {
             for (const auto& f : *fields) header.push_back(util::to_lower(f));
             if (std::find(header.begin(), header.end(), "symbol") == header.end() ||
                 std::find(header.begin(), header.end(), "asset_class") == header.end())
-                throw DataError(fmt::format("{}:{}: the header must name the columns symbol and asset_class", path, line_no));
+                throw DataError(
+                    fmt::format("{}:{}: the header must name the columns symbol and asset_class", path, line_no));
             continue;
         }
         if (fields->size() != header.size())
-            throw DataError(fmt::format("{}:{}: {} fields, the header has {}", path, line_no, fields->size(), header.size()));
+            throw DataError(
+                fmt::format("{}:{}: {} fields, the header has {}", path, line_no, fields->size(), header.size()));
         market::Asset a;
         for (std::size_t i = 0; i < header.size(); ++i) {
             const auto& h = header[i];
@@ -117,7 +119,9 @@ std::vector<market::Asset> read_assets_csv(const std::string& path) {
                 a.symbol = *s;
             } else if (h == "asset_class") {
                 const auto c = market::parse_asset_class(v);
-                if (!c) throw DataError(fmt::format("{}:{}: asset_class '{}' is not stock, etf, index or crypto", path, line_no, v));
+                if (!c)
+                    throw DataError(
+                        fmt::format("{}:{}: asset_class '{}' is not stock, etf, index or crypto", path, line_no, v));
                 a.asset_class = *c;
             } else if (h == "name") a.name = v;
             else if (h == "exchange") a.exchange = v;
@@ -148,7 +152,7 @@ int assets_main(const std::vector<std::string>& args) {
         app.require_subcommand(1);
         auto* add = app.add_subcommand("add", "add or update an asset (active unless --inactive)");
         std::string symbol, cls = "", name, exchange;
-        std::map<std::string, std::string> identifiers;  // provider -> --<its flag> value
+        std::map<std::string, std::string> identifiers; // provider -> --<its flag> value
         bool inactive = false;
         add->add_option("symbol", symbol, "the symbol")->required();
         add->add_option("--class", cls, "stock, etf, index or crypto (default: guessed from the symbol)");
@@ -209,9 +213,10 @@ int assets_main(const std::vector<std::string>& args) {
             const auto header_of = [](const auto& row) { return row.identifier.list_header; };
             fmt::print("{}", line("SYMBOL", "CLASS", "ACTIVE", header_of, "NAME"));
             for (const auto& a : assets)
-                fmt::print("{}", line(a.symbol, market::to_string(a.asset_class), a.active ? "yes" : "no",
-                                      [&](const auto& row) { return std::string_view(a.identifier(row.name)); },
-                                      a.name));
+                fmt::print("{}",
+                           line(
+                               a.symbol, market::to_string(a.asset_class), a.active ? "yes" : "no",
+                               [&](const auto& row) { return std::string_view(a.identifier(row.name)); }, a.name));
         } else if (import->parsed()) {
             const auto assets = read_assets_csv(file);
             if (common.dry_run) {

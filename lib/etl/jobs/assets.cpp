@@ -11,8 +11,8 @@
 namespace etl::jobs {
 
 std::vector<market::Asset> resolve_assets(const std::vector<std::string>& symbols,
-                                          std::optional<market::AssetClass> forced, store::Store& store,
-                                          bool dry_run, const market::Shard& shard) {
+                                          std::optional<market::AssetClass> forced, store::Store& store, bool dry_run,
+                                          const market::Shard& shard) {
     std::vector<market::Asset> assets;
     if (symbols.empty()) {
         assets = store.list_assets(true);
@@ -45,7 +45,7 @@ bool only_equities_named(const config::Config& cfg, const std::vector<std::strin
     if (forced) return *forced != market::AssetClass::crypto;
     std::unique_ptr<store::Store> store;
     const auto path = store::sqlite_path(cfg.settings().database.url);
-    std::error_code ec;  // unreadable: open it, so open_store names the problem (78)
+    std::error_code ec; // unreadable: open it, so open_store names the problem (78)
     if (!path || std::filesystem::exists(*path, ec) || ec) store = open_store(cfg, "etl-market-hours-check");
     return std::none_of(symbols.begin(), symbols.end(), [&](const auto& s) {
         const auto registered = store ? store->find_asset(s) : std::nullopt;

@@ -17,8 +17,8 @@ namespace etl::jobs {
 // guessed class and recorded as inactive assets, unless a dry run), or every active asset when none
 // are named; then this shard's share.
 std::vector<market::Asset> resolve_assets(const std::vector<std::string>& symbols,
-                                          std::optional<market::AssetClass> forced, store::Store& store,
-                                          bool dry_run, const market::Shard& shard);
+                                          std::optional<market::AssetClass> forced, store::Store& store, bool dry_run,
+                                          const market::Shard& shard);
 
 // --market-hours-only with the market closed and symbols named: true when none of them is crypto
 // (by --class, by its row in `assets`, or by its guessed class), so the run has nothing to do. It

@@ -23,7 +23,8 @@ std::string new_york_clock(sys_seconds t) {
 }
 
 std::string_view weekday_name(sys_days d) {
-    static constexpr std::string_view k_names[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
+    static constexpr std::string_view k_names[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                                   "Thursday", "Friday", "Saturday"};
     return k_names[weekday{d}.c_encoding()];
 }
 
@@ -37,7 +38,8 @@ std::string describe(const market::TradingCalendar& cal, sys_days d) {
         const auto name = cal.holiday_name(d);
         out += fmt::format("closed ({})\n", name.empty() ? std::string_view("weekend") : name);
     }
-    if (const auto p = cal.previous_session(d)) out += fmt::format("  previous session {}\n", util::format_date(p->date));
+    if (const auto p = cal.previous_session(d))
+        out += fmt::format("  previous session {}\n", util::format_date(p->date));
     if (const auto n = cal.next_session(d)) out += fmt::format("  next session     {}\n", util::format_date(n->date));
     return out;
 }

@@ -95,7 +95,7 @@ int run_front(int argc, char** argv) {
     for (const auto& c : commands())
         if (c.name == name) return c.entry(args);
     std::string hint;
-    std::size_t best = 3;  // more than 2 edits away is not a typo
+    std::size_t best = 3; // more than 2 edits away is not a typo
     for (const auto& c : commands()) {
         const auto d = util::edit_distance(name, c.name);
         if (d < best) {

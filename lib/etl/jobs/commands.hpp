@@ -14,8 +14,8 @@ namespace etl::jobs {
 using EntryFunction = int (*)(const std::vector<std::string>& args);
 
 struct Command {
-    std::string_view name;     // "historical"
-    std::string_view summary;  // one line for `etl list`
+    std::string_view name;    // "historical"
+    std::string_view summary; // one line for `etl list`
     EntryFunction entry;
 };
 

@@ -1,7 +1,7 @@
 // etl-historical RANGE [SYMBOL...]: daily bars for a chart range into price_bars.
+#include "etl/jobs/assets.hpp"
 #include "etl/jobs/cli.hpp"
 #include "etl/jobs/commands.hpp"
-#include "etl/jobs/assets.hpp"
 #include "etl/jobs/options.hpp"
 #include "etl/jobs/pipeline.hpp"
 #include "etl/jobs/run.hpp"
@@ -46,8 +46,8 @@ WindowRequest parse_window(const HistoricalArgs& a) {
     if (!a.from.empty()) w.from = util::parse_date_flag("--from", a.from);
     if (!a.to.empty()) w.to = util::parse_date_flag("--to", a.to);
     if (w.from && w.to && *w.from > *w.to)
-        throw UsageError(fmt::format("--from {} is after --to {}; swap them", util::format_date(*w.from),
-                                     util::format_date(*w.to)));
+        throw UsageError(
+            fmt::format("--from {} is after --to {}; swap them", util::format_date(*w.from), util::format_date(*w.to)));
     return w;
 }
 
@@ -118,7 +118,9 @@ int historical_main(const std::vector<std::string>& args) {
         market::DateWindow stock_window{};
         market::DateWindow crypto_window{};
         const auto today_of = [&](const market::Asset& asset) { return is_crypto(asset) ? crypto_today : stock_today; };
-        const auto window_of = [&](const market::Asset& asset) { return is_crypto(asset) ? crypto_window : stock_window; };
+        const auto window_of = [&](const market::Asset& asset) {
+            return is_crypto(asset) ? crypto_window : stock_window;
+        };
         run_spec.before_store = [&](RunContext& run) -> std::optional<std::string> {
             const auto now = run.now;
             const auto& calendar = run.calendar;
@@ -141,8 +143,8 @@ int historical_main(const std::vector<std::string>& args) {
             if (is_empty(stock_window) || is_empty(crypto_window)) {
                 // One class has nothing to load: a usage error if an asset of it is asked for, found before
                 // anything (an unknown symbol's asset row) is written.
-                for (const auto& asset : resolve_assets(run_spec.symbols, run_spec.forced, *run.store, /*dry_run=*/true,
-                                                        run.shard))
+                for (const auto& asset :
+                     resolve_assets(run_spec.symbols, run_spec.forced, *run.store, /*dry_run=*/true, run.shard))
                     if (is_empty(window_of(asset)))
                         throw empty_window_error(request, window_of(asset), today_of(asset), is_crypto(asset),
                                                  asset.symbol);
@@ -152,7 +154,8 @@ int historical_main(const std::vector<std::string>& args) {
             const auto& cfg = run.cfg;
             const auto now = run.now;
             auto& assets = run.assets;
-            const bool any_stock = std::any_of(assets.begin(), assets.end(), [](const auto& x) { return !is_crypto(x); });
+            const bool any_stock =
+                std::any_of(assets.begin(), assets.end(), [](const auto& x) { return !is_crypto(x); });
             const bool any_crypto = std::any_of(assets.begin(), assets.end(), is_crypto);
             std::vector<std::string> clipped, windows;
             for (const bool crypto : {false, true}) {
@@ -162,8 +165,9 @@ int historical_main(const std::vector<std::string>& args) {
                 if (request.to && *request.to > today)
                     clipped.push_back(fmt::format("{} for {} ({})", util::format_date(today), class_names(crypto),
                                                   today_meaning(crypto)));
-                windows.push_back(fmt::format("{} .. {}{}", util::format_date(w.from), util::format_date(w.to),
-                                              any_stock && any_crypto ? fmt::format(" ({})", class_names(crypto)) : ""));
+                windows.push_back(
+                    fmt::format("{} .. {}{}", util::format_date(w.from), util::format_date(w.to),
+                                any_stock && any_crypto ? fmt::format(" ({})", class_names(crypto)) : ""));
             }
             if (!clipped.empty())
                 util::log_info("--to {} is after the market's today: the window ends on {}",

@@ -1,9 +1,9 @@
 // etl-hourly [SYMBOL...]: hourly bars of today's session (or the last one) into price_bars, then
 // hourly_data:{SYMBOL}:1D into Redis.
+#include "etl/jobs/assets.hpp"
 #include "etl/jobs/cache.hpp"
 #include "etl/jobs/cli.hpp"
 #include "etl/jobs/commands.hpp"
-#include "etl/jobs/assets.hpp"
 #include "etl/jobs/options.hpp"
 #include "etl/jobs/pipeline.hpp"
 #include "etl/jobs/run.hpp"
@@ -27,7 +27,8 @@ using namespace std::chrono;
 
 // The instant of `hh:00` New York time on `date`.
 sys_seconds new_york_time(sys_days date, int hh) {
-    const auto zoned = date::make_zoned(date::locate_zone("America/New_York"), date::local_days{date.time_since_epoch()} + hours{hh});
+    const auto zoned =
+        date::make_zoned(date::locate_zone("America/New_York"), date::local_days{date.time_since_epoch()} + hours{hh});
     return floor<seconds>(zoned.get_sys_time());
 }
 
@@ -87,8 +88,8 @@ int hourly_main(const std::vector<std::string>& args) {
             const bool crypto_only =
                 forced == market::AssetClass::crypto ||
                 (!symbols.empty() && std::all_of(symbols.begin(), symbols.end(), [](const auto& s) {
-                     return market::guess_asset_class(s) == market::AssetClass::crypto;
-                 }));
+                    return market::guess_asset_class(s) == market::AssetClass::crypto;
+                }));
             // --session names the market's day: for stocks at most the last NYSE session that has opened (at
             // 22:00 ET the UTC date is already tomorrow's, and before 09:30 today's session has not begun);
             // for crypto at most the UTC date.
@@ -153,8 +154,7 @@ int hourly_main(const std::vector<std::string>& args) {
                 cache.emplace_back(fmt::format("hourly_data:{}:1D", symbol), market::to_cache_json(bars));
             };
             run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : run.store, totals);
-            if (!common.dry_run && !totals.interrupted)
-                write_cache(cfg, cache, cfg.settings().redis.hourly_ttl);
+            if (!common.dry_run && !totals.interrupted) write_cache(cfg, cache, cfg.settings().redis.hourly_ttl);
         };
         return run_job(run_spec, args, common);
     });

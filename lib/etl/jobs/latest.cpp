@@ -1,9 +1,9 @@
 // etl-latest [SYMBOL...]: latest prices into latest_prices (the fallback readers use when the cache is
 // cold) and into Redis as latest_price:{SYMBOL}, in one pipelined round trip.
+#include "etl/jobs/assets.hpp"
 #include "etl/jobs/cache.hpp"
 #include "etl/jobs/cli.hpp"
 #include "etl/jobs/commands.hpp"
-#include "etl/jobs/assets.hpp"
 #include "etl/jobs/options.hpp"
 #include "etl/jobs/pipeline.hpp"
 #include "etl/jobs/run.hpp"
@@ -69,7 +69,7 @@ int latest_main(const std::vector<std::string>& args) {
             std::map<const providers::Provider*, std::vector<market::Asset>> by_provider;
             for (const auto& a : assets) by_provider[router.route(a).front()].push_back(a);
             std::vector<providers::FetchJob> jobs;
-            std::map<std::string, std::vector<std::string>> symbols_of;  // job label -> symbols
+            std::map<std::string, std::vector<std::string>> symbols_of; // job label -> symbols
             auto fail = [&](const std::string& symbol, const std::string& provider, providers::FailureKind kind,
                             const std::string& why) { totals.add_failure(symbol, provider, kind, why); };
             for (auto& [provider, group] : by_provider) {
@@ -96,41 +96,47 @@ int latest_main(const std::vector<std::string>& args) {
                 totals.timings.emplace_back(name, duration<double>(t - phase_start).count());
                 phase_start = t;
             };
-            providers::Fetcher(policy, router.rate_limits()).run(std::move(jobs), [&](providers::FetchOutcome&& o) {
-                const auto& wanted = symbols_of.at(o.symbol);
-                const auto rejected_before = rejected.size();
-                rejected.insert(rejected.end(), std::make_move_iterator(o.batch.rejected.begin()),
-                                std::make_move_iterator(o.batch.rejected.end()));
-                if (o.failure == providers::FailureKind::interrupted) {
-                    totals.symbols_interrupted += wanted.size();
-                    return;
-                }
-                if (o.failure != providers::FailureKind::none) {
-                    for (const auto& s : wanted) fail(s, o.provider, o.failure, o.error);
-                    return;
-                }
-                for (const auto& s : wanted) {
-                    const auto q = std::find_if(o.quotes.begin(), o.quotes.end(), [&](const auto& x) { return x.symbol == s; });
-                    if (q == o.quotes.end()) {
-                        const bool has_rejects = std::any_of(
-                            rejected.begin() + static_cast<std::ptrdiff_t>(rejected_before), rejected.end(),
-                            [&](const auto& rec) { return rec.symbol == s; });
-                        if (!has_rejects) {  // the provider knows nothing of it
-                            totals.add_no_data(s, o.provider, fmt::format("{} returned no price (unknown id?)", o.provider));
-                        } else {  // its newest record was rejected: a data problem, not an unknown id
-                            fail(s, o.provider, providers::FailureKind::permanent,
-                                 fmt::format("{} returned no valid price (see rejected_rows)", o.provider));
+            providers::Fetcher(policy, router.rate_limits())
+                .run(
+                    std::move(jobs),
+                    [&](providers::FetchOutcome&& o) {
+                        const auto& wanted = symbols_of.at(o.symbol);
+                        const auto rejected_before = rejected.size();
+                        rejected.insert(rejected.end(), std::make_move_iterator(o.batch.rejected.begin()),
+                                        std::make_move_iterator(o.batch.rejected.end()));
+                        if (o.failure == providers::FailureKind::interrupted) {
+                            totals.symbols_interrupted += wanted.size();
+                            return;
                         }
-                        continue;
-                    }
-                    if (auto why = market::invalid_reason(*q, now, k_max_clock_skew); !why.empty()) {
-                        rejected.push_back({q->symbol, q->source, market::to_cache_json(*q), why});
-                        fail(s, o.provider, providers::FailureKind::permanent, why);
-                        continue;
-                    }
-                    quotes.push_back(*q);
-                }
-            }, stop_flag());
+                        if (o.failure != providers::FailureKind::none) {
+                            for (const auto& s : wanted) fail(s, o.provider, o.failure, o.error);
+                            return;
+                        }
+                        for (const auto& s : wanted) {
+                            const auto q = std::find_if(o.quotes.begin(), o.quotes.end(),
+                                                        [&](const auto& x) { return x.symbol == s; });
+                            if (q == o.quotes.end()) {
+                                const bool has_rejects =
+                                    std::any_of(rejected.begin() + static_cast<std::ptrdiff_t>(rejected_before),
+                                                rejected.end(), [&](const auto& rec) { return rec.symbol == s; });
+                                if (!has_rejects) { // the provider knows nothing of it
+                                    totals.add_no_data(s, o.provider,
+                                                       fmt::format("{} returned no price (unknown id?)", o.provider));
+                                } else { // its newest record was rejected: a data problem, not an unknown id
+                                    fail(s, o.provider, providers::FailureKind::permanent,
+                                         fmt::format("{} returned no valid price (see rejected_rows)", o.provider));
+                                }
+                                continue;
+                            }
+                            if (auto why = market::invalid_reason(*q, now, k_max_clock_skew); !why.empty()) {
+                                rejected.push_back({q->symbol, q->source, market::to_cache_json(*q), why});
+                                fail(s, o.provider, providers::FailureKind::permanent, why);
+                                continue;
+                            }
+                            quotes.push_back(*q);
+                        }
+                    },
+                    stop_flag());
             phase_done("fetch");
             if (stop_flag().load()) totals.interrupted = true;
             totals.symbols_ok = quotes.size();
@@ -144,7 +150,8 @@ int latest_main(const std::vector<std::string>& args) {
             phase_done("database");
             std::vector<std::pair<std::string, std::string>> cache;
             cache.reserve(quotes.size());
-            for (const auto& q : quotes) cache.emplace_back(fmt::format("latest_price:{}", q.symbol), market::to_cache_json(q));
+            for (const auto& q : quotes)
+                cache.emplace_back(fmt::format("latest_price:{}", q.symbol), market::to_cache_json(q));
             write_cache(cfg, cache, cfg.settings().redis.latest_ttl);
             phase_done("cache");
         };

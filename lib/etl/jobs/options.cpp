@@ -28,11 +28,13 @@ void add_common_options(CLI::App& app, CommonOptions& o, unsigned flags) {
             return util::parse_log_level(v) ? std::string{} : fmt::format("'{}' is not debug, info, warn or error", v);
         },
         "LEVEL");
-    app.add_option("--config", o.config_file, "TOML config file (default: $ETL_CONFIG, ./etl.toml, /etc/market-etl/etl.toml)");
+    app.add_option("--config", o.config_file,
+                   "TOML config file (default: $ETL_CONFIG, ./etl.toml, /etc/market-etl/etl.toml)");
     app.add_option("--database-url", o.database_url, "postgresql://... or sqlite:PATH (overrides DATABASE_URL)");
     if (flags & common_flag::redis_url)
         app.add_option("--redis-url", o.redis_url, "redis://host:port (overrides REDIS_URL)");
-    if (flags & common_flag::mock) app.add_flag("--mock", o.mock, "use the deterministic mock provider (no key, no network)");
+    if (flags & common_flag::mock)
+        app.add_flag("--mock", o.mock, "use the deterministic mock provider (no key, no network)");
     if (flags & common_flag::dry_run) app.add_flag("--dry-run", o.dry_run, "fetch and validate, write nothing");
     if (flags & common_flag::shard)
         app.add_option("--shard", o.shard, "K/N: process only the symbols of shard K (0-based) of N");

@@ -144,7 +144,7 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
     std::vector<providers::FetchJob> jobs;
     jobs.reserve(spec.assets.size());
     std::map<std::string, store::Window, std::less<>> windows;
-    std::map<std::string, bool, std::less<>> crypto;  // symbol -> is crypto (trades every day)
+    std::map<std::string, bool, std::less<>> crypto; // symbol -> is crypto (trades every day)
     for (const auto& asset : spec.assets) {
         windows.emplace(asset.symbol, spec.window_of(asset));
         crypto.emplace(asset.symbol, asset.asset_class == market::AssetClass::crypto);
@@ -169,7 +169,7 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
 
     // Two symbols' worth of finished work per transfer slot keeps the loader busy without holding
     // much history in memory.
-    OutcomeQueue queue(2 * policy.concurrency);
+    OutcomeQueue queue(2 * static_cast<std::size_t>(policy.concurrency));
     std::atomic<bool> stop{false};
     std::exception_ptr fetch_error;
     const std::size_t total_jobs = jobs.size();
@@ -220,14 +220,15 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
             }
             if (o->batch.bars.empty() && o->batch.rejected.empty()) {
                 const auto& w = windows.at(o->symbol);
-                const auto span = spec.timeframe == market::Timeframe::day
-                                      ? fmt::format("{} .. {}", util::format_date(std::chrono::floor<std::chrono::days>(w.from)),
-                                                    util::format_date(std::chrono::floor<std::chrono::days>(w.to)))
-                                      : fmt::format("{} .. {}", util::format_instant(w.from), util::format_instant(w.to));
+                const auto span =
+                    spec.timeframe == market::Timeframe::day
+                        ? fmt::format("{} .. {}", util::format_date(std::chrono::floor<std::chrono::days>(w.from)),
+                                      util::format_date(std::chrono::floor<std::chrono::days>(w.to)))
+                        : fmt::format("{} .. {}", util::format_instant(w.from), util::format_instant(w.to));
                 if (window_expects_bars(spec.timeframe, w, crypto.at(o->symbol), router.calendar(), router.now())) {
-                    auto why = fmt::format("{} returned no bars for {}, which holds {} (unknown or delisted ticker?)",
-                                           o->provider, span,
-                                           crypto.at(o->symbol) ? "days it traded" : "closed sessions");
+                    auto why =
+                        fmt::format("{} returned no bars for {}, which holds {} (unknown or delisted ticker?)",
+                                    o->provider, span, crypto.at(o->symbol) ? "days it traded" : "closed sessions");
                     util::log_warn("{}: {}", o->symbol, why);
                     totals.add_no_data(o->symbol, o->provider, why);
                     continue;
@@ -240,17 +241,21 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
                 stats = store->load_bars(o->symbol, spec.timeframe, windows.at(o->symbol), o->batch.bars,
                                          o->batch.rejected, totals.run_id);
             } else {
-                stats.rejected = o->batch.rejected.size();  // a dry run writes nothing
+                stats.rejected = o->batch.rejected.size(); // a dry run writes nothing
             }
             totals.rows += stats;
             ++totals.symbols_ok;
             const auto bar_count = o->batch.bars.size();
             if (spec.on_loaded) spec.on_loaded(o->symbol, std::move(o->batch.bars));
             util::log(util::LogLevel::info, "loaded",
-                      {{"symbol", o->symbol}, {"provider", o->provider}, {"bars", std::to_string(bar_count)},
-                       {"inserted", std::to_string(stats.inserted)}, {"updated", std::to_string(stats.updated)},
+                      {{"symbol", o->symbol},
+                       {"provider", o->provider},
+                       {"bars", std::to_string(bar_count)},
+                       {"inserted", std::to_string(stats.inserted)},
+                       {"updated", std::to_string(stats.updated)},
                        {"rejected", std::to_string(o->batch.rejected.size())},
-                       {"skipped", std::to_string(o->skipped)}, {"requests", std::to_string(o->requests)},
+                       {"skipped", std::to_string(o->skipped)},
+                       {"requests", std::to_string(o->requests)},
                        {"retries", std::to_string(o->retries)}});
         } catch (...) {
             load_error = std::current_exception();

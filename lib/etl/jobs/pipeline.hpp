@@ -56,8 +56,8 @@ bool window_expects_bars(market::Timeframe timeframe, const store::Window& windo
 
 // Makes one symbol's fetch from one provider; returns nullptr (with `why`) when the provider has no
 // identifier for the asset.
-using FetchFactory = std::function<std::unique_ptr<providers::SymbolFetch>(
-    const providers::Provider&, const market::Asset&, std::string& why)>;
+using FetchFactory = std::function<std::unique_ptr<providers::SymbolFetch>(const providers::Provider&,
+                                                                           const market::Asset&, std::string& why)>;
 
 struct PipelineSpec {
     std::vector<market::Asset> assets;
@@ -73,7 +73,6 @@ struct PipelineSpec {
 // Runs the pipeline. `store` is null in a dry run (nothing is written). Database errors during a load
 // stop the run and are rethrown after the fetch thread has finished. A symbol without bars (and without
 // rejected records) whose window expects some (window_expects_bars) fails as "no data".
-void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, store::Store* store,
-                  RunTotals& totals);
+void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, store::Store* store, RunTotals& totals);
 
 } // namespace etl::jobs

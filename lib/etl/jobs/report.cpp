@@ -15,20 +15,21 @@ namespace etl::jobs {
 
 std::string summary_text(const RunTotals& t, util::ExitCode code) {
     const auto secs = std::chrono::duration<double>(std::chrono::system_clock::now() - t.started).count();
-    std::string out = fmt::format("{} {}: {} symbol{} ({} ok, {} failed{}{}) in {:.1f} s{}\n", t.job, t.arguments,
-                                  t.symbols_requested, t.symbols_requested == 1 ? "" : "s", t.symbols_ok,
-                                  t.symbols_failed,
-                                  t.failures_no_data ? fmt::format(", {} of them no data", t.failures_no_data) : "",
-                                  t.symbols_interrupted ? fmt::format(", {} not done", t.symbols_interrupted) : "",
-                                  secs, t.dry_run ? " [dry run: nothing written]" : "");
+    std::string out =
+        fmt::format("{} {}: {} symbol{} ({} ok, {} failed{}{}) in {:.1f} s{}\n", t.job, t.arguments,
+                    t.symbols_requested, t.symbols_requested == 1 ? "" : "s", t.symbols_ok, t.symbols_failed,
+                    t.failures_no_data ? fmt::format(", {} of them no data", t.failures_no_data) : "",
+                    t.symbols_interrupted ? fmt::format(", {} not done", t.symbols_interrupted) : "", secs,
+                    t.dry_run ? " [dry run: nothing written]" : "");
     out += fmt::format("  rows: {} inserted, {} updated, {} unchanged, {} rejected\n", t.rows.inserted, t.rows.updated,
                        t.rows.unchanged, t.rows.rejected);
-    constexpr std::size_t k_max_listed = 10;  // one screen
+    constexpr std::size_t k_max_listed = 10; // one screen
     for (std::size_t i = 0; i < t.failures.size() && i < k_max_listed; ++i) {
         const auto& f = t.failures[i];
         out += fmt::format("  failed: {} ({}, {}): {}\n", f.symbol, f.provider, f.kind, f.error);
     }
-    if (t.failures.size() > k_max_listed) out += fmt::format("  ... and {} more failures\n", t.failures.size() - k_max_listed);
+    if (t.failures.size() > k_max_listed)
+        out += fmt::format("  ... and {} more failures\n", t.failures.size() - k_max_listed);
     out += fmt::format("  store: {}  run: {}  shard: {}  exit: {} ({})\n", t.store,
                        t.run_id ? std::to_string(t.run_id) : std::string("-"), t.shard, util::to_int(code),
                        store::to_string(run_status(code)));

@@ -130,8 +130,7 @@ int run_job(const RunSpec& spec, const std::vector<std::string>& args, const Com
         if (spec.resolves_assets && run.assets.empty())
             util::log_info("nothing to do: no {}symbols for shard {}{}", spec.symbols.empty() ? "active " : "",
                            totals.shard, spec.no_assets_hint);
-        else if (spec.work)
-            spec.work(run);
+        else if (spec.work) spec.work(run);
     } catch (const Error& e) {
         // The run stops here (database lost mid-run, ...): record and report what was done, then let
         // the error reach run_guarded, which prints it and returns its exit code.

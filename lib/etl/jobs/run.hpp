@@ -25,12 +25,12 @@ namespace etl::jobs {
 struct RunContext {
     const config::Config& cfg;
     const CommonOptions& options;
-    market::sys_seconds now;                  // the run's clock (ETL_NOW in tests), read once
-    const market::TradingCalendar& calendar;  // the built-in rules only, unless RunSpec::needs_calendar
+    market::sys_seconds now;                 // the run's clock (ETL_NOW in tests), read once
+    const market::TradingCalendar& calendar; // the built-in rules only, unless RunSpec::needs_calendar
     market::Shard shard;
-    RunTotals& totals;                        // the outcome the work fills and the sinks read
-    store::Store* store = nullptr;            // set once opened (RunSpec::needs_store); open in a dry run too
-    std::vector<market::Asset> assets;        // set once resolved (RunSpec::resolves_assets)
+    RunTotals& totals;                 // the outcome the work fills and the sinks read
+    store::Store* store = nullptr;     // set once opened (RunSpec::needs_store); open in a dry run too
+    std::vector<market::Asset> assets; // set once resolved (RunSpec::resolves_assets)
 };
 
 // A hook that may end the run with nothing to do: returns the one line that says why, or nullopt to
@@ -43,26 +43,26 @@ using ExitRule = std::function<Verdict(const RunTotals&)>;
 // One part of the epilogue: writes the outcome somewhere. A sink that throws is logged as one warning
 // naming it and never changes the exit code; the sinks after it still run.
 struct Sink {
-    std::string name;  // what it writes, for that warning: "the etl_runs row", "the report"
+    std::string name; // what it writes, for that warning: "the etl_runs row", "the report"
     std::function<void(const RunTotals&)> write;
 };
 
 struct RunSpec {
-    std::string job;               // "etl-historical": the run lock, etl_runs.job, the summary
-    bool needs_calendar = true;    // load the NYSE calendar (load_calendar) before the store
-    bool needs_store = true;       // open the store, take the run lock, record the run in etl_runs
-    bool resolves_assets = true;   // the named symbols or every active asset, this shard's share (needs the store)
-    std::vector<std::string> symbols;          // named on the command line (normalize_symbols)
-    std::optional<market::AssetClass> forced;  // --class
-    std::string no_assets_hint;    // appended to "nothing to do: no active symbols for shard K/N"
+    std::string job;                  // "etl-historical": the run lock, etl_runs.job, the summary
+    bool needs_calendar = true;       // load the NYSE calendar (load_calendar) before the store
+    bool needs_store = true;          // open the store, take the run lock, record the run in etl_runs
+    bool resolves_assets = true;      // the named symbols or every active asset, this shard's share (needs the store)
+    std::vector<std::string> symbols; // named on the command line (normalize_symbols)
+    std::optional<market::AssetClass> forced; // --class
+    std::string no_assets_hint;               // appended to "nothing to do: no active symbols for shard K/N"
 
     // Hooks, each optional, in the order run_job calls them:
-    SkipHook before_store;                       // checks that need config and calendar, before anything is opened
-    std::function<void(RunContext&)> before_assets;  // the store is open and locked, nothing recorded yet
-    SkipHook after_assets;                       // the assets are resolved; the run is not recorded yet
-    std::function<void(RunContext&)> work;       // the run is recorded; fills RunContext::totals
+    SkipHook before_store;                          // checks that need config and calendar, before anything is opened
+    std::function<void(RunContext&)> before_assets; // the store is open and locked, nothing recorded yet
+    SkipHook after_assets;                          // the assets are resolved; the run is not recorded yet
+    std::function<void(RunContext&)> work;          // the run is recorded; fills RunContext::totals
     ExitRule exit_rule = symbol_verdict;
-    std::vector<Sink> extra_sinks;               // run after the standard ones
+    std::vector<Sink> extra_sinks; // run after the standard ones
 };
 
 // Runs `spec` (args: the command line, args[0] the program name) and returns the exit code. An

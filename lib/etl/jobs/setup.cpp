@@ -78,10 +78,9 @@ void check_provider_keys(const config::Config& cfg, const std::vector<market::As
         } catch (const ConfigError& e) {
             const std::string cls(market::to_string(a.asset_class));
             const auto& fallback = cfg.settings().routing.fallback;
-            throw ConfigError(fmt::format("{} ({}: routing.{} = {}{}): {}", a.symbol, cls, cls,
-                                          cfg.settings().routing.for_class(cls),
-                                          fallback.empty() ? "" : fmt::format(", routing.fallback = {}", fallback),
-                                          e.what()));
+            throw ConfigError(
+                fmt::format("{} ({}: routing.{} = {}{}): {}", a.symbol, cls, cls, cfg.settings().routing.for_class(cls),
+                            fallback.empty() ? "" : fmt::format(", routing.fallback = {}", fallback), e.what()));
         }
     }
 }

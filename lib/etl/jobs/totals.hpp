@@ -36,7 +36,7 @@ struct RunTotals {
     double max_rejected_ratio = 1.0;
     bool interrupted = false;
     std::string first_config_error;
-    std::string error;  // what stopped the run early, "" otherwise
+    std::string error; // what stopped the run early, "" otherwise
     struct SymbolFailure {
         std::string symbol;
         std::string provider;
@@ -64,13 +64,13 @@ struct RunTotals {
 // What an exit rule concludes from a run's tallies. Each command has its own rule (symbols for the
 // fetch jobs; rows per table for a migration; checks for validation); exit_code() maps every verdict.
 enum class Verdict {
-    ok,             // everything done
-    nothing_to_do,  // nothing to do (e.g. --market-hours-only outside the session)
-    partial,        // some items failed; the others were committed
-    data,           // the data is bad: rejected records above the threshold, failed checks
-    unavailable,    // every item failed for want of a provider
-    config,         // a configuration error showed during the work (a key the provider rejected)
-    interrupted,    // SIGINT/SIGTERM
+    ok,            // everything done
+    nothing_to_do, // nothing to do (e.g. --market-hours-only outside the session)
+    partial,       // some items failed; the others were committed
+    data,          // the data is bad: rejected records above the threshold, failed checks
+    unavailable,   // every item failed for want of a provider
+    config,        // a configuration error showed during the work (a key the provider rejected)
+    interrupted,   // SIGINT/SIGTERM
 };
 
 // The one place a verdict becomes an exit code (SPEC.md section 5): ok and nothing_to_do 0, partial 1,

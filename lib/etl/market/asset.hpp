@@ -25,7 +25,7 @@ constexpr std::string_view to_string(AssetClass c) noexcept {
 std::optional<AssetClass> parse_asset_class(std::string_view text);
 
 struct Asset {
-    std::string symbol;  // upper case, our key
+    std::string symbol; // upper case, our key
     std::string name;
     AssetClass asset_class = AssetClass::stock;
     std::string exchange;

@@ -25,23 +25,23 @@ struct Decimal {
 Decimal decimal_from_double(double v);
 
 struct Bar {
-    std::string symbol;  // our symbol (upper case), not the provider's ticker
+    std::string symbol; // our symbol (upper case), not the provider's ticker
     Timeframe timeframe = Timeframe::day;
     // Daily bars: the session date at 00:00 UTC. Hourly bars: the bar's start instant.
     sys_seconds ts{};
     Decimal open, high, low, close;
-    std::optional<Decimal> volume;       // absent for index bars
+    std::optional<Decimal> volume; // absent for index bars
     std::optional<Decimal> vwap;
     std::optional<std::int64_t> trade_count;
-    std::string source;                  // provider name: polygon, coingecko, yahoo, mock
+    std::string source; // provider name: polygon, coingecko, yahoo, mock
 };
 
 // A record that did not become a bar, with why. Goes to `rejected_rows`; nothing is dropped silently.
 struct RejectedRecord {
     std::string symbol;
     std::string source;
-    std::string raw;     // the record as received (JSON text), or a description of it
-    std::string reason;  // one line
+    std::string raw;    // the record as received (JSON text), or a description of it
+    std::string reason; // one line
 };
 
 // Everything one provider response (or one symbol's whole fetch) yielded.

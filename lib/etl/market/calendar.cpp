@@ -11,8 +11,8 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <system_error>
 #include <sstream>
+#include <system_error>
 
 namespace etl::market {
 
@@ -222,7 +222,7 @@ sys_seconds new_york_instant(const date::time_zone* zone, sys_days d, minutes ti
 
 std::vector<CalendarOverride> parse_overrides(std::string_view text, std::string_view source_name) {
     std::vector<CalendarOverride> result;
-    std::map<sys_days, std::size_t> line_of_date;  // for the duplicate-date message
+    std::map<sys_days, std::size_t> line_of_date; // for the duplicate-date message
     std::size_t line_no = 0;
     while (!text.empty()) {
         ++line_no;

@@ -18,10 +18,10 @@ namespace etl::market {
 // One regular NYSE session. `open` is 09:30 America/New_York; `close` is 16:00, 13:00 on early-close
 // days, or the override's time. Both are UTC instants, so they move by an hour across DST.
 struct Session {
-    std::chrono::sys_days date;      // the session's calendar date in New York
-    std::chrono::sys_seconds open;   // UTC instant of the opening bell
-    std::chrono::sys_seconds close;  // UTC instant of the closing bell
-    bool early_close = false;        // true when the session ends before 16:00 ET
+    std::chrono::sys_days date;     // the session's calendar date in New York
+    std::chrono::sys_seconds open;  // UTC instant of the opening bell
+    std::chrono::sys_seconds close; // UTC instant of the closing bell
+    bool early_close = false;       // true when the session ends before 16:00 ET
 
     friend bool operator==(const Session&, const Session&) = default;
 };
@@ -30,8 +30,8 @@ struct Session {
 // early close announced by the exchange.
 struct CalendarOverride {
     std::chrono::sys_days date;
-    std::optional<std::chrono::minutes> close;  // empty: closed all day; else close time after midnight ET
-    std::string reason;                         // free text for people; may be empty
+    std::optional<std::chrono::minutes> close; // empty: closed all day; else close time after midnight ET
+    std::string reason;                        // free text for people; may be empty
 };
 
 // Parses the override file format (the one `etc/market-closures.txt` uses):
@@ -108,7 +108,7 @@ private:
     [[nodiscard]] const CalendarOverride* find_override(std::chrono::sys_days d) const;
 
     const date::time_zone* m_zone;
-    std::vector<CalendarOverride> m_overrides;  // sorted by date, unique dates
+    std::vector<CalendarOverride> m_overrides; // sorted by date, unique dates
 };
 
 } // namespace etl::market

@@ -51,10 +51,8 @@ std::string invalid_reason(const Quote& q, sys_seconds now, seconds max_future) 
         return fmt::format("price {} is not a positive number", q.price.text);
     if (q.previous_close && (!std::isfinite(q.previous_close->value) || q.previous_close->value <= 0.0))
         return fmt::format("previous close {} is not a positive number", q.previous_close->text);
-    if (q.as_of > now + max_future)
-        return fmt::format("as-of time {} is in the future", util::format_instant(q.as_of));
-    if (q.as_of < sys_seconds{})
-        return fmt::format("as-of time {} is before 1970", util::format_instant(q.as_of));
+    if (q.as_of > now + max_future) return fmt::format("as-of time {} is in the future", util::format_instant(q.as_of));
+    if (q.as_of < sys_seconds{}) return fmt::format("as-of time {} is before 1970", util::format_instant(q.as_of));
     return {};
 }
 
@@ -124,7 +122,7 @@ std::vector<Bar> hourly_bars_from_bars(std::span<const Bar> bars) {
             Bar b = sub;
             b.timeframe = Timeframe::hour;
             b.ts = h;
-            b.vwap.reset();  // a VWAP of parts is not the VWAP of the whole without their volumes' weights
+            b.vwap.reset(); // a VWAP of parts is not the VWAP of the whole without their volumes' weights
             b.trade_count.reset();
             volume_complete = sub.volume.has_value();
             out.push_back(std::move(b));

@@ -14,7 +14,7 @@ struct Quote {
     std::string symbol;
     Decimal price;
     std::optional<Decimal> previous_close;
-    sys_seconds as_of{};   // when the price was current
+    sys_seconds as_of{}; // when the price was current
     std::string source;
 
     // price - previous_close, and that as a percentage of previous_close; nullopt without a previous close.

@@ -8,8 +8,8 @@
 namespace etl::market {
 
 struct Shard {
-    unsigned index = 0;  // K, 0-based (matches Kubernetes JOB_COMPLETION_INDEX)
-    unsigned count = 1;  // N
+    unsigned index = 0; // K, 0-based (matches Kubernetes JOB_COMPLETION_INDEX)
+    unsigned count = 1; // N
 
     // True when this shard owns `symbol` (upper case): stable_hash(symbol) mod N == K.
     [[nodiscard]] bool owns(std::string_view symbol) const noexcept;

@@ -11,9 +11,18 @@ namespace {
 // CoinGecko ids are slugs, not tickers; these are the coins a user is likely to name ad hoc.
 // Anything else needs a row in `assets` (etl assets add) with its coingecko_id.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 12> k_coingecko_ids = {{
-    {"BTC", "bitcoin"}, {"ETH", "ethereum"}, {"SOL", "solana"}, {"XRP", "ripple"},
-    {"ADA", "cardano"}, {"DOGE", "dogecoin"}, {"DOT", "polkadot"}, {"LTC", "litecoin"},
-    {"AVAX", "avalanche-2"}, {"LINK", "chainlink"}, {"BNB", "binancecoin"}, {"USDT", "tether"},
+    {"BTC", "bitcoin"},
+    {"ETH", "ethereum"},
+    {"SOL", "solana"},
+    {"XRP", "ripple"},
+    {"ADA", "cardano"},
+    {"DOGE", "dogecoin"},
+    {"DOT", "polkadot"},
+    {"LTC", "litecoin"},
+    {"AVAX", "avalanche-2"},
+    {"LINK", "chainlink"},
+    {"BNB", "binancecoin"},
+    {"USDT", "tether"},
 }};
 
 } // namespace

@@ -16,9 +16,9 @@ namespace {
 // The signal-cancel registry. Only lock-free atomics: cancel_signalled_statement() runs in signal
 // handlers, on whichever thread the signal lands.
 std::atomic<pg_cancel*> g_cancel_target{nullptr};
-std::atomic<pg_cancel*> g_cancelled{nullptr};    // the target a cancel request was sent to
-std::atomic<int> g_cancels_in_progress{0};       // handlers inside cancel_signalled_statement()
-std::atomic<int> g_cancel_holds{0};              // live SignalCancelHolds
+std::atomic<pg_cancel*> g_cancelled{nullptr}; // the target a cancel request was sent to
+std::atomic<int> g_cancels_in_progress{0};    // handlers inside cancel_signalled_statement()
+std::atomic<int> g_cancel_holds{0};           // live SignalCancelHolds
 static_assert(std::atomic<pg_cancel*>::is_always_lock_free && std::atomic<int>::is_always_lock_free);
 
 void wait_for_cancels_in_progress() noexcept {
@@ -28,7 +28,7 @@ void wait_for_cancels_in_progress() noexcept {
 }
 
 util::ExitCode code_for_sqlstate(std::string_view state) {
-    if (state.empty()) return util::ExitCode::temporary;  // no SQLSTATE: the connection itself failed
+    if (state.empty()) return util::ExitCode::temporary; // no SQLSTATE: the connection itself failed
     const auto cls = state.substr(0, 2);
     if (cls == "08" || cls == "40" || cls == "53" || cls == "55" || cls == "57" || cls == "58")
         return util::ExitCode::temporary;
@@ -61,8 +61,8 @@ void cancel_signalled_statement() noexcept {
     g_cancels_in_progress.fetch_add(1);
     if (g_cancel_holds.load() == 0) {
         if (pg_cancel* target = g_cancel_target.load()) {
-            g_cancelled.store(target);  // before the request: the failing statement looks for it
-            char errbuf[256];           // PQcancel's reason for a failure; a signal handler cannot log it
+            g_cancelled.store(target); // before the request: the failing statement looks for it
+            char errbuf[256];          // PQcancel's reason for a failure; a signal handler cannot log it
             PQcancel(target, errbuf, sizeof errbuf);
         }
     }
@@ -113,19 +113,20 @@ Connection::Connection(const std::string& url, const std::string& app_name) {
         const std::string msg = first_line(PQerrorMessage(m_conn.get()));
         const bool auth = msg.find("password authentication failed") != std::string::npos ||
                           msg.find("does not exist") != std::string::npos;
-        throw DbError(auth ? "28000" : "", fmt::format("cannot connect to the database {}: {}",
-                                                       util::redact_url(url), msg));
+        throw DbError(auth ? "28000" : "",
+                      fmt::format("cannot connect to the database {}: {}", util::redact_url(url), msg));
     }
     // Quiet NOTICEs (e.g. "relation already exists, skipping") that libpq would print on stderr.
-    PQsetNoticeProcessor(m_conn.get(), [](void*, const char*) {}, nullptr);
-    m_cancel.reset(PQgetCancel(m_conn.get()));  // nullptr only when out of memory: then no signal cancel
+    PQsetNoticeProcessor(
+        m_conn.get(), [](void*, const char*) {}, nullptr);
+    m_cancel.reset(PQgetCancel(m_conn.get())); // nullptr only when out of memory: then no signal cancel
 }
 
 Connection::~Connection() {
     pg_cancel* self = m_cancel.get();
     if (!self) return;
     g_cancel_target.compare_exchange_strong(self, nullptr);
-    wait_for_cancels_in_progress();  // none may still be using m_cancel once it is freed
+    wait_for_cancels_in_progress(); // none may still be using m_cancel once it is freed
     self = m_cancel.get();
     g_cancelled.compare_exchange_strong(self, nullptr);
 }
@@ -190,8 +191,8 @@ void Connection::prepare(std::string_view name, std::string_view sql, std::strin
 Result Connection::exec_prepared_values(std::string_view name, std::span<const char* const> values,
                                         std::string_view context) {
     const std::string n(name);
-    pg_result* r = PQexecPrepared(m_conn.get(), n.c_str(), static_cast<int>(values.size()), values.data(), nullptr,
-                                  nullptr, 0);
+    pg_result* r =
+        PQexecPrepared(m_conn.get(), n.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0);
     const auto status = PQresultStatus(r);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(context, r);
     return Result(r);
@@ -248,7 +249,7 @@ Transaction::~Transaction() {
     if (m_done) return;
     try {
         m_conn.exec("ROLLBACK", m_context);
-    } catch (...) {  // the error that unwound us says more than the rollback's
+    } catch (...) { // the error that unwound us says more than the rollback's
     }
 }
 

@@ -9,9 +9,9 @@
 #include <concepts>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,10 +53,10 @@ public:
     [[nodiscard]] int rows() const noexcept;
     [[nodiscard]] int columns() const noexcept;
     [[nodiscard]] bool is_null(int row, int col) const noexcept;
-    [[nodiscard]] std::string_view get(int row, int col) const noexcept;  // "" when NULL
-    [[nodiscard]] std::int64_t get_int(int row, int col) const;           // throws DbError if not an integer
+    [[nodiscard]] std::string_view get(int row, int col) const noexcept; // "" when NULL
+    [[nodiscard]] std::int64_t get_int(int row, int col) const;          // throws DbError if not an integer
     [[nodiscard]] std::string_view column_name(int col) const noexcept;
-    [[nodiscard]] std::uint64_t affected_rows() const noexcept;           // PQcmdTuples
+    [[nodiscard]] std::uint64_t affected_rows() const noexcept; // PQcmdTuples
 
 private:
     std::unique_ptr<pg_result, ResultDeleter> m_result;
@@ -71,23 +71,22 @@ using Params = std::vector<std::optional<std::string>>;
 class Param {
 public:
     // Implicit, so a call reads exec(sql, context, symbol, 42, std::nullopt).
-    Param(const std::string& text) : m_ref(text.c_str()) {}   // NOLINT(google-explicit-constructor)
-    Param(const char* text) : m_ref(text), m_null(text == nullptr) {}  // NOLINT(google-explicit-constructor)
-    Param(std::string_view text) : m_owned(text) {}           // NOLINT(google-explicit-constructor)
-    Param(bool value) : m_ref(value ? "true" : "false") {}    // NOLINT(google-explicit-constructor)
-    template <std::integral T>
-    Param(T value) : m_owned(std::to_string(value)) {}        // NOLINT(google-explicit-constructor)
-    Param(std::chrono::sys_seconds t);                        // NOLINT(google-explicit-constructor)
-    Param(std::nullopt_t) : m_null(true) {}                   // NOLINT(google-explicit-constructor)
+    Param(const std::string& text) : m_ref(text.c_str()) {}                       // NOLINT(google-explicit-constructor)
+    Param(const char* text) : m_ref(text), m_null(text == nullptr) {}             // NOLINT(google-explicit-constructor)
+    Param(std::string_view text) : m_owned(text) {}                               // NOLINT(google-explicit-constructor)
+    Param(bool value) : m_ref(value ? "true" : "false") {}                        // NOLINT(google-explicit-constructor)
+    template <std::integral T> Param(T value) : m_owned(std::to_string(value)) {} // NOLINT(google-explicit-constructor)
+    Param(std::chrono::sys_seconds t);                                            // NOLINT(google-explicit-constructor)
+    Param(std::nullopt_t) : m_null(true) {}                                       // NOLINT(google-explicit-constructor)
     template <class T>
-    Param(const std::optional<T>& value) : Param(value ? Param(*value) : Param(std::nullopt)) {}  // NOLINT
+    Param(const std::optional<T>& value) : Param(value ? Param(*value) : Param(std::nullopt)) {} // NOLINT
 
     // The text libpq sends; nullptr for NULL.
     [[nodiscard]] const char* value() const noexcept { return m_null ? nullptr : m_ref ? m_ref : m_owned.c_str(); }
 
 private:
     std::string m_owned;
-    const char* m_ref = nullptr;  // borrowed text, when not owned
+    const char* m_ref = nullptr; // borrowed text, when not owned
     bool m_null = false;
 };
 
@@ -113,8 +112,7 @@ public:
     // Runs `sql` with the parameters $1, $2, ... taken from `args` (see Param): no vector of
     // std::to_string at the call site. Throws DbError.
     template <ContextText Context, class... Args>
-        requires(sizeof...(Args) > 0)
-    Result exec(std::string_view sql, const Context& context, const Args&... args);
+    requires(sizeof...(Args) > 0) Result exec(std::string_view sql, const Context& context, const Args&... args);
 
     // Prepares `sql` as statement `name` on this connection, once: a later call with the same name
     // does nothing (prepared statements last for the session, whatever happens to transactions).
@@ -193,8 +191,8 @@ void append_copy_field(std::string& out, std::string_view value);
 // --- inline bodies ---
 
 template <ContextText Context, class... Args>
-    requires(sizeof...(Args) > 0)
-Result Connection::exec(std::string_view sql, const Context& context, const Args&... args) {
+requires(sizeof...(Args) > 0) Result Connection::exec(std::string_view sql, const Context& context,
+                                                      const Args&... args) {
     const std::array<Param, sizeof...(Args)> params{Param(args)...};
     std::array<const char*, sizeof...(Args)> values{};
     for (std::size_t i = 0; i < params.size(); ++i) values[i] = params[i].value();

@@ -62,8 +62,8 @@ void check_conninfo(std::string_view url) {
                     throw ConfigError(fmt::format("database_url '{}': port '{}' is not a number from 1 to 65535",
                                                   util::redact_url(url), util::scrub(port)));
         } else if (keyword == "sslmode") {
-            static constexpr std::array<std::string_view, 6> k_modes = {"disable", "allow", "prefer",
-                                                                         "require", "verify-ca", "verify-full"};
+            static constexpr std::array<std::string_view, 6> k_modes = {"disable", "allow",     "prefer",
+                                                                        "require", "verify-ca", "verify-full"};
             if (std::find(k_modes.begin(), k_modes.end(), value) == k_modes.end())
                 throw ConfigError(fmt::format("database_url '{}': sslmode '{}' is not one of disable, allow, prefer, "
                                               "require, verify-ca, verify-full",

@@ -70,7 +70,7 @@ void CopyWriter::row_values(std::span<const std::optional<std::string>> values) 
 
 std::uint64_t CopyWriter::end() {
     flush();
-    m_active = false;  // end_copy() leaves the connection out of COPY mode, whether it throws or not
+    m_active = false; // end_copy() leaves the connection out of COPY mode, whether it throws or not
     m_conn.end_copy();
     return m_rows;
 }

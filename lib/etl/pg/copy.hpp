@@ -19,7 +19,7 @@ namespace etl::pg {
 // COPY data is sent in chunks of about this size: large enough to amortise libpq calls, small enough
 // that the server parses one chunk while we format the next, and memory stays flat however long the
 // history is.
-inline constexpr std::size_t k_copy_chunk_bytes = 64 * 1024;
+inline constexpr std::size_t k_copy_chunk_bytes = std::size_t{64} * 1024;
 
 // `t` as COPY text for a timestamptz column ("YYYY-MM-DD HH:MM:SS+00"), written digit by digit: this
 // runs for every row of a bulk load, where fmt showed up in profiles.
@@ -35,8 +35,7 @@ public:
     explicit CopyBuffer(std::size_t chunk_bytes = k_copy_chunk_bytes);
 
     // Appends one row: the values in column order, tab-separated, ending in a newline.
-    template <class... Ts>
-    void add_row(const Ts&... values);
+    template <class... Ts> void add_row(const Ts&... values);
     // Appends one row of values known only at run time (text, nullopt as NULL).
     void add_row_values(std::span<const std::optional<std::string>> values);
 
@@ -51,12 +50,10 @@ private:
     void add(const std::string& text) { append_copy_field(m_text, text); }
     void add(const char* text) { append_copy_field(m_text, text); }
     void add(bool value) { m_text += value ? 't' : 'f'; }
-    template <std::integral T>
-    void add(T value);
+    template <std::integral T> void add(T value);
     void add(std::chrono::sys_seconds t) { append_copy_timestamp(m_text, t); }
     void add(std::nullopt_t) { m_text += "\\N"; }
-    template <class T>
-    void add(const std::optional<T>& value);
+    template <class T> void add(const std::optional<T>& value);
 
     std::string m_text;
     std::size_t m_chunk_bytes;
@@ -79,8 +76,7 @@ public:
     // (written in the code, never from input), spliced as they are. Throws DbError.
     void begin(std::string_view table, std::span<const std::string_view> columns);
     // Appends one row (the value types of CopyBuffer), sending a chunk when one is full. Throws DbError.
-    template <class... Ts>
-    void row(const Ts&... values);
+    template <class... Ts> void row(const Ts&... values);
     // Appends one row of values known only at run time (text, nullopt as NULL).
     void row_values(std::span<const std::optional<std::string>> values);
     // Sends the rest and ends the COPY; returns the number of rows written. Throws DbError (e.g. 23505
@@ -99,27 +95,23 @@ private:
 
 // --- inline bodies ---
 
-template <class... Ts>
-void CopyBuffer::add_row(const Ts&... values) {
+template <class... Ts> void CopyBuffer::add_row(const Ts&... values) {
     bool first = true;
     ((first ? void(first = false) : void(m_text += '\t'), add(values)), ...);
     m_text += '\n';
 }
 
-template <std::integral T>
-void CopyBuffer::add(T value) {
-    char buf[24];  // the longest 64-bit integer is 20 digits and a sign
+template <std::integral T> void CopyBuffer::add(T value) {
+    char buf[24]; // the longest 64-bit integer is 20 digits and a sign
     m_text.append(buf, std::to_chars(buf, buf + sizeof buf, value).ptr);
 }
 
-template <class T>
-void CopyBuffer::add(const std::optional<T>& value) {
+template <class T> void CopyBuffer::add(const std::optional<T>& value) {
     if (value) add(*value);
     else add(std::nullopt);
 }
 
-template <class... Ts>
-void CopyWriter::row(const Ts&... values) {
+template <class... Ts> void CopyWriter::row(const Ts&... values) {
     m_buffer.add_row(values...);
     ++m_rows;
     if (m_buffer.chunk_full()) flush();

@@ -1,8 +1,8 @@
 #include "etl/providers/coingecko.hpp"
 
+#include "etl/market/symbol.hpp"
 #include "etl/providers/parse.hpp"
 #include "etl/providers/single_request_fetch.hpp"
-#include "etl/market/symbol.hpp"
 #include "etl/util/strings.hpp"
 
 #include <fmt/format.h>
@@ -73,7 +73,7 @@ private:
     }
 
     std::string m_symbol;
-    HourWindow m_keep;  // the user's window: daily bars are their date at 00:00 UTC
+    HourWindow m_keep; // the user's window: daily bars are their date at 00:00 UTC
 };
 
 // Hourly bars from the price points of /market_chart/range: a range ending now and at most a day long
@@ -149,7 +149,7 @@ std::unique_ptr<SymbolFetch> CoinGeckoProvider::hourly_bars(const market::Asset&
 }
 
 std::vector<QuoteFetch> CoinGeckoProvider::latest_quotes(std::span<const market::Asset> assets,
-                                              std::vector<std::string>& unserved) const {
+                                                         std::vector<std::string>& unserved) const {
     std::vector<QuoteFetch> out;
     std::vector<market::Asset> batch;
     std::string ids;
@@ -159,6 +159,7 @@ std::vector<QuoteFetch> CoinGeckoProvider::latest_quotes(std::span<const market:
                                      "&include_last_updated_at=true",
                                      m_settings.base_url, ids);
         std::vector<std::string> symbols;
+        symbols.reserve(batch.size());
         for (const auto& a : batch) symbols.push_back(a.symbol);
         out.push_back({std::move(symbols), std::make_unique<CoinGeckoLatestFetch>(m_settings, std::move(batch), url)});
         batch.clear();

@@ -24,9 +24,13 @@ private:
 // bitcoin for BTC, X:BTCUSD or BTC-USD; the lower-cased coin for coins that are not well known).
 std::unique_ptr<Provider> make_coingecko_provider(const ProviderSettings& settings);
 std::string coingecko_default_id(const std::string& symbol, market::AssetClass cls);
-inline constexpr IdentifierSpec k_coingecko_identifier{
-    .column = "coingecko_id", .flag = "--coingecko-id", .value_name = "ID", .help = "CoinGecko coin id, e.g. bitcoin",
-    .fix = "--class crypto --coingecko-id ID", .list_header = "COINGECKO", .list_width = 16,
-    .default_for = coingecko_default_id};
+inline constexpr IdentifierSpec k_coingecko_identifier{.column = "coingecko_id",
+                                                       .flag = "--coingecko-id",
+                                                       .value_name = "ID",
+                                                       .help = "CoinGecko coin id, e.g. bitcoin",
+                                                       .fix = "--class crypto --coingecko-id ID",
+                                                       .list_header = "COINGECKO",
+                                                       .list_width = 16,
+                                                       .default_for = coingecko_default_id};
 
 } // namespace etl::providers

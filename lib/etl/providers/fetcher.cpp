@@ -19,11 +19,11 @@ using Clock = http::Transport::Clock;
 struct Active {
     FetchJob job;
     std::size_t attempt = 0;
-    std::optional<http::Request> request;  // the request being sent or waiting to be (re)sent
+    std::optional<http::Request> request; // the request being sent or waiting to be (re)sent
     unsigned retries_this_request = 0;
     Clock::time_point not_before{};
     bool in_flight = false;
-    bool finished = false;                 // on_done has run (inside a poll): erased on the next round
+    bool finished = false; // on_done has run (inside a poll): erased on the next round
     FetchOutcome outcome;
 
     [[nodiscard]] SymbolFetch& fetch() const { return *job.attempts[attempt]; }
@@ -32,7 +32,7 @@ struct Active {
 struct ProviderPace {
     std::chrono::nanoseconds interval{0};
     Clock::time_point next_slot{};
-    std::string closed;  // why this provider gets no more requests in this run; "" while it is open
+    std::string closed; // why this provider gets no more requests in this run; "" while it is open
 };
 
 // Symbols not started yet, of one provider (the provider of their first attempt).
@@ -97,10 +97,10 @@ void Fetcher::run(http::Transport& transport, std::vector<FetchJob> jobs,
     std::mt19937_64 rng{std::random_device{}()};
     std::uniform_real_distribution<double> jitter(0.5, 1.0);
 
-    std::deque<ProviderQueue> waiting;  // in order of first appearance (a deque: never relocated)
+    std::deque<ProviderQueue> waiting; // in order of first appearance (a deque: never relocated)
     std::size_t waiting_count = 0;
     for (auto& j : jobs) {
-        if (j.attempts.empty()) {  // nothing can serve it: never silently dropped
+        if (j.attempts.empty()) { // nothing can serve it: never silently dropped
             FetchOutcome o;
             o.symbol = j.symbol;
             o.failure = FailureKind::permanent;
@@ -117,9 +117,9 @@ void Fetcher::run(http::Transport& transport, std::vector<FetchJob> jobs,
         q->jobs.push_back(std::move(j));
         ++waiting_count;
     }
-    std::size_t turn = 0;  // the queue whose turn it is to start a symbol
+    std::size_t turn = 0; // the queue whose turn it is to start a symbol
     std::vector<std::unique_ptr<Active>> active;
-    bool halted = false;  // a config failure: no new work
+    bool halted = false; // a config failure: no new work
 
     auto finish = [&](Active& a) {
         a.outcome.symbol = a.job.symbol;
@@ -158,7 +158,7 @@ void Fetcher::run(http::Transport& transport, std::vector<FetchJob> jobs,
         a.in_flight = false;
         auto& fetch = a.fetch();
         const auto provider = std::string(fetch.provider());
-        if (r.body_too_large)  // the same request would bring the same body: never retried
+        if (r.body_too_large) // the same request would bring the same body: never retried
             return fail(a, FailureKind::permanent,
                         fmt::format("response body larger than fetch.max_body_bytes = {} bytes (transfer cut off)",
                                     m_policy.max_body_bytes));
@@ -208,8 +208,8 @@ void Fetcher::run(http::Transport& transport, std::vector<FetchJob> jobs,
             auto& p = pace[provider];
             p.next_slot = std::max(p.next_slot, transport.now() + (r.retry_after ? *r.retry_after : delay));
         }
-        util::log_debug("{}: {} retry {} in {} ms ({})", a.job.symbol, provider, a.retries_this_request,
-                        delay.count(), why);
+        util::log_debug("{}: {} retry {} in {} ms ({})", a.job.symbol, provider, a.retries_this_request, delay.count(),
+                        why);
         return false;
     };
 
@@ -224,12 +224,12 @@ void Fetcher::run(http::Transport& transport, std::vector<FetchJob> jobs,
                     finish(a);
                     return true;
                 }
-                continue;  // the fallback provider
+                continue; // the fallback provider
             }
             if (!a.request) a.request = fetch.next_request();
-            if (!a.request) {  // complete
+            if (!a.request) { // complete
                 a.outcome.provider = fetch.provider();
-                auto earlier_rejects = std::move(a.outcome.batch.rejected);  // from a provider that failed first
+                auto earlier_rejects = std::move(a.outcome.batch.rejected); // from a provider that failed first
                 a.outcome.batch = std::move(fetch.batch());
                 a.outcome.batch.rejected.insert(a.outcome.batch.rejected.end(),
                                                 std::make_move_iterator(earlier_rejects.begin()),
@@ -285,8 +285,10 @@ void Fetcher::run(http::Transport& transport, std::vector<FetchJob> jobs,
                 wake = std::min(wake, p.next_slot);
                 continue;
             }
-            const auto started = static_cast<std::size_t>(std::count_if(
-                active.begin(), active.end(), [&](const auto& a) { return a->fetch().provider() == q.provider; }));
+            const auto started =
+                static_cast<std::size_t>(std::count_if(active.begin(), active.end(), [&](const auto& a) {
+                    return a->fetch().provider() == q.provider;
+                }));
             if (started >= share) continue;
             turn = (i + 1) % waiting.size();
             return &q;

@@ -24,12 +24,12 @@ class Transport;
 namespace etl::providers {
 
 struct FetchPolicy {
-    unsigned concurrency = 8;                   // symbols (and so transfers) in flight, all providers together
-    unsigned max_retries = 5;                   // per request
+    unsigned concurrency = 8; // symbols (and so transfers) in flight, all providers together
+    unsigned max_retries = 5; // per request
     std::chrono::milliseconds backoff_initial{500};
     std::chrono::milliseconds backoff_max{60000};
-    std::size_t max_body_bytes = std::size_t{64} << 20;  // decoded body of one response; larger fails the symbol
-    std::chrono::seconds max_retry_after{300};  // a longer Retry-After fails the provider for the run
+    std::size_t max_body_bytes = std::size_t{64} << 20; // decoded body of one response; larger fails the symbol
+    std::chrono::seconds max_retry_after{300};          // a longer Retry-After fails the provider for the run
 };
 
 // One symbol to fetch: attempts in order (the routed provider first, then the fallback).
@@ -40,11 +40,11 @@ struct FetchJob {
 
 struct FetchOutcome {
     std::string symbol;
-    std::string provider;          // the provider whose result this is (the last one tried on failure)
-    market::BarBatch batch;        // on failure: rejects seen before the failure, no bars
-    std::vector<market::Quote> quotes;  // latest-price fetches
+    std::string provider;              // the provider whose result this is (the last one tried on failure)
+    market::BarBatch batch;            // on failure: rejects seen before the failure, no bars
+    std::vector<market::Quote> quotes; // latest-price fetches
     FailureKind failure = FailureKind::none;
-    std::string error;             // one line, no secrets
+    std::string error; // one line, no secrets
     unsigned requests = 0;
     unsigned retries = 0;
     std::size_t skipped = 0;

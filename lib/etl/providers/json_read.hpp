@@ -159,7 +159,9 @@ error_code classify_non_number(od::value& v, std::string_view token, Token& out)
     return classify_non_number(v, token, out);
 }
 
-inline bool holds_int64(double d) noexcept { return std::isfinite(d) && std::trunc(d) == d && d >= -0x1p63 && d < 0x1p63; }
+inline bool holds_int64(double d) noexcept {
+    return std::isfinite(d) && std::trunc(d) == d && d >= -0x1p63 && d < 0x1p63;
+}
 
 // Reads `v` as an integer, also when written as a float with no fraction (612004.0) or in exponent
 // form (1.741e+12): some serializers write every number as a double. A fraction is Kind::other.

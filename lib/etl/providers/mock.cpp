@@ -36,9 +36,7 @@ std::string cents_text(std::int64_t cents) {
     return std::string(buf, end);
 }
 
-market::Decimal cents_decimal(std::int64_t cents) {
-    return {cents_text(cents), static_cast<double>(cents) / 100.0};
-}
+market::Decimal cents_decimal(std::int64_t cents) { return {cents_text(cents), static_cast<double>(cents) / 100.0}; }
 
 // What every mock fetch shares: no request is ever sent, so no body ever arrives.
 class LocalFetch : public SymbolFetch {
@@ -60,7 +58,8 @@ public:
             // Like a real provider, no bar for a session that has not opened yet.
             const auto last = std::min(m_window.to, market::market_today(m_asset.asset_class, m_now, m_calendar));
             for (auto d = std::max(m_window.from, k_mock_history_start); d <= last; d += days{1})
-                if (every_day || m_calendar.is_trading_day(d)) m_batch.bars.push_back(mock_daily_bar(m_asset.symbol, d));
+                if (every_day || m_calendar.is_trading_day(d))
+                    m_batch.bars.push_back(mock_daily_bar(m_asset.symbol, d));
         }
         return std::nullopt;
     }
@@ -92,11 +91,14 @@ market::Bar mock_hourly_bar(const std::string& symbol, sys_seconds hour) {
     const auto h = duration_cast<hours>(hour - sys_seconds{day}).count();
     const auto d = (day - k_mock_history_start).count() * 24 + h;
     const auto base = std::llround(daily.close.value * 100.0);
-    const auto open = std::max<std::int64_t>(100, std::llround(static_cast<double>(base) * (1.0 + 0.004 * noise(seed, d, 1))));
-    const auto close = std::max<std::int64_t>(100, std::llround(static_cast<double>(base) * (1.0 + 0.004 * noise(seed, d, 2))));
-    const auto high = std::max(open, close) + std::llround(static_cast<double>(base) * 0.002 * std::abs(noise(seed, d, 3)));
-    const auto low = std::max<std::int64_t>(1, std::min(open, close) -
-                                                   std::llround(static_cast<double>(base) * 0.002 * std::abs(noise(seed, d, 4))));
+    const auto open =
+        std::max<std::int64_t>(100, std::llround(static_cast<double>(base) * (1.0 + 0.004 * noise(seed, d, 1))));
+    const auto close =
+        std::max<std::int64_t>(100, std::llround(static_cast<double>(base) * (1.0 + 0.004 * noise(seed, d, 2))));
+    const auto high =
+        std::max(open, close) + std::llround(static_cast<double>(base) * 0.002 * std::abs(noise(seed, d, 3)));
+    const auto low = std::max<std::int64_t>(1, std::min(open, close) - std::llround(static_cast<double>(base) * 0.002 *
+                                                                                    std::abs(noise(seed, d, 4))));
     market::Bar b = daily;
     b.timeframe = market::Timeframe::hour;
     b.ts = sys_seconds{floor<hours>(hour)};
@@ -104,7 +106,8 @@ market::Bar mock_hourly_bar(const std::string& symbol, sys_seconds hour) {
     b.high = cents_decimal(high);
     b.low = cents_decimal(low);
     b.close = cents_decimal(close);
-    const auto volume = std::max<std::int64_t>(1, std::llround(daily.volume->value / 7.0 * (1.0 + 0.5 * noise(seed, d, 5))));
+    const auto volume =
+        std::max<std::int64_t>(1, std::llround(daily.volume->value / 7.0 * (1.0 + 0.5 * noise(seed, d, 5))));
     b.volume = market::Decimal{std::to_string(volume), static_cast<double>(volume)};
     b.vwap = cents_decimal((open + high + low + close) / 4);
     b.trade_count = volume / 100;
@@ -117,14 +120,16 @@ market::Bar mock_daily_bar(const std::string& symbol, sys_days date) {
     // A base price between 20 and 500, a slow drift, a multi-month cycle and daily noise.
     const double base = 20.0 + static_cast<double>(seed % 48000) / 100.0;
     const double phase = static_cast<double>(seed % 628) / 100.0;
-    const double level = base * std::exp(0.00015 * static_cast<double>(d) +
-                                         0.25 * std::sin(static_cast<double>(d) / 45.0 + phase) +
-                                         0.03 * noise(seed, d, 1));
+    const double level =
+        base * std::exp(0.00015 * static_cast<double>(d) + 0.25 * std::sin(static_cast<double>(d) / 45.0 + phase) +
+                        0.03 * noise(seed, d, 1));
     const auto close = std::max<std::int64_t>(100, std::llround(level * 100.0));
-    const auto open = std::max<std::int64_t>(100, std::llround(static_cast<double>(close) * (1.0 + 0.012 * noise(seed, d, 2))));
-    const auto high = std::max(open, close) + std::llround(static_cast<double>(close) * 0.008 * std::abs(noise(seed, d, 3)));
-    const auto low = std::max<std::int64_t>(1, std::min(open, close) -
-                                                   std::llround(static_cast<double>(close) * 0.008 * std::abs(noise(seed, d, 4))));
+    const auto open =
+        std::max<std::int64_t>(100, std::llround(static_cast<double>(close) * (1.0 + 0.012 * noise(seed, d, 2))));
+    const auto high =
+        std::max(open, close) + std::llround(static_cast<double>(close) * 0.008 * std::abs(noise(seed, d, 3)));
+    const auto low = std::max<std::int64_t>(1, std::min(open, close) - std::llround(static_cast<double>(close) * 0.008 *
+                                                                                    std::abs(noise(seed, d, 4))));
     const auto volume = 1'000'000 + std::llround(static_cast<double>(seed % 50'000'000) * (1.5 + noise(seed, d, 5)));
     market::Bar b;
     b.symbol = symbol;
@@ -189,7 +194,8 @@ std::vector<QuoteFetch> MockProvider::latest_quotes(std::span<const market::Asse
             if (const auto previous = calendar().previous_session(session.date))
                 q.previous_close = mock_daily_bar(asset.symbol, previous->date).close;
         }
-        out.push_back({{asset.symbol}, std::make_unique<ReadyFetch>(std::vector<market::Bar>{}, std::vector{std::move(q)})});
+        out.push_back(
+            {{asset.symbol}, std::make_unique<ReadyFetch>(std::vector<market::Bar>{}, std::vector{std::move(q)})});
     }
     return out;
 }

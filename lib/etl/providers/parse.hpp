@@ -21,9 +21,9 @@ namespace etl::providers {
 // One page of a provider response.
 struct ParsedPage {
     market::BarBatch batch;
-    std::optional<std::string> next_url;  // Polygon pagination: absent when this is the last page
-    std::size_t skipped = 0;              // points deliberately not turned into bars (e.g. CoinGecko's
-                                          // trailing "now" point in a daily series); logged, not rejected
+    std::optional<std::string> next_url; // Polygon pagination: absent when this is the last page
+    std::size_t skipped = 0;             // points deliberately not turned into bars (e.g. CoinGecko's
+                                         // trailing "now" point in a daily series); logged, not rejected
     // Yahoo: the instant of each row in batch.rejected (index-aligned), as its timestamp cell says, or
     // nullopt when the cell holds no integer. The fetch tells rows outside its request and incomplete
     // hours by it. Empty for the other providers.
@@ -33,8 +33,8 @@ struct ParsedPage {
 // A body that is not a well-formed response of the expected shape (truncated, HTML, wrong envelope).
 // The fetch layer treats it as a transient failure and retries; it is never a crash.
 struct ParseFailure {
-    std::string message;  // one line, no secrets (bodies never contain our keys)
-    bool permanent = false;  // retrying cannot help (a next_url off the configured host): the symbol fails
+    std::string message;    // one line, no secrets (bodies never contain our keys)
+    bool permanent = false; // retrying cannot help (a next_url off the configured host): the symbol fails
 };
 
 template <class T> using ParseResult = tl::expected<T, ParseFailure>;

@@ -1,10 +1,10 @@
 #include "etl/providers/polygon.hpp"
 
 #include "etl/http/url.hpp"
-#include "etl/providers/single_request_fetch.hpp"
 #include "etl/market/symbol.hpp"
-#include "etl/util/error.hpp"
+#include "etl/providers/single_request_fetch.hpp"
 #include "etl/util/clock.hpp"
+#include "etl/util/error.hpp"
 #include "etl/util/strings.hpp"
 
 #include <fmt/format.h>
@@ -33,7 +33,8 @@ class PolygonFetch final : public SymbolFetch {
 public:
     PolygonFetch(const ProviderSettings& s, std::string symbol, std::string first_url, market::Timeframe timeframe,
                  std::optional<HourWindow> keep = std::nullopt)
-        : m_settings(s), m_symbol(std::move(symbol)), m_next(std::move(first_url)), m_timeframe(timeframe), m_keep(keep) {}
+        : m_settings(s), m_symbol(std::move(symbol)), m_next(std::move(first_url)), m_timeframe(timeframe),
+          m_keep(keep) {}
 
     std::optional<http::Request> next_request() override {
         if (!m_next) return std::nullopt;
@@ -45,7 +46,8 @@ public:
         if (!page) return tl::unexpected(page.error());
         auto& b = page->batch;
         if (m_keep) keep_window(b.bars, *m_keep, m_skipped);
-        m_batch.bars.insert(m_batch.bars.end(), std::make_move_iterator(b.bars.begin()), std::make_move_iterator(b.bars.end()));
+        m_batch.bars.insert(m_batch.bars.end(), std::make_move_iterator(b.bars.begin()),
+                            std::make_move_iterator(b.bars.end()));
         m_batch.rejected.insert(m_batch.rejected.end(), std::make_move_iterator(b.rejected.begin()),
                                 std::make_move_iterator(b.rejected.end()));
         m_skipped += page->skipped;
@@ -74,7 +76,8 @@ private:
 class PolygonLatestFetch final : public SingleRequestFetch {
 public:
     PolygonLatestFetch(const ProviderSettings& s, market::Asset asset, std::string url)
-        : SingleRequestFetch("polygon", http::Request{std::move(url), {"Authorization: Bearer " + s.api_key}, s.timeout}),
+        : SingleRequestFetch("polygon",
+                             http::Request{std::move(url), {"Authorization: Bearer " + s.api_key}, s.timeout}),
           m_settings(s), m_asset(std::move(asset)) {}
 
 private:
@@ -115,10 +118,10 @@ tl::expected<std::string, std::string> reroot_next_url(std::string_view next_url
                                                                      : std::string(next_url));
     if (absolute) {
         if (absolute->scheme != "http" && absolute->scheme != "https")
-            return tl::unexpected(fmt::format("next_url has scheme '{}', not http or https; not followed",
-                                              absolute->scheme));
-        candidate = fmt::format("{}{}{}{}", base_url, absolute->path, absolute->query.empty() ? "" : "?",
-                                absolute->query);
+            return tl::unexpected(
+                fmt::format("next_url has scheme '{}', not http or https; not followed", absolute->scheme));
+        candidate =
+            fmt::format("{}{}{}{}", base_url, absolute->path, absolute->query.empty() ? "" : "?", absolute->query);
     } else {
         candidate = fmt::format("{}{}", base_url, next_url);
     }
@@ -157,14 +160,16 @@ std::unique_ptr<SymbolFetch> PolygonProvider::hourly_bars(const market::Asset& a
     // millisecond. A session is at most 16 hours = 960 minute base aggregates, far below the limit.
     const auto from_ms = std::chrono::duration_cast<std::chrono::milliseconds>(window.from.time_since_epoch()).count();
     const auto to_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>((window.to + std::chrono::hours{1}).time_since_epoch()).count() - 1;
+        std::chrono::duration_cast<std::chrono::milliseconds>((window.to + std::chrono::hours{1}).time_since_epoch())
+            .count() -
+        1;
     const auto url = fmt::format("{}/v2/aggs/ticker/{}/range/1/hour/{}/{}?adjusted=true&sort=asc&limit=50000",
                                  m_settings.base_url, encode_ticker(asset.identifier("polygon")), from_ms, to_ms);
     return std::make_unique<PolygonFetch>(m_settings, asset.symbol, url, market::Timeframe::hour, window);
 }
 
 std::vector<QuoteFetch> PolygonProvider::latest_quotes(std::span<const market::Asset> assets,
-                                              std::vector<std::string>& unserved) const {
+                                                       std::vector<std::string>& unserved) const {
     std::vector<QuoteFetch> out;
     for (const auto& asset : assets) {
         if (std::string why; !usable_ticker(asset, why)) {

@@ -31,9 +31,13 @@ tl::expected<std::string, std::string> reroot_next_url(std::string_view next_url
 // nobody registered (AAPL, BRK.B; I:SPX for indices; X:BTCUSD for crypto).
 std::unique_ptr<Provider> make_polygon_provider(const ProviderSettings& settings);
 std::string polygon_default_ticker(const std::string& symbol, market::AssetClass cls);
-inline constexpr IdentifierSpec k_polygon_identifier{
-    .column = "polygon_ticker", .flag = "--polygon-ticker", .value_name = "TICKER",
-    .help = "Polygon ticker (default: derived from the symbol)", .fix = "--polygon-ticker TICKER",
-    .list_header = "POLYGON", .list_width = 14, .default_for = polygon_default_ticker};
+inline constexpr IdentifierSpec k_polygon_identifier{.column = "polygon_ticker",
+                                                     .flag = "--polygon-ticker",
+                                                     .value_name = "TICKER",
+                                                     .help = "Polygon ticker (default: derived from the symbol)",
+                                                     .fix = "--polygon-ticker TICKER",
+                                                     .list_header = "POLYGON",
+                                                     .list_width = 14,
+                                                     .default_for = polygon_default_ticker};
 
 } // namespace etl::providers

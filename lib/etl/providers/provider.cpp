@@ -38,7 +38,8 @@ void keep_window(std::vector<market::Bar>& bars, HourWindow window, std::size_t&
     skipped += before - bars.size();
 }
 
-market::sys_seconds close_as_of(const ProviderSettings& s, const market::Asset& asset, market::sys_seconds session_date) {
+market::sys_seconds close_as_of(const ProviderSettings& s, const market::Asset& asset,
+                                market::sys_seconds session_date) {
     auto close = session_date + std::chrono::days{1};
     if (asset.asset_class != market::AssetClass::crypto && s.calendar) {
         if (const auto session = s.calendar->session_on(std::chrono::floor<std::chrono::days>(session_date)))

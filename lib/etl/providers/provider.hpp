@@ -13,25 +13,25 @@
 #include <memory>
 #include <optional>
 #include <span>
-#include <vector>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace etl::providers {
 
 // How a symbol's fetch ended, when it did not succeed.
 enum class FailureKind {
     none,
-    transient,    // retries spent on 429/5xx/timeouts/bad bodies: the provider is unavailable
-    permanent,    // 400/403/404 and the like: this symbol cannot be served
-    config,       // 401, key rejected, plan does not cover the request: fix the configuration
-    interrupted,  // SIGINT/SIGTERM arrived before it finished
+    transient,   // retries spent on 429/5xx/timeouts/bad bodies: the provider is unavailable
+    permanent,   // 400/403/404 and the like: this symbol cannot be served
+    config,      // 401, key rejected, plan does not cover the request: fix the configuration
+    interrupted, // SIGINT/SIGTERM arrived before it finished
 };
 std::string_view to_string(FailureKind k) noexcept;
 
 struct Failure {
     FailureKind kind = FailureKind::permanent;
-    std::string message;  // one line, no secrets
+    std::string message; // one line, no secrets
 };
 
 // One symbol's fetch from one provider: a small state machine of requests (pages).
@@ -53,7 +53,7 @@ public:
 
 protected:
     market::BarBatch m_batch;
-    std::vector<market::Quote> m_quotes;  // latest-price fetches fill this instead of m_batch
+    std::vector<market::Quote> m_quotes; // latest-price fetches fill this instead of m_batch
     std::size_t m_skipped = 0;
 };
 
@@ -66,15 +66,15 @@ struct HourWindow {
 // What a provider needs from configuration.
 struct ProviderSettings {
     std::string name;
-    std::string base_url;          // API root as the provider documents it, no trailing slash
-    std::string api_key;           // "" when none
-    double requests_per_minute = 0;  // 0 = unlimited
-    std::string plan = "demo";     // CoinGecko: demo or pro
-    int max_history_days = 0;      // CoinGecko: 0 = unlimited
+    std::string base_url;           // API root as the provider documents it, no trailing slash
+    std::string api_key;            // "" when none
+    double requests_per_minute = 0; // 0 = unlimited
+    std::string plan = "demo";      // CoinGecko: demo or pro
+    int max_history_days = 0;       // CoinGecko: 0 = unlimited
     std::chrono::seconds timeout{30};
-    std::chrono::sys_days today{}; // "today" for clipping history windows
-    market::sys_seconds now{};   // the run's clock (ETL_NOW when pinned)
-    const market::TradingCalendar* calendar = nullptr;  // owned by the job; outlives the provider
+    std::chrono::sys_days today{};                     // "today" for clipping history windows
+    market::sys_seconds now{};                         // the run's clock (ETL_NOW when pinned)
+    const market::TradingCalendar* calendar = nullptr; // owned by the job; outlives the provider
 };
 
 // One latest-price fetch and the symbols it answers for.
@@ -104,13 +104,13 @@ public:
 
 // How a provider names an asset, when it needs its own name (a provider's registry row; mock has none).
 struct IdentifierSpec {
-    std::string_view column{};     // the assets column and the assets CSV header: "polygon_ticker"
-    std::string_view flag{};       // the etl assets add option that sets it: "--polygon-ticker"
-    std::string_view value_name{};   // what that option takes: "TICKER"
-    std::string_view help{};       // that option's help text
-    std::string_view fix{};        // the etl assets add options an error names to correct it
-    std::string_view list_header{};  // its column in etl assets list: "POLYGON"
-    std::size_t list_width = 0;    // that column's width
+    std::string_view column{};      // the assets column and the assets CSV header: "polygon_ticker"
+    std::string_view flag{};        // the etl assets add option that sets it: "--polygon-ticker"
+    std::string_view value_name{};  // what that option takes: "TICKER"
+    std::string_view help{};        // that option's help text
+    std::string_view fix{};         // the etl assets add options an error names to correct it
+    std::string_view list_header{}; // its column in etl assets list: "POLYGON"
+    std::size_t list_width = 0;     // that column's width
     // The identifier of a symbol nobody registered, of class `cls`; "" when the provider has none for it.
     std::string (*default_for)(const std::string& symbol, market::AssetClass cls) = nullptr;
 };
@@ -128,6 +128,7 @@ void keep_window(std::vector<market::Bar>& bars, HourWindow window, std::size_t&
 
 // The session close of the trading day that starts at `session_date` (00:00 UTC of that date), capped at
 // `now`: the as-of time of a daily close. Crypto and calendar-less callers get the end of that UTC day.
-market::sys_seconds close_as_of(const ProviderSettings& s, const market::Asset& asset, market::sys_seconds session_date);
+market::sys_seconds close_as_of(const ProviderSettings& s, const market::Asset& asset,
+                                market::sys_seconds session_date);
 
 } // namespace etl::providers

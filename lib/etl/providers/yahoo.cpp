@@ -1,8 +1,8 @@
 #include "etl/providers/yahoo.hpp"
 
+#include "etl/market/symbol.hpp"
 #include "etl/providers/parse.hpp"
 #include "etl/providers/single_request_fetch.hpp"
-#include "etl/market/symbol.hpp"
 #include "etl/util/strings.hpp"
 
 #include "etl/market/validate.hpp"
@@ -34,8 +34,8 @@ class YahooFetch final : public SingleRequestFetch {
 public:
     // `period1`/`period2`: the request's bounds; a row stamped outside [period1, period2) was not asked
     // for, even when it is malformed.
-    YahooFetch(const ProviderSettings& s, std::string symbol, sys_seconds period1, sys_seconds period2,
-               std::string url, market::Timeframe timeframe, HourWindow keep)
+    YahooFetch(const ProviderSettings& s, std::string symbol, sys_seconds period1, sys_seconds period2, std::string url,
+               market::Timeframe timeframe, HourWindow keep)
         : SingleRequestFetch("yahoo", http::Request{std::move(url), {std::string(k_user_agent)}, s.timeout}),
           m_symbol(std::move(symbol)), m_period1(period1), m_period2(period2), m_timeframe(timeframe), m_keep(keep) {}
 
@@ -55,7 +55,7 @@ private:
                 ++m_skipped;
                 continue;
             }
-            if (t) bad_hours.push_back(floor<hours>(*t));
+            if (t) bad_hours.emplace_back(floor<hours>(*t));
             m_batch.rejected.push_back(std::move(page->batch.rejected[i]));
         }
         if (m_timeframe == market::Timeframe::hour) m_batch.bars = market::hourly_bars_from_bars(m_batch.bars);
@@ -140,7 +140,7 @@ std::unique_ptr<SymbolFetch> YahooProvider::hourly_bars(const market::Asset& ass
 }
 
 std::vector<QuoteFetch> YahooProvider::latest_quotes(std::span<const market::Asset> assets,
-                                              std::vector<std::string>& unserved) const {
+                                                     std::vector<std::string>& unserved) const {
     std::vector<QuoteFetch> out;
     for (const auto& asset : assets) {
         if (std::string why; !usable_symbol(asset, why)) {

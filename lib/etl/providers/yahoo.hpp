@@ -24,9 +24,13 @@ private:
 // ^GSPC for indices; BTC-USD for crypto).
 std::unique_ptr<Provider> make_yahoo_provider(const ProviderSettings& settings);
 std::string yahoo_default_symbol(const std::string& symbol, market::AssetClass cls);
-inline constexpr IdentifierSpec k_yahoo_identifier{
-    .column = "yahoo_symbol", .flag = "--yahoo-symbol", .value_name = "SYMBOL",
-    .help = "Yahoo symbol (default: derived from the symbol)", .fix = "--yahoo-symbol SYMBOL", .list_header = "YAHOO",
-    .list_width = 10, .default_for = yahoo_default_symbol};
+inline constexpr IdentifierSpec k_yahoo_identifier{.column = "yahoo_symbol",
+                                                   .flag = "--yahoo-symbol",
+                                                   .value_name = "SYMBOL",
+                                                   .help = "Yahoo symbol (default: derived from the symbol)",
+                                                   .fix = "--yahoo-symbol SYMBOL",
+                                                   .list_header = "YAHOO",
+                                                   .list_width = 10,
+                                                   .default_for = yahoo_default_symbol};
 
 } // namespace etl::providers

@@ -269,8 +269,10 @@ ParseResult<ParsedPage> assemble_yahoo(const YahooColumns& columns, std::string_
     // The quote columns are index-aligned with `timestamp`. A length mismatch means the rows cannot be
     // matched up safely, so the body is refused rather than read past the end of the shorter array.
     const std::size_t rows = columns.timestamp.cells.size();
-    const std::pair<std::string_view, const Column*> required[] = {
-        {"open", &columns.open}, {"high", &columns.high}, {"low", &columns.low}, {"close", &columns.close}};
+    const std::pair<std::string_view, const Column*> required[] = {{"open", &columns.open},
+                                                                   {"high", &columns.high},
+                                                                   {"low", &columns.low},
+                                                                   {"close", &columns.close}};
     for (const auto& [name, column] : required) {
         if (!column->present && rows > 0) return failure(k_yahoo, fmt::format("quote has no {} array", name));
         if (column->present && column->cells.size() != rows) {
@@ -389,7 +391,8 @@ error_code read_quote_meta(od::object& meta, YahooMeta& out) {
         } else if (key == "regularMarketTime") {
             double time = 0;
             if (field.value().get_double().get(time) == simdjson::SUCCESS) {
-                if (const auto seconds = unix_seconds(time, 1.0)) out.quote.as_of = sys_seconds{std::chrono::seconds{*seconds}};
+                if (const auto seconds = unix_seconds(time, 1.0))
+                    out.quote.as_of = sys_seconds{std::chrono::seconds{*seconds}};
             }
         }
     }
@@ -452,7 +455,8 @@ ParseResult<YahooMeta> read_quote_body(std::string_view body, std::string_view s
         if (auto e = field.unescaped_key().get(key)) return malformed(k_yahoo, e);
         if (key != "chart") continue;
         od::object chart;
-        if (field.value().get_object().get(chart) != simdjson::SUCCESS) return failure(k_yahoo, "chart is not an object");
+        if (field.value().get_object().get(chart) != simdjson::SUCCESS)
+            return failure(k_yahoo, "chart is not an object");
         if (auto e = read_quote_chart(chart, out)) return malformed(k_yahoo, e);
     }
     if (!at_document_end(doc)) return failure(k_yahoo, "unexpected content after the JSON object");

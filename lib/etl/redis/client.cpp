@@ -179,10 +179,8 @@ RedisUrl parse_redis_url(std::string_view url) {
         url_part(parsed.get(), CURLUPART_PASSWORD, 0, password_raw) != CURLUE_OK)
         throw bad("has an unreadable user or password");
     // The password as libcurl holds it and decoded: both are secrets, whichever form turns up in text.
-    if (password_raw)
-        util::register_secret(*password_raw);
-    else if (user_raw)
-        util::register_secret(*user_raw);
+    if (password_raw) util::register_secret(*password_raw);
+    else if (user_raw) util::register_secret(*user_raw);
     if (url_part(parsed.get(), CURLUPART_USER, CURLU_URLDECODE, user) != CURLUE_OK ||
         url_part(parsed.get(), CURLUPART_PASSWORD, CURLU_URLDECODE, password) != CURLUE_OK)
         throw bad("has a user or password that does not decode (%00 is not allowed)");
@@ -273,7 +271,8 @@ std::optional<std::string> Client::get(const std::string& key) {
     const auto replies = exchange(m_ctx.get(), 1, m_deadline, m_timeout, m_where, "GET");
     const auto& r = replies.front();
     if (r->type == REDIS_REPLY_NIL) return std::nullopt;
-    if (r->type != REDIS_REPLY_STRING) throw RedisError(fmt::format("Redis at {}: GET {} gave no string", m_where, key));
+    if (r->type != REDIS_REPLY_STRING)
+        throw RedisError(fmt::format("Redis at {}: GET {} gave no string", m_where, key));
     return std::string(r->str, r->len);
 }
 

@@ -27,9 +27,9 @@ public:
 struct RedisUrl {
     std::string host = "127.0.0.1";
     int port = 6379;
-    std::string unix_socket;  // redis+unix:///path or unix:///path
-    std::string username;     // Redis 6 ACL user; "" = default
-    std::string password;     // percent-decoded
+    std::string unix_socket; // redis+unix:///path or unix:///path
+    std::string username;    // Redis 6 ACL user; "" = default
+    std::string password;    // percent-decoded
     int db = 0;
 };
 
@@ -60,7 +60,7 @@ public:
 
 private:
     std::unique_ptr<redisContext, ContextDeleter> m_ctx;
-    std::string m_where;  // host:port for messages
+    std::string m_where; // host:port for messages
     std::chrono::milliseconds m_timeout;
     std::chrono::steady_clock::time_point m_deadline;
 };

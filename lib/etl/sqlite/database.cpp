@@ -52,7 +52,8 @@ Database::Database(const std::string& path, Mode mode) : m_path(path) {
     const int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     m_db.reset(db);
     if (rc != SQLITE_OK)
-        throw SqliteError(rc, fmt::format("cannot open SQLite file {}: {}", path, db ? sqlite3_errmsg(db) : "out of memory"));
+        throw SqliteError(rc, fmt::format("cannot open SQLite file {}: {}", path,
+                                          db ? sqlite3_errmsg(db) : "out of memory"));
     sqlite3_extended_result_codes(db, 1);
     // Wait for a concurrent writer instead of failing at once; 10 s matches the PostgreSQL connect timeout.
     sqlite3_busy_timeout(db, 10000);

@@ -60,13 +60,12 @@ public:
     void bind(int index, std::chrono::sys_seconds t);
     // Binds `values` to the parameters 1, 2, ... in order: text, integers, sys_seconds, std::nullopt and
     // std::optional of those (NULL when empty).
-    template <class... Ts>
-    void bind_all(const Ts&... values);
+    template <class... Ts> void bind_all(const Ts&... values);
     // The index of the parameter named `name` ("$1", ":symbol"); 0 when the statement has none.
     [[nodiscard]] int parameter_index(const std::string& name) const;
     // Steps once: true when a row is available, false when done. Throws SqliteError.
     bool step();
-    void reset();  // reset and clear bindings, for reuse
+    void reset(); // reset and clear bindings, for reuse
     [[nodiscard]] bool is_null(int col) const;
     [[nodiscard]] std::string_view text(int col) const;
     [[nodiscard]] std::int64_t integer(int col) const;
@@ -78,12 +77,10 @@ private:
     void bind_value(int index, std::string_view text) { bind(index, text); }
     void bind_value(int index, const std::string& text) { bind(index, std::string_view(text)); }
     void bind_value(int index, const char* text) { bind(index, std::string_view(text)); }
-    template <std::integral T>
-    void bind_value(int index, T value) { bind(index, static_cast<std::int64_t>(value)); }
+    template <std::integral T> void bind_value(int index, T value) { bind(index, static_cast<std::int64_t>(value)); }
     void bind_value(int index, std::chrono::sys_seconds t) { bind(index, t); }
     void bind_value(int index, std::nullopt_t) { bind_null(index); }
-    template <class T>
-    void bind_value(int index, const std::optional<T>& value) {
+    template <class T> void bind_value(int index, const std::optional<T>& value) {
         if (value) bind_value(index, *value);
         else bind_null(index);
     }
@@ -100,7 +97,7 @@ public:
     // Opens `path`. Throws SqliteError (66 when it is not an SQLite file or a read-only open finds
     // nothing).
     Database(const std::string& path, Mode mode);
-    void exec(std::string_view sql);  // one or more statements, no results
+    void exec(std::string_view sql); // one or more statements, no results
     Statement prepare(std::string_view sql);
     [[nodiscard]] std::int64_t changes() const noexcept;
     [[nodiscard]] const std::string& path() const noexcept { return m_path; }
@@ -116,8 +113,7 @@ std::string quote_identifier(std::string_view name);
 
 // --- inline bodies ---
 
-template <class... Ts>
-void Statement::bind_all(const Ts&... values) {
+template <class... Ts> void Statement::bind_all(const Ts&... values) {
     int index = 0;
     (bind_value(++index, values), ...);
 }

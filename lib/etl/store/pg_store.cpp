@@ -21,7 +21,7 @@ namespace etl::store {
 namespace {
 
 // Held while migrating so concurrent shards starting together apply each migration once.
-constexpr std::int64_t k_migration_lock = 0x6d61726b65746c31;  // "marketl1"
+constexpr std::int64_t k_migration_lock = 0x6d61726b65746c31; // "marketl1"
 
 // The advisory lock key of try_lock(name).
 std::int64_t lock_key(std::string_view name) {
@@ -58,11 +58,14 @@ bool same_number(std::string_view db_text, bool db_null, const std::optional<mar
 }
 
 bool same_as_row(const market::Bar& b, const pg::Result& r, int row) {
-    return same_number(r.get(row, 1), r.is_null(row, 1), b.open) && same_number(r.get(row, 2), r.is_null(row, 2), b.high) &&
-           same_number(r.get(row, 3), r.is_null(row, 3), b.low) && same_number(r.get(row, 4), r.is_null(row, 4), b.close) &&
+    return same_number(r.get(row, 1), r.is_null(row, 1), b.open) &&
+           same_number(r.get(row, 2), r.is_null(row, 2), b.high) &&
+           same_number(r.get(row, 3), r.is_null(row, 3), b.low) &&
+           same_number(r.get(row, 4), r.is_null(row, 4), b.close) &&
            same_number(r.get(row, 5), r.is_null(row, 5), b.volume) &&
            same_number(r.get(row, 6), r.is_null(row, 6), b.vwap) &&
-           (b.trade_count ? !r.is_null(row, 7) && r.get(row, 7) == std::to_string(*b.trade_count) : r.is_null(row, 7)) &&
+           (b.trade_count ? !r.is_null(row, 7) && r.get(row, 7) == std::to_string(*b.trade_count)
+                          : r.is_null(row, 7)) &&
            r.get(row, 8) == b.source;
 }
 
@@ -81,7 +84,7 @@ market::Asset asset_from_row(const pg::Result& r, int i) {
     int col = 5;
     for (const auto& row : providers::registry()) {
         if (row.identifier.column.empty()) continue;
-        if (auto id = r.get(i, col++); !id.empty()) a.identifiers[std::string(row.name)] = std::move(id);
+        if (auto id = r.get(i, col++); !id.empty()) a.identifiers[std::string(row.name)] = id;
     }
     a.active = r.get(i, col) == "t";
     return a;
@@ -124,7 +127,7 @@ std::string PgStore::describe() const {
 
 std::vector<std::string> PgStore::migrate() {
     std::vector<std::string> applied;
-    const auto timescaledb = probe_timescaledb();  // before any DDL: see probe_timescaledb()
+    const auto timescaledb = probe_timescaledb(); // before any DDL: see probe_timescaledb()
     pg::Transaction tx(m_conn, "migrating");
     // database.statement_timeout_seconds bounds a run's loads; a migration (turning a large plain
     // price_bars into a hypertable, say) may rightly take longer, and a cancelled one would be retried,
@@ -157,12 +160,12 @@ PgStore::TimescaleProbe PgStore::probe_timescaledb() {
     // The server loaded TimescaleDB's loader at start (shared_preload_libraries) when it defines the
     // loader's own setting. Read from pg_settings, which every role may read (shared_preload_libraries
     // itself is visible only to privileged roles). Catalog reads never load the extension library.
-    auto r = m_conn.exec(
-        "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),"
-        " EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),"
-        " EXISTS (SELECT 1 FROM pg_settings WHERE name = 'timescaledb.disable_load' AND vartype = 'bool'),"
-        " (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), current_database(), current_user",
-        "detecting timescaledb");
+    auto r =
+        m_conn.exec("SELECT (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),"
+                    " EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),"
+                    " EXISTS (SELECT 1 FROM pg_settings WHERE name = 'timescaledb.disable_load' AND vartype = 'bool'),"
+                    " (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), current_database(), current_user",
+                    "detecting timescaledb");
     TimescaleProbe p;
     if (!r.is_null(0, 0)) p.installed = std::string(r.get(0, 0));
     p.available = r.get(0, 1) == "t";
@@ -174,11 +177,11 @@ PgStore::TimescaleProbe PgStore::probe_timescaledb() {
     // its event triggers, touching a hypertable) ends the session with a FATAL error: a database that
     // already uses the extension cannot be worked on at all.
     if (p.installed && !p.preloaded)
-        throw ConfigError(fmt::format(
-            "database {} uses the timescaledb extension ({}) but the server does not preload it, so its "
-            "hypertables cannot be read or written: add timescaledb to shared_preload_libraries in "
-            "postgresql.conf and restart the server",
-            p.database, *p.installed));
+        throw ConfigError(
+            fmt::format("database {} uses the timescaledb extension ({}) but the server does not preload it, so its "
+                        "hypertables cannot be read or written: add timescaledb to shared_preload_libraries in "
+                        "postgresql.conf and restart the server",
+                        p.database, *p.installed));
     return p;
 }
 
@@ -209,19 +212,19 @@ std::string PgStore::enable_timescaledb(const TimescaleProbe& p) {
         util::log_warn("timescaledb could not be enabled ({}); using plain PostgreSQL tables", e.what());
         return {};
     }
-    return std::string(m_conn.exec("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'", context).get(0, 0));
+    return std::string(
+        m_conn.exec("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'", context).get(0, 0));
 }
 
 void PgStore::sync_compression_policy() {
     const std::string context = "setting the compression policy";
     const int days = m_options.compress_after_days;
-    auto r = m_conn.exec(
-        "SELECT job_id, (config->>'compress_after')::interval = make_interval(days => $1::int)"
-        " FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression'"
-        " AND hypertable_name = 'price_bars' AND hypertable_schema = current_schema()",
-        context, days);
+    auto r = m_conn.exec("SELECT job_id, (config->>'compress_after')::interval = make_interval(days => $1::int)"
+                         " FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression'"
+                         " AND hypertable_name = 'price_bars' AND hypertable_schema = current_schema()",
+                         context, days);
     const bool exists = r.rows() > 0;
-    if (exists && days > 0 && r.get(0, 1) == "t") return;  // already as configured
+    if (exists && days > 0 && r.get(0, 1) == "t") return; // already as configured
     if (exists) m_conn.exec("SELECT remove_compression_policy('price_bars', if_exists => true)", context);
     if (days > 0)
         m_conn.exec("SELECT add_compression_policy('price_bars', make_interval(days => $1::int))", context, days);
@@ -234,20 +237,18 @@ void PgStore::sync_hourly_retention() {
     const std::string context = "setting the hourly retention job";
     // A retention policy on price_bars drops whole chunks of every timeframe, daily history included;
     // one left by an earlier version (or added by hand) goes.
-    auto policy = m_conn.exec(
-        "SELECT 1 FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'"
-        " AND hypertable_name = 'price_bars' AND hypertable_schema = current_schema()",
-        context);
+    auto policy = m_conn.exec("SELECT 1 FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'"
+                              " AND hypertable_name = 'price_bars' AND hypertable_schema = current_schema()",
+                              context);
     if (policy.rows() > 0) {
         m_conn.exec("SELECT remove_retention_policy('price_bars', if_exists => true)", context);
         util::log_warn("removed the timescaledb retention policy on price_bars: it would drop daily history; "
                        "timescaledb.retention_days now applies to hourly bars only");
     }
     const int days = m_options.retention_days;
-    auto r = m_conn.exec(
-        "SELECT job_id, (config->>'retention_days')::int = $1::int FROM timescaledb_information.jobs"
-        " WHERE proc_name = 'market_etl_prune_hourly_bars' AND proc_schema = current_schema()",
-        context, days);
+    auto r = m_conn.exec("SELECT job_id, (config->>'retention_days')::int = $1::int FROM timescaledb_information.jobs"
+                         " WHERE proc_name = 'market_etl_prune_hourly_bars' AND proc_schema = current_schema()",
+                         context, days);
     const bool exists = r.rows() > 0;
     if (exists && days > 0 && r.get(0, 1) == "t") return;
     if (exists && days == 0) {
@@ -257,8 +258,7 @@ void PgStore::sync_hourly_retention() {
     }
     if (days == 0) return;
     const std::string config = fmt::format(R"({{"retention_days": {}}})", days);
-    if (exists)
-        m_conn.exec("SELECT alter_job($1::int, config => $2::jsonb)", context, r.get(0, 0), config);
+    if (exists) m_conn.exec("SELECT alter_job($1::int, config => $2::jsonb)", context, r.get(0, 0), config);
     else
         m_conn.exec("SELECT add_job('market_etl_prune_hourly_bars', INTERVAL '1 day', config => $1::jsonb)", context,
                     config);
@@ -276,15 +276,17 @@ void PgStore::close_abandoned_runs(const RunStart& run) {
     // lock is free afterwards belongs to a process that is gone. (A run of that shard starting in
     // between inserts a row this one never saw.) pg_locks is only read: nothing is locked, so such a
     // run never finds its lock taken.
-    auto running = m_conn.exec(schema::k_running_runs_of_other_shards_sql, "looking for abandoned runs", run.job,
-                               run.shard);
+    auto running =
+        m_conn.exec(schema::k_running_runs_of_other_shards_sql, "looking for abandoned runs", run.job, run.shard);
     if (running.rows() == 0) return;
-    auto held = m_conn.exec("SELECT classid::bigint, objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                            " AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-                            "looking for abandoned runs");
-    std::unordered_set<std::uint64_t> held_keys;  // a bigint key is classid (high 32 bits), objid (low 32 bits)
+    auto held =
+        m_conn.exec("SELECT classid::bigint, objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    "looking for abandoned runs");
+    std::unordered_set<std::uint64_t> held_keys; // a bigint key is classid (high 32 bits), objid (low 32 bits)
     for (int i = 0; i < held.rows(); ++i)
-        held_keys.insert(static_cast<std::uint64_t>(held.get_int(i, 0)) << 32 | static_cast<std::uint64_t>(held.get_int(i, 1)));
+        held_keys.insert(static_cast<std::uint64_t>(held.get_int(i, 0)) << 32 |
+                         static_cast<std::uint64_t>(held.get_int(i, 1)));
     std::string ids;
     for (int i = 0; i < running.rows(); ++i) {
         const auto shard = running.get(i, 1);
@@ -315,9 +317,11 @@ std::int64_t PgStore::begin_run(const RunStart& run) try {
 void PgStore::finish_run(std::int64_t run_id, const RunOutcome& o) try {
     // After a signal the run's end must still be recorded: this statement is never cancelled.
     const pg::SignalCancelHold hold;
-    std::apply([&](const auto&... values) {
-        m_conn.exec(schema::finish_run_sql(Dialect::postgres), "recording the run's outcome", values..., run_id);
-    }, schema::run_outcome_row(o));
+    std::apply(
+        [&](const auto&... values) {
+            m_conn.exec(schema::finish_run_sql(Dialect::postgres), "recording the run's outcome", values..., run_id);
+        },
+        schema::run_outcome_row(o));
 } catch (const pg::DbError& e) {
     throw_if_timeout(e, "etl_runs", "recording the run's outcome", m_options);
     throw;
@@ -336,8 +340,8 @@ void PgStore::copy_rejects(std::span<const market::RejectedRecord> rejected, std
     throw;
 }
 
-void PgStore::record_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
-                             std::int64_t run_id) {
+void PgStore::record_rejects(std::span<const market::RejectedRecord> rejected,
+                             std::optional<market::Timeframe> timeframe, std::int64_t run_id) {
     if (rejected.empty()) return;
     pg::Transaction tx(m_conn, "recording rejected rows");
     copy_rejects(rejected, timeframe, run_id);
@@ -362,7 +366,8 @@ std::pair<std::uint64_t, std::uint64_t> PgStore::merge_bars(std::span<const mark
     copy_bars("staging_bars", bars, context);
     auto r = m_conn.exec(
         "WITH merged AS ("
-        " INSERT INTO price_bars AS p (symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source)"
+        " INSERT INTO price_bars AS p (symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, "
+        "source)"
         " SELECT symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source FROM staging_bars"
         " ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET open = EXCLUDED.open, high = EXCLUDED.high,"
         " low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume, vwap = EXCLUDED.vwap,"
@@ -373,7 +378,7 @@ std::pair<std::uint64_t, std::uint64_t> PgStore::merge_bars(std::span<const mark
         " RETURNING (xmax = 0) AS inserted)"
         " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
         context);
-    m_conn.exec("TRUNCATE staging_bars", context);  // a second merge in the same transaction starts empty
+    m_conn.exec("TRUNCATE staging_bars", context); // a second merge in the same transaction starts empty
     return {static_cast<std::uint64_t>(r.get_int(0, 0)), static_cast<std::uint64_t>(r.get_int(0, 1))};
 }
 
@@ -389,10 +394,11 @@ LoadStats PgStore::load_bars(std::string_view symbol, market::Timeframe timefram
         // (a staged merge costs about twice as much), changed rows through the staged upsert, and
         // unchanged rows are not sent at all, so a re-run writes nothing (an upsert that finds every
         // row unchanged still locks each one and writes WAL for it).
-        auto existing = m_conn.exec(
-            "SELECT extract(epoch FROM ts)::bigint, open, high, low, close, volume, vwap, trade_count, source"
-            " FROM price_bars WHERE symbol = $1 AND timeframe = $2 AND ts >= $3 AND ts <= $4",
-            context, symbol, market::to_code(timeframe), window.from, window.to);
+        auto existing =
+            m_conn
+                .exec("SELECT extract(epoch FROM ts)::bigint, open, high, low, close, volume, vwap, trade_count, source"
+                      " FROM price_bars WHERE symbol = $1 AND timeframe = $2 AND ts >= $3 AND ts <= $4",
+                      context, symbol, market::to_code(timeframe), window.from, window.to);
         std::unordered_map<std::int64_t, int> row_of;
         row_of.reserve(static_cast<std::size_t>(existing.rows()));
         for (int i = 0; i < existing.rows(); ++i) row_of.emplace(existing.get_int(i, 0), i);
@@ -449,8 +455,8 @@ LoadStats PgStore::upsert_latest_prices(std::span<const market::Quote> quotes) t
     for (const auto& q : quotes) {
         auto r = std::apply(
             [&](const auto&... values) {
-                return m_conn.exec_prepared("upsert_latest_price", fmt::format("writing the latest price of {}", q.symbol),
-                                            values...);
+                return m_conn.exec_prepared("upsert_latest_price",
+                                            fmt::format("writing the latest price of {}", q.symbol), values...);
             },
             schema::quote_row(q));
         if (r.rows() == 0) ++stats.unchanged;
@@ -498,15 +504,16 @@ std::size_t PgStore::write_assets(std::span<const market::Asset> assets, bool ov
         values += fmt::format(", ${}", 5 + id_providers.size());
         updates += fmt::format(" {0} = EXCLUDED.{0},", column);
     }
-    const std::string sql = fmt::format(
-        "INSERT INTO assets (symbol, name, asset_class, exchange, currency{}, active)"
-        " VALUES ($1, $2, $3, $4, $5{}, ${}) ON CONFLICT (symbol) DO {} RETURNING (xmax = 0)",
-        columns, values, 6 + id_providers.size(),
-        overwrite ? fmt::format("UPDATE SET name = EXCLUDED.name, asset_class = EXCLUDED.asset_class, exchange = "
-                                "EXCLUDED.exchange, currency = EXCLUDED.currency,{} active = EXCLUDED.active,"
-                                " updated_at = now()",
-                                updates)
-                  : std::string("NOTHING"));
+    const std::string sql =
+        fmt::format("INSERT INTO assets (symbol, name, asset_class, exchange, currency{}, active)"
+                    " VALUES ($1, $2, $3, $4, $5{}, ${}) ON CONFLICT (symbol) DO {} RETURNING (xmax = 0)",
+                    columns, values, 6 + id_providers.size(),
+                    overwrite
+                        ? fmt::format("UPDATE SET name = EXCLUDED.name, asset_class = EXCLUDED.asset_class, exchange = "
+                                      "EXCLUDED.exchange, currency = EXCLUDED.currency,{} active = EXCLUDED.active,"
+                                      " updated_at = now()",
+                                      updates)
+                        : std::string("NOTHING"));
     std::size_t created = 0;
     pg::Transaction tx(m_conn, "writing assets");
     for (const auto& a : assets) {
@@ -524,7 +531,9 @@ std::size_t PgStore::write_assets(std::span<const market::Asset> assets, bool ov
 }
 
 std::size_t PgStore::upsert_assets(std::span<const market::Asset> assets) { return write_assets(assets, true); }
-std::size_t PgStore::insert_missing_assets(std::span<const market::Asset> assets) { return write_assets(assets, false); }
+std::size_t PgStore::insert_missing_assets(std::span<const market::Asset> assets) {
+    return write_assets(assets, false);
+}
 
 Rows PgStore::rows(std::string_view sql, const std::vector<Value>& params) {
     const auto r = m_conn.exec(sql, params, "running a query");

@@ -36,9 +36,9 @@ public:
 
 private:
     struct TimescaleProbe {
-        std::optional<std::string> installed;  // extversion in this database
-        bool available = false;                // the server has the extension's files
-        bool preloaded = false;                // the loader is in shared_preload_libraries
+        std::optional<std::string> installed; // extversion in this database
+        bool available = false;               // the server has the extension's files
+        bool preloaded = false;               // the loader is in shared_preload_libraries
         bool superuser = false;
         std::string database;
         std::string role;

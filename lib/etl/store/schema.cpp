@@ -33,16 +33,11 @@ std::tuple<std::string_view, std::int64_t, std::int64_t, std::int64_t, std::int6
            std::int64_t, std::int64_t, std::optional<std::string_view>>
 run_outcome_row(const RunOutcome& o) {
     auto count = [](std::uint64_t n) { return static_cast<std::int64_t>(n); };
-    return {to_string(o.status),
-            o.exit_code,
-            count(o.symbols_requested),
-            count(o.symbols_ok),
-            count(o.symbols_failed),
-            count(o.rows.inserted),
-            count(o.rows.updated),
-            count(o.rows.unchanged),
-            count(o.rows.rejected),
-            o.error.empty() ? std::nullopt : std::optional<std::string_view>(o.error)};
+    return {to_string(o.status),        o.exit_code,
+            count(o.symbols_requested), count(o.symbols_ok),
+            count(o.symbols_failed),    count(o.rows.inserted),
+            count(o.rows.updated),      count(o.rows.unchanged),
+            count(o.rows.rejected),     o.error.empty() ? std::nullopt : std::optional<std::string_view>(o.error)};
 }
 
 std::tuple<std::int64_t, std::string_view, std::string_view, std::optional<std::string_view>, std::string, std::string>
@@ -69,7 +64,9 @@ quote_row(const market::Quote& q) {
             q.source};
 }
 
-std::string column_list(std::span<const std::string_view> columns) { return fmt::format("{}", fmt::join(columns, ", ")); }
+std::string column_list(std::span<const std::string_view> columns) {
+    return fmt::format("{}", fmt::join(columns, ", "));
+}
 
 } // namespace schema
 } // namespace etl::store

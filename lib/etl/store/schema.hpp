@@ -54,8 +54,9 @@ std::tuple<std::string_view, std::int64_t, std::int64_t, std::int64_t, std::int6
 run_outcome_row(const RunOutcome& o);
 
 // price_bars, in the column order of bar_row().
-inline constexpr std::array<std::string_view, 11> k_bar_columns = {
-    "symbol", "timeframe", "ts", "open", "high", "low", "close", "volume", "vwap", "trade_count", "source"};
+inline constexpr std::array<std::string_view, 11> k_bar_columns = {"symbol", "timeframe",   "ts",    "open",
+                                                                   "high",   "low",         "close", "volume",
+                                                                   "vwap",   "trade_count", "source"};
 // Bars of one symbol and timeframe inside a window. Parameters: symbol, timeframe, from, to.
 inline constexpr std::string_view k_count_window_sql =
     "SELECT count(*) FROM price_bars WHERE symbol = $1 AND timeframe = $2 AND ts >= $3 AND ts <= $4";
@@ -75,8 +76,8 @@ inline auto bar_row(const market::Bar& b) {
 }
 
 // rejected_rows, in the column order of reject_row().
-inline constexpr std::array<std::string_view, 6> k_reject_columns = {"run_id", "source", "symbol", "timeframe", "raw",
-                                                                     "reason"};
+inline constexpr std::array<std::string_view, 6> k_reject_columns = {"run_id",    "source", "symbol",
+                                                                     "timeframe", "raw",    "reason"};
 
 // A rejected record as its rejected_rows row (k_reject_columns order). A provider may echo a key
 // inside a bad record: raw and reason are scrubbed like logs.
@@ -84,8 +85,9 @@ std::tuple<std::int64_t, std::string_view, std::string_view, std::optional<std::
 reject_row(std::int64_t run_id, const market::RejectedRecord& r, std::optional<market::Timeframe> timeframe);
 
 // latest_prices, in the column order of quote_row().
-inline constexpr std::array<std::string_view, 7> k_latest_price_columns = {
-    "symbol", "price", "previous_close", "change", "change_pct", "as_of", "source"};
+inline constexpr std::array<std::string_view, 7> k_latest_price_columns = {"symbol", "price",      "previous_close",
+                                                                           "change", "change_pct", "as_of",
+                                                                           "source"};
 
 // A quote as its latest_prices row (k_latest_price_columns order); change and change_pct computed.
 std::tuple<std::string_view, std::string_view, std::optional<std::string_view>, std::optional<std::string>,

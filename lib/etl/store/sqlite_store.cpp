@@ -7,9 +7,9 @@
 #include "etl/util/log.hpp"
 #include "etl/util/secrets.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -70,7 +70,7 @@ market::Asset asset_from_row(const sqlite::Statement& s) {
     int col = 5;
     for (const auto& row : providers::registry()) {
         if (row.identifier.column.empty()) continue;
-        if (auto id = s.text(col++); !id.empty()) a.identifiers[std::string(row.name)] = std::move(id);
+        if (auto id = s.text(col++); !id.empty()) a.identifiers[std::string(row.name)] = id;
     }
     a.active = s.integer(col) != 0;
     return a;
@@ -83,7 +83,7 @@ SqliteTransaction::~SqliteTransaction() {
     if (m_done) return;
     try {
         m_db.exec("ROLLBACK");
-    } catch (...) {  // the error that unwound us says more
+    } catch (...) { // the error that unwound us says more
     }
 }
 void SqliteTransaction::commit() {
@@ -171,9 +171,9 @@ bool SqliteStore::lock_is_free(std::string_view name) const {
     // flock cannot be asked who holds a lock, only be tried: a shared lock for a moment. A run of that
     // shard starting in that moment exits 75 as if one were running; its next scheduled run goes ahead.
     const int fd = open(lock_path(name).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;  // no lock file (someone deleted it): the process may be alive, leave its row alone
+    if (fd < 0) return false; // no lock file (someone deleted it): the process may be alive, leave its row alone
     const bool free = flock(fd, LOCK_SH | LOCK_NB) == 0;
-    close(fd);  // releases the shared lock
+    close(fd); // releases the shared lock
     return free;
 }
 
@@ -190,7 +190,7 @@ void SqliteStore::close_abandoned_runs(const RunStart& run) {
     select.bind_all(run.job, run.shard);
     std::vector<std::pair<std::int64_t, std::string>> running;
     while (select.step()) running.emplace_back(select.integer(0), std::string(select.text(1)));
-    std::map<std::string, bool, std::less<>> gone;  // shard -> nothing holds its lock
+    std::map<std::string, bool, std::less<>> gone; // shard -> nothing holds its lock
     auto close_run = m_db.prepare(fmt::format("UPDATE etl_runs SET status = 'failed', finished_at = {}, error = ? "
                                               "WHERE id = ? AND status = 'running'",
                                               schema::now_sql(Dialect::sqlite)));
@@ -228,8 +228,8 @@ void SqliteStore::finish_run(std::int64_t run_id, const RunOutcome& o) try {
     throw;
 }
 
-void SqliteStore::insert_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
-                                 std::int64_t run_id) {
+void SqliteStore::insert_rejects(std::span<const market::RejectedRecord> rejected,
+                                 std::optional<market::Timeframe> timeframe, std::int64_t run_id) {
     if (rejected.empty()) return;
     auto s = m_db.prepare(fmt::format("INSERT INTO rejected_rows ({}) VALUES (?, ?, ?, ?, ?, ?)",
                                       schema::column_list(schema::k_reject_columns)));
@@ -240,8 +240,8 @@ void SqliteStore::insert_rejects(std::span<const market::RejectedRecord> rejecte
     }
 }
 
-void SqliteStore::record_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
-                                 std::int64_t run_id) try {
+void SqliteStore::record_rejects(std::span<const market::RejectedRecord> rejected,
+                                 std::optional<market::Timeframe> timeframe, std::int64_t run_id) try {
     if (rejected.empty()) return;
     SqliteTransaction tx(m_db);
     insert_rejects(rejected, timeframe, run_id);
@@ -307,7 +307,8 @@ LoadStats SqliteStore::upsert_latest_prices(std::span<const market::Quote> quote
         " ON CONFLICT (symbol) DO UPDATE SET price = excluded.price, previous_close = excluded.previous_close,"
         " change = excluded.change, change_pct = excluded.change_pct, as_of = excluded.as_of,"
         " source = excluded.source, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
-        " WHERE latest_prices.price IS NOT excluded.price OR latest_prices.previous_close IS NOT excluded.previous_close"
+        " WHERE latest_prices.price IS NOT excluded.price OR latest_prices.previous_close IS NOT "
+        "excluded.previous_close"
         " OR latest_prices.as_of IS NOT excluded.as_of OR latest_prices.source IS NOT excluded.source",
         schema::column_list(schema::k_latest_price_columns)));
     LoadStats stats;
@@ -363,15 +364,16 @@ std::size_t SqliteStore::write_assets(std::span<const market::Asset> assets, boo
         values += ", ?";
         updates += fmt::format(" {0} = excluded.{0},", column);
     }
-    auto s = m_db.prepare(fmt::format(
-        "INSERT INTO assets (symbol, name, asset_class, exchange, currency{}, active)"
-        " VALUES (?, ?, ?, ?, ?{}, ?) ON CONFLICT (symbol) DO {}",
-        columns, values,
-        overwrite ? fmt::format("UPDATE SET name = excluded.name, asset_class = excluded.asset_class, exchange = "
-                                "excluded.exchange, currency = excluded.currency,{} active = excluded.active,"
-                                " updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
-                                updates)
-                  : std::string("NOTHING")));
+    auto s = m_db.prepare(
+        fmt::format("INSERT INTO assets (symbol, name, asset_class, exchange, currency{}, active)"
+                    " VALUES (?, ?, ?, ?, ?{}, ?) ON CONFLICT (symbol) DO {}",
+                    columns, values,
+                    overwrite
+                        ? fmt::format("UPDATE SET name = excluded.name, asset_class = excluded.asset_class, exchange = "
+                                      "excluded.exchange, currency = excluded.currency,{} active = excluded.active,"
+                                      " updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+                                      updates)
+                        : std::string("NOTHING")));
     std::size_t created = 0;
     for (const auto& a : assets) {
         exists.bind(1, a.symbol);

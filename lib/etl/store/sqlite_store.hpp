@@ -54,7 +54,7 @@ private:
     std::int64_t count_window(std::string_view symbol, market::Timeframe timeframe, Window window);
 
     sqlite::Database m_db;
-    std::map<std::string, int, std::less<>> m_lock_fds;  // lock name -> open file descriptor holding flock
+    std::map<std::string, int, std::less<>> m_lock_fds; // lock name -> open file descriptor holding flock
 };
 
 // BEGIN IMMEDIATE on construction, ROLLBACK on destruction unless commit() ran.

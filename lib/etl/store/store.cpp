@@ -27,7 +27,7 @@ std::optional<std::string> sqlite_path(std::string_view url) {
     constexpr std::string_view k_prefix = "sqlite:";
     if (url.substr(0, k_prefix.size()) != k_prefix) return std::nullopt;
     auto path = url.substr(k_prefix.size());
-    if (path.substr(0, 2) == "//") path.remove_prefix(2);  // sqlite:///abs/path -> /abs/path
+    if (path.substr(0, 2) == "//") path.remove_prefix(2); // sqlite:///abs/path -> /abs/path
     if (path.empty()) return std::nullopt;
     return std::string(path);
 }
@@ -40,8 +40,8 @@ std::unique_ptr<Store> open_store(const std::string& url, const std::string& app
         if (!path) throw ConfigError(fmt::format("database_url '{}' names no file; use sqlite:PATH", url));
         return std::make_unique<SqliteStore>(*path);
     }
-    throw ConfigError(fmt::format("database_url '{}' is neither postgresql://... nor sqlite:PATH",
-                                  util::redact_url(url)));
+    throw ConfigError(
+        fmt::format("database_url '{}' is neither postgresql://... nor sqlite:PATH", util::redact_url(url)));
 }
 
 } // namespace etl::store

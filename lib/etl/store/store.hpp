@@ -35,9 +35,9 @@ struct LoadStats {
 };
 
 struct RunStart {
-    std::string job;        // "historical", "hourly", ...
-    std::string arguments;  // the command line as given (never holds secrets: keys come from env)
-    std::string shard;      // "K/N"
+    std::string job;       // "historical", "hourly", ...
+    std::string arguments; // the command line as given (never holds secrets: keys come from env)
+    std::string shard;     // "K/N"
 };
 
 enum class RunStatus { success, partial, failed, interrupted };
@@ -50,7 +50,7 @@ struct RunOutcome {
     std::uint64_t symbols_ok = 0;
     std::uint64_t symbols_failed = 0;
     LoadStats rows;
-    std::string error;  // first line of the failure, "" on success
+    std::string error; // first line of the failure, "" on success
 };
 
 // The window a batch of bars was requested for: [from, to] as instants (daily: 00:00 UTC of the
@@ -78,8 +78,8 @@ public:
 
     // Records rejects that belong to no load (a symbol whose fetch failed after some rejects, a latest
     // price that failed validation: timeframe nullopt).
-    virtual void record_rejects(std::span<const market::RejectedRecord> rejected, std::optional<market::Timeframe> timeframe,
-                                std::int64_t run_id) = 0;
+    virtual void record_rejects(std::span<const market::RejectedRecord> rejected,
+                                std::optional<market::Timeframe> timeframe, std::int64_t run_id) = 0;
 };
 
 // The asset catalog: the assets table.
@@ -159,8 +159,8 @@ public:
 
 // Settings that only some stores use.
 struct StoreOptions {
-    int compress_after_days = 30;  // TimescaleDB compression policy; 0 = no policy
-    int retention_days = 0;        // TimescaleDB retention policy; 0 = keep everything
+    int compress_after_days = 30; // TimescaleDB compression policy; 0 = no policy
+    int retention_days = 0;       // TimescaleDB retention policy; 0 = keep everything
     // PostgreSQL session settings (seconds, 0 = no limit): a statement waiting longer than this for a
     // lock another session holds, or running longer than this, fails with a TemporaryError (75)
     // naming the table and the setting.

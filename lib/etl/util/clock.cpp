@@ -75,7 +75,9 @@ std::optional<std::chrono::sys_seconds> parse_instant(std::string_view text) {
 std::chrono::sys_seconds now() {
     if (const char* pinned = std::getenv("ETL_NOW"); pinned && *pinned) {
         const auto t = parse_instant(pinned);
-        if (!t) throw ConfigError(fmt::format("ETL_NOW='{}' is not an ISO-8601 instant; use e.g. 2025-03-04T15:00:00Z", pinned));
+        if (!t)
+            throw ConfigError(
+                fmt::format("ETL_NOW='{}' is not an ISO-8601 instant; use e.g. 2025-03-04T15:00:00Z", pinned));
         return *t;
     }
     return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());

@@ -9,7 +9,7 @@ std::optional<std::string> canonical_decimal(std::string_view text) {
     bool negative = false;
     if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
     std::string digits;
-    long point = 0;  // digits before the decimal point
+    long point = 0; // digits before the decimal point
     bool seen_point = false, any_digit = false;
     for (; i < text.size(); ++i) {
         const char c = text[i];

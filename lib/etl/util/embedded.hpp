@@ -10,8 +10,8 @@
 namespace etl::util {
 
 struct EmbeddedFile {
-    std::string_view group;    // sql dialect folder, or "etc"
-    std::string_view name;     // file name, e.g. "0001-core.sql"
+    std::string_view group; // sql dialect folder, or "etc"
+    std::string_view name;  // file name, e.g. "0001-core.sql"
     std::string_view content;
 };
 

@@ -8,10 +8,10 @@
 namespace etl::util {
 
 constexpr std::uint64_t stable_hash(std::string_view text) noexcept {
-    std::uint64_t h = 14695981039346656037ULL;  // FNV-1a 64-bit offset basis
+    std::uint64_t h = 14695981039346656037ULL; // FNV-1a 64-bit offset basis
     for (char c : text) {
         h ^= static_cast<unsigned char>(c);
-        h *= 1099511628211ULL;  // FNV-1a 64-bit prime
+        h *= 1099511628211ULL; // FNV-1a 64-bit prime
     }
     return h;
 }

@@ -39,8 +39,8 @@ private:
     void before_value();
 
     std::string m_out;
-    bool m_need_comma = false;  // a value or member has been written in the current container
-    bool m_after_key = false;   // key() was the last call: the value needs no comma
+    bool m_need_comma = false; // a value or member has been written in the current container
+    bool m_after_key = false;  // key() was the last call: the value needs no comma
 };
 
 // Appends `text` to `out` as a JSON string literal, quotes included (the escaping of JsonWriter::string).

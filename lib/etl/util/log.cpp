@@ -39,7 +39,7 @@ constexpr std::string_view level_name(LogLevel l) {
 std::string timestamp_utc() {
     const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
     const auto secs = std::chrono::floor<std::chrono::seconds>(now);
-    const auto text = format_instant(secs);  // ...:SSZ; insert the milliseconds before the Z
+    const auto text = format_instant(secs); // ...:SSZ; insert the milliseconds before the Z
     return fmt::format("{}.{:03}Z", text.substr(0, text.size() - 1), (now - secs).count());
 }
 
@@ -105,7 +105,7 @@ void progress(std::size_t done, std::size_t total, std::string_view label) {
     auto& s = state();
     const std::lock_guard lock(s.mutex);
     if (!s.progress || total == 0) return;
-    constexpr std::size_t k_width = 30;  // fits an 80-column terminal with the counts and a symbol
+    constexpr std::size_t k_width = 30; // fits an 80-column terminal with the counts and a symbol
     const std::size_t filled = done * k_width / total;
     std::string bar(filled, '#');
     bar.append(k_width - filled, '.');

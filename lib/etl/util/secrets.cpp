@@ -54,9 +54,9 @@ std::vector<std::string>& secrets() {
 
 bool is_secret_param(std::string_view name) {
     const std::string n = to_lower(name);
-    static constexpr std::string_view k_names[] = {"apikey", "api_key", "key", "token", "access_token",
-                                                    "password", "secret", "x_cg_demo_api_key",
-                                                    "x_cg_pro_api_key", "crumb"};
+    static constexpr std::string_view k_names[] = {"apikey",           "api_key",  "key",    "token",
+                                                   "access_token",     "password", "secret", "x_cg_demo_api_key",
+                                                   "x_cg_pro_api_key", "crumb"};
     return std::find(std::begin(k_names), std::end(k_names), n) != std::end(k_names);
 }
 
@@ -94,7 +94,8 @@ std::vector<std::string> url_secrets(std::string_view url) {
         // Redis URLs are taken as users write them, with a raw password that may hold '/', '?' or '#'
         // (redis::parse_redis_url reads the userinfo up to the last '@'): the same rule here, or such a
         // password would not be found. Other URLs end their userinfo at the path.
-        const auto path_start = url.starts_with("redis") ? std::string_view::npos : url.find_first_of("/?#", host_start);
+        const auto path_start =
+            url.starts_with("redis") ? std::string_view::npos : url.find_first_of("/?#", host_start);
         const auto at = url.rfind('@', path_start);
         if (at != std::string_view::npos && at > host_start) {
             const auto userinfo = url.substr(host_start, at - host_start);
@@ -142,7 +143,8 @@ std::vector<std::string> url_secrets(std::string_view url) {
 std::string redact_url(std::string_view url) {
     std::string out(url);
     for (const auto& secret : url_secrets(url)) {
-        for (std::size_t pos = out.find(secret); !secret.empty() && pos != std::string::npos; pos = out.find(secret, pos + 3))
+        for (std::size_t pos = out.find(secret); !secret.empty() && pos != std::string::npos;
+             pos = out.find(secret, pos + 3))
             out.replace(pos, secret.size(), "***");
     }
     // query parameters (URL query and libpq-style key=value after '?')

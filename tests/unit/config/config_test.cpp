@@ -100,8 +100,7 @@ TEST_CASE("configuration errors are ConfigErrors that name the problem", "[unit]
         CHECK_THROWS_WITH(load(toml.file, {}), Catch::Contains("is not a provider"));
     }
     SECTION("explicit config file that does not exist") {
-        CHECK_THROWS_WITH(load(std::filesystem::path("/nonexistent/etl.toml"), {}),
-                          Catch::Contains("does not exist"));
+        CHECK_THROWS_WITH(load(std::filesystem::path("/nonexistent/etl.toml"), {}), Catch::Contains("does not exist"));
     }
 }
 

@@ -83,9 +83,9 @@ TEST_CASE("values a key allows pass, and settings() holds them typed", "[unit]")
     // A provider's keys are read typed with their own range, never one repeated at the call site.
     CHECK(cfg.get_int("providers.coingecko.max_history_days") == 365);
     CHECK(cfg.get_double("providers.polygon.requests_per_minute") == 5.0);
-    CHECK_THROWS_AS(cfg.get_int("providers.polygon.requests_per_minute"), etl::ConfigError);  // a number key
+    CHECK_THROWS_AS(cfg.get_int("providers.polygon.requests_per_minute"), etl::ConfigError); // a number key
     CHECK_THROWS_AS(cfg.get_int("no.such.key"), etl::ConfigError);
-    CHECK_FALSE(with({}).settings().log.format);  // auto
+    CHECK_FALSE(with({}).settings().log.format); // auto
 }
 
 TEST_CASE("the key table: unique keys, defaults its own checks accept, ranges where a type needs one", "[unit]") {

@@ -46,9 +46,10 @@ struct Rng {
 } // namespace
 
 TEST_CASE("parse_toml_text flattens a file into dotted keys and scalar text", "[unit]") {
-    const auto values = parse_toml_text("database_url = \"sqlite:x.db\"\n[fetch]\nconcurrency = 4\n"
-                                        "[providers.polygon]\nrequests_per_minute = 7.5\n[hourly]\nextended_hours = true\n",
-                                        "etl.toml");
+    const auto values =
+        parse_toml_text("database_url = \"sqlite:x.db\"\n[fetch]\nconcurrency = 4\n"
+                        "[providers.polygon]\nrequests_per_minute = 7.5\n[hourly]\nextended_hours = true\n",
+                        "etl.toml");
     const std::vector<etl::config::FileSetting> expected = {{"database_url", "sqlite:x.db"},
                                                             {"fetch.concurrency", "4"},
                                                             {"providers.polygon.requests_per_minute", "7.5"},
@@ -80,14 +81,12 @@ TEST_CASE("a TOML syntax error keeps its line and column, on one line", "[unit]"
 TEST_CASE("nesting is bounded before the parser sees it", "[unit]") {
     // A few thousand levels overflow toml11's recursive parser (a crash, not an error).
     constexpr std::size_t deep = 5000;
-    for (const auto& text : {"a = " + repeat("[", deep) + repeat("]", deep) + "\n",
-                             "a = " + repeat("{b = ", deep) + "1" + repeat("}", deep) + "\n",
-                             "a = " + repeat("[{b = ", deep) + "1" + repeat("}]", deep) + "\n",
-                             "a" + repeat(".b", deep) + " = 1\n",
-                             "[a" + repeat(".b", deep) + "]\nc = 1\n",
-                             "[[a" + repeat(".b", deep) + "]]\nc = 1\n",
-                             "a = " + repeat("[", deep) + "\n",
-                             "a = [\"]\", '[', \"\"\"x\"\"\"\"\", " + repeat("[", deep) + "\n"}) {
+    for (const auto& text :
+         {"a = " + repeat("[", deep) + repeat("]", deep) + "\n",
+          "a = " + repeat("{b = ", deep) + "1" + repeat("}", deep) + "\n",
+          "a = " + repeat("[{b = ", deep) + "1" + repeat("}]", deep) + "\n", "a" + repeat(".b", deep) + " = 1\n",
+          "[a" + repeat(".b", deep) + "]\nc = 1\n", "[[a" + repeat(".b", deep) + "]]\nc = 1\n",
+          "a = " + repeat("[", deep) + "\n", "a = [\"]\", '[', \"\"\"x\"\"\"\"\", " + repeat("[", deep) + "\n"}) {
         CAPTURE(text.substr(0, 40));
         CHECK_THAT(error_of(text), Catch::Contains("nested deeper than 32 levels"));
     }
@@ -103,10 +102,11 @@ TEST_CASE("size, UTF-8 and carriage returns are checked before parsing", "[unit]
     CHECK_THAT(error_of("# " + std::string(etl::config::k_max_config_bytes, 'x') + "\n"),
                Catch::Contains("larger than 1048576 bytes"));
     // Invalid UTF-8 in a string makes toml11 3.x read out of bounds while reporting it.
-    CHECK_THAT(error_of("x = '''ml\nst\xC3r'''\n"), Catch::Contains("etl.toml:2:3: invalid TOML: byte 0xC3 is not UTF-8"));
-    CHECK_THAT(error_of("x = \"\xED\xA0\x80\"\n"), Catch::Contains("not UTF-8"));  // a surrogate
-    CHECK_THAT(error_of("x = \"\xF4\x90\x80\x80\"\n"), Catch::Contains("not UTF-8"));  // above U+10FFFF
-    CHECK_THAT(error_of("x = \"\xC0\xAF\"\n"), Catch::Contains("not UTF-8"));  // overlong
+    CHECK_THAT(error_of("x = '''ml\nst\xC3r'''\n"),
+               Catch::Contains("etl.toml:2:3: invalid TOML: byte 0xC3 is not UTF-8"));
+    CHECK_THAT(error_of("x = \"\xED\xA0\x80\"\n"), Catch::Contains("not UTF-8"));     // a surrogate
+    CHECK_THAT(error_of("x = \"\xF4\x90\x80\x80\"\n"), Catch::Contains("not UTF-8")); // above U+10FFFF
+    CHECK_THAT(error_of("x = \"\xC0\xAF\"\n"), Catch::Contains("not UTF-8"));         // overlong
     CHECK(error_of("x = \"gr\xC3\xBC\xC3\x9F \xE2\x82\xAC \xF0\x9F\x93\x88\"\n") == "");
     // toml11 only appends the final newline it relies on when the text does not end in CR.
     CHECK_THAT(error_of("a = 1\r"), Catch::Contains("etl.toml:1:6: invalid TOML: a carriage return"));
@@ -151,8 +151,12 @@ TEST_CASE("any bytes give settings or a one-line ConfigError, never a crash (run
             const char c = alphabet[rng.below(alphabet.size())];
             switch (rng.below(5)) {
             case 0: text.insert(at, 1, c); break;
-            case 1: if (at < text.size()) text.erase(at, 1); break;
-            case 2: if (at < text.size()) text[at] = c; break;
+            case 1:
+                if (at < text.size()) text.erase(at, 1);
+                break;
+            case 2:
+                if (at < text.size()) text[at] = c;
+                break;
             case 3: text.resize(at); break;
             default: text.insert(at, text.substr(rng.below(text.size() + 1), rng.below(16))); break;
             }

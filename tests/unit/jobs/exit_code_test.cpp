@@ -9,16 +9,16 @@ using etl::util::ExitCode;
 TEST_CASE("exit codes follow the spec's table and its precedence", "[unit]") {
     RunTotals t;
     t.max_rejected_ratio = 0.05;
-    CHECK(decide_exit_code(t) == ExitCode::ok);  // nothing to do
+    CHECK(decide_exit_code(t) == ExitCode::ok); // nothing to do
 
     t.symbols_requested = 3;
     t.symbols_ok = 3;
     t.bars_valid = 100;
     CHECK(decide_exit_code(t) == ExitCode::ok);
 
-    t.rows.rejected = 5;  // 5 / 105 < 0.05
+    t.rows.rejected = 5; // 5 / 105 < 0.05
     CHECK(decide_exit_code(t) == ExitCode::ok);
-    t.rows.rejected = 10;  // 10 / 110 > 0.05
+    t.rows.rejected = 10; // 10 / 110 > 0.05
     CHECK(decide_exit_code(t) == ExitCode::data);
 
     t.symbols_ok = 2;
@@ -31,7 +31,7 @@ TEST_CASE("exit codes follow the spec's table and its precedence", "[unit]") {
     t.failures_transient = 3;
     CHECK(decide_exit_code(t) == ExitCode::unavailable);
 
-    t.failures_transient = 2;  // one permanent failure (e.g. 404): not "provider unavailable"
+    t.failures_transient = 2; // one permanent failure (e.g. 404): not "provider unavailable"
     CHECK(decide_exit_code(t) == ExitCode::partial);
 
     t.failures_config = 1;

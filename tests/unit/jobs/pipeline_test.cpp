@@ -22,19 +22,21 @@ etl::store::Window days(sys_seconds from, sys_seconds to) { return {from, to}; }
 
 TEST_CASE("a daily window expects bars when it holds a closed session", "[unit]") {
     const etl::market::TradingCalendar cal;
-    const auto friday_evening = at(2025, 3, 14, 21);  // 17:00 ET: the session closed at 20:00Z
+    const auto friday_evening = at(2025, 3, 14, 21); // 17:00 ET: the session closed at 20:00Z
     CHECK(window_expects_bars(Timeframe::day, days(at(2025, 3, 7), at(2025, 3, 14)), false, &cal, friday_evening));
     // A weekend, a holiday (Good Friday), and today before the close hold no closed session.
     CHECK_FALSE(window_expects_bars(Timeframe::day, days(at(2025, 3, 8), at(2025, 3, 9)), false, &cal, friday_evening));
-    CHECK_FALSE(window_expects_bars(Timeframe::day, days(at(2025, 4, 18), at(2025, 4, 18)), false, &cal,
-                                    at(2025, 4, 21, 12)));
-    CHECK_FALSE(window_expects_bars(Timeframe::day, days(at(2025, 3, 14), at(2025, 3, 14)), false, &cal,
-                                    at(2025, 3, 14, 15)));
+    CHECK_FALSE(
+        window_expects_bars(Timeframe::day, days(at(2025, 4, 18), at(2025, 4, 18)), false, &cal, at(2025, 4, 21, 12)));
+    CHECK_FALSE(
+        window_expects_bars(Timeframe::day, days(at(2025, 3, 14), at(2025, 3, 14)), false, &cal, at(2025, 3, 14, 15)));
     CHECK(window_expects_bars(Timeframe::day, days(at(2025, 3, 14), at(2025, 3, 14)), false, &cal, friday_evening));
     // Crypto trades every day; the day must have ended.
     CHECK(window_expects_bars(Timeframe::day, days(at(2025, 3, 8), at(2025, 3, 9)), true, &cal, friday_evening));
-    CHECK_FALSE(window_expects_bars(Timeframe::day, days(at(2025, 3, 14), at(2025, 3, 14)), true, &cal, friday_evening));
-    CHECK_FALSE(window_expects_bars(Timeframe::day, days(at(2025, 3, 14), at(2025, 3, 7)), false, &cal, friday_evening));
+    CHECK_FALSE(
+        window_expects_bars(Timeframe::day, days(at(2025, 3, 14), at(2025, 3, 14)), true, &cal, friday_evening));
+    CHECK_FALSE(
+        window_expects_bars(Timeframe::day, days(at(2025, 3, 14), at(2025, 3, 7)), false, &cal, friday_evening));
 }
 
 TEST_CASE("an hourly window expects bars once its first trading hour has ended", "[unit]") {

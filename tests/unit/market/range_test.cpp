@@ -104,8 +104,8 @@ TEST_CASE("symbols are normalised to upper case and malformed ones refused", "[u
 }
 
 TEST_CASE("no symbol can become a path step at a provider", "[unit]") {
-    for (const auto* s : {"..", ".", "...", ".AAPL", "/etc", "A/B", "A..B", "AAPL/..", "./AAPL", "X:.", "X:..",
-                          "I:.SPX", "A\\B"})
+    for (const auto* s :
+         {"..", ".", "...", ".AAPL", "/etc", "A/B", "A..B", "AAPL/..", "./AAPL", "X:.", "X:..", "I:.SPX", "A\\B"})
         CHECK_FALSE(normalize_symbol(s));
     // Dots inside are fine: share classes, Tokyo listings, indices.
     CHECK(normalize_symbol("brk.b") == "BRK.B");
@@ -122,7 +122,8 @@ TEST_CASE("no symbol can become a path step at a provider", "[unit]") {
         }
     }
     for (const auto* id : {".", "..", "....", "a/b", "/", "a\\b"}) CHECK(is_path_step(id));
-    for (const auto* id : {"", "bitcoin", "BRK-B", "^GSPC", "X:BTCUSD", "a.", ".a", "a..b"}) CHECK_FALSE(is_path_step(id));
+    for (const auto* id : {"", "bitcoin", "BRK-B", "^GSPC", "X:BTCUSD", "a.", ".a", "a..b"})
+        CHECK_FALSE(is_path_step(id));
 }
 
 TEST_CASE("bare symbols get a sensible class and provider identifiers", "[unit]") {

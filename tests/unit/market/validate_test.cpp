@@ -37,7 +37,7 @@ const sys_seconds k_to{ymd(2025, 3, 7)};
 
 TEST_CASE("a well-formed bar inside the window is valid", "[unit]") {
     CHECK(invalid_reason(good_bar(ymd(2025, 3, 4)), k_from, k_to).empty());
-    CHECK(invalid_reason(good_bar(ymd(2025, 3, 3)), k_from, k_to).empty());  // both ends inclusive
+    CHECK(invalid_reason(good_bar(ymd(2025, 3, 3)), k_from, k_to).empty()); // both ends inclusive
     CHECK(invalid_reason(good_bar(ymd(2025, 3, 7)), k_from, k_to).empty());
 }
 
@@ -143,10 +143,12 @@ TEST_CASE("quotes derive change exactly and refuse bad prices", "[unit]") {
 
 TEST_CASE("finer data becomes hourly bars on the hour, nothing invented for empty hours", "[unit]") {
     const auto h = sys_seconds{ymd(2025, 3, 4)} + hours{14};
-    std::vector<PricePoint> points = {{h + minutes{2}, dec("100")},  {h + minutes{31}, dec("104")},
-                                      {h + minutes{58}, dec("101")}, {h + hours{2} + minutes{5}, dec("99")}};
+    std::vector<PricePoint> points = {{h + minutes{2}, dec("100")},
+                                      {h + minutes{31}, dec("104")},
+                                      {h + minutes{58}, dec("101")},
+                                      {h + hours{2} + minutes{5}, dec("99")}};
     const auto bars = hourly_bars_from_points("BTC", "coingecko", points);
-    REQUIRE(bars.size() == 2);  // 15:00 had no points: no bar
+    REQUIRE(bars.size() == 2); // 15:00 had no points: no bar
     CHECK(bars[0].ts == h);
     CHECK(bars[0].open.text == "100");
     CHECK(bars[0].high.text == "104");
@@ -175,5 +177,5 @@ TEST_CASE("finer data becomes hourly bars on the hour, nothing invented for empt
     CHECK(hourly[0].volume->text == "1000");
     CHECK(hourly[1].ts == h + hours{1});
     CHECK(hourly[1].close.text == "11.50");
-    CHECK_FALSE(hourly[1].volume);  // one half lacked volume: the hour's total is unknown
+    CHECK_FALSE(hourly[1].volume); // one half lacked volume: the hour's total is unknown
 }

@@ -28,7 +28,8 @@ TEST_CASE("COPY rows write integers, booleans and timestamps as PostgreSQL reads
     buf.add_row(std::int64_t{-9223372036854775807 - 1}, std::uint64_t{18446744073709551615ULL}, 0, true, false);
     CHECK(buf.text() == "-9223372036854775808\t18446744073709551615\t0\tt\tf\n");
     buf.clear();
-    buf.add_row(sys_seconds{sys_days{year{2025} / 3 / 4}} + 9h + 30min + 5s, sys_seconds{sys_days{year{1999} / 12 / 31}});
+    buf.add_row(sys_seconds{sys_days{year{2025} / 3 / 4}} + 9h + 30min + 5s,
+                sys_seconds{sys_days{year{1999} / 12 / 31}});
     CHECK(buf.text() == "2025-03-04 09:30:05+00\t1999-12-31 00:00:00+00\n");
     buf.clear();
     std::string out;
@@ -47,11 +48,11 @@ TEST_CASE("COPY chunks fill at the chunk size and always end at a row's end", "[
     pg::CopyBuffer buf(32);
     CHECK(buf.empty());
     CHECK_FALSE(buf.chunk_full());
-    buf.add_row(std::string_view("0123456789"), 42);  // 14 bytes
+    buf.add_row(std::string_view("0123456789"), 42); // 14 bytes
     CHECK_FALSE(buf.chunk_full());
-    buf.add_row(std::string_view("0123456789"), 42);  // 28
+    buf.add_row(std::string_view("0123456789"), 42); // 28
     CHECK_FALSE(buf.chunk_full());
-    buf.add_row(std::string_view("0123456789"), 42);  // 42: past 32, and still whole rows
+    buf.add_row(std::string_view("0123456789"), 42); // 42: past 32, and still whole rows
     CHECK(buf.chunk_full());
     CHECK(buf.text().size() == 42);
     CHECK(buf.text().back() == '\n');
@@ -67,7 +68,7 @@ TEST_CASE("COPY chunks fill at the chunk size and always end at a row's end", "[
 TEST_CASE("statement parameters: text, numbers, timestamps, NULL", "[unit]") {
     const std::string owned = "AAPL";
     CHECK(std::string(pg::Param(owned).value()) == "AAPL");
-    CHECK(pg::Param(owned).value() == owned.c_str());  // referred to, not copied
+    CHECK(pg::Param(owned).value() == owned.c_str()); // referred to, not copied
     CHECK(std::string(pg::Param(std::string_view("MSFT")).value()) == "MSFT");
     CHECK(std::string(pg::Param("lit").value()) == "lit");
     CHECK(std::string(pg::Param(std::int64_t{-42}).value()) == "-42");

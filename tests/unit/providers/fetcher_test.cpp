@@ -26,8 +26,9 @@ TEST_CASE("backoff doubles, is capped, jittered, and honours Retry-After", "[uni
 
 TEST_CASE("Polygon next_url is re-rooted on the configured base URL", "[unit]") {
     using etl::providers::reroot_next_url;
-    CHECK(reroot_next_url("https://api.massive.com/v2/aggs/ticker/X:BTCUSD/range/1/hour/1741089600000/2025-03-05?cursor=abc",
-                          "http://127.0.0.1:8080") ==
+    CHECK(reroot_next_url(
+              "https://api.massive.com/v2/aggs/ticker/X:BTCUSD/range/1/hour/1741089600000/2025-03-05?cursor=abc",
+              "http://127.0.0.1:8080") ==
           "http://127.0.0.1:8080/v2/aggs/ticker/X:BTCUSD/range/1/hour/1741089600000/2025-03-05?cursor=abc");
     CHECK(reroot_next_url("https://api.polygon.io/v2/x?cursor=1", "https://proxy.example/polygon") ==
           "https://proxy.example/polygon/v2/x?cursor=1");
@@ -44,8 +45,8 @@ TEST_CASE("Polygon next_url may not take the key to another host", "[unit]") {
           "http://127.0.0.1:8080/v2/x?c=2");
     // Glued onto the base, these would change the host, the port or the user info: refused, and the
     // error names where it led, never a key or password.
-    for (const char* next : {"@other.host/v2/x", ".other.host/v2/x", ":8443/v2/x", "@api.polygon.io/v2/x",
-                             "v2/x", "/v2/x\r\nHost: other.host", "ftp://api.polygon.io/v2/x"}) {
+    for (const char* next : {"@other.host/v2/x", ".other.host/v2/x", ":8443/v2/x", "@api.polygon.io/v2/x", "v2/x",
+                             "/v2/x\r\nHost: other.host", "ftp://api.polygon.io/v2/x"}) {
         INFO(next);
         const auto r = reroot_next_url(next, base);
         REQUIRE_FALSE(r.has_value());
@@ -65,9 +66,9 @@ TEST_CASE("Polygon next_url may not take the key to another host", "[unit]") {
 namespace {
 
 using etl::providers::FailureKind;
+using etl::providers::Fetcher;
 using etl::providers::FetchJob;
 using etl::providers::FetchOutcome;
-using etl::providers::Fetcher;
 using etl::providers::FetchPolicy;
 
 // A fetch of `provider` that sends `url` once (no request at all when empty), then is complete.
@@ -130,7 +131,9 @@ TEST_CASE("the Fetcher starts symbols in turns across providers", "[unit]") {
     policy.concurrency = 1;
     std::vector<std::string> order;
     std::atomic<bool> stop{false};
-    Fetcher(policy, {}).run(std::move(jobs), [&](FetchOutcome&& o) { order.push_back(o.symbol); }, stop);
+    Fetcher(policy, {})
+        .run(
+            std::move(jobs), [&](FetchOutcome&& o) { order.push_back(o.symbol); }, stop);
     CHECK(order == std::vector<std::string>{"A1", "B1", "A2", "B2", "A3"});
 }
 
@@ -145,13 +148,14 @@ TEST_CASE("a provider waiting on its rate limit does not hold the slots", "[unit
     policy.max_retries = 0;
     std::vector<std::string> order;
     std::atomic<bool> stop{false};
-    Fetcher(policy, {{"slow", 60.0}}).run(
-        std::move(jobs),
-        [&](FetchOutcome&& o) {
-            order.push_back(o.symbol);
-            if (o.symbol == "F1") stop.store(true);  // the rest would take seconds
-        },
-        stop);
+    Fetcher(policy, {{"slow", 60.0}})
+        .run(
+            std::move(jobs),
+            [&](FetchOutcome&& o) {
+                order.push_back(o.symbol);
+                if (o.symbol == "F1") stop.store(true); // the rest would take seconds
+            },
+            stop);
     REQUIRE(order.size() == 4);
     CHECK(order[0] == "S1");
     CHECK(order[1] == "F1");
@@ -164,8 +168,11 @@ TEST_CASE("stop aborts a transfer in flight at once when the Fetcher is woken", 
     std::atomic<bool> stop{false};
     Fetcher fetcher(FetchPolicy{}, {});
     std::vector<FetchOutcome> outcomes;
-    std::thread worker([&] { fetcher.run(std::move(jobs), [&](FetchOutcome&& o) { outcomes.push_back(std::move(o)); }, stop); });
-    std::this_thread::sleep_for(std::chrono::milliseconds{300});  // the request is sent; no reply will come
+    std::thread worker([&] {
+        fetcher.run(
+            std::move(jobs), [&](FetchOutcome&& o) { outcomes.push_back(std::move(o)); }, stop);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds{300}); // the request is sent; no reply will come
     const auto t0 = std::chrono::steady_clock::now();
     stop.store(true);
     fetcher.wake();

@@ -28,7 +28,7 @@ TEST_CASE("json kit: failures are one line that starts with the provider", "[uni
     CHECK_THAT(html.value().message, Catch::StartsWith("polygon: body is not a JSON object ("));
     CHECK_THAT(html.value().message, Catch::EndsWith("it starts with \"<html> <body>Too Many Requests</body>\""));
     CHECK(one_line("  a\nb\tc  ") == "a b c");
-    CHECK(one_line(std::string(10, 'x') + "\xC3\xA9", 11) == "xxxxxxxxxx...");  // never half a character
+    CHECK(one_line(std::string(10, 'x') + "\xC3\xA9", 11) == "xxxxxxxxxx..."); // never half a character
 }
 
 TEST_CASE("json kit: tokens keep a number's literal text and classify the rest", "[unit]") {

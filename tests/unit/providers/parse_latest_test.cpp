@@ -16,7 +16,7 @@ TEST_CASE("CoinGecko /simple/price: prices by id, unknown ids absent, null chang
     CHECK(r->at("bitcoin").last_updated == 1741089612);
     CHECK_FALSE(r->at("ethereum").change_24h_pct);
     CHECK(r->at("tiny").usd.text == "1.2e-05");
-    CHECK_FALSE(r->at("tiny").last_updated);  // out of range: ignored, never undefined behaviour
+    CHECK_FALSE(r->at("tiny").last_updated); // out of range: ignored, never undefined behaviour
     CHECK(r->count("no-such-coin") == 0);
     const auto empty = parse_coingecko_simple_price("{}");
     REQUIRE(empty);
@@ -52,11 +52,12 @@ TEST_CASE("Yahoo chart meta as a quote", "[unit]") {
         "AAPL");
     REQUIRE(q);
     CHECK(q->price.text == "235.74");
-    CHECK(q->previous_close->text == "235.93");  // previousClose wins over chartPreviousClose
+    CHECK(q->previous_close->text == "235.93"); // previousClose wins over chartPreviousClose
     CHECK(q->as_of.time_since_epoch().count() == 1741208401);
     CHECK(q->source == "yahoo");
     const auto missing = parse_yahoo_quote(
-        R"({"chart":{"result":null,"error":{"code":"Not Found","description":"No data found, symbol may be delisted"}}})", "ZZZZ");
+        R"({"chart":{"result":null,"error":{"code":"Not Found","description":"No data found, symbol may be delisted"}}})",
+        "ZZZZ");
     REQUIRE_FALSE(missing);
     CHECK_THAT(missing.error().message, Catch::Contains("No data found"));
     CHECK_FALSE(parse_yahoo_quote("Too Many Requests", "AAPL"));
@@ -72,13 +73,14 @@ TEST_CASE("Yahoo quote: malformed bodies are parse failures, never a crash", "[u
         R"({"chart":{"result":[{"meta":{"currency":"USD","symbol":"AAPL","regularMarketPrice":235.74,"chartPreviousClose":241.84,"regularMarketTime":1741208401},"timestamp":[1741185000],"indicators":{"quote":[{}]}}],"error":null}})";
     for (std::size_t n = 0; n < real.size(); ++n) {
         INFO(real.substr(0, n));
-        CHECK_FALSE(parse_yahoo_quote(real.substr(0, n), "AAPL"));  // every truncation, none a quote
+        CHECK_FALSE(parse_yahoo_quote(real.substr(0, n), "AAPL")); // every truncation, none a quote
     }
     CHECK(parse_yahoo_quote(real, "AAPL"));
     CHECK_FALSE(parse_yahoo_quote(real + "}", "AAPL"));
     // The description is the provider's text: it reaches the log as one line.
     const auto multi = parse_yahoo_quote(
-        R"({"chart":{"result":null,"error":{"code":"Bad Request","description":"first line\nsecond\u0007line"}}})", "AAPL");
+        R"({"chart":{"result":null,"error":{"code":"Bad Request","description":"first line\nsecond\u0007line"}}})",
+        "AAPL");
     REQUIRE_FALSE(multi);
     CHECK(multi.error().message == "yahoo: first line second line");
 }

@@ -218,8 +218,9 @@ TEST_CASE("polygon: next_url absent or null means last page", "[unit]") {
 }
 
 TEST_CASE("polygon: hourly t is floored to whole seconds", "[unit]") {
-    const auto page = parse_polygon_aggs(
-        R"({"status":"OK","results":[{"o":1,"h":1,"l":1,"c":1,"v":1,"t":1741082400999}]})", "A", Timeframe::hour);
+    const auto page =
+        parse_polygon_aggs(R"({"status":"OK","results":[{"o":1,"h":1,"l":1,"c":1,"v":1,"t":1741082400999}]})", "A",
+                           Timeframe::hour);
     REQUIRE(page);
     REQUIRE(page->batch.bars.size() == 1);
     CHECK(page->batch.bars[0].ts == epoch(1741082400));
@@ -272,8 +273,9 @@ TEST_CASE("polygon: /prev 16:00 ET and range 00:00 ET map to the same session da
     CHECK(prev->batch.bars[0].ts == date_utc(2025, 3, 5)); // 1741208400000 = 2025-03-05 16:00 ET
     CHECK(prev->batch.bars[0].trade_count == std::int64_t{301245});
 
-    const auto range = parse_polygon_aggs(
-        R"({"status":"OK","results":[{"o":1,"h":1,"l":1,"c":1,"v":1,"t":1741150800000}]})", "MSFT", Timeframe::day);
+    const auto range =
+        parse_polygon_aggs(R"({"status":"OK","results":[{"o":1,"h":1,"l":1,"c":1,"v":1,"t":1741150800000}]})", "MSFT",
+                           Timeframe::day);
     REQUIRE(range);
     CHECK(range->batch.bars.at(0).ts == prev->batch.bars[0].ts);
 }
@@ -360,8 +362,9 @@ TEST_CASE("polygon: keys are matched exactly, and spacing around numbers is not 
 
     // Keys are compared as written, never unescaped (providers do not escape plain keys): a key spelled
     // with an escape is unknown, so the row is rejected rather than misread.
-    const auto escaped_key = parse_polygon_aggs(
-        R"({"status":"OK","results":[{"\u006f":1,"h":1,"l":1,"c":1,"t":1741064400000}]})", "AAPL", Timeframe::day);
+    const auto escaped_key =
+        parse_polygon_aggs(R"({"status":"OK","results":[{"\u006f":1,"h":1,"l":1,"c":1,"t":1741064400000}]})", "AAPL",
+                           Timeframe::day);
     REQUIRE(escaped_key);
     CHECK(escaped_key->batch.bars.empty());
     REQUIRE(escaped_key->batch.rejected.size() == 1);
@@ -712,9 +715,9 @@ TEST_CASE("yahoo: null volume stays absent", "[unit]") {
 }
 
 TEST_CASE("yahoo: several bad values are named together", "[unit]") {
-    const auto page = parse_yahoo_chart(
-        yahoo_body("[1741012200,null]", R"([null,1])", "[1,1]", "[1,1]", R"(["abc",1])", R"([1,"many"])"), "AAPL",
-        Timeframe::day);
+    const auto page = parse_yahoo_chart(yahoo_body("[1741012200,null]", R"([null,1])", "[1,1]", "[1,1]", R"(["abc",1])",
+                                                   R"([1,"many"])"),
+                                        "AAPL", Timeframe::day);
     REQUIRE(page);
     CHECK(page->batch.bars.empty());
     REQUIRE(page->batch.rejected.size() == 2);
@@ -724,10 +727,9 @@ TEST_CASE("yahoo: several bad values are named together", "[unit]") {
 }
 
 TEST_CASE("yahoo: each rejected row comes with its instant, so the fetch never re-reads the JSON", "[unit]") {
-    const auto page = parse_yahoo_chart(
-        yahoo_body("[1741012200,null,1741015800,\"x\"]", "[null,null,1,null]", "[1,1,1,1]", "[1,1,1,1]",
-                   "[1,1,null,1]", "[1,1,1,1]"),
-        "AAPL", Timeframe::hour);
+    const auto page = parse_yahoo_chart(yahoo_body("[1741012200,null,1741015800,\"x\"]", "[null,null,1,null]",
+                                                   "[1,1,1,1]", "[1,1,1,1]", "[1,1,null,1]", "[1,1,1,1]"),
+                                        "AAPL", Timeframe::hour);
     REQUIRE(page);
     REQUIRE(page->batch.rejected.size() == 4);
     REQUIRE(page->rejected_at.size() == 4);
@@ -735,8 +737,8 @@ TEST_CASE("yahoo: each rejected row comes with its instant, so the fetch never r
     CHECK_FALSE(page->rejected_at[1]); // null timestamp: no instant
     CHECK(page->rejected_at[2] == sys_seconds{std::chrono::seconds{1741015800}});
     CHECK_FALSE(page->rejected_at[3]); // a string is no instant either
-    const auto polygon = parse_polygon_aggs(R"({"status":"OK","results":[{"o":null,"h":1,"l":1,"c":1,"t":1}]})",
-                                            "AAPL", Timeframe::hour);
+    const auto polygon = parse_polygon_aggs(R"({"status":"OK","results":[{"o":null,"h":1,"l":1,"c":1,"t":1}]})", "AAPL",
+                                            Timeframe::hour);
     REQUIRE(polygon);
     CHECK(polygon->batch.rejected.size() == 1);
     CHECK(polygon->rejected_at.empty()); // Yahoo only
@@ -790,8 +792,9 @@ TEST_CASE("yahoo: two rows on one date keep the later (live) row", "[unit]") {
     CHECK(page->batch.bars[1].volume->text == "47227643");
 
     // Same rows delivered live row first: the later timestamp still wins.
-    const auto reversed = parse_yahoo_chart(
-        yahoo_body("[1741208401,1741185000]", "[3,2]", "[3,2]", "[3,2]", "[3,2]", "[3,2]"), "AAPL", Timeframe::day);
+    const auto reversed =
+        parse_yahoo_chart(yahoo_body("[1741208401,1741185000]", "[3,2]", "[3,2]", "[3,2]", "[3,2]", "[3,2]"), "AAPL",
+                          Timeframe::day);
     REQUIRE(reversed);
     REQUIRE(reversed->batch.bars.size() == 1);
     CHECK(reversed->batch.bars[0].close.text == "3");
@@ -799,9 +802,9 @@ TEST_CASE("yahoo: two rows on one date keep the later (live) row", "[unit]") {
 }
 
 TEST_CASE("yahoo: hourly bars keep their timestamp (half-hour starts)", "[unit]") {
-    const auto page = parse_yahoo_chart(
-        yahoo_body("[1741185000,1741188600,1741208400]", "[1,2,3]", "[1,2,3]", "[1,2,3]", "[1,2,3]", "[10,20,30]"),
-        "AAPL", Timeframe::hour);
+    const auto page = parse_yahoo_chart(yahoo_body("[1741185000,1741188600,1741208400]", "[1,2,3]", "[1,2,3]",
+                                                   "[1,2,3]", "[1,2,3]", "[10,20,30]"),
+                                        "AAPL", Timeframe::hour);
     REQUIRE(page);
     REQUIRE(page->batch.bars.size() == 3);
     CHECK(page->batch.bars[0].ts == epoch(1741185000));

@@ -42,10 +42,10 @@ TEST_CASE("every registry row's keys are in the key table, and only a row adds p
 }
 
 TEST_CASE("every provider name resolves: settings read from config, provider built", "[unit]") {
-    const auto cfg = config::Config::from_values(providers::key_table(),
-                                                 {{"providers.polygon.base_url", "http://127.0.0.1:9/"},
-                                                  {"providers.coingecko.plan", "pro"},
-                                                  {"providers.coingecko.max_history_days", "0"}});
+    const auto cfg =
+        config::Config::from_values(providers::key_table(), {{"providers.polygon.base_url", "http://127.0.0.1:9/"},
+                                                             {"providers.coingecko.plan", "pro"},
+                                                             {"providers.coingecko.max_history_days", "0"}});
     for (const auto& row : providers::registry()) {
         CAPTURE(row.name);
         CHECK(providers::find_provider(row.name) == &row);
@@ -59,7 +59,7 @@ TEST_CASE("every provider name resolves: settings read from config, provider bui
     }
     providers::ProviderSettings polygon;
     providers::read_provider_settings(cfg, "polygon", polygon);
-    CHECK(polygon.base_url == "http://127.0.0.1:9");  // no trailing slash
+    CHECK(polygon.base_url == "http://127.0.0.1:9"); // no trailing slash
     CHECK(polygon.requests_per_minute == 5.0);
     providers::ProviderSettings coingecko;
     providers::read_provider_settings(cfg, "coingecko", coingecko);
@@ -95,8 +95,8 @@ TEST_CASE("identifier rows: a column, an etl assets add flag and a default for e
         CHECK(id.list_width >= id.list_header.size());
         CHECK(id.default_for);
         // Columns are plain lower-case names: they become SQL identifiers and CSV headers.
-        CHECK(std::all_of(id.column.begin(), id.column.end(),
-                          [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; }));
+        CHECK(
+            std::all_of(id.column.begin(), id.column.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; }));
     }
     CHECK(with_identifier == 3);
 

@@ -13,7 +13,8 @@ using etl::providers::ParseFailure;
 // Takes a body only when it is "ok"; counts what it was given.
 class CountingFetch final : public etl::providers::SingleRequestFetch {
 public:
-    CountingFetch() : SingleRequestFetch("test", etl::http::Request{"http://127.0.0.1/x", {"A: b"}, std::chrono::seconds{7}}) {}
+    CountingFetch()
+        : SingleRequestFetch("test", etl::http::Request{"http://127.0.0.1/x", {"A: b"}, std::chrono::seconds{7}}) {}
     int taken = 0;
 
 private:

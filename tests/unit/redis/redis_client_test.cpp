@@ -56,8 +56,7 @@ private:
     }
 
     void serve() {
-        while (!m_stop && !wait_readable(m_listener, 20)) {
-        }
+        while (!m_stop && !wait_readable(m_listener, 20)) {}
         if (m_stop) return;
         const int conn = ::accept(m_listener, nullptr, nullptr);
         if (conn < 0) return;

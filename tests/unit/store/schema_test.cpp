@@ -30,8 +30,8 @@ TEST_CASE("a bar's row follows the price_bars column list and keeps the provider
     CHECK(std::get<2>(row) == b.ts);
     CHECK(std::get<3>(row) == "1.10");
     CHECK(std::get<7>(row) == "4.7227643e+07");
-    CHECK_FALSE(std::get<8>(row));  // vwap absent: NULL
-    CHECK_FALSE(std::get<9>(row));  // trade_count absent: NULL
+    CHECK_FALSE(std::get<8>(row)); // vwap absent: NULL
+    CHECK_FALSE(std::get<9>(row)); // trade_count absent: NULL
     CHECK(std::get<10>(row) == "polygon");
     CHECK(store::schema::column_list(store::schema::k_bar_columns) ==
           "symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source");

@@ -42,7 +42,7 @@ TEST_CASE("registered secrets are scrubbed from any text", "[unit]") {
     register_secret("pk_live_0123456789abcdef");
     CHECK(scrub("key=pk_live_0123456789abcdef failed") == "key=*** failed");
     CHECK(scrub("nothing secret") == "nothing secret");
-    register_secret("abc");  // too short to scrub safely: ignored
+    register_secret("abc"); // too short to scrub safely: ignored
     CHECK(scrub("abcdef") == "abcdef");
     CHECK(mask("pk_live_0123456789abcdef") == "***cdef");
     CHECK(mask("short") == "***");

@@ -1,6 +1,7 @@
 // Provider identifiers round-trip through both stores: the map on market::Asset is written to, and read
-// back from, the assets columns the registry rows name, and rows written there by hand (an older
-// version, a psql session) read into the map.
+// back from, the assets columns of the providers that have one (polygon_ticker, coingecko_id,
+// yahoo_symbol) and asset_identifiers rows for any other provider, so a new provider needs no column;
+// rows written there by hand (an older version, a psql session) read into the map.
 #include "etl/pg/connection.hpp"
 #include "etl/providers/registry.hpp"
 #include "etl/sqlite/database.hpp"
@@ -76,23 +77,52 @@ void check_identifier_round_trip(store::Store& s, const std::function<void(const
     CHECK(s.upsert_assets(std::vector{btc}) == 0);
     CHECK(s.find_asset("BTC")->identifier("coingecko") == "wrapped-bitcoin");
 
-    // A row whose identifiers were written into the columns directly reads into the map.
+    // Overwriting with an identifier left out removes it; one of a provider no column was made for is kept.
+    btc.identifiers.erase("yahoo");
+    btc.identifiers["kraken"] = "XXBTZUSD";
+    CHECK(s.upsert_assets(std::vector{btc}) == 0);
+    const auto btc_again = s.find_asset("BTC");
+    REQUIRE(btc_again);
+    CHECK(btc_again->identifiers == btc.identifiers);
+    CHECK(btc_again->identifier("yahoo").empty());
+    CHECK(btc_again->identifier("kraken") == "XXBTZUSD");
+    btc.identifiers.erase("kraken");
+    CHECK(s.upsert_assets(std::vector{btc}) == 0);
+    CHECK(s.find_asset("BTC")->identifier("kraken").empty());
+    btc.identifiers["kraken"] = "XXBTZUSD";
+    CHECK(s.upsert_assets(std::vector{btc}) == 0);
+    // A new asset added by insert_missing_assets gets its table identifiers too.
+    auto sol = providers::adhoc_asset("SOL", market::AssetClass::crypto);
+    sol.identifiers["kraken"] = "SOLUSD";
+    CHECK(s.insert_missing_assets(std::vector{sol}) == 1);
+    CHECK(s.find_asset("SOL")->identifier("kraken") == "SOLUSD");
+
+    // Identifiers written by hand into the columns and into asset_identifiers read into the map; a
+    // column wins over a stray asset_identifiers row of the same provider.
     raw_insert("INSERT INTO assets (symbol, name, asset_class, exchange, currency, polygon_ticker, coingecko_id, "
                "yahoo_symbol, active) VALUES ('ETH', 'Ether', 'crypto', '', 'USD', 'X:ETHUSD', 'ethereum', NULL, "
                "true)");
+    raw_insert("INSERT INTO asset_identifiers (symbol, provider, identifier) "
+               "VALUES ('ETH', 'kraken', 'XETHZUSD'), ('ETH', 'polygon', 'X:STRAY')");
     const auto eth = s.find_asset("ETH");
     REQUIRE(eth);
-    CHECK(eth->identifiers ==
-          std::map<std::string, std::string, std::less<>>{{"coingecko", "ethereum"}, {"polygon", "X:ETHUSD"}});
+    CHECK(eth->identifiers == std::map<std::string, std::string, std::less<>>{{"coingecko", "ethereum"},
+                                                                              {"kraken", "XETHZUSD"},
+                                                                              {"polygon", "X:ETHUSD"}});
+    const auto all = s.list_assets(false);
+    REQUIRE(all.size() == 4);
+    CHECK(all[2].symbol == "ETH"); // BRK.B, BTC, ETH, SOL
+    CHECK(all[2].identifiers == eth->identifiers);
 }
 
 } // namespace
 
-TEST_CASE("PostgreSQL store: provider identifiers round-trip through the assets columns", "[integration][pg]") {
+TEST_CASE("PostgreSQL store: provider identifiers round-trip through the assets columns and asset_identifiers",
+          "[integration][pg]") {
     IdentifiersDatabase db;
     store::PgStore s(db.url, "etl-integration-tests", {});
     check_identifier_round_trip(s, [&](const std::string& sql) { s.connection().exec(sql, "inserting by hand"); });
-    // And they are in the columns a psql user (and the e2e tests) read.
+    // And they are where a psql user (and the e2e tests) read them.
     const auto r = s.connection().exec("SELECT polygon_ticker, coingecko_id, yahoo_symbol FROM assets "
                                        "WHERE symbol = 'BRK.B'",
                                        "reading back");
@@ -100,9 +130,16 @@ TEST_CASE("PostgreSQL store: provider identifiers round-trip through the assets 
     CHECK(r.is_null(0, 0));
     CHECK(r.is_null(0, 1));
     CHECK(r.get(0, 2) == "BRK-B.custom");
+    const auto k = s.connection().exec("SELECT symbol, provider, identifier FROM asset_identifiers ORDER BY symbol",
+                                       "reading back");
+    REQUIRE(k.rows() == 4); // BTC, ETH (2), SOL
+    CHECK(k.get(0, 0) == "BTC");
+    CHECK(k.get(0, 1) == "kraken");
+    CHECK(k.get(0, 2) == "XXBTZUSD");
 }
 
-TEST_CASE("SQLite store: provider identifiers round-trip through the assets columns", "[integration]") {
+TEST_CASE("SQLite store: provider identifiers round-trip through the assets columns and asset_identifiers",
+          "[integration]") {
     IdentifiersSqliteFile file;
     {
         store::SqliteStore s(file.path);
@@ -116,4 +153,9 @@ TEST_CASE("SQLite store: provider identifiers round-trip through the assets colu
     REQUIRE(q.step());
     CHECK(q.text(0) == "NULL");
     CHECK(q.text(1) == "BRK-B.custom");
+    auto k = raw.prepare("SELECT symbol, provider, identifier FROM asset_identifiers ORDER BY symbol");
+    REQUIRE(k.step());
+    CHECK(k.text(0) == "BTC");
+    CHECK(k.text(1) == "kraken");
+    CHECK(k.text(2) == "XXBTZUSD");
 }

@@ -15,15 +15,29 @@ namespace etl::jobs {
 
 std::string summary_text(const RunTotals& t, util::ExitCode code) {
     const auto secs = std::chrono::duration<double>(std::chrono::system_clock::now() - t.started).count();
+    const char* const dry = t.dry_run ? " [dry run: nothing written]" : "";
     std::string out =
-        fmt::format("{} {}: {} symbol{} ({} ok, {} failed{}{}) in {:.1f} s{}\n", t.job, t.arguments,
-                    t.symbols_requested, t.symbols_requested == 1 ? "" : "s", t.symbols_ok, t.symbols_failed,
-                    t.failures_no_data ? fmt::format(", {} of them no data", t.failures_no_data) : "",
-                    t.symbols_interrupted ? fmt::format(", {} not done", t.symbols_interrupted) : "", secs,
-                    t.dry_run ? " [dry run: nothing written]" : "");
+        t.counts_symbols
+            ? fmt::format("{} {}: {} symbol{} ({} ok, {} failed{}{}) in {:.1f} s{}\n", t.job, t.arguments,
+                          t.symbols_requested, t.symbols_requested == 1 ? "" : "s", t.symbols_ok, t.symbols_failed,
+                          t.failures_no_data ? fmt::format(", {} of them no data", t.failures_no_data) : "",
+                          t.symbols_interrupted ? fmt::format(", {} not done", t.symbols_interrupted) : "", secs, dry)
+            : fmt::format("{} {}: done in {:.1f} s{}\n", t.job, t.arguments, secs, dry);
     out += fmt::format("  rows: {} inserted, {} updated, {} unchanged, {} rejected\n", t.rows.inserted, t.rows.updated,
                        t.rows.unchanged, t.rows.rejected);
     constexpr std::size_t k_max_listed = 10; // one screen
+    for (const auto& group : t.tallies) {
+        for (std::size_t i = 0; i < group.items.size() && i < k_max_listed; ++i) {
+            const auto& item = group.items[i];
+            std::string counts;
+            for (const auto& [name, n] : item.counts)
+                counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", n, name);
+            out += fmt::format("  {} {}: {}{}\n", group.name, item.item, counts.empty() ? "-" : counts,
+                               item.status.empty() ? "" : fmt::format(" [{}]", item.status));
+        }
+        if (group.items.size() > k_max_listed)
+            out += fmt::format("  ... and {} more {}\n", group.items.size() - k_max_listed, group.name);
+    }
     for (std::size_t i = 0; i < t.failures.size() && i < k_max_listed; ++i) {
         const auto& f = t.failures[i];
         out += fmt::format("  failed: {} ({}, {}): {}\n", f.symbol, f.provider, f.kind, f.error);
@@ -55,15 +69,27 @@ std::string report_json(const RunTotals& t, util::ExitCode code, std::chrono::sy
     w.key("finished_at").string(util::format_instant(std::chrono::floor<std::chrono::seconds>(now)));
     w.key("duration_seconds").fixed(secs, 3);
     w.key("status").string(store::to_string(run_status(code))).key("exit_code").number(util::to_int(code));
-    w.key("symbols").start_object();
-    w.key("requested").number(count(t.symbols_requested)).key("ok").number(count(t.symbols_ok));
-    w.key("failed").number(count(t.symbols_failed)).key("no_data").number(count(t.failures_no_data));
-    w.key("not_done").number(count(t.symbols_interrupted));
-    w.end_object();
+    if (t.counts_symbols) {
+        w.key("symbols").start_object();
+        w.key("requested").number(count(t.symbols_requested)).key("ok").number(count(t.symbols_ok));
+        w.key("failed").number(count(t.symbols_failed)).key("no_data").number(count(t.failures_no_data));
+        w.key("not_done").number(count(t.symbols_interrupted));
+        w.end_object();
+    }
     w.key("rows").start_object();
     w.key("inserted").number(count(t.rows.inserted)).key("updated").number(count(t.rows.updated));
     w.key("unchanged").number(count(t.rows.unchanged)).key("rejected").number(count(t.rows.rejected));
     w.end_object();
+    for (const auto& group : t.tallies) {
+        w.key(group.name).start_object();
+        for (const auto& item : group.items) {
+            w.key(item.item).start_object();
+            for (const auto& [name, n] : item.counts) w.key(name).number(count(n));
+            if (!item.status.empty()) w.key("status").string(item.status);
+            w.end_object();
+        }
+        w.end_object();
+    }
     w.key("failures").start_array();
     for (const auto& f : t.failures) {
         w.start_object();

@@ -136,6 +136,11 @@ int run_job(const RunSpec& spec, const std::vector<std::string>& args, const Com
         // the error reach run_guarded, which prints it and returns its exit code.
         end_run(totals, e.code(), e.what(), epilogue);
         throw;
+    } catch (const std::exception& e) {
+        // A bug (exit 70): the run is still recorded as failed rather than left 'running' until the
+        // next run finds it abandoned.
+        end_run(totals, util::ExitCode::internal, fmt::format("internal error: {}", e.what()), epilogue);
+        throw;
     }
     return util::to_int(end_run(totals, exit_code(spec.exit_rule(totals)), "", epilogue));
 }

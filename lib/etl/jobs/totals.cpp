@@ -1,6 +1,43 @@
 #include "etl/jobs/totals.hpp"
 
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+
 namespace etl::jobs {
+
+std::uint64_t& Tally::operator[](std::string_view counter) {
+    for (auto& [name, n] : counts)
+        if (name == counter) return n;
+    return counts.emplace_back(std::string(counter), 0).second;
+}
+
+std::uint64_t Tally::get(std::string_view counter) const noexcept {
+    for (const auto& [name, n] : counts)
+        if (name == counter) return n;
+    return 0;
+}
+
+Tally& TallyGroup::operator[](std::string_view item) {
+    for (auto& t : items)
+        if (t.item == item) return t;
+    return items.emplace_back(Tally{std::string(item), {}, {}});
+}
+
+TallyGroup& RunTotals::tally(std::string_view group) {
+    // The keys report_json() writes for every run.
+    static constexpr std::array<std::string_view, 16> k_report_keys = {"job",        "arguments",   "shard",
+                                                                       "run_id",     "dry_run",     "store",
+                                                                       "started_at", "finished_at", "duration_seconds",
+                                                                       "status",     "exit_code",   "symbols",
+                                                                       "rows",       "failures",    "error",
+                                                                       "timings"};
+    if (group.empty() || std::find(k_report_keys.begin(), k_report_keys.end(), group) != k_report_keys.end())
+        throw std::logic_error("a tally group may not be named after a report key: " + std::string(group));
+    for (auto& g : tallies)
+        if (g.name == group) return g;
+    return tallies.emplace_back(TallyGroup{std::string(group), {}});
+}
 
 void RunTotals::add_failure(const std::string& symbol, const std::string& provider, providers::FailureKind kind,
                             const std::string& message) {

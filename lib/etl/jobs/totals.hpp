@@ -9,12 +9,36 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace etl::jobs {
+
+// A command's own tally of one item (a table a migration moved, a check validation ran): named counts in
+// the order first counted ("read", "written", "rejected"), and an optional word for the item ("fail").
+struct Tally {
+    std::string item;
+    std::deque<std::pair<std::string, std::uint64_t>> counts; // a deque: references stay valid as it grows
+    std::string status;
+
+    // The count named `counter`, added at 0 the first time.
+    std::uint64_t& operator[](std::string_view counter);
+    // The count named `counter`, 0 when never counted.
+    [[nodiscard]] std::uint64_t get(std::string_view counter) const noexcept;
+};
+
+// The tallies of one kind of item ("tables", "checks"), in the order first counted. The summary prints a
+// line per item; the report holds an object under the group's name, an object per item.
+struct TallyGroup {
+    std::string name;
+    std::deque<Tally> items;
+
+    // The tally of `item`, added empty the first time.
+    Tally& operator[](std::string_view item);
+};
 
 // The run's tallies, from which the exit code, the etl_runs row, the summary and the report are derived.
 struct RunTotals {
@@ -44,6 +68,11 @@ struct RunTotals {
         std::string error;
     };
     std::vector<SymbolFailure> failures;
+    // False for a command that does not work symbol by symbol (a migration counts tables): the summary
+    // and the report then leave the symbol counts out.
+    bool counts_symbols = true;
+    // The command's own tallies, beside the symbols and rows every run has (see tally()).
+    std::deque<TallyGroup> tallies; // a deque: a group held by reference stays valid as others are added
     // Named phases and their wall time in seconds ("fetch", "database", "cache"), for the report.
     std::vector<std::pair<std::string, double>> timings;
     std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
@@ -59,6 +88,10 @@ struct RunTotals {
     // Counts one symbol the provider answered without any data where some was due (an unknown or
     // delisted ticker): failed, of kind "no data" (exit 1, never 69: the provider is up).
     void add_no_data(const std::string& symbol, const std::string& provider, const std::string& message);
+    // The group of tallies named `group` ("tables", "checks"), added the first time. The name becomes a
+    // key of the report, so it must not be one of the keys every report has ("symbols", "rows", ...):
+    // std::logic_error (a bug) if it is.
+    TallyGroup& tally(std::string_view group);
 };
 
 // What an exit rule concludes from a run's tallies. Each command has its own rule (symbols for the

@@ -25,6 +25,7 @@ private:
 std::unique_ptr<Provider> make_coingecko_provider(const ProviderSettings& settings);
 std::string coingecko_default_id(const std::string& symbol, market::AssetClass cls);
 inline constexpr IdentifierSpec k_coingecko_identifier{.column = "coingecko_id",
+                                                       .assets_column = true,
                                                        .flag = "--coingecko-id",
                                                        .value_name = "ID",
                                                        .help = "CoinGecko coin id, e.g. bitcoin",

@@ -32,6 +32,7 @@ tl::expected<std::string, std::string> reroot_next_url(std::string_view next_url
 std::unique_ptr<Provider> make_polygon_provider(const ProviderSettings& settings);
 std::string polygon_default_ticker(const std::string& symbol, market::AssetClass cls);
 inline constexpr IdentifierSpec k_polygon_identifier{.column = "polygon_ticker",
+                                                     .assets_column = true,
                                                      .flag = "--polygon-ticker",
                                                      .value_name = "TICKER",
                                                      .help = "Polygon ticker (default: derived from the symbol)",

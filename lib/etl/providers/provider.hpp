@@ -104,7 +104,11 @@ public:
 
 // How a provider names an asset, when it needs its own name (a provider's registry row; mock has none).
 struct IdentifierSpec {
-    std::string_view column{};      // the assets column and the assets CSV header: "polygon_ticker"
+    std::string_view column{}; // its column in an assets CSV (etl assets import): "polygon_ticker"
+    // Where the database keeps it: true for the providers of migration 0001, whose identifier is the
+    // assets column named `column` (columns never shrink; users' queries read them); false for every
+    // later provider, whose identifiers are asset_identifiers rows, so adding one needs no migration.
+    bool assets_column = false;
     std::string_view flag{};        // the etl assets add option that sets it: "--polygon-ticker"
     std::string_view value_name{};  // what that option takes: "TICKER"
     std::string_view help{};        // that option's help text

@@ -25,6 +25,7 @@ private:
 std::unique_ptr<Provider> make_yahoo_provider(const ProviderSettings& settings);
 std::string yahoo_default_symbol(const std::string& symbol, market::AssetClass cls);
 inline constexpr IdentifierSpec k_yahoo_identifier{.column = "yahoo_symbol",
+                                                   .assets_column = true,
                                                    .flag = "--yahoo-symbol",
                                                    .value_name = "SYMBOL",
                                                    .help = "Yahoo symbol (default: derived from the symbol)",

@@ -83,19 +83,19 @@ market::Asset asset_from_row(const pg::Result& r, int i) {
     a.currency = r.get(i, 4);
     int col = 5;
     for (const auto& row : providers::registry()) {
-        if (row.identifier.column.empty()) continue;
+        if (!row.identifier.assets_column) continue;
         if (auto id = r.get(i, col++); !id.empty()) a.identifiers[std::string(row.name)] = id;
     }
     a.active = r.get(i, col) == "t";
     return a;
 }
 
-// The SELECT asset_from_row reads: one identifier column per provider that names assets its own way
-// (its registry row's column), in registry order.
+// The SELECT asset_from_row reads: one identifier column per provider of migration 0001 (its registry
+// row's column), in registry order. The other providers' identifiers are attached from asset_identifiers.
 std::string asset_select(const pg::Connection& conn) {
     std::string identifiers;
     for (const auto& row : providers::registry())
-        if (!row.identifier.column.empty())
+        if (row.identifier.assets_column)
             identifiers += fmt::format("coalesce({}, ''), ", conn.quote_identifier(row.identifier.column));
     return fmt::format("SELECT symbol, name, asset_class, exchange, currency, {}active FROM assets", identifiers);
 }
@@ -476,6 +476,8 @@ std::vector<market::Asset> PgStore::list_assets(bool active_only) try {
     std::vector<market::Asset> out;
     out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) out.push_back(asset_from_row(r, i));
+    auto ids = m_conn.exec(schema::k_identifier_select_sql, "listing asset identifiers");
+    for (int i = 0; i < ids.rows(); ++i) schema::attach_identifier(out, ids.get(i, 0), ids.get(i, 1), ids.get(i, 2));
     return out;
 } catch (const pg::DbError& e) {
     throw_if_timeout(e, "assets", "listing assets", m_options);
@@ -486,18 +488,23 @@ std::optional<market::Asset> PgStore::find_asset(std::string_view symbol) try {
     auto r = m_conn.exec(fmt::format("{} WHERE symbol = $1", asset_select(m_conn)), {std::string(symbol)},
                          "reading an asset");
     if (r.rows() == 0) return std::nullopt;
-    return asset_from_row(r, 0);
+    std::vector<market::Asset> found{asset_from_row(r, 0)};
+    auto ids = m_conn.exec(fmt::format("{} WHERE symbol = $1", schema::k_identifier_select_sql),
+                           "reading an asset's identifiers", std::string(symbol));
+    for (int i = 0; i < ids.rows(); ++i) schema::attach_identifier(found, ids.get(i, 0), ids.get(i, 1), ids.get(i, 2));
+    return std::move(found.front());
 } catch (const pg::DbError& e) {
     throw_if_timeout(e, "assets", "reading an asset", m_options);
     throw;
 }
 
 std::size_t PgStore::write_assets(std::span<const market::Asset> assets, bool overwrite) try {
-    // One identifier column per provider that names assets its own way (its registry row's column).
+    // One identifier column per provider of migration 0001 (IdentifierSpec::assets_column); the others'
+    // identifiers are asset_identifiers rows, written below.
     std::vector<std::string_view> id_providers;
     std::string columns, values, updates;
     for (const auto& row : providers::registry()) {
-        if (row.identifier.column.empty()) continue;
+        if (!row.identifier.assets_column) continue;
         id_providers.push_back(row.name);
         const auto column = m_conn.quote_identifier(row.identifier.column);
         columns += ", " + column;
@@ -520,8 +527,17 @@ std::size_t PgStore::write_assets(std::span<const market::Asset> assets, bool ov
         pg::Params params{a.symbol, a.name, std::string(market::to_string(a.asset_class)), a.exchange, a.currency};
         for (const auto provider : id_providers) params.push_back(opt(a.identifier(provider)));
         params.push_back(std::string(a.active ? "true" : "false"));
-        auto r = m_conn.exec(sql, params, fmt::format("writing asset {}", a.symbol));
-        if (r.rows() > 0 && r.get(0, 0) == "t") ++created;
+        const auto context = fmt::format("writing asset {}", a.symbol);
+        auto r = m_conn.exec(sql, params, context);
+        const bool is_new = r.rows() > 0 && r.get(0, 0) == "t";
+        if (is_new) ++created;
+        // The other providers' identifiers: an existing asset keeps them unless it is overwritten; then
+        // they are what `a` says.
+        if (!is_new && !overwrite) continue;
+        if (!is_new) m_conn.exec(schema::k_delete_identifiers_sql, context, a.symbol);
+        for (const auto& [provider, identifier] : a.identifiers)
+            if (!identifier.empty() && schema::identifier_in_table(provider))
+                m_conn.exec(schema::k_upsert_identifier_sql, context, a.symbol, provider, identifier);
     }
     tx.commit();
     return created;

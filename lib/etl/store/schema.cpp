@@ -1,10 +1,13 @@
 #include "etl/store/schema.hpp"
 
+#include "etl/providers/registry.hpp"
 #include "etl/store/store.hpp"
 #include "etl/util/secrets.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+
+#include <algorithm>
 
 namespace etl::store {
 
@@ -62,6 +65,19 @@ quote_row(const market::Quote& q) {
             pct ? std::optional(pct->text) : std::nullopt,
             q.as_of,
             q.source};
+}
+
+bool identifier_in_table(std::string_view provider) {
+    const auto* row = providers::find_provider(provider);
+    return row == nullptr || !row->identifier.assets_column;
+}
+
+void attach_identifier(std::vector<market::Asset>& assets, std::string_view symbol, std::string_view provider,
+                       std::string_view identifier) {
+    const auto it = std::lower_bound(assets.begin(), assets.end(), symbol,
+                                     [](const market::Asset& a, std::string_view s) { return a.symbol < s; });
+    if (it == assets.end() || it->symbol != symbol || identifier.empty()) return;
+    it->identifiers.try_emplace(std::string(provider), identifier);
 }
 
 std::string column_list(std::span<const std::string_view> columns) {

@@ -1,8 +1,8 @@
 // What both stores share about the tables sql/postgres and sql/sqlite define alike: column lists, the
 // run ledger's statements, and how a bar, a reject, a quote or a run outcome becomes a row, written once.
-// (The assets table's SQL and mapping stay in each store for now.)
 #pragma once
 
+#include "etl/market/asset.hpp"
 #include "etl/market/bar.hpp"
 #include "etl/market/quote.hpp"
 
@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <vector>
 
 namespace etl::store {
 
@@ -93,6 +94,25 @@ inline constexpr std::array<std::string_view, 7> k_latest_price_columns = {"symb
 std::tuple<std::string_view, std::string_view, std::optional<std::string_view>, std::optional<std::string>,
            std::optional<std::string>, std::chrono::sys_seconds, std::string_view>
 quote_row(const market::Quote& q);
+
+// asset_identifiers (sql/*/0002): the identifiers of the providers without an assets column of their
+// own (IdentifierSpec::assets_column false), one row per symbol and provider.
+inline constexpr std::string_view k_identifier_select_sql =
+    "SELECT symbol, provider, identifier FROM asset_identifiers";
+// Parameters: symbol.
+inline constexpr std::string_view k_delete_identifiers_sql = "DELETE FROM asset_identifiers WHERE symbol = $1";
+// Parameters: symbol, provider, identifier.
+inline constexpr std::string_view k_upsert_identifier_sql =
+    "INSERT INTO asset_identifiers (symbol, provider, identifier) VALUES ($1, $2, $3)"
+    " ON CONFLICT (symbol, provider) DO UPDATE SET identifier = excluded.identifier";
+
+// True when `provider`'s identifiers are asset_identifiers rows (not an assets column).
+bool identifier_in_table(std::string_view provider);
+
+// Adds one asset_identifiers row to its asset in `assets` (sorted by symbol); a row of an asset not in
+// `assets`, or of a provider the asset already has an identifier for (from its column), is ignored.
+void attach_identifier(std::vector<market::Asset>& assets, std::string_view symbol, std::string_view provider,
+                       std::string_view identifier);
 
 // "a, b, c": a column list for SQL.
 std::string column_list(std::span<const std::string_view> columns);

@@ -50,12 +50,12 @@ std::optional<std::string> opt(const std::string& s) {
     return s;
 }
 
-// The SELECT asset_from_row reads: one identifier column per provider that names assets its own way
-// (its registry row's column), in registry order.
+// The SELECT asset_from_row reads: one identifier column per provider of migration 0001 (its registry
+// row's column), in registry order. The other providers' identifiers are attached from asset_identifiers.
 std::string asset_select() {
     std::string identifiers;
     for (const auto& row : providers::registry())
-        if (!row.identifier.column.empty())
+        if (row.identifier.assets_column)
             identifiers += fmt::format("coalesce({}, ''), ", sqlite::quote_identifier(row.identifier.column));
     return fmt::format("SELECT symbol, name, asset_class, exchange, currency, {}active FROM assets", identifiers);
 }
@@ -69,7 +69,7 @@ market::Asset asset_from_row(const sqlite::Statement& s) {
     a.currency = s.text(4);
     int col = 5;
     for (const auto& row : providers::registry()) {
-        if (row.identifier.column.empty()) continue;
+        if (!row.identifier.assets_column) continue;
         if (auto id = s.text(col++); !id.empty()) a.identifiers[std::string(row.name)] = id;
     }
     a.active = s.integer(col) != 0;
@@ -334,6 +334,8 @@ std::vector<market::Asset> SqliteStore::list_assets(bool active_only) try {
     auto s = m_db.prepare(fmt::format("{}{} ORDER BY symbol", asset_select(), active_only ? " WHERE active" : ""));
     std::vector<market::Asset> out;
     while (s.step()) out.push_back(asset_from_row(s));
+    auto ids = m_db.prepare(schema::k_identifier_select_sql);
+    while (ids.step()) schema::attach_identifier(out, ids.text(0), ids.text(1), ids.text(2));
     return out;
 } catch (const sqlite::SqliteError& e) {
     throw_if_unusable(e, m_db.path());
@@ -344,7 +346,11 @@ std::optional<market::Asset> SqliteStore::find_asset(std::string_view symbol) tr
     auto s = m_db.prepare(fmt::format("{} WHERE symbol = ?", asset_select()));
     s.bind(1, symbol);
     if (!s.step()) return std::nullopt;
-    return asset_from_row(s);
+    std::vector<market::Asset> found{asset_from_row(s)};
+    auto ids = m_db.prepare(fmt::format("{} WHERE symbol = ?", schema::k_identifier_select_sql));
+    ids.bind(1, symbol);
+    while (ids.step()) schema::attach_identifier(found, ids.text(0), ids.text(1), ids.text(2));
+    return std::move(found.front());
 } catch (const sqlite::SqliteError& e) {
     throw_if_unusable(e, m_db.path());
     throw;
@@ -353,11 +359,12 @@ std::optional<market::Asset> SqliteStore::find_asset(std::string_view symbol) tr
 std::size_t SqliteStore::write_assets(std::span<const market::Asset> assets, bool overwrite) try {
     SqliteTransaction tx(m_db);
     auto exists = m_db.prepare("SELECT 1 FROM assets WHERE symbol = ?");
-    // One identifier column per provider that names assets its own way (its registry row's column).
+    // One identifier column per provider of migration 0001 (IdentifierSpec::assets_column); the others'
+    // identifiers are asset_identifiers rows, written below.
     std::vector<std::string_view> id_providers;
     std::string columns, values, updates;
     for (const auto& row : providers::registry()) {
-        if (row.identifier.column.empty()) continue;
+        if (!row.identifier.assets_column) continue;
         id_providers.push_back(row.name);
         const auto column = sqlite::quote_identifier(row.identifier.column);
         columns += ", " + column;
@@ -374,11 +381,14 @@ std::size_t SqliteStore::write_assets(std::span<const market::Asset> assets, boo
                                       " updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
                                       updates)
                         : std::string("NOTHING")));
+    auto forget = m_db.prepare(schema::k_delete_identifiers_sql);
+    auto name = m_db.prepare(schema::k_upsert_identifier_sql);
     std::size_t created = 0;
     for (const auto& a : assets) {
         exists.bind(1, a.symbol);
-        if (!exists.step()) ++created;
+        const bool is_new = !exists.step();
         exists.reset();
+        if (is_new) ++created;
         s.bind(1, a.symbol);
         s.bind(2, a.name);
         s.bind(3, market::to_string(a.asset_class));
@@ -389,6 +399,22 @@ std::size_t SqliteStore::write_assets(std::span<const market::Asset> assets, boo
         s.bind(index, static_cast<std::int64_t>(a.active ? 1 : 0));
         s.step();
         s.reset();
+        // The other providers' identifiers: an existing asset keeps them unless it is overwritten; then
+        // they are what `a` says.
+        if (!is_new && !overwrite) continue;
+        if (!is_new) {
+            forget.bind(1, a.symbol);
+            forget.step();
+            forget.reset();
+        }
+        for (const auto& [provider, identifier] : a.identifiers) {
+            if (identifier.empty() || !schema::identifier_in_table(provider)) continue;
+            name.bind(1, a.symbol);
+            name.bind(2, provider);
+            name.bind(3, identifier);
+            name.step();
+            name.reset();
+        }
     }
     tx.commit();
     return created;

@@ -2,6 +2,9 @@
 #include "etl/jobs/report.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <stdexcept>
 
 using namespace etl;
 
@@ -39,4 +42,47 @@ TEST_CASE("report: the JSON of a run, byte for byte", "[unit]") {
     const auto json = jobs::report_json(t, util::ExitCode::partial, now);
     CHECK(json.find(R"("run_id":42,)") != std::string::npos);
     CHECK(json.find(R"("failures":[],"error":"stopped","timings":{}})") != std::string::npos);
+}
+
+TEST_CASE("report: a command's own tallies reach the summary and the report", "[unit]") {
+    jobs::RunTotals t;
+    t.job = "etl-migrate-sqlite";
+    t.arguments = "old.db";
+    t.shard = "0/1";
+    t.store = "postgresql (plain)";
+    t.started = std::chrono::system_clock::time_point{std::chrono::seconds{1700000000}};
+    t.counts_symbols = false; // a migration counts tables, not symbols
+    auto& tables = t.tally("tables");
+    tables["price_bars"]["read"] = 10;
+    tables["price_bars"]["written"] = 9;
+    tables["price_bars"]["rejected"] += 1;
+    tables["assets"]["read"] = 2;
+    tables["assets"]["written"] = 2;
+    t.tally("checks")["ohlc"].status = "fail";
+    CHECK(&t.tally("tables") == &tables); // found again, not added twice
+    CHECK(t.tallies.size() == 2);
+    CHECK(tables["price_bars"].get("written") == 9);
+    CHECK(tables["price_bars"].get("skipped") == 0);
+    CHECK(tables["price_bars"].counts.size() == 3); // get() adds nothing
+
+    const auto now = t.started + std::chrono::seconds{1};
+    const auto json = jobs::report_json(t, util::ExitCode::ok, now);
+    CHECK(json.find(R"("symbols")") == std::string::npos);
+    CHECK(json.find(R"("rows":{"inserted":0,"updated":0,"unchanged":0,"rejected":0},)"
+                    R"("tables":{"price_bars":{"read":10,"written":9,"rejected":1},"assets":{"read":2,"written":2}},)"
+                    R"("checks":{"ohlc":{"status":"fail"}},"failures":[])") != std::string::npos);
+
+    const auto text = jobs::summary_text(t, util::ExitCode::ok);
+    CHECK(text.starts_with("etl-migrate-sqlite old.db: done in "));
+    CHECK(text.find("symbol") == std::string::npos);
+    CHECK(text.find("\n  tables price_bars: 10 read, 9 written, 1 rejected\n  tables assets: 2 read, 2 written\n"
+                    "  checks ohlc: - [fail]\n") != std::string::npos);
+
+    // More items than a screen holds are counted, not listed.
+    for (int i = 0; i < 12; ++i) t.tally("symbols checked")[fmt::format("S{}", i)]["bars"] = 1;
+    CHECK(jobs::summary_text(t, util::ExitCode::ok).find("  ... and 2 more symbols checked\n") != std::string::npos);
+
+    // A group named after a key every report has would make the report ambiguous: a bug.
+    CHECK_THROWS_AS(t.tally("rows"), std::logic_error);
+    CHECK_THROWS_AS(t.tally(""), std::logic_error);
 }

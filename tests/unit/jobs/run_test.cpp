@@ -98,22 +98,45 @@ TEST_CASE("a run with nothing to do ends through the sinks, without its work", "
 }
 
 TEST_CASE("a command's own tallies and exit rule decide its exit code", "[unit]") {
-    // A validation-like command: counts checks, fails with 65 when one failed.
+    // A validation-like command: counts checks in its own tally, fails with 65 when one failed.
     auto spec = bare_spec();
-    int checks_failed = 0;
     std::string job_seen;
     spec.work = [&](RunContext& run) {
         job_seen = run.totals.job + " " + run.totals.arguments;
-        checks_failed = 2;
+        run.totals.counts_symbols = false;
+        auto& checks = run.totals.tally("checks");
+        checks["ohlc"]["failed"] = 2;
+        checks["ohlc"].status = "fail";
+        checks["gaps"]["failed"] = 0;
     };
-    spec.exit_rule = [&](const RunTotals&) { return checks_failed > 0 ? Verdict::data : Verdict::ok; };
+    spec.exit_rule = [](const RunTotals& t) {
+        for (const auto& group : t.tallies)
+            for (const auto& item : group.items)
+                if (item.get("failed") > 0) return Verdict::data;
+        return Verdict::ok;
+    };
     Seen seen;
-    spec.extra_sinks = {failing(), recording(seen)};
+    std::string report_seen;
+    spec.extra_sinks = {failing(), recording(seen), {"the tallies", [&](const RunTotals& t) {
+                                                         report_seen = t.tallies.front().items[0].status;
+                                                     }}};
     CHECK(run_job(spec, k_args, quiet_options()) == 65);
     CHECK(job_seen == "etl-test --flag");
     CHECK(seen.calls == 1);
     CHECK(seen.code == ExitCode::data);
     CHECK(seen.nothing_to_do.empty());
+    CHECK(report_seen == "fail");
+}
+
+TEST_CASE("a bug in the work still ends the run, as an internal error, then reaches the caller", "[unit]") {
+    auto spec = bare_spec();
+    spec.work = [](RunContext&) { throw std::out_of_range("vector index"); };
+    Seen seen;
+    spec.extra_sinks = {recording(seen)};
+    CHECK_THROWS_AS(run_job(spec, k_args, quiet_options()), std::out_of_range);
+    CHECK(seen.calls == 1);
+    CHECK(seen.code == ExitCode::internal);
+    CHECK(seen.error == "internal error: vector index");
 }
 
 TEST_CASE("an error that stops the work ends the run with its code, then reaches the caller", "[unit]") {

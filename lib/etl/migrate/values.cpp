@@ -195,10 +195,10 @@ tl::expected<sys_days, std::string> to_session_date(const Cell& cell) {
     if (cell.type != Cell::Type::text) return to_instant(cell).map([](auto t) { return floor<days>(t); });
     const auto w = parse_written(cell.bytes);
     if (!w) return tl::make_unexpected(not_iso(cell));
-    if (w->date < floor<days>(k_first_instant) || w->date > floor<days>(k_last_instant))
+    if (w->date < util::k_min_flag_date || w->date > util::k_max_flag_date)
         return tl::make_unexpected(fmt::format("{} is outside {} .. {}", describe(cell),
-                                               util::format_date(floor<days>(k_first_instant)),
-                                               util::format_date(floor<days>(k_last_instant))));
+                                               util::format_date(util::k_min_flag_date),
+                                               util::format_date(util::k_max_flag_date)));
     return w->date;
 }
 

@@ -6,6 +6,7 @@
 
 #include "etl/market/bar.hpp"
 #include "etl/market/timeframe.hpp"
+#include "etl/util/clock.hpp"
 
 #include <tl/expected.hpp>
 
@@ -44,11 +45,10 @@ std::string describe(const Cell& cell);
 // hex digits). Enough to recognise a date or a ticker; one bad cell never makes a reason of megabytes.
 inline constexpr std::size_t k_shown_bytes = 64;
 
-// Everything the project stores lies from 1900-01-01 to 9999-12-31 (util::k_min_flag_date ..
-// k_max_flag_date; PostgreSQL has no year 0, no provider has data before 1900).
-inline constexpr std::chrono::sys_seconds k_first_instant{std::chrono::sys_days{std::chrono::year{1900} / 1 / 1}};
-inline constexpr std::chrono::sys_seconds k_last_instant{std::chrono::sys_days{std::chrono::year{9999} / 12 / 31} +
-                                                         std::chrono::seconds{86399}};
+// Everything the project stores lies from 1900-01-01 to 9999-12-31, the dates a command line may name
+// (PostgreSQL has no year 0, no provider has data before 1900): these are the first and last instants.
+inline constexpr std::chrono::sys_seconds k_first_instant{util::k_min_flag_date};
+inline constexpr std::chrono::sys_seconds k_last_instant{util::k_max_flag_date + std::chrono::seconds{86399}};
 
 // Integer epochs are told apart by magnitude (|v|): below 1e10 seconds, below 1e13 milliseconds, below
 // 1e16 microseconds; larger values are rejected (nanoseconds are not read). Each unit so covers its

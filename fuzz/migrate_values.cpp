@@ -1,11 +1,12 @@
 // libFuzzer target: the value conversions of etl-migrate-sqlite on any bytes, in every storage class a
 // SQLite cell has: the bytes as TEXT and as BLOB, their first 8 bytes as INTEGER and as REAL. Besides no
 // crash: a reason is one line; an instant or a date lies in 1900..9999; a decimal reads back as its
-// double; text for PostgreSQL is valid UTF-8 without NUL; scrub_nonfinite_json is idempotent, changes
-// valid JSON not at all, and changes nothing when it replaced nothing.
+// double, and every NUMERIC text is a decimal literal; text for PostgreSQL is valid UTF-8 without NUL;
+// scrub_nonfinite_json is idempotent, changes valid JSON not at all, and changes nothing when it replaced nothing.
 #include "check.hpp"
 
 #include "etl/migrate/values.hpp"
+#include "etl/util/decimal.hpp"
 
 #include <simdjson.h>
 
@@ -38,6 +39,11 @@ void check_cell(const Cell& cell) {
         check_line(d.error(), "to_session_date reason");
     }
     if (const auto tf = m::to_timeframe(cell); !tf) check_line(tf.error(), "to_timeframe reason");
+    if (const auto number = m::to_decimal(cell)) {
+        if (*number && !etl::util::canonical_decimal(**number)) broken("to_decimal: not a decimal", **number);
+    } else {
+        check_line(number.error(), "to_decimal reason");
+    }
     if (const auto text = m::text_or_null(cell)) {
         if (*text && ((*text)->empty() || (*text)->find('\0') != std::string::npos ||
                       !simdjson::validate_utf8((*text)->data(), (*text)->size())))

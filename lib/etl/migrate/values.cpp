@@ -1,6 +1,7 @@
 #include "etl/migrate/values.hpp"
 
 #include "etl/util/clock.hpp"
+#include "etl/util/decimal.hpp"
 #include "etl/util/strings.hpp"
 
 #include <fmt/format.h>
@@ -222,6 +223,23 @@ tl::expected<std::string, std::string> shortest_decimal(double value) {
     const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), value, std::chars_format::fixed);
     if (ec != std::errc{}) return tl::make_unexpected(fmt::format("{} does not fit a decimal buffer", value));
     return std::string(buf.data(), end);
+}
+
+tl::expected<std::optional<std::string>, std::string> to_decimal(const Cell& cell) {
+    switch (cell.type) {
+    case Cell::Type::null: return std::nullopt;
+    case Cell::Type::integer: return fmt::format("{}", cell.integer);
+    case Cell::Type::real:
+        if (!std::isfinite(cell.real))
+            return tl::make_unexpected(fmt::format("{} is not a finite number", describe(cell)));
+        return shortest_decimal(cell.real).map([](std::string s) { return std::optional(std::move(s)); });
+    case Cell::Type::text:
+        if (cell.bytes.empty()) return std::nullopt;
+        if (util::canonical_decimal(cell.bytes)) return std::string(cell.bytes);
+        break;
+    case Cell::Type::blob: break;
+    }
+    return tl::make_unexpected(fmt::format("{} is not a decimal number", describe(cell)));
 }
 
 tl::expected<std::optional<std::string>, std::string> text_or_null(const Cell& cell) {

@@ -95,6 +95,13 @@ tl::expected<market::Timeframe, std::string> to_timeframe(const Cell& interval);
 // (NUMERIC has no negative zero). NaN and infinities give the reason.
 tl::expected<std::string, std::string> shortest_decimal(double value);
 
+// A numeric column's value (prices, volume, amount, ratio, strike, market_cap) as NUMERIC text, nullopt
+// for NULL (pandas NaN arrives as NULL, §4) and for "": INTEGER gives its digits, REAL shortest_decimal
+// (a volume may come as REAL, §7.5), TEXT the literal as written when it is a decimal number (our own
+// store keeps provider decimals that a double cannot hold as TEXT). Infinities, other text and BLOBs give
+// the reason.
+tl::expected<std::optional<std::string>, std::string> to_decimal(const Cell& cell);
+
 // A text column's value for PostgreSQL, nullopt for NULL and for the empty string (Stockula writes ''
 // when yfinance lacks a field, §4). INTEGER gives its digits, REAL shortest_decimal (or Infinity,
 // -Infinity), BLOB its bytes as text (what SQLite's CAST(x AS TEXT) gives). PostgreSQL text holds

@@ -2,6 +2,7 @@
 // target) through the value conversions, with the checks of fuzz/migrate_values.cpp, so the normal test
 // suite guards what scripts/fuzz.sh found.
 #include "etl/migrate/values.hpp"
+#include "etl/util/decimal.hpp"
 
 #include <catch2/catch.hpp>
 #include <simdjson.h>
@@ -55,6 +56,9 @@ void check_cell(const Cell& cell) {
     }
     if (const auto d = migrate::to_session_date(cell); !d) CHECK(one_line(d.error()));
     if (const auto tf = migrate::to_timeframe(cell); !tf) CHECK(one_line(tf.error()));
+    if (const auto number = migrate::to_decimal(cell); number && *number)
+        CHECK(etl::util::canonical_decimal(**number).has_value());
+    else if (!number) CHECK(one_line(number.error()));
     if (const auto text = migrate::text_or_null(cell); text && *text) {
         CHECK_FALSE((*text)->empty());
         CHECK(simdjson::validate_utf8((*text)->data(), (*text)->size()));

@@ -267,6 +267,35 @@ TEST_CASE("shortest_decimal writes the shortest text that reads back as the same
     CHECK(inf.error() == "-inf is not a finite number");
 }
 
+TEST_CASE("to_decimal: NUMERIC text for prices and volumes of every storage class", "[unit][migrate]") {
+    using Number = std::optional<std::string>;
+    const auto number = [](const Cell& c) {
+        const auto r = migrate::to_decimal(c);
+        INFO(migrate::describe(c) << " -> " << (r ? std::string("ok") : r.error()));
+        REQUIRE(r.has_value());
+        return *r;
+    };
+    CHECK(number(Cell::null()) == Number{}); // OHLC from a pandas NaN (§4)
+    CHECK(number(Cell::of_real(185.64)) == Number{"185.64"});
+    CHECK(number(Cell::of_real(170.1)) == Number{"170.1"});
+    CHECK(number(Cell::of_real(0.0525)) == Number{"0.0525"});
+    CHECK(number(Cell::of_integer(82488700)) == Number{"82488700"});
+    CHECK(number(Cell::of_integer(0)) == Number{"0"}); // Treasury volume (§4)
+    CHECK(number(Cell::of_real(82488700.0)) == Number{"82488700"});
+    CHECK(number(Cell::of_text("238.030")) == Number{"238.030"}); // as written: NUMERIC keeps the scale
+    CHECK(number(Cell::of_text("4.7227643e+07")) == Number{"4.7227643e+07"});
+    CHECK(number(Cell::of_text("")) == Number{});
+    for (const auto& c : {Cell::of_text("abc"), Cell::of_text("NaN"), Cell::of_text(" 1"), Cell::of_text("1e5000"),
+                          Cell::of_blob("1")}) {
+        const auto r = migrate::to_decimal(c);
+        REQUIRE_FALSE(r.has_value());
+        CHECK(r.error() == migrate::describe(c) + " is not a decimal number");
+    }
+    const auto inf = migrate::to_decimal(Cell::of_real(std::numeric_limits<double>::infinity()));
+    REQUIRE_FALSE(inf.has_value());
+    CHECK(inf.error() == "REAL inf is not a finite number");
+}
+
 TEST_CASE("text_or_null: '' becomes NULL; text PostgreSQL cannot hold is rejected", "[unit][migrate]") {
     using Text = std::optional<std::string>;
     CHECK(text(Cell::null()) == Text{});

@@ -87,7 +87,8 @@ inline constexpr std::string_view k_intraday_reason = "intraday row keyed by dat
 // The timeframe of a Stockula price_history row from its `interval` cell: "1d", "1wk", "1mo" as named;
 // NULL and "" (legacy files, whose column defaulted to '1d') give 1d. Intraday codes (digits then 'm' or
 // 'h': 1m, 5m, 90m, 1h ...) give exactly k_intraday_reason; anything else (5d, 3mo, other classes) a
-// reason naming the value and the accepted codes.
+// reason naming the value and the accepted codes. (Our own store's price_bars.timeframe is a stored
+// code, whose 1h bars carry their instant: read it with market::timeframe_from_code.)
 tl::expected<market::Timeframe, std::string> to_timeframe(const Cell& interval);
 
 // The shortest decimal text that reads back as the same double, in plain notation (no exponent, as
@@ -97,9 +98,9 @@ tl::expected<std::string, std::string> shortest_decimal(double value);
 
 // A numeric column's value (prices, volume, amount, ratio, strike, market_cap) as NUMERIC text, nullopt
 // for NULL (pandas NaN arrives as NULL, §4) and for "": INTEGER gives its digits, REAL shortest_decimal
-// (a volume may come as REAL, §7.5), TEXT the literal as written when it is a decimal number (our own
-// store keeps provider decimals that a double cannot hold as TEXT). Infinities, other text and BLOBs give
-// the reason.
+// (a volume may come as REAL, §7.5; our own store's NUMERIC columns hold REAL too, as SQLite converts
+// decimal text to a double), TEXT the literal as written when it is a decimal number (a column declared
+// TEXT). Infinities (SQLite makes '1e400' REAL Inf), other text and BLOBs give the reason.
 tl::expected<std::optional<std::string>, std::string> to_decimal(const Cell& cell);
 
 // A text column's value for PostgreSQL, nullopt for NULL and for the empty string (Stockula writes ''

@@ -178,7 +178,8 @@ TEST_CASE("to_instant reads a REAL as a Julian day", "[unit][migrate]") {
     CHECK(instant(Cell::of_real(2440587.5)) == at(1970, 1, 1));
     // julianday('2024-01-02 10:00:00') and julianday('2024-01-02 10:00:00.700') as SQLite gives them.
     CHECK(instant(Cell::of_real(2460311.9166666665)) == at(2024, 1, 2, 10));
-    CHECK(instant(Cell::of_real(2460311.916674769)) == at(2024, 1, 2, 10));
+    CHECK(instant(Cell::of_real(2460311.916674768)) == at(2024, 1, 2, 10));
+    CHECK(instant(Cell::of_real(5373484.499999988)) == at(9999, 12, 31, 23, 59, 59)); // ... 23:59:59.999
     CHECK(instant(Cell::of_real(2415020.5)) == at(1900, 1, 1));
     CHECK(instant_error(Cell::of_real(2415020.4)) ==
           "REAL 2415020.4 is outside 1900-01-01T00:00:00Z .. 9999-12-31T23:59:59Z (read as a Julian day)");

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes every parser that reads provider bytes, and the config file reader. Builds the libFuzzer targets in fuzz/ with clang, ASan and
+# Fuzzes every parser that reads provider bytes, the config file reader, and the value conversions of
+# etl-migrate-sqlite. Builds the libFuzzer targets in fuzz/ with clang, ASan and
 # UBSan into ${ETL_FUZZ_BUILD_DIR:-build-fuzz}, then runs each for ETL_FUZZ_SECONDS (default 30) seconds,
 # starting from the seed corpus in tests/fuzz/ (real-shaped provider bodies, and regressions/: inputs
 # that once crashed). ETL_FUZZ_TARGETS picks targets (default: all). Exits 1 when a target crashes,
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 build_dir=${ETL_FUZZ_BUILD_DIR:-build-fuzz}
 seconds=${ETL_FUZZ_SECONDS:-30}
 out=${ETL_FUZZ_OUT:-$build_dir/fuzz-out}
-all_targets="polygon_aggs coingecko_daily coingecko_prices coingecko_simple_price yahoo_chart yahoo_quote provider_error_message config_toml"
+all_targets="polygon_aggs coingecko_daily coingecko_prices coingecko_simple_price yahoo_chart yahoo_quote provider_error_message config_toml migrate_values"
 targets=${ETL_FUZZ_TARGETS:-$all_targets}
 
 # shellcheck disable=SC2086
@@ -25,6 +26,7 @@ seeds() {  # the corpus directories of a target: its provider's bodies, odd bodi
     coingecko_*) echo tests/fuzz/coingecko ;;
     yahoo_*) echo tests/fuzz/yahoo ;;
     config_*) echo tests/fuzz/config; return ;;
+    migrate_*) echo tests/fuzz/migrate ;;
     *) echo tests/fuzz/polygon tests/fuzz/coingecko tests/fuzz/yahoo ;;
     esac
     echo tests/fuzz/other tests/fuzz/regressions

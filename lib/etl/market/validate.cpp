@@ -28,8 +28,7 @@ std::string invalid_reason(const Bar& bar, sys_seconds from, sys_seconds to) {
     if (bar.ts < from || bar.ts > to)
         return fmt::format("timestamp {} is outside the requested window {} .. {}", util::format_instant(bar.ts),
                            util::format_instant(from), util::format_instant(to));
-    const auto step = duration(bar.timeframe).count();
-    if (bar.ts.time_since_epoch().count() % step != 0)
+    if (!starts_bar(bar.timeframe, bar.ts))
         return fmt::format("timestamp {} is not aligned to a {} bar", util::format_instant(bar.ts),
                            to_code(bar.timeframe));
     return {};

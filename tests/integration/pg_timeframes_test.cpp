@@ -1,0 +1,71 @@
+// PostgreSQL takes weekly and monthly bars (migration 0003), through the bar sink, on plain PostgreSQL
+// and on each TimescaleDB server (tests/pg_target.sh), where the daily bars already loaded sit in
+// compressed chunks when the weekly and monthly ones arrive and are loaded again.
+#include "etl/store/store.hpp"
+#include "integration/test_db.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <string_view>
+
+using namespace std::chrono;
+using namespace etl;
+
+namespace {
+
+market::Bar bar(market::Timeframe tf, sys_days d, const std::string& close) {
+    market::Bar b;
+    b.symbol = "AAPL";
+    b.timeframe = tf;
+    b.ts = sys_seconds{d};
+    b.open = {"100.1", 100.1};
+    b.high = {"250", 250};
+    b.low = {"99.5", 99.5};
+    b.close = {close, std::stod(close)};
+    b.source = "test";
+    return b;
+}
+
+std::string scalar(store::Query& q, std::string_view sql) {
+    const auto r = q.rows(sql, {});
+    REQUIRE(r.rows.size() == 1);
+    return r.rows[0][0].value_or("NULL");
+}
+
+} // namespace
+
+TEST_CASE("PostgreSQL store: 1wk and 1mo bars load beside compressed daily bars, idempotently", "[integration][pg]") {
+    test::ScratchDatabase db;
+    auto s = store::open_store(db.url(), "etl-integration-tests");
+    s->migrate();
+    const auto run = s->begin_run({"test", "", "0/1"});
+    const sys_days first = year{2025} / 3 / 1;
+    const store::Window window{sys_seconds{first}, sys_seconds{first + days{30}}};
+
+    std::vector<market::Bar> daily;
+    for (int d = 3; d <= 7; ++d) daily.push_back(bar(market::Timeframe::day, year{2025} / 3 / d, "238.03"));
+    CHECK(s->load_bars("AAPL", market::Timeframe::day, window, daily, {}, run).inserted == 5);
+    store::Query& q = *s;
+    const bool timescaledb = s->describe().find("timescaledb") != std::string::npos;
+    const char* target = std::getenv("ETL_TEST_PG_TARGET"); // the preloaded server compresses
+    if (timescaledb && target != nullptr && std::string_view(target) == "timescaledb")
+        CHECK(scalar(q, "SELECT count(compress_chunk(c)) FROM show_chunks('price_bars') c") != "0");
+
+    const std::vector weekly = {bar(market::Timeframe::week, year{2025} / 3 / 3, "240.5"),
+                                bar(market::Timeframe::week, year{2025} / 3 / 10, "241")};
+    const std::vector monthly = {bar(market::Timeframe::month, year{2025} / 3 / 1, "239.25")};
+    CHECK(s->load_bars("AAPL", market::Timeframe::week, window, weekly, {}, run).inserted == 2);
+    CHECK(s->load_bars("AAPL", market::Timeframe::month, window, monthly, {}, run).inserted == 1);
+    const auto again = s->load_bars("AAPL", market::Timeframe::week, window, weekly, {}, run);
+    CHECK(again.inserted == 0);
+    CHECK(again.unchanged == 2);
+    CHECK(scalar(q, "SELECT string_agg(timeframe || '=' || n, ',' ORDER BY timeframe) FROM "
+                    "(SELECT timeframe, count(*) AS n FROM price_bars GROUP BY timeframe) t") == "1d=5,1mo=1,1wk=2");
+    CHECK(scalar(q, "SELECT close FROM price_bars WHERE timeframe = '1mo'") == "239.25");
+
+    // Any other timeframe is still refused by the table itself.
+    CHECK_THROWS(q.rows("INSERT INTO price_bars (symbol, timeframe, ts, open, high, low, close, source) "
+                        "VALUES ('AAPL', '5m', now(), 1, 1, 1, 1, 'test')",
+                        {}));
+}

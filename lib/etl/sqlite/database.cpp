@@ -1,9 +1,12 @@
 #include "etl/sqlite/database.hpp"
 
 #include "etl/util/clock.hpp"
+#include "etl/util/strings.hpp"
 
 #include <fmt/format.h>
 #include <sqlite3.h>
+
+#include <filesystem>
 
 namespace etl::sqlite {
 namespace {
@@ -47,12 +50,20 @@ void DbDeleter::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
 void StmtDeleter::operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
 
 Database::Database(const std::string& path, Mode mode) : m_path(path) {
-    sqlite3* db = nullptr;
     const int flags = mode == Mode::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    const int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    open(path, flags);
+}
+
+Database::Database(const ReadOnlyUri& uri, const std::string& path) : m_path(path) {
+    open(uri.uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+}
+
+void Database::open(const std::string& name, int flags) {
+    sqlite3* db = nullptr;
+    const int rc = sqlite3_open_v2(name.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     m_db.reset(db);
     if (rc != SQLITE_OK)
-        throw SqliteError(rc, fmt::format("cannot open SQLite file {}: {}", path,
+        throw SqliteError(rc, fmt::format("cannot open SQLite file {}: {}", m_path,
                                           db ? sqlite3_errmsg(db) : "out of memory"));
     sqlite3_extended_result_codes(db, 1);
     // Wait for a concurrent writer instead of failing at once; 10 s matches the PostgreSQL connect timeout.
@@ -117,10 +128,36 @@ std::string_view Statement::text(int col) const {
 }
 std::int64_t Statement::integer(int col) const { return sqlite3_column_int64(m_stmt.get(), col); }
 double Statement::real(int col) const { return sqlite3_column_double(m_stmt.get(), col); }
+Statement::ColumnType Statement::column_type(int col) const {
+    switch (sqlite3_column_type(m_stmt.get(), col)) {
+    case SQLITE_INTEGER: return ColumnType::integer;
+    case SQLITE_FLOAT: return ColumnType::real;
+    case SQLITE_TEXT: return ColumnType::text;
+    case SQLITE_BLOB: return ColumnType::blob;
+    default: return ColumnType::null;
+    }
+}
+std::string_view Statement::blob(int col) const {
+    const void* p = sqlite3_column_blob(m_stmt.get(), col);
+    if (!p) return {};
+    return {static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(m_stmt.get(), col))};
+}
 int Statement::column_count() const { return sqlite3_column_count(m_stmt.get()); }
 std::string_view Statement::column_name(int col) const {
     const char* n = sqlite3_column_name(m_stmt.get(), col);
     return n ? n : "";
+}
+
+std::string file_uri(const std::string& path, std::string_view query) {
+    const std::string absolute = std::filesystem::absolute(path).string();
+    // "file://" and an empty authority: the path itself starts with '/', also when it starts with "//".
+    std::string out = "file://";
+    for (const char c : absolute) {
+        if (c == '/') out += c;
+        else out += util::percent_encode(std::string_view(&c, 1));
+    }
+    if (!query.empty()) out += fmt::format("?{}", query);
+    return out;
 }
 
 std::string quote_identifier(std::string_view name) {

@@ -70,6 +70,12 @@ public:
     [[nodiscard]] std::string_view text(int col) const;
     [[nodiscard]] std::int64_t integer(int col) const;
     [[nodiscard]] double real(int col) const;
+    // The storage class of column `col` in the current row (what typeof() says), read before any other
+    // accessor converts it.
+    enum class ColumnType { null, integer, real, text, blob };
+    [[nodiscard]] ColumnType column_type(int col) const;
+    // A BLOB column's bytes, valid until the next step or reset (empty for a zero-length blob or NULL).
+    [[nodiscard]] std::string_view blob(int col) const;
     [[nodiscard]] int column_count() const;
     [[nodiscard]] std::string_view column_name(int col) const;
 
@@ -97,15 +103,27 @@ public:
     // Opens `path`. Throws SqliteError (66 when it is not an SQLite file or a read-only open finds
     // nothing).
     Database(const std::string& path, Mode mode);
+    // Opens the SQLite URI `uri` (`file:...?mode=ro...`, SQLITE_OPEN_URI) read-only; `path` is the file
+    // it names, for messages. Throws SqliteError as above.
+    struct ReadOnlyUri {
+        std::string uri;
+    };
+    Database(const ReadOnlyUri& uri, const std::string& path);
     void exec(std::string_view sql); // one or more statements, no results
     Statement prepare(std::string_view sql);
     [[nodiscard]] std::int64_t changes() const noexcept;
     [[nodiscard]] const std::string& path() const noexcept { return m_path; }
 
 private:
+    void open(const std::string& name, int flags);
+
     std::unique_ptr<sqlite3, DbDeleter> m_db;
     std::string m_path;
 };
+
+// `path` as an SQLite `file:` URI (absolute, '/' kept, every other byte but unreserved ones
+// percent-encoded, so '?', '#' and '%' in a name stay part of it), followed by `query` ("mode=ro").
+std::string file_uri(const std::string& path, std::string_view query);
 
 // "name" quoted as an SQLite identifier (double quotes, inner quotes doubled), for identifiers that
 // must be spliced into SQL.

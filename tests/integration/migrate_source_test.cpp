@@ -571,6 +571,25 @@ TEST_CASE("migrate source: missing, directory, not SQLite, damaged, empty and un
         CHECK((contains(what, "fails PRAGMA quick_check: ") || contains(what, "is damaged (")));
         CHECK(Snapshot(path) == before);
     }
+    SECTION("a hot journal left by a crashed writer") {
+        const auto path = make_stockula(dir, "legacy");
+        // A writer that spills a change to the file, then dies before COMMIT: its -journal is hot, and only a
+        // writer may roll it back.
+        run(fmt::format("python3 -c 'import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+                        "c.execute(\"PRAGMA cache_size=2\"); c.execute(\"BEGIN\"); "
+                        "c.execute(\"UPDATE price_history SET open_price = open_price + 1\"); os._exit(0)' '{}'",
+                        path));
+        REQUIRE(fs::exists(path + "-journal"));
+        const Snapshot before(path);
+        const auto journal = contents(path + "-journal");
+        const auto what = input_error([&] { migrate::Source s(path); });
+        CHECK(what == fmt::format("cannot read SQLite file {}: a crashed writer left a hot journal ({}-journal) that "
+                                  "only a writer may roll back: open the file once with sqlite3 as its owner, then "
+                                  "rerun",
+                                  path, path));
+        CHECK(Snapshot(path) == before);
+        CHECK(contents(path + "-journal") == journal);
+    }
     SECTION("unreadable") {
         const auto path = make_stockula(dir, "legacy");
         fs::permissions(path, fs::perms::none);

@@ -79,12 +79,13 @@ private:
 
     static FileStamp stamp(const std::string& path);
     // Checks the file before SQLite opens it (the InputErrors of the constructor SQLite cannot word
-    // well); true when it is to be opened with immutable=1.
+    // well); true when its header says WAL mode.
     static bool check_file(const std::string& path);
-    static sqlite::Database open(const std::string& path, bool immutable);
+    static sqlite::Database open(const std::string& path, bool wal, bool immutable);
     void check_integrity();
 
     std::string m_path;
+    bool m_wal = false;
     bool m_immutable = false;
     FileStamp m_opened;
     mutable sqlite::Database m_db;

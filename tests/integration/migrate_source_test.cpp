@@ -21,6 +21,7 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -350,6 +351,10 @@ TEST_CASE("migrate source: a symbol subset reads only those symbols, still in or
     CHECK(source.read(*r.find("dividends")).order() == std::vector<std::string>{"symbol", "date"});
     CHECK(source.read(*r.find("options_puts")).order() == std::vector<std::string>{"symbol", "expiration_date"});
     CHECK(source.read(*r.find("stocks")).order() == std::vector<std::string>{"symbol"});
+    // A table without a symbol index reads in rowid order; without a symbol column it cannot be subset.
+    const migrate::MappedTable sequence{"sqlite_sequence", {"name", "seq"}};
+    CHECK(source.read(sequence).order().empty());
+    CHECK_THROWS_AS(source.read(sequence, std::vector<std::string>{"AAPL"}), std::invalid_argument);
 }
 
 TEST_CASE("migrate source: our own store's file (WAL) is recognised and read without leaving -wal or -shm",

@@ -21,6 +21,7 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -350,6 +351,10 @@ TEST_CASE("migrate source: a symbol subset reads only those symbols, still in or
     CHECK(source.read(*r.find("dividends")).order() == std::vector<std::string>{"symbol", "date"});
     CHECK(source.read(*r.find("options_puts")).order() == std::vector<std::string>{"symbol", "expiration_date"});
     CHECK(source.read(*r.find("stocks")).order() == std::vector<std::string>{"symbol"});
+    // A table without a symbol index reads in rowid order; without a symbol column it cannot be subset.
+    const migrate::MappedTable sequence{"sqlite_sequence", {"name", "seq"}};
+    CHECK(source.read(sequence).order().empty());
+    CHECK_THROWS_AS(source.read(sequence, std::vector<std::string>{"AAPL"}), std::invalid_argument);
 }
 
 TEST_CASE("migrate source: our own store's file (WAL) is recognised and read without leaving -wal or -shm",
@@ -570,6 +575,25 @@ TEST_CASE("migrate source: missing, directory, not SQLite, damaged, empty and un
         INFO(what);
         CHECK((contains(what, "fails PRAGMA quick_check: ") || contains(what, "is damaged (")));
         CHECK(Snapshot(path) == before);
+    }
+    SECTION("a hot journal left by a crashed writer") {
+        const auto path = make_stockula(dir, "legacy");
+        // A writer that spills a change to the file, then dies before COMMIT: its -journal is hot, and only a
+        // writer may roll it back.
+        run(fmt::format("python3 -c 'import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+                        "c.execute(\"PRAGMA cache_size=2\"); c.execute(\"BEGIN\"); "
+                        "c.execute(\"UPDATE price_history SET open_price = open_price + 1\"); os._exit(0)' '{}'",
+                        path));
+        REQUIRE(fs::exists(path + "-journal"));
+        const Snapshot before(path);
+        const auto journal = contents(path + "-journal");
+        const auto what = input_error([&] { migrate::Source s(path); });
+        CHECK(what == fmt::format("cannot read SQLite file {}: a crashed writer left a hot journal ({}-journal) that "
+                                  "only a writer may roll back: open the file once with sqlite3 as its owner, then "
+                                  "rerun",
+                                  path, path));
+        CHECK(Snapshot(path) == before);
+        CHECK(contents(path + "-journal") == journal);
     }
     SECTION("unreadable") {
         const auto path = make_stockula(dir, "legacy");

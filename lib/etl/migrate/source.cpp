@@ -53,7 +53,7 @@ bool exists(const std::string& path) {
 
 // The InputError (66) of an SQLite failure while opening or checking the file; busy and locked stay
 // temporary (75): another connection holds the file, which a later run can read.
-[[noreturn]] void rethrow_as_input(const std::string& path, const sqlite::SqliteError& e) {
+[[noreturn]] void rethrow_as_input(const std::string& path, bool wal, const sqlite::SqliteError& e) {
     const int rc = e.result_code();
     const auto file = shown(path);
     switch (rc & 0xff) {
@@ -67,15 +67,20 @@ bool exists(const std::string& path) {
             fmt::format("{} is damaged ({}): recover it (sqlite3 FILE .recover) or use a backup", file, e.reason()));
     default: break;
     }
-    if (rc == SQLITE_READONLY_DIRECTORY || rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY_CANTINIT)
-        throw InputError(fmt::format("cannot read SQLite file {}: {} (its -wal/-shm beside it cannot be opened or "
-                                     "created): make its directory writable, or copy the file (with its -wal) to "
-                                     "one that is",
+    if (wal && (rc == SQLITE_READONLY_DIRECTORY || (rc & 0xff) == SQLITE_CANTOPEN || rc == SQLITE_READONLY_CANTINIT))
+        throw InputError(fmt::format("cannot read SQLite file {}: it is in WAL mode and its -wal/-shm cannot be "
+                                     "opened or created beside it ({}): make its directory writable, or copy the "
+                                     "file with its -wal to one that is",
                                      file, e.reason()));
-    if (rc == SQLITE_READONLY_RECOVERY || rc == SQLITE_READONLY_ROLLBACK)
-        throw InputError(fmt::format("cannot read SQLite file {}: {} (a crash left a journal that only a writer "
-                                     "can replay): open it once with sqlite3 as its owner, then rerun",
-                                     file, e.reason()));
+    if (rc == SQLITE_READONLY_ROLLBACK)
+        throw InputError(fmt::format("cannot read SQLite file {}: a crashed writer left a hot journal ({}-journal) "
+                                     "that only a writer may roll back: open the file once with sqlite3 as its "
+                                     "owner, then rerun",
+                                     file, file));
+    if (rc == SQLITE_READONLY_RECOVERY)
+        throw InputError(fmt::format("cannot read SQLite file {}: its WAL needs a recovery that only a writer may "
+                                     "run: open the file once with sqlite3 as its owner, then rerun",
+                                     file));
     throw InputError(fmt::format("cannot read SQLite file {}: {}", file, e.what()));
 }
 
@@ -138,7 +143,8 @@ OrderKey order_key(sqlite::Database& db, const std::string& table) {
 } // namespace
 
 Source::Source(const std::string& path)
-    : m_path(path), m_immutable(check_file(path)), m_opened(stamp(path)), m_db(open(path, m_immutable)) {
+    : m_path(path), m_wal(check_file(path)), m_immutable(m_wal && !exists(path + "-wal") && !exists(path + "-shm")),
+      m_opened(stamp(path)), m_db(open(path, m_wal, m_immutable)) {
     check_integrity();
 }
 
@@ -177,13 +183,13 @@ bool Source::check_file(const std::string& path) {
     return wal && !exists(path + "-wal") && !exists(path + "-shm");
 }
 
-sqlite::Database Source::open(const std::string& path, bool immutable) {
+sqlite::Database Source::open(const std::string& path, bool wal, bool immutable) {
     try {
         return sqlite::Database(sqlite::Database::ReadOnlyUri{sqlite::file_uri(path, immutable ? "mode=ro&immutable=1"
                                                                                                : "mode=ro")},
                                 path);
     } catch (const sqlite::SqliteError& e) {
-        rethrow_as_input(path, e);
+        rethrow_as_input(path, wal, e);
     }
 }
 
@@ -201,7 +207,7 @@ void Source::check_integrity() {
             tables = count.integer(0);
         }
     } catch (const sqlite::SqliteError& e) {
-        rethrow_as_input(m_path, e);
+        rethrow_as_input(m_path, m_wal, e);
     }
     const auto file = shown(m_path);
     if (!problems.empty()) {

@@ -24,7 +24,8 @@ public:
     // Opens `path` with sqlite3_open_v2 on a `file:` URI with mode=ro, then runs PRAGMA quick_check.
     // Throws InputError (66), one line naming the file, the reason and the fix, when the file is missing,
     // a directory or not a regular file, unreadable, not an SQLite database, fails quick_check (its first
-    // problem line), or holds no table. SqliteError 75 when another connection keeps it locked.
+    // problem line), holds no table, or has a hot journal or WAL recovery that only a writer may run.
+    // SqliteError 75 when another connection keeps it locked.
     //
     // Nothing is written beside the file either. A rollback-journal file is read under SQLite's shared
     // lock; a read-only connection never creates a journal. A WAL file whose -wal or -shm exists (its app
@@ -52,12 +53,12 @@ public:
     // SELECT count(*) of `table` (a name of table_info()). Throws SqliteError.
     [[nodiscard]] std::uint64_t row_count(std::string_view table) const;
 
-    // One SELECT of `table`'s columns (quoted), in the order of the file's first index that starts with
-    // `symbol` and reaches the table's date column (date, ts or expiration_date: the prefix of the index up
-    // to it, so (symbol, timeframe, ts) for our price_bars), else of one that starts with `symbol` (by
-    // symbol only), else unordered (rowid order: sorting without an index would hold the table in a temp
-    // b-tree). `symbols`, when given, keeps the rows whose symbol equals one of them (as stored: no case
-    // folding), bound as one JSON array read with json_each. The Reader borrows this Source.
+    // One SELECT of `table`'s columns (quoted), in the order of the file's index (not partial, built-in
+    // collations, one direction) that starts with `symbol` and reaches the table's date column (date, ts
+    // or expiration_date) soonest: its columns up to that one, so (symbol, timeframe, ts) for our
+    // price_bars; else of one that starts with `symbol` (by symbol only); else unordered (rowid order: sorting without
+    // an index would hold the table in a temp b-tree). `symbols`, when given, keeps the rows whose symbol equals one of
+    // them (as stored: no case folding), bound as one JSON array read with json_each. The Reader borrows this Source.
     // Throws std::invalid_argument when `symbols` is given and the table has no symbol column.
     [[nodiscard]] Reader read(const MappedTable& table,
                               const std::optional<std::vector<std::string>>& symbols = std::nullopt) const;
@@ -79,12 +80,13 @@ private:
 
     static FileStamp stamp(const std::string& path);
     // Checks the file before SQLite opens it (the InputErrors of the constructor SQLite cannot word
-    // well); true when it is to be opened with immutable=1.
+    // well); true when its header says WAL mode.
     static bool check_file(const std::string& path);
-    static sqlite::Database open(const std::string& path, bool immutable);
+    static sqlite::Database open(const std::string& path, bool wal, bool immutable);
     void check_integrity();
 
     std::string m_path;
+    bool m_wal = false;
     bool m_immutable = false;
     FileStamp m_opened;
     mutable sqlite::Database m_db;

@@ -29,8 +29,8 @@ void process_setup() {
 
 void print_list(std::FILE* out) {
     fmt::print(out, "usage: etl COMMAND [ARGS...]   (etl COMMAND --help for its flags)\n\ncommands:\n");
-    for (const auto& c : commands()) fmt::print(out, "  {:<12} {}\n", c.name, c.summary);
-    fmt::print(out, "  {:<12} {}\n", "list", "this list");
+    for (const auto& c : commands()) fmt::print(out, "  {:<15} {}\n", c.name, c.summary);
+    fmt::print(out, "  {:<15} {}\n", "list", "this list");
 }
 
 } // namespace
@@ -40,6 +40,8 @@ const std::vector<Command>& commands() {
         {"historical", "daily bars for a range (7D 1M 3M 6M YTD 1Y 3Y 5Y MAX) into price_bars", historical_main},
         {"hourly", "hourly bars of today's (or the last) NYSE session into price_bars and Redis", hourly_main},
         {"latest", "latest prices into latest_prices and Redis (latest_price:{SYMBOL})", latest_main},
+        {"migrate-sqlite", "move a legacy SQLite market database (ours or Stockula's) into PostgreSQL/TimescaleDB",
+         migrate_sqlite_main},
         {"calendar", "NYSE calendar: is DATE a session, its open and close, today-or-last session", calendar_main},
         {"assets", "manage the assets table: add, list, import FILE", assets_main},
         {"db", "database maintenance: migrate", db_main},

@@ -32,6 +32,8 @@ std::string summary_text(const RunTotals& t, util::ExitCode code) {
             std::string counts;
             for (const auto& [name, n] : item.counts)
                 counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", n, name);
+            for (const auto& [name, text] : item.texts)
+                counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", name, text);
             out += fmt::format("  {} {}: {}{}\n", group.name, item.item, counts.empty() ? "-" : counts,
                                item.status.empty() ? "" : fmt::format(" [{}]", item.status));
         }
@@ -85,6 +87,7 @@ std::string report_json(const RunTotals& t, util::ExitCode code, std::chrono::sy
         for (const auto& item : group.items) {
             w.key(item.item).start_object();
             for (const auto& [name, n] : item.counts) w.key(name).number(count(n));
+            for (const auto& [name, text] : item.texts) w.key(name).string(text);
             if (!item.status.empty()) w.key("status").string(item.status);
             w.end_object();
         }

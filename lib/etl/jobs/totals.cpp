@@ -12,6 +12,12 @@ std::uint64_t& Tally::operator[](std::string_view counter) {
     return counts.emplace_back(std::string(counter), 0).second;
 }
 
+std::string& Tally::text(std::string_view name) {
+    for (auto& [n, t] : texts)
+        if (n == name) return t;
+    return texts.emplace_back(std::string(name), std::string()).second;
+}
+
 std::uint64_t Tally::get(std::string_view counter) const noexcept {
     for (const auto& [name, n] : counts)
         if (name == counter) return n;
@@ -21,7 +27,7 @@ std::uint64_t Tally::get(std::string_view counter) const noexcept {
 Tally& TallyGroup::operator[](std::string_view item) {
     for (auto& t : items)
         if (t.item == item) return t;
-    return items.emplace_back(Tally{std::string(item), {}, {}});
+    return items.emplace_back(Tally{std::string(item), {}, {}, {}});
 }
 
 TallyGroup& RunTotals::tally(std::string_view group) {

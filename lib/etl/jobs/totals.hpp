@@ -18,12 +18,17 @@
 namespace etl::jobs {
 
 // A command's own tally of one item (a table a migration moved, a check validation ran): named counts in
-// the order first counted ("read", "written", "rejected"), and an optional word for the item ("fail").
+// the order first counted ("read", "written", "rejected"), named texts ("first": "2004-01-02"), and an
+// optional word for the item ("fail").
 struct Tally {
     std::string item;
     std::deque<std::pair<std::string, std::uint64_t>> counts; // a deque: references stay valid as it grows
     std::string status;
+    // Named texts beside the counts ("first": "2004-01-02"), in the order first set.
+    std::deque<std::pair<std::string, std::string>> texts;
 
+    // The text named `name`, added empty the first time.
+    std::string& text(std::string_view name);
     // The count named `counter`, added at 0 the first time.
     std::uint64_t& operator[](std::string_view counter);
     // The count named `counter`, 0 when never counted.

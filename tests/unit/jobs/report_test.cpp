@@ -59,6 +59,7 @@ TEST_CASE("report: a command's own tallies reach the summary and the report", "[
     tables["assets"]["read"] = 2;
     tables["assets"]["written"] = 2;
     t.tally("checks")["ohlc"].status = "fail";
+    t.tally("checks")["ohlc"].text("first") = "2024-01-02";
     CHECK(&t.tally("tables") == &tables); // found again, not added twice
     CHECK(t.tallies.size() == 2);
     CHECK(tables["price_bars"].get("written") == 9);
@@ -70,13 +71,13 @@ TEST_CASE("report: a command's own tallies reach the summary and the report", "[
     CHECK(json.find(R"("symbols")") == std::string::npos);
     CHECK(json.find(R"("rows":{"inserted":0,"updated":0,"unchanged":0,"rejected":0},)"
                     R"("tables":{"price_bars":{"read":10,"written":9,"rejected":1},"assets":{"read":2,"written":2}},)"
-                    R"("checks":{"ohlc":{"status":"fail"}},"failures":[])") != std::string::npos);
+                    R"("checks":{"ohlc":{"first":"2024-01-02","status":"fail"}},"failures":[])") != std::string::npos);
 
     const auto text = jobs::summary_text(t, util::ExitCode::ok);
     CHECK(text.starts_with("etl-migrate-sqlite old.db: done in "));
     CHECK(text.find("symbol") == std::string::npos);
     CHECK(text.find("\n  tables price_bars: 10 read, 9 written, 1 rejected\n  tables assets: 2 read, 2 written\n"
-                    "  checks ohlc: - [fail]\n") != std::string::npos);
+                    "  checks ohlc: first 2024-01-02 [fail]\n") != std::string::npos);
 
     // More items than a screen holds are counted, not listed.
     for (int i = 0; i < 12; ++i) t.tally("symbols checked")[fmt::format("S{}", i)]["bars"] = 1;

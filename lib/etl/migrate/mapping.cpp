@@ -1,0 +1,312 @@
+#include "etl/migrate/mapping.hpp"
+
+#include "etl/market/symbol.hpp"
+#include "etl/providers/registry.hpp"
+#include "etl/util/json_writer.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace etl::migrate {
+namespace {
+
+using tl::unexpected;
+
+// A column's reason, prefixed with its name: "close_price: REAL inf is not a finite number".
+std::string about(std::string_view column, const std::string& why) { return fmt::format("{}: {}", column, why); }
+
+// A decimal cell as a market::Decimal (its text, and its double for the validation rules); nullopt for
+// NULL; the reason otherwise.
+tl::expected<std::optional<market::Decimal>, std::string> decimal(const MappedTable& t, const Row& r,
+                                                                  std::string_view column) {
+    const Cell& c = cell(t, r, column);
+    auto text = to_decimal(c);
+    if (!text) return unexpected(about(column, text.error()));
+    if (!*text) return std::optional<market::Decimal>{};
+    if (c.type == Cell::Type::real) return market::Decimal{std::move(**text), c.real};
+    if (c.type == Cell::Type::integer) return market::Decimal{std::move(**text), static_cast<double>(c.integer)};
+    double value = 0.0;
+    const auto& s = **text;
+    std::from_chars(s.data(), s.data() + s.size(), value); // to_decimal checked it is a decimal number
+    return market::Decimal{std::move(**text), value};
+}
+
+// A price the bar cannot lack.
+tl::expected<market::Decimal, std::string> price(const MappedTable& t, const Row& r, std::string_view column) {
+    auto d = decimal(t, r, column);
+    if (!d) return unexpected(d.error());
+    if (!*d) return unexpected(fmt::format("null {}", column));
+    return std::move(**d);
+}
+
+tl::expected<std::optional<std::string>, std::string> text(const MappedTable& t, const Row& r,
+                                                           std::string_view column) {
+    auto v = text_or_null(cell(t, r, column));
+    if (!v) return unexpected(about(column, v.error()));
+    return v;
+}
+
+// An optional integer column (volume, open_interest): INTEGER, or a REAL or text with no fraction.
+tl::expected<std::optional<std::int64_t>, std::string> integer(const MappedTable& t, const Row& r,
+                                                               std::string_view column) {
+    const Cell& c = cell(t, r, column);
+    if (c.type == Cell::Type::null) return std::optional<std::int64_t>{};
+    if (c.type == Cell::Type::integer) return std::optional<std::int64_t>{c.integer};
+    auto text = to_decimal(c);
+    if (!text) return unexpected(about(column, text.error()));
+    if (!*text) return std::optional<std::int64_t>{};
+    std::int64_t v = 0;
+    const auto& s = **text;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc{} || end != s.data() + s.size())
+        return unexpected(about(column, fmt::format("{} is not a whole number", describe(c))));
+    return std::optional<std::int64_t>{v};
+}
+
+// When the source last wrote the row: updated_at, else created_at, else the epoch's first instant the
+// project stores (k_first_instant: unknown).
+market::sys_seconds stamp(const MappedTable& t, const Row& r) {
+    for (const auto* column : {"updated_at", "created_at", "fetched_at"})
+        if (auto when = to_instant(cell(t, r, column))) return *when;
+    return k_first_instant;
+}
+
+} // namespace
+
+const Cell& cell(const MappedTable& table, const Row& row, std::string_view column) {
+    static const Cell k_null = Cell::null();
+    const auto i = table.index_of(column);
+    return i && *i < row.size() ? row[*i] : k_null;
+}
+
+std::string row_json(const MappedTable& table, const Row& row) {
+    util::JsonWriter w;
+    w.start_object();
+    w.key("table").string(table.table);
+    for (std::size_t i = 0; i < table.columns.size() && i < row.size(); ++i) {
+        const Cell& c = row[i];
+        w.key(table.columns[i]);
+        switch (c.type) {
+        case Cell::Type::null: w.null(); break;
+        case Cell::Type::integer: w.number(c.integer); break;
+        case Cell::Type::real: {
+            auto s = shortest_decimal(c.real);
+            if (s) w.raw(*s);
+            else w.string(describe(c));
+            break;
+        }
+        case Cell::Type::text: {
+            // Text as stored, unless it is no valid UTF-8 (JSON must be): then described.
+            auto t = text_or_null(c);
+            if (t) w.string(t->value_or(""));
+            else w.string(describe(c));
+            break;
+        }
+        case Cell::Type::blob: w.string(describe(c)); break;
+        }
+    }
+    w.end_object();
+    return std::move(w).release();
+}
+
+tl::expected<std::string, std::string> row_symbol(const MappedTable& table, const Row& row) {
+    auto raw = text_or_null(cell(table, row, "symbol"));
+    if (!raw) return unexpected(about("symbol", raw.error()));
+    if (!*raw) return unexpected(std::string("symbol: empty"));
+    auto symbol = market::normalize_symbol(**raw);
+    if (!symbol) return unexpected(fmt::format("symbol '{}' cannot be stored: {}", **raw, market::k_symbol_rule));
+    return std::move(*symbol);
+}
+
+tl::expected<market::Asset, std::string> stockula_asset(const MappedTable& t, const Row& r) {
+    auto symbol = row_symbol(t, r);
+    if (!symbol) return unexpected(symbol.error());
+    auto name = text(t, r, "name");
+    auto exchange = text(t, r, "exchange");
+    auto currency = text(t, r, "currency");
+    for (const auto* v : {&name, &exchange, &currency})
+        if (!*v) return unexpected(v->error());
+    market::Asset a;
+    a.symbol = std::move(*symbol);
+    a.name = name->value_or("");
+    a.asset_class = a.symbol.starts_with('^') ? market::AssetClass::index : market::AssetClass::stock;
+    a.exchange = exchange->value_or("");
+    a.currency = currency->value_or("USD");
+    return a;
+}
+
+tl::expected<market::Asset, std::string> own_asset(const MappedTable& t, const Row& r) {
+    auto symbol = row_symbol(t, r);
+    if (!symbol) return unexpected(symbol.error());
+    market::Asset a;
+    a.symbol = std::move(*symbol);
+    auto cls = text(t, r, "asset_class");
+    if (!cls) return unexpected(cls.error());
+    const auto parsed = market::parse_asset_class(cls->value_or(""));
+    if (!parsed)
+        return unexpected(
+            fmt::format("asset_class: {} is not stock, etf, index or crypto", describe(cell(t, r, "asset_class"))));
+    a.asset_class = *parsed;
+    for (auto [column, field] : {std::pair{"name", &a.name}, {"exchange", &a.exchange}, {"currency", &a.currency}}) {
+        auto v = text(t, r, column);
+        if (!v) return unexpected(v.error());
+        if (*v) *field = std::move(**v);
+    }
+    for (const auto& row : providers::registry()) {
+        if (!row.identifier.assets_column) continue;
+        auto v = text(t, r, row.identifier.column);
+        if (!v) return unexpected(v.error());
+        if (*v) a.identifiers[std::string(row.name)] = std::move(**v);
+    }
+    const Cell& active = cell(t, r, "active");
+    a.active = active.type != Cell::Type::integer || active.integer != 0;
+    return a;
+}
+
+tl::expected<market::Bar, std::string> stockula_bar(const MappedTable& t, const Row& r) {
+    auto symbol = row_symbol(t, r);
+    if (!symbol) return unexpected(symbol.error());
+    auto tf = to_timeframe(cell(t, r, "interval"));
+    if (!tf) return unexpected(tf.error());
+    auto date = to_session_date(cell(t, r, "date"));
+    if (!date) return unexpected(about("date", date.error()));
+    market::Bar b;
+    b.symbol = std::move(*symbol);
+    b.timeframe = *tf;
+    b.ts = market::sys_seconds{*date};
+    auto open = price(t, r, "open_price");
+    if (!open) return unexpected(open.error());
+    auto high = price(t, r, "high_price");
+    if (!high) return unexpected(high.error());
+    auto low = price(t, r, "low_price");
+    if (!low) return unexpected(low.error());
+    auto close = price(t, r, "close_price");
+    if (!close) return unexpected(close.error());
+    auto volume = decimal(t, r, "volume");
+    if (!volume) return unexpected(volume.error());
+    b.open = std::move(*open);
+    b.high = std::move(*high);
+    b.low = std::move(*low);
+    b.close = std::move(*close);
+    b.volume = std::move(*volume);
+    b.source = std::string(k_stockula_source);
+    return b;
+}
+
+tl::expected<market::Bar, std::string> own_bar(const MappedTable& t, const Row& r) {
+    auto symbol = row_symbol(t, r);
+    if (!symbol) return unexpected(symbol.error());
+    auto code = text(t, r, "timeframe");
+    if (!code) return unexpected(code.error());
+    const auto tf = market::timeframe_from_code(code->value_or(""));
+    if (!tf)
+        return unexpected(fmt::format("timeframe: {} is not 1d, 1h, 1wk or 1mo", describe(cell(t, r, "timeframe"))));
+    auto ts = to_instant(cell(t, r, "ts"));
+    if (!ts) return unexpected(about("ts", ts.error()));
+    market::Bar b;
+    b.symbol = std::move(*symbol);
+    b.timeframe = *tf;
+    b.ts = *ts;
+    for (auto [column, field] : {std::pair{"open", &b.open}, {"high", &b.high}, {"low", &b.low}, {"close", &b.close}}) {
+        auto p = price(t, r, column);
+        if (!p) return unexpected(p.error());
+        *field = std::move(*p);
+    }
+    for (auto [column, field] : {std::pair{"volume", &b.volume}, {"vwap", &b.vwap}}) {
+        auto d = decimal(t, r, column);
+        if (!d) return unexpected(d.error());
+        *field = std::move(*d);
+    }
+    auto trades = integer(t, r, "trade_count");
+    if (!trades) return unexpected(trades.error());
+    b.trade_count = *trades;
+    auto source = text(t, r, "source");
+    if (!source) return unexpected(source.error());
+    b.source = source->value_or("market-etl");
+    return b;
+}
+
+tl::expected<market::Quote, std::string> own_quote(const MappedTable& t, const Row& r) {
+    auto symbol = row_symbol(t, r);
+    if (!symbol) return unexpected(symbol.error());
+    market::Quote q;
+    q.symbol = std::move(*symbol);
+    auto p = price(t, r, "price");
+    if (!p) return unexpected(p.error());
+    q.price = std::move(*p);
+    auto previous = decimal(t, r, "previous_close");
+    if (!previous) return unexpected(previous.error());
+    q.previous_close = std::move(*previous);
+    auto as_of = to_instant(cell(t, r, "as_of"));
+    if (!as_of) return unexpected(about("as_of", as_of.error()));
+    q.as_of = *as_of;
+    auto source = text(t, r, "source");
+    if (!source) return unexpected(source.error());
+    q.source = source->value_or("market-etl");
+    return q;
+}
+
+tl::expected<CorporateAction, std::string> stockula_action(const MappedTable& t, const Row& r, std::string_view kind) {
+    auto symbol = row_symbol(t, r);
+    if (!symbol) return unexpected(symbol.error());
+    auto date = to_session_date(cell(t, r, "date"));
+    if (!date) return unexpected(about("date", date.error()));
+    const auto column = kind == "split" ? "ratio" : "amount";
+    auto value = decimal(t, r, column);
+    if (!value) return unexpected(value.error());
+    if (!*value) return unexpected(fmt::format("null {}", column));
+    if (!((*value)->value > 0)) return unexpected(fmt::format("{} {} is not positive", column, (*value)->text));
+    return CorporateAction{std::move(*symbol), *date, std::string(kind), std::move((*value)->text),
+                           std::string(k_stockula_source)};
+}
+
+tl::expected<AssetInfo, std::string> stockula_info(const MappedTable& t, const Row& r, std::size_t& nonfinite) {
+    auto symbol = row_symbol(t, r);
+    if (!symbol) return unexpected(symbol.error());
+    auto json = text(t, r, "info_json");
+    if (!json) return unexpected(json.error());
+    if (!*json) return unexpected(std::string("null info_json"));
+    auto scrubbed = scrub_nonfinite_json(**json);
+    nonfinite += scrubbed.replaced;
+    return AssetInfo{std::move(*symbol), std::move(scrubbed.json), stamp(t, r), std::string(k_stockula_source)};
+}
+
+tl::expected<OptionQuote, std::string> stockula_option(const MappedTable& t, const Row& r, std::string_view side) {
+    auto symbol = row_symbol(t, r);
+    if (!symbol) return unexpected(symbol.error());
+    auto expiration = to_session_date(cell(t, r, "expiration_date"));
+    if (!expiration) return unexpected(about("expiration_date", expiration.error()));
+    OptionQuote q;
+    q.symbol = std::move(*symbol);
+    q.side = std::string(side);
+    q.expiration = *expiration;
+    auto strike = price(t, r, "strike");
+    if (!strike) return unexpected(strike.error());
+    q.strike = std::move(strike->text);
+    auto contract = text(t, r, "contract_symbol");
+    if (!contract) return unexpected(contract.error());
+    q.contract_symbol = std::move(*contract);
+    for (auto [column, field] : {std::pair{"last_price", &q.last_price},
+                                 {"bid", &q.bid},
+                                 {"ask", &q.ask},
+                                 {"implied_volatility", &q.implied_volatility}}) {
+        auto d = decimal(t, r, column);
+        if (!d) return unexpected(d.error());
+        if (*d) *field = std::move((*d)->text);
+    }
+    for (auto [column, field] : {std::pair{"volume", &q.volume}, {"open_interest", &q.open_interest}}) {
+        auto n = integer(t, r, column);
+        if (!n) return unexpected(n.error());
+        *field = *n;
+    }
+    const Cell& itm = cell(t, r, "in_the_money");
+    if (itm.type == Cell::Type::integer) q.in_the_money = itm.integer != 0;
+    else if (itm.type == Cell::Type::text && (itm.bytes == "1" || itm.bytes == "true")) q.in_the_money = true;
+    else if (itm.type == Cell::Type::text && (itm.bytes == "0" || itm.bytes == "false")) q.in_the_money = false;
+    q.fetched_at = stamp(t, r);
+    q.source = std::string(k_stockula_source);
+    return q;
+}
+
+} // namespace etl::migrate

@@ -1,0 +1,431 @@
+#include "etl/migrate/migrator.hpp"
+
+#include "etl/market/symbol.hpp"
+#include "etl/market/validate.hpp"
+#include "etl/migrate/mapping.hpp"
+#include "etl/providers/registry.hpp"
+#include "etl/util/clock.hpp"
+#include "etl/util/hash.hpp"
+#include "etl/util/log.hpp"
+#include "etl/util/strings.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <map>
+
+namespace etl::migrate {
+namespace {
+
+TableParity parity_of(std::string_view source_table, std::string_view target_table) {
+    TableParity p;
+    p.source_table = std::string(source_table);
+    p.target_table = std::string(target_table);
+    return p;
+}
+
+bool named(std::string_view table, std::string_view name) { return util::iequals(table, name); }
+
+// One bar's share of the order-independent checksum: (epoch seconds, close as the shortest decimal of its
+// double), so 170.1 and 170.10 agree, and the sum is the same whatever order the rows come in.
+std::uint64_t bar_hash(std::int64_t epoch, double close) {
+    const auto text = shortest_decimal(close);
+    return util::stable_hash(fmt::format("{}|{}", epoch, text ? *text : "?"));
+}
+
+// The symbol a rejected row is recorded under: its symbol cell's text, "" when it has none.
+std::string raw_symbol(const MappedTable& t, const Row& r) {
+    auto s = text_or_null(cell(t, r, "symbol"));
+    return s && *s ? **s : std::string();
+}
+
+void add_reason(TableParity& p, const std::string& reason) {
+    auto key = reason_key(reason);
+    for (auto& [k, n] : p.rejected_by_reason)
+        if (k == key) {
+            ++n;
+            return;
+        }
+    p.rejected_by_reason.emplace_back(std::move(key), 1);
+}
+
+} // namespace
+
+std::uint64_t MigrateResult::rejected() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& t : tables) n += t.rejected;
+    return n;
+}
+
+std::uint64_t MigrateResult::read() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& t : tables) n += t.read;
+    return n;
+}
+
+std::string reason_key(std::string_view reason) {
+    if (reason == k_intraday_reason) return std::string(reason);
+    std::string out;
+    bool in_quote = false;
+    for (std::size_t i = 0; i < reason.size() && out.size() < 96; ++i) {
+        const char c = reason[i];
+        if (c == '"' || c == '\'') { // a quoted value: one mark for all of it
+            if (!in_quote) out += "...";
+            in_quote = !in_quote;
+            continue;
+        }
+        if (in_quote) continue;
+        const bool number_start =
+            std::isdigit(static_cast<unsigned char>(c)) ||
+            (c == '-' && i + 1 < reason.size() && std::isdigit(static_cast<unsigned char>(reason[i + 1])));
+        if (number_start && (out.empty() || !std::isalnum(static_cast<unsigned char>(out.back())))) {
+            out += 'N';
+            while (i + 1 < reason.size() &&
+                   (std::isalnum(static_cast<unsigned char>(reason[i + 1])) || reason[i + 1] == '.' ||
+                    reason[i + 1] == ':' || reason[i + 1] == '-' || reason[i + 1] == '+'))
+                ++i;
+            continue;
+        }
+        out += c;
+    }
+    return out;
+}
+
+Migrator::Migrator(const Source& source, const Recognised& layout, store::Store& store, Target* target,
+                   MigrateOptions options, const std::atomic<bool>& stop, ProgressFn progress)
+    : m_source(source), m_layout(layout), m_store(store), m_target(target), m_options(std::move(options)), m_stop(stop),
+      m_progress(std::move(progress)) {}
+
+MigrateResult Migrator::run() {
+    m_result = {};
+    m_result.layout = m_layout.layout;
+    for (const auto& t : m_layout.tables) {
+        if (stopped()) break;
+        const auto& n = t.table;
+        if (named(n, "stocks") || named(n, "assets")) assets(t);
+        else if (named(n, "price_history") || named(n, "price_bars")) bars(t);
+        else if (named(n, "latest_prices")) quotes(t);
+        else if (named(n, "dividends")) actions(t, "dividend");
+        else if (named(n, "splits")) actions(t, "split");
+        else if (named(n, "stock_info")) infos(t);
+        else if (named(n, "options_calls")) options(t, "call");
+        else if (named(n, "options_puts")) options(t, "put");
+        else unmapped(n); // a table the layout reads but no writer knows yet: never dropped silently
+    }
+    for (const auto& n : m_layout.unmapped) {
+        if (stopped()) break;
+        unmapped(n);
+    }
+    m_result.interrupted = stopped();
+    if (m_target != nullptr && !m_options.dry_run && m_options.run_id != 0)
+        for (const auto& p : m_result.tables)
+            m_target->record_parity(m_options.run_id, m_source.path(), to_string(m_result.layout), p);
+    return m_result;
+}
+
+void Migrator::reject(TableParity& parity, std::vector<market::RejectedRecord>& rejected,
+                      std::optional<market::Timeframe> timeframe) {
+    if (rejected.empty()) return;
+    for (const auto& r : rejected) add_reason(parity, r.reason);
+    parity.rejected += rejected.size();
+    if (!m_options.dry_run) m_store.record_rejects(rejected, timeframe, m_options.run_id);
+    rejected.clear();
+}
+
+void Migrator::ensure_asset(const std::string& symbol) {
+    const auto it = std::lower_bound(m_known_assets.begin(), m_known_assets.end(), symbol);
+    if (it != m_known_assets.end() && *it == symbol) return;
+    m_known_assets.insert(it, symbol);
+    ++m_result.orphans;
+    auto asset = providers::adhoc_asset(symbol, market::guess_asset_class(symbol));
+    asset.active = false; // not in the source's catalog: it joins no scheduled run until activated
+    util::log_warn("{} has rows in {} but no asset row there: recorded as an inactive asset", symbol, m_source.path());
+    if (!m_options.dry_run) m_store.insert_missing_assets(std::vector{asset});
+}
+
+void Migrator::assets(const MappedTable& t) {
+    auto p = parity_of(t.table, "assets");
+    const bool own = m_layout.layout == Layout::own_store;
+    const auto total = m_source.row_count(t.table);
+    auto reader = m_source.read(t, m_options.symbols);
+    Row row;
+    std::vector<market::Asset> batch;
+    std::vector<market::RejectedRecord> rejected;
+    const auto source = std::string(own ? "market-etl" : k_stockula_source);
+    auto flush = [&] {
+        if (batch.empty()) return;
+        std::size_t created = batch.size();
+        if (!m_options.dry_run) created = m_store.insert_missing_assets(batch);
+        p.inserted += created;
+        p.unchanged += batch.size() - created; // the target's catalog wins: an asset it has is left alone
+        batch.clear();
+        reject(p, rejected, std::nullopt);
+        if (m_progress) m_progress(t.table, p.read, total);
+    };
+    while (reader.next(row)) {
+        ++p.read;
+        auto asset = own ? own_asset(t, row) : stockula_asset(t, row);
+        if (!asset) {
+            rejected.push_back({raw_symbol(t, row), source, row_json(t, row), asset.error()});
+            continue;
+        }
+        if (!own) providers::add_default_identifiers(*asset);
+        m_known_assets.push_back(asset->symbol);
+        batch.push_back(std::move(*asset));
+        if (batch.size() >= k_batch_rows || stopped()) {
+            flush();
+            if (stopped()) break;
+        }
+    }
+    flush();
+    reject(p, rejected, std::nullopt);
+    std::sort(m_known_assets.begin(), m_known_assets.end());
+    m_known_assets.erase(std::unique(m_known_assets.begin(), m_known_assets.end()), m_known_assets.end());
+    m_result.tables.push_back(std::move(p));
+}
+
+void Migrator::bars(const MappedTable& t) {
+    auto p = parity_of(t.table, "price_bars");
+    const bool own = m_layout.layout == Layout::own_store;
+    const auto total = m_source.row_count(t.table);
+    const auto source = std::string(own ? "market-etl" : k_stockula_source);
+    std::map<std::pair<std::string, market::Timeframe>, SymbolParity> parity;
+    std::string current;
+    std::map<market::Timeframe, market::BarBatch> pending;
+    std::size_t pending_bars = 0;
+    std::vector<market::RejectedRecord> unmapped_rows; // rejected before they had a timeframe
+
+    auto flush = [&] {
+        for (auto& [tf, batch] : pending) {
+            if (batch.bars.empty()) continue;
+            const auto [lo, hi] = std::minmax_element(batch.bars.begin(), batch.bars.end(),
+                                                      [](const auto& a, const auto& b) { return a.ts < b.ts; });
+            const store::Window window{lo->ts, hi->ts};
+            market::validate_batch(batch, window.from, window.to);
+            auto& sp = parity[{current, tf}];
+            if (sp.rows == 0) {
+                sp.symbol = current;
+                sp.timeframe = std::string(market::to_code(tf));
+                sp.first = batch.bars.empty() ? window.from : batch.bars.front().ts;
+                sp.last = sp.first;
+            }
+            for (const auto& b : batch.bars) {
+                ++sp.rows;
+                sp.first = std::min(sp.first, b.ts);
+                sp.last = std::max(sp.last, b.ts);
+                sp.source_checksum += bar_hash(b.ts.time_since_epoch().count(), b.close.value);
+            }
+            for (const auto& r : batch.rejected) add_reason(p, r.reason);
+            p.rejected += batch.rejected.size();
+            if (m_options.dry_run) {
+                p.inserted += batch.bars.size();
+            } else {
+                const auto stats = m_store.load_bars(current, tf, window, batch.bars, batch.rejected, m_options.run_id);
+                p.inserted += stats.inserted;
+                p.updated += stats.updated;
+                p.unchanged += stats.unchanged;
+            }
+            batch.bars.clear();
+            batch.rejected.clear();
+        }
+        pending_bars = 0;
+        reject(p, unmapped_rows, std::nullopt);
+        if (m_progress) m_progress(t.table, p.read, total);
+    };
+
+    auto reader = m_source.read(t, m_options.symbols);
+    Row row;
+    while (reader.next(row)) {
+        ++p.read;
+        auto bar = own ? own_bar(t, row) : stockula_bar(t, row);
+        if (!bar) {
+            unmapped_rows.push_back({raw_symbol(t, row), source, row_json(t, row), bar.error()});
+            if (unmapped_rows.size() >= k_batch_rows) reject(p, unmapped_rows, std::nullopt);
+            continue;
+        }
+        if (bar->symbol != current) {
+            flush();
+            if (stopped()) break;
+            current = bar->symbol;
+            ensure_asset(current);
+        }
+        pending[bar->timeframe].bars.push_back(std::move(*bar));
+        if (++pending_bars >= k_max_batch_bars) {
+            flush();
+            if (stopped()) break;
+        }
+    }
+    flush();
+
+    // The target side of each symbol's parity, read back after the load.
+    for (auto& [key, sp] : parity) {
+        if (!m_options.dry_run) {
+            const auto rows =
+                m_store.rows("SELECT extract(epoch FROM ts)::bigint, close FROM price_bars"
+                             " WHERE symbol = $1 AND timeframe = $2 AND ts >= $3 AND ts <= $4",
+                             {sp.symbol, sp.timeframe, util::format_instant(sp.first), util::format_instant(sp.last)});
+            std::uint64_t sum = 0;
+            for (const auto& r : rows.rows) {
+                std::int64_t epoch = 0;
+                double close = 0.0;
+                const auto& e = r[0].value_or("0");
+                const auto& c = r[1].value_or("0");
+                std::from_chars(e.data(), e.data() + e.size(), epoch);
+                std::from_chars(c.data(), c.data() + c.size(), close);
+                sum += bar_hash(epoch, close);
+            }
+            sp.target_checksum = sum;
+            if (!sp.matches())
+                util::log_warn("{} {}: the closes in price_bars differ from the source's ({} source rows; the target "
+                               "holds {} from {} to {})",
+                               sp.symbol, sp.timeframe, sp.rows, rows.rows.size(), util::format_instant(sp.first),
+                               util::format_instant(sp.last));
+        }
+        m_result.symbols.push_back(std::move(sp));
+    }
+    m_result.tables.push_back(std::move(p));
+}
+
+void Migrator::quotes(const MappedTable& t) {
+    auto p = parity_of(t.table, "latest_prices");
+    const auto total = m_source.row_count(t.table);
+    auto reader = m_source.read(t, m_options.symbols);
+    Row row;
+    std::vector<market::Quote> batch;
+    std::vector<market::RejectedRecord> rejected;
+    auto flush = [&] {
+        if (!batch.empty()) {
+            if (m_options.dry_run) {
+                p.inserted += batch.size();
+            } else {
+                const auto stats = m_store.upsert_latest_prices(batch);
+                p.inserted += stats.inserted;
+                p.updated += stats.updated;
+                p.unchanged += stats.unchanged;
+            }
+            batch.clear();
+        }
+        reject(p, rejected, std::nullopt);
+        if (m_progress) m_progress(t.table, p.read, total);
+    };
+    while (reader.next(row)) {
+        ++p.read;
+        auto q = own_quote(t, row);
+        if (!q) {
+            rejected.push_back({raw_symbol(t, row), "market-etl", row_json(t, row), q.error()});
+            continue;
+        }
+        ensure_asset(q->symbol);
+        batch.push_back(std::move(*q));
+        if (batch.size() >= k_batch_rows) {
+            flush();
+            if (stopped()) break;
+        }
+    }
+    flush();
+    m_result.tables.push_back(std::move(p));
+}
+
+namespace {
+
+// The loop every Target table shares: map each row, write in batches, reject what does not map.
+template <class Record, class MapFn, class WriteFn>
+void move_rows(const Source& source, const MappedTable& t, const MigrateOptions& options, TableParity& p,
+               const std::atomic<bool>& stop, const ProgressFn& progress, MapFn map, WriteFn write,
+               const std::function<void(std::vector<market::RejectedRecord>&)>& reject) {
+    const auto total = source.row_count(t.table);
+    auto reader = source.read(t, options.symbols);
+    Row row;
+    std::vector<Record> batch;
+    std::vector<market::RejectedRecord> rejected;
+    auto flush = [&] {
+        if (!batch.empty()) {
+            if (options.dry_run) {
+                p.inserted += batch.size();
+            } else {
+                const auto stats = write(std::span<const Record>(batch));
+                p.inserted += stats.inserted;
+                p.updated += stats.updated;
+                p.unchanged += stats.unchanged;
+            }
+            batch.clear();
+        }
+        reject(rejected);
+        if (progress) progress(t.table, p.read, total);
+    };
+    while (reader.next(row)) {
+        ++p.read;
+        auto record = map(row);
+        if (!record) {
+            rejected.push_back({raw_symbol(t, row), std::string(k_stockula_source), row_json(t, row), record.error()});
+            continue;
+        }
+        batch.push_back(std::move(*record));
+        if (batch.size() >= Migrator::k_batch_rows) {
+            flush();
+            if (stop.load(std::memory_order_relaxed)) break;
+        }
+    }
+    flush();
+}
+
+} // namespace
+
+void Migrator::actions(const MappedTable& t, std::string_view kind) {
+    auto p = parity_of(t.table, "corporate_actions");
+    move_rows<CorporateAction>(
+        m_source, t, m_options, p, m_stop, m_progress, [&](const Row& r) { return stockula_action(t, r, kind); },
+        [&](std::span<const CorporateAction> b) { return m_target->write_corporate_actions(b); },
+        [&](std::vector<market::RejectedRecord>& r) { reject(p, r, std::nullopt); });
+    m_result.tables.push_back(std::move(p));
+}
+
+void Migrator::infos(const MappedTable& t) {
+    auto p = parity_of(t.table, "asset_info");
+    move_rows<AssetInfo>(
+        m_source, t, m_options, p, m_stop, m_progress,
+        [&](const Row& r) { return stockula_info(t, r, m_result.nonfinite_tokens); },
+        [&](std::span<const AssetInfo> b) { return m_target->write_asset_info(b); },
+        [&](std::vector<market::RejectedRecord>& r) { reject(p, r, std::nullopt); });
+    m_result.tables.push_back(std::move(p));
+}
+
+void Migrator::options(const MappedTable& t, std::string_view side) {
+    auto p = parity_of(t.table, "option_quotes");
+    move_rows<OptionQuote>(
+        m_source, t, m_options, p, m_stop, m_progress, [&](const Row& r) { return stockula_option(t, r, side); },
+        [&](std::span<const OptionQuote> b) { return m_target->write_option_quotes(b); },
+        [&](std::vector<market::RejectedRecord>& r) { reject(p, r, std::nullopt); });
+    m_result.tables.push_back(std::move(p));
+}
+
+void Migrator::unmapped(const std::string& table) {
+    auto p = parity_of(table, "");
+    p.read = m_source.row_count(table);
+    if (!m_options.include_unmapped) {
+        p.skipped = p.read;
+        util::log_info("{}: {} rows skipped (no mapping; --include-unmapped copies them into legacy.{})", table, p.read,
+                       table);
+        m_result.tables.push_back(std::move(p));
+        return;
+    }
+    p.target_table = fmt::format("legacy.{}", table);
+    const auto info = m_source.table_info();
+    const auto& columns = info.at(table);
+    MappedTable all{table, {}};
+    for (const auto& c : columns) all.columns.push_back(c.name);
+    if (m_options.dry_run) {
+        p.inserted = p.read;
+    } else {
+        auto reader = m_source.read(all);
+        p.inserted = m_target->copy_verbatim(table, columns, [&](std::vector<Cell>& row) { return reader.next(row); });
+        // Rows that arrived between the count and the copy (the old application still writes) are
+        // copied too: the count is what was copied.
+        p.read = p.inserted;
+    }
+    m_result.tables.push_back(std::move(p));
+}
+
+} // namespace etl::migrate

@@ -1,0 +1,382 @@
+"""etl-migrate-sqlite (issue 8): Stockula files (current and legacy layouts, every quirk of stockula.md,
+made by tests/fixtures/make_stockula.py with a manifest of what a correct migration reports) and our own
+SQLite store (made by a real etl-historical --mock run) into PostgreSQL; every source row accounted for;
+re-runs that write nothing; --dry-run, --symbols, --max-rejects; the files and targets it refuses; a
+second copy (75); kill -9 then a resume with no duplicates."""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import unittest
+from pathlib import Path
+
+from harness import (BIN_DIR, SOURCE_DIR, PgDatabase, TempDir, clean_env, read_report, require_pg, run, start, wait_for)
+
+MAKE_STOCKULA = SOURCE_DIR / "tests" / "fixtures" / "make_stockula.py"
+ETL_MIGRATE = str(BIN_DIR / "etl-migrate-sqlite")
+INTRADAY = "intraday row keyed by date only: its time is unknown"
+
+
+def make_stockula(path: Path, layout: str, *extra: str) -> dict:
+    subprocess.run([sys.executable, str(MAKE_STOCKULA), str(path), "--layout", layout, *extra], check=True,
+                   capture_output=True, timeout=600)
+    return json.loads(Path(f"{path}.manifest.json").read_text())
+
+
+def migrate(*args, env=None, timeout=600):
+    return run([ETL_MIGRATE, *[str(a) for a in args], "--no-progress"], env=env or clean_env(),
+               timeout=timeout)
+
+
+def checksum(db: PgDatabase) -> str:
+    """An ordered checksum of what a migration writes (timestamps of writing left out)."""
+    text = "\n".join("|".join(r) for r in db.query(
+        "SELECT symbol, timeframe, ts::text, open::text, high::text, low::text, close::text, "
+        "coalesce(volume::text, ''), source FROM price_bars ORDER BY symbol, timeframe, ts"))
+    text += "\n#\n" + "\n".join("|".join(r) for r in db.query(
+        "SELECT symbol, name, asset_class, active::text FROM assets ORDER BY symbol"))
+    for table, order in (("corporate_actions", "symbol, ex_date, kind"), ("asset_info", "symbol"),
+                         ("option_quotes", "symbol, side, expiration, strike, contract_symbol")):
+        text += f"\n#{table}\n" + "\n".join("|".join(r) for r in db.query(
+            f"SELECT t::text FROM (SELECT * FROM {table} ORDER BY {order}) t"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+TARGET = os.environ.get("ETL_TEST_PG_TARGET", "plain")  # tests/pg_target.sh: the TimescaleDB servers
+
+
+def compress_all(db: PgDatabase) -> int:
+    """Compresses every chunk of price_bars on the preloaded TimescaleDB server; 0 elsewhere."""
+    if TARGET != "timescaledb":
+        return 0
+    return int(db.scalar("SELECT count(compress_chunk(c, if_not_compressed => true)) FROM show_chunks('price_bars') c"))
+
+
+def tables_of(report: dict) -> dict:
+    return report["tables"]
+
+
+class MigrateStockula(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        require_pg()
+        cls.tmp = TempDir("migrate")
+        cls.current = cls.tmp.path / "current.db"
+        cls.manifest = make_stockula(cls.current, "current", "--symbols", "4", "--years", "2", "--quirks")
+        cls.db = PgDatabase("migr")
+        cls.report = cls.tmp.path / "first.json"
+        cls.first = migrate(cls.current, "--database-url", cls.db.url, "--max-rejects", "100%", "--report",
+                            cls.report)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.db.drop()
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        self.assertEqual(self.first.rc, 0, self.first.describe())
+
+    def test_every_source_row_is_accounted_for_as_the_manifest_says(self):
+        rep = read_report(self.report)
+        self.assertEqual(rep["job"], "etl-migrate-sqlite")
+        self.assertNotIn("symbols", rep)
+        tables = tables_of(rep)
+        for name, t in tables.items():
+            with self.subTest(table=name):
+                self.assertEqual(t["status"], "accounted")
+                self.assertEqual(t["read"], t["inserted"] + t["updated"] + t["unchanged"] + t["rejected"] + t["skipped"])
+        ph = self.manifest["price_history"]
+        self.assertEqual(tables["price_history"]["read"], ph["rows"])
+        self.assertEqual(tables["price_history"]["rejected"], ph["expected_rejected"])
+        self.assertEqual(tables["price_history"]["inserted"], ph["expected_valid"])
+        self.assertEqual(tables["price_history"]["target"], "price_bars")
+        by_tf = {tf: int(n) for tf, n in self.db.query("SELECT timeframe, count(*) FROM price_bars GROUP BY 1")}
+        self.assertEqual(by_tf, ph["valid_by_timeframe"])
+        # The intraday rows carry the issue's exact reason, in rejected_rows and in the report.
+        self.assertEqual(rep["rejected"][f"price_history: {INTRADAY}"]["rows"],
+                         ph["rejected_by_reason"][INTRADAY])
+        run_id = self.db.runs()[0]["id"]
+        self.assertEqual(int(self.db.scalar(f"SELECT count(*) FROM rejected_rows WHERE run_id = {run_id} "
+                                            f"AND reason = '{INTRADAY}'")), ph["rejected_by_reason"][INTRADAY])
+        self.assertEqual(int(self.db.scalar(f"SELECT count(*) FROM rejected_rows WHERE run_id = {run_id}")),
+                         sum(t["rejected"] for t in tables.values()))
+        # Unmapped tables are skipped, with their row counts; nothing goes silently.
+        for name, rows in self.manifest["skipped_tables"].items():
+            if name == "alembic_version":  # bookkeeping, never data (layout.hpp)
+                continue
+            self.assertEqual((tables[name]["skipped"], tables[name]["read"]), (rows, rows), name)
+        for name in ("dividends", "splits", "stock_info", "options_calls", "options_puts"):
+            self.assertEqual(tables[name]["read"], self.manifest["tables"][name]["rows"], name)
+
+    def test_orphans_become_inactive_assets_and_indices_are_indices(self):
+        rep = read_report(self.report)
+        source = rep["source"][str(self.current)]
+        self.assertEqual(source["layout"], "stockula (current)")
+        orphans = self.manifest["extra_symbols"]["orphans"]
+        self.assertEqual(source["orphan_symbols"], len(orphans))
+        rows = dict((s, (c, a)) for s, c, a in self.db.query("SELECT symbol, asset_class, active::text FROM assets"))
+        for s in orphans:
+            self.assertEqual(rows[s][1], "false", s)
+        for s in self.manifest["extra_symbols"]["treasury"]:
+            self.assertEqual(rows[s][0], "index", s)
+        # Index rows with volume 0 are kept.
+        self.assertGreater(int(self.db.scalar("SELECT count(*) FROM price_bars WHERE symbol = '^IRX' AND volume = 0")),
+                           0)
+
+    def test_prices_are_the_shortest_decimal_and_dates_are_sessions(self):
+        bad = self.db.query("SELECT close::text FROM price_bars WHERE length(close::text) > 18")
+        self.assertEqual(bad, [])
+        self.assertEqual(self.db.query("SELECT ts FROM price_bars WHERE ts::time <> '00:00'"), [])
+        samples = self.manifest["price_history"]["samples"]
+        self.assertGreater(len(samples), 5)
+        for sample in samples:
+            with self.subTest(sample=sample):
+                got = self.db.query(f"SELECT open::text, high::text, low::text, close::text, volume::text "
+                                    f"FROM price_bars WHERE symbol = '{sample['symbol']}' AND timeframe = "
+                                    f"'{sample['timeframe']}' AND ts = '{sample['session_date']}T00:00:00Z'")
+                self.assertEqual(got, [(sample["open"], sample["high"], sample["low"], sample["close"],
+                                        str(sample["volume"]))])
+
+    def test_per_symbol_parity_matches(self):
+        rep = read_report(self.report)
+        by_symbol = rep["price_bars_by_symbol"]
+        self.assertTrue(by_symbol)
+        for key, item in by_symbol.items():
+            self.assertEqual(item["status"], "match", key)
+            self.assertEqual(item["source_checksum"], item["target_checksum"], key)
+
+    def test_nan_tokens_become_null_and_are_counted(self):
+        rep = read_report(self.report)
+        self.assertEqual(rep["source"][str(self.current)]["nonfinite_json_tokens"],
+                         self.manifest["stock_info"]["nonfinite_tokens"])
+        self.assertGreater(self.manifest["stock_info"]["nonfinite_tokens"], 0)
+        # A bare NaN became null; the word inside a string stayed text.
+        self.assertEqual(self.db.scalar("SELECT jsonb_typeof(info->'trailingPE') FROM asset_info WHERE symbol = 'AAPL'"),
+                         "null")
+        self.assertIn('"NaN"', self.db.scalar("SELECT info->>'longBusinessSummary' FROM asset_info WHERE symbol = 'AAPL'"))
+        self.assertEqual(int(self.db.scalar("SELECT count(*) FROM asset_info")),
+                         self.manifest["tables"]["stock_info"]["rows"])
+
+    def test_a_rerun_writes_nothing(self):
+        before = checksum(self.db)
+        report = self.tmp.path / "again.json"
+        r = migrate(self.current, "--database-url", self.db.url, "--max-rejects", "100%", "--report", report)
+        self.assertEqual(r.rc, 0, r.describe())
+        for name, t in tables_of(read_report(report)).items():
+            self.assertEqual((t["inserted"], t["updated"]), (0, 0), name)
+        self.assertEqual(checksum(self.db), before)
+
+    def test_a_grown_file_moves_only_its_new_and_changed_rows_also_into_compressed_chunks(self):
+        if TARGET == "timescaledb":
+            self.assertEqual(self.db.scalar("SELECT count(*) > 0 FROM timescaledb_information.hypertables "
+                                            "WHERE hypertable_name = 'price_bars'"), "t")
+            self.assertGreater(compress_all(self.db), 0)
+        grown = self.tmp.path / "grown.db"
+        grown.write_bytes(self.current.read_bytes())
+        con = __import__("sqlite3").connect(grown)
+        with con:
+            # Two new sessions for AAPL, and one changed close (the old app corrected a bar).
+            con.execute("INSERT INTO price_history (symbol, date, open_price, high_price, low_price, close_price, "
+                        "volume, interval) VALUES ('AAPL', '2026-01-05', 10, 12, 9, 11, 100, '1d'), "
+                        "('AAPL', '2026-01-06', 11, 13, 10, 12.5, 200, '1d')")
+            changed = con.execute("SELECT id, date FROM price_history WHERE symbol = 'MSFT' AND interval = '1d' "
+                                  "AND open_price IS NOT NULL ORDER BY date LIMIT 1 OFFSET 40").fetchone()
+            con.execute("UPDATE price_history SET close_price = low_price WHERE id = ?", (changed[0],))
+        con.close()
+        report = self.tmp.path / "grown.json"
+        r = migrate(grown, "--database-url", self.db.url, "--max-rejects", "100%", "--report", report)
+        self.assertEqual(r.rc, 0, r.describe())
+        ph = tables_of(read_report(report))["price_history"]
+        self.assertEqual((ph["inserted"], ph["updated"]), (2, 1), ph)
+        self.assertEqual(self.db.scalar("SELECT close::text FROM price_bars WHERE symbol = 'AAPL' AND ts = '2026-01-06'"),
+                         "12.5")
+        # And the original file again: the corrected bar goes back, nothing else moves.
+        r = migrate(self.current, "--database-url", self.db.url, "--max-rejects", "100%", "--report", report)
+        self.assertEqual(r.rc, 0, r.describe())
+        ph = tables_of(read_report(report))["price_history"]
+        self.assertEqual((ph["inserted"], ph["updated"]), (0, 1), ph)
+
+    def test_include_unmapped_copies_the_other_tables_into_legacy(self):
+        with PgDatabase("migrunm") as db:
+            report = self.tmp.path / "unmapped.json"
+            for _ in range(2):
+                r = migrate(self.current, "--database-url", db.url, "--max-rejects", "100%", "--include-unmapped",
+                            "--report", report)
+                self.assertEqual(r.rc, 0, r.describe())
+            tables = tables_of(read_report(report))
+            for name, rows in self.manifest["skipped_tables"].items():
+                if name == "alembic_version":
+                    continue
+                self.assertEqual(tables[name]["target"], f"legacy.{name}")
+                self.assertEqual(tables[name]["skipped"], 0)
+                self.assertEqual(int(db.scalar(f"SELECT count(*) FROM legacy.{name}")), rows, name)
+
+    def test_a_run_is_recorded_with_its_tables(self):
+        runs = [r for r in self.db.runs() if r["job"] == "etl-migrate-sqlite"]
+        self.assertEqual((runs[0]["status"], runs[0]["exit_code"]), ("success", "0"))
+        rows = self.db.query(f"SELECT source_table, rows_read FROM migration_tables WHERE run_id = {runs[0]['id']}")
+        self.assertEqual(int(dict(rows)["price_history"]), self.manifest["price_history"]["rows"])
+
+
+class MigrateChoices(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        require_pg()
+        cls.tmp = TempDir("migrate-choices")
+        cls.legacy = cls.tmp.path / "legacy.db"
+        cls.manifest = make_stockula(cls.legacy, "legacy", "--symbols", "3", "--years", "1", "--quirks")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_legacy_null_interval_is_daily(self):
+        with PgDatabase("migrleg") as db:
+            r = migrate(self.legacy, "--database-url", db.url, "--max-rejects", "100%")
+            self.assertEqual(r.rc, 0, r.describe())
+            ph = self.manifest["price_history"]
+            self.assertEqual(int(db.scalar("SELECT count(*) FROM price_bars")), ph["expected_valid"])
+            self.assertEqual(int(db.scalar("SELECT count(*) FROM price_bars WHERE timeframe = '1d'")),
+                             ph["valid_by_timeframe"]["1d"])
+
+    def test_rejects_above_the_limit_exit_65_with_the_valid_rows_loaded(self):
+        with PgDatabase("migrrej") as db:
+            r = migrate(self.legacy, "--database-url", db.url, "--max-rejects", "0")
+            self.assertEqual(r.rc, 65, r.describe())
+            self.assertIn("--max-rejects", r.stderr)
+            self.assertEqual(int(db.scalar("SELECT count(*) FROM price_bars")),
+                             self.manifest["price_history"]["expected_valid"])
+            self.assertEqual(db.runs()[0]["status"], "partial")
+
+    def test_dry_run_writes_nothing(self):
+        with PgDatabase("migrdry") as db:
+            report = self.tmp.path / "dry.json"
+            r = migrate(self.legacy, "--database-url", db.url, "--dry-run", "--max-rejects", "100%", "--report",
+                        report)
+            self.assertEqual(r.rc, 0, r.describe())
+            self.assertEqual(int(db.scalar("SELECT count(*) FROM price_bars")), 0)
+            self.assertEqual(int(db.scalar("SELECT count(*) FROM assets")), 0)
+            self.assertEqual(db.runs(), [])
+            self.assertEqual(tables_of(read_report(report))["price_history"]["read"],
+                             self.manifest["price_history"]["rows"])
+
+    def test_symbols_moves_a_subset(self):
+        with PgDatabase("migrsym") as db:
+            symbols = sorted({s for (s,) in __import__("sqlite3").connect(self.legacy).execute(
+                "SELECT DISTINCT symbol FROM price_history WHERE symbol NOT LIKE '^%' LIMIT 2")})
+            r = migrate(self.legacy, "--database-url", db.url, "--symbols", ",".join(symbols), "--max-rejects", "100%")
+            self.assertEqual(r.rc, 0, r.describe())
+            self.assertEqual(sorted(s for (s,) in db.query("SELECT DISTINCT symbol FROM price_bars")), symbols)
+
+    def test_refused_inputs_exit_66_and_write_nothing(self):
+        with PgDatabase("migrbad") as db:
+            not_sqlite = self.tmp.path / "notes.txt"
+            not_sqlite.write_text("hello, this is no database\n" * 100)
+            unknown = self.tmp.path / "other.db"
+            __import__("sqlite3").connect(unknown).executescript("CREATE TABLE foo (a, b); INSERT INTO foo VALUES (1, 2);")
+            corrupt = self.tmp.path / "corrupt.db"
+            data = bytearray(self.legacy.read_bytes())
+            data[len(data) // 2: len(data) // 2 + 8192] = b"\xff" * 8192
+            corrupt.write_bytes(bytes(data))
+            for path, word in ((self.tmp.path / "missing.db", "missing"), (not_sqlite, "not"),
+                               (unknown, "unknown layout"), (corrupt, "")):
+                with self.subTest(path=path.name):
+                    r = migrate(path, "--database-url", db.url)
+                    self.assertEqual(r.rc, 66, r.describe())
+                    lines = [l for l in r.stderr.splitlines() if l.strip()]
+                    self.assertEqual(len(lines), 1, r.describe())
+                    self.assertIn(str(path.name), lines[0])
+                    self.assertIn(word, lines[0].lower())
+            self.assertFalse(db.has_table("price_bars"))
+
+    def test_an_sqlite_target_is_a_usage_error(self):
+        r = migrate(self.legacy, "--database-url", f"sqlite:{self.tmp.path / 'x.db'}")
+        self.assertEqual(r.rc, 64, r.describe())
+        self.assertIn("postgresql://", r.stderr)
+        self.assertFalse((self.tmp.path / "x.db").exists())
+
+    def test_the_source_file_is_never_changed_and_a_read_only_one_works(self):
+        ro = self.tmp.path / "ro"
+        ro.mkdir(exist_ok=True)
+        copy = ro / "stockula.db"
+        copy.write_bytes(self.legacy.read_bytes())
+        before = (hashlib.sha256(copy.read_bytes()).hexdigest(), copy.stat().st_mtime_ns)
+        os.chmod(copy, 0o444)
+        os.chmod(ro, 0o555)
+        try:
+            with PgDatabase("migrro") as db:
+                r = migrate(copy, "--database-url", db.url, "--max-rejects", "100%")
+                self.assertEqual(r.rc, 0, r.describe())
+        finally:
+            os.chmod(ro, 0o755)
+        self.assertEqual((hashlib.sha256(copy.read_bytes()).hexdigest(), copy.stat().st_mtime_ns), before)
+        self.assertEqual(sorted(p.name for p in ro.iterdir()), ["stockula.db"])
+
+
+class MigrateOwnStore(unittest.TestCase):
+    def test_our_own_sqlite_store_moves_with_the_same_meaning(self):
+        require_pg()
+        with TempDir("migrate-own") as tmp, PgDatabase("migrown") as db:  # tmp: its Path
+            src = tmp / "market-etl.db"
+            r = run(["etl-historical", "1M", "AAPL", "MSFT", "BTC", "--mock", "--database-url", f"sqlite:{src}"],
+                    env=clean_env())
+            self.assertEqual(r.rc, 0, r.describe())
+            r = run(["etl", "latest", "AAPL", "--mock", "--database-url", f"sqlite:{src}"], env=clean_env())
+            self.assertEqual(r.rc, 0, r.describe())
+            r = migrate(src, "--database-url", db.url)
+            self.assertEqual(r.rc, 0, r.describe())
+            con = __import__("sqlite3").connect(f"file:{src}?mode=ro", uri=True)
+            want = sorted((s, tf, round(float(c), 6)) for s, tf, c in
+                          con.execute("SELECT symbol, timeframe, close FROM price_bars"))
+            got = sorted((s, tf, round(float(c), 6)) for s, tf, c in
+                         db.query("SELECT symbol, timeframe, close FROM price_bars"))
+            self.assertEqual(got, want)
+            self.assertEqual(sorted(r[0] for r in db.query("SELECT symbol FROM latest_prices")), ["AAPL"])
+            self.assertEqual(sorted(r[0] for r in db.query("SELECT symbol FROM assets")),
+                             sorted(r[0] for r in con.execute("SELECT symbol FROM assets")))
+            # The front command runs the same thing.
+            r = run(["etl", "migrate-sqlite", str(src), "--database-url", db.url, "--no-progress"], env=clean_env())
+            self.assertEqual(r.rc, 0, r.describe())
+
+
+class MigrateKillAndLock(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        require_pg()
+        cls.tmp = TempDir("migrate-kill")
+        cls.big = cls.tmp.path / "big.db"
+        cls.manifest = make_stockula(cls.big, "current", "--symbols", "150", "--years", "8")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_a_second_copy_exits_75_and_kill_9_then_a_resume_finishes_with_no_duplicates(self):
+        with PgDatabase("migrkill") as db:
+            first = start([ETL_MIGRATE, self.big, "--database-url", db.url, "--no-progress"], env=clean_env())
+            try:
+                wait_for(lambda: (db.has_table("price_bars") and db.counts() and db.advisory_locks())
+                         or not first.running(), 120, message="the first copy to start loading")
+                self.assertTrue(first.running(), first.stderr_so_far())
+                second = migrate(self.big, "--database-url", db.url, timeout=120)
+                self.assertEqual(second.rc, 75, second.describe())
+                self.assertIn("another", second.stderr.lower())
+                first.signal(signal.SIGKILL)
+                first.wait(60)
+            finally:
+                first.kill()
+            partial = sum(db.counts().values())
+            total = self.manifest["price_history"]["expected_valid"]
+            self.assertLess(partial, total, "killed before the end")
+            wait_for(lambda: db.advisory_locks() == 0, 30, message="the killed run's lock to go")
+            r = migrate(self.big, "--database-url", db.url, timeout=600)
+            self.assertEqual(r.rc, 0, r.describe())
+            self.assertEqual(sum(db.counts().values()), total)
+            self.assertEqual(int(db.scalar("SELECT count(*) FROM (SELECT symbol, timeframe, ts FROM price_bars "
+                                           "GROUP BY 1, 2, 3 HAVING count(*) > 1) d")), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

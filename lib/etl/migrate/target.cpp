@@ -38,7 +38,8 @@ std::string joined(std::span<const std::string_view> names, std::string_view pre
     return out;
 }
 
-std::string staging_name(const MergeSpec& spec) { return fmt::format("staging_{}", spec.table); }
+// Spelled with pg_temp: a table of the same name elsewhere on the search path is never the one meant.
+std::string staging_name(const MergeSpec& spec) { return fmt::format("pg_temp.staging_{}", spec.table); }
 
 // The staging table, dropped at commit (or with the rollback): a batch never sees another's rows.
 void create_staging(pg::Connection& conn, const MergeSpec& spec, std::string_view context) {
@@ -73,10 +74,11 @@ store::LoadStats merge_staged(pg::Connection& conn, const MergeSpec& spec, std::
     return stats;
 }
 
-// COPY the batch into staging (ord, then the columns in `columns` order), merge, commit.
+// One batch in one transaction: COPY into staging (copy_columns: ord, then `row`'s values in order), merge,
+// commit. Nothing of a batch stays when any of it fails.
 template <class Record, class Row>
 store::LoadStats write_batch(pg::Connection& conn, const MergeSpec& spec, std::span<const Record> records,
-                             std::span<const std::string_view> copy_columns, Row&& row) {
+                             std::span<const std::string_view> copy_columns, const Row& row) {
     if (records.empty()) return {};
     const auto context = fmt::format("writing {}", spec.table);
     pg::Transaction tx(conn, context);
@@ -272,10 +274,11 @@ std::uint64_t Target::copy_verbatim(std::string_view table, const std::vector<Co
         staged_names.push_back(fmt::format("c{}", i + 1));
         fmt::format_to(std::back_inserter(staging_definition), "{}{} bytea", i == 0 ? "" : ", ", staged_names.back());
     }
-    m_conn.exec(fmt::format("CREATE TEMP TABLE legacy_staging ({}) ON COMMIT DROP", staging_definition), context);
+    m_conn.exec(fmt::format("CREATE TEMP TABLE pg_temp.legacy_staging ({}) ON COMMIT DROP", staging_definition),
+                context);
     const std::vector<std::string_view> copy_columns(staged_names.begin(), staged_names.end());
     pg::CopyWriter copy(m_conn, context);
-    copy.begin("legacy_staging", copy_columns);
+    copy.begin("pg_temp.legacy_staging", copy_columns);
     std::vector<Cell> cells;
     std::vector<std::optional<std::string>> fields(columns.size());
     for (cells.clear(); next_row(cells); cells.clear()) {
@@ -324,7 +327,7 @@ std::uint64_t Target::copy_verbatim(std::string_view table, const std::vector<Co
         m_conn.exec(fmt::format("DROP TABLE IF EXISTS {}", target), context);
         m_conn.exec(fmt::format("CREATE TABLE {} ({})", target, definition), context);
     }
-    m_conn.exec(fmt::format("INSERT INTO {} SELECT {} FROM legacy_staging", target, selected), context);
+    m_conn.exec(fmt::format("INSERT INTO {} SELECT {} FROM pg_temp.legacy_staging", target, selected), context);
     tx.commit();
     return rows;
 }

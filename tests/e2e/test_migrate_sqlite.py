@@ -169,10 +169,16 @@ class MigrateStockula(unittest.TestCase):
         self.assertEqual(checksum(self.db), before)
 
     def test_a_grown_file_moves_only_its_new_and_changed_rows_also_into_compressed_chunks(self):
+        with PgDatabase("migrgrow") as db:
+            self.grown_file_run(db)
+
+    def grown_file_run(self, db):
+        r = migrate(self.current, "--database-url", db.url, "--max-rejects", "100%")
+        self.assertEqual(r.rc, 0, r.describe())
         if TARGET == "timescaledb":
-            self.assertEqual(self.db.scalar("SELECT count(*) > 0 FROM timescaledb_information.hypertables "
+            self.assertEqual(db.scalar("SELECT count(*) > 0 FROM timescaledb_information.hypertables "
                                             "WHERE hypertable_name = 'price_bars'"), "t")
-            self.assertGreater(compress_all(self.db), 0)
+            self.assertGreater(compress_all(db), 0)
         grown = self.tmp.path / "grown.db"
         grown.write_bytes(self.current.read_bytes())
         con = __import__("sqlite3").connect(grown)
@@ -186,14 +192,14 @@ class MigrateStockula(unittest.TestCase):
             con.execute("UPDATE price_history SET close_price = low_price WHERE id = ?", (changed[0],))
         con.close()
         report = self.tmp.path / "grown.json"
-        r = migrate(grown, "--database-url", self.db.url, "--max-rejects", "100%", "--report", report)
+        r = migrate(grown, "--database-url", db.url, "--max-rejects", "100%", "--report", report)
         self.assertEqual(r.rc, 0, r.describe())
         ph = tables_of(read_report(report))["price_history"]
         self.assertEqual((ph["inserted"], ph["updated"]), (2, 1), ph)
-        self.assertEqual(self.db.scalar("SELECT close::text FROM price_bars WHERE symbol = 'AAPL' AND ts = '2026-01-06'"),
+        self.assertEqual(db.scalar("SELECT close::text FROM price_bars WHERE symbol = 'AAPL' AND ts = '2026-01-06'"),
                          "12.5")
         # And the original file again: the corrected bar goes back, nothing else moves.
-        r = migrate(self.current, "--database-url", self.db.url, "--max-rejects", "100%", "--report", report)
+        r = migrate(self.current, "--database-url", db.url, "--max-rejects", "100%", "--report", report)
         self.assertEqual(r.rc, 0, r.describe())
         ph = tables_of(read_report(report))["price_history"]
         self.assertEqual((ph["inserted"], ph["updated"]), (0, 1), ph)

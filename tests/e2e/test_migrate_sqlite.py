@@ -383,6 +383,25 @@ class MigrateKillAndLock(unittest.TestCase):
             self.assertEqual(int(db.scalar("SELECT count(*) FROM (SELECT symbol, timeframe, ts FROM price_bars "
                                            "GROUP BY 1, 2, 3 HAVING count(*) > 1) d")), 0)
 
+    def test_sigterm_stops_between_batches_exits_130_and_records_the_run(self):
+        with PgDatabase("migrterm") as db:
+            first = start([ETL_MIGRATE, self.big, "--database-url", db.url, "--no-progress"], env=clean_env())
+            try:
+                wait_for(lambda: (db.has_table("price_bars") and db.counts()) or not first.running(), 120,
+                         message="the copy to start loading")
+                first.signal(signal.SIGTERM)
+                res = first.wait(120)
+            finally:
+                first.kill()
+            self.assertEqual(res.rc, 130, res.describe())
+            runs = db.runs()
+            self.assertEqual((runs[-1]["status"], runs[-1]["exit_code"]), ("interrupted", "130"))
+            self.assertLess(sum(db.counts().values()), self.manifest["price_history"]["expected_valid"])
+
+    def test_an_unreachable_database_is_75(self):
+        r = migrate(self.big, "--database-url", "postgresql://etl@127.0.0.1:1/none?connect_timeout=2")
+        self.assertEqual(r.rc, 75, r.describe())
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -247,7 +247,10 @@ void Migrator::bars(const MappedTable& t) {
         }
         if (bar->symbol != current) {
             flush();
-            if (stopped()) break;
+            if (stopped()) { // this row stays for the next run: it was read, not handled
+                --p.read;
+                break;
+            }
             current = bar->symbol;
             ensure_asset(current);
         }

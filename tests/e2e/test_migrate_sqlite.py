@@ -331,8 +331,23 @@ class MigrateOwnStore(unittest.TestCase):
             self.assertEqual(r.rc, 0, r.describe())
             r = run(["etl", "latest", "AAPL", "--mock", "--database-url", f"sqlite:{src}"], env=clean_env())
             self.assertEqual(r.rc, 0, r.describe())
-            r = migrate(src, "--database-url", db.url)
+            sq = __import__("sqlite3").connect(src)
+            with sq:  # a rejected record of the first run, as a run with a bad bar leaves it
+                sq.execute("INSERT INTO rejected_rows (run_id, source, symbol, timeframe, raw, reason) "
+                           "VALUES (1, 'mock', 'AAPL', '1d', '{\"o\":null}', 'null open')")
+            sq.close()
+            report = tmp / "own.json"
+            r = migrate(src, "--database-url", db.url, "--report", report)
             self.assertEqual(r.rc, 0, r.describe())
+            tables = tables_of(read_report(report))
+            self.assertEqual(tables["etl_runs"]["inserted"], 2)
+            self.assertEqual(tables["rejected_rows"]["inserted"], 1)
+            moved = db.query("SELECT id, job, status, migrated_from FROM etl_runs WHERE migrated_from IS NOT NULL "
+                             "ORDER BY migrated_from")
+            self.assertEqual([(j, st, m) for _, j, st, m in moved],
+                             [("etl-historical", "success", f"sqlite:{src}#1"), ("etl-latest", "success", f"sqlite:{src}#2")])
+            self.assertEqual(db.query("SELECT r.symbol, r.reason FROM rejected_rows r JOIN etl_runs e ON e.id = r.run_id "
+                                      f"WHERE e.migrated_from = 'sqlite:{src}#1'"), [("AAPL", "null open")])
             con = __import__("sqlite3").connect(f"file:{src}?mode=ro", uri=True)
             want = sorted((s, tf, round(float(c), 6)) for s, tf, c in
                           con.execute("SELECT symbol, timeframe, close FROM price_bars"))
@@ -342,9 +357,14 @@ class MigrateOwnStore(unittest.TestCase):
             self.assertEqual(sorted(r[0] for r in db.query("SELECT symbol FROM latest_prices")), ["AAPL"])
             self.assertEqual(sorted(r[0] for r in db.query("SELECT symbol FROM assets")),
                              sorted(r[0] for r in con.execute("SELECT symbol FROM assets")))
-            # The front command runs the same thing.
-            r = run(["etl", "migrate-sqlite", str(src), "--database-url", db.url, "--no-progress"], env=clean_env())
+            # The front command runs the same thing; the run history moves once.
+            r = run(["etl", "migrate-sqlite", str(src), "--database-url", db.url, "--no-progress", "--report", report],
+                    env=clean_env())
             self.assertEqual(r.rc, 0, r.describe())
+            tables = tables_of(read_report(report))
+            self.assertEqual((tables["etl_runs"]["inserted"], tables["etl_runs"]["unchanged"]), (0, 2))
+            self.assertEqual((tables["rejected_rows"]["inserted"], tables["rejected_rows"]["unchanged"]), (0, 1))
+            self.assertEqual(int(db.scalar("SELECT count(*) FROM rejected_rows WHERE reason = 'null open'")), 1)
 
 
 class MigrateKillAndLock(unittest.TestCase):

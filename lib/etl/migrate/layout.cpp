@@ -22,22 +22,29 @@ struct LayoutSpec {
     std::vector<TableSpec> tables;
 };
 
-// Our SQLite store, sql/sqlite/0001-core.sql. Its run history (etl_runs, rejected_rows) stays behind.
+// Our SQLite store, sql/sqlite/0001-core.sql, run history (etl_runs, rejected_rows) included.
 const LayoutSpec& own_store_spec() {
-    static const LayoutSpec spec{"market-etl",
-                                 {{"assets",
-                                   true,
-                                   {"symbol", "asset_class"},
-                                   {"name", "exchange", "currency", "polygon_ticker", "coingecko_id", "yahoo_symbol",
-                                    "active", "created_at", "updated_at"}},
-                                  {"price_bars",
-                                   true,
-                                   {"symbol", "timeframe", "ts", "open", "high", "low", "close"},
-                                   {"volume", "vwap", "trade_count", "source", "ingested_at"}},
-                                  {"latest_prices",
-                                   false,
-                                   {"symbol", "price", "as_of"},
-                                   {"previous_close", "change", "change_pct", "source", "updated_at"}}}};
+    static const LayoutSpec spec{
+        "market-etl",
+        {{"assets",
+          true,
+          {"symbol", "asset_class"},
+          {"name", "exchange", "currency", "polygon_ticker", "coingecko_id", "yahoo_symbol", "active", "created_at",
+           "updated_at"}},
+         {"price_bars",
+          true,
+          {"symbol", "timeframe", "ts", "open", "high", "low", "close"},
+          {"volume", "vwap", "trade_count", "source", "ingested_at"}},
+         {"latest_prices",
+          false,
+          {"symbol", "price", "as_of"},
+          {"previous_close", "change", "change_pct", "source", "updated_at"}},
+         {"etl_runs",
+          false,
+          {"id", "job", "started_at"},
+          {"arguments", "shard", "host", "pid", "finished_at", "status", "exit_code", "symbols_requested", "symbols_ok",
+           "symbols_failed", "rows_inserted", "rows_updated", "rows_unchanged", "rows_rejected", "error"}},
+         {"rejected_rows", false, {"run_id", "source", "symbol", "raw", "reason"}, {"timeframe", "created_at"}}}};
     return spec;
 }
 

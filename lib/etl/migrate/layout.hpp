@@ -28,7 +28,7 @@ struct ColumnInfo {
 using TableInfo = std::map<std::string, std::vector<ColumnInfo>>;
 
 enum class Layout {
-    own_store,        // this project's SQLite store (sql/sqlite/): assets, price_bars, latest_prices
+    own_store, // this project's SQLite store (sql/sqlite/): assets, price_bars, latest_prices, etl_runs, rejected_rows
     stockula_current, // Stockula since 2025-07-28 (SQLModel create_all): price_history.interval NOT NULL
     stockula_legacy,  // Stockula's hand-written SQL before it: interval nullable (NULL means 1d)
 };
@@ -52,7 +52,7 @@ struct Recognised {
     // In load order, parents first (stocks before the tables that reference it, stockula.md §7.7).
     std::vector<MappedTable> tables;
     // Tables that are neither read nor bookkeeping, by name: the run reports them as left behind
-    // (Stockula's strategies and autots tables, our etl_runs and rejected_rows, anything a user added).
+    // (Stockula's strategies and autots tables, our asset_identifiers, anything a user added).
     // SQLite's own sqlite_* tables, alembic_version and schema_migrations are not listed.
     std::vector<std::string> unmapped;
 

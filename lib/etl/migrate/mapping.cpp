@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <charconv>
 
 namespace etl::migrate {
@@ -307,6 +308,67 @@ tl::expected<OptionQuote, std::string> stockula_option(const MappedTable& t, con
     q.fetched_at = stamp(t, r);
     q.source = std::string(k_stockula_source);
     return q;
+}
+
+tl::expected<PastRun, std::string> own_run(const MappedTable& t, const Row& r) {
+    PastRun run;
+    const Cell& id = cell(t, r, "id");
+    if (id.type != Cell::Type::integer) return unexpected(fmt::format("id: {} is not an integer", describe(id)));
+    run.id = id.integer;
+    for (auto [column, field] : {std::pair{"job", &run.job},
+                                 {"arguments", &run.arguments},
+                                 {"shard", &run.shard},
+                                 {"host", &run.host},
+                                 {"status", &run.status}}) {
+        auto v = text(t, r, column);
+        if (!v) return unexpected(v.error());
+        *field = v->value_or("");
+    }
+    if (run.shard.empty()) run.shard = "0/1";
+    if (run.status.empty()) run.status = "running";
+    auto started = to_instant(cell(t, r, "started_at"));
+    if (!started) return unexpected(about("started_at", started.error()));
+    run.started_at = *started;
+    if (cell(t, r, "finished_at").type != Cell::Type::null) {
+        auto finished = to_instant(cell(t, r, "finished_at"));
+        if (!finished) return unexpected(about("finished_at", finished.error()));
+        run.finished_at = *finished;
+    }
+    for (auto [column, field] : {std::pair{"pid", &run.pid}, {"exit_code", &run.exit_code}}) {
+        auto n = integer(t, r, column);
+        if (!n) return unexpected(n.error());
+        *field = *n;
+    }
+    constexpr std::array<const char*, 7> k_counts = {"symbols_requested", "symbols_ok",   "symbols_failed",
+                                                     "rows_inserted",     "rows_updated", "rows_unchanged",
+                                                     "rows_rejected"};
+    for (std::size_t i = 0; i < k_counts.size(); ++i) {
+        auto n = integer(t, r, k_counts[i]);
+        if (!n) return unexpected(n.error());
+        run.counts[i] = n->value_or(0);
+    }
+    auto error = text(t, r, "error");
+    if (!error) return unexpected(error.error());
+    run.error = std::move(*error);
+    return run;
+}
+
+tl::expected<PastReject, std::string> own_reject(const MappedTable& t, const Row& r) {
+    PastReject rej;
+    auto run = integer(t, r, "run_id");
+    if (!run) return unexpected(run.error());
+    rej.run_id = *run;
+    for (auto [column, field] :
+         {std::pair{"source", &rej.source}, {"symbol", &rej.symbol}, {"raw", &rej.raw}, {"reason", &rej.reason}}) {
+        auto v = text(t, r, column);
+        if (!v) return unexpected(v.error());
+        *field = v->value_or("");
+    }
+    auto tf = text(t, r, "timeframe");
+    if (!tf) return unexpected(tf.error());
+    rej.timeframe = std::move(*tf);
+    rej.created_at = stamp(t, r);
+    return rej;
 }
 
 } // namespace etl::migrate

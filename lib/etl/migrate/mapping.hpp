@@ -49,6 +49,10 @@ tl::expected<market::Bar, std::string> own_bar(const MappedTable& table, const R
 // latest_prices (our own store) -> the same quote.
 tl::expected<market::Quote, std::string> own_quote(const MappedTable& table, const Row& row);
 
+// etl_runs and rejected_rows (our own store) -> the same rows, moved under new run ids (Target).
+tl::expected<PastRun, std::string> own_run(const MappedTable& table, const Row& row);
+tl::expected<PastReject, std::string> own_reject(const MappedTable& table, const Row& row);
+
 // dividends (amount) and splits (ratio) -> corporate_actions.
 tl::expected<CorporateAction, std::string> stockula_action(const MappedTable& table, const Row& row,
                                                            std::string_view kind);

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <filesystem>
 #include <map>
 
 namespace etl::migrate {
@@ -112,6 +113,8 @@ MigrateResult Migrator::run() {
         else if (named(n, "stock_info")) infos(t);
         else if (named(n, "options_calls")) options(t, "call");
         else if (named(n, "options_puts")) options(t, "put");
+        else if (named(n, "etl_runs")) run_history(t, m_layout.find("rejected_rows"));
+        else if (named(n, "rejected_rows") && m_layout.find("etl_runs") != nullptr) continue; // with etl_runs
         else unmapped(n); // a table the layout reads but no writer knows yet: never dropped silently
     }
     for (const auto& n : m_layout.unmapped) {
@@ -429,6 +432,54 @@ void Migrator::unmapped(const std::string& table) {
         p.read = p.inserted;
     }
     m_result.tables.push_back(std::move(p));
+}
+
+void Migrator::run_history(const MappedTable& runs_table, const MappedTable* rejects_table) {
+    auto runs = parity_of(runs_table.table, "etl_runs");
+    auto rejects = parity_of(rejects_table ? rejects_table->table : "rejected_rows", "rejected_rows");
+    std::vector<market::RejectedRecord> bad_runs, bad_rejects;
+    auto run_reader = m_source.read(runs_table);
+    std::optional<Source::Reader> reject_reader;
+    if (rejects_table) reject_reader.emplace(m_source.read(*rejects_table));
+    Row row;
+    auto next_run = [&](PastRun& run) {
+        while (run_reader.next(row)) {
+            ++runs.read;
+            auto r = own_run(runs_table, row);
+            if (r) {
+                run = std::move(*r);
+                return true;
+            }
+            bad_runs.push_back({"", "market-etl", row_json(runs_table, row), r.error()});
+        }
+        return false;
+    };
+    auto next_reject = [&](PastReject& rej) {
+        while (reject_reader && reject_reader->next(row)) {
+            ++rejects.read;
+            auto r = own_reject(*rejects_table, row);
+            if (r) {
+                rej = std::move(*r);
+                return true;
+            }
+            bad_rejects.push_back(
+                {raw_symbol(*rejects_table, row), "market-etl", row_json(*rejects_table, row), r.error()});
+        }
+        return false;
+    };
+    if (m_options.dry_run) {
+        PastRun run;
+        while (next_run(run)) ++runs.inserted;
+        PastReject rej;
+        while (next_reject(rej)) ++rejects.inserted;
+    } else {
+        const auto label = fmt::format("sqlite:{}", std::filesystem::absolute(m_source.path()).string());
+        m_target->move_run_history(label, next_run, next_reject, runs, rejects);
+    }
+    reject(runs, bad_runs, std::nullopt);
+    reject(rejects, bad_rejects, std::nullopt);
+    m_result.tables.push_back(std::move(runs));
+    if (rejects_table) m_result.tables.push_back(std::move(rejects));
 }
 
 } // namespace etl::migrate

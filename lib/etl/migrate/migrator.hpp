@@ -89,6 +89,8 @@ private:
     void infos(const MappedTable& table);
     void options(const MappedTable& table, std::string_view side);
     void unmapped(const std::string& table);
+    // etl_runs and (when the file has it) rejected_rows of our own store, together (Target::move_run_history).
+    void run_history(const MappedTable& runs, const MappedTable* rejects);
     // Records rejected rows of `parity`'s table (and counts them by reason).
     void reject(TableParity& parity, std::vector<market::RejectedRecord>& rejected,
                 std::optional<market::Timeframe> timeframe);

@@ -6,6 +6,7 @@
 
 #include "etl/market/bar.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -48,6 +49,29 @@ struct OptionQuote {
     std::optional<bool> in_the_money;
     market::sys_seconds fetched_at{};
     std::string source;
+};
+
+// A run of a market-etl SQLite file (its etl_runs row), moved with a new id.
+struct PastRun {
+    std::int64_t id = 0; // in the source
+    std::string job, arguments, shard, host;
+    std::optional<std::int64_t> pid;
+    market::sys_seconds started_at{};
+    std::optional<market::sys_seconds> finished_at;
+    std::string status;
+    std::optional<std::int64_t> exit_code;
+    // symbols_requested, symbols_ok, symbols_failed, rows_inserted, rows_updated, rows_unchanged, rows_rejected
+    std::array<std::int64_t, 7> counts{};
+    std::optional<std::string> error;
+};
+
+// A rejected record of a market-etl SQLite file (its rejected_rows row), moved under its run's new id.
+struct PastReject {
+    std::optional<std::int64_t> run_id; // in the source
+    std::string source, symbol;
+    std::optional<std::string> timeframe;
+    std::string raw, reason;
+    market::sys_seconds created_at{};
 };
 
 // How one source table moved (a row of migration_tables, and the report's "tables"): every source row

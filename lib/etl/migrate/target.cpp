@@ -15,6 +15,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 namespace etl::migrate {
@@ -330,6 +331,52 @@ std::uint64_t Target::copy_verbatim(std::string_view table, const std::vector<Co
     m_conn.exec(fmt::format("INSERT INTO {} SELECT {} FROM pg_temp.legacy_staging", target, selected), context);
     tx.commit();
     return rows;
+}
+
+void Target::move_run_history(std::string_view label, const std::function<bool(PastRun&)>& next_run,
+                              const std::function<bool(PastReject&)>& next_reject, TableParity& runs,
+                              TableParity& rejects) {
+    const std::string context = "moving etl_runs and rejected_rows";
+    pg::Transaction tx(m_conn, context);
+    std::unordered_map<std::int64_t, std::int64_t> fresh; // old id -> new id, runs inserted now
+    std::unordered_map<std::int64_t, bool> moved_before;
+    PastRun run;
+    while (next_run(run)) {
+        const auto from = fmt::format("{}#{}", label, run.id);
+        const auto& c = run.counts;
+        auto r = m_conn.exec(
+            "INSERT INTO etl_runs (job, arguments, shard, host, pid, started_at, finished_at, status, exit_code,"
+            " symbols_requested, symbols_ok, symbols_failed, rows_inserted, rows_updated, rows_unchanged,"
+            " rows_rejected, error, migrated_from) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+            " $14, $15, $16, $17, $18) ON CONFLICT (migrated_from) WHERE migrated_from IS NOT NULL DO NOTHING"
+            " RETURNING id",
+            context, run.job, run.arguments, run.shard, run.host, run.pid, run.started_at, run.finished_at, run.status,
+            run.exit_code, c[0], c[1], c[2], c[3], c[4], c[5], c[6], run.error, from);
+        if (r.rows() > 0) {
+            fresh.emplace(run.id, r.get_int(0, 0));
+            ++runs.inserted;
+        } else {
+            moved_before.emplace(run.id, true);
+            ++runs.unchanged;
+        }
+    }
+    pg::CopyWriter copy(m_conn, context);
+    copy.begin("rejected_rows", std::array<std::string_view, 7>{"run_id", "source", "symbol", "timeframe", "raw",
+                                                                "reason", "created_at"});
+    PastReject rej;
+    while (next_reject(rej)) {
+        const auto it = rej.run_id ? fresh.find(*rej.run_id) : fresh.end();
+        if (it != fresh.end()) {
+            copy.row(it->second, rej.source, rej.symbol, rej.timeframe, rej.raw, rej.reason, rej.created_at);
+            ++rejects.inserted;
+        } else if (rej.run_id && moved_before.count(*rej.run_id) > 0) {
+            ++rejects.unchanged;
+        } else {
+            ++rejects.skipped; // of no run, or of a run the file does not hold
+        }
+    }
+    copy.end();
+    tx.commit();
 }
 
 } // namespace etl::migrate

@@ -43,6 +43,16 @@ public:
     void record_parity(std::int64_t run_id, std::string_view source_file, std::string_view layout,
                        const TableParity& parity);
 
+    // Moves a market-etl SQLite file's run history in ONE transaction, so a kill never leaves a run
+    // without its rejects: each etl_runs row not moved before (migrated_from = "<label>#<old id>") is
+    // inserted with a new id (runs.inserted), one moved before is left alone (runs.unchanged); then each
+    // rejected_rows row of a run inserted now follows it under the new id (rejects.inserted), one of a
+    // run moved before is left alone (rejects.unchanged), and one of no known run is skipped
+    // (rejects.skipped). next_run / next_reject fill their argument and return false at the end (rows
+    // they cannot map they count and reject themselves). read counts are the caller's.
+    void move_run_history(std::string_view label, const std::function<bool(PastRun&)>& next_run,
+                          const std::function<bool(PastReject&)>& next_reject, TableParity& runs, TableParity& rejects);
+
     // Copies a source table as it is into legacy."<table>" (schema and table created as needed),
     // replacing its contents in one transaction, so a re-run leaves exactly the source's rows.
     // `columns` are the source's (PRAGMA table_info); next_row fills its argument with one row's cells

@@ -94,8 +94,15 @@ TableInfo own_store() {
          {col("symbol", "TEXT", true, 1), col("price", "NUMERIC", true), col("previous_close", "NUMERIC"),
           col("change", "NUMERIC"), col("change_pct", "NUMERIC"), col("as_of", "TEXT", true),
           col("source", "TEXT", true), col("updated_at", "TEXT", true)}},
-        {"etl_runs", {col("id", "INTEGER", false, 1), col("job", "TEXT", true)}},
-        {"rejected_rows", {col("id", "INTEGER", false, 1), col("raw", "TEXT", true)}},
+        {"etl_runs",
+         {col("id", "INTEGER", false, 1), col("job", "TEXT", true), col("started_at", "TEXT", true),
+          col("status", "TEXT", true), col("error", "TEXT")}},
+        {"rejected_rows",
+         {col("id", "INTEGER", false, 1), col("run_id", "INTEGER"), col("source", "TEXT", true),
+          col("symbol", "TEXT", true), col("timeframe", "TEXT"), col("raw", "TEXT", true),
+          col("reason", "TEXT", true)}},
+        {"asset_identifiers",
+         {col("symbol", "TEXT", true, 1), col("provider", "TEXT", true, 2), col("identifier", "TEXT", true)}},
         {"schema_migrations", {col("version", "TEXT", false, 1)}},
     };
 }
@@ -181,13 +188,15 @@ TEST_CASE("a partly altered legacy file: updated_at on some tables only (§2)", 
     CHECK(r->find("dividends")->columns == Names{"symbol", "date", "amount", "created_at"});
 }
 
-TEST_CASE("our own SQLite store: assets, price_bars, latest_prices; run history left behind", "[unit][migrate]") {
+TEST_CASE("our own SQLite store: assets, price_bars, latest_prices and the run history", "[unit][migrate]") {
     const auto r = recognise(own_store());
     REQUIRE(r.has_value());
     CHECK(r->layout == Layout::own_store);
     CHECK(to_string(r->layout) == "market-etl");
-    CHECK(table_names(*r) == Names{"assets", "price_bars", "latest_prices"});
-    CHECK(r->unmapped == Names{"etl_runs", "rejected_rows"});
+    CHECK(table_names(*r) == Names{"assets", "price_bars", "latest_prices", "etl_runs", "rejected_rows"});
+    CHECK(r->unmapped == Names{"asset_identifiers"});
+    CHECK(r->find("etl_runs")->columns == Names{"id", "job", "started_at", "status", "error"});
+    CHECK(r->find("rejected_rows")->columns == Names{"run_id", "source", "symbol", "raw", "reason", "timeframe"});
     CHECK(r->find("price_bars")->columns == Names{"symbol", "timeframe", "ts", "open", "high", "low", "close", "volume",
                                                   "vwap", "trade_count", "source", "ingested_at"});
     CHECK(r->find("assets")->columns == Names{"symbol", "asset_class", "name", "exchange", "currency", "polygon_ticker",
@@ -242,7 +251,7 @@ TEST_CASE("a layout with a missing table or column says what the closest one lac
 TEST_CASE("both layouts in one file are refused", "[unit][migrate]") {
     auto tables = stockula_legacy();
     tables.merge(own_store());
-    CHECK_THAT(error_of(tables), Catch::StartsWith("ambiguous layout: found tables assets(") &&
+    CHECK_THAT(error_of(tables), Catch::StartsWith("ambiguous layout: found tables asset_identifiers(") &&
                                      Catch::EndsWith("or market-etl: assets(symbol,asset_class), "
                                                      "price_bars(symbol,timeframe,ts,open,high,low,close), not both"));
 }

@@ -1,0 +1,143 @@
+"""scripts/migrate-sqlite-to-timescale.sh, the operator's wrapper around etl-migrate-sqlite (issue 8
+point 9): its preflight exit codes, a whole run into plain PostgreSQL with --allow-plain, its next
+steps, and that the password of the database URL is never printed.
+
+The script comes from ETL_SOURCE_DIR, the binaries from ETL_BIN_DIR (through the script's ETL and
+ETL_MIGRATE variables). The input is a small Stockula-current file from tests/fixtures/make_stockula.py.
+A PostgreSQL role with a password owns the target database; the wrapper connects as it over TCP, with
+no PGPASSWORD/PGUSER in its environment to fall back on."""
+import json
+import os
+import subprocess
+import sys
+import unittest
+import uuid
+
+from harness import BIN_DIR, SOURCE_DIR, PgDatabase, TempDir, clean_env, psql, require_pg, run
+
+SCRIPT = SOURCE_DIR / "scripts" / "migrate-sqlite-to-timescale.sh"
+MAKE_STOCKULA = SOURCE_DIR / "tests" / "fixtures" / "make_stockula.py"
+MIGRATE = BIN_DIR / "etl-migrate-sqlite"
+TAG = uuid.uuid4().hex[:12]
+PASSWORD = "PwSECRETwrap" + uuid.uuid4().hex[:20]
+
+
+def wrapper_env(**extra):
+    base = dict(ETL=str(BIN_DIR / "etl"), ETL_MIGRATE=str(MIGRATE), PGPASSWORD=None, PGUSER=None,
+                PGCONNECT_TIMEOUT="5")
+    base.update(extra)
+    return clean_env(**base)
+
+
+def timescaledb_preloaded() -> bool:
+    return psql("SELECT count(*) > 0 FROM pg_settings WHERE name LIKE 'timescaledb.%'").strip() == "t"
+
+
+@unittest.skipUnless(MIGRATE.exists(), f"{MIGRATE} is not built")
+class MigrateWrapper(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        require_pg()
+        cls.tmp = TempDir("wrapper")
+        cls.dir = cls.tmp.path
+        cls.sqlite = cls.dir / "stockula.db"
+        subprocess.run([sys.executable, str(MAKE_STOCKULA), str(cls.sqlite), "--layout", "current",
+                        "--symbols", "3", "--years", "1"], check=True, capture_output=True, timeout=120)
+        cls.manifest = json.loads((cls.dir / "stockula.db.manifest.json").read_text())
+        cls.role = f"etl_wrap_{TAG}"
+        psql(f"CREATE ROLE {cls.role} LOGIN PASSWORD '{PASSWORD}'")
+        host = os.environ.get("PGHOST", "127.0.0.1")
+        if not host or host.startswith("/"):
+            host = "127.0.0.1"
+        cls.hostport = f"{host}:{os.environ.get('PGPORT', '5432')}"
+
+    @classmethod
+    def tearDownClass(cls):
+        psql(f"DROP ROLE IF EXISTS {cls.role}", check=False)
+        cls.tmp.cleanup()
+
+    def owned_db(self, tag):
+        db = PgDatabase(tag)
+        self.addCleanup(db.drop)
+        psql(f"ALTER DATABASE {db.name} OWNER TO {self.role}")
+        return db
+
+    def url(self, db, password=PASSWORD):
+        return f"postgresql://{self.role}:{password}@{self.hostport}/{db.name}"
+
+    def wrap(self, *args, env=None):
+        return run(["bash", str(SCRIPT), *args], env=env or wrapper_env(), cwd=self.dir)
+
+    def assert_no_password(self, r, password=PASSWORD):
+        self.assertNotIn(password, r.stdout + r.stderr, r.describe())
+
+    def test_happy_path_plain_postgresql(self):
+        if timescaledb_preloaded():
+            self.skipTest("the server preloads TimescaleDB: --allow-plain is not exercised")
+        db = self.owned_db("wrap_ok")
+        report = self.dir / "ok.json"
+        r = self.wrap("--allow-plain", str(self.sqlite), self.url(db), "--", "--report", str(report), "--no-progress")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assert_no_password(r)
+        self.assertNotIn(PASSWORD, report.read_text())
+        # The rows: every valid price row of the file, as the migrator's report says too.
+        valid = self.manifest["price_history"]["expected_valid"]
+        self.assertGreater(valid, 500)
+        self.assertEqual(int(db.scalar("SELECT count(*) FROM price_bars")), valid)
+        self.assertEqual(json.loads(report.read_text())["tables"]["price_history"]["inserted"], valid)
+        # Preflight: plain PostgreSQL accepted with a warning; the role is no superuser, so no free-disk check.
+        self.assertIn("TimescaleDB is not preloaded", r.stderr)
+        self.assertIn("warning: --allow-plain", r.stderr)
+        self.assertIn("free disk not checked", r.stderr)
+        # Next steps: the URL without its password, and the project's crontab lines.
+        lines = r.stdout.splitlines()
+        self.assertIn("Next steps:", lines)
+        self.assertIn(f"       DATABASE_URL=postgresql://{self.role}@{self.hostport}/{db.name}", lines)
+        self.assertIn("(the password was left out here", r.stdout)
+        self.assertTrue(any("etl-historical 1Y --report" in line for line in lines), r.stdout)
+        self.assertTrue(any("etl-latest --market-hours-only" in line for line in lines), r.stdout)
+
+    def test_plain_postgresql_without_allow_plain_is_78(self):
+        if timescaledb_preloaded():
+            self.skipTest("the server preloads TimescaleDB")
+        db = self.owned_db("wrap_plain")
+        # The URL from DATABASE_URL this time.
+        r = self.wrap(str(self.sqlite), env=wrapper_env(DATABASE_URL=self.url(db)))
+        self.assertEqual(r.rc, 78, r.describe())
+        self.assert_no_password(r)
+        self.assertIn("shared_preload_libraries = 'timescaledb'", r.stderr)
+        self.assertIn("CREATE EXTENSION", r.stderr)
+        self.assertIn("--allow-plain", r.stderr.splitlines()[-1])
+        # Stopped before any DDL: not even the schema was applied.
+        self.assertFalse(db.has_table("price_bars"))
+        self.assertNotIn("Next steps", r.stdout)
+
+    def test_missing_file_is_66(self):
+        db = self.owned_db("wrap_nofile")
+        missing = self.dir / "no-such.db"
+        r = self.wrap("--allow-plain", str(missing), self.url(db))
+        self.assertEqual(r.rc, 66, r.describe())
+        self.assertEqual(r.stderr.strip(),
+                         f"migrate-sqlite-to-timescale.sh: SQLite file {missing} does not exist: check the path")
+        self.assert_no_password(r)
+        self.assertFalse(db.has_table("price_bars"))
+
+    def test_unreachable_server_is_75(self):
+        r = self.wrap("--allow-plain", str(self.sqlite), f"postgresql://{self.role}:{PASSWORD}@127.0.0.1:1/nodb")
+        self.assertEqual(r.rc, 75, r.describe())
+        self.assert_no_password(r)
+        err = r.stderr.strip().splitlines()
+        self.assertEqual(len(err), 1, r.describe())
+        self.assertTrue(err[0].startswith(
+            f"migrate-sqlite-to-timescale.sh: cannot reach the database at postgresql://{self.role}@127.0.0.1:1/nodb: "),
+            r.describe())
+
+    def test_no_database_url_is_64(self):
+        r = self.wrap(str(self.sqlite), env=wrapper_env(DATABASE_URL=None))
+        self.assertEqual(r.rc, 64, r.describe())
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.describe())
+        self.assertIn("usage: migrate-sqlite-to-timescale.sh", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

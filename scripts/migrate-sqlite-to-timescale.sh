@@ -49,11 +49,11 @@ fail() {
     exit "$code"
 }
 
-# The URL without its password: postgresql://user:secret@host/db -> postgresql://user@host/db, and a
-# password=... query parameter removed.
+# The URL (or every URL in a line of text) without its password: postgresql://user:secret@host/db ->
+# postgresql://user@host/db, and a password=... query parameter removed.
 redact_url() {
-    sed -E -e 's#^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/?@]*):[^@/]*@#\1@#' \
-        -e 's#([?&])password=[^&]*&?#\1#' -e 's#[?&]$##' <<<"$1"
+    sed -E -e 's#([a-zA-Z][a-zA-Z0-9+.-]*://[^:/?@[:space:]]*):[^@/[:space:]]*@#\1@#g' \
+        -e 's#([?&])password=[^&[:space:]]*&?#\1#g' -e 's#[?&]($|[[:space:]])#\1#g' <<<"$1"
 }
 # The password of the URL, percent-decoded ('' when there is none).
 url_password() {
@@ -163,7 +163,7 @@ if [[ -z $dry_run ]]; then
     ((rc == 0)) || fail "$rc" "etl db migrate failed (exit $rc): nothing was migrated"
 fi
 
-say "migrating: etl-migrate-sqlite $FILE${extra[*]:+ ${extra[*]}}"
+say "$(redact_url "migrating: etl-migrate-sqlite $FILE${extra[*]:+ ${extra[*]}}")"
 rc=0
 "$ETL_MIGRATE" "$FILE" "${extra[@]}" || rc=$?
 

@@ -7,6 +7,9 @@
 #      run plainly with its defaults as users do (it creates its own tables). Wall time, peak RSS.
 #   rows/s = price_history rows of the file / wall time.   targets: ours >= 3x pgloader's rows/s,
 #                                                                   ours peak RSS <= 128 MiB
+#   c. floor (informational, first repetition): `psql \copy price_bars (...) FROM file` of exactly the
+#      rows ours loaded, into the emptied table (same primary key): the server's own cost of taking
+#      those rows, which no migrator can beat. It tells a MISS on the ratio from a slow migrator.
 # The input is a Stockula-current file from tests/fixtures/make_stockula.py (default 1000 symbols x 20
 # years: 5,217,000 price rows, ~0.9 GiB), generated once into a cache and reused. Each run is checked:
 # ours must leave exactly the valid rows in price_bars (the manifest's expected_valid, and the
@@ -24,6 +27,7 @@
 #                                       ${XDG_CACHE_HOME:-$HOME/.cache}/market-etl-bench); the name holds the
 #                                       size and a hash of the generator, so a changed generator regenerates
 #   BENCH_MIGRATE_REPEAT=1              repetitions of a and b; the median is reported
+#   BENCH_MIGRATE_FLOOR=1               measure c (0: skip it; it needs ~0.5 GiB of temp space at 5M rows)
 #   BENCH_MIGRATE_DB=etl_bench_migrate  database name prefix (_ours, _pgloader; dropped and re-created,
 #                                       dropped at the end)
 #   BENCH_KEEP_DB=1                     keep the databases at the end
@@ -108,6 +112,8 @@ checkpoint() { "${PSQL[@]}" -d postgres -c 'CHECKPOINT' >/dev/null 2>&1 || true;
 warm_file() { cat "$FILE" >/dev/null; }
 # Peak RSS in KiB from a `/usr/bin/time -v -o FILE` output.
 peak_rss_kib() { awk -F': ' '/Maximum resident set size/ { print $2 }' "$1"; }
+# CPU seconds (user + system) of the process from the same output: how much of the wall time it computed.
+cpu_seconds() { awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.1f", s }' "$1"; }
 
 tune_own_cluster
 log "migrate bench: $FILE ($(fmt_int "$ROWS") price rows, $SIZE_MIB MiB), $REPEAT repetition(s), server $(psql -X -Atc 'SHOW server_version' -d postgres)"
@@ -116,7 +122,9 @@ log "server settings: $settings"
 log "$("$PGLOADER" --version | head -n 1)"
 
 LOAD0=$(loadavg)
-T_OURS=() T_PGL=() RSS_OURS=() RSS_PGL=()
+T_OURS=() T_PGL=() RSS_OURS=() RSS_PGL=() CPU_OURS=() CPU_PGL=()
+T_FLOOR=""
+COLS="symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source"
 for ((rep = 1; rep <= REPEAT; rep++)); do
     warm_file
 
@@ -132,6 +140,7 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
     t1=$(now)
     T_OURS+=("$(elapsed "$t0" "$t1")")
     RSS_OURS+=("$(peak_rss_kib "$TMP/ours$rep.time")")
+    CPU_OURS+=("$(cpu_seconds "$TMP/ours$rep.time")")
     inserted=$(json_get "$TMP/ours$rep.json" .tables.price_history.inserted)
     bars=$("${PSQL[@]}" -d "$DB_OURS" -c 'SELECT count(*) FROM price_bars')
     [[ $bars == "$inserted" ]] || die "ours: price_bars holds $bars rows, the report says $inserted inserted"
@@ -140,6 +149,21 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
     else
         rejected=$(json_get "$TMP/ours$rep.json" .tables.price_history.rejected)
         [[ $((bars + rejected)) == "$ROWS" ]] || die "ours: $bars rows loaded + $rejected rejected != $ROWS price rows"
+    fi
+
+    # c. floor: \copy of exactly the rows ours loaded into the emptied price_bars
+    if [[ $rep == 1 && ${BENCH_MIGRATE_FLOOR:-1} != 0 ]]; then
+        "${PSQL[@]}" -d "$DB_OURS" -c "\\copy (SELECT $COLS FROM price_bars) TO '$TMP/bars.tsv'"
+        "${PSQL[@]}" -d "$DB_OURS" -c 'TRUNCATE price_bars'
+        checkpoint
+        t0=$(now)
+        run_child "${PSQL[@]}" -d "$DB_OURS" -c "\\copy price_bars ($COLS) FROM '$TMP/bars.tsv'"
+        t1=$(now)
+        T_FLOOR=$(elapsed "$t0" "$t1")
+        rm -f "$TMP/bars.tsv"
+        copied=$("${PSQL[@]}" -d "$DB_OURS" -c 'SELECT count(*) FROM price_bars')
+        [[ $copied == "$bars" ]] || die "floor: \\copy loaded $copied rows, ours loaded $bars"
+        log "floor: \\copy of the same $bars rows into price_bars: $T_FLOOR s"
     fi
 
     # b. pgloader, plainly, with its defaults
@@ -155,6 +179,7 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
     t1=$(now)
     T_PGL+=("$(elapsed "$t0" "$t1")")
     RSS_PGL+=("$(peak_rss_kib "$TMP/pgl$rep.time")")
+    CPU_PGL+=("$(cpu_seconds "$TMP/pgl$rep.time")")
     # pgloader exits 0 even when it drops rows it could not load; the count is what tells.
     copied=$("${PSQL[@]}" -d "$DB_PGL" -c 'SELECT count(*) FROM price_history')
     [[ $copied == "$ROWS" ]] || {
@@ -185,6 +210,11 @@ echo "   server: $settings"
 row "ours: etl-migrate-sqlite" "$t_ours" "$r_ours" "$rss_ours_mib"
 row "reference: pgloader (defaults)" "$t_pgl" "$r_pgl" "$rss_pgl_mib"
 echo "  runs (s): ours ${T_OURS[*]} | pgloader ${T_PGL[*]}"
+echo "  CPU of the process itself, user + system (s; the server's work is not in it): ours ${CPU_OURS[*]} | pgloader ${CPU_PGL[*]}"
+if [[ -n $T_FLOOR ]]; then
+    r_floor=$(calc 'r / t' r="$bars" t="$T_FLOOR")
+    printf '  %-40s %9.3f s  %12s rows/s  (first repetition; the server alone)\n' "floor: psql \\copy into price_bars" "$T_FLOOR" "$(fmt_int "$r_floor")"
+fi
 printf '  %-40s %8.2fx  (target >= %s)        %s\n' "ours / pgloader (rows/s)" "$x_rate" "$RATIO_TARGET" "$(pass "$v_rate")"
 printf '  %-40s %8.1f MiB (target <= %s MiB)  %s\n' "ours: peak RSS" "$rss_ours_mib" "$RSS_TARGET_MIB" "$(pass "$v_rss")"
 if ((ROWS < 5000000)); then
@@ -192,4 +222,7 @@ if ((ROWS < 5000000)); then
 fi
 
 record "migrate: ours vs pgloader (rows/s)" "$(fmt_int "$r_ours")" "$(fmt_int "$r_pgl")" "$(printf '%.2f' "$x_rate")" ">= $RATIO_TARGET" "$v_rate"
+if [[ -n $T_FLOOR ]]; then
+    record "migrate: ours vs \\copy floor (rows/s)" "$(fmt_int "$r_ours")" "$(fmt_int "$r_floor")" "$(printf '%.2f' "$(calc 'a / b' a="$r_ours" b="$r_floor")")" "-" "-"
+fi
 record "migrate: peak RSS, ours vs pgloader (MiB)" "$rss_ours_mib" "$rss_pgl_mib" "$(printf '%.2f' "$x_rss")" "<= $RSS_TARGET_MIB MiB" "$v_rss"

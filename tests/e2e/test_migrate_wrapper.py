@@ -112,6 +112,56 @@ class MigrateWrapper(unittest.TestCase):
         self.assertFalse(db.has_table("price_bars"))
         self.assertNotIn("Next steps", r.stdout)
 
+    def test_etl_validate_next_to_the_migrator_runs_after_it(self):
+        if timescaledb_preloaded():
+            self.skipTest("the server preloads TimescaleDB")
+        db = self.owned_db("wrap_validate")
+        # A bin dir with the real migrator and a stand-in etl-validate that records how it was called.
+        bin_dir = self.dir / "bin-validate"
+        bin_dir.mkdir()
+        (bin_dir / "etl-migrate-sqlite").symlink_to(MIGRATE)
+        calls = self.dir / "validate-calls.txt"
+        validate = bin_dir / "etl-validate"
+        validate.write_text("#!/bin/sh\n"
+                            f"printf '%s|%s|%s\\n' \"$*\" \"$DATABASE_URL\" \"$(psql -X -Atc 'SELECT count(*) FROM price_bars' \"$DATABASE_URL\")\" >>'{calls}'\n"
+                            "exit 3\n")
+        validate.chmod(0o755)
+        r = self.wrap("--allow-plain", str(self.sqlite), self.url(db),
+                      env=wrapper_env(ETL_MIGRATE=str(bin_dir / "etl-migrate-sqlite")))
+        # Its failure is a warning; the exit code stays the migrator's.
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertIn("warning: etl-validate found differences (exit 3)", r.stderr)
+        # Called once, after the migration (the rows were there), with the URL in its environment only.
+        valid = self.manifest["price_history"]["expected_valid"]
+        self.assertEqual(calls.read_text().splitlines(), [f"--against sqlite:{self.sqlite}|{self.url(db)}|{valid}"])
+        self.assert_no_password(r)
+
+    def test_low_disk_on_a_local_server_is_73(self):
+        # As the PG* superuser over the local server, SHOW data_directory is allowed; a stand-in df on
+        # PATH reports 100 KiB free, less than twice the file.
+        stub = self.dir / "bin-df"
+        stub.mkdir(exist_ok=True)
+        (stub / "df").write_text("#!/bin/sh\n"
+                                 "echo 'Filesystem 1024-blocks Used Available Capacity Mounted on'\n"
+                                 "echo '/dev/tiny 2048 1948 100 95% /'\n")
+        (stub / "df").chmod(0o755)
+        db = PgDatabase("wrap_disk")
+        self.addCleanup(db.drop)
+        env = clean_env(ETL=str(BIN_DIR / "etl"), ETL_MIGRATE=str(MIGRATE), PATH=f"{stub}:{os.environ['PATH']}")
+        r = self.wrap("--allow-plain", str(self.sqlite), db.url, env=env)
+        self.assertEqual(r.rc, 73, r.describe())
+        data_dir = psql("SHOW data_directory").strip()
+        need_mib = (self.sqlite.stat().st_size * 2 + 1048575) // 1048576
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         f"migrate-sqlite-to-timescale.sh: not enough disk: 0 MiB free for {data_dir}, "
+                         f"the migration wants {need_mib} MiB (twice the SQLite file); free some space first")
+        self.assertFalse(db.has_table("price_bars"))
+        # With the real df the same server passes the check and says how much is free.
+        r = self.wrap("--allow-plain", str(self.sqlite), db.url, "--", "--dry-run",
+                      env=clean_env(ETL=str(BIN_DIR / "etl"), ETL_MIGRATE=str(MIGRATE)))
+        self.assertIn("migrate-sqlite-to-timescale.sh: free disk: ", r.stderr, r.describe())
+        self.assertIn(f" MiB for {data_dir} (the migration wants {need_mib} MiB)", r.stderr)
+
     def test_missing_file_is_66(self):
         db = self.owned_db("wrap_nofile")
         missing = self.dir / "no-such.db"

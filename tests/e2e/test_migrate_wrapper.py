@@ -5,7 +5,11 @@ steps, and that the password of the database URL is never printed.
 The script comes from ETL_SOURCE_DIR, the binaries from ETL_BIN_DIR (through the script's ETL and
 ETL_MIGRATE variables). The input is a small Stockula-current file from tests/fixtures/make_stockula.py.
 A PostgreSQL role with a password owns the target database; the wrapper connects as it over TCP, with
-no PGPASSWORD/PGUSER in its environment to fall back on."""
+no PGPASSWORD/PGUSER in its environment to fall back on.
+
+On plain PostgreSQL (pg_virtualenv) every test but the TimescaleDB one runs. Under tests/pg_target.sh
+(scripts/pg-servers.sh's servers) the TimescaleDB one runs on the preloaded server, and the 78 one on
+the installed-but-not-preloaded server."""
 import json
 import os
 import subprocess
@@ -31,6 +35,10 @@ def wrapper_env(**extra):
 
 def timescaledb_preloaded() -> bool:
     return psql("SELECT count(*) > 0 FROM pg_settings WHERE name LIKE 'timescaledb.%'").strip() == "t"
+
+
+def timescaledb_installed() -> bool:
+    return psql("SELECT count(*) > 0 FROM pg_available_extensions WHERE name = 'timescaledb'").strip() == "t"
 
 
 @unittest.skipUnless(MIGRATE.exists(), f"{MIGRATE} is not built")
@@ -106,11 +114,28 @@ class MigrateWrapper(unittest.TestCase):
         self.assertEqual(r.rc, 78, r.describe())
         self.assert_no_password(r)
         self.assertIn("shared_preload_libraries = 'timescaledb'", r.stderr)
+        # "install it first" only where the extension is not installed at all.
+        self.assertEqual("install it first" in r.stderr, not timescaledb_installed(), r.stderr)
         self.assertIn("CREATE EXTENSION", r.stderr)
         self.assertIn("--allow-plain", r.stderr.splitlines()[-1])
         # Stopped before any DDL: not even the schema was applied.
         self.assertFalse(db.has_table("price_bars"))
         self.assertNotIn("Next steps", r.stdout)
+
+    def test_happy_path_timescaledb(self):
+        if not timescaledb_preloaded():
+            self.skipTest("the server does not preload TimescaleDB (tests/pg_target.sh timescaledb runs this)")
+        # As the PG* superuser: CREATE EXTENSION timescaledb needs it.
+        db = PgDatabase("wrap_tsdb")
+        self.addCleanup(db.drop)
+        r = self.wrap(str(self.sqlite), db.url, "--", "--no-progress",
+                      env=clean_env(ETL=str(BIN_DIR / "etl"), ETL_MIGRATE=str(MIGRATE)))
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertNotIn("TimescaleDB is not preloaded", r.stderr)
+        self.assertIn("Next steps:", r.stdout.splitlines())
+        self.assertEqual(int(db.scalar("SELECT count(*) FROM price_bars")), self.manifest["price_history"]["expected_valid"])
+        self.assertEqual(db.scalar("SELECT count(*) FROM timescaledb_information.hypertables "
+                                   "WHERE hypertable_name = 'price_bars'"), "1")
 
     def test_etl_validate_next_to_the_migrator_runs_after_it(self):
         if timescaledb_preloaded():

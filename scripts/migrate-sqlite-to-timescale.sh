@@ -14,7 +14,8 @@
 #   1. preflight, each failure one line on stderr:
 #        the SQLite file exists and is readable                     else exit 66
 #        etl and etl-migrate-sqlite exist                           else exit 78
-#        the server answers `select 1`                              else exit 75
+#        the server answers `select 1`                              else exit 75 (78 when it answers
+#                                                                   that the password, role or database is wrong)
 #        TimescaleDB is preloaded (its timescaledb.* settings exist) else how to enable it, exit 78
 #          (--allow-plain: a warning, and plain PostgreSQL)
 #        free space on the server's data directory >= 2 x the SQLite file, when the server is local (a
@@ -112,8 +113,12 @@ q() {
 
 if ! err=$(q 'select 1' 2>&1 >/dev/null); then
     # psql's own first line says why (refused, timeout, authentication); it holds no password, but
-    # it goes through the redaction all the same.
+    # it goes through the redaction all the same. As in the binaries (pg::Connection), a refused
+    # password or a missing role/database is configuration (78); anything else is unreachable (75).
     reason=$(redact_url "$(head -n 1 <<<"$err")")
+    if [[ $reason == *"password authentication failed"* || $reason == *"does not exist"* ]]; then
+        fail 78 "the database at $SAFE_URL refused the connection: ${reason#psql: }"
+    fi
     fail 75 "cannot reach the database at $SAFE_URL: ${reason#psql: }"
 fi
 

@@ -207,6 +207,18 @@ class MigrateWrapper(unittest.TestCase):
             f"migrate-sqlite-to-timescale.sh: cannot reach the database at postgresql://{self.role}@127.0.0.1:1/nodb: "),
             r.describe())
 
+    def test_wrong_password_is_78(self):
+        db = self.owned_db("wrap_badpw")
+        wrong = "PwSECRETwrong" + uuid.uuid4().hex[:20]
+        r = self.wrap("--allow-plain", str(self.sqlite), self.url(db, password=wrong))
+        self.assertEqual(r.rc, 78, r.describe())
+        self.assert_no_password(r, wrong)
+        self.assert_no_password(r)
+        err = r.stderr.strip().splitlines()
+        self.assertEqual(len(err), 1, r.describe())
+        self.assertIn(f"the database at postgresql://{self.role}@{self.hostport}/{db.name} refused the connection: ", err[0])
+        self.assertIn("password authentication failed", err[0])
+
     def test_no_database_url_is_64(self):
         r = self.wrap(str(self.sqlite), env=wrapper_env(DATABASE_URL=None))
         self.assertEqual(r.rc, 64, r.describe())

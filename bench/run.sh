@@ -8,18 +8,18 @@
 #
 # Environment:
 #   BENCH_SKIP_BUILD=1   do not (re)build build/ first
-#   BENCH_ONLY="load fetch latest parse"    the benches to run (default: all four)
+#   BENCH_ONLY="load fetch latest parse migrate"    the benches to run (default: all five)
 #   BENCH_PARSE_MB=80    body size for the parse bench
 #   BENCH_BUILD_TYPE=RelWithDebInfo  build type of the parse-bench build (the project's default)
-#   plus the knobs of load_bench.sh, fetch_bench.sh and latest_bench.sh.
+#   plus the knobs of load_bench.sh, fetch_bench.sh, latest_bench.sh and migrate_bench.sh.
 set -euo pipefail
 # shellcheck source=bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-ONLY=${BENCH_ONLY:-load fetch latest parse}
+ONLY=${BENCH_ONLY:-load fetch latest parse migrate}
 wants() { [[ " $ONLY " == *" $1 "* ]]; }
-# PostgreSQL is needed by the load and latest benches, and by the fetch bench only with BENCH_FETCH_STORE=pg.
-if wants load || wants latest || { wants fetch && [[ ${BENCH_FETCH_STORE:-sqlite} == pg ]]; }; then ensure_pg "$0" "$@"; fi
+# PostgreSQL is needed by the load, latest and migrate benches, and by the fetch bench only with BENCH_FETCH_STORE=pg.
+if wants load || wants latest || wants migrate || { wants fetch && [[ ${BENCH_FETCH_STORE:-sqlite} == pg ]]; }; then ensure_pg "$0" "$@"; fi
 BENCH_RESULTS=$(mktemp "${TMPDIR:-/tmp}/etl-bench-results.XXXXXX")
 export BENCH_RESULTS
 FAILED=()
@@ -52,7 +52,10 @@ log "market-etl benchmarks: $(nproc) core(s), $(psql -X -Atc 'SHOW server_versio
 
 if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
     log "building build/ (cmake + ninja)"
-    build_with_retry "build/" bash -c "cd '$REPO_DIR' && cmake -S . -B build -G Ninja >/dev/null && ninja -C build etl-historical etl-latest etl >/dev/null" ||
+    targets="etl-historical etl-latest etl"
+    # etl-migrate-sqlite, for the migrate bench, once the tree has it.
+    if wants migrate && [[ -d $REPO_DIR/apps/etl-migrate-sqlite ]]; then targets+=" etl-migrate-sqlite"; fi
+    build_with_retry "build/" bash -c "cd '$REPO_DIR' && cmake -S . -B build -G Ninja >/dev/null && ninja -C build $targets >/dev/null" ||
         die "the project does not build; fix the tree or set BENCH_SKIP_BUILD=1"
 fi
 
@@ -116,6 +119,18 @@ if wants parse; then
             FAILED+=(parse)
             record "parse bench" "FAILED (build)" "-" "-" ">= 500 MB/s" "FAILED"
         fi
+    fi
+fi
+
+if wants migrate; then
+    migrate_bin=${ETL_MIGRATE:-$REPO_DIR/build/apps/etl-migrate-sqlite}
+    if [[ ! -x $migrate_bin ]]; then
+        log "migrate bench: $migrate_bin does not exist (not built, or not in this tree yet): skipped"
+        record "migrate bench" "skipped (no etl-migrate-sqlite)" "-" "-" ">= 3 (rows/s), <= 128 MiB" "-"
+    else
+        log "migrate bench"
+        # BENCH_SYMBOLS is the load bench's; the migrate bench's size is BENCH_MIGRATE_SYMBOLS/_YEARS.
+        run_child env -u BENCH_SYMBOLS -u BENCH_YEARS "$BENCH_DIR/migrate_bench.sh" || { FAILED+=(migrate); record "migrate bench" "FAILED" "-" "-" "-" "FAILED"; }
     fi
 fi
 

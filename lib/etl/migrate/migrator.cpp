@@ -14,8 +14,13 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <filesystem>
 #include <map>
+#include <mutex>
+#include <thread>
 
 namespace etl::migrate {
 namespace {
@@ -189,81 +194,183 @@ void Migrator::assets(const MappedTable& t) {
     m_result.tables.push_back(std::move(p));
 }
 
+namespace {
+
+// One piece of a bar table: rows of one symbol, mapped and validated by the reading thread, loaded by
+// the caller's, so reading the file and loading the database overlap.
+struct BarPiece {
+    std::string symbol;
+    bool new_symbol = false; // the first piece of this symbol: its asset is checked
+    std::uint64_t read = 0;  // the source rows this piece accounts for
+    struct Part {
+        market::BarBatch batch; // validated: bars to load, and the rejected
+        store::Window window{};
+        std::uint64_t checksum = 0; // the bars' share of the symbol's parity checksum
+    };
+    std::map<market::Timeframe, Part> parts;
+    std::vector<market::RejectedRecord> unmapped; // rows that did not map to a bar
+};
+
+// A bounded hand-over from one producer thread to one consumer: the producer waits while `capacity`
+// pieces wait (memory stays flat), the consumer while none does; the producer's exception reaches the
+// consumer, and a consumer that stops early releases the producer.
+template <class T> class Handover {
+public:
+    explicit Handover(std::size_t capacity) : m_capacity(capacity) {}
+
+    // Blocks while full; false when the consumer has stopped taking.
+    bool put(T&& item) {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait(lock, [&] { return m_queue.size() < m_capacity || m_cancelled; });
+        if (m_cancelled) return false;
+        m_queue.push_back(std::move(item));
+        m_changed.notify_all();
+        return true;
+    }
+    // The producer is done (with `error` when it failed).
+    void finish(std::exception_ptr error = nullptr) {
+        std::lock_guard lock(m_mutex);
+        m_done = true;
+        m_error = std::move(error);
+        m_changed.notify_all();
+    }
+    // The next piece; nullopt at the end; rethrows the producer's exception.
+    std::optional<T> take() {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait(lock, [&] { return !m_queue.empty() || m_done; });
+        if (!m_queue.empty()) {
+            T item = std::move(m_queue.front());
+            m_queue.pop_front();
+            m_changed.notify_all();
+            return item;
+        }
+        if (m_error) std::rethrow_exception(m_error);
+        return std::nullopt;
+    }
+    // The consumer stops taking: put() returns false from now on.
+    void cancel() {
+        std::lock_guard lock(m_mutex);
+        m_cancelled = true;
+        m_changed.notify_all();
+    }
+
+private:
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    std::deque<T> m_queue;
+    std::size_t m_capacity;
+    bool m_done = false;
+    bool m_cancelled = false;
+    std::exception_ptr m_error;
+};
+
+} // namespace
+
 void Migrator::bars(const MappedTable& t) {
     auto p = parity_of(t.table, "price_bars");
     const bool own = m_layout.layout == Layout::own_store;
     const auto total = m_source.row_count(t.table);
     const auto source = std::string(own ? "market-etl" : k_stockula_source);
     std::map<std::pair<std::string, market::Timeframe>, SymbolParity> parity;
-    std::string current;
-    std::map<market::Timeframe, market::BarBatch> pending;
-    std::size_t pending_bars = 0;
-    std::vector<market::RejectedRecord> unmapped_rows; // rejected before they had a timeframe
 
-    auto flush = [&] {
-        for (auto& [tf, batch] : pending) {
-            if (batch.bars.empty()) continue;
-            const auto [lo, hi] = std::minmax_element(batch.bars.begin(), batch.bars.end(),
-                                                      [](const auto& a, const auto& b) { return a.ts < b.ts; });
-            const store::Window window{lo->ts, hi->ts};
-            market::validate_batch(batch, window.from, window.to);
-            auto& sp = parity[{current, tf}];
-            if (sp.rows == 0) {
-                sp.symbol = current;
+    // The reading thread: the source's rows, mapped, grouped by symbol (the read is in symbol order where
+    // the file has an index for it; a symbol met again later is simply loaded again, an upsert), each
+    // group validated. Two pieces in flight: one being loaded, one ready.
+    Handover<BarPiece> handover(2);
+    std::thread reader_thread([&] {
+        try {
+            auto reader = m_source.read(t, m_options.symbols);
+            Row row;
+            BarPiece piece;
+            std::size_t bars_in_piece = 0;
+            auto hand_over = [&]() -> bool {
+                for (auto& [tf, part] : piece.parts) {
+                    auto& bars = part.batch.bars;
+                    if (bars.empty()) continue;
+                    const auto [lo, hi] = std::minmax_element(bars.begin(), bars.end(),
+                                                              [](const auto& x, const auto& y) { return x.ts < y.ts; });
+                    part.window = {lo->ts, hi->ts};
+                    market::validate_batch(part.batch, part.window.from, part.window.to);
+                    for (const auto& bar : bars)
+                        part.checksum += bar_hash(bar.ts.time_since_epoch().count(), bar.close.value);
+                }
+                const auto symbol = piece.symbol;
+                const bool ok = handover.put(std::move(piece));
+                piece = BarPiece{};
+                piece.symbol = symbol;
+                bars_in_piece = 0;
+                return ok;
+            };
+            while (!stopped() && reader.next(row)) {
+                auto bar = own ? own_bar(t, row) : stockula_bar(t, row);
+                if (!bar) {
+                    ++piece.read;
+                    piece.unmapped.push_back({raw_symbol(t, row), source, row_json(t, row), bar.error()});
+                    if (piece.unmapped.size() >= k_batch_rows && !hand_over()) break;
+                    continue;
+                }
+                if (bar->symbol != piece.symbol) {
+                    if ((piece.read > 0 || !piece.parts.empty()) && !hand_over()) break;
+                    piece.symbol = bar->symbol;
+                    piece.new_symbol = true;
+                }
+                ++piece.read;
+                piece.parts[bar->timeframe].batch.bars.push_back(std::move(*bar));
+                if (++bars_in_piece >= k_max_batch_bars && !hand_over()) break;
+            }
+            if (piece.read > 0) hand_over();
+            handover.finish();
+        } catch (...) {
+            handover.finish(std::current_exception());
+        }
+    });
+    // Whatever ends the loading (an error, a signal), the reading thread is released and joined.
+    struct Join {
+        Handover<BarPiece>& handover;
+        std::thread& thread;
+        ~Join() {
+            handover.cancel();
+            if (thread.joinable()) thread.join();
+        }
+    } join{handover, reader_thread};
+
+    while (auto piece = handover.take()) {
+        p.read += piece->read;
+        if (piece->new_symbol) ensure_asset(piece->symbol);
+        for (auto& [tf, part] : piece->parts) {
+            auto& batch = part.batch;
+            auto& sp = parity[{piece->symbol, tf}];
+            if (sp.rows == 0 && !batch.bars.empty()) {
+                sp.symbol = piece->symbol;
                 sp.timeframe = std::string(market::to_code(tf));
-                sp.first = batch.bars.empty() ? window.from : batch.bars.front().ts;
+                sp.first = batch.bars.front().ts;
                 sp.last = sp.first;
             }
-            for (const auto& b : batch.bars) {
-                ++sp.rows;
-                sp.first = std::min(sp.first, b.ts);
-                sp.last = std::max(sp.last, b.ts);
-                sp.source_checksum += bar_hash(b.ts.time_since_epoch().count(), b.close.value);
+            for (const auto& bar : batch.bars) {
+                sp.first = std::min(sp.first, bar.ts);
+                sp.last = std::max(sp.last, bar.ts);
             }
+            sp.rows += batch.bars.size();
+            sp.source_checksum += part.checksum;
             for (const auto& r : batch.rejected) add_reason(p, r.reason);
             p.rejected += batch.rejected.size();
             if (m_options.dry_run) {
                 p.inserted += batch.bars.size();
-            } else {
-                const auto stats = m_store.load_bars(current, tf, window, batch.bars, batch.rejected, m_options.run_id);
+            } else if (!batch.bars.empty() || !batch.rejected.empty()) {
+                const auto stats =
+                    m_store.load_bars(piece->symbol, tf, part.window, batch.bars, batch.rejected, m_options.run_id);
                 p.inserted += stats.inserted;
                 p.updated += stats.updated;
                 p.unchanged += stats.unchanged;
             }
-            batch.bars.clear();
-            batch.rejected.clear();
         }
-        pending_bars = 0;
-        reject(p, unmapped_rows, std::nullopt);
+        reject(p, piece->unmapped, std::nullopt);
         if (m_progress) m_progress(t.table, p.read, total);
-    };
-
-    auto reader = m_source.read(t, m_options.symbols);
-    Row row;
-    while (reader.next(row)) {
-        ++p.read;
-        auto bar = own ? own_bar(t, row) : stockula_bar(t, row);
-        if (!bar) {
-            unmapped_rows.push_back({raw_symbol(t, row), source, row_json(t, row), bar.error()});
-            if (unmapped_rows.size() >= k_batch_rows) reject(p, unmapped_rows, std::nullopt);
-            continue;
-        }
-        if (bar->symbol != current) {
-            flush();
-            if (stopped()) { // this row stays for the next run: it was read, not handled
-                --p.read;
-                break;
-            }
-            current = bar->symbol;
-            ensure_asset(current);
-        }
-        pending[bar->timeframe].bars.push_back(std::move(*bar));
-        if (++pending_bars >= k_max_batch_bars) {
-            flush();
-            if (stopped()) break;
-        }
+        if (stopped()) break;
     }
-    flush();
+    handover.cancel();
+    if (reader_thread.joinable()) reader_thread.join();
+    std::erase_if(parity, [](const auto& entry) { return entry.second.rows == 0; });
 
     // The target side of each symbol's parity, read back after the load.
     for (auto& [key, sp] : parity) {

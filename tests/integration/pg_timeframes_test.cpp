@@ -69,3 +69,29 @@ TEST_CASE("PostgreSQL store: 1wk and 1mo bars load beside compressed daily bars,
                         "VALUES ('AAPL', '5m', now(), 1, 1, 1, 1, 'test')",
                         {}));
 }
+
+TEST_CASE("PostgreSQL store: a load that loses a deadlock is done again", "[integration][pg]") {
+    test::ScratchDatabase db;
+    auto s = store::open_store(db.url(), "etl-integration-tests");
+    s->migrate();
+    store::Query& q = *s;
+    // The first row written fails its transaction as a deadlock victim would (a sequence is not rolled
+    // back, so only the first attempt fails); the second attempt writes everything.
+    q.rows("CREATE SEQUENCE deadlock_once");
+    q.rows("CREATE FUNCTION deadlock_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+           "IF nextval('deadlock_once') = 1 THEN RAISE EXCEPTION 'simulated deadlock' USING ERRCODE = '40P01'; "
+           "END IF; RETURN NEW; END $$");
+    q.rows("CREATE TRIGGER deadlock_once BEFORE INSERT ON price_bars FOR EACH ROW EXECUTE FUNCTION deadlock_once()");
+    const auto run = s->begin_run({"test", "", "0/1"});
+    const sys_days first = year{2025} / 3 / 3;
+    const store::Window window{sys_seconds{first}, sys_seconds{first + days{4}}};
+    std::vector<market::Bar> daily;
+    for (int d = 0; d < 5; ++d) daily.push_back(bar(market::Timeframe::day, first + days{d}, "238.03"));
+    const std::vector<market::RejectedRecord> rejected = {{"AAPL", "test", "{}", "null open"}};
+    const auto st = s->load_bars("AAPL", market::Timeframe::day, window, daily, rejected, run);
+    CHECK(st.inserted == 5);
+    CHECK(st.rejected == 1);
+    CHECK(scalar(q, "SELECT count(*) FROM price_bars") == "5");
+    CHECK(scalar(q, "SELECT count(*) FROM rejected_rows") == "1"); // once, not once per attempt
+    CHECK(scalar(q, "SELECT last_value FROM deadlock_once") == "6");
+}

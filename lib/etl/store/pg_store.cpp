@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <bit>
+#include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -384,7 +385,27 @@ std::pair<std::uint64_t, std::uint64_t> PgStore::merge_bars(std::span<const mark
 
 LoadStats PgStore::load_bars(std::string_view symbol, market::Timeframe timeframe, Window window,
                              std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
-                             std::int64_t run_id) try {
+                             std::int64_t run_id) {
+    // A deadlock victim (40P01: TimescaleDB's compression job compressing a chunk this load writes into,
+    // say) or a serialization failure (40001) had its transaction rolled back whole: the load is done
+    // again, a few times, before the error stops the run.
+    constexpr int k_attempts = 4;
+    for (int attempt = 1;; ++attempt) {
+        try {
+            return load_bars_once(symbol, timeframe, window, bars, rejected, run_id);
+        } catch (const pg::DbError& e) {
+            if ((e.sqlstate() != "40P01" && e.sqlstate() != "40001") || attempt >= k_attempts) throw;
+            util::log_warn("loading {} {} bars: {} (attempt {} of {}); loading again", symbol,
+                           market::to_code(timeframe), e.sqlstate() == "40P01" ? "deadlock" : "serialization failure",
+                           attempt, k_attempts);
+            std::this_thread::sleep_for(std::chrono::milliseconds{100 * attempt});
+        }
+    }
+}
+
+LoadStats PgStore::load_bars_once(std::string_view symbol, market::Timeframe timeframe, Window window,
+                                  std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
+                                  std::int64_t run_id) try {
     const std::string context = fmt::format("loading {} {} bars", symbol, market::to_code(timeframe));
     LoadStats stats;
     stats.rejected = rejected.size();

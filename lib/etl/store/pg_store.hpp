@@ -35,6 +35,11 @@ public:
     pg::Connection& connection() noexcept { return m_conn; }
 
 private:
+    // load_bars' one attempt (one transaction).
+    LoadStats load_bars_once(std::string_view symbol, market::Timeframe timeframe, Window window,
+                             std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
+                             std::int64_t run_id);
+
     struct TimescaleProbe {
         std::optional<std::string> installed; // extversion in this database
         bool available = false;               // the server has the extension's files

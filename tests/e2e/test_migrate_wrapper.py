@@ -208,6 +208,9 @@ class MigrateWrapper(unittest.TestCase):
             r.describe())
 
     def test_wrong_password_is_78(self):
+        if os.environ.get("ETL_TEST_PG_TARGET"):
+            # scripts/pg-servers.sh starts the TimescaleDB servers with trust authentication: any password works.
+            self.skipTest("the TimescaleDB test servers trust every login")
         db = self.owned_db("wrap_badpw")
         wrong = "PwSECRETwrong" + uuid.uuid4().hex[:20]
         r = self.wrap("--allow-plain", str(self.sqlite), self.url(db, password=wrong))

@@ -344,10 +344,10 @@ class MigrateOwnStore(unittest.TestCase):
             self.assertEqual(tables["rejected_rows"]["inserted"], 1)
             moved = db.query("SELECT id, job, status, migrated_from FROM etl_runs WHERE migrated_from IS NOT NULL "
                              "ORDER BY migrated_from")
-            self.assertEqual([(j, st, m) for _, j, st, m in moved],
-                             [("etl-historical", "success", f"sqlite:{src}#1"), ("etl-latest", "success", f"sqlite:{src}#2")])
+            self.assertEqual([(j, st) for _, j, st, m in moved], [("etl-historical", "success"), ("etl-latest", "success")])
+            self.assertTrue(moved[0][3].startswith("market-etl run 1 (job etl-historical, host "), moved)
             self.assertEqual(db.query("SELECT r.symbol, r.reason FROM rejected_rows r JOIN etl_runs e ON e.id = r.run_id "
-                                      f"WHERE e.migrated_from = 'sqlite:{src}#1'"), [("AAPL", "null open")])
+                                      f"WHERE e.migrated_from = '{moved[0][3]}'"), [("AAPL", "null open")])
             con = __import__("sqlite3").connect(f"file:{src}?mode=ro", uri=True)
             want = sorted((s, tf, round(float(c), 6)) for s, tf, c in
                           con.execute("SELECT symbol, timeframe, close FROM price_bars"))
@@ -357,14 +357,38 @@ class MigrateOwnStore(unittest.TestCase):
             self.assertEqual(sorted(r[0] for r in db.query("SELECT symbol FROM latest_prices")), ["AAPL"])
             self.assertEqual(sorted(r[0] for r in db.query("SELECT symbol FROM assets")),
                              sorted(r[0] for r in con.execute("SELECT symbol FROM assets")))
-            # The front command runs the same thing; the run history moves once.
-            r = run(["etl", "migrate-sqlite", str(src), "--database-url", db.url, "--no-progress", "--report", report],
+            # The front command runs the same thing; the run history moves once, also from a copy of the
+            # file elsewhere.
+            copy = tmp / "copy-of-market-etl.db"
+            copy.write_bytes(src.read_bytes())
+            r = run(["etl", "migrate-sqlite", str(copy), "--database-url", db.url, "--no-progress", "--report", report],
                     env=clean_env())
             self.assertEqual(r.rc, 0, r.describe())
             tables = tables_of(read_report(report))
             self.assertEqual((tables["etl_runs"]["inserted"], tables["etl_runs"]["unchanged"]), (0, 2))
             self.assertEqual((tables["rejected_rows"]["inserted"], tables["rejected_rows"]["unchanged"]), (0, 1))
             self.assertEqual(int(db.scalar("SELECT count(*) FROM rejected_rows WHERE reason = 'null open'")), 1)
+            # A run still going when moved is moved again once it has ended, with the rejects it has by then.
+            sq = __import__("sqlite3").connect(src)
+            with sq:
+                sq.execute("UPDATE etl_runs SET status = 'running', finished_at = NULL WHERE id = 2")
+            sq.close()
+            r = migrate(src, "--database-url", db.url, "--report", report)
+            self.assertEqual(r.rc, 0, r.describe())
+            self.assertEqual(tables_of(read_report(report))["etl_runs"]["updated"], 1)
+            self.assertEqual(db.scalar("SELECT status FROM etl_runs WHERE migrated_from LIKE 'market-etl run 2 %'"),
+                             "running")
+            sq = __import__("sqlite3").connect(src)
+            with sq:
+                sq.execute("UPDATE etl_runs SET status = 'success', finished_at = started_at WHERE id = 2")
+                sq.execute("INSERT INTO rejected_rows (run_id, source, symbol, raw, reason) "
+                           "VALUES (2, 'mock', 'AAPL', '{}', 'late reject')")
+            sq.close()
+            r = migrate(src, "--database-url", db.url, "--report", report)
+            self.assertEqual(r.rc, 0, r.describe())
+            tables = tables_of(read_report(report))
+            self.assertEqual((tables["etl_runs"]["updated"], tables["rejected_rows"]["inserted"]), (1, 1))
+            self.assertEqual(int(db.scalar("SELECT count(*) FROM rejected_rows WHERE reason = 'late reject'")), 1)
 
 
 class MigrateKillAndLock(unittest.TestCase):

@@ -94,4 +94,12 @@ TEST_CASE("PostgreSQL store: a load that loses a deadlock is done again", "[inte
     CHECK(scalar(q, "SELECT count(*) FROM price_bars") == "5");
     CHECK(scalar(q, "SELECT count(*) FROM rejected_rows") == "1"); // once, not once per attempt
     CHECK(scalar(q, "SELECT last_value FROM deadlock_once") == "6");
+
+    // The same through the merge of changed rows, on a connection that has not merged before: the
+    // staging table the failed attempt created was rolled back with it, and is made again.
+    q.rows("ALTER SEQUENCE deadlock_once RESTART WITH 1");
+    for (auto& b : daily) b.close = {"240.5", 240.5};
+    const auto changed = s->load_bars("AAPL", market::Timeframe::day, window, daily, {}, run);
+    CHECK(changed.updated == 5);
+    CHECK(scalar(q, "SELECT count(*) FROM price_bars WHERE close = 240.5") == "5");
 }

@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -34,7 +35,7 @@ struct RejectLimit {
         return read > 0 && static_cast<double>(rejected) > ratio * static_cast<double>(read);
     }
     [[nodiscard]] std::string describe() const {
-        return count ? fmt::format("{} rows", *count) : fmt::format("{:g}% of the rows read", ratio * 100.0);
+        return count ? fmt::format("{} rows", *count) : fmt::format("{:g}% of the mapped rows read", ratio * 100.0);
     }
 };
 
@@ -128,7 +129,12 @@ int migrate_sqlite_main(const std::vector<std::string>& args) {
         std::optional<RejectLimit> limit;
         if (!max_rejects.empty()) limit = parse_max_rejects(max_rejects);
         std::optional<std::vector<std::string>> subset;
-        if (!symbols.empty()) subset = normalize_symbols(symbols);
+        if (!symbols.empty()) {
+            // Matched as the source stores them: each symbol as given and upper-cased (our form).
+            subset = normalize_symbols(symbols);
+            for (const auto& raw : symbols)
+                if (std::find(subset->begin(), subset->end(), raw) == subset->end()) subset->push_back(raw);
+        }
 
         RunSpec spec;
         spec.job = "etl-migrate-sqlite";
@@ -182,10 +188,11 @@ int migrate_sqlite_main(const std::vector<std::string>& args) {
         };
         spec.exit_rule = [&](const RunTotals& totals) {
             if (totals.interrupted) return Verdict::interrupted;
-            if (limit && limit->exceeded(result.rejected(), result.read())) {
-                util::log_error("{} of {} source rows were rejected (see rejected_rows), above --max-rejects {}: the "
-                                "valid rows are loaded",
-                                result.rejected(), result.read(), limit->describe());
+            // A share of the rows a mapping took: tables skipped whole (no mapping) do not dilute it.
+            if (limit && limit->exceeded(result.rejected(), result.mapped())) {
+                util::log_error("{} of {} mapped source rows were rejected (see rejected_rows), above --max-rejects "
+                                "{}: the valid rows are loaded",
+                                result.rejected(), result.mapped(), limit->describe());
                 return Verdict::data;
             }
             return Verdict::ok;

@@ -17,7 +17,6 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
-#include <filesystem>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -68,6 +67,12 @@ std::uint64_t MigrateResult::rejected() const noexcept {
 std::uint64_t MigrateResult::read() const noexcept {
     std::uint64_t n = 0;
     for (const auto& t : tables) n += t.read;
+    return n;
+}
+
+std::uint64_t MigrateResult::mapped() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& t : tables) n += t.read - std::min(t.read, t.skipped);
     return n;
 }
 
@@ -163,6 +168,7 @@ void Migrator::assets(const MappedTable& t) {
     std::vector<market::RejectedRecord> rejected;
     const auto source = std::string(own ? "market-etl" : k_stockula_source);
     auto flush = [&] {
+        reject(p, rejected, std::nullopt);
         if (batch.empty()) return;
         std::size_t created = batch.size();
         if (!m_options.dry_run) created = m_store.insert_missing_assets(batch);
@@ -177,6 +183,7 @@ void Migrator::assets(const MappedTable& t) {
         auto asset = own ? own_asset(t, row) : stockula_asset(t, row);
         if (!asset) {
             rejected.push_back({raw_symbol(t, row), source, row_json(t, row), asset.error()});
+            if (rejected.size() >= k_batch_rows) reject(p, rejected, std::nullopt);
             continue;
         }
         if (!own) providers::add_default_identifiers(*asset);
@@ -275,8 +282,8 @@ void Migrator::bars(const MappedTable& t) {
 
     // The reading thread: the source's rows, mapped, grouped by symbol (the read is in symbol order where
     // the file has an index for it; a symbol met again later is simply loaded again, an upsert), each
-    // group validated. Two pieces in flight: one being loaded, one ready.
-    Handover<BarPiece> handover(2);
+    // group validated. At most one piece waits while one is loaded and the next is read.
+    Handover<BarPiece> handover(1);
     std::thread reader_thread([&] {
         try {
             auto reader = m_source.read(t, m_options.symbols);
@@ -428,6 +435,7 @@ void Migrator::quotes(const MappedTable& t) {
         auto q = own_quote(t, row);
         if (!q) {
             rejected.push_back({raw_symbol(t, row), "market-etl", row_json(t, row), q.error()});
+            if (rejected.size() >= k_batch_rows) reject(p, rejected, std::nullopt);
             continue;
         }
         ensure_asset(q->symbol);
@@ -473,6 +481,7 @@ void move_rows(const Source& source, const MappedTable& t, const MigrateOptions&
         auto record = map(row);
         if (!record) {
             rejected.push_back({raw_symbol(t, row), std::string(k_stockula_source), row_json(t, row), record.error()});
+            if (rejected.size() >= Migrator::k_batch_rows) reject(rejected);
             continue;
         }
         batch.push_back(std::move(*record));
@@ -580,8 +589,7 @@ void Migrator::run_history(const MappedTable& runs_table, const MappedTable* rej
         PastReject rej;
         while (next_reject(rej)) ++rejects.inserted;
     } else {
-        const auto label = fmt::format("sqlite:{}", std::filesystem::absolute(m_source.path()).string());
-        m_target->move_run_history(label, next_run, next_reject, runs, rejects);
+        m_target->move_run_history(next_run, next_reject, runs, rejects);
     }
     reject(runs, bad_runs, std::nullopt);
     reject(rejects, bad_rejects, std::nullopt);

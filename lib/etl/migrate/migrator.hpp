@@ -57,6 +57,8 @@ struct MigrateResult {
 
     [[nodiscard]] std::uint64_t rejected() const noexcept;
     [[nodiscard]] std::uint64_t read() const noexcept;
+    // The rows read that a mapping took (read less skipped): what --max-rejects is a share of.
+    [[nodiscard]] std::uint64_t mapped() const noexcept;
 };
 
 // A rejection reason without its values ("high N is below max(open N, close N)", "date"), so that the

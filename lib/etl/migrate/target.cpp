@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 namespace etl::migrate {
@@ -333,31 +334,47 @@ std::uint64_t Target::copy_verbatim(std::string_view table, const std::vector<Co
     return rows;
 }
 
-void Target::move_run_history(std::string_view label, const std::function<bool(PastRun&)>& next_run,
+void Target::move_run_history(const std::function<bool(PastRun&)>& next_run,
                               const std::function<bool(PastReject&)>& next_reject, TableParity& runs,
                               TableParity& rejects) {
     const std::string context = "moving etl_runs and rejected_rows";
     pg::Transaction tx(m_conn, context);
-    std::unordered_map<std::int64_t, std::int64_t> fresh; // old id -> new id, runs inserted now
-    std::unordered_map<std::int64_t, bool> moved_before;
+    std::unordered_map<std::int64_t, std::int64_t> written; // old id -> new id: runs inserted or updated now
+    std::unordered_set<std::int64_t> unchanged;
     PastRun run;
     while (next_run(run)) {
-        const auto from = fmt::format("{}#{}", label, run.id);
         const auto& c = run.counts;
         auto r = m_conn.exec(
-            "INSERT INTO etl_runs (job, arguments, shard, host, pid, started_at, finished_at, status, exit_code,"
+            "INSERT INTO etl_runs AS e (job, arguments, shard, host, pid, started_at, finished_at, status, exit_code,"
             " symbols_requested, symbols_ok, symbols_failed, rows_inserted, rows_updated, rows_unchanged,"
             " rows_rejected, error, migrated_from) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-            " $14, $15, $16, $17, $18) ON CONFLICT (migrated_from) WHERE migrated_from IS NOT NULL DO NOTHING"
-            " RETURNING id",
+            " $14, $15, $16, $17, $18) ON CONFLICT (migrated_from) WHERE migrated_from IS NOT NULL DO UPDATE SET"
+            " finished_at = EXCLUDED.finished_at, status = EXCLUDED.status, exit_code = EXCLUDED.exit_code,"
+            " symbols_requested = EXCLUDED.symbols_requested, symbols_ok = EXCLUDED.symbols_ok,"
+            " symbols_failed = EXCLUDED.symbols_failed, rows_inserted = EXCLUDED.rows_inserted,"
+            " rows_updated = EXCLUDED.rows_updated, rows_unchanged = EXCLUDED.rows_unchanged,"
+            " rows_rejected = EXCLUDED.rows_rejected, error = EXCLUDED.error"
+            " WHERE (e.finished_at, e.status, e.exit_code, e.symbols_requested, e.symbols_ok, e.symbols_failed,"
+            " e.rows_inserted, e.rows_updated, e.rows_unchanged, e.rows_rejected, e.error) IS DISTINCT FROM"
+            " (EXCLUDED.finished_at, EXCLUDED.status, EXCLUDED.exit_code, EXCLUDED.symbols_requested,"
+            " EXCLUDED.symbols_ok, EXCLUDED.symbols_failed, EXCLUDED.rows_inserted, EXCLUDED.rows_updated,"
+            " EXCLUDED.rows_unchanged, EXCLUDED.rows_rejected, EXCLUDED.error)"
+            " RETURNING id, (xmax = 0)",
             context, run.job, run.arguments, run.shard, run.host, run.pid, run.started_at, run.finished_at, run.status,
-            run.exit_code, c[0], c[1], c[2], c[3], c[4], c[5], c[6], run.error, from);
-        if (r.rows() > 0) {
-            fresh.emplace(run.id, r.get_int(0, 0));
+            run.exit_code, c[0], c[1], c[2], c[3], c[4], c[5], c[6], run.error, migrated_run_key(run));
+        if (r.rows() == 0) {
+            unchanged.insert(run.id);
+            ++runs.unchanged;
+            continue;
+        }
+        const auto id = r.get_int(0, 0);
+        written.emplace(run.id, id);
+        if (r.get(0, 1) == "t") {
             ++runs.inserted;
         } else {
-            moved_before.emplace(run.id, true);
-            ++runs.unchanged;
+            // A run that was still going when last moved (or changed since): its rejects move again whole.
+            m_conn.exec("DELETE FROM rejected_rows WHERE run_id = $1", context, id);
+            ++runs.updated;
         }
     }
     pg::CopyWriter copy(m_conn, context);
@@ -365,11 +382,11 @@ void Target::move_run_history(std::string_view label, const std::function<bool(P
                                                                 "reason", "created_at"});
     PastReject rej;
     while (next_reject(rej)) {
-        const auto it = rej.run_id ? fresh.find(*rej.run_id) : fresh.end();
-        if (it != fresh.end()) {
+        const auto it = rej.run_id ? written.find(*rej.run_id) : written.end();
+        if (it != written.end()) {
             copy.row(it->second, rej.source, rej.symbol, rej.timeframe, rej.raw, rej.reason, rej.created_at);
             ++rejects.inserted;
-        } else if (rej.run_id && moved_before.count(*rej.run_id) > 0) {
+        } else if (rej.run_id && unchanged.count(*rej.run_id) > 0) {
             ++rejects.unchanged;
         } else {
             ++rejects.skipped; // of no run, or of a run the file does not hold
@@ -377,6 +394,11 @@ void Target::move_run_history(std::string_view label, const std::function<bool(P
     }
     copy.end();
     tx.commit();
+}
+
+std::string migrated_run_key(const PastRun& run) {
+    return fmt::format("market-etl run {} (job {}, host {}, pid {}, started {})", run.id, run.job, run.host,
+                       run.pid ? std::to_string(*run.pid) : "-", util::format_instant(run.started_at));
 }
 
 } // namespace etl::migrate

@@ -44,13 +44,15 @@ public:
                        const TableParity& parity);
 
     // Moves a market-etl SQLite file's run history in ONE transaction, so a kill never leaves a run
-    // without its rejects: each etl_runs row not moved before (migrated_from = "<label>#<old id>") is
-    // inserted with a new id (runs.inserted), one moved before is left alone (runs.unchanged); then each
-    // rejected_rows row of a run inserted now follows it under the new id (rejects.inserted), one of a
-    // run moved before is left alone (rejects.unchanged), and one of no known run is skipped
-    // (rejects.skipped). next_run / next_reject fill their argument and return false at the end (rows
-    // they cannot map they count and reject themselves). read counts are the caller's.
-    void move_run_history(std::string_view label, const std::function<bool(PastRun&)>& next_run,
+    // without its rejects. Each etl_runs row is keyed by migrated_run_key (its old id, job, host, pid
+    // and start: the same whichever path or copy of the file is read): a run not moved before is inserted
+    // with a new id (runs.inserted); one moved before is left alone (runs.unchanged) unless it changed
+    // since (it was still going: runs.updated), when its rejects are replaced. The rejected_rows of the
+    // runs inserted or updated now follow them under the new id (rejects.inserted); those of unchanged
+    // runs are left alone (rejects.unchanged); one of no known run is skipped (rejects.skipped).
+    // next_run / next_reject fill their argument and return false at the end (rows they cannot map they
+    // count and reject themselves). read counts are the caller's.
+    void move_run_history(const std::function<bool(PastRun&)>& next_run,
                           const std::function<bool(PastReject&)>& next_reject, TableParity& runs, TableParity& rejects);
 
     // Copies a source table as it is into legacy."<table>" (schema and table created as needed),
@@ -83,5 +85,9 @@ private:
 // The SQLite affinity of a declared column type (https://sqlite.org/datatype3.html, 3.1).
 enum class Affinity { integer, text, blob, real, numeric };
 Affinity affinity_of(std::string_view declared_type) noexcept;
+
+// etl_runs.migrated_from of a moved run: "market-etl run 42 (job etl-historical, host h, pid 7, started
+// 2025-03-14T21:00:00Z)".
+std::string migrated_run_key(const PastRun& run);
 
 } // namespace etl::migrate

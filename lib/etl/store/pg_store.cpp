@@ -394,6 +394,8 @@ LoadStats PgStore::load_bars(std::string_view symbol, market::Timeframe timefram
         try {
             return load_bars_once(symbol, timeframe, window, bars, rejected, run_id);
         } catch (const pg::DbError& e) {
+            // The rollback also undid a staging table this transaction created: make it again.
+            m_staging_ready = false;
             if ((e.sqlstate() != "40P01" && e.sqlstate() != "40001") || attempt >= k_attempts) throw;
             util::log_warn("loading {} {} bars: {} (attempt {} of {}); loading again", symbol,
                            market::to_code(timeframe), e.sqlstate() == "40P01" ? "deadlock" : "serialization failure",

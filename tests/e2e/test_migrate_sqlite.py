@@ -440,6 +440,9 @@ class MigrateKillAndLock(unittest.TestCase):
             self.assertEqual(res.rc, 130, res.describe())
             runs = db.runs()
             self.assertEqual((runs[-1]["status"], runs[-1]["exit_code"]), ("interrupted", "130"))
+            # The tables finished before the signal keep their parity.
+            parity = dict(db.query(f"SELECT source_table, rows_read FROM migration_tables WHERE run_id = {runs[-1]['id']}"))
+            self.assertEqual(int(parity["stocks"]), self.manifest["tables"]["stocks"]["rows"])
             self.assertLess(sum(db.counts().values()), self.manifest["price_history"]["expected_valid"])
 
     def test_an_unreachable_database_is_75(self):

@@ -5,6 +5,7 @@
 #include "etl/migrate/mapping.hpp"
 #include "etl/providers/registry.hpp"
 #include "etl/util/clock.hpp"
+#include "etl/util/error.hpp"
 #include "etl/util/hash.hpp"
 #include "etl/util/log.hpp"
 #include "etl/util/strings.hpp"
@@ -112,26 +113,34 @@ Migrator::Migrator(const Source& source, const Recognised& layout, store::Store&
 MigrateResult Migrator::run() {
     m_result = {};
     m_result.layout = m_layout.layout;
-    for (const auto& t : m_layout.tables) {
-        if (stopped()) break;
-        const auto& n = t.table;
-        if (named(n, "stocks") || named(n, "assets")) assets(t);
-        else if (named(n, "price_history") || named(n, "price_bars")) bars(t);
-        else if (named(n, "latest_prices")) quotes(t);
-        else if (named(n, "dividends")) actions(t, "dividend");
-        else if (named(n, "splits")) actions(t, "split");
-        else if (named(n, "stock_info")) infos(t);
-        else if (named(n, "options_calls")) options(t, "call");
-        else if (named(n, "options_puts")) options(t, "put");
-        else if (named(n, "etl_runs")) run_history(t, m_layout.find("rejected_rows"));
-        else if (named(n, "rejected_rows") && m_layout.find("etl_runs") != nullptr) continue; // with etl_runs
-        else unmapped(n); // a table the layout reads but no writer knows yet: never dropped silently
+    try {
+        for (const auto& t : m_layout.tables) {
+            if (stopped()) break;
+            const auto& n = t.table;
+            if (named(n, "stocks") || named(n, "assets")) assets(t);
+            else if (named(n, "price_history") || named(n, "price_bars")) bars(t);
+            else if (named(n, "latest_prices")) quotes(t);
+            else if (named(n, "dividends")) actions(t, "dividend");
+            else if (named(n, "splits")) actions(t, "split");
+            else if (named(n, "stock_info")) infos(t);
+            else if (named(n, "options_calls")) options(t, "call");
+            else if (named(n, "options_puts")) options(t, "put");
+            else if (named(n, "etl_runs")) run_history(t, m_layout.find("rejected_rows"));
+            else if (named(n, "rejected_rows") && m_layout.find("etl_runs") != nullptr) continue; // with etl_runs
+            else unmapped(n); // a table the layout reads but no writer knows yet: never dropped silently
+        }
+        for (const auto& n : m_layout.unmapped) {
+            if (stopped()) break;
+            unmapped(n);
+        }
+    } catch (const Error& e) {
+        // SIGINT/SIGTERM cancelled the statement in flight: that batch was rolled back whole. The tables
+        // finished before it keep their parity; the run ends as interrupted.
+        if (e.code() != util::ExitCode::interrupted) throw;
+        util::log_warn("interrupted while moving a table: the batch in flight was rolled back ({})", e.what());
+        m_result.interrupted = true;
     }
-    for (const auto& n : m_layout.unmapped) {
-        if (stopped()) break;
-        unmapped(n);
-    }
-    m_result.interrupted = stopped();
+    m_result.interrupted = m_result.interrupted || stopped();
     if (m_target != nullptr && !m_options.dry_run && m_options.run_id != 0)
         for (const auto& p : m_result.tables)
             m_target->record_parity(m_options.run_id, m_source.path(), to_string(m_result.layout), p);

@@ -118,8 +118,8 @@ int migrate_sqlite_main(const std::vector<std::string>& args) {
             ->required();
         app.add_option("--symbols", symbols, "move only these symbols (A,B,...)")->delimiter(',');
         app.add_option("--max-rejects", max_rejects,
-                       "N rows or P% of the rows read that may be rejected before the run exits 65 (default: "
-                       "validation.max_rejected_ratio)");
+                       "N rows, or P% of the source rows a mapping took, that may be rejected before the run exits 65 "
+                       "(default: validation.max_rejected_ratio)");
         app.add_flag("--include-unmapped", include_unmapped,
                      "copy tables with no mapping (Stockula's strategies, autots_*, ...) as they are into the schema "
                      "legacy");

@@ -297,6 +297,13 @@ class MigrateChoices(unittest.TestCase):
                     self.assertIn(word, lines[0].lower())
             self.assertFalse(db.has_table("price_bars"))
 
+    def test_a_malformed_max_rejects_is_a_usage_error(self):
+        for bad in ("abc", "5x", "101%", "-1"):
+            with self.subTest(value=bad):
+                r = migrate(self.legacy, "--database-url", "postgresql:///never_opened", "--max-rejects", bad)
+                self.assertEqual(r.rc, 64, r.describe())
+                self.assertIn("--max-rejects", r.stderr)
+
     def test_an_sqlite_target_is_a_usage_error(self):
         r = migrate(self.legacy, "--database-url", f"sqlite:{self.tmp.path / 'x.db'}")
         self.assertEqual(r.rc, 64, r.describe())
@@ -389,6 +396,29 @@ class MigrateOwnStore(unittest.TestCase):
             tables = tables_of(read_report(report))
             self.assertEqual((tables["etl_runs"]["updated"], tables["rejected_rows"]["inserted"]), (1, 1))
             self.assertEqual(int(db.scalar("SELECT count(*) FROM rejected_rows WHERE reason = 'late reject'")), 1)
+
+
+class MigrateOwnStoreBadRun(unittest.TestCase):
+    def test_a_run_postgresql_cannot_hold_is_rejected_and_a_password_in_its_arguments_redacted(self):
+        require_pg()
+        with TempDir("migrate-badrun") as tmp, PgDatabase("migrbadrun") as db:
+            src = tmp / "market-etl.db"
+            r = run(["etl-historical", "7D", "AAPL", "--mock", "--database-url", f"sqlite:{src}"], env=clean_env())
+            self.assertEqual(r.rc, 0, r.describe())
+            sq = __import__("sqlite3").connect(src)
+            with sq:
+                sq.execute("INSERT INTO etl_runs (job, arguments, pid, status) VALUES ('etl-latest', '', 5000000000, "
+                           "'success')")
+                sq.execute("INSERT INTO etl_runs (job, arguments, status) VALUES ('etl-latest', "
+                           "'--database-url postgresql://etl:Hunter2pw@db/market', 'success')")
+            sq.close()
+            r = migrate(src, "--database-url", db.url, "--max-rejects", "1")  # a small file: 1 of ~12 rows
+            self.assertEqual(r.rc, 0, r.describe())
+            self.assertEqual(db.query("SELECT reason FROM rejected_rows WHERE reason LIKE 'pid:%'"),
+                             [("pid: 5000000000 is out of range",)])
+            self.assertEqual(int(db.scalar("SELECT count(*) FROM etl_runs WHERE migrated_from IS NOT NULL")), 2)
+            self.assertNotIn("Hunter2pw", db.table_text("etl_runs"))
+            self.assertNotIn("Hunter2pw", r.stderr)
 
 
 class MigrateKillAndLock(unittest.TestCase):

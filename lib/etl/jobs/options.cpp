@@ -93,9 +93,7 @@ std::string join_arguments(const std::vector<std::string>& args) {
     std::string out;
     for (const auto& a : args) {
         if (!out.empty()) out += ' ';
-        // --database-url/--redis-url values (and --x=URL forms) may carry passwords.
-        const bool connection_string = a.find("://") != std::string::npos || a.find("password") != std::string::npos;
-        out += connection_string ? util::redact_url(a) : util::scrub(a);
+        out += util::redact_argument(a);
     }
     return out;
 }

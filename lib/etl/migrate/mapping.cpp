@@ -3,11 +3,14 @@
 #include "etl/market/symbol.hpp"
 #include "etl/providers/registry.hpp"
 #include "etl/util/json_writer.hpp"
+#include "etl/util/secrets.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <limits>
 
 namespace etl::migrate {
 namespace {
@@ -326,6 +329,21 @@ tl::expected<PastRun, std::string> own_run(const MappedTable& t, const Row& r) {
     }
     if (run.shard.empty()) run.shard = "0/1";
     if (run.status.empty()) run.status = "running";
+    constexpr std::array<std::string_view, 5> k_statuses = {"running", "success", "partial", "failed", "interrupted"};
+    if (std::find(k_statuses.begin(), k_statuses.end(), run.status) == k_statuses.end())
+        return unexpected(fmt::format("status: {} is not running, success, partial, failed or interrupted",
+                                      describe(cell(t, r, "status"))));
+    // A file written by an older version, or by hand, may hold a password in an argument: recorded
+    // again only redacted, as this version records its own (jobs::join_arguments).
+    const std::string_view arguments = run.arguments;
+    std::string redacted;
+    for (std::size_t start = 0; start <= arguments.size();) {
+        const auto end = std::min(arguments.find(' ', start), arguments.size());
+        if (start > 0) redacted += ' ';
+        redacted += util::redact_argument(arguments.substr(start, end - start));
+        start = end + 1;
+    }
+    run.arguments = std::move(redacted);
     auto started = to_instant(cell(t, r, "started_at"));
     if (!started) return unexpected(about("started_at", started.error()));
     run.started_at = *started;
@@ -334,9 +352,14 @@ tl::expected<PastRun, std::string> own_run(const MappedTable& t, const Row& r) {
         if (!finished) return unexpected(about("finished_at", finished.error()));
         run.finished_at = *finished;
     }
+    // pid, exit_code and the symbol counts are PostgreSQL integer columns; the row counts bigint.
+    auto in_int32 = [](std::int64_t v) {
+        return v >= std::numeric_limits<std::int32_t>::min() && v <= std::numeric_limits<std::int32_t>::max();
+    };
     for (auto [column, field] : {std::pair{"pid", &run.pid}, {"exit_code", &run.exit_code}}) {
         auto n = integer(t, r, column);
         if (!n) return unexpected(n.error());
+        if (*n && !in_int32(**n)) return unexpected(fmt::format("{}: {} is out of range", column, **n));
         *field = *n;
     }
     constexpr std::array<const char*, 7> k_counts = {"symbols_requested", "symbols_ok",   "symbols_failed",
@@ -346,10 +369,12 @@ tl::expected<PastRun, std::string> own_run(const MappedTable& t, const Row& r) {
         auto n = integer(t, r, k_counts[i]);
         if (!n) return unexpected(n.error());
         run.counts[i] = n->value_or(0);
+        if (i < 3 && !in_int32(run.counts[i]))
+            return unexpected(fmt::format("{}: {} is out of range", k_counts[i], run.counts[i]));
     }
     auto error = text(t, r, "error");
     if (!error) return unexpected(error.error());
-    run.error = std::move(*error);
+    if (*error) run.error = util::scrub(**error);
     return run;
 }
 

@@ -3,6 +3,7 @@
 #include "etl/pg/copy.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/json_writer.hpp"
+#include "etl/util/secrets.hpp"
 
 #include <fmt/format.h>
 
@@ -384,7 +385,9 @@ void Target::move_run_history(const std::function<bool(PastRun&)>& next_run,
     while (next_reject(rej)) {
         const auto it = rej.run_id ? written.find(*rej.run_id) : written.end();
         if (it != written.end()) {
-            copy.row(it->second, rej.source, rej.symbol, rej.timeframe, rej.raw, rej.reason, rej.created_at);
+            // Scrubbed like every reject this version records (store::schema::reject_row).
+            copy.row(it->second, rej.source, rej.symbol, rej.timeframe, util::scrub(rej.raw), util::scrub(rej.reason),
+                     rej.created_at);
             ++rejects.inserted;
         } else if (rej.run_id && unchanged.count(*rej.run_id) > 0) {
             ++rejects.unchanged;

@@ -172,4 +172,11 @@ std::string mask(std::string_view secret) {
     return "***" + std::string(secret.substr(secret.size() - 4));
 }
 
+std::string redact_argument(std::string_view argument) {
+    // --database-url/--redis-url values (and --x=URL forms) may carry passwords.
+    const bool connection_string =
+        argument.find("://") != std::string_view::npos || argument.find("password") != std::string_view::npos;
+    return connection_string ? redact_url(argument) : scrub(argument);
+}
+
 } // namespace etl::util

@@ -19,6 +19,10 @@ std::string scrub(std::string_view text);
 // (apiKey, api_key, key, token, password, x_cg_*_api_key, ...) replaced by "***".
 std::string redact_url(std::string_view url);
 
+// One command-line argument as it may be recorded (etl_runs.arguments): a connection string (it holds
+// "://" or "password") with its password redacted (redact_url), anything else scrubbed.
+std::string redact_argument(std::string_view argument);
+
 // The passwords a connection string carries: the userinfo password of scheme://user:password@host
 // (for redis:// also scheme://password@host, a form Redis clients accept), as written and, when it
 // holds %XX escapes, percent-decoded (the form clients send); the password libpq reads from a

@@ -1,6 +1,7 @@
 // Source rows to records (migrate/mapping.hpp) and rejection reasons grouped for the report.
 #include "etl/migrate/mapping.hpp"
 #include "etl/migrate/migrator.hpp"
+#include "etl/migrate/target.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -135,4 +136,32 @@ TEST_CASE("migrate mapping: our own store's bars keep their meaning", "[unit][mi
                                        Cell::null(), Cell::null(), Cell::null(), Cell::null()});
     REQUIRE_FALSE(bad);
     CHECK(bad.error().starts_with("timeframe: "));
+}
+
+TEST_CASE("migrate mapping: a run of our own store, its password redacted, its values in PostgreSQL's ranges",
+          "[unit][migrate]") {
+    const migrate::MappedTable runs{"etl_runs",
+                                    {"id", "job", "started_at", "arguments", "status", "pid", "symbols_ok"}};
+    auto run = migrate::own_run(runs, {Cell::of_integer(7), Cell::of_text("etl-historical"),
+                                       Cell::of_text("2025-03-14T21:00:00Z"),
+                                       Cell::of_text("7D AAPL --database-url postgresql://etl:s3cretpw@db/market"),
+                                       Cell::of_text("success"), Cell::of_integer(4242), Cell::of_integer(1)});
+    REQUIRE(run);
+    CHECK(run->arguments.find("s3cretpw") == std::string::npos);
+    CHECK(run->arguments.starts_with("7D AAPL --database-url postgresql://etl:"));
+    CHECK(run->pid == 4242);
+    CHECK(run->counts[1] == 1);
+    CHECK(migrate::migrated_run_key(*run) ==
+          "market-etl run 7 (job etl-historical, host , pid 4242, started 2025-03-14T21:00:00Z)");
+
+    auto big_pid = migrate::own_run(runs, {Cell::of_integer(8), Cell::of_text("etl-latest"),
+                                           Cell::of_text("2025-03-14T21:00:00Z"), Cell::of_text(""),
+                                           Cell::of_text("success"), Cell::of_integer(5'000'000'000), Cell::null()});
+    REQUIRE_FALSE(big_pid);
+    CHECK(big_pid.error() == "pid: 5000000000 is out of range");
+    auto bad_status =
+        migrate::own_run(runs, {Cell::of_integer(9), Cell::of_text("etl-latest"), Cell::of_text("2025-03-14T21:00:00Z"),
+                                Cell::of_text(""), Cell::of_text("done"), Cell::null(), Cell::null()});
+    REQUIRE_FALSE(bad_status);
+    CHECK(bad_status.error().starts_with("status: TEXT \"done\" is not running"));
 }

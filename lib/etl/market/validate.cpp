@@ -35,30 +35,37 @@ std::string invalid_reason(const Bar& bar, sys_seconds from, sys_seconds to) {
 }
 
 void validate_batch(BarBatch& batch, sys_seconds from, sys_seconds to) {
-    std::vector<Bar> good;
-    good.reserve(batch.bars.size());
-    for (auto& b : batch.bars) {
-        auto reason = invalid_reason(b, from, to);
-        if (reason.empty()) {
-            good.push_back(std::move(b));
-        } else {
-            batch.rejected.push_back({b.symbol, b.source, to_json(b), std::move(reason)});
+    // The valid bars are compacted in place (a batch of valid bars moves nothing).
+    auto& bars = batch.bars;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < bars.size(); ++i) {
+        auto reason = invalid_reason(bars[i], from, to);
+        if (!reason.empty()) {
+            batch.rejected.push_back({bars[i].symbol, bars[i].source, to_json(bars[i]), std::move(reason)});
+            continue;
         }
+        if (kept != i) bars[kept] = std::move(bars[i]);
+        ++kept;
     }
+    bars.erase(bars.begin() + static_cast<std::ptrdiff_t>(kept), bars.end());
+    // Already in strictly ascending order (the usual answer): nothing to sort, no duplicate.
+    const auto not_ascending = [](const Bar& a, const Bar& b) { return a.ts >= b.ts; };
+    if (std::adjacent_find(bars.begin(), bars.end(), not_ascending) == bars.end()) return;
     // stable_sort keeps response order among equal timestamps, so "later wins" means later in the response.
-    std::stable_sort(good.begin(), good.end(), [](const Bar& a, const Bar& b) { return a.ts < b.ts; });
-    std::vector<Bar> unique;
-    unique.reserve(good.size());
-    for (auto& b : good) {
-        if (!unique.empty() && unique.back().ts == b.ts) {
-            batch.rejected.push_back({unique.back().symbol, unique.back().source, to_json(unique.back()),
+    std::stable_sort(bars.begin(), bars.end(), [](const Bar& a, const Bar& b) { return a.ts < b.ts; });
+    std::size_t unique = 0;
+    for (std::size_t i = 0; i < bars.size(); ++i) {
+        if (unique > 0 && bars[unique - 1].ts == bars[i].ts) {
+            auto& superseded = bars[unique - 1];
+            batch.rejected.push_back({superseded.symbol, superseded.source, to_json(superseded),
                                       "duplicate timestamp: superseded by a later record for the same bar"});
-            unique.back() = std::move(b);
+            superseded = std::move(bars[i]);
         } else {
-            unique.push_back(std::move(b));
+            if (unique != i) bars[unique] = std::move(bars[i]);
+            ++unique;
         }
     }
-    batch.bars = std::move(unique);
+    bars.erase(bars.begin() + static_cast<std::ptrdiff_t>(unique), bars.end());
 }
 
 std::string to_json(const Bar& bar) {

@@ -13,8 +13,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cctype>
-#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -34,11 +35,18 @@ TableParity parity_of(std::string_view source_table, std::string_view target_tab
 
 bool named(std::string_view table, std::string_view name) { return util::iequals(table, name); }
 
-// One bar's share of the order-independent checksum: (epoch seconds, close as the shortest decimal of its
-// double), so 170.1 and 170.10 agree, and the sum is the same whatever order the rows come in.
+// One bar's share of the order-independent checksum: a hash of (epoch seconds, the close's double), so
+// 170.1 and 170.10 agree (a double has one shortest decimal, so this is as strict as comparing that
+// text), and the sum is the same whatever order the rows come in. The bytes are laid out explicitly
+// (little-endian), so the value is the same on every machine.
 std::uint64_t bar_hash(std::int64_t epoch, double close) {
-    const auto text = shortest_decimal(close);
-    return util::stable_hash(fmt::format("{}|{}", epoch, text ? *text : "?"));
+    const auto bits = std::bit_cast<std::uint64_t>(close == 0.0 ? 0.0 : close); // -0 is 0
+    std::array<char, 16> bytes{};
+    for (std::size_t i = 0; i < 8; ++i) {
+        bytes[i] = static_cast<char>((static_cast<std::uint64_t>(epoch) >> (8 * i)) & 0xff);
+        bytes[8 + i] = static_cast<char>((bits >> (8 * i)) & 0xff);
+    }
+    return util::stable_hash(std::string_view(bytes.data(), bytes.size()));
 }
 
 // The symbol a rejected row is recorded under: its symbol cell's text, "" when it has none.
@@ -391,25 +399,17 @@ void Migrator::bars(const MappedTable& t) {
     // The target side of each symbol's parity, read back after the load.
     for (auto& [key, sp] : parity) {
         if (!m_options.dry_run) {
-            const auto rows =
-                m_store.rows("SELECT extract(epoch FROM ts)::bigint, close FROM price_bars"
-                             " WHERE symbol = $1 AND timeframe = $2 AND ts >= $3 AND ts <= $4",
-                             {sp.symbol, sp.timeframe, util::format_instant(sp.first), util::format_instant(sp.last)});
             std::uint64_t sum = 0;
-            for (const auto& r : rows.rows) {
-                std::int64_t epoch = 0;
-                double close = 0.0;
-                const auto& e = r[0].value_or("0");
-                const auto& c = r[1].value_or("0");
-                std::from_chars(e.data(), e.data() + e.size(), epoch);
-                std::from_chars(c.data(), c.data() + c.size(), close);
+            std::uint64_t held = 0;
+            m_store.for_each_close(sp.symbol, key.second, {sp.first, sp.last}, [&](std::int64_t epoch, double close) {
                 sum += bar_hash(epoch, close);
-            }
+                ++held;
+            });
             sp.target_checksum = sum;
             if (!sp.matches())
                 util::log_warn("{} {}: the closes in price_bars differ from the source's ({} source rows; the target "
                                "holds {} from {} to {})",
-                               sp.symbol, sp.timeframe, sp.rows, rows.rows.size(), util::format_instant(sp.first),
+                               sp.symbol, sp.timeframe, sp.rows, held, util::format_instant(sp.first),
                                util::format_instant(sp.last));
         }
         m_result.symbols.push_back(std::move(sp));

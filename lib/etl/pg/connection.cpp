@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include <atomic>
+#include <bit>
 #include <charconv>
 #include <thread>
 
@@ -92,6 +93,22 @@ std::int64_t Result::get_int(int row, int col) const {
         throw DbError("", fmt::format("expected an integer from the database, got '{}'", text));
     return v;
 }
+namespace {
+std::uint64_t binary_8_bytes(const pg_result* r, int row, int col) {
+    if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 8 || PQfformat(r, col) != 1)
+        throw DbError("", "expected an 8-byte binary value from the database");
+    const auto* bytes = reinterpret_cast<const unsigned char*>(PQgetvalue(r, row, col));
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | bytes[i]; // network byte order
+    return v;
+}
+} // namespace
+std::int64_t Result::get_binary_int8(int row, int col) const {
+    return static_cast<std::int64_t>(binary_8_bytes(m_result.get(), row, col));
+}
+double Result::get_binary_float8(int row, int col) const {
+    return std::bit_cast<double>(binary_8_bytes(m_result.get(), row, col));
+}
 std::string_view Result::column_name(int col) const noexcept {
     const char* n = PQfname(m_result.get(), col);
     return n ? n : "";
@@ -167,6 +184,18 @@ Result Connection::exec(std::string_view sql, const Params& params, std::string_
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
     return exec_values(sql, values, context);
+}
+
+Result Connection::exec_binary(std::string_view sql, const Params& params, std::string_view context) {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    const std::string q(sql);
+    pg_result* r = PQexecParams(m_conn.get(), q.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                                nullptr, nullptr, 1);
+    const auto status = PQresultStatus(r);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(context, r);
+    return Result(r);
 }
 
 Result Connection::exec_values(std::string_view sql, std::span<const char* const> values, std::string_view context) {

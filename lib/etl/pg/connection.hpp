@@ -57,6 +57,10 @@ public:
     [[nodiscard]] std::int64_t get_int(int row, int col) const;          // throws DbError if not an integer
     [[nodiscard]] std::string_view column_name(int col) const noexcept;
     [[nodiscard]] std::uint64_t affected_rows() const noexcept; // PQcmdTuples
+    // A value of a result in binary format (Connection::exec_binary): int8 and float8, as PostgreSQL
+    // sends them (8 bytes, big-endian); throw DbError for a NULL or a value of another size.
+    [[nodiscard]] std::int64_t get_binary_int8(int row, int col) const;
+    [[nodiscard]] double get_binary_float8(int row, int col) const;
 
 private:
     std::unique_ptr<pg_result, ResultDeleter> m_result;
@@ -109,6 +113,9 @@ public:
     // statement is for, for error messages ("loading AAPL 1d bars").
     Result exec(std::string_view sql, std::string_view context);
     Result exec(std::string_view sql, const Params& params, std::string_view context);
+    // As exec, with every result value in binary format (read with Result::get_binary_*): no text to
+    // print on the server or to parse here, for reading many numbers.
+    Result exec_binary(std::string_view sql, const Params& params, std::string_view context);
     // Runs `sql` with the parameters $1, $2, ... taken from `args` (see Param): no vector of
     // std::to_string at the call site. Throws DbError.
     template <ContextText Context, class... Args>

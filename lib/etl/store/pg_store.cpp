@@ -589,6 +589,18 @@ Rows PgStore::rows(std::string_view sql, const std::vector<Value>& params) {
     return out;
 }
 
+void PgStore::for_each_close(std::string_view symbol, market::Timeframe timeframe, Window window,
+                             const std::function<void(std::int64_t, double)>& each) {
+    // Binary: neither side prints or parses a number (a migration's parity reads every bar back).
+    const auto r =
+        m_conn.exec_binary("SELECT extract(epoch FROM ts)::int8, close::float8 FROM price_bars"
+                           " WHERE symbol = $1 AND timeframe = $2 AND ts >= $3 AND ts <= $4",
+                           {std::string(symbol), std::string(market::to_code(timeframe)),
+                            util::format_instant(window.from), util::format_instant(window.to)},
+                           fmt::format("reading back the closes of {} {}", symbol, market::to_code(timeframe)));
+    for (int i = 0; i < r.rows(); ++i) each(r.get_binary_int8(i, 0), r.get_binary_float8(i, 1));
+}
+
 std::uint64_t PgStore::load_temp_table(std::string_view name, std::span<const std::string> columns,
                                        std::span<const Row> rows) {
     const std::string context = fmt::format("loading the temporary table {}", name);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -446,6 +447,35 @@ Rows SqliteStore::rows(std::string_view sql, const std::vector<Value>& params) t
         out.rows.push_back(std::move(row));
     }
     return out;
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
+}
+
+void SqliteStore::for_each_close(std::string_view symbol, market::Timeframe timeframe, Window window,
+                                 const std::function<void(std::int64_t, double)>& each) try {
+    auto s =
+        m_db.prepare("SELECT ts, close FROM price_bars WHERE symbol = ? AND timeframe = ? AND ts >= ? AND ts <= ?");
+    s.bind(1, symbol);
+    s.bind(2, market::to_code(timeframe));
+    s.bind(3, window.from);
+    s.bind(4, window.to);
+    while (s.step()) {
+        const auto ts = util::parse_instant(s.text(0));
+        if (!ts)
+            throw DataError(fmt::format("{}: price_bars holds ts '{}' for {}, which is not YYYY-MM-DDTHH:MM:SSZ: "
+                                        "repair the row or reload the symbol",
+                                        m_db.path(), s.text(0), symbol));
+        // A close stored as text (a decimal longer than a double holds) is read exactly as its text reads.
+        double close = 0.0;
+        if (s.column_type(1) == sqlite::Statement::ColumnType::text) {
+            const auto text = s.text(1);
+            std::from_chars(text.data(), text.data() + text.size(), close);
+        } else {
+            close = s.real(1);
+        }
+        each(ts->time_since_epoch().count(), close);
+    }
 } catch (const sqlite::SqliteError& e) {
     throw_if_unusable(e, m_db.path());
     throw;

@@ -11,6 +11,7 @@
 #include "etl/store/schema.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -143,6 +144,11 @@ public:
     // `columns` are quoted here, so any text is safe. Returns how many rows were loaded.
     virtual std::uint64_t load_temp_table(std::string_view name, std::span<const std::string> columns,
                                           std::span<const Row> rows) = 0;
+    // Calls each(epoch seconds of ts, close as a double) for every stored bar of `symbol` and
+    // `timeframe` inside `window`, in no particular order, streamed without holding the rows: what a
+    // per-symbol checksum of closes reads (etl-migrate-sqlite's parity).
+    virtual void for_each_close(std::string_view symbol, market::Timeframe timeframe, Window window,
+                                const std::function<void(std::int64_t, double)>& each) = 0;
 };
 
 // Every role, as open_store() gives it: what a job that records a run and loads data holds.

@@ -25,9 +25,11 @@ std::string to_lower(std::string_view s) {
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-               return std::tolower(x) == std::tolower(y);
-           });
+    // ASCII folding, as SQL and SQLite identifiers and our codes fold: no locale, and cheap enough for a
+    // per-row column lookup.
+    const auto fold = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + 32) : c; };
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                              [&](unsigned char x, unsigned char y) { return fold(x) == fold(y); });
 }
 
 std::string_view trim(std::string_view s) noexcept {

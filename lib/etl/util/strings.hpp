@@ -9,6 +9,7 @@ namespace etl::util {
 
 std::string to_upper(std::string_view s);
 std::string to_lower(std::string_view s);
+// Equal up to ASCII case (bytes outside A-Z compare as they are, whatever the locale).
 bool iequals(std::string_view a, std::string_view b) noexcept;
 std::string_view trim(std::string_view s) noexcept;
 // Splits on `sep`; empty fields are kept.

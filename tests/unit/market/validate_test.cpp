@@ -3,6 +3,7 @@
 #include "etl/providers/mock.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <cmath>
 #include <limits>
@@ -103,6 +104,33 @@ TEST_CASE("validate_batch rejects with reasons, sorts, and keeps the later of du
     CHECK_THAT(batch.rejected[0].raw, Catch::Contains("\"low\":\"-3\""));
     CHECK_THAT(batch.rejected[1].reason, Catch::Contains("duplicate timestamp"));
     CHECK(batch.rejected[1].symbol == "AAPL");
+}
+
+TEST_CASE("validate_batch keeps an ascending batch's order and closes the gaps its rejects leave", "[unit]") {
+    BarBatch batch;
+    for (unsigned d = 3; d <= 7; ++d) {
+        auto b = good_bar(ymd(2025, 3, d));
+        b.close = dec(fmt::format("10.{}", d).c_str());
+        if (d == 4 || d == 6) b.high = dec("0.5"); // below open and close
+        batch.bars.push_back(b);
+    }
+    validate_batch(batch, k_from, k_to);
+    REQUIRE(batch.bars.size() == 3);
+    CHECK(batch.bars[0].close.text == "10.3");
+    CHECK(batch.bars[1].close.text == "10.5");
+    CHECK(batch.bars[2].close.text == "10.7");
+    REQUIRE(batch.rejected.size() == 2);
+    CHECK_THAT(batch.rejected[0].raw, Catch::Contains("\"close\":\"10.4\""));
+    CHECK_THAT(batch.rejected[1].raw, Catch::Contains("\"close\":\"10.6\""));
+
+    // Every bar invalid: an empty batch, every one rejected.
+    BarBatch none;
+    auto bad = good_bar(ymd(2025, 3, 3));
+    bad.open = dec("-1");
+    none.bars = {bad, bad};
+    validate_batch(none, k_from, k_to);
+    CHECK(none.bars.empty());
+    CHECK(none.rejected.size() == 2);
 }
 
 TEST_CASE("mock bars are deterministic, valid and independent of the window asked", "[unit]") {

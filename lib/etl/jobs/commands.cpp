@@ -42,6 +42,10 @@ const std::vector<Command>& commands() {
         {"latest", "latest prices into latest_prices and Redis (latest_price:{SYMBOL})", latest_main},
         {"migrate-sqlite", "move a legacy SQLite market database (ours or Stockula's) into PostgreSQL/TimescaleDB",
          migrate_sqlite_main},
+        {"validate",
+         "data-quality checks over the stored data (ohlc, completeness, freshness, spikes, ...); exit 65 on "
+         "failure",
+         validate_main},
         {"calendar", "NYSE calendar: is DATE a session, its open and close, today-or-last session", calendar_main},
         {"assets", "manage the assets table: add, list, import FILE", assets_main},
         {"db", "database maintenance: migrate", db_main},

@@ -35,20 +35,6 @@ TableParity parity_of(std::string_view source_table, std::string_view target_tab
 
 bool named(std::string_view table, std::string_view name) { return util::iequals(table, name); }
 
-// One bar's share of the order-independent checksum: a hash of (epoch seconds, the close's double), so
-// 170.1 and 170.10 agree (a double has one shortest decimal, so this is as strict as comparing that
-// text), and the sum is the same whatever order the rows come in. The bytes are laid out explicitly
-// (little-endian), so the value is the same on every machine.
-std::uint64_t bar_hash(std::int64_t epoch, double close) {
-    const auto bits = std::bit_cast<std::uint64_t>(close == 0.0 ? 0.0 : close); // -0 is 0
-    std::array<char, 16> bytes{};
-    for (std::size_t i = 0; i < 8; ++i) {
-        bytes[i] = static_cast<char>((static_cast<std::uint64_t>(epoch) >> (8 * i)) & 0xff);
-        bytes[8 + i] = static_cast<char>((bits >> (8 * i)) & 0xff);
-    }
-    return util::stable_hash(std::string_view(bytes.data(), bytes.size()));
-}
-
 // The symbol a rejected row is recorded under: its symbol cell's text, "" when it has none.
 std::string raw_symbol(const MappedTable& t, const Row& r) {
     auto s = text_or_null(cell(t, r, "symbol"));
@@ -66,6 +52,16 @@ void add_reason(TableParity& p, const std::string& reason) {
 }
 
 } // namespace
+
+std::uint64_t close_hash(std::int64_t epoch, double close) {
+    const auto bits = std::bit_cast<std::uint64_t>(close == 0.0 ? 0.0 : close); // -0 is 0
+    std::array<char, 16> bytes{};
+    for (std::size_t i = 0; i < 8; ++i) {
+        bytes[i] = static_cast<char>((static_cast<std::uint64_t>(epoch) >> (8 * i)) & 0xff);
+        bytes[8 + i] = static_cast<char>((bits >> (8 * i)) & 0xff);
+    }
+    return util::stable_hash(std::string_view(bytes.data(), bytes.size()));
+}
 
 std::uint64_t MigrateResult::rejected() const noexcept {
     std::uint64_t n = 0;
@@ -316,7 +312,7 @@ void Migrator::bars(const MappedTable& t) {
                     part.window = {lo->ts, hi->ts};
                     market::validate_batch(part.batch, part.window.from, part.window.to);
                     for (const auto& bar : bars)
-                        part.checksum += bar_hash(bar.ts.time_since_epoch().count(), bar.close.value);
+                        part.checksum += close_hash(bar.ts.time_since_epoch().count(), bar.close.value);
                 }
                 const auto symbol = piece.symbol;
                 const bool ok = handover.put(std::move(piece));
@@ -402,7 +398,7 @@ void Migrator::bars(const MappedTable& t) {
             std::uint64_t sum = 0;
             std::uint64_t held = 0;
             m_store.for_each_close(sp.symbol, key.second, {sp.first, sp.last}, [&](std::int64_t epoch, double close) {
-                sum += bar_hash(epoch, close);
+                sum += close_hash(epoch, close);
                 ++held;
             });
             sp.target_checksum = sum;

@@ -33,6 +33,11 @@ struct MigrateOptions {
     std::int64_t run_id = 0;
 };
 
+// One bar's share of a per-symbol checksum of closes: a hash of (epoch seconds, the close as a
+// double), summed over the bars (the sum does not depend on their order). 170.1 and 170.10 agree: a
+// double has one shortest decimal. The same on every machine. etl-validate's parity uses it too.
+std::uint64_t close_hash(std::int64_t epoch, double close);
+
 // The parity of one (symbol, timeframe) of price_bars: the rows the source gave (valid ones), their
 // first and last bar, and an order-independent checksum of (ts, close) on each side, the target side
 // read back after the load (nullopt in a dry run).

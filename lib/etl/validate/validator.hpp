@@ -1,0 +1,68 @@
+// Runs etl-validate's checks against a store: loads the symbols in scope and the calendar the checks
+// expect into temporary tables, runs one statement per family (sql.hpp), and turns the sampled rows
+// into results. Records results in quality_runs / quality_results.
+#pragma once
+
+#include "etl/market/calendar.hpp"
+#include "etl/market/shard.hpp"
+#include "etl/store/store.hpp"
+#include "etl/validate/checks.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace etl::validate {
+
+struct ValidateOptions {
+    std::vector<std::string> symbols;    // named, normalised; empty: every asset of the shard
+    std::vector<std::string> checks;     // the checks to run (select_checks)
+    std::vector<std::string> timeframes; // "1d", "1h"
+    std::optional<std::chrono::sys_days> since;
+    market::Shard shard;
+    std::chrono::sys_seconds now{};
+    std::string against; // --against sqlite:PATH: the file (without the scheme); "" = none
+};
+
+// How far back session hours are laid out for hourly completeness without --since: hourly history is
+// kept for months, not decades.
+inline constexpr std::chrono::days k_hourly_lookback{730};
+
+class Validator {
+public:
+    Validator(store::Store& store, const market::TradingCalendar& calendar, ValidateOptions options,
+              Thresholds thresholds);
+
+    // Runs the checks; one result per check asked, in the table's order. Throws the store's errors.
+    std::vector<CheckResult> run();
+
+    // The symbols checked (known after run()).
+    [[nodiscard]] std::size_t symbols_checked() const noexcept { return m_symbols; }
+
+private:
+    struct Calendar; // the sessions and hours laid out
+    void load_scope();
+    Calendar load_calendar();
+    void run_family(const std::string& sql, std::vector<CheckResult>& results);
+    void parity(CheckResult& result);
+
+    store::Store& m_store;
+    const market::TradingCalendar& m_calendar;
+    ValidateOptions m_options;
+    Thresholds m_thresholds;
+    std::size_t m_symbols = 0;
+    std::vector<std::string> m_scope; // the symbols, for parity
+};
+
+// Records a validation run: one quality_runs row (linked to etl_runs `run_id`, 0 for none) and one
+// quality_results row per result with its sample. Returns the quality_runs id.
+std::int64_t record_results(store::Query& query, std::int64_t run_id, const std::string& scope, bool strict,
+                            std::span<const CheckResult> results);
+
+// A result's examples as the JSON array quality_results.samples holds.
+std::string samples_json(const CheckResult& result);
+
+} // namespace etl::validate

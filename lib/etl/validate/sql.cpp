@@ -85,11 +85,17 @@ struct GapSource {
     int seconds = 0;      // 86400 or 3600 when `table` is ""
 };
 
+// The clean case costs one pass and a hash aggregate: per symbol the first and last k and the count;
+// only the symbols whose count falls short are numbered again, in order, to find their gaps.
 std::string gap_ctes(const GapSource& g) {
     return fmt::format(
-        "g_{0} AS (SELECT symbol, timeframe, k, lag(k) OVER (PARTITION BY symbol, timeframe ORDER BY k) AS prev,"
-        " min(k) OVER (PARTITION BY symbol, timeframe) AS first_k, max(k) OVER (PARTITION BY symbol, timeframe) AS "
-        "last_k FROM ({1}) b WHERE k <= {2}),"
+        "b_{0} AS NOT MATERIALIZED (SELECT symbol, timeframe, k FROM ({1}) b WHERE k <= {2}),"
+        " a_{0} AS (SELECT symbol, timeframe, min(k) AS first_k, max(k) AS last_k, count(*) AS n FROM b_{0}"
+        " GROUP BY symbol, timeframe),"
+        " d_{0} AS (SELECT symbol, timeframe, first_k, last_k FROM a_{0} WHERE last_k - first_k + 1 > n OR last_k < "
+        "{2}),"
+        " g_{0} AS (SELECT b.symbol, b.timeframe, b.k, lag(b.k) OVER (PARTITION BY b.symbol, b.timeframe ORDER BY b.k)"
+        " AS prev, d.first_k, d.last_k FROM b_{0} b JOIN d_{0} d ON d.symbol = b.symbol AND d.timeframe = b.timeframe),"
         " m_{0} AS (SELECT symbol, timeframe, prev + 1 AS k1, k - 1 AS k2, first_k FROM g_{0} WHERE k - prev > 1"
         " UNION ALL SELECT symbol, timeframe, last_k + 1 AS k1, {2} AS k2, first_k FROM g_{0} WHERE k = last_k AND "
         "last_k < {2})",
@@ -254,23 +260,33 @@ std::string series_sql(const SqlScope& s, const Thresholds& t, bool spikes, bool
     if (!spikes && !stale) throw std::logic_error("series_sql: no check asked");
     const int w = t.spikes_window;
     const int k = t.stale_sessions;
-    const std::string part = "PARTITION BY symbol, timeframe ORDER BY ts";
+    // One ordering per symbol, and running sums over it: a statistic over the previous w rows is the
+    // difference of two running sums (lag), so each row costs the same whatever w and k are (a sliding
+    // frame would be recomputed row by row).
+    const std::string ord = "PARTITION BY symbol, timeframe ORDER BY ts";
     std::string out = fmt::format(
         "WITH s AS (SELECT p.symbol, p.timeframe, p.ts, {0} AS c, {1} AS v FROM price_bars p JOIN v_scope v ON"
         " v.symbol = p.symbol WHERE p.timeframe = '1d'{2} AND {3}),"
-        " r AS (SELECT s.*, lag(c) OVER ({4}) AS pc, ln(c / lag(c) OVER ({4})) AS r FROM s),"
-        " t AS (SELECT r.*, avg(r) OVER (PARTITION BY symbol, timeframe ORDER BY ts ROWS BETWEEN {5} PRECEDING AND 1 "
-        "PRECEDING) AS mu, avg(r * r) OVER (PARTITION BY symbol, timeframe ORDER BY ts ROWS BETWEEN {5} PRECEDING AND "
-        "1 PRECEDING) AS mu2, count(r) OVER (PARTITION BY symbol, timeframe ORDER BY ts ROWS BETWEEN {5} PRECEDING AND "
-        "1 PRECEDING) AS n, max(c) OVER (PARTITION BY symbol, timeframe ORDER BY ts ROWS BETWEEN {6} PRECEDING AND "
-        "CURRENT ROW) AS cmax, min(c) OVER (PARTITION BY symbol, timeframe ORDER BY ts ROWS BETWEEN {6} PRECEDING AND "
-        "CURRENT ROW) AS cmin, min(coalesce(v, 0)) OVER (PARTITION BY symbol, timeframe ORDER BY ts ROWS BETWEEN {6} "
-        "PRECEDING AND CURRENT ROW) AS vmin, count(*) OVER (PARTITION BY symbol, timeframe ORDER BY ts ROWS BETWEEN "
-        "{6} PRECEDING AND CURRENT ROW) AS kn FROM r),"
-        " u AS (SELECT t.*, CASE WHEN kn = {7} AND cmax = cmin AND vmin > 0 THEN 1 ELSE 0 END AS stale_now,"
-        " CASE WHEN mu2 - mu * mu > 0 AND n > 1 THEN sqrt((mu2 - mu * mu) * n / (n - 1)) ELSE 0 END AS sd FROM t),"
-        " z AS (SELECT u.*, lag(stale_now) OVER ({4}) AS stale_before FROM u)",
-        real(s, "p.close"), real(s, "p.volume"), since_filter(s, "p.ts"), comparable("p.close"), part, w, k - 1, k);
+        " q AS (SELECT s.*, lag(c) OVER ({4}) AS pc FROM s),"
+        " e AS (SELECT q.*, ln(c / pc) AS r, CASE WHEN c = pc THEN 1 ELSE 0 END AS same,"
+        " CASE WHEN v > 0 THEN 1 ELSE 0 END AS traded FROM q),"
+        " cum AS (SELECT e.*, coalesce(sum(r) OVER ({4} ROWS UNBOUNDED PRECEDING), 0) AS s1,"
+        " coalesce(sum(r * r) OVER ({4} ROWS UNBOUNDED PRECEDING), 0) AS s2, count(r) OVER ({4} ROWS UNBOUNDED "
+        "PRECEDING) AS sn, sum(same) OVER ({4} ROWS UNBOUNDED PRECEDING) AS se, sum(traded) OVER ({4} ROWS "
+        "UNBOUNDED PRECEDING) AS st FROM e),"
+        " l AS (SELECT cum.*, lag(ts, {6}) OVER ({4}) AS run_from,"
+        " lag(s1) OVER ({4}) - coalesce(lag(s1, {5}) OVER ({4}), 0) AS sum1,"
+        " lag(s2) OVER ({4}) - coalesce(lag(s2, {5}) OVER ({4}), 0) AS sum2,"
+        " lag(sn) OVER ({4}) - coalesce(lag(sn, {5}) OVER ({4}), 0) AS n,"
+        " CASE WHEN lag(se, {6}) OVER ({4}) IS NOT NULL AND se - lag(se, {6}) OVER ({4}) = {6} AND"
+        " st - coalesce(lag(st, {7}) OVER ({4}), 0) = {7} THEN 1 ELSE 0 END AS stale_now,"
+        " CASE WHEN lag(se, {7}) OVER ({4}) IS NOT NULL AND lag(se) OVER ({4}) - lag(se, {7}) OVER ({4}) = {6} AND"
+        " lag(st) OVER ({4}) - coalesce(lag(st, {8}) OVER ({4}), 0) = {7} THEN 1 ELSE 0 END AS stale_before"
+        " FROM cum),"
+        " z AS (SELECT l.*, CASE WHEN n > 1 AND sum2 - sum1 * sum1 / n > 0 THEN sqrt((sum2 - sum1 * sum1 / n) /"
+        " (n - 1)) ELSE 0 END AS sd FROM l)",
+        real(s, "p.close"), real(s, "p.volume"), since_filter(s, "p.ts"), comparable("p.close"), ord, w + 1, k - 1, k,
+        k + 1);
     std::vector<std::string> parts;
     if (spikes)
         parts.push_back(fmt::format(
@@ -283,10 +299,10 @@ std::string series_sql(const SqlScope& s, const Thresholds& t, bool spikes, bool
             number(t.spikes_k)));
     if (stale)
         parts.push_back(
-            fmt::format("SELECT 'stale' AS chk, symbol, timeframe, {0} AS ts, NULL AS ts_end, 'close ' || {1} "
-                        "|| ' unchanged for {2} bars while volume traded' AS detail, 1 AS weight, 0 AS "
-                        "severe FROM z WHERE stale_now = 1 AND coalesce(stale_before, 0) = 0",
-                        ts_text(s, "ts"), text("c"), k));
+            fmt::format("SELECT 'stale' AS chk, symbol, timeframe, {0} AS ts, {1} AS ts_end, 'close ' || {2} "
+                        "|| ' unchanged for {3} or more bars in a row while volume traded' AS detail, 1 AS weight, "
+                        "0 AS severe FROM z WHERE stale_now = 1 AND stale_before = 0",
+                        ts_text(s, "run_from"), ts_text(s, "ts"), text("c"), k));
     out += " " + parts[0];
     for (std::size_t i = 1; i < parts.size(); ++i) out += " UNION ALL " + parts[i];
     return out;

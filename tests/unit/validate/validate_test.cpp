@@ -149,9 +149,9 @@ TEST_CASE("validate: statements carry the thresholds and each dialect's spelling
     const auto pg = scope(store::Dialect::postgres);
     const auto lite = scope(store::Dialect::sqlite);
     const auto series = series_sql(pg, t, true, true);
-    CHECK_THAT(series, Contains("ROWS BETWEEN 30 PRECEDING AND 1 PRECEDING"));
-    CHECK_THAT(series, Contains("ROWS BETWEEN 5 PRECEDING AND CURRENT ROW"));
-    CHECK_THAT(series, Contains("kn = 6"));
+    CHECK_THAT(series, Contains("coalesce(lag(s1, 31) OVER")); // the previous 30 returns
+    CHECK_THAT(series, Contains("se - lag(se, 5) OVER (PARTITION BY symbol, timeframe ORDER BY ts) = 5 AND")); // 6 bars
+    CHECK_THAT(series, Contains("coalesce(lag(st, 7) OVER (PARTITION BY symbol, timeframe ORDER BY ts), 0) = 6"));
     CHECK_THAT(series, Contains("(r > 0.40546510810816438 OR r < -0.69314718055994529)")); // ln 1.5, ln 0.5
     CHECK_THAT(series_sql(lite, t, true, false), !Contains("'stale'"));
     t.spikes_max_abs_return = 2.0;

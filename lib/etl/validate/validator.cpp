@@ -74,6 +74,7 @@ void Validator::load_scope() {
     };
     if (!m_options.symbols.empty()) {
         for (const auto& symbol : m_options.symbols) {
+            if (!m_options.shard.owns(symbol)) continue; // another shard's
             if (auto a = m_store.find_asset(symbol)) {
                 add(*a);
             } else {
@@ -350,7 +351,7 @@ std::int64_t record_results(store::Query& query, std::int64_t run_id, const std:
         warned += r.status == "warn" ? 1U : 0U;
         failed += r.status == "fail" ? 1U : 0U;
     }
-    const auto status = overall_status(results, false);
+    const auto status = overall_status(results, strict);
     const auto ids = query.rows("INSERT INTO quality_runs (run_id, scope, strict, status, checks_run, checks_warn, "
                                 "checks_fail) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
                                 {run_id > 0 ? store::Value(std::to_string(run_id)) : std::nullopt, scope,

@@ -18,7 +18,7 @@
 namespace etl::validate {
 
 struct ValidateOptions {
-    std::vector<std::string> symbols;    // named, normalised; empty: every asset of the shard
+    std::vector<std::string> symbols;    // named, normalised (this shard's share is checked); empty: every asset of the shard
     std::vector<std::string> checks;     // the checks to run (select_checks)
     std::vector<std::string> timeframes; // "1d", "1h"
     std::optional<std::chrono::sys_days> since;
@@ -57,8 +57,9 @@ private:
     std::vector<std::string> m_scope; // the symbols, for parity
 };
 
-// Records a validation run: one quality_runs row (linked to etl_runs `run_id`, 0 for none) and one
-// quality_results row per result with its sample. Returns the quality_runs id.
+// Records a validation run: one quality_runs row (linked to etl_runs `run_id`, 0 for none; its status
+// the verdict, --strict counted) and one quality_results row per result with its sample. Returns the
+// quality_runs id.
 std::int64_t record_results(store::Query& query, std::int64_t run_id, const std::string& scope, bool strict,
                             std::span<const CheckResult> results);
 

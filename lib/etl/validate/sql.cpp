@@ -23,17 +23,34 @@ bool pg(const SqlScope& s) { return s.dialect == Dialect::postgres; }
 
 // Seconds since the epoch of a stored instant (NULL on SQLite for text that is no instant).
 std::string epoch(const SqlScope& s, const std::string& col) {
-    return pg(s) ? fmt::format("CAST(extract(epoch FROM {}) AS bigint)", col) : fmt::format("unixepoch({})", col);
+    // date_part is double precision (extract is numeric, several times slower per row).
+    return pg(s) ? fmt::format("CAST(floor(date_part('epoch', {})) AS bigint)", col) : fmt::format("unixepoch({})", col);
+}
+
+enum class Group { all, equities, crypto };
+
+// `col` names a symbol in scope (of `group`).
+std::string in_scope(const SqlScope& s, const std::string& col, Group group) {
+    if (!pg(s)) {
+        return fmt::format("{} IN (SELECT symbol FROM v_scope{})", col,
+                           group == Group::all        ? ""
+                           : group == Group::equities ? " WHERE asset_class <> 'crypto'"
+                                                      : " WHERE asset_class = 'crypto'");
+    }
+    std::vector<std::string> symbols;
+    if (group != Group::crypto) symbols = s.equities;
+    if (group != Group::equities) symbols.insert(symbols.end(), s.crypto.begin(), s.crypto.end());
+    return fmt::format("{} = ANY({})", col, text_array(symbols));
+}
+
+// An ordinal as text that sorts as the number does.
+std::string padded(const SqlScope& s, const std::string& e) {
+    return pg(s) ? fmt::format("lpad(CAST({} AS text), 12, '0')", e) : fmt::format("printf('%012d', {})", e);
 }
 // A stored instant as YYYY-MM-DDTHH:MM:SSZ text.
 std::string ts_text(const SqlScope& s, const std::string& col) {
     return pg(s) ? fmt::format("to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", col)
                  : fmt::format("CAST({} AS TEXT)", col);
-}
-// Seconds since the epoch as YYYY-MM-DDTHH:MM:SSZ text.
-std::string epoch_text(const SqlScope& s, const std::string& e) {
-    return pg(s) ? fmt::format("to_char(to_timestamp({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", e)
-                 : fmt::format("strftime('%Y-%m-%dT%H:%M:%SZ', {}, 'unixepoch')", e);
 }
 std::string text(const std::string& e) { return fmt::format("CAST({} AS TEXT)", e); }
 std::string real(const SqlScope& s, const std::string& e) {
@@ -74,48 +91,69 @@ std::string absolute_bound(double bound) {
     return fmt::format("(r > {} OR r < {})", number(std::log1p(bound)), number(std::log1p(-bound)));
 }
 
-// The rows of one timeframe and class group numbered along their expected sequence, as
-// (symbol, timeframe, k): the gaps between consecutive k are the missing bars.
+// The bars of one timeframe and class group numbered along their expected sequence, as
+// (symbol, timeframe, k), k NULL or negative for a bar on no expected slot: the gaps between
+// consecutive k are the missing bars.
 struct GapSource {
-    std::string name;     // CTE prefix
+    std::string name;     // CTE suffix
     std::string numbered; // SELECT symbol, timeframe, k ...
     std::int64_t last_k;  // the last k expected
     std::string unit;     // "sessions", "session hours", "days", "hours"
-    std::string table;    // v_sessions_t / v_hours_t: k -> ts; "" when k * seconds is the epoch
-    int seconds = 0;      // 86400 or 3600 when `table` is ""
 };
 
-// The clean case costs one pass and a hash aggregate: per symbol the first and last k and the count;
-// only the symbols whose count falls short are numbered again, in order, to find their gaps.
+// The clean case costs one pass and a hash aggregate: per symbol the first and last k and the count,
+// which also give the missing bars after the last one. Only symbols with a gap inside their range are
+// numbered again, in order, to find where.
 std::string gap_ctes(const GapSource& g) {
     return fmt::format(
-        "b_{0} AS NOT MATERIALIZED (SELECT symbol, timeframe, k FROM ({1}) b WHERE k <= {2}),"
-        " a_{0} AS (SELECT symbol, timeframe, min(k) AS first_k, max(k) AS last_k, count(*) AS n FROM b_{0}"
-        " GROUP BY symbol, timeframe),"
-        " d_{0} AS (SELECT symbol, timeframe, first_k, last_k FROM a_{0} WHERE last_k - first_k + 1 > n OR last_k < "
-        "{2}),"
+        "b_{0} AS NOT MATERIALIZED (SELECT symbol, timeframe, k FROM ({1}) b WHERE k >= 0 AND k <= {2}),"
+        // FILTER, not WHERE: the planner then sizes the aggregate for every bar and hashes it.
+        " a_{0} AS (SELECT symbol, timeframe, min(k) FILTER (WHERE k >= 0 AND k <= {2}) AS first_k,"
+        " max(k) FILTER (WHERE k >= 0 AND k <= {2}) AS last_k, count(*) FILTER (WHERE k >= 0 AND k <= {2}) AS n"
+        " FROM ({1}) b GROUP BY symbol, timeframe HAVING count(*) FILTER (WHERE k >= 0 AND k <= {2}) > 0),"
         " g_{0} AS (SELECT b.symbol, b.timeframe, b.k, lag(b.k) OVER (PARTITION BY b.symbol, b.timeframe ORDER BY b.k)"
-        " AS prev, d.first_k, d.last_k FROM b_{0} b JOIN d_{0} d ON d.symbol = b.symbol AND d.timeframe = b.timeframe),"
-        " m_{0} AS (SELECT symbol, timeframe, prev + 1 AS k1, k - 1 AS k2, first_k FROM g_{0} WHERE k - prev > 1"
-        " UNION ALL SELECT symbol, timeframe, last_k + 1 AS k1, {2} AS k2, first_k FROM g_{0} WHERE k = last_k AND "
-        "last_k < {2})",
+        " AS prev, a.first_k, a.n FROM b_{0} b JOIN a_{0} a ON a.symbol = b.symbol AND a.timeframe = b.timeframe"
+        " WHERE a.last_k - a.first_k + 1 > a.n),"
+        " m_{0} AS (SELECT symbol, timeframe, prev + 1 AS k1, k - 1 AS k2, first_k, n FROM g_{0} WHERE k - prev > 1"
+        " UNION ALL SELECT symbol, timeframe, last_k + 1 AS k1, {2} AS k2, first_k, n FROM a_{0} WHERE last_k < {2})",
         g.name, g.numbered, g.last_k);
 }
 
 std::string gap_select(const SqlScope& s, const GapSource& g, double ratio) {
-    const std::string ts1 = g.table.empty() ? epoch_text(s, fmt::format("m.k1 * {}", g.seconds)) : ts_text(s, "t1.ts");
-    const std::string ts2 = g.table.empty() ? epoch_text(s, fmt::format("m.k2 * {}", g.seconds)) : ts_text(s, "t2.ts");
-    const std::string joins =
-        g.table.empty() ? std::string()
-                        : fmt::format(" LEFT JOIN {0} t1 ON t1.k = m.k1 LEFT JOIN {0} t2 ON t2.k = m.k2", g.table);
     return fmt::format(
-        "SELECT 'completeness' AS chk, m.symbol, m.timeframe, {0} AS ts, {1} AS ts_end, '{2}' AS detail,"
-        " m.k2 - m.k1 + 1 AS weight, CASE WHEN sum(m.k2 - m.k1 + 1) OVER (PARTITION BY m.symbol, m.timeframe) >"
-        " {3} * ({4} - m.first_k + 1) THEN 1 ELSE 0 END AS severe FROM m_{5} m{6}",
-        ts1, ts2, g.unit, number(ratio), g.last_k, g.name, joins);
+        "SELECT 'completeness' AS chk, symbol, timeframe, {0} AS ts, {1} AS ts_end, '{2}' AS detail,"
+        " k2 - k1 + 1 AS weight, CASE WHEN {3} - first_k + 1 - n > {4} * ({3} - first_k + 1) THEN 1 ELSE 0 END AS"
+        " severe FROM m_{5}",
+        padded(s, "k1"), padded(s, "k2"), g.unit, g.last_k, number(ratio), g.name);
 }
 
 } // namespace
+
+std::string int_array(const std::vector<std::int64_t>& values) {
+    std::string out = "{";
+    for (const auto v : values) {
+        if (out.size() > 1) out += ',';
+        out += std::to_string(v);
+    }
+    return out + "}";
+}
+
+std::string text_array(const std::vector<std::string>& values) {
+    // An array literal of quoted elements, itself a quoted SQL literal: \ and " escaped inside an
+    // element, ' doubled for the SQL string.
+    std::string out = "CAST('{";
+    for (const auto& v : values) {
+        if (out.size() > 7) out += ',';
+        out += '"';
+        for (const char c : v) {
+            if (c == '\\' || c == '"') out += '\\';
+            if (c == '\'') out += '\'';
+            out += c;
+        }
+        out += '"';
+    }
+    return out + "}' AS text[])";
+}
 
 std::string instant_literal(store::Dialect d, std::chrono::sys_seconds t) {
     const auto text = util::format_instant(t);
@@ -137,24 +175,30 @@ std::string bars_sql(const SqlScope& s, bool ohlc, bool alignment) {
                              k_price_bound, text("p.volume"));
     ohlc_case += " END";
 
-    const auto e = epoch(s, "p.ts");
     std::string align_case = "CASE";
-    if (!pg(s)) {
+    if (pg(s)) {
+        // Truncation in UTC, whatever the session's TimeZone; sub-second offsets count too.
+        align_case += " WHEN p.timeframe = '1h' AND date_trunc('hour', p.ts AT TIME ZONE 'UTC') <> p.ts AT TIME ZONE "
+                      "'UTC' THEN 'hourly bar not on the hour'";
+        align_case += " WHEN p.timeframe <> '1h' AND date_trunc('day', p.ts AT TIME ZONE 'UTC') <> p.ts AT TIME ZONE "
+                      "'UTC' THEN p.timeframe || ' bar not at 00:00 UTC'";
+    } else {
+        const auto e = epoch(s, "p.ts");
         align_case += fmt::format(" WHEN {} IS NULL THEN 'ts ' || {} || ' is not an instant'", e, text("p.ts"));
         align_case += " WHEN strftime('%Y-%m-%dT%H:%M:%SZ', p.ts) <> p.ts THEN 'ts ' || p.ts || ' is not written "
                       "YYYY-MM-DDTHH:MM:SSZ'";
+        align_case += fmt::format(" WHEN p.timeframe = '1h' AND {} % 3600 <> 0 THEN 'hourly bar not on the hour'", e);
+        align_case += fmt::format(
+            " WHEN p.timeframe <> '1h' AND {} % 86400 <> 0 THEN p.timeframe || ' bar not at 00:00 UTC'", e);
     }
-    align_case += fmt::format(" WHEN p.timeframe = '1h' AND {} % 3600 <> 0 THEN 'hourly bar not on the hour'", e);
-    align_case +=
-        fmt::format(" WHEN p.timeframe <> '1h' AND {} % 86400 <> 0 THEN p.timeframe || ' bar not at 00:00 UTC'", e);
     align_case += " END";
 
     std::string out =
         fmt::format("WITH bad AS (SELECT * FROM (SELECT p.symbol, p.timeframe, p.ts, {} AS ohlc, {} AS alignment"
-                    " FROM price_bars p JOIN v_scope v ON v.symbol = p.symbol WHERE p.timeframe IN ({}){}) x"
+                    " FROM price_bars p WHERE p.timeframe IN ({}) AND {}{}) x"
                     " WHERE {})",
                     ohlc ? ohlc_case : "NULL", alignment ? align_case : "NULL", timeframe_list(s),
-                    since_filter(s, "p.ts"),
+                    in_scope(s, "p.symbol", Group::all), since_filter(s, "p.ts"),
                     ohlc && alignment ? "ohlc IS NOT NULL OR alignment IS NOT NULL"
                     : ohlc            ? "ohlc IS NOT NULL"
                                       : "alignment IS NOT NULL");
@@ -178,49 +222,108 @@ std::string duplicates_sql(const SqlScope& s) {
         "SELECT 'duplicates' AS chk, p.symbol, p.timeframe, strftime('%Y-%m-%dT%H:%M:%SZ', min(p.ts)) AS ts,"
         " NULL AS ts_end, count(*) || ' rows for one instant: ' || group_concat(p.ts, ', ') AS detail,"
         " count(*) - 1 AS weight, 0 AS severe"
-        " FROM price_bars p JOIN v_scope v ON v.symbol = p.symbol"
-        " WHERE p.timeframe IN ({}){} AND unixepoch(p.ts) IS NOT NULL"
+        " FROM price_bars p"
+        " WHERE p.timeframe IN ({}) AND {}{} AND unixepoch(p.ts) IS NOT NULL"
         " GROUP BY p.symbol, p.timeframe, unixepoch(p.ts) HAVING count(*) > 1",
-        timeframe_list(s), since_filter(s, "p.ts"));
+        timeframe_list(s), in_scope(s, "p.symbol", Group::all), since_filter(s, "p.ts"));
 }
+
+namespace {
+
+// PostgreSQL, stocks/ETFs/indices: one pass that aggregates per symbol (first and last bar, bars on
+// expected slots) and, from the calendar arrays, how many expected bars lie between; only symbols with
+// a gap inside their range are numbered again, in order, to say where.
+std::string calendar_gaps(const SqlScope& s, const std::string& name, std::string_view tf, int seconds,
+                          std::int64_t first, const std::string& is, const std::string& through, std::int64_t total,
+                          std::string_view unit, double ratio) {
+    const auto slot = [&](const std::string& col) {
+        return fmt::format("(CAST(floor(date_part('epoch', {})) AS bigint) / {} - {} + 1)", col, seconds, first);
+    };
+    const auto is_at = [&](const std::string& index) { return fmt::format("(CAST('{}' AS int[]))[{}]", is, index); };
+    const auto through_at = [&](const std::string& index) {
+        return fmt::format("(CAST('{}' AS int[]))[{}]", through, index);
+    };
+    return fmt::format(
+        "a_{0} AS (SELECT p.symbol, p.timeframe, min(p.ts) AS t0, max(p.ts) AS t1, sum({1}) AS present FROM price_bars p"
+        " WHERE p.timeframe = '{2}' AND {3}{4} GROUP BY p.symbol, p.timeframe),"
+        // before: expected bars before the first one's slot; upto: through the last one's slot.
+        " c_{0} AS (SELECT symbol, timeframe, coalesce(present, 0) AS present,"
+        " CASE WHEN {5} < 1 THEN 0 ELSE coalesce({6}, {7}) END AS before,"
+        " CASE WHEN {8} < 1 THEN 0 ELSE coalesce({9}, {7}) END AS upto FROM a_{0}),"
+        " d_{0} AS (SELECT symbol, timeframe, upto - before - present AS inside, {7} - upto AS after,"
+        " CASE WHEN {7} - before - present > {10} * ({7} - before) THEN 1 ELSE 0 END AS severe, before FROM c_{0}"
+        " WHERE {7} - before - present > 0),"
+        " g_{0} AS (SELECT x.symbol, x.timeframe, x.k, lag(x.k) OVER (PARTITION BY x.symbol, x.timeframe ORDER BY x.k)"
+        " AS prev, x.before, x.severe FROM (SELECT p.symbol, p.timeframe, {11} - 1 AS k, d.before, d.severe FROM"
+        " price_bars p JOIN d_{0} d ON d.symbol = p.symbol AND d.timeframe = p.timeframe WHERE d.inside > 0{4}"
+        " AND {12} = 1) x),"
+        " m_{0} AS (SELECT symbol, timeframe, before AS k1, k - 1 AS k2, severe FROM g_{0} WHERE prev IS NULL AND"
+        " k > before"
+        " UNION ALL SELECT symbol, timeframe, prev + 1 AS k1, k - 1 AS k2, severe FROM g_{0} WHERE k - prev > 1"
+        " UNION ALL SELECT symbol, timeframe, upto AS k1, {7} - 1 AS k2, severe FROM d_{0} JOIN c_{0} USING (symbol,"
+        " timeframe, before) WHERE after > 0)",
+        name, is_at(slot("p.ts")), tf, in_scope(s, "p.symbol", Group::equities), since_filter(s, "p.ts"),
+        slot("t0") + " - 1", through_at(slot("t0") + " - 1"), total, slot("t1"), through_at(slot("t1")),
+        number(ratio), through_at(slot("p.ts")), is_at(slot("p.ts")));
+    (void)unit;
+}
+
+} // namespace
 
 std::string completeness_sql(const SqlScope& s, const Thresholds& t) {
     std::vector<GapSource> sources;
+    std::vector<std::pair<std::string, std::string>> calendar; // PostgreSQL equities: (CTEs, unit)
     const auto now_epoch = s.now.time_since_epoch().count();
     const auto since = since_filter(s, "p.ts");
+    const auto e = epoch(s, "p.ts");
+    // SQLite, stocks/ETFs/indices: the ordinal of the bar's session (hour) from the table of them.
+    const auto equity_source = [&](std::string_view tf, std::string_view table) {
+        return fmt::format("SELECT p.symbol, p.timeframe, c.k FROM price_bars p JOIN {} c ON c.ts = p.ts WHERE "
+                           "p.timeframe = '{}' AND {}{}",
+                           table, tf, in_scope(s, "p.symbol", Group::equities), since);
+    };
+    // Crypto: every UTC day (hour) since the epoch is one.
+    const auto crypto_source = [&](std::string_view tf, int seconds) {
+        return fmt::format("SELECT p.symbol, p.timeframe, {0} / {1} AS k FROM price_bars p WHERE p.timeframe = '{2}' "
+                           "AND {3}{4} AND {0} % {1} = 0",
+                           e, seconds, tf, in_scope(s, "p.symbol", Group::crypto), since);
+    };
+    const bool equities = !pg(s) || !s.equities.empty();
+    const bool crypto = !pg(s) || !s.crypto.empty();
     if (checks_timeframe(s, "1d")) {
-        if (s.last_session_k >= 0)
-            sources.push_back({"ed",
-                               "SELECT p.symbol, p.timeframe, c.k FROM price_bars p JOIN v_scope v ON v.symbol = "
-                               "p.symbol AND v.asset_class <> 'crypto' JOIN v_sessions_t c ON c.ts = p.ts WHERE "
-                               "p.timeframe = '1d'" +
-                                   since,
-                               s.last_session_k, "sessions", "v_sessions_t", 0});
-        sources.push_back({"cd",
-                           fmt::format("SELECT p.symbol, p.timeframe, {0} / 86400 AS k FROM price_bars p JOIN v_scope "
-                                       "v ON v.symbol = p.symbol AND v.asset_class = 'crypto' WHERE p.timeframe = "
-                                       "'1d'{1} AND {0} % 86400 = 0",
-                                       epoch(s, "p.ts"), since),
-                           now_epoch / 86400 - 1, "days", "", 86400});
+        if (equities && s.last_session_k >= 0) {
+            if (pg(s))
+                calendar.emplace_back(calendar_gaps(s, "ed", "1d", 86400, s.first_day, s.day_is_session,
+                                                    s.sessions_through_day, s.last_session_k + 1, "sessions",
+                                                    t.max_missing_ratio),
+                                      "sessions");
+            else
+                sources.push_back({"ed", equity_source("1d", "v_sessions_t"), s.last_session_k, "sessions"});
+        }
+        if (crypto) sources.push_back({"cd", crypto_source("1d", 86400), now_epoch / 86400 - 1, "days"});
     }
     if (checks_timeframe(s, "1h")) {
-        if (s.last_hour_k >= 0)
-            sources.push_back({"eh",
-                               "SELECT p.symbol, p.timeframe, c.k FROM price_bars p JOIN v_scope v ON v.symbol = "
-                               "p.symbol AND v.asset_class <> 'crypto' JOIN v_hours_t c ON c.ts = p.ts WHERE "
-                               "p.timeframe = '1h'" +
-                                   since,
-                               s.last_hour_k, "session hours", "v_hours_t", 0});
-        sources.push_back({"ch",
-                           fmt::format("SELECT p.symbol, p.timeframe, {0} / 3600 AS k FROM price_bars p JOIN v_scope v "
-                                       "ON v.symbol = p.symbol AND v.asset_class = 'crypto' WHERE p.timeframe = "
-                                       "'1h'{1} AND {0} % 3600 = 0",
-                                       epoch(s, "p.ts"), since),
-                           now_epoch / 3600 - 1, "hours", "", 3600});
+        if (equities && s.last_hour_k >= 0) {
+            if (pg(s))
+                calendar.emplace_back(calendar_gaps(s, "eh", "1h", 3600, s.first_hour, s.hour_is_session,
+                                                    s.session_hours_through_hour, s.last_hour_k + 1, "session hours",
+                                                    t.max_missing_ratio),
+                                      "session hours");
+            else
+                sources.push_back({"eh", equity_source("1h", "v_hours_t"), s.last_hour_k, "session hours"});
+        }
+        if (crypto) sources.push_back({"ch", crypto_source("1h", 3600), now_epoch / 3600 - 1, "hours"});
     }
-    if (sources.empty()) return {};
+    if (sources.empty() && calendar.empty()) return {};
     std::string ctes;
     std::string selects;
+    for (const auto& [cte, unit] : calendar) {
+        const auto name = unit == "sessions" ? "ed" : "eh";
+        ctes += (ctes.empty() ? "WITH " : ", ") + cte;
+        selects += fmt::format("{}SELECT 'completeness' AS chk, symbol, timeframe, {} AS ts, {} AS ts_end, '{}' AS "
+                               "detail, k2 - k1 + 1 AS weight, severe FROM m_{}",
+                               selects.empty() ? " " : " UNION ALL ", padded(s, "k1"), padded(s, "k2"), unit, name);
+    }
     for (const auto& g : sources) {
         ctes += (ctes.empty() ? "WITH " : ", ") + gap_ctes(g);
         selects += (selects.empty() ? " " : " UNION ALL ") + gap_select(s, g, t.max_missing_ratio);
@@ -260,52 +363,35 @@ std::string series_sql(const SqlScope& s, const Thresholds& t, bool spikes, bool
     if (!spikes && !stale) throw std::logic_error("series_sql: no check asked");
     const int w = t.spikes_window;
     const int k = t.stale_sessions;
-    // One ordering per symbol, and running sums over it: a statistic over the previous w rows is the
-    // difference of two running sums (lag), so each row costs the same whatever w and k are (a sliding
-    // frame would be recomputed row by row).
+    // Three window passes over one ordering per symbol. The mean of the previous w log returns
+    // telescopes to ln(close[i-1] / close[i-1-w]) / w; their squares are a sliding sum; a stale run is
+    // k - 1 flagged steps (same close, volume on both bars) in a row.
     const std::string ord = "PARTITION BY symbol, timeframe ORDER BY ts";
-    std::string out = fmt::format(
-        "WITH s AS (SELECT p.symbol, p.timeframe, p.ts, {0} AS c, {1} AS v FROM price_bars p JOIN v_scope v ON"
-        " v.symbol = p.symbol WHERE p.timeframe = '1d'{2} AND {3}),"
-        " q AS (SELECT s.*, lag(c) OVER ({4}) AS pc FROM s),"
-        " e AS (SELECT q.*, ln(c / pc) AS r, CASE WHEN c = pc THEN 1 ELSE 0 END AS same,"
-        " CASE WHEN v > 0 THEN 1 ELSE 0 END AS traded FROM q),"
-        " cum AS (SELECT e.*, coalesce(sum(r) OVER ({4} ROWS UNBOUNDED PRECEDING), 0) AS s1,"
-        " coalesce(sum(r * r) OVER ({4} ROWS UNBOUNDED PRECEDING), 0) AS s2, count(r) OVER ({4} ROWS UNBOUNDED "
-        "PRECEDING) AS sn, sum(same) OVER ({4} ROWS UNBOUNDED PRECEDING) AS se, sum(traded) OVER ({4} ROWS "
-        "UNBOUNDED PRECEDING) AS st FROM e),"
-        " l AS (SELECT cum.*, lag(ts, {6}) OVER ({4}) AS run_from,"
-        " lag(s1) OVER ({4}) - coalesce(lag(s1, {5}) OVER ({4}), 0) AS sum1,"
-        " lag(s2) OVER ({4}) - coalesce(lag(s2, {5}) OVER ({4}), 0) AS sum2,"
-        " lag(sn) OVER ({4}) - coalesce(lag(sn, {5}) OVER ({4}), 0) AS n,"
-        " CASE WHEN lag(se, {6}) OVER ({4}) IS NOT NULL AND se - lag(se, {6}) OVER ({4}) = {6} AND"
-        " st - coalesce(lag(st, {7}) OVER ({4}), 0) = {7} THEN 1 ELSE 0 END AS stale_now,"
-        " CASE WHEN lag(se, {7}) OVER ({4}) IS NOT NULL AND lag(se) OVER ({4}) - lag(se, {7}) OVER ({4}) = {6} AND"
-        " lag(st) OVER ({4}) - coalesce(lag(st, {8}) OVER ({4}), 0) = {7} THEN 1 ELSE 0 END AS stale_before"
-        " FROM cum),"
-        " z AS (SELECT l.*, CASE WHEN n > 1 AND sum2 - sum1 * sum1 / n > 0 THEN sqrt((sum2 - sum1 * sum1 / n) /"
-        " (n - 1)) ELSE 0 END AS sd FROM l)",
-        real(s, "p.close"), real(s, "p.volume"), since_filter(s, "p.ts"), comparable("p.close"), ord, w + 1, k - 1, k,
-        k + 1);
-    std::vector<std::string> parts;
-    if (spikes)
-        parts.push_back(fmt::format(
-            "SELECT 'spikes' AS chk, symbol, timeframe, {0} AS ts, NULL AS ts_end, 'close ' || {1} || ' after ' || {2} "
-            "|| ': a return of ' || {3} || '%' || CASE WHEN n = {4} AND sd > 0 THEN ', ' || {5} || ' standard "
-            "deviations of the previous {4} returns' ELSE '' END AS detail, 1 AS weight, 0 AS severe FROM z"
-            " WHERE r IS NOT NULL AND ({6} OR (n = {4} AND abs(r) > {7} * sd))",
-            ts_text(s, "ts"), text("c"), text("pc"), rounded(s, "(c / pc - 1) * 100", 2), w,
-            rounded(s, "abs(r) / (CASE WHEN sd > 0 THEN sd ELSE 1 END)", 1), absolute_bound(t.spikes_max_abs_return),
-            number(t.spikes_k)));
-    if (stale)
-        parts.push_back(
-            fmt::format("SELECT 'stale' AS chk, symbol, timeframe, {0} AS ts, {1} AS ts_end, 'close ' || {2} "
-                        "|| ' unchanged for {3} or more bars in a row while volume traded' AS detail, 1 AS weight, "
-                        "0 AS severe FROM z WHERE stale_now = 1 AND stale_before = 0",
-                        ts_text(s, "run_from"), ts_text(s, "ts"), text("c"), k));
-    out += " " + parts[0];
-    for (std::size_t i = 1; i < parts.size(); ++i) out += " UNION ALL " + parts[i];
-    return out;
+    const auto spike = fmt::format("(r IS NOT NULL AND ({} OR (mu IS NOT NULL AND abs(r) > {} * sd)))",
+                                   absolute_bound(t.spikes_max_abs_return), number(t.spikes_k));
+    const auto stale_run = fmt::format("fs = {}", k - 1);
+    std::string where = spikes && stale ? spike + " OR " + stale_run : spikes ? spike : stale_run;
+    return fmt::format(
+        "WITH s AS (SELECT p.symbol, p.timeframe, p.ts, {0} AS c, {1} AS v FROM price_bars p WHERE p.timeframe = '1d'"
+        " AND {2}{3} AND {4}),"
+        " l1 AS (SELECT s.*, lag(c) OVER ({5}) AS pc, lag(v) OVER ({5}) AS pv, lag(c, {6}) OVER ({5}) AS pcw,"
+        " lag(ts, {7}) OVER ({5}) AS run_from, row_number() OVER ({5}) AS rn FROM s),"
+        " e AS (SELECT l1.*, ln(c / pc) AS r, CASE WHEN c = pc AND v > 0 AND pv > 0 THEN 1 ELSE 0 END AS f FROM l1),"
+        " l2 AS (SELECT e.*, sum(r * r) OVER ({5} ROWS BETWEEN {8} PRECEDING AND 1 PRECEDING) AS sq,"
+        " sum(f) OVER ({5} ROWS BETWEEN {9} PRECEDING AND CURRENT ROW) AS fs FROM e),"
+        " z AS (SELECT l2.*, CASE WHEN rn > {6} THEN ln(pc / pcw) / {8} END AS mu FROM l2),"
+        " z2 AS (SELECT z.*, CASE WHEN mu IS NOT NULL AND sq - {8} * mu * mu > 0 THEN sqrt((sq - {8} * mu * mu) / "
+        "({8} - 1)) ELSE 0 END AS sd FROM z)"
+        " SELECT CASE WHEN {10} THEN 'stale' ELSE 'spikes' END AS chk, symbol, timeframe,"
+        " CASE WHEN {10} THEN {11} ELSE {12} END AS ts, CASE WHEN {10} THEN {12} END AS ts_end,"
+        " CASE WHEN {10} THEN 'close ' || {13} || ' unchanged for {14} or more bars in a row while volume traded'"
+        " ELSE 'close ' || {13} || ' after ' || {15} || ': a return of ' || {16} || '%' || CASE WHEN mu IS NOT NULL"
+        " AND sd > 0 THEN ', ' || {17} || ' standard deviations of the previous {8} returns' ELSE '' END END AS"
+        " detail, 1 AS weight, 0 AS severe FROM z2 WHERE {18}",
+        real(s, "p.close"), real(s, "p.volume"), in_scope(s, "p.symbol", Group::all), since_filter(s, "p.ts"),
+        comparable("p.close"), ord, w + 1, k - 1, w, k - 2, stale ? stale_run : "1 = 0", ts_text(s, "run_from"),
+        ts_text(s, "ts"), text("c"), k, text("pc"), rounded(s, "(c / pc - 1) * 100", 2),
+        rounded(s, "abs(r) / (CASE WHEN sd > 0 THEN sd ELSE 1 END)", 1), where);
 }
 
 std::string drift_sql(const SqlScope& s, const Thresholds& t) {
@@ -318,7 +404,7 @@ std::string drift_sql(const SqlScope& s, const Thresholds& t) {
         "{6} AND p.ts >= {7}) x WHERE abs({8} / {9} - 1) * 100 > {10}",
         ts_text(s, "x.as_of"), text("x.price"),
         rounded(s, fmt::format("({} / {} - 1) * 100", real(s, "x.price"), real(s, "x.close")), 2), text("x.close"),
-        ts_text(s, "x.ts"), positive_finite("p.close"), positive_finite("l.price"), day_start(s, "l.as_of"),
+        ts_text(s, "x.ts"), comparable("p.close"), comparable("l.price"), day_start(s, "l.as_of"),
         real(s, "x.price"), real(s, "x.close"), number(t.drift_max_pct));
 }
 

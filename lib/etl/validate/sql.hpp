@@ -2,17 +2,24 @@
 // runs in the database (window functions, joins with the calendar the caller loaded into temporary
 // tables); only the failing rows' count and a bounded sample come back. Pure text: no store here.
 //
-// The temporary tables the statements read (the Validator creates them):
-//   v_scope (symbol, asset_class, active)  the symbols checked, active '1' or '0'
-//   v_sessions_t (k, ts)                    NYSE sessions in order (k = 0, 1, ...), ts = the date at
-//                                           00:00 UTC, up to the last completed session
-//   v_hours_t (k, ts)                       the regular-session hour starts of those sessions, in order
+// What the statements read besides the store's tables:
+//   v_scope (symbol, asset_class, active)  a temporary table of the symbols checked, active '1' or '0'
+//                                           (freshness and drift, which go symbol by symbol)
+//   PostgreSQL: the symbols, and the calendar as arrays from a day (hour) number to the session (session
+//     hour) ordinal, written into the statement as constants: the big scans then stay parallel-safe (a
+//     temporary table is not) and each bar finds its session by subscript, not by a join.
+//   SQLite: v_scope for the symbols, and the temporary tables
+//     v_sessions_t (k, ts)  NYSE sessions in order (k = 0, 1, ...), ts = the date at 00:00 UTC, up to
+//                           the last completed session
+//     v_hours_t (k, ts)     the regular-session hour starts of those sessions, in order
 //
 // Each family statement yields rows (chk, symbol, timeframe, ts, ts_end, detail, weight, severe): a
 // finding of check `chk`, its instant (text, YYYY-MM-DDTHH:MM:SSZ) and, for a range, its last instant;
 // `weight` failing rows; `severe` 1 when it fails whatever the check's level (completeness above
-// max_missing_ratio). sampled() wraps one so that at most k_examples_kept rows per check come back,
-// each with the check's total weight and whether any finding was severe.
+// max_missing_ratio). Completeness rows give the range as ordinals instead (ts and ts_end are k1 and k2
+// as 12-digit text; detail is the unit: sessions, session hours, days, hours), which the caller turns
+// into instants. sampled() wraps one so that at most k_examples_kept rows per check come back, each
+// with the check's total weight and whether any finding was severe.
 #pragma once
 
 #include "etl/store/schema.hpp"
@@ -33,14 +40,30 @@ struct SqlScope {
     store::Dialect dialect = store::Dialect::postgres;
     std::vector<std::string> timeframes;           // "1d", "1h": the bars checked
     std::optional<std::chrono::sys_seconds> since; // --since: bars from this instant on
-    std::int64_t last_session_k = -1;              // completeness: the last completed session (-1: none)
-    std::int64_t last_hour_k = -1;                 // the last regular-session hour of a completed session
+    std::vector<std::string> equities;             // the symbols checked (PostgreSQL), stock/etf/index
+    std::vector<std::string> crypto;               // and crypto
+    // PostgreSQL: the calendar as arrays over slots (days, or hours), element i (1-based) for slot
+    // first_day (first_hour) + i - 1 counted from the epoch: whether the slot holds an expected bar
+    // (1/0), and how many expected bars the slots up to it hold (so the ordinal of an expected bar is
+    // that count - 1, and the expected bars in a range are a difference of two counts).
+    std::int64_t first_day = 0;
+    std::string day_is_session;
+    std::string sessions_through_day;
+    std::int64_t first_hour = 0;
+    std::string hour_is_session;
+    std::string session_hours_through_hour;
+    std::int64_t last_session_k = -1; // completeness: the last completed session (-1: none)
+    std::int64_t last_hour_k = -1;    // the last regular-session hour of a completed session (-1: none)
     std::chrono::sys_seconds now{};
     std::chrono::sys_seconds equity_fresh_cutoff{}; // freshness: a daily bar before this is stale
     std::chrono::sys_seconds crypto_fresh_cutoff{};
-    std::string equity_fresh_text; // "2025-03-06, 1 completed session before 2025-03-07"
-    bool market_open = false;      // a session is in progress at `now`
+    std::string equity_fresh_text;                  // "2025-03-06 (1 session before the last ..., 2025-03-07)"
+    bool market_open = false;                       // a session is in progress at `now`
 };
+
+// A PostgreSQL int[] constant of `values` ('{1,-1,2}'); of text[] for symbols, each quoted.
+std::string int_array(const std::vector<std::int64_t>& values);
+std::string text_array(const std::vector<std::string>& values);
 
 // ohlc and alignment (one scan of price_bars): only the checks in `which` produce rows.
 std::string bars_sql(const SqlScope& s, bool ohlc, bool alignment);

@@ -57,11 +57,6 @@ std::string plural(std::uint64_t n, std::string_view one, std::string_view many)
 
 } // namespace
 
-struct Validator::Calendar {
-    std::vector<market::Session> sessions; // completed, from the start on
-    std::int64_t last_hour_k = -1;
-};
-
 Validator::Validator(store::Store& store, const market::TradingCalendar& calendar, ValidateOptions options,
                      Thresholds thresholds)
     : m_store(store), m_calendar(calendar), m_options(std::move(options)), m_thresholds(std::move(thresholds)) {}
@@ -71,6 +66,7 @@ void Validator::load_scope() {
     auto add = [&](const market::Asset& a) {
         rows.push_back({a.symbol, std::string(market::to_string(a.asset_class)), a.active ? "1" : "0"});
         m_scope.push_back(a.symbol);
+        (a.asset_class == market::AssetClass::crypto ? m_crypto : m_equities).push_back(a.symbol);
     };
     if (!m_options.symbols.empty()) {
         for (const auto& symbol : m_options.symbols) {
@@ -92,35 +88,61 @@ void Validator::load_scope() {
     m_store.load_temp_table("v_scope", std::vector<std::string>{"symbol", "asset_class", "active"}, rows);
 }
 
-Validator::Calendar Validator::load_calendar() {
-    Calendar c;
+void Validator::load_calendar() {
     const sys_days today = std::chrono::floor<days>(m_options.now);
     const sys_days start = m_options.since.value_or(sys_days{std::chrono::year{1970} / 1 / 1});
-    const sys_days hours_start = m_options.since.value_or(today - k_hourly_lookback);
-    std::vector<store::Row> session_rows;
-    std::vector<store::Row> hour_rows;
+    const sys_days hours_start = std::max(start, m_options.since.value_or(today - k_hourly_lookback));
+    m_first_day = start.time_since_epoch().count();
+    m_first_hour = sys_seconds{hours_start}.time_since_epoch().count() / 3600;
+    m_session_of_day.assign(static_cast<std::size_t>((today - start).count() + 1), -1);
+    m_ordinal_of_hour.assign(static_cast<std::size_t>((today - hours_start).count() + 1) * 24, -1);
     for (auto d = start; d <= today; d += days{1}) {
         const auto s = m_calendar.session_on(d);
         if (!s || s->close > m_options.now) continue;
-        session_rows.push_back({std::to_string(c.sessions.size()), util::format_instant(sys_seconds{s->date})});
-        c.sessions.push_back(*s);
+        m_session_of_day[static_cast<std::size_t>((d - start).count())] = static_cast<std::int64_t>(m_sessions.size());
+        m_sessions.push_back(*s);
         if (d < hours_start) continue;
         // Regular-session hour starts, as etl-hourly loads them: from the hour of the open to the last
         // hour that starts before the close (an early close has fewer).
-        for (auto h = std::chrono::floor<hours>(s->open); h < s->close; h += hours{1})
-            hour_rows.push_back({std::to_string(hour_rows.size()), util::format_instant(h)});
+        for (auto h = std::chrono::floor<hours>(s->open); h < s->close; h += hours{1}) {
+            const auto slot = h.time_since_epoch().count() / 3600 - m_first_hour;
+            if (slot >= 0 && static_cast<std::size_t>(slot) < m_ordinal_of_hour.size())
+                m_ordinal_of_hour[static_cast<std::size_t>(slot)] = static_cast<std::int64_t>(m_hours.size());
+            m_hours.push_back(h);
+        }
     }
-    c.last_hour_k = static_cast<std::int64_t>(hour_rows.size()) - 1;
+    if (m_store.dialect() == store::Dialect::postgres) return; // arrays in the statements instead
+    std::vector<store::Row> session_rows;
+    session_rows.reserve(m_sessions.size());
+    for (std::size_t k = 0; k < m_sessions.size(); ++k)
+        session_rows.push_back({std::to_string(k), util::format_instant(sys_seconds{m_sessions[k].date})});
+    std::vector<store::Row> hour_rows;
+    hour_rows.reserve(m_hours.size());
+    for (std::size_t k = 0; k < m_hours.size(); ++k)
+        hour_rows.push_back({std::to_string(k), util::format_instant(m_hours[k])});
     m_store.load_temp_table("v_sessions_t_txt", std::vector<std::string>{"k", "ts"}, session_rows);
     m_store.load_temp_table("v_hours_t_txt", std::vector<std::string>{"k", "ts"}, hour_rows);
     typed_sequence(m_store, "v_sessions_t");
     typed_sequence(m_store, "v_hours_t");
-    return c;
+}
+
+std::string Validator::instant_of(std::string_view unit, std::int64_t k) const {
+    if (k < 0) return "?";
+    const auto i = static_cast<std::size_t>(k);
+    if (unit == "sessions") return i < m_sessions.size() ? util::format_instant(sys_seconds{m_sessions[i].date}) : "?";
+    if (unit == "session hours") return i < m_hours.size() ? util::format_instant(m_hours[i]) : "?";
+    const std::int64_t seconds = unit == "days" ? 86400 : 3600;
+    return util::format_instant(sys_seconds{std::chrono::seconds{k * seconds}});
 }
 
 void Validator::run_family(const std::string& sql, std::vector<CheckResult>& results) {
     if (sql.empty()) return;
-    const auto rows = m_store.rows(sampled(sql));
+    const auto statement = sampled(sql);
+    util::log_debug("validate: {}", statement);
+    const auto started = std::chrono::steady_clock::now();
+    const auto rows = m_store.rows(statement);
+    util::log_debug("validate: {} rows in {:.3f} s", rows.rows.size(),
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     for (const auto& r : rows.rows) {
         const auto& chk = r.at(0).value_or("");
         auto it = std::find_if(results.begin(), results.end(), [&](const auto& x) { return x.name == chk; });
@@ -133,15 +155,19 @@ void Validator::run_family(const std::string& sql, std::vector<CheckResult>& res
         e.ts = r.at(3).value_or("");
         e.detail = r.at(5).value_or("");
         if (chk == "completeness") {
-            // detail carries the unit ("sessions"); the range is (ts, ts_end).
+            // detail carries the unit ("sessions"); the range is ordinals (ts, ts_end).
             const auto n = to_count(r.at(6));
             const auto& unit = e.detail;
+            const auto k1 = static_cast<std::int64_t>(to_count(r.at(3)));
+            const auto k2 = static_cast<std::int64_t>(to_count(r.at(4)));
+            e.ts = instant_of(unit, k1);
+            const auto last = instant_of(unit, k2);
             const auto one = unit == "sessions"        ? "session"
                              : unit == "session hours" ? "session hour"
                              : unit == "days"          ? "day"
                                                        : "hour";
             e.detail = n == 1 ? fmt::format("1 missing {}: {}", one, e.ts)
-                              : fmt::format("{} missing {} from {} to {}", n, unit, e.ts, r.at(4).value_or("?"));
+                              : fmt::format("{} missing {} from {} to {}", n, unit, e.ts, last);
         }
         it->examples.push_back(std::move(e));
     }
@@ -167,6 +193,12 @@ std::vector<CheckResult> Validator::run() {
         }
     };
 
+    if (m_store.dialect() == store::Dialect::postgres) {
+        // JIT compiling these statements (hundreds of expressions) costs seconds, more than running them;
+        // per-symbol aggregates over millions of bars want their hash tables in memory, not sorts on disk.
+        m_store.rows("SET jit = off");
+        m_store.rows("SET work_mem = '256MB'");
+    }
     load_scope();
     if (m_symbols == 0) {
         for (auto& r : results) {
@@ -175,7 +207,7 @@ std::vector<CheckResult> Validator::run() {
         }
         return results;
     }
-    const auto cal = load_calendar();
+    load_calendar();
 
     SqlScope scope;
     scope.dialect = m_store.dialect();
@@ -183,16 +215,39 @@ std::vector<CheckResult> Validator::run() {
     if (m_options.since) scope.since = sys_seconds{*m_options.since};
     scope.now = m_options.now;
     scope.market_open = m_calendar.is_open(m_options.now);
-    scope.last_session_k = static_cast<std::int64_t>(cal.sessions.size()) - 1;
-    scope.last_hour_k = cal.last_hour_k;
-    if (!cal.sessions.empty()) {
-        const auto last = cal.sessions.size() - 1;
+    scope.equities = m_equities;
+    scope.crypto = m_crypto;
+    scope.first_day = m_first_day;
+    scope.first_hour = m_first_hour;
+    if (scope.dialect == store::Dialect::postgres) {
+        // Per slot: whether it holds an expected bar, and how many the slots up to it hold.
+        const auto arrays = [](const std::vector<std::int64_t>& ordinal_of_slot, std::string& is,
+                               std::string& through) {
+            std::vector<std::int64_t> flags, counts;
+            flags.reserve(ordinal_of_slot.size());
+            counts.reserve(ordinal_of_slot.size());
+            std::int64_t n = 0;
+            for (const auto k : ordinal_of_slot) {
+                flags.push_back(k >= 0 ? 1 : 0);
+                n += k >= 0 ? 1 : 0;
+                counts.push_back(n);
+            }
+            is = int_array(flags);
+            through = int_array(counts);
+        };
+        arrays(m_session_of_day, scope.day_is_session, scope.sessions_through_day);
+        arrays(m_ordinal_of_hour, scope.hour_is_session, scope.session_hours_through_hour);
+    }
+    scope.last_session_k = static_cast<std::int64_t>(m_sessions.size()) - 1;
+    scope.last_hour_k = static_cast<std::int64_t>(m_hours.size()) - 1;
+    if (!m_sessions.empty()) {
+        const auto last = m_sessions.size() - 1;
         const auto back = std::min<std::size_t>(last, static_cast<std::size_t>(m_thresholds.freshness_max_sessions));
-        scope.equity_fresh_cutoff = sys_seconds{cal.sessions[last - back].date};
-        scope.equity_fresh_text =
-            fmt::format("{} ({} before the last completed session, {})",
-                        util::format_date(cal.sessions[last - back].date), plural(back, "session", "sessions"),
-                        util::format_date(cal.sessions[last].date));
+        scope.equity_fresh_cutoff = sys_seconds{m_sessions[last - back].date};
+        scope.equity_fresh_text = fmt::format("{} ({} before the last completed session, {})",
+                                              util::format_date(m_sessions[last - back].date),
+                                              plural(back, "session", "sessions"),
+                                              util::format_date(m_sessions[last].date));
     } else {
         scope.equity_fresh_cutoff = sys_seconds{std::chrono::floor<days>(m_options.now)};
         scope.equity_fresh_text = "today (no completed session in the calendar)";

@@ -43,9 +43,10 @@ public:
     [[nodiscard]] std::size_t symbols_checked() const noexcept { return m_symbols; }
 
 private:
-    struct Calendar; // the sessions and hours laid out
     void load_scope();
-    Calendar load_calendar();
+    void load_calendar(); // fills m_sessions, m_hours (and, on SQLite, their tables)
+    // The instant of ordinal `k` of a completeness unit ("sessions", "session hours", "days", "hours").
+    [[nodiscard]] std::string instant_of(std::string_view unit, std::int64_t k) const;
     void run_family(const std::string& sql, std::vector<CheckResult>& results);
     void parity(CheckResult& result);
 
@@ -54,7 +55,14 @@ private:
     ValidateOptions m_options;
     Thresholds m_thresholds;
     std::size_t m_symbols = 0;
-    std::vector<std::string> m_scope; // the symbols, for parity
+    std::vector<std::string> m_scope;            // the symbols, for parity
+    std::vector<std::string> m_equities, m_crypto; // the same by group
+    std::vector<market::Session> m_sessions;     // completed sessions, from the start on (k = index)
+    std::vector<std::chrono::sys_seconds> m_hours; // their regular-session hour starts, recent ones (k = index)
+    std::int64_t m_first_day = 0;                // the day m_session_of_day starts at (days since the epoch)
+    std::vector<std::int64_t> m_session_of_day;   // day -> session ordinal, -1 when none
+    std::int64_t m_first_hour = 0;
+    std::vector<std::int64_t> m_ordinal_of_hour;  // hour -> session hour ordinal, -1 when none
 };
 
 // Records a validation run: one quality_runs row (linked to etl_runs `run_id`, 0 for none; its status

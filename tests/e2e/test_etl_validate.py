@@ -210,6 +210,21 @@ class ValidateCases:
         self.assertEqual(self.first_example(doc, "ohlc"), ("AAPL", "1d", d("2025-01-15")))
         self.assertIn("is below max(open", self.check(doc, "ohlc")["examples"][0]["detail"])
 
+    def test_ohlc_special_values(self):
+        """PostgreSQL numeric holds NaN and +-Infinity; an SQLite NUMERIC column keeps text that is no number."""
+        bad = ("'NaN'", "'-Infinity'", "'Infinity'") if self.pg else ("'abc'", "-5", "'1e400'")
+        day = d("2025-01-15")
+        self.store.execute(
+            f"UPDATE price_bars SET close = {bad[0]} WHERE symbol = 'AAPL' AND timeframe = '1d' AND ts = '{day}';"
+            f"UPDATE price_bars SET volume = {bad[1]} WHERE symbol = 'MSFT' AND timeframe = '1d' AND ts = '{day}';"
+            f"UPDATE price_bars SET high = {bad[2]} WHERE symbol = 'SPY' AND timeframe = '1d' AND ts = '{day}';")
+        r, doc = self.validate()
+        self.assert_only(r, doc, 65, ohlc=("fail", 3))
+        got = [(e["symbol"], e["detail"].split()[0], e["detail"].split(" is ")[1]) for e in self.check(doc, "ohlc")["examples"]]
+        self.assertEqual(got, [("AAPL", "close", "not a positive finite number"),
+                               ("MSFT", "volume", "negative or not finite"),
+                               ("SPY", "high", "not a positive finite number")])
+
     def test_alignment_daily_bar_at_five_utc(self):
         b = FIXTURE.bar("AAPL", "1d", d("2025-01-03"))
         self.store.execute("INSERT INTO price_bars (symbol, timeframe, ts, open, high, low, close, volume, source) "
@@ -456,6 +471,21 @@ class ValidateCases:
         r, doc = self.validate(env={"ETL_VALIDATE_SPIKES_MAX_ABS_RETURN": "3", "ETL_VALIDATE_SPIKES_K": "100"})
         self.assert_only(r, doc, 0)
 
+    def test_freshness_and_drift_thresholds_from_env(self):
+        self.store.execute(f"DELETE FROM price_bars WHERE symbol = 'SPX' AND timeframe = '1d' AND ts = '{d('2025-03-14')}';"
+                           "UPDATE latest_prices SET as_of = '2025-03-14T20:50:00Z' WHERE symbol = 'BTC'")
+        r, doc = self.validate(env={"ETL_VALIDATE_FRESHNESS_MAX_MINUTES": "15"})
+        self.assert_only(r, doc, 0, completeness=("warn", 1))
+        r, doc = self.validate(env={"ETL_VALIDATE_FRESHNESS_MAX_MINUTES": "15", "ETL_VALIDATE_FRESHNESS_MAX_SESSIONS": "0"})
+        self.assert_only(r, doc, 65, completeness=("warn", 1), freshness=("fail", 1))
+        self.assertEqual(self.first_example(doc, "freshness"), ("SPX", "1d", d("2025-03-13")))
+        last = FIXTURE.bar("AAPL", "1d", d("2025-03-14")).close
+        self.store.execute(f"UPDATE latest_prices SET price = {round(last * 1.2, 2)} WHERE symbol = 'AAPL'")
+        r, doc = self.validate(env={"ETL_VALIDATE_FRESHNESS_MAX_MINUTES": "15", "ETL_VALIDATE_DRIFT_MAX_PCT": "25"})
+        self.assert_only(r, doc, 0, completeness=("warn", 1))
+        r, doc = self.validate(env={"ETL_VALIDATE_FRESHNESS_MAX_MINUTES": "15", "ETL_VALIDATE_DRIFT_MAX_PCT": "19"})
+        self.assert_only(r, doc, 0, completeness=("warn", 1), drift=("warn", 1))
+
     def test_bad_level_exits_78_naming_the_key(self):
         r, doc = self.validate("--config", self.config('[validate.ohlc]\nlevel = "maybe"\n'))
         self.assertEqual(r.rc, 78, r.describe())
@@ -520,6 +550,27 @@ class ValidateCases:
             self.assertEqual(r.stdout, "", r.describe())
         rows = self.store.rows("SELECT count(*) FROM quality_runs")
         self.assertEqual(rows, [("0",)])
+
+    def test_against_a_missing_or_foreign_file_exits_66(self):
+        r, doc = self.validate("--against", f"sqlite:{self.tmp / 'nope.db'}", "--check", "parity")
+        self.assertEqual(r.rc, 66, r.describe())
+        self.assertIn("does not exist", r.stderr)
+        junk = self.tmp / "junk.db"
+        junk.write_text("not sqlite")
+        r, doc = self.validate("--against", f"sqlite:{junk}", "--check", "parity")
+        self.assertEqual(r.rc, 66, r.describe())
+        self.assertIn("not an SQLite database", r.stderr)
+
+    def test_report_file_has_the_checks(self):
+        self.spike()
+        report = self.tmp / "report.json"
+        r, doc = self.validate("--report", report)
+        self.assertEqual(r.rc, 0, r.describe())
+        rep = json.loads(report.read_text())
+        self.assertEqual((rep["job"], rep["exit_code"]), ("etl-validate", 0))
+        self.assertEqual(rep["checks"]["spikes"], {"failing": 2, "level": "warn", "status": "warn"})
+        self.assertEqual(rep["checks"]["ohlc"], {"failing": 0, "level": "fail", "status": "pass"})
+        self.assertEqual(sorted(rep["checks"]), sorted(CHECKS))
 
     def test_json_has_the_documented_keys(self):
         r, doc = self.validate("--check", "ohlc")

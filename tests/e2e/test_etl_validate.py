@@ -169,6 +169,13 @@ class ValidateCases:
         want = {n: expected.get(n, (self.baseline(n), 0)) for n in CHECKS}
         self.assertEqual(got, want, r.stdout)
 
+    def examples(self, doc, name) -> list[tuple]:
+        return [(e["symbol"], e["timeframe"], e["ts"], e["detail"]) for e in self.check(doc, name)["examples"]]
+
+    def delete_bar(self, symbol: str, timeframe: str, ts: str):
+        self.store.execute(f"DELETE FROM price_bars WHERE symbol = '{symbol}' AND timeframe = '{timeframe}' "
+                           f"AND ts = '{ts}'")
+
     def first_example(self, doc, name) -> tuple:
         ex = self.check(doc, name)["examples"]
         self.assertTrue(ex, f"no example for {name}")
@@ -220,7 +227,7 @@ class ValidateCases:
             f"UPDATE price_bars SET high = {bad[2]} WHERE symbol = 'SPY' AND timeframe = '1d' AND ts = '{day}';")
         r, doc = self.validate()
         self.assert_only(r, doc, 65, ohlc=("fail", 3))
-        got = [(e["symbol"], e["detail"].split()[0], e["detail"].split(" is ")[1]) for e in self.check(doc, "ohlc")["examples"]]
+        got = [(e[0], e[3].split()[0], e[3].split(" is ")[1]) for e in self.examples(doc, "ohlc")]
         self.assertEqual(got, [("AAPL", "close", "not a positive finite number"),
                                ("MSFT", "volume", "negative or not finite"),
                                ("SPY", "high", "not a positive finite number")])
@@ -241,7 +248,7 @@ class ValidateCases:
                            "10, 'test')")
         r, doc = self.validate()
         self.assert_only(r, doc, 65, alignment=("fail", 2))
-        self.assertEqual([(e["symbol"], e["timeframe"], e["ts"], e["detail"]) for e in self.check(doc, "alignment")["examples"]],
+        self.assertEqual(self.examples(doc, "alignment"),
                          [("AAPL", "1d", "2025-01-04T05:00:00Z", "1d bar not at 00:00 UTC"),
                           ("SPY", "1h", "2025-02-05T15:30:00Z", "hourly bar not on the hour")])
 
@@ -261,7 +268,7 @@ class ValidateCases:
         self.assertEqual(self.first_example(doc, "alignment"), ("AAPL", "1d", "2025-01-06 00:00:00"))
 
     def test_completeness_one_missing_session(self):
-        self.store.execute(f"DELETE FROM price_bars WHERE symbol = 'MSFT' AND timeframe = '1d' AND ts = '{d('2025-02-05')}'")
+        self.delete_bar("MSFT", "1d", d("2025-02-05"))
         r, doc = self.validate()
         self.assert_only(r, doc, 0, completeness=("warn", 1))
         self.assertEqual(doc["status"], "warn")
@@ -284,18 +291,17 @@ class ValidateCases:
         self.assert_only(r, doc, 65, completeness=("warn", 1))
 
     def test_completeness_last_session_missing_is_a_gap_but_still_fresh(self):
-        self.store.execute(f"DELETE FROM price_bars WHERE symbol = 'SPX' AND timeframe = '1d' AND ts = '{d('2025-03-14')}'")
+        self.delete_bar("SPX", "1d", d("2025-03-14"))
         r, doc = self.validate()
         self.assert_only(r, doc, 0, completeness=("warn", 1))
         self.assertEqual(self.first_example(doc, "completeness"), ("SPX", "1d", d("2025-03-14")))
 
     def test_completeness_crypto_missing_day_and_hour(self):
-        self.store.execute(f"DELETE FROM price_bars WHERE symbol = 'BTC' AND timeframe = '1d' AND ts = '{d('2025-01-09')}';"
-                           "DELETE FROM price_bars WHERE symbol = 'BTC' AND timeframe = '1h' "
-                           "AND ts = '2025-03-14T20:00:00Z'")
+        self.delete_bar("BTC", "1d", d("2025-01-09"))
+        self.delete_bar("BTC", "1h", "2025-03-14T20:00:00Z")
         r, doc = self.validate()
         self.assert_only(r, doc, 0, completeness=("warn", 2))
-        self.assertEqual([(e["symbol"], e["timeframe"], e["ts"], e["detail"]) for e in self.check(doc, "completeness")["examples"]],
+        self.assertEqual(self.examples(doc, "completeness"),
                          [("BTC", "1d", d("2025-01-09"), f"1 missing day: {d('2025-01-09')}"),
                           ("BTC", "1h", "2025-03-14T20:00:00Z", "1 missing hour: 2025-03-14T20:00:00Z")])
 
@@ -314,7 +320,7 @@ class ValidateCases:
     def test_since_does_not_change_freshness(self):
         # BUG (reported): freshness counts max_sessions back along the sessions laid out from --since, so with
         # --since on the last session a bar 1 session old (allowed) fails.
-        self.store.execute(f"DELETE FROM price_bars WHERE symbol = 'SPX' AND timeframe = '1d' AND ts = '{d('2025-03-14')}'")
+        self.delete_bar("SPX", "1d", d("2025-03-14"))
         r, doc = self.validate("--check", "freshness")
         self.assertEqual((r.rc, self.check(doc, "freshness")["status"]), (0, "pass"), r.describe())
         r, doc = self.validate("--check", "freshness", "--since", "2025-03-14")
@@ -385,6 +391,13 @@ class ValidateCases:
         self.assertIn("unchanged for 5 bars", self.check(doc, "stale")["examples"][0]["detail"])
         r, doc = self.validate("--strict")
         self.assert_only(r, doc, 65, stale=("warn", 1))
+
+    def test_stale_two_runs_are_two(self):
+        self.stale()
+        self.stale(days=["2025-03-03", "2025-03-04", "2025-03-05", "2025-03-06", "2025-03-07"])
+        r, doc = self.validate()
+        self.assert_only(r, doc, 0, stale=("warn", 2))
+        self.assertEqual([e["ts"] for e in self.check(doc, "stale")["examples"]], [d("2025-02-07"), d("2025-03-07")])
 
     def test_stale_equal_closes_without_volume_are_not_stale(self):
         self.stale(volume="0")
@@ -493,11 +506,12 @@ class ValidateCases:
         self.assert_only(r, doc, 0)
 
     def test_freshness_and_drift_thresholds_from_env(self):
-        self.store.execute(f"DELETE FROM price_bars WHERE symbol = 'SPX' AND timeframe = '1d' AND ts = '{d('2025-03-14')}';"
-                           "UPDATE latest_prices SET as_of = '2025-03-14T20:50:00Z' WHERE symbol = 'BTC'")
+        self.delete_bar("SPX", "1d", d("2025-03-14"))
+        self.store.execute("UPDATE latest_prices SET as_of = '2025-03-14T20:50:00Z' WHERE symbol = 'BTC'")
         r, doc = self.validate(env={"ETL_VALIDATE_FRESHNESS_MAX_MINUTES": "15"})
         self.assert_only(r, doc, 0, completeness=("warn", 1))
-        r, doc = self.validate(env={"ETL_VALIDATE_FRESHNESS_MAX_MINUTES": "15", "ETL_VALIDATE_FRESHNESS_MAX_SESSIONS": "0"})
+        r, doc = self.validate(env={"ETL_VALIDATE_FRESHNESS_MAX_MINUTES": "15",
+                                    "ETL_VALIDATE_FRESHNESS_MAX_SESSIONS": "0"})
         self.assert_only(r, doc, 65, completeness=("warn", 1), freshness=("fail", 1))
         self.assertEqual(self.first_example(doc, "freshness"), ("SPX", "1d", d("2025-03-13")))
         last = FIXTURE.bar("AAPL", "1d", d("2025-03-14")).close
@@ -669,6 +683,14 @@ class ValidateCases:
         self.assertEqual((doc["symbols"], [c["name"] for c in doc["checks"]]), (1, ["spikes"]))
         self.assertEqual(self.check(doc, "spikes")["failing"], 2)
 
+    def test_a_strict_run_is_recorded_as_strict(self):
+        self.stale()
+        r, doc = self.validate("--strict")
+        self.assert_only(r, doc, 65, stale=("warn", 1))
+        strict = self.store.rows("SELECT strict, checks_run, checks_warn, checks_fail FROM quality_runs")
+        self.assertEqual(strict, [("t" if self.pg else "1", "9", "1", "0")])
+        self.assertEqual(self.store.rows("SELECT job, exit_code FROM etl_runs"), [("etl-validate", "65")])
+
     def test_check_selects_exactly_those_checks(self):
         self.spike()
         r, doc = self.validate("--check", "stale", "--check", "ohlc")
@@ -680,7 +702,8 @@ class ValidateCases:
 
     def test_shards_cover_each_symbol_once(self):
         # One ohlc finding per symbol shows which symbols a shard checked.
-        self.store.execute(f"UPDATE price_bars SET high = close - 1 WHERE timeframe = '1d' AND ts = '{d('2025-01-15')}'")
+        self.store.execute("UPDATE price_bars SET high = close - 1 WHERE timeframe = '1d' "
+                           f"AND ts = '{d('2025-01-15')}'")
         seen = []
         total = 0
         for shard in ("0/2", "1/2"):
@@ -701,7 +724,7 @@ class ValidateCases:
         self.assertEqual(doc["symbols"], 2)
         r, doc = self.validate("aapl")
         self.assert_only(r, doc, 0, spikes=("warn", 2))
-        # From 2025-01-16 on only the way back's return is inside the scope... and its previous close is not.
+        # From 2025-01-17 on neither return of the spike is in scope.
         r, doc = self.validate("AAPL", "--since", "2025-01-17")
         self.assert_only(r, doc, 0)
 

@@ -572,6 +572,25 @@ class ValidateCases:
         r, doc = self.validate("--config", self.config(f'[calendar]\nclosures_file = "{closures}"\n'))
         self.assert_only(r, doc, 0)
 
+    def test_an_unscheduled_early_close_from_the_closures_file(self):
+        # 2025-02-05 closing at 12:00 ET (17:00 UTC): its hours are 14:00, 15:00, 16:00 UTC.
+        for h in ("17", "18", "19"):
+            self.delete_bar("AAPL", "1h", f"2025-02-05T{h}:00:00Z")
+        closures = self.tmp / "closures.txt"
+        closures.write_text("2025-01-09 closed\n2025-02-05 close=12:00\n")
+        env = {"ETL_CALENDAR_CLOSURES_FILE": str(closures)}
+        r, doc = self.validate()
+        self.assert_only(r, doc, 0, completeness=("warn", 3))
+        self.assertEqual(self.examples(doc, "completeness"),
+                         [("AAPL", "1h", "2025-02-05T17:00:00Z",
+                           "3 missing session hours from 2025-02-05T17:00:00Z to 2025-02-05T19:00:00Z")])
+        r, doc = self.validate(env=env)
+        self.assert_only(r, doc, 0)
+        self.delete_bar("AAPL", "1h", "2025-02-05T16:00:00Z")
+        r, doc = self.validate(env=env)
+        self.assert_only(r, doc, 0, completeness=("warn", 1))
+        self.assertEqual(self.first_example(doc, "completeness"), ("AAPL", "1h", "2025-02-05T16:00:00Z"))
+
     # ---- 5. the command line
 
     def test_usage_errors_exit_64(self):

@@ -414,6 +414,18 @@ class ValidateCases:
         r, doc = self.validate("--strict")
         self.assert_only(r, doc, 65, drift=("warn", 1))
 
+    def test_drift_compares_only_the_same_session(self):
+        # BUG (reported; sql.hpp says "latest_prices against the last daily close of the same session"): a latest
+        # price as of 2025-03-13's close is compared with the 2025-03-14 daily close (p.ts >= the quote's day).
+        c13 = FIXTURE.bar("AAPL", "1d", d("2025-03-13")).close
+        c14, h14 = round(c13 * 1.07, 2), round(c13 * 1.08, 2)
+        self.store.execute(f"UPDATE price_bars SET close = {c14}, high = {h14} WHERE symbol = 'AAPL' "
+                           f"AND timeframe = '1d' AND ts = '{d('2025-03-14')}';"
+                           f"UPDATE latest_prices SET price = {c13}, as_of = '2025-03-13T20:00:00Z' "
+                           "WHERE symbol = 'AAPL'")
+        r, doc = self.validate()
+        self.assert_only(r, doc, 0)
+
     def against_file(self, change_close: bool, extra_sql: str = "") -> Path:
         """A SQLite file of our own store with the fixture; with change_close, AAPL's 2025-01-15 close moved
         by one cent (still inside high/low); then extra_sql."""

@@ -664,6 +664,13 @@ class ValidateCases:
         self.assertEqual((got["spikes"], got["stale"]), ("skipped", "skipped"))
         self.assertIn("daily bars only", self.check(doc, "stale")["note"])
         self.assertEqual({n for n, st in got.items() if st not in ("pass", "skipped")}, set())
+        # A missing hour is not looked at with --timeframe 1d, and is with 1h.
+        self.delete_bar("SPY", "1h", "2025-02-05T15:00:00Z")
+        r, doc = self.validate("--timeframe", "1d", "--check", "completeness")
+        self.assertEqual((r.rc, self.check(doc, "completeness")["status"]), (0, "pass"), r.describe())
+        r, doc = self.validate("--timeframe", "1h", "--check", "completeness")
+        self.assertEqual(self.examples(doc, "completeness"),
+                         [("SPY", "1h", "2025-02-05T15:00:00Z", "1 missing session hour: 2025-02-05T15:00:00Z")])
 
     def test_text_output(self):
         self.spike()
@@ -747,6 +754,11 @@ class ValidateCases:
             total += doc["symbols"]
         self.assertEqual(sorted(seen), sorted(fx.ASSETS))
         self.assertEqual(total, 5)
+        # The Kubernetes indexed-job form of 1/2.
+        r, doc = self.validate("--check", "ohlc", env={"JOB_COMPLETION_INDEX": "1", "ETL_SHARD_COUNT": "2"})
+        r2, doc2 = self.validate("--check", "ohlc", "--shard", "1/2")
+        self.assertEqual(sorted(e["symbol"] for e in self.check(doc, "ohlc")["examples"]),
+                         sorted(e["symbol"] for e in self.check(doc2, "ohlc")["examples"]))
 
     def test_named_symbols_and_since(self):
         self.spike()

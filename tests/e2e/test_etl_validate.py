@@ -725,8 +725,9 @@ class ValidateCases:
         self.stale()
         r, doc = self.validate("--strict")
         self.assert_only(r, doc, 65, stale=("warn", 1))
-        strict = self.store.rows("SELECT strict, checks_run, checks_warn, checks_fail FROM quality_runs")
-        self.assertEqual(strict, [("t" if self.pg else "1", "9", "1", "0")])
+        strict = self.store.rows("SELECT strict, status, checks_run, checks_warn, checks_fail FROM quality_runs")
+        # The recorded status is the verdict: with --strict, a warning fails.
+        self.assertEqual(strict, [("t" if self.pg else "1", "fail", "9", "1", "0")])
         self.assertEqual(self.store.rows("SELECT job, exit_code FROM etl_runs"), [("etl-validate", "65")])
 
     def test_check_selects_exactly_those_checks(self):

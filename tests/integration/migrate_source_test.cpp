@@ -369,7 +369,8 @@ TEST_CASE("migrate source: our own store's file (WAL) is recognised and read wit
         CHECK(source.immutable());
         const auto r = source.recognise();
         CHECK(r.layout == migrate::Layout::own_store);
-        CHECK(r.unmapped == std::vector<std::string>{"asset_identifiers"});
+        // etl-validate's results (sql/sqlite/0003) have no mapping yet: reported as left behind.
+        CHECK(r.unmapped == std::vector<std::string>{"asset_identifiers", "quality_results", "quality_runs"});
         const auto& bars = *r.find("price_bars");
         auto reader = source.read(bars);
         // The primary key (symbol, timeframe, ts) gives the order: by timeframe before ts.

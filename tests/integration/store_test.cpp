@@ -86,13 +86,13 @@ void check_store_contract(store::Store& s, store::Store& second_handle) {
     // the window, none of another symbol or timeframe.
     std::map<std::int64_t, double> closes;
     s.for_each_close("AAPL", market::Timeframe::day, {sys_seconds{ymd(2025, 3, 4)}, sys_seconds{ymd(2025, 3, 6)}},
-                     [&](std::int64_t epoch, double close) { CHECK(closes.emplace(epoch, close).second); });
+                     false, [&](std::int64_t epoch, double close) { CHECK(closes.emplace(epoch, close).second); });
     CHECK(closes == std::map<std::int64_t, double>{{sys_seconds{ymd(2025, 3, 4)}.time_since_epoch().count(), 241.80},
                                                    {sys_seconds{ymd(2025, 3, 5)}.time_since_epoch().count(), 235.74},
                                                    {sys_seconds{ymd(2025, 3, 6)}.time_since_epoch().count(), 236.00}});
     std::size_t elsewhere = 0;
-    s.for_each_close("AAPL", market::Timeframe::hour, k_window, [&](std::int64_t, double) { ++elsewhere; });
-    s.for_each_close("MSFT", market::Timeframe::day, k_window, [&](std::int64_t, double) { ++elsewhere; });
+    s.for_each_close("AAPL", market::Timeframe::hour, k_window, false, [&](std::int64_t, double) { ++elsewhere; });
+    s.for_each_close("MSFT", market::Timeframe::day, k_window, false, [&](std::int64_t, double) { ++elsewhere; });
     CHECK(elsewhere == 0);
 
     // The lock is exclusive across handles (processes).

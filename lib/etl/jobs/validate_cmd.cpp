@@ -43,9 +43,12 @@ int validate_main(const std::vector<std::string>& args) {
         bool strict = false;
         CommonOptions common;
         app.add_option("SYMBOL", symbols, "symbols to check (default: every asset of this shard)");
+        // One name per --check (or a,b): a symbol after it stays a symbol.
         app.add_option("--check", check_names,
-                       "run only this check (repeatable): ohlc, duplicates, alignment, "
-                       "completeness, freshness, spikes, stale, drift, parity");
+                       "run only this check (repeatable, or a,b): ohlc, duplicates, alignment, "
+                       "completeness, freshness, spikes, stale, drift, parity")
+            ->allow_extra_args(false)
+            ->delimiter(',');
         app.add_option("--timeframe", timeframe, "check only these bars: 1d or 1h (default: both)")
             ->check(CLI::IsMember({"1d", "1h"}));
         app.add_option("--since", since, "check bars from this date on (YYYY-MM-DD)");

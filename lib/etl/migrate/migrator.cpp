@@ -397,10 +397,11 @@ void Migrator::bars(const MappedTable& t) {
         if (!m_options.dry_run) {
             std::uint64_t sum = 0;
             std::uint64_t held = 0;
-            m_store.for_each_close(sp.symbol, key.second, {sp.first, sp.last}, [&](std::int64_t epoch, double close) {
-                sum += close_hash(epoch, close);
-                ++held;
-            });
+            m_store.for_each_close(sp.symbol, key.second, {sp.first, sp.last}, false,
+                                   [&](std::int64_t epoch, double close) {
+                                       sum += close_hash(epoch, close);
+                                       ++held;
+                                   });
             sp.target_checksum = sum;
             if (!sp.matches())
                 util::log_warn("{} {}: the closes in price_bars differ from the source's ({} source rows; the target "

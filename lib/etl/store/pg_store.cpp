@@ -589,12 +589,14 @@ Rows PgStore::rows(std::string_view sql, const std::vector<Value>& params) {
     return out;
 }
 
-void PgStore::for_each_close(std::string_view symbol, market::Timeframe timeframe, Window window,
+void PgStore::for_each_close(std::string_view symbol, market::Timeframe timeframe, Window window, bool valid_only,
                              const std::function<void(std::int64_t, double)>& each) {
     // Binary: neither side prints or parses a number (a migration's parity reads every bar back).
     const auto r =
-        m_conn.exec_binary("SELECT extract(epoch FROM ts)::int8, close::float8 FROM price_bars"
-                           " WHERE symbol = $1 AND timeframe = $2 AND ts >= $3 AND ts <= $4",
+        m_conn.exec_binary(fmt::format("SELECT extract(epoch FROM p.ts)::int8, CASE WHEN abs(p.close) < 1e300 THEN "
+                                       "p.close::float8 ELSE 'NaN'::float8 END FROM price_bars p WHERE p.symbol = $1 "
+                                       "AND p.timeframe = $2 AND p.ts >= $3 AND p.ts <= $4{}",
+                                       valid_only ? " AND " + schema::valid_bar_sql(dialect(), "p") : std::string()),
                            {std::string(symbol), std::string(market::to_code(timeframe)),
                             util::format_instant(window.from), util::format_instant(window.to)},
                            fmt::format("reading back the closes of {} {}", symbol, market::to_code(timeframe)));

@@ -19,6 +19,28 @@ std::string_view now_sql(Dialect d) noexcept {
     return d == Dialect::postgres ? "now()" : "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')";
 }
 
+std::string valid_bar_sql(Dialect d, std::string_view alias) {
+    const auto c = [&](std::string_view column) { return fmt::format("{}.{}", alias, column); };
+    std::string out = "(";
+    for (const auto* price : {"open", "high", "low", "close"})
+        out += fmt::format("{0} > 0 AND {0} < 1e300 AND ", c(price));
+    out += fmt::format("{0} >= {1} AND {0} >= {2} AND {3} <= {1} AND {3} <= {2}", c("high"), c("open"), c("close"),
+                       c("low"));
+    out +=
+        fmt::format(" AND ({0} IS NULL OR ({0} >= 0 AND {0} < 1e300)) AND ({1} IS NULL OR ({1} >= 0 AND {1} < 1e300))"
+                    " AND ({2} IS NULL OR {2} >= 0)",
+                    c("volume"), c("vwap"), c("trade_count"));
+    if (d == Dialect::postgres)
+        out += fmt::format(" AND date_trunc(CASE WHEN {0} = '1h' THEN 'hour' ELSE 'day' END, {1} AT TIME ZONE 'UTC') ="
+                           " {1} AT TIME ZONE 'UTC'",
+                           c("timeframe"), c("ts"));
+    else
+        out += fmt::format(" AND unixepoch({1}) % CASE WHEN {0} = '1h' THEN 3600 ELSE 86400 END = 0 AND"
+                           " strftime('%Y-%m-%dT%H:%M:%SZ', {1}) = {1}",
+                           c("timeframe"), c("ts"));
+    return out + ")";
+}
+
 std::string finish_run_sql(Dialect d) {
     return fmt::format("UPDATE etl_runs SET finished_at = {}, status = $1, exit_code = $2, symbols_requested = $3, "
                        "symbols_ok = $4, symbols_failed = $5, rows_inserted = $6, rows_updated = $7, "

@@ -36,6 +36,12 @@ inline constexpr std::string_view k_abandoned_run_error =
 // The current time as the dialect stores timestamps (timestamptz; ISO-8601 UTC text in SQLite).
 std::string_view now_sql(Dialect d) noexcept;
 
+// A condition on price_bars row `alias` that holds when the stored bar passes the rules a bar is loaded
+// by (market::invalid_reason): prices positive and finite (below 1e300), high >= max(open, close),
+// low <= min(open, close), volume and vwap non-negative when present, trade_count >= 0, ts on its
+// timeframe's boundary (00:00 UTC; 1h on the hour).
+std::string valid_bar_sql(Dialect d, std::string_view alias);
+
 // etl_runs. Parameters: job, arguments, shard, host, pid; returns the new id.
 inline constexpr std::string_view k_insert_run_sql =
     "INSERT INTO etl_runs (job, arguments, shard, host, pid) VALUES ($1, $2, $3, $4, $5) RETURNING id";

@@ -452,10 +452,12 @@ Rows SqliteStore::rows(std::string_view sql, const std::vector<Value>& params) t
     throw;
 }
 
-void SqliteStore::for_each_close(std::string_view symbol, market::Timeframe timeframe, Window window,
+void SqliteStore::for_each_close(std::string_view symbol, market::Timeframe timeframe, Window window, bool valid_only,
                                  const std::function<void(std::int64_t, double)>& each) try {
-    auto s =
-        m_db.prepare("SELECT ts, close FROM price_bars WHERE symbol = ? AND timeframe = ? AND ts >= ? AND ts <= ?");
+    auto s = m_db.prepare(
+        fmt::format("SELECT p.ts, p.close FROM price_bars p WHERE p.symbol = ? AND p.timeframe = ? AND p.ts >= ? AND "
+                    "p.ts <= ?{}",
+                    valid_only ? " AND " + schema::valid_bar_sql(dialect(), "p") : std::string()));
     s.bind(1, symbol);
     s.bind(2, market::to_code(timeframe));
     s.bind(3, window.from);

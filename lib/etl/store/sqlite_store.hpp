@@ -38,7 +38,7 @@ public:
     std::size_t insert_missing_assets(std::span<const market::Asset> assets) override;
     [[nodiscard]] Dialect dialect() const noexcept override { return Dialect::sqlite; }
     Rows rows(std::string_view sql, const std::vector<Value>& params = {}) override;
-    void for_each_close(std::string_view symbol, market::Timeframe timeframe, Window window,
+    void for_each_close(std::string_view symbol, market::Timeframe timeframe, Window window, bool valid_only,
                         const std::function<void(std::int64_t, double)>& each) override;
     std::uint64_t load_temp_table(std::string_view name, std::span<const std::string> columns,
                                   std::span<const Row> rows) override;

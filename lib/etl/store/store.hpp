@@ -145,9 +145,10 @@ public:
     virtual std::uint64_t load_temp_table(std::string_view name, std::span<const std::string> columns,
                                           std::span<const Row> rows) = 0;
     // Calls each(epoch seconds of ts, close as a double) for every stored bar of `symbol` and
-    // `timeframe` inside `window`, in no particular order, streamed without holding the rows: what a
-    // per-symbol checksum of closes reads (etl-migrate-sqlite's parity).
-    virtual void for_each_close(std::string_view symbol, market::Timeframe timeframe, Window window,
+    // `timeframe` inside `window` (with `valid_only`, those that pass schema::valid_bar_sql), in no
+    // particular order, without copying the rows: what a per-symbol checksum of closes reads
+    // (etl-migrate-sqlite's and etl-validate's parity). A close no double holds reads as NaN.
+    virtual void for_each_close(std::string_view symbol, market::Timeframe timeframe, Window window, bool valid_only,
                                 const std::function<void(std::int64_t, double)>& each) = 0;
 };
 

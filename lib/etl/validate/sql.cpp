@@ -24,7 +24,8 @@ bool pg(const SqlScope& s) { return s.dialect == Dialect::postgres; }
 // Seconds since the epoch of a stored instant (NULL on SQLite for text that is no instant).
 std::string epoch(const SqlScope& s, const std::string& col) {
     // date_part is double precision (extract is numeric, several times slower per row).
-    return pg(s) ? fmt::format("CAST(floor(date_part('epoch', {})) AS bigint)", col) : fmt::format("unixepoch({})", col);
+    return pg(s) ? fmt::format("CAST(floor(date_part('epoch', {})) AS bigint)", col)
+                 : fmt::format("unixepoch({})", col);
 }
 
 enum class Group { all, equities, crypto };
@@ -188,8 +189,8 @@ std::string bars_sql(const SqlScope& s, bool ohlc, bool alignment) {
         align_case += " WHEN strftime('%Y-%m-%dT%H:%M:%SZ', p.ts) <> p.ts THEN 'ts ' || p.ts || ' is not written "
                       "YYYY-MM-DDTHH:MM:SSZ'";
         align_case += fmt::format(" WHEN p.timeframe = '1h' AND {} % 3600 <> 0 THEN 'hourly bar not on the hour'", e);
-        align_case += fmt::format(
-            " WHEN p.timeframe <> '1h' AND {} % 86400 <> 0 THEN p.timeframe || ' bar not at 00:00 UTC'", e);
+        align_case +=
+            fmt::format(" WHEN p.timeframe <> '1h' AND {} % 86400 <> 0 THEN p.timeframe || ' bar not at 00:00 UTC'", e);
     }
     align_case += " END";
 
@@ -244,7 +245,8 @@ std::string calendar_gaps(const SqlScope& s, const std::string& name, std::strin
         return fmt::format("(CAST('{}' AS int[]))[{}]", through, index);
     };
     return fmt::format(
-        "a_{0} AS (SELECT p.symbol, p.timeframe, min(p.ts) AS t0, max(p.ts) AS t1, sum({1}) AS present FROM price_bars p"
+        "a_{0} AS (SELECT p.symbol, p.timeframe, min(p.ts) AS t0, max(p.ts) AS t1, sum({1}) AS present FROM price_bars "
+        "p"
         " WHERE p.timeframe = '{2}' AND {3}{4} GROUP BY p.symbol, p.timeframe),"
         // before: expected bars before the first one's slot; upto: through the last one's slot.
         " c_{0} AS (SELECT symbol, timeframe, coalesce(present, 0) AS present,"
@@ -263,8 +265,8 @@ std::string calendar_gaps(const SqlScope& s, const std::string& name, std::strin
         " UNION ALL SELECT symbol, timeframe, upto AS k1, {7} - 1 AS k2, severe FROM d_{0} JOIN c_{0} USING (symbol,"
         " timeframe, before) WHERE after > 0)",
         name, is_at(slot("p.ts")), tf, in_scope(s, "p.symbol", Group::equities), since_filter(s, "p.ts"),
-        slot("t0") + " - 1", through_at(slot("t0") + " - 1"), total, slot("t1"), through_at(slot("t1")),
-        number(ratio), through_at(slot("p.ts")), is_at(slot("p.ts")));
+        slot("t0") + " - 1", through_at(slot("t0") + " - 1"), total, slot("t1"), through_at(slot("t1")), number(ratio),
+        through_at(slot("p.ts")), is_at(slot("p.ts")));
     (void)unit;
 }
 
@@ -297,8 +299,7 @@ std::string completeness_sql(const SqlScope& s, const Thresholds& t) {
                                                     s.sessions_through_day, s.last_session_k + 1, "sessions",
                                                     t.max_missing_ratio),
                                       "sessions");
-            else
-                sources.push_back({"ed", equity_source("1d", "v_sessions_t"), s.last_session_k, "sessions"});
+            else sources.push_back({"ed", equity_source("1d", "v_sessions_t"), s.last_session_k, "sessions"});
         }
         if (crypto) sources.push_back({"cd", crypto_source("1d", 86400), now_epoch / 86400 - 1, "days"});
     }
@@ -309,8 +310,7 @@ std::string completeness_sql(const SqlScope& s, const Thresholds& t) {
                                                     s.session_hours_through_hour, s.last_hour_k + 1, "session hours",
                                                     t.max_missing_ratio),
                                       "session hours");
-            else
-                sources.push_back({"eh", equity_source("1h", "v_hours_t"), s.last_hour_k, "session hours"});
+            else sources.push_back({"eh", equity_source("1h", "v_hours_t"), s.last_hour_k, "session hours"});
         }
         if (crypto) sources.push_back({"ch", crypto_source("1h", 3600), now_epoch / 3600 - 1, "hours"});
     }
@@ -363,13 +363,14 @@ std::string series_sql(const SqlScope& s, const Thresholds& t, bool spikes, bool
     if (!spikes && !stale) throw std::logic_error("series_sql: no check asked");
     const int w = t.spikes_window;
     const int k = t.stale_sessions;
-    // Three window passes over one ordering per symbol. The mean of the previous w log returns
+    // Four window passes over one ordering per symbol. The mean of the previous w log returns
     // telescopes to ln(close[i-1] / close[i-1-w]) / w; their squares are a sliding sum; a stale run is
     // k - 1 flagged steps (same close, volume on both bars) in a row.
     const std::string ord = "PARTITION BY symbol, timeframe ORDER BY ts";
     const auto spike = fmt::format("(r IS NOT NULL AND ({} OR (mu IS NOT NULL AND abs(r) > {} * sd)))",
                                    absolute_bound(t.spikes_max_abs_return), number(t.spikes_k));
-    const auto stale_run = fmt::format("fs = {}", k - 1);
+    // The bar that completes a run (its previous bar did not): one finding per run, however long.
+    const auto stale_run = fmt::format("(fs = {0} AND coalesce(fs_before, 0) < {0})", k - 1);
     std::string where = spikes && stale ? spike + " OR " + stale_run : spikes ? spike : stale_run;
     return fmt::format(
         "WITH s AS (SELECT p.symbol, p.timeframe, p.ts, {0} AS c, {1} AS v FROM price_bars p WHERE p.timeframe = '1d'"
@@ -378,13 +379,15 @@ std::string series_sql(const SqlScope& s, const Thresholds& t, bool spikes, bool
         " lag(ts, {7}) OVER ({5}) AS run_from, row_number() OVER ({5}) AS rn FROM s),"
         " e AS (SELECT l1.*, ln(c / pc) AS r, CASE WHEN c = pc AND v > 0 AND pv > 0 THEN 1 ELSE 0 END AS f FROM l1),"
         " l2 AS (SELECT e.*, sum(r * r) OVER ({5} ROWS BETWEEN {8} PRECEDING AND 1 PRECEDING) AS sq,"
-        " sum(f) OVER ({5} ROWS BETWEEN {9} PRECEDING AND CURRENT ROW) AS fs FROM e),"
+        " sum(f) OVER ({5} ROWS BETWEEN {9} PRECEDING AND CURRENT ROW) AS fs,"
+        " sum(f) OVER ({5} ROWS BETWEEN {7} PRECEDING AND 1 PRECEDING) AS fs_before FROM e),"
         " z AS (SELECT l2.*, CASE WHEN rn > {6} THEN ln(pc / pcw) / {8} END AS mu FROM l2),"
         " z2 AS (SELECT z.*, CASE WHEN mu IS NOT NULL AND sq - {8} * mu * mu > 0 THEN sqrt((sq - {8} * mu * mu) / "
         "({8} - 1)) ELSE 0 END AS sd FROM z)"
         " SELECT CASE WHEN {10} THEN 'stale' ELSE 'spikes' END AS chk, symbol, timeframe,"
-        " CASE WHEN {10} THEN {11} ELSE {12} END AS ts, CASE WHEN {10} THEN {12} END AS ts_end,"
-        " CASE WHEN {10} THEN 'close ' || {13} || ' unchanged for {14} or more bars in a row while volume traded'"
+        " {12} AS ts, NULL AS ts_end,"
+        " CASE WHEN {10} THEN 'close ' || {13} || ' unchanged for {14} bars in a row since ' || {11} || ' while "
+        "volume traded'"
         " ELSE 'close ' || {13} || ' after ' || {15} || ': a return of ' || {16} || '%' || CASE WHEN mu IS NOT NULL"
         " AND sd > 0 THEN ', ' || {17} || ' standard deviations of the previous {8} returns' ELSE '' END END AS"
         " detail, 1 AS weight, 0 AS severe FROM z2 WHERE {18}",
@@ -395,17 +398,18 @@ std::string series_sql(const SqlScope& s, const Thresholds& t, bool spikes, bool
 }
 
 std::string drift_sql(const SqlScope& s, const Thresholds& t) {
+    // The daily bar of the session the latest price belongs to (its UTC date: a stock's prices fall
+    // between 04:00 and 20:00 New York time); a price whose session has no daily bar yet is not judged.
     return fmt::format(
         "SELECT 'drift' AS chk, x.symbol, 'latest' AS timeframe, {0} AS ts, NULL AS ts_end, 'latest price ' || {1} || "
         "' is ' || {2} || '% from the daily close ' || {3} || ' of ' || {4} AS detail, 1 AS weight, 0 AS severe"
         " FROM (SELECT v.symbol, l.price, l.as_of, p.close, p.ts FROM v_scope v JOIN latest_prices l ON l.symbol = "
-        "v.symbol JOIN price_bars p ON p.symbol = v.symbol AND p.timeframe = '1d' AND p.ts = (SELECT max(q.ts) FROM "
-        "price_bars q WHERE q.symbol = v.symbol AND q.timeframe = '1d') WHERE v.asset_class <> 'crypto' AND {5} AND "
-        "{6} AND p.ts >= {7}) x WHERE abs({8} / {9} - 1) * 100 > {10}",
+        "v.symbol JOIN price_bars p ON p.symbol = v.symbol AND p.timeframe = '1d' AND p.ts = {7}"
+        " WHERE v.asset_class <> 'crypto' AND {5} AND {6}) x WHERE abs({8} / {9} - 1) * 100 > {10}",
         ts_text(s, "x.as_of"), text("x.price"),
         rounded(s, fmt::format("({} / {} - 1) * 100", real(s, "x.price"), real(s, "x.close")), 2), text("x.close"),
-        ts_text(s, "x.ts"), comparable("p.close"), comparable("l.price"), day_start(s, "l.as_of"),
-        real(s, "x.price"), real(s, "x.close"), number(t.drift_max_pct));
+        ts_text(s, "x.ts"), comparable("p.close"), comparable("l.price"), day_start(s, "l.as_of"), real(s, "x.price"),
+        real(s, "x.close"), number(t.drift_max_pct));
 }
 
 std::string sampled(const std::string& family, std::size_t keep) {

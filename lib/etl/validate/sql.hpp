@@ -57,8 +57,8 @@ struct SqlScope {
     std::chrono::sys_seconds now{};
     std::chrono::sys_seconds equity_fresh_cutoff{}; // freshness: a daily bar before this is stale
     std::chrono::sys_seconds crypto_fresh_cutoff{};
-    std::string equity_fresh_text;                  // "2025-03-06 (1 session before the last ..., 2025-03-07)"
-    bool market_open = false;                       // a session is in progress at `now`
+    std::string equity_fresh_text; // "2025-03-06 (1 session before the last ..., 2025-03-07)"
+    bool market_open = false;      // a session is in progress at `now`
 };
 
 // A PostgreSQL int[] constant of `values` ('{1,-1,2}'); of text[] for symbols, each quoted.

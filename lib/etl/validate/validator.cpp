@@ -4,6 +4,7 @@
 #include "etl/migrate/mapping.hpp"
 #include "etl/migrate/migrator.hpp"
 #include "etl/migrate/source.hpp"
+#include "etl/store/schema.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/json_writer.hpp"
 #include "etl/util/log.hpp"
@@ -105,7 +106,7 @@ void Validator::load_calendar() {
         // Regular-session hour starts, as etl-hourly loads them: from the hour of the open to the last
         // hour that starts before the close (an early close has fewer).
         for (auto h = std::chrono::floor<hours>(s->open); h < s->close; h += hours{1}) {
-            const auto slot = h.time_since_epoch().count() / 3600 - m_first_hour;
+            const auto slot = std::chrono::duration_cast<hours>(h.time_since_epoch()).count() - m_first_hour;
             if (slot >= 0 && static_cast<std::size_t>(slot) < m_ordinal_of_hour.size())
                 m_ordinal_of_hour[static_cast<std::size_t>(slot)] = static_cast<std::int64_t>(m_hours.size());
             m_hours.push_back(h);
@@ -240,16 +241,25 @@ std::vector<CheckResult> Validator::run() {
     }
     scope.last_session_k = static_cast<std::int64_t>(m_sessions.size()) - 1;
     scope.last_hour_k = static_cast<std::int64_t>(m_hours.size()) - 1;
-    if (!m_sessions.empty()) {
-        const auto last = m_sessions.size() - 1;
-        const auto back = std::min<std::size_t>(last, static_cast<std::size_t>(m_thresholds.freshness_max_sessions));
-        scope.equity_fresh_cutoff = sys_seconds{m_sessions[last - back].date};
-        scope.equity_fresh_text = fmt::format("{} ({} before the last completed session, {})",
-                                              util::format_date(m_sessions[last - back].date),
-                                              plural(back, "session", "sessions"),
-                                              util::format_date(m_sessions[last].date));
+    // Freshness counts completed sessions back from the last one, on the calendar itself (not on the
+    // sessions laid out from --since).
+    const sys_days today = std::chrono::floor<days>(m_options.now);
+    std::optional<market::Session> last = m_calendar.session_on(today);
+    if (!last || last->close > m_options.now) last = m_calendar.previous_session(today);
+    if (last) {
+        auto cutoff = *last;
+        int back = 0;
+        for (; back < m_thresholds.freshness_max_sessions; ++back) {
+            const auto before = m_calendar.previous_session(cutoff.date);
+            if (!before) break;
+            cutoff = *before;
+        }
+        scope.equity_fresh_cutoff = sys_seconds{cutoff.date};
+        scope.equity_fresh_text =
+            fmt::format("{} ({} before the last completed session, {})", util::format_date(cutoff.date),
+                        plural(static_cast<std::uint64_t>(back), "session", "sessions"), util::format_date(last->date));
     } else {
-        scope.equity_fresh_cutoff = sys_seconds{std::chrono::floor<days>(m_options.now)};
+        scope.equity_fresh_cutoff = sys_seconds{today};
         scope.equity_fresh_text = "today (no completed session in the calendar)";
     }
     scope.crypto_fresh_cutoff =
@@ -331,8 +341,8 @@ void Validator::parity(CheckResult& result) {
     };
     const auto rows = m_store.rows(fmt::format(
         "SELECT p.symbol, p.timeframe, count(*), {}, {} FROM price_bars p JOIN v_scope v ON v.symbol = p.symbol"
-        " WHERE p.timeframe IN ({}){} GROUP BY p.symbol, p.timeframe",
-        epoch("min(p.ts)"), epoch("max(p.ts)"), tfs,
+        " WHERE p.timeframe IN ({}) AND {}{} GROUP BY p.symbol, p.timeframe",
+        epoch("min(p.ts)"), epoch("max(p.ts)"), tfs, store::schema::valid_bar_sql(m_store.dialect(), "p"),
         m_options.since
             ? fmt::format(" AND p.ts >= {}", instant_literal(m_store.dialect(), sys_seconds{*m_options.since}))
             : std::string()));
@@ -367,7 +377,7 @@ void Validator::parity(CheckResult& result) {
         std::uint64_t sum = 0;
         const auto tf = market::timeframe_from_code(key.second);
         if (!tf) continue;
-        m_store.for_each_close(key.first, *tf, {f.first, f.last},
+        m_store.for_each_close(key.first, *tf, {f.first, f.last}, true,
                                [&](std::int64_t e, double close) { sum += migrate::close_hash(e, close); });
         if (sum != f.checksum)
             differ(key.first, key.second,
@@ -380,9 +390,12 @@ void Validator::parity(CheckResult& result) {
         if (!file.contains(key))
             differ(key.first, key.second, fmt::format("the store has {} bars, the file none", s.rows), s.first);
     result.status = result.failing > 0 ? std::string(to_string(result.level)) : "pass";
-    result.note = fmt::format("against {} ({} layout{})", m_options.against, migrate::to_string(layout.layout),
-                              unmapped > 0 ? fmt::format("; {} file rows are no valid bar and not compared", unmapped)
-                                           : std::string());
+    result.note =
+        fmt::format("against {} ({} layout{})", m_options.against, migrate::to_string(layout.layout),
+                    unmapped > 0
+                        ? fmt::format("; {} file rows are no valid bar and, like such bars in the store, not compared",
+                                      unmapped)
+                        : std::string());
 }
 
 std::string samples_json(const CheckResult& result) {

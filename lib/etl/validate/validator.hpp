@@ -18,7 +18,8 @@
 namespace etl::validate {
 
 struct ValidateOptions {
-    std::vector<std::string> symbols;    // named, normalised (this shard's share is checked); empty: every asset of the shard
+    std::vector<std::string>
+        symbols; // named, normalised (this shard's share is checked); empty: every asset of the shard
     std::vector<std::string> checks;     // the checks to run (select_checks)
     std::vector<std::string> timeframes; // "1d", "1h"
     std::optional<std::chrono::sys_days> since;
@@ -55,14 +56,14 @@ private:
     ValidateOptions m_options;
     Thresholds m_thresholds;
     std::size_t m_symbols = 0;
-    std::vector<std::string> m_scope;            // the symbols, for parity
+    std::vector<std::string> m_scope;              // the symbols, for parity
     std::vector<std::string> m_equities, m_crypto; // the same by group
-    std::vector<market::Session> m_sessions;     // completed sessions, from the start on (k = index)
+    std::vector<market::Session> m_sessions;       // completed sessions, from the start on (k = index)
     std::vector<std::chrono::sys_seconds> m_hours; // their regular-session hour starts, recent ones (k = index)
-    std::int64_t m_first_day = 0;                // the day m_session_of_day starts at (days since the epoch)
-    std::vector<std::int64_t> m_session_of_day;   // day -> session ordinal, -1 when none
+    std::int64_t m_first_day = 0;                  // the day m_session_of_day starts at (days since the epoch)
+    std::vector<std::int64_t> m_session_of_day;    // day -> session ordinal, -1 when none
     std::int64_t m_first_hour = 0;
-    std::vector<std::int64_t> m_ordinal_of_hour;  // hour -> session hour ordinal, -1 when none
+    std::vector<std::int64_t> m_ordinal_of_hour; // hour -> session hour ordinal, -1 when none
 };
 
 // Records a validation run: one quality_runs row (linked to etl_runs `run_id`, 0 for none; its status

@@ -149,17 +149,20 @@ TEST_CASE("validate: statements carry the thresholds and each dialect's spelling
     const auto pg = scope(store::Dialect::postgres);
     const auto lite = scope(store::Dialect::sqlite);
     const auto series = series_sql(pg, t, true, true);
-    CHECK_THAT(series, Contains("coalesce(lag(s1, 31) OVER")); // the previous 30 returns
-    CHECK_THAT(series, Contains("se - lag(se, 5) OVER (PARTITION BY symbol, timeframe ORDER BY ts) = 5 AND")); // 6 bars
-    CHECK_THAT(series, Contains("coalesce(lag(st, 7) OVER (PARTITION BY symbol, timeframe ORDER BY ts), 0) = 6"));
-    CHECK_THAT(series, Contains("(r > 0.40546510810816438 OR r < -0.69314718055994529)")); // ln 1.5, ln 0.5
-    CHECK_THAT(series_sql(lite, t, true, false), !Contains("'stale'"));
+    CHECK_THAT(series, Contains("lag(c, 31) OVER")); // the mean of the previous 30 returns telescopes
+    CHECK_THAT(series, Contains("sum(r * r) OVER (PARTITION BY symbol, timeframe ORDER BY ts ROWS BETWEEN 30 PRECEDING "
+                                "AND 1 PRECEDING)"));
+    // A run of 6 equal closes is 5 flagged steps, counted once, at the bar that completes it.
+    CHECK_THAT(series, Contains("ROWS BETWEEN 4 PRECEDING AND CURRENT ROW) AS fs"));
+    CHECK_THAT(series, Contains("(fs = 5 AND coalesce(fs_before, 0) < 5)"));
+    CHECK_THAT(series, Contains("(r > 0.40546510810816438 OR r < -0.69314718055994529)"));  // ln 1.5, ln 0.5
+    CHECK_THAT(series_sql(lite, t, true, false), Contains("CASE WHEN 1 = 0 THEN 'stale'")); // spikes only
     t.spikes_max_abs_return = 2.0;
     CHECK_THAT(series_sql(lite, t, true, false),
-               Contains("(r > 1.0986122886681096 OR (n = 30")); // ln 3, no lower bound
+               Contains("(r > 1.0986122886681096 OR (mu IS NOT NULL")); // ln 3, no lower bound
     CHECK_THROWS_AS(series_sql(pg, t, false, false), std::logic_error);
 
-    CHECK_THAT(bars_sql(pg, true, true), Contains("extract(epoch FROM p.ts)"));
+    CHECK_THAT(bars_sql(pg, true, true), Contains("date_trunc('hour', p.ts AT TIME ZONE 'UTC')"));
     CHECK_THAT(bars_sql(lite, true, true), Contains("unixepoch(p.ts)"));
     CHECK_THAT(bars_sql(lite, false, true), Contains("is not written YYYY-MM-DDTHH:MM:SSZ"));
     CHECK_THAT(bars_sql(lite, false, true), !Contains("'ohlc' AS chk"));
@@ -175,6 +178,7 @@ TEST_CASE("validate: statements carry the thresholds and each dialect's spelling
     auto hourly = pg;
     hourly.timeframes = {"1h"};
     hourly.last_hour_k = -1;
+    hourly.crypto = {"BTC"};
     const auto c = completeness_sql(hourly, t);
     CHECK_THAT(c, !Contains("v_sessions_t"));
     CHECK_THAT(c, !Contains("v_hours_t"));

@@ -9,11 +9,13 @@ The clock is pinned at 2025-03-14T21:00:00Z (a Friday after the close: drift is 
 latest_prices only for crypto). The cases are written once (ValidateCases) and run by SqliteValidate and
 PgValidate."""
 import json
+import os
 import re
 import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import unittest
 from pathlib import Path
 
@@ -807,6 +809,14 @@ class Unreachable(unittest.TestCase):
         r = run([ETL_VALIDATE, "--database-url", "postgresql://127.0.0.1:1/x"], env=clean_env(), timeout=60)
         self.assertEqual(r.rc, 75, r.describe())
         self.assertEqual(r.stdout, "")
+
+    def test_a_missing_sqlite_store_exits_66_and_is_not_created(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "typo.db")
+            r = run([ETL_VALIDATE, "--database-url", f"sqlite:{path}"], env=clean_env(), timeout=60)
+            self.assertEqual(r.rc, 66, r.describe())
+            self.assertIn("typo.db does not exist", r.stderr)
+            self.assertFalse(os.path.exists(path))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 #include "etl/jobs/commands.hpp"
 #include "etl/jobs/options.hpp"
 #include "etl/jobs/run.hpp"
+#include "etl/store/store.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
 #include "etl/util/log.hpp"
@@ -15,6 +16,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 
 namespace etl::jobs {
@@ -75,6 +77,16 @@ int validate_main(const std::vector<std::string>& args) {
         spec.job = "etl-validate";
         spec.needs_calendar = true;
         spec.resolves_assets = false;
+        // Checking a store that is not there is a mistake in the command, not an empty pass: an SQLite
+        // file must exist (opening it would create it).
+        spec.before_store = [](RunContext& run) -> std::optional<std::string> {
+            const auto path = store::sqlite_path(run.cfg.settings().database.url);
+            if (path && !std::filesystem::exists(*path))
+                throw InputError(fmt::format("SQLite store {} does not exist: check --database-url or DATABASE_URL "
+                                             "(etl-validate checks an existing store)",
+                                             *path));
+            return std::nullopt;
+        };
         std::vector<validate::CheckResult> results;
         validate::RunFacts facts;
         spec.work = [&](RunContext& run) {

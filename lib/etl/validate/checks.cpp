@@ -87,6 +87,8 @@ Thresholds Thresholds::from_config(const config::Config& cfg) {
     t.spikes_window = static_cast<int>(cfg.get_int("validate.spikes.window"));
     t.spikes_max_abs_return = cfg.get_double("validate.spikes.max_abs_return");
     t.stale_sessions = static_cast<int>(cfg.get_int("validate.stale.sessions"));
+    t.spikes_lookback_days = static_cast<int>(cfg.get_int("validate.spikes.lookback_days"));
+    t.stale_lookback_days = static_cast<int>(cfg.get_int("validate.stale.lookback_days"));
     t.drift_max_pct = cfg.get_double("validate.drift.max_pct");
     return t;
 }

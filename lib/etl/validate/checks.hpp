@@ -42,6 +42,8 @@ struct Thresholds {
     int spikes_window = 20;
     double spikes_max_abs_return = 0.5;
     int stale_sessions = 5;
+    int spikes_lookback_days = 366; // 0: the whole history
+    int stale_lookback_days = 366;
     double drift_max_pct = 5.0;
 
     [[nodiscard]] Level level_of(std::string_view check) const;

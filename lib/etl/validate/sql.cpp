@@ -367,10 +367,13 @@ std::string series_sql(const SqlScope& s, const Thresholds& t, bool spikes, bool
     // telescopes to ln(close[i-1] / close[i-1-w]) / w; their squares are a sliding sum; a stale run is
     // k - 1 flagged steps (same close, volume on both bars) in a row.
     const std::string ord = "PARTITION BY symbol, timeframe ORDER BY ts";
-    const auto spike = fmt::format("(r IS NOT NULL AND ({} OR (mu IS NOT NULL AND abs(r) > {} * sd)))",
-                                   absolute_bound(t.spikes_max_abs_return), number(t.spikes_k));
+    const auto from = [&](const std::optional<std::chrono::sys_seconds>& t0) {
+        return t0 ? fmt::format(" AND ts >= {}", instant_literal(s.dialect, *t0)) : std::string();
+    };
+    const auto spike = fmt::format("(r IS NOT NULL AND ({} OR (mu IS NOT NULL AND abs(r) > {} * sd)){})",
+                                   absolute_bound(t.spikes_max_abs_return), number(t.spikes_k), from(s.spikes_from));
     // The bar that completes a run (its previous bar did not): one finding per run, however long.
-    const auto stale_run = fmt::format("(fs = {0} AND coalesce(fs_before, 0) < {0})", k - 1);
+    const auto stale_run = fmt::format("(fs = {0} AND coalesce(fs_before, 0) < {0}{1})", k - 1, from(s.stale_from));
     std::string where = spikes && stale ? spike + " OR " + stale_run : spikes ? spike : stale_run;
     return fmt::format(
         "WITH s AS (SELECT p.symbol, p.timeframe, p.ts, {0} AS c, {1} AS v FROM price_bars p WHERE p.timeframe = '1d'"
@@ -391,7 +394,10 @@ std::string series_sql(const SqlScope& s, const Thresholds& t, bool spikes, bool
         " ELSE 'close ' || {13} || ' after ' || {15} || ': a return of ' || {16} || '%' || CASE WHEN mu IS NOT NULL"
         " AND sd > 0 THEN ', ' || {17} || ' standard deviations of the previous {8} returns' ELSE '' END END AS"
         " detail, 1 AS weight, 0 AS severe FROM z2 WHERE {18}",
-        real(s, "p.close"), real(s, "p.volume"), in_scope(s, "p.symbol", Group::all), since_filter(s, "p.ts"),
+        real(s, "p.close"), real(s, "p.volume"), in_scope(s, "p.symbol", Group::all),
+        since_filter(s, "p.ts") + (s.series_scan_from
+                                       ? fmt::format(" AND p.ts >= {}", instant_literal(s.dialect, *s.series_scan_from))
+                                       : std::string()),
         comparable("p.close"), ord, w + 1, k - 1, w, k - 2, stale ? stale_run : "1 = 0", ts_text(s, "run_from"),
         ts_text(s, "ts"), text("c"), k, text("pc"), rounded(s, "(c / pc - 1) * 100", 2),
         rounded(s, "abs(r) / (CASE WHEN sd > 0 THEN sd ELSE 1 END)", 1), where);

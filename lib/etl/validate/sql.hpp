@@ -59,6 +59,9 @@ struct SqlScope {
     std::chrono::sys_seconds crypto_fresh_cutoff{};
     std::string equity_fresh_text; // "2025-03-06 (1 session before the last ..., 2025-03-07)"
     bool market_open = false;      // a session is in progress at `now`
+    // spikes and stale: the bars judged by each (nullopt: all), and the first bar read (their warm-up
+    // before the earlier of the two).
+    std::optional<std::chrono::sys_seconds> spikes_from, stale_from, series_scan_from;
 };
 
 // A PostgreSQL int[] constant of `values` ('{1,-1,2}'); of text[] for symbols, each quoted.

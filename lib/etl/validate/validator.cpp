@@ -198,7 +198,7 @@ std::vector<CheckResult> Validator::run() {
         // JIT compiling these statements (hundreds of expressions) costs seconds, more than running them;
         // per-symbol aggregates over millions of bars want their hash tables in memory, not sorts on disk.
         m_store.rows("SET jit = off");
-        m_store.rows("SET work_mem = '256MB'");
+        m_store.rows("SET work_mem = '128MB'");
     }
     load_scope();
     if (m_symbols == 0) {
@@ -264,6 +264,25 @@ std::vector<CheckResult> Validator::run() {
     }
     scope.crypto_fresh_cutoff =
         sys_seconds{std::chrono::floor<days>(m_options.now) - days{1} - days{m_thresholds.freshness_max_sessions}};
+
+    // spikes and stale judge the last lookback_days (unless --since says where to start), reading the
+    // window and run of sessions before that as warm-up.
+    if (!m_options.since) {
+        const auto judged_from = [&](int lookback_days) -> std::optional<sys_seconds> {
+            if (lookback_days <= 0) return std::nullopt;
+            return sys_seconds{today - days{lookback_days}};
+        };
+        scope.spikes_from = judged_from(m_thresholds.spikes_lookback_days);
+        scope.stale_from = judged_from(m_thresholds.stale_lookback_days);
+        if (scope.spikes_from && scope.stale_from) {
+            auto first = std::chrono::floor<days>(std::min(*scope.spikes_from, *scope.stale_from));
+            // Back over the warm-up: the window of returns and the run, as sessions (crypto trades
+            // every day, so its warm-up is inside this one), plus a margin.
+            for (int i = 0; i < m_thresholds.spikes_window + m_thresholds.stale_sessions + 2; ++i)
+                if (const auto before = m_calendar.previous_session(first)) first = before->date;
+            scope.series_scan_from = sys_seconds{first - days{7}};
+        }
+    }
 
     const bool daily = has(m_options.timeframes, "1d");
     const bool pg = scope.dialect == store::Dialect::postgres;

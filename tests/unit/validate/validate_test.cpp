@@ -81,6 +81,8 @@ TEST_CASE("validate: levels and thresholds come from [validate.<check>], with th
     CHECK(defaults.spikes_max_abs_return == 0.5);
     CHECK(defaults.stale_sessions == 5);
     CHECK(defaults.drift_max_pct == 5.0);
+    CHECK(defaults.spikes_lookback_days == 366);
+    CHECK(defaults.stale_lookback_days == 366);
 
     const auto set = Thresholds::from_config(cfg({{"validate.ohlc.level", "warn"},
                                                   {"validate.spikes.window", "30"},
@@ -161,6 +163,15 @@ TEST_CASE("validate: statements carry the thresholds and each dialect's spelling
     CHECK_THAT(series_sql(lite, t, true, false),
                Contains("(r > 1.0986122886681096 OR (mu IS NOT NULL")); // ln 3, no lower bound
     CHECK_THROWS_AS(series_sql(pg, t, false, false), std::logic_error);
+    // Lookbacks: each check judges its own days; the scan starts at the warm-up before them.
+    auto recent = lite;
+    recent.spikes_from = std::chrono::sys_seconds{std::chrono::sys_days{std::chrono::year{2024} / 3 / 14}};
+    recent.stale_from = std::chrono::sys_seconds{std::chrono::sys_days{std::chrono::year{2024} / 6 / 14}};
+    recent.series_scan_from = std::chrono::sys_seconds{std::chrono::sys_days{std::chrono::year{2024} / 1 / 2}};
+    const auto lookback = series_sql(recent, t, true, true);
+    CHECK_THAT(lookback, Contains("AND p.ts >= '2024-01-02T00:00:00Z'"));
+    CHECK_THAT(lookback, Contains("* sd)) AND ts >= '2024-03-14T00:00:00Z')"));
+    CHECK_THAT(lookback, Contains("coalesce(fs_before, 0) < 5 AND ts >= '2024-06-14T00:00:00Z')"));
 
     CHECK_THAT(bars_sql(pg, true, true), Contains("date_trunc('hour', p.ts AT TIME ZONE 'UTC')"));
     CHECK_THAT(bars_sql(lite, true, true), Contains("unixepoch(p.ts)"));

@@ -204,3 +204,12 @@ TEST_CASE("validate: statements carry the thresholds and each dialect's spelling
     CHECK_THAT(freshness_sql(pg, t), !Contains("OR 1 = 1"));
     CHECK_THAT(sampled("SELECT 1", 20), Contains("WHERE rn <= 20"));
 }
+
+TEST_CASE("validate: PostgreSQL array constants quote every symbol and number", "[unit]") {
+    CHECK(int_array({}) == "{}");
+    CHECK(int_array({0, -1, 12}) == "{0,-1,12}");
+    CHECK(text_array({}) == "CAST('{}' AS text[])");
+    CHECK(text_array({"AAPL", "BRK.B"}) == R"(CAST('{"AAPL","BRK.B"}' AS text[]))");
+    // A quote, a backslash, an apostrophe and a comma stay inside their element and inside the SQL string.
+    CHECK(text_array({"A\"B", "C\\D", "E'F", "G,H"}) == R"(CAST('{"A\"B","C\\D","E''F","G,H"}' AS text[]))");
+}

@@ -8,18 +8,18 @@
 #
 # Environment:
 #   BENCH_SKIP_BUILD=1   do not (re)build build/ first
-#   BENCH_ONLY="load fetch latest parse migrate"    the benches to run (default: all five)
+#   BENCH_ONLY="load fetch latest parse migrate validate"    the benches to run (default: all six)
 #   BENCH_PARSE_MB=80    body size for the parse bench
 #   BENCH_BUILD_TYPE=RelWithDebInfo  build type of the parse-bench build (the project's default)
-#   plus the knobs of load_bench.sh, fetch_bench.sh, latest_bench.sh and migrate_bench.sh.
+#   plus the knobs of load_bench.sh, fetch_bench.sh, latest_bench.sh, migrate_bench.sh and validate_bench.sh.
 set -euo pipefail
 # shellcheck source=bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-ONLY=${BENCH_ONLY:-load fetch latest parse migrate}
+ONLY=${BENCH_ONLY:-load fetch latest parse migrate validate}
 wants() { [[ " $ONLY " == *" $1 "* ]]; }
-# PostgreSQL is needed by the load, latest and migrate benches, and by the fetch bench only with BENCH_FETCH_STORE=pg.
-if wants load || wants latest || wants migrate || { wants fetch && [[ ${BENCH_FETCH_STORE:-sqlite} == pg ]]; }; then ensure_pg "$0" "$@"; fi
+# PostgreSQL is needed by the load, latest, migrate and validate benches, and by the fetch bench only with BENCH_FETCH_STORE=pg.
+if wants load || wants latest || wants migrate || wants validate || { wants fetch && [[ ${BENCH_FETCH_STORE:-sqlite} == pg ]]; }; then ensure_pg "$0" "$@"; fi
 BENCH_RESULTS=$(mktemp "${TMPDIR:-/tmp}/etl-bench-results.XXXXXX")
 export BENCH_RESULTS
 FAILED=()
@@ -53,6 +53,8 @@ log "market-etl benchmarks: $(nproc) core(s), $(psql -X -Atc 'SHOW server_versio
 if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
     log "building build/ (cmake + ninja)"
     targets="etl-historical etl-latest etl"
+    # etl-validate, for the validate bench, once the tree has it.
+    if wants validate && [[ -d $REPO_DIR/apps/etl-validate ]]; then targets+=" etl-validate"; fi
     # etl-migrate-sqlite, for the migrate bench, once the tree has it.
     if wants migrate && [[ -d $REPO_DIR/apps/etl-migrate-sqlite ]]; then targets+=" etl-migrate-sqlite"; fi
     build_with_retry "build/" bash -c "cd '$REPO_DIR' && cmake -S . -B build -G Ninja >/dev/null && ninja -C build $targets >/dev/null" ||
@@ -132,6 +134,11 @@ if wants migrate; then
         # BENCH_SYMBOLS is the load bench's; the migrate bench's size is BENCH_MIGRATE_SYMBOLS/_YEARS.
         run_child env -u BENCH_SYMBOLS -u BENCH_YEARS "$BENCH_DIR/migrate_bench.sh" || { FAILED+=(migrate); record "migrate bench" "FAILED" "-" "-" "-" "FAILED"; }
     fi
+fi
+
+if wants validate; then
+    log "validate bench"
+    run_child "$BENCH_DIR/validate_bench.sh" || { FAILED+=(validate); record "validate bench" "FAILED" "-" "-" "-" "FAILED"; }
 fi
 
 END=$(now)

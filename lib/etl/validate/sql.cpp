@@ -163,7 +163,13 @@ std::string instant_literal(store::Dialect d, std::chrono::sys_seconds t) {
 
 std::string bars_sql(const SqlScope& s, bool ohlc, bool alignment) {
     if (!ohlc && !alignment) throw std::logic_error("bars_sql: no check asked");
-    std::string ohlc_case = "CASE";
+    // The valid bar first, in six comparisons: low > 0 with low <= open, close <= high < bound makes
+    // every price positive and finite (a NaN, above every number in PostgreSQL's order, and text, above
+    // every number in SQLite's, fail one of them); only a bar that fails is taken apart for its reason.
+    std::string ohlc_case = fmt::format(
+        "CASE WHEN p.low > 0 AND p.low <= p.open AND p.low <= p.close AND p.high >= p.open AND p.high >= p.close AND "
+        "p.high < {0} AND (p.volume IS NULL OR (p.volume >= 0 AND p.volume < {0})) THEN NULL",
+        k_price_bound);
     for (const auto* col : {"open", "high", "low", "close"})
         ohlc_case += fmt::format(" WHEN NOT {0} THEN '{1} ' || {2} || ' is not a positive finite number'",
                                  positive_finite(fmt::format("p.{}", col)), col, text(fmt::format("p.{}", col)));

@@ -87,6 +87,8 @@ void Validator::load_scope() {
     }
     m_symbols = rows.size();
     m_store.load_temp_table("v_scope", std::vector<std::string>{"symbol", "asset_class", "active"}, rows);
+    // Autovacuum never analyzes a temporary table: without this the planner guesses its size.
+    if (m_store.dialect() == store::Dialect::postgres) m_store.rows("ANALYZE v_scope");
 }
 
 void Validator::load_calendar() {

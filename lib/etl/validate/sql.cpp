@@ -385,12 +385,15 @@ std::string series_sql(const SqlScope& s, const Thresholds& t, bool spikes, bool
         "WITH s AS (SELECT p.symbol, p.timeframe, p.ts, {0} AS c, {1} AS v FROM price_bars p WHERE p.timeframe = '1d'"
         " AND {2}{3} AND {4}),"
         " l1 AS (SELECT s.*, lag(c) OVER ({5}) AS pc, lag(v) OVER ({5}) AS pv, lag(c, {6}) OVER ({5}) AS pcw,"
-        " lag(ts, {7}) OVER ({5}) AS run_from, row_number() OVER ({5}) AS rn FROM s),"
+        " lag(ts, {7}) OVER ({5}) AS run_from FROM s),"
         " e AS (SELECT l1.*, ln(c / pc) AS r, CASE WHEN c = pc AND v > 0 AND pv > 0 THEN 1 ELSE 0 END AS f FROM l1),"
-        " l2 AS (SELECT e.*, sum(r * r) OVER ({5} ROWS BETWEEN {8} PRECEDING AND 1 PRECEDING) AS sq,"
+        // Squares in units of 1e-12 as integers: an integer sum slides in O(1) (a float sum is summed
+        // again for every row), and |r| < 140 here (prices between 1e-30 and 1e30) keeps it in range.
+        " l2 AS (SELECT e.*, sum(CAST(r * r * 1e12 AS bigint)) OVER ({5} ROWS BETWEEN {8} PRECEDING AND 1 PRECEDING) "
+        "/ 1e12 AS sq,"
         " sum(f) OVER ({5} ROWS BETWEEN {9} PRECEDING AND CURRENT ROW) AS fs,"
         " sum(f) OVER ({5} ROWS BETWEEN {7} PRECEDING AND 1 PRECEDING) AS fs_before FROM e),"
-        " z AS (SELECT l2.*, CASE WHEN rn > {6} THEN ln(pc / pcw) / {8} END AS mu FROM l2),"
+        " z AS (SELECT l2.*, CASE WHEN pcw IS NOT NULL THEN ln(pc / pcw) / {8} END AS mu FROM l2),"
         " z2 AS (SELECT z.*, CASE WHEN mu IS NOT NULL AND sq - {8} * mu * mu > 0 THEN sqrt((sq - {8} * mu * mu) / "
         "({8} - 1)) ELSE 0 END AS sd FROM z)"
         " SELECT CASE WHEN {10} THEN 'stale' ELSE 'spikes' END AS chk, symbol, timeframe,"

@@ -149,10 +149,9 @@ class Sessions:
 
     _SESSION = re.compile(r"^  (open|close)\s+\d\d:\d\d ET = (\S+)$", re.M)
 
-    def __init__(self, first: date, last: date):
+    def __init__(self, days: list[date]):
         self.by_date: dict[date, tuple[datetime, datetime]] = {}
-        d = first
-        while d <= last:
+        for d in days:
             r = run([ETL, "calendar", d.isoformat()])
             if r.rc != 0:
                 raise AssertionError(r.describe())
@@ -160,7 +159,6 @@ class Sessions:
             if times:
                 self.by_date[d] = tuple(datetime.strptime(times[k], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
                                         for k in ("open", "close"))
-            d += timedelta(days=1)
 
     def on(self, d: date):
         return self.by_date.get(d)
@@ -239,12 +237,23 @@ class ScheduleChecks:
             self.fail(f"unknown job {job}")
 
 
+_SESSIONS = None
+
+
+def period_sessions() -> Sessions:
+    """The sessions of every New York date the periods touch (and a day either side), read once."""
+    global _SESSIONS
+    if _SESSIONS is None:
+        days = sorted({(start + timedelta(days=i)).date() for start, end in PERIODS.values()
+                       for i in range(-1, (end - start).days + 1)})
+        _SESSIONS = Sessions(days)
+    return _SESSIONS
+
+
 class _Base(unittest.TestCase, ScheduleChecks):
     @classmethod
     def setUpClass(cls):
-        first = min(s for s, _ in PERIODS.values()).date() - timedelta(days=1)
-        last = max(e for _, e in PERIODS.values()).date() + timedelta(days=1)
-        cls.sessions = Sessions(first, last)
+        cls.sessions = period_sessions()
 
 
 class Crontab(_Base):

@@ -92,8 +92,8 @@ std::string describe_close(const market::Session& s) {
 }
 
 // --after-close: the daily refresh waits for the session of New York's today to close (early closes
-// included). A UTC crontab line then means the same thing in both DST halves, and a holiday costs one
-// line on stderr. Returns why the run has nothing to do, or nullopt once the bell has rung.
+// included), so a UTC crontab line that is early in one DST half, or a timer that fires on a holiday,
+// costs one line on stderr. Returns why the run has nothing to do, or nullopt once the bell has rung.
 std::optional<std::string> before_the_close(const market::TradingCalendar& calendar, sys_seconds now) {
     const auto today = calendar.new_york_date(now);
     if (const auto session = calendar.session_on(today)) {
@@ -103,10 +103,10 @@ std::optional<std::string> before_the_close(const market::TradingCalendar& calen
     }
     const auto name = calendar.holiday_name(today);
     const auto next = calendar.next_session(today);
-    return fmt::format("no NYSE session on {} ({}); --after-close: nothing to do until the next close, {} {}",
+    return fmt::format("no NYSE session on {} ({}); --after-close: nothing to do until the next close, {}",
                        util::format_date(today), name.empty() ? std::string_view("weekend") : name,
-                       next ? util::format_date(next->date) : std::string("(none within the calendar's reach)"),
-                       next ? describe_close(*next) : std::string());
+                       next ? fmt::format("{} {}", util::format_date(next->date), describe_close(*next))
+                            : std::string("none within the calendar's reach"));
 }
 
 } // namespace

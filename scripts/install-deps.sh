@@ -9,6 +9,7 @@ packages=(
   libsqlite3-dev libhiredis-dev libhowardhinnant-date-dev libexpected-dev
   postgresql postgresql-client sqlite3 redis-server curl
   clang libclang-rt-14-dev clang-format clang-tidy
+  python3-croniter systemd  # tests/e2e/test_schedules.py: croniter, systemd-analyze
 )
 
 missing=()

@@ -12,6 +12,7 @@
 #include "etl/util/log.hpp"
 
 #include <CLI/CLI.hpp>
+#include <date/tz.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -28,6 +29,7 @@ struct HistoricalArgs {
     std::string from;
     std::string to;
     std::string asset_class;
+    bool after_close = false;
 };
 
 // What the command line asks for before "today" is known: a range and/or --from/--to.
@@ -83,6 +85,30 @@ UsageError empty_window_error(const WindowRequest& w, const market::DateWindow& 
                                   util::format_date(d.from), util::format_date(d.to)));
 }
 
+// "16:00 EDT (2025-03-10T20:00:00Z)": a closing bell as New York reads it, and as UTC.
+std::string describe_close(const market::Session& s) {
+    return fmt::format("{} ({})", date::format("%H:%M %Z", date::make_zoned("America/New_York", s.close)),
+                       util::format_instant(s.close));
+}
+
+// --after-close: the daily refresh waits for the session of New York's today to close (early closes
+// included), so a UTC crontab line that is early in one DST half, or a timer that fires on a holiday,
+// costs one line on stderr. Returns why the run has nothing to do, or nullopt once the bell has rung.
+std::optional<std::string> before_the_close(const market::TradingCalendar& calendar, sys_seconds now) {
+    const auto today = calendar.new_york_date(now);
+    if (const auto session = calendar.session_on(today)) {
+        if (now >= session->close) return std::nullopt;
+        return fmt::format("the NYSE session of {} closes at {}; --after-close: nothing to do before then",
+                           util::format_date(today), describe_close(*session));
+    }
+    const auto name = calendar.holiday_name(today);
+    const auto next = calendar.next_session(today);
+    return fmt::format("no NYSE session on {} ({}); --after-close: nothing to do until the next close, {}",
+                       util::format_date(today), name.empty() ? std::string_view("weekend") : name,
+                       next ? fmt::format("{} {}", util::format_date(next->date), describe_close(*next))
+                            : std::string("none within the calendar's reach"));
+}
+
 } // namespace
 
 int historical_main(const std::vector<std::string>& args) {
@@ -95,6 +121,9 @@ int historical_main(const std::vector<std::string>& args) {
         app.add_option("--from", a.from, "first session date YYYY-MM-DD (overrides the range's start)");
         app.add_option("--to", a.to, "last session date YYYY-MM-DD (default, and at most: the market's today)");
         app.add_option("--class", a.asset_class, "asset class for symbols not in assets: stock, etf, index, crypto");
+        app.add_flag("--after-close", a.after_close,
+                     "work only once today's NYSE session has closed (New York date; early closes included); "
+                     "before the close and on days without a session, exit 0 with nothing to do");
         add_common_options(app, common);
         app.footer("Exit codes: 0 ok, 1 some symbols failed, 64 usage, 65 too many rejected rows, 69 provider "
                    "unavailable, 70 internal, 75 temporary (database, lock), 78 configuration, 130 interrupted.");
@@ -137,6 +166,9 @@ int historical_main(const std::vector<std::string>& args) {
                                                  util::format_date(crypto_today)));
                 throw empty_window_error(request, stock_window, stock_today, false, "every asset");
             }
+            // Last, so a bad command line is a usage error at any hour; before the store, so a skipped
+            // run opens nothing.
+            if (a.after_close) return before_the_close(calendar, now);
             return std::nullopt;
         };
         run_spec.before_assets = [&](RunContext& run) {

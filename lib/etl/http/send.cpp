@@ -46,7 +46,8 @@ Response send(std::string_view method, const std::string& url, std::string_view 
     Response r;
     curl_easy_setopt(e, CURLOPT_URL, url.c_str());
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, verb.c_str());
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.data());
+    // Never a null pointer: with one, libcurl would read the body from stdin.
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.empty() ? "" : body.data());
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(e, CURLOPT_USERAGENT, user_agent.c_str());

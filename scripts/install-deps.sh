@@ -8,6 +8,7 @@ packages=(
   libcli11-dev libpq-dev libcurl4-openssl-dev libsimdjson-dev libfmt-dev libtoml11-dev catch2
   libsqlite3-dev libhiredis-dev libhowardhinnant-date-dev libexpected-dev
   postgresql postgresql-client sqlite3 redis-server curl
+  prometheus prometheus-pushgateway
   clang libclang-rt-14-dev clang-format clang-tidy
   python3-croniter systemd  # tests/e2e/test_schedules.py: croniter, systemd-analyze
 )

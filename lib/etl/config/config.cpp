@@ -256,6 +256,15 @@ const KeySpec k_core_keys[] = {
      .type = integer,
      .min = 1,
      .max = 600000},
+    {.key = "metrics.textfile_dir",
+     .default_value = "",
+     .description = "directory of node_exporter's textfile collector: each run writes market_etl_<job>.prom there "
+                    "atomically (empty = no file)"},
+    {.key = "metrics.pushgateway_url",
+     .default_value = "",
+     .description = "Prometheus Pushgateway root (http[s]://[user:password@]host:9091): each run pushes to "
+                    "/metrics/job/<job>/shard/<K_N> (empty = no push)",
+     .type = url},
     {.key = "timescaledb.compress_after_days",
      .default_value = "30",
      .description = "compression policy on price_bars: chunks older than this (TimescaleDB only; 0 = none)",
@@ -784,6 +793,8 @@ void Config::check_and_build() {
     t.timescaledb.compress_after_days = static_cast<int>(get_int("timescaledb.compress_after_days"));
     t.timescaledb.retention_days = static_cast<int>(get_int("timescaledb.retention_days"));
     t.calendar.closures_file = get("calendar.closures_file");
+    t.metrics.textfile_dir = get("metrics.textfile_dir");
+    t.metrics.pushgateway_url = get("metrics.pushgateway_url");
     t.hourly.extended_hours = get_bool("hourly.extended_hours");
     t.routing.stock = get("routing.stock");
     t.routing.etf = get("routing.etf");

@@ -59,7 +59,7 @@ struct KeyTable {
 };
 
 // The keys that belong to no provider: database_url, redis_url, mock, log.*, fetch.*, database.*,
-// validation.*, redis.*, timescaledb.*, calendar.*, hourly.*, routing.*.
+// validation.*, redis.*, timescaledb.*, calendar.*, hourly.*, metrics.*, routing.*.
 std::span<const KeySpec> core_keys();
 
 // The typed settings of the core keys, built once by Config::load from values it has checked. The
@@ -104,6 +104,10 @@ struct Settings {
     struct Hourly {
         bool extended_hours = false;
     } hourly;
+    struct Metrics {
+        std::string textfile_dir;    // "" = no textfile
+        std::string pushgateway_url; // "" = no push; may carry a password
+    } metrics;
     struct Routing {
         std::string stock, etf, index, crypto;
         std::string fallback; // "" = none

@@ -101,6 +101,8 @@ int latest_main(const std::vector<std::string>& args) {
                     std::move(jobs),
                     [&](providers::FetchOutcome&& o) {
                         const auto& wanted = symbols_of.at(o.symbol);
+                        for (const auto& [key, n] : o.responses) totals.provider_requests[key] += n;
+                        for (const auto& [provider, n] : o.provider_retries) totals.provider_retries[provider] += n;
                         const auto rejected_before = rejected.size();
                         rejected.insert(rejected.end(), std::make_move_iterator(o.batch.rejected.begin()),
                                         std::make_move_iterator(o.batch.rejected.end()));

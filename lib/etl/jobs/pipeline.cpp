@@ -208,6 +208,8 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
     while (auto o = queue.pop()) {
         ++done;
         util::progress(done, total_jobs, o->symbol);
+        for (const auto& [key, n] : o->responses) totals.provider_requests[key] += n;
+        for (const auto& [provider, n] : o->provider_retries) totals.provider_retries[provider] += n;
         // Not loaded when the run is stopping or the symbol was never fetched: counted as not done
         // at the end (requested - ok - failed), never silently lost.
         if (load_error || stop_flag().load() || o->failure == providers::FailureKind::interrupted) continue;

@@ -3,6 +3,8 @@
 #include "etl/jobs/assets.hpp"
 #include "etl/jobs/report.hpp"
 #include "etl/jobs/setup.hpp"
+#include "etl/metrics/freshness.hpp"
+#include "etl/metrics/publish.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
 #include "etl/util/log.hpp"
@@ -10,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <stdexcept>
@@ -51,6 +55,37 @@ void write_summary(const RunTotals& t) {
         util::log_error("configuration error: {}", t.first_config_error);
 }
 
+// The run's metrics (metrics.textfile_dir, metrics.pushgateway_url), not for a dry run (it writes
+// nothing). With a store open, the freshness of its bars is read after the load; a failing read is one
+// warning and the other metrics are still written.
+void write_metrics(store::Store* store, const metrics::Outputs& to, const RunTotals& t) {
+    if (t.dry_run || (to.textfile_dir.empty() && to.pushgateway_url.empty())) return;
+    metrics::RunMetrics m;
+    m.job = t.job;
+    m.shard = t.shard;
+    std::replace(m.shard.begin(), m.shard.end(), '/', '_');
+    m.exit_code = util::to_int(t.code);
+    m.finished = util::now().time_since_epoch().count();
+    m.duration_seconds = std::chrono::duration<double>(std::chrono::system_clock::now() - t.started).count();
+    m.counts_symbols = t.counts_symbols;
+    m.symbols = {{"ok", t.symbols_ok}, {"failed", t.symbols_failed}, {"interrupted", t.symbols_interrupted}};
+    m.rows = {{"inserted", t.rows.inserted},
+              {"updated", t.rows.updated},
+              {"unchanged", t.rows.unchanged},
+              {"rejected", t.rows.rejected}};
+    m.requests = t.provider_requests;
+    m.retries.insert(t.provider_retries.begin(), t.provider_retries.end());
+    if (store) {
+        try {
+            m.latest_bar = metrics::latest_bar_timestamps(*store);
+        } catch (const std::exception& e) {
+            util::log_warn("could not read the latest bars for {}: {} (the other metrics are written)",
+                           metrics::k_latest_bar, util::scrub(e.what()));
+        }
+    }
+    metrics::publish(to, std::move(m));
+}
+
 void run_sinks(const std::vector<Sink>& sinks, const RunTotals& outcome) noexcept {
     for (const auto& sink : sinks) {
         try {
@@ -65,13 +100,16 @@ void run_sinks(const std::vector<Sink>& sinks, const RunTotals& outcome) noexcep
 
 } // namespace
 
-std::vector<Sink> standard_sinks(store::Store* store, const std::string& report_file) {
+std::vector<Sink> standard_sinks(store::Store* store, const std::string& report_file,
+                                 const config::Settings::Metrics& metrics_to) {
     std::vector<Sink> sinks;
     sinks.push_back({"the end of the run in etl_runs", [store](const RunTotals& t) { write_ledger(store, t); }});
     sinks.push_back({"the summary", [](const RunTotals& t) { write_summary(t); }});
     sinks.push_back({fmt::format("the report {}", report_file), [report_file](const RunTotals& t) {
                          if (!report_file.empty() && t.nothing_to_do.empty()) write_report(report_file, t, t.code);
                      }});
+    sinks.push_back({"the metrics", [store, to = metrics::Outputs{metrics_to.textfile_dir, metrics_to.pushgateway_url}](
+                                        const RunTotals& t) { write_metrics(store, to, t); }});
     return sinks;
 }
 
@@ -98,7 +136,7 @@ int run_job(const RunSpec& spec, const std::vector<std::string>& args, const Com
     RunContext run{cfg, options, now, calendar, shard, totals, nullptr, {}};
     std::unique_ptr<store::Store> store;
     const auto sinks = [&] {
-        auto all = standard_sinks(store.get(), options.report_file);
+        auto all = standard_sinks(store.get(), options.report_file, cfg.settings().metrics);
         all.insert(all.end(), spec.extra_sinks.begin(), spec.extra_sinks.end());
         return all;
     };

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -73,6 +74,10 @@ struct RunTotals {
         std::string error;
     };
     std::vector<SymbolFailure> failures;
+    // Provider responses by {provider, code} and retries by provider, summed over the fetch outcomes (the
+    // Fetcher's FetchOutcome::responses and provider_retries): for the metrics.
+    std::map<std::pair<std::string, std::string>, std::uint64_t> provider_requests;
+    std::map<std::string, std::uint64_t, std::less<>> provider_retries;
     // False for a command that does not work symbol by symbol (a migration counts tables): the summary
     // and the report then leave the symbol counts out.
     bool counts_symbols = true;

@@ -158,6 +158,7 @@ void Fetcher::run(http::Transport& transport, std::vector<FetchJob> jobs,
         a.in_flight = false;
         auto& fetch = a.fetch();
         const auto provider = std::string(fetch.provider());
+        ++a.outcome.responses[{provider, r.transport_error ? std::string("error") : std::to_string(r.status)}];
         if (r.body_too_large) // the same request would bring the same body: never retried
             return fail(a, FailureKind::permanent,
                         fmt::format("response body larger than fetch.max_body_bytes = {} bytes (transfer cut off)",
@@ -200,6 +201,7 @@ void Fetcher::run(http::Transport& transport, std::vector<FetchJob> jobs,
                         fmt::format("gave up after {} retries: {}", a.retries_this_request, why));
         ++a.retries_this_request;
         ++a.outcome.retries;
+        ++a.outcome.provider_retries[provider];
         const auto delay = backoff_delay(a.retries_this_request, m_policy.backoff_initial, m_policy.backoff_max,
                                          jitter(rng), r.retry_after);
         a.not_before = transport.now() + delay;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace etl::http {
@@ -47,6 +48,10 @@ struct FetchOutcome {
     std::string error; // one line, no secrets
     unsigned requests = 0;
     unsigned retries = 0;
+    // Per provider tried, for the run's metrics: its responses by code (the HTTP status, "error" when the
+    // transfer got none: refused, timeout, reset) and its retries. A transfer cancelled by a signal has no code.
+    std::map<std::pair<std::string, std::string>, unsigned> responses; // {provider, code}
+    std::map<std::string, unsigned, std::less<>> provider_retries;
     std::size_t skipped = 0;
 };
 

@@ -387,10 +387,11 @@ std::string series_sql(const SqlScope& s, const Thresholds& t, bool spikes, bool
         " l1 AS (SELECT s.*, lag(c) OVER ({5}) AS pc, lag(v) OVER ({5}) AS pv, lag(c, {6}) OVER ({5}) AS pcw,"
         " lag(ts, {7}) OVER ({5}) AS run_from FROM s),"
         " e AS (SELECT l1.*, ln(c / pc) AS r, CASE WHEN c = pc AND v > 0 AND pv > 0 THEN 1 ELSE 0 END AS f FROM l1),"
-        // Squares in units of 1e-12 as integers: an integer sum slides in O(1) (a float sum is summed
-        // again for every row), and |r| < 140 here (prices between 1e-30 and 1e30) keeps it in range.
-        " l2 AS (SELECT e.*, sum(CAST(r * r * 1e12 AS bigint)) OVER ({5} ROWS BETWEEN {8} PRECEDING AND 1 PRECEDING) "
-        "/ 1e12 AS sq,"
+        // Squares in units of 1e-8 as 4-byte integers: their sum slides in O(1) and stays a bigint (a
+        // float sum is summed again for every row; a bigint sum becomes numeric). A square is capped at 20
+        // (a return of x87 or more, which the absolute bound reports anyway) to stay in range.
+        " l2 AS (SELECT e.*, sum(CAST({19} * 100000000 AS integer)) OVER ({5} ROWS BETWEEN {8} PRECEDING AND 1 "
+        "PRECEDING) / {20} AS sq,"
         " sum(f) OVER ({5} ROWS BETWEEN {9} PRECEDING AND CURRENT ROW) AS fs,"
         " sum(f) OVER ({5} ROWS BETWEEN {7} PRECEDING AND 1 PRECEDING) AS fs_before FROM e),"
         " z AS (SELECT l2.*, CASE WHEN pcw IS NOT NULL THEN ln(pc / pcw) / {8} END AS mu FROM l2),"
@@ -409,7 +410,8 @@ std::string series_sql(const SqlScope& s, const Thresholds& t, bool spikes, bool
                                        : std::string()),
         comparable("p.close"), ord, w + 1, k - 1, w, k - 2, stale ? stale_run : "1 = 0", ts_text(s, "run_from"),
         ts_text(s, "ts"), text("c"), k, text("pc"), rounded(s, "(c / pc - 1) * 100", 2),
-        rounded(s, "abs(r) / (CASE WHEN sd > 0 THEN sd ELSE 1 END)", 1), where);
+        rounded(s, "abs(r) / (CASE WHEN sd > 0 THEN sd ELSE 1 END)", 1), where,
+        pg(s) ? "LEAST(r * r, 20)" : "min(r * r, 20)", real(s, "100000000"));
 }
 
 std::string drift_sql(const SqlScope& s, const Thresholds& t) {

@@ -152,8 +152,10 @@ TEST_CASE("validate: statements carry the thresholds and each dialect's spelling
     const auto lite = scope(store::Dialect::sqlite);
     const auto series = series_sql(pg, t, true, true);
     CHECK_THAT(series, Contains("lag(c, 31) OVER")); // the mean of the previous 30 returns telescopes
-    CHECK_THAT(series, Contains("sum(CAST(r * r * 1e12 AS bigint)) OVER (PARTITION BY symbol, timeframe ORDER BY ts "
-                                "ROWS BETWEEN 30 PRECEDING AND 1 PRECEDING) / 1e12 AS sq"));
+    CHECK_THAT(series, Contains("sum(CAST(LEAST(r * r, 20) * 100000000 AS integer)) OVER (PARTITION BY symbol, "
+                                "timeframe ORDER BY ts ROWS BETWEEN 30 PRECEDING AND 1 PRECEDING) / CAST(100000000 AS "
+                                "double precision) AS sq"));
+    CHECK_THAT(series_sql(lite, t, true, true), Contains("sum(CAST(min(r * r, 20) * 100000000 AS integer))"));
     // A run of 6 equal closes is 5 flagged steps, counted once, at the bar that completes it.
     CHECK_THAT(series, Contains("ROWS BETWEEN 4 PRECEDING AND CURRENT ROW) AS fs"));
     CHECK_THAT(series, Contains("(fs = 5 AND coalesce(fs_before, 0) < 5)"));

@@ -94,6 +94,8 @@ int validate_main(const std::vector<std::string>& args) {
             totals.counts_symbols = false;
             options.shard = run.shard;
             options.now = run.now;
+            if (run.store->dialect() == store::Dialect::postgres)
+                options.parallel_url = run.cfg.settings().database.url;
             validate::Validator validator(*run.store, run.calendar, options,
                                           validate::Thresholds::from_config(run.cfg));
             results = validator.run();

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
+#include <array>
 #include <atomic>
 #include <bit>
 #include <charconv>
@@ -150,6 +151,11 @@ Connection::~Connection() {
 
 void Connection::make_signal_cancel_target() noexcept {
     if (m_cancel) g_cancel_target.store(m_cancel.get());
+}
+
+void Connection::cancel_running() noexcept {
+    std::array<char, 256> error{};
+    if (m_cancel) PQcancel(m_cancel.get(), error.data(), static_cast<int>(error.size()));
 }
 
 void Connection::fail(std::string_view context, pg_result* result) {

@@ -139,6 +139,9 @@ public:
     // Makes this connection the one cancel_signalled_statement() cancels: one per process, the latest
     // call wins; the destructor withdraws it.
     void make_signal_cancel_target() noexcept;
+    // Asks the server to cancel the statement this connection is running, from another thread (the
+    // statement then throws in its own thread); nothing when none runs.
+    void cancel_running() noexcept;
 
     // "schema"."name" style quoting for identifiers that must be spliced into SQL.
     [[nodiscard]] std::string quote_identifier(std::string_view name) const;

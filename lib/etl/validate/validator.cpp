@@ -4,6 +4,7 @@
 #include "etl/migrate/mapping.hpp"
 #include "etl/migrate/migrator.hpp"
 #include "etl/migrate/source.hpp"
+#include "etl/pg/connection.hpp"
 #include "etl/store/schema.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/json_writer.hpp"
@@ -14,7 +15,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <future>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <tuple>
 
@@ -146,6 +149,10 @@ void Validator::run_family(const std::string& sql, std::vector<CheckResult>& res
     const auto rows = m_store.rows(statement);
     util::log_debug("validate: {} rows in {:.3f} s", rows.rows.size(),
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    apply(rows, results);
+}
+
+void Validator::apply(const store::Rows& rows, std::vector<CheckResult>& results) const {
     for (const auto& r : rows.rows) {
         const auto& chk = r.at(0).value_or("");
         auto it = std::find_if(results.begin(), results.end(), [&](const auto& x) { return x.name == chk; });
@@ -288,6 +295,37 @@ std::vector<CheckResult> Validator::run() {
 
     const bool daily = has(m_options.timeframes, "1d");
     const bool pg = scope.dialect == store::Dialect::postgres;
+    const bool series = (result("spikes") != nullptr || result("stale") != nullptr) && daily;
+    // PostgreSQL runs the window functions of spikes and stale on one core: on a connection of their
+    // own they run while the other families scan (which use the other cores).
+    std::unique_ptr<pg::Connection> side;
+    std::future<store::Rows> side_rows;
+    if (series && pg && !m_options.parallel_url.empty()) {
+        side = std::make_unique<pg::Connection>(m_options.parallel_url, "etl-validate (spikes, stale)");
+        side->exec("SET jit = off; SET work_mem = '128MB'; SET TIME ZONE 'UTC'", "setting up the session");
+        const auto statement = sampled(series_sql(scope, m_thresholds, result("spikes"), result("stale")));
+        side_rows = std::async(std::launch::async, [conn = side.get(), statement] {
+            const auto r = conn->exec(statement, "checking spikes and stale");
+            store::Rows out;
+            for (int i = 0; i < r.rows(); ++i) {
+                store::Row row;
+                for (int c = 0; c < r.columns(); ++c)
+                    row.push_back(r.is_null(i, c) ? std::nullopt : std::optional<std::string>(r.get(i, c)));
+                out.rows.push_back(std::move(row));
+            }
+            return out;
+        });
+    }
+    // Whatever ends this run early, the side statement is cancelled and waited for, never left behind.
+    struct SideGuard {
+        std::unique_ptr<pg::Connection>& conn;
+        std::future<store::Rows>& rows;
+        ~SideGuard() {
+            if (!rows.valid()) return;
+            conn->cancel_running();
+            rows.wait();
+        }
+    } side_guard{side, side_rows};
     if (result("ohlc") || result("alignment"))
         run_family(bars_sql(scope, result("ohlc"), result("alignment")), results);
     if (result("duplicates")) {
@@ -297,7 +335,9 @@ std::vector<CheckResult> Validator::run() {
     if (result("completeness")) run_family(completeness_sql(scope, m_thresholds), results);
     if (result("freshness")) run_family(freshness_sql(scope, m_thresholds), results);
     if (result("spikes") || result("stale")) {
-        if (daily) {
+        if (side_rows.valid()) {
+            apply(side_rows.get(), results);
+        } else if (daily) {
             run_family(series_sql(scope, m_thresholds, result("spikes"), result("stale")), results);
         } else {
             skip("spikes", "daily bars only: --timeframe leaves 1d out");

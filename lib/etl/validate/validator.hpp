@@ -26,6 +26,9 @@ struct ValidateOptions {
     market::Shard shard;
     std::chrono::sys_seconds now{};
     std::string against; // --against sqlite:PATH: the file (without the scheme); "" = none
+    // PostgreSQL: the store's URL, to run spikes and stale (the one family that cannot use several
+    // cores: window functions) on a second connection while the others run; "" = one connection.
+    std::string parallel_url;
 };
 
 // How far back session hours are laid out for hourly completeness without --since: hourly history is
@@ -49,6 +52,8 @@ private:
     // The instant of ordinal `k` of a completeness unit ("sessions", "session hours", "days", "hours").
     [[nodiscard]] std::string instant_of(std::string_view unit, std::int64_t k) const;
     void run_family(const std::string& sql, std::vector<CheckResult>& results);
+    // A family's sampled rows into the results.
+    void apply(const store::Rows& rows, std::vector<CheckResult>& results) const;
     void parity(CheckResult& result);
 
     store::Store& m_store;

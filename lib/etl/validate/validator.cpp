@@ -114,7 +114,7 @@ void Validator::load_calendar() {
             const auto slot = std::chrono::duration_cast<hours>(h.time_since_epoch()).count() - m_first_hour;
             if (slot >= 0 && static_cast<std::size_t>(slot) < m_ordinal_of_hour.size())
                 m_ordinal_of_hour[static_cast<std::size_t>(slot)] = static_cast<std::int64_t>(m_hours.size());
-            m_hours.push_back(h);
+            m_hours.emplace_back(h);
         }
     }
     if (m_store.dialect() == store::Dialect::postgres) return; // arrays in the statements instead

@@ -72,6 +72,7 @@ class Alerts(ServerTestCase):
         self.addCleanup(self.hook.stop)
 
     def hist(self, *, mock=True, url=None, **extra):
+        extra.setdefault("ALERT_MIN_SEVERITY", None)  # the caller's, which harness.clean_env keeps, goes
         env = self.env(ETL_NOW=NOW, ALERT_WEBHOOK_URL=url or self.hook.url, **extra)
         argv = ["etl-historical", "1M", "AAPL", "--database-url", f"sqlite:{self.db}"]
         if mock:

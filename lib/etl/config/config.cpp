@@ -265,6 +265,24 @@ const KeySpec k_core_keys[] = {
      .description = "Prometheus Pushgateway root (http[s]://[user:password@]host:9091): each run pushes to "
                     "/metrics/job/<job>/shard/<K_N> (empty = no push)",
      .type = url},
+    {.key = "alerts.webhook_url",
+     .default_value = "",
+     .env = "ALERT_WEBHOOK_URL",
+     .description = "http[s]:// URL a run that fails (exit not 0 or 130), or succeeds after a failure, POSTs an "
+                    "alert to (empty = no alerts); its secret is never logged",
+     .type = url},
+    {.key = "alerts.min_severity",
+     .default_value = "warning",
+     .env = "ALERT_MIN_SEVERITY",
+     .description = "the least severity sent: info (a recovery), warning (exit 1, 65, 69, 75) or critical (exit "
+                    "64, 66, 70, 78)",
+     .type = choice,
+     .choices = "info|warning|critical"},
+    {.key = "alerts.format",
+     .default_value = "json",
+     .description = "json (the alert as a JSON object) or slack (a Slack incoming webhook's {\"text\": ...})",
+     .type = choice,
+     .choices = "json|slack"},
     {.key = "timescaledb.compress_after_days",
      .default_value = "30",
      .description = "compression policy on price_bars: chunks older than this (TimescaleDB only; 0 = none)",
@@ -795,6 +813,9 @@ void Config::check_and_build() {
     t.calendar.closures_file = get("calendar.closures_file");
     t.metrics.textfile_dir = get("metrics.textfile_dir");
     t.metrics.pushgateway_url = get("metrics.pushgateway_url");
+    t.alerts.webhook_url = get("alerts.webhook_url");
+    t.alerts.min_severity = get("alerts.min_severity");
+    t.alerts.format = get("alerts.format");
     t.hourly.extended_hours = get_bool("hourly.extended_hours");
     t.routing.stock = get("routing.stock");
     t.routing.etf = get("routing.etf");

@@ -59,7 +59,7 @@ struct KeyTable {
 };
 
 // The keys that belong to no provider: database_url, redis_url, mock, log.*, fetch.*, database.*,
-// validation.*, redis.*, timescaledb.*, calendar.*, hourly.*, metrics.*, routing.*.
+// validation.*, redis.*, timescaledb.*, calendar.*, hourly.*, metrics.*, alerts.*, routing.*.
 std::span<const KeySpec> core_keys();
 
 // The typed settings of the core keys, built once by Config::load from values it has checked. The
@@ -108,6 +108,11 @@ struct Settings {
         std::string textfile_dir;    // "" = no textfile
         std::string pushgateway_url; // "" = no push; may carry a password
     } metrics;
+    struct Alerts {
+        std::string webhook_url;  // "" = no alerts; may carry a secret (a password, a token in its path)
+        std::string min_severity; // "info", "warning" or "critical" (checked)
+        std::string format;       // "json" or "slack" (checked)
+    } alerts;
     struct Routing {
         std::string stock, etf, index, crypto;
         std::string fallback; // "" = none

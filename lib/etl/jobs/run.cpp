@@ -1,5 +1,6 @@
 #include "etl/jobs/run.hpp"
 
+#include "etl/alerts/alert.hpp"
 #include "etl/jobs/assets.hpp"
 #include "etl/jobs/report.hpp"
 #include "etl/jobs/setup.hpp"
@@ -86,6 +87,61 @@ void write_metrics(store::Store* store, const metrics::Outputs& to, const RunTot
     metrics::publish(to, std::move(m));
 }
 
+// The exit code of the run of the same job and shard before run `t.run_id`: its etl_runs row, the latest
+// one with a lower id that has an exit code (a run still 'running', or abandoned, has none). nullopt when
+// there is none.
+std::optional<int> previous_exit_code(store::Query& query, const RunTotals& t) {
+    const auto r = query.rows("SELECT exit_code FROM etl_runs WHERE job = $1 AND shard = $2 AND id < $3 AND "
+                              "exit_code IS NOT NULL ORDER BY id DESC LIMIT 1",
+                              {t.job, t.shard, std::to_string(t.run_id)});
+    if (r.rows.empty() || r.rows.front().empty() || !r.rows.front().front()) return std::nullopt;
+    return std::stoi(*r.rows.front().front());
+}
+
+// The webhook of alerts.* (values checked by Config::load; a default-constructed Alerts sends nothing).
+alerts::Webhook alert_target(const config::Settings::Alerts& a) {
+    alerts::Webhook to;
+    to.url = a.webhook_url;
+    to.min_severity = alerts::parse_severity(a.min_severity).value_or(alerts::Severity::warning);
+    to.format = alerts::parse_format(a.format).value_or(alerts::Format::json);
+    // The whole URL is a secret (an incoming webhook's token is its path): no log line may show it.
+    if (!to.url.empty()) util::register_secret(to.url);
+    return to;
+}
+
+// The alert of the run (alerts.*), not for a dry run (it writes nothing) nor a run with nothing to do. A
+// failure (exit not 0 or 130) is sent at its severity; a success is sent as info when the run before it
+// (same job and shard, read from etl_runs: this run's own row is finished by then and has a higher id)
+// failed. Below min_severity nothing is sent, and etl_runs is not read.
+void write_alert(store::Store* store, const alerts::Webhook& to, const RunTotals& t) {
+    if (to.url.empty() || t.dry_run || !t.nothing_to_do.empty()) return;
+    const int code = util::to_int(t.code);
+    std::optional<int> previous;
+    if (code == 0) {
+        if (!store || !t.run_id || !alerts::should_send(to, alerts::Severity::info)) return;
+        previous = previous_exit_code(*store, t);
+    }
+    const auto severity = alerts::run_severity(code, previous);
+    if (!severity || !alerts::should_send(to, *severity)) return;
+    alerts::Alert a;
+    a.job = t.job;
+    a.run_id = t.run_id;
+    a.status = store::to_string(run_status(t.code));
+    a.exit_code = code;
+    a.severity = *severity;
+    a.previous_exit_code = previous;
+    a.summary = summary_text(t, t.code);
+    a.summary.erase(std::min(a.summary.find('\n'), a.summary.size()));
+    a.error = t.error;
+    if (a.error.empty()) a.error = t.first_config_error;
+    for (const auto& f : t.failures) a.failures.push_back({f.symbol, f.provider, f.kind, f.error});
+    a.host = alerts::host_name();
+    a.shard = t.shard;
+    a.started = std::chrono::floor<std::chrono::seconds>(t.started);
+    a.finished = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    alerts::send(to, a);
+}
+
 void run_sinks(const std::vector<Sink>& sinks, const RunTotals& outcome) noexcept {
     for (const auto& sink : sinks) {
         try {
@@ -101,7 +157,8 @@ void run_sinks(const std::vector<Sink>& sinks, const RunTotals& outcome) noexcep
 } // namespace
 
 std::vector<Sink> standard_sinks(store::Store* store, const std::string& report_file,
-                                 const config::Settings::Metrics& metrics_to) {
+                                 const config::Settings::Metrics& metrics_to,
+                                 const config::Settings::Alerts& alerts_to) {
     std::vector<Sink> sinks;
     sinks.push_back({"the end of the run in etl_runs", [store](const RunTotals& t) { write_ledger(store, t); }});
     sinks.push_back({"the summary", [](const RunTotals& t) { write_summary(t); }});
@@ -110,6 +167,8 @@ std::vector<Sink> standard_sinks(store::Store* store, const std::string& report_
                      }});
     sinks.push_back({"the metrics", [store, to = metrics::Outputs{metrics_to.textfile_dir, metrics_to.pushgateway_url}](
                                         const RunTotals& t) { write_metrics(store, to, t); }});
+    sinks.push_back(
+        {"the alert", [store, to = alert_target(alerts_to)](const RunTotals& t) { write_alert(store, to, t); }});
     return sinks;
 }
 
@@ -136,7 +195,7 @@ int run_job(const RunSpec& spec, const std::vector<std::string>& args, const Com
     RunContext run{cfg, options, now, calendar, shard, totals, nullptr, {}};
     std::unique_ptr<store::Store> store;
     const auto sinks = [&] {
-        auto all = standard_sinks(store.get(), options.report_file, cfg.settings().metrics);
+        auto all = standard_sinks(store.get(), options.report_file, cfg.settings().metrics, cfg.settings().alerts);
         all.insert(all.end(), spec.extra_sinks.begin(), spec.extra_sinks.end());
         return all;
     };

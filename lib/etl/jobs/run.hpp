@@ -73,9 +73,11 @@ int run_job(const RunSpec& spec, const std::vector<std::string>& args, const Com
 // The sinks every run has, in order: the etl_runs row (when the run has one), the summary on stderr
 // (or, for a run with nothing to do, its one line), the --report file (when asked; not for a run with
 // nothing to do, which is not recorded either), the metrics (metrics.textfile_dir and
-// metrics.pushgateway_url, when set; not for a dry run). Alerts go here.
+// metrics.pushgateway_url, when set; not for a dry run), the alert (alerts.webhook_url, when set: a failed
+// run, or a success after a failure read from etl_runs; not for a dry run; see alerts/alert.hpp).
 std::vector<Sink> standard_sinks(store::Store* store, const std::string& report_file,
-                                 const config::Settings::Metrics& metrics_to = {});
+                                 const config::Settings::Metrics& metrics_to = {},
+                                 const config::Settings::Alerts& alerts_to = {});
 
 // The epilogue: sets the outcome's code and error ("" when the run ended normally), runs every sink
 // (a failing one is one warning), and returns `code` unchanged.

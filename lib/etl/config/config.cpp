@@ -265,6 +265,13 @@ const KeySpec k_core_keys[] = {
      .description = "Prometheus Pushgateway root (http[s]://[user:password@]host:9091): each run pushes to "
                     "/metrics/job/<job>/shard/<K_N> (empty = no push)",
      .type = url},
+    {.key = "runs.retention_days",
+     .default_value = "0",
+     .description = "every job deletes etl_runs (and their rejected_rows, quality results) started more than this "
+                    "many days ago, at most once a day (0 = never; etl db prune does it on demand)",
+     .type = integer,
+     .min = 0,
+     .max = 100000},
     {.key = "timescaledb.compress_after_days",
      .default_value = "30",
      .description = "compression policy on price_bars: chunks older than this (TimescaleDB only; 0 = none)",
@@ -795,6 +802,7 @@ void Config::check_and_build() {
     t.calendar.closures_file = get("calendar.closures_file");
     t.metrics.textfile_dir = get("metrics.textfile_dir");
     t.metrics.pushgateway_url = get("metrics.pushgateway_url");
+    t.runs.retention_days = static_cast<int>(get_int("runs.retention_days"));
     t.hourly.extended_hours = get_bool("hourly.extended_hours");
     t.routing.stock = get("routing.stock");
     t.routing.etf = get("routing.etf");

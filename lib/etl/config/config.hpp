@@ -59,7 +59,7 @@ struct KeyTable {
 };
 
 // The keys that belong to no provider: database_url, redis_url, mock, log.*, fetch.*, database.*,
-// validation.*, redis.*, timescaledb.*, calendar.*, hourly.*, metrics.*, routing.*.
+// validation.*, redis.*, timescaledb.*, calendar.*, hourly.*, metrics.*, runs.*, routing.*.
 std::span<const KeySpec> core_keys();
 
 // The typed settings of the core keys, built once by Config::load from values it has checked. The
@@ -108,6 +108,9 @@ struct Settings {
         std::string textfile_dir;    // "" = no textfile
         std::string pushgateway_url; // "" = no push; may carry a password
     } metrics;
+    struct Runs {
+        int retention_days = 0; // 0 = etl_runs are kept for ever
+    } runs;
     struct Routing {
         std::string stock, etf, index, crypto;
         std::string fallback; // "" = none

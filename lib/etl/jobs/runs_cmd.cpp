@@ -79,8 +79,8 @@ int runs_main(const std::vector<std::string>& args) {
             params.assign(filter.jobs.begin(), filter.jobs.end());
         }
         const auto result = store->rows(runs_sql(store->dialect(), filter), params);
-        fmt::print("{:>6}  {:<18} {:<5} {:<20} {:>8}  {:<11} {:>4} {:>9} {:>15}  {}\n", "ID", "JOB", "SHARD", "STARTED",
-                   "DURATION", "STATUS", "EXIT", "SYMBOLS", "ROWS", "ERROR");
+        fmt::print("{:>6}  {:<18} {:<5} {:<20} {:>8}  {:<11} {:>4} {:>11} {:>16}  {}\n", "ID", "JOB", "SHARD",
+                   "STARTED", "DURATION", "STATUS", "EXIT", "SYM OK/FAIL", "ROWS INS/UPD/REJ", "ERROR");
         for (const auto& r : result.rows) {
             if (r.size() != 13) continue;
             const auto started = integer_of(r[3]);
@@ -88,11 +88,12 @@ int runs_main(const std::vector<std::string>& args) {
             const auto duration = started && finished ? format_duration(seconds{*finished - *started})
                                                       : std::string(text_of(r[5]) == "running" ? "running" : "-");
             const auto exit = r[6] ? *r[6] : std::string("-");
-            fmt::print("{:>6}  {:<18} {:<5} {:<20} {:>8}  {:<11} {:>4} {:>9} {:>15}  {}\n", text_of(r[0]),
-                       text_of(r[1]), text_of(r[2]), instant_text(started), duration, text_of(r[5]), exit,
-                       fmt::format("{}/{}", text_of(r[7]), text_of(r[8])),
-                       fmt::format("{}/{}/{}", text_of(r[9]), text_of(r[10]), text_of(r[11])),
-                       first_line(text_of(r[12])));
+            const auto line = fmt::format("{:>6}  {:<18} {:<5} {:<20} {:>8}  {:<11} {:>4} {:>11} {:>16}  {}",
+                                          text_of(r[0]), text_of(r[1]), text_of(r[2]), instant_text(started), duration,
+                                          text_of(r[5]), exit, fmt::format("{}/{}", text_of(r[7]), text_of(r[8])),
+                                          fmt::format("{}/{}/{}", text_of(r[9]), text_of(r[10]), text_of(r[11])),
+                                          first_line(text_of(r[12])));
+            fmt::print("{}\n", line.substr(0, line.find_last_not_of(' ') + 1));
         }
         if (result.rows.empty()) fmt::print("(no runs)\n");
         return 0;

@@ -48,6 +48,8 @@ class RunsStatusBase:
         self.sql("INSERT INTO rejected_rows (run_id, source, symbol, raw, reason) "
                  "VALUES (1, 'polygon', 'AAPL', '{}', 'kept')")
         self.sql("INSERT INTO quality_runs (run_id, status) VALUES (6, 'pass')")
+        self.sql("INSERT INTO quality_results (quality_run_id, check_name, level, status) "
+                 "SELECT id, 'ohlc', 'fail', 'pass' FROM quality_runs")
 
     def insert_run(self, i, job, status, code, started, finished, ok, failed, rows, error):
         q = lambda v: "NULL" if v is None else f"'{v}'"  # noqa: E731
@@ -143,11 +145,15 @@ class RunsStatusBase:
         self.assertEqual(res.rc, 0, res.describe())
         self.assertIn("deleted runs started before 2025-02-12T15:00:00Z: 1 etl_runs, 2 rejected_rows, 1 quality_runs",
                       res.stdout)
-        # Run 6 and what was its are gone; the running run 7 stays; the prune is recorded.
+        # Run 6 and the rows that hang on it are gone; the running run 7 stays; the prune is recorded.
         self.assertEqual(self.scalar("SELECT COUNT(*) FROM etl_runs WHERE id = 6"), "0")
         self.assertEqual(self.scalar("SELECT COUNT(*) FROM etl_runs WHERE id = 7"), "1")
         self.assertEqual(self.scalar("SELECT COUNT(*) FROM rejected_rows"), "1")
         self.assertEqual(self.scalar("SELECT COUNT(*) FROM quality_runs"), "0")
+        self.assertEqual(self.scalar("SELECT COUNT(*) FROM quality_results"), "0")
+        self.assertIn(f"1 quality_runs, {self.migration_rows} migration_tables rows", res.stdout)
+        if self.migration_rows:
+            self.assertEqual(self.scalar("SELECT COUNT(*) FROM migration_tables"), "0")
         self.assertEqual(self.scalar("SELECT arguments FROM etl_runs WHERE job = 'etl-prune'"),
                          "--runs-older-than 30d")
         res = self.etl("db", "prune", "--runs-older-than", "30d")
@@ -182,6 +188,7 @@ class RunsStatusBase:
 
 
 class RunsStatusSqlite(RunsStatusBase, unittest.TestCase):
+    migration_rows = 0  # migration_tables is PostgreSQL's only
     def setUp(self):
         self.tmp = TempDir("runs")
         self.path = self.tmp.path / "etl.db"
@@ -218,12 +225,16 @@ class RunsStatusSqlite(RunsStatusBase, unittest.TestCase):
 
 
 class RunsStatusPostgres(RunsStatusBase, unittest.TestCase):
+    migration_rows = 1
     def setUp(self):
         require_pg()
         self.db = PgDatabase("runs")
         self.url = self.db.url
         super().setUp()
         self.sql("SELECT setval('etl_runs_id_seq', 1000)")
+        self.sql("INSERT INTO migration_tables (run_id, source_table, source_file, layout, rows_read, rows_inserted, "
+                 "rows_updated, rows_unchanged, rows_rejected, rows_skipped) "
+                 "VALUES (6, 'price_history', 'stockula.db', 'stockula', 1, 1, 0, 0, 0, 0)")
 
     def tearDown(self):
         self.db.drop()

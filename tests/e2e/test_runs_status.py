@@ -2,6 +2,7 @@
 0/1 (jobs overdue, data stale, --max-age), prune counts and cascades, the once-a-day prune of
 runs.retention_days, and bad flags (64). The history is written with SQL at pinned instants; the
 binaries read it with ETL_NOW pinned to match."""
+import fcntl
 import sqlite3
 import unittest
 
@@ -197,6 +198,22 @@ class RunsStatusSqlite(RunsStatusBase, unittest.TestCase):
 
     def tearDown(self):
         self.tmp.cleanup()
+
+    def test_daily_prune_skipped_while_another_process_prunes(self):
+        # The lock k_prune_job (a flock beside the database file) held elsewhere: the job does not prune.
+        lock = open(f"{self.path}.etl-prune.lock", "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            res = self.etl("historical", "7D", "AAPL", "--mock", now="2025-03-14T21:00:00Z",
+                           ETL_RUNS_RETENTION_DAYS="30")
+            self.assertEqual(res.rc, 0, res.describe())
+            self.assertEqual(self.scalar("SELECT COUNT(*) FROM etl_runs WHERE id = 6"), "1")
+            self.assertEqual(self.scalar("SELECT COUNT(*) FROM etl_runs WHERE job = 'etl-prune'"), "0")
+        finally:
+            lock.close()
+        res = self.etl("historical", "7D", "AAPL", "--mock", now="2025-03-14T21:00:00Z", ETL_RUNS_RETENTION_DAYS="30")
+        self.assertEqual(res.rc, 0, res.describe())
+        self.assertEqual(self.scalar("SELECT COUNT(*) FROM etl_runs WHERE id = 6"), "0")
 
     def test_missing_file_is_66_and_not_created(self):
         missing = self.tmp.path / "missing.db"

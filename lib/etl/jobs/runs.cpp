@@ -191,13 +191,14 @@ PruneCounts prune_runs(store::Query& query, std::chrono::sys_seconds cutoff, std
     return out;
 }
 
-void prune_runs_daily(store::Query& query, int retention_days, std::chrono::sys_seconds now) noexcept {
+void prune_runs_daily(store::Store& store, int retention_days, std::chrono::sys_seconds now) noexcept {
     if (retention_days <= 0) return;
     try {
-        const auto recent = query.rows("SELECT COUNT(*) FROM etl_runs WHERE job = $1 AND started_at >= $2",
+        const auto recent = store.rows("SELECT COUNT(*) FROM etl_runs WHERE job = $1 AND started_at >= $2",
                                        {std::string(k_prune_job), util::format_instant(now - hours{24})});
         if (!recent.rows.empty() && !recent.rows.front().empty() && count_of(recent.rows.front().front()) > 0) return;
-        const auto n = prune_runs(query, now - hours{24 * retention_days}, now,
+        if (!store.try_lock(k_prune_job)) return;
+        const auto n = prune_runs(store, now - hours{24 * retention_days}, now,
                                   fmt::format("runs.retention_days={}", retention_days), false);
         util::log_info("runs.retention_days={}: pruned {} etl_runs, {} rejected_rows, {} quality_runs, {} "
                        "migration_tables rows",

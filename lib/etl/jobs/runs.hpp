@@ -97,7 +97,9 @@ PruneCounts prune_runs(store::Query& query, std::chrono::sys_seconds cutoff, std
                        const std::string& arguments, bool dry_run);
 
 // The hook of every job (runs.retention_days > 0): prunes runs older than `retention_days` unless a
-// k_prune_job row started in the 24 hours before `now`. Never throws: a failure is one warning.
-void prune_runs_daily(store::Query& query, int retention_days, std::chrono::sys_seconds now) noexcept;
+// k_prune_job row started in the 24 hours before `now`, or another process holds the lock k_prune_job
+// (two jobs starting together: one prunes; the lock is held until this process ends). Never throws: a
+// failure is one warning.
+void prune_runs_daily(store::Store& store, int retention_days, std::chrono::sys_seconds now) noexcept;
 
 } // namespace etl::jobs

@@ -283,6 +283,13 @@ const KeySpec k_core_keys[] = {
      .description = "json (the alert as a JSON object) or slack (a Slack incoming webhook's {\"text\": ...})",
      .type = choice,
      .choices = "json|slack"},
+    {.key = "runs.retention_days",
+     .default_value = "0",
+     .description = "every job deletes etl_runs (and their rejected_rows, quality results) started more than this "
+                    "many days ago, at most once a day (0 = never; etl db prune does it on demand)",
+     .type = integer,
+     .min = 0,
+     .max = 100000},
     {.key = "timescaledb.compress_after_days",
      .default_value = "30",
      .description = "compression policy on price_bars: chunks older than this (TimescaleDB only; 0 = none)",
@@ -816,6 +823,7 @@ void Config::check_and_build() {
     t.alerts.webhook_url = get("alerts.webhook_url");
     t.alerts.min_severity = get("alerts.min_severity");
     t.alerts.format = get("alerts.format");
+    t.runs.retention_days = static_cast<int>(get_int("runs.retention_days"));
     t.hourly.extended_hours = get_bool("hourly.extended_hours");
     t.routing.stock = get("routing.stock");
     t.routing.etf = get("routing.etf");

@@ -59,7 +59,7 @@ struct KeyTable {
 };
 
 // The keys that belong to no provider: database_url, redis_url, mock, log.*, fetch.*, database.*,
-// validation.*, redis.*, timescaledb.*, calendar.*, hourly.*, metrics.*, alerts.*, routing.*.
+// validation.*, redis.*, timescaledb.*, calendar.*, hourly.*, metrics.*, alerts.*, runs.*, routing.*.
 std::span<const KeySpec> core_keys();
 
 // The typed settings of the core keys, built once by Config::load from values it has checked. The
@@ -113,6 +113,9 @@ struct Settings {
         std::string min_severity; // "info", "warning" or "critical" (checked)
         std::string format;       // "json" or "slack" (checked)
     } alerts;
+    struct Runs {
+        int retention_days = 0; // 0 = etl_runs are kept for ever
+    } runs;
     struct Routing {
         std::string stock, etf, index, crypto;
         std::string fallback; // "" = none

@@ -1,10 +1,12 @@
-// Administrative commands: etl assets, etl db, etl config.
+// Administrative commands: etl assets, etl db (migrate, prune), etl config.
 #include "etl/jobs/cli.hpp"
 #include "etl/jobs/commands.hpp"
 #include "etl/jobs/options.hpp"
+#include "etl/jobs/runs.hpp"
 #include "etl/jobs/setup.hpp"
 #include "etl/market/symbol.hpp"
 #include "etl/providers/registry.hpp"
+#include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
 #include "etl/util/log.hpp"
 #include "etl/util/strings.hpp"
@@ -12,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -239,9 +242,34 @@ int db_main(const std::vector<std::string>& args) {
         add_common_options(app, common, 0);
         app.require_subcommand(1);
         app.add_subcommand("migrate", "apply pending sql/ migrations (jobs also do this on start)");
+        auto* prune = app.add_subcommand("prune", "delete old etl_runs with their rejected_rows and quality results");
+        std::string older_than;
+        prune->add_option("--runs-older-than", older_than, "DURATION: runs started longer ago than this (30d, 12h)")
+            ->required();
+        prune->add_flag("--dry-run", common.dry_run, "count what would be deleted, delete nothing");
         if (auto rc = parse_cli(app, args)) return *rc;
+        std::optional<std::chrono::seconds> age;
+        if (prune->parsed()) {
+            age = parse_duration(older_than);
+            if (!age || age->count() == 0)
+                throw UsageError(fmt::format("--runs-older-than '{}': expected a positive duration such as 30d, 12h or "
+                                             "90m",
+                                             older_than));
+        }
+        const auto now = util::now();
         auto cfg = load_config(common);
         check_database_url(cfg);
+        if (prune->parsed()) {
+            auto store = open_store(cfg, "etl-db");
+            const auto cutoff = now - *age;
+            const auto n =
+                prune_runs(*store, cutoff, now, fmt::format("--runs-older-than {}", older_than), common.dry_run);
+            fmt::print("{} runs started before {}: {} etl_runs, {} rejected_rows, {} quality_runs, {} migration_tables "
+                       "rows\n",
+                       common.dry_run ? "dry run: would delete" : "deleted", util::format_instant(cutoff), n.runs,
+                       n.rejected_rows, n.quality_runs, n.migration_tables);
+            return 0;
+        }
         auto store = store::open_store(cfg.settings().database.url, "etl-db", store_options(cfg));
         const auto applied = store->migrate();
         for (const auto& m : applied) fmt::print("applied {}\n", m);

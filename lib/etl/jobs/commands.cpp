@@ -48,7 +48,9 @@ const std::vector<Command>& commands() {
          validate_main},
         {"calendar", "NYSE calendar: is DATE a session, its open and close, today-or-last session", calendar_main},
         {"assets", "manage the assets table: add, list, import FILE", assets_main},
-        {"db", "database maintenance: migrate", db_main},
+        {"db", "database maintenance: migrate, prune --runs-older-than 30d", db_main},
+        {"runs", "recent runs from etl_runs, newest first (--job J, --last N, --failed)", runs_main},
+        {"status", "each job's last success and the data's freshness; exit 1 when overdue or stale", status_main},
         {"config", "show the effective configuration with origins (secrets masked)", config_main},
         {"version", "print the version", version_main},
     };

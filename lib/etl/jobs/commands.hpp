@@ -39,6 +39,8 @@ int validate_main(const std::vector<std::string>& args);
 int calendar_main(const std::vector<std::string>& args);
 int assets_main(const std::vector<std::string>& args);
 int db_main(const std::vector<std::string>& args);
+int runs_main(const std::vector<std::string>& args);
+int status_main(const std::vector<std::string>& args);
 int config_main(const std::vector<std::string>& args);
 int version_main(const std::vector<std::string>& args);
 

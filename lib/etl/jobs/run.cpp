@@ -3,6 +3,7 @@
 #include "etl/alerts/alert.hpp"
 #include "etl/jobs/assets.hpp"
 #include "etl/jobs/report.hpp"
+#include "etl/jobs/runs.hpp"
 #include "etl/jobs/setup.hpp"
 #include "etl/metrics/freshness.hpp"
 #include "etl/metrics/publish.hpp"
@@ -210,6 +211,8 @@ int run_job(const RunSpec& spec, const std::vector<std::string>& args, const Com
     if (spec.needs_store) {
         store = start_run(cfg, totals, options.dry_run);
         run.store = store.get();
+        // runs.retention_days: every job prunes old etl_runs, at most once a day (a failure is one warning).
+        if (!options.dry_run) prune_runs_daily(*store, cfg.settings().runs.retention_days, now);
     }
     if (spec.before_assets) spec.before_assets(run);
     if (spec.resolves_assets) {

@@ -304,6 +304,7 @@ std::vector<CheckResult> Validator::run() {
         side = std::make_unique<pg::Connection>(m_options.parallel_url, "etl-validate (spikes, stale)");
         side->exec("SET jit = off; SET work_mem = '128MB'; SET TIME ZONE 'UTC'", "setting up the session");
         const auto statement = sampled(series_sql(scope, m_thresholds, result("spikes"), result("stale")));
+        util::log_debug("validate (second connection): {}", statement);
         side_rows = std::async(std::launch::async, [conn = side.get(), statement] {
             const auto r = conn->exec(statement, "checking spikes and stale");
             store::Rows out;

@@ -339,10 +339,15 @@ class ValidateCases:
         self.assertIn("2025-03-13", self.check(doc, "freshness")["examples"][0]["detail"])
         self.assertEqual(self.check(doc, "completeness")["examples"][0]["detail"],
                          f"3 missing sessions from {d('2025-03-12')} to {d('2025-03-14')}")
-        # An inactive asset is not checked for freshness (completeness still is).
+        # An inactive asset is not checked for freshness, and its bars end when it was last named (SPEC
+        # section 2): the sessions after its last bar are not missing; a gap inside its bars still is.
         self.store.execute("UPDATE assets SET active = " + ("false" if self.pg else "0") + " WHERE symbol = 'MSFT'")
         r, doc = self.validate()
-        self.assert_only(r, doc, 0, completeness=("warn", 3))
+        self.assert_only(r, doc, 0)
+        self.delete_bar("MSFT", "1d", d("2025-03-05"))
+        r, doc = self.validate()
+        self.assert_only(r, doc, 0, completeness=("warn", 1))
+        self.assertEqual(self.check(doc, "completeness")["examples"][0]["detail"], f"1 missing session: {d('2025-03-05')}")
         self.assertEqual(doc["symbols"], 5)
 
     def test_freshness_crypto_latest_price_ten_minutes_old(self):
@@ -805,6 +810,12 @@ class PgValidate(ValidateCases, unittest.TestCase):
 
 
 class Unreachable(unittest.TestCase):
+    def test_since_after_today_is_a_usage_error(self):
+        r = run([ETL_VALIDATE, "--since", "2031-01-02", "--database-url", "postgresql://127.0.0.1:1/x"],
+                env=clean_env(ETL_NOW="2025-03-14T21:00:00Z"), timeout=60)
+        self.assertEqual(r.rc, 64, r.describe())
+        self.assertIn("--since 2031-01-02: the date is after today (2025-03-14)", r.stderr)
+
     def test_unreachable_database_exits_75(self):
         r = run([ETL_VALIDATE, "--database-url", "postgresql://127.0.0.1:1/x"], env=clean_env(), timeout=60)
         self.assertEqual(r.rc, 75, r.describe())

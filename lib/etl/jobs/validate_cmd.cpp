@@ -5,6 +5,7 @@
 #include "etl/jobs/commands.hpp"
 #include "etl/jobs/options.hpp"
 #include "etl/jobs/run.hpp"
+#include "etl/jobs/setup.hpp"
 #include "etl/store/store.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
@@ -64,7 +65,13 @@ int validate_main(const std::vector<std::string>& args) {
         options.checks = validate::select_checks(check_names);
         options.symbols = normalize_symbols(symbols);
         options.timeframes = timeframe.empty() ? std::vector<std::string>{"1d", "1h"} : std::vector{timeframe};
-        if (!since.empty()) options.since = util::parse_date_flag("--since", since);
+        if (!since.empty()) {
+            options.since = util::parse_date_flag("--since", since);
+            const auto today = std::chrono::floor<std::chrono::days>(util::now());
+            if (*options.since > today)
+                throw UsageError(fmt::format("--since {}: the date is after today ({}); give a date on or before it",
+                                             since, util::format_date(today)));
+        }
         if (!against.empty()) {
             if (!against.starts_with("sqlite:") || against.size() == 7)
                 throw UsageError(fmt::format("--against '{}': name a SQLite file as sqlite:PATH (our own store's file "
@@ -94,8 +101,12 @@ int validate_main(const std::vector<std::string>& args) {
             totals.counts_symbols = false;
             options.shard = run.shard;
             options.now = run.now;
-            if (run.store->dialect() == store::Dialect::postgres)
+            if (run.store->dialect() == store::Dialect::postgres) {
                 options.parallel_url = run.cfg.settings().database.url;
+                options.statement_timeout_seconds = run.cfg.settings().database.statement_timeout_seconds;
+                options.lock_timeout_seconds = run.cfg.settings().database.lock_timeout_seconds;
+                options.stop = &stop_flag();
+            }
             validate::Validator validator(*run.store, run.calendar, options,
                                           validate::Thresholds::from_config(run.cfg));
             results = validator.run();

@@ -44,6 +44,13 @@ std::string in_scope(const SqlScope& s, const std::string& col, Group group) {
     return fmt::format("{} = ANY({})", col, text_array(symbols));
 }
 
+// `col` names an active symbol. An inactive asset's bars end when it was last named (SPEC section 2):
+// only the gaps inside its bars count, not the sessions after them.
+std::string is_active(const SqlScope& s, const std::string& col) {
+    if (!pg(s)) return fmt::format("{} NOT IN (SELECT symbol FROM v_scope WHERE active = '0')", col);
+    return fmt::format("NOT {} = ANY({})", col, text_array(s.inactive));
+}
+
 // An ordinal as text that sorts as the number does.
 std::string padded(const SqlScope& s, const std::string& e) {
     return pg(s) ? fmt::format("lpad(CAST({} AS text), 12, '0')", e) : fmt::format("printf('%012d', {})", e);
@@ -105,7 +112,7 @@ struct GapSource {
 // The clean case costs one pass and a hash aggregate: per symbol the first and last k and the count,
 // which also give the missing bars after the last one. Only symbols with a gap inside their range are
 // numbered again, in order, to find where.
-std::string gap_ctes(const GapSource& g) {
+std::string gap_ctes(const SqlScope& s, const GapSource& g) {
     return fmt::format(
         "b_{0} AS NOT MATERIALIZED (SELECT symbol, timeframe, k FROM ({1}) b WHERE k >= 0 AND k <= {2}),"
         // FILTER, not WHERE: the planner then sizes the aggregate for every bar and hashes it.
@@ -113,19 +120,21 @@ std::string gap_ctes(const GapSource& g) {
         " max(k) FILTER (WHERE k >= 0 AND k <= {2}) AS last_k, count(*) FILTER (WHERE k >= 0 AND k <= {2}) AS n"
         " FROM ({1}) b GROUP BY symbol, timeframe HAVING count(*) FILTER (WHERE k >= 0 AND k <= {2}) > 0),"
         " g_{0} AS (SELECT b.symbol, b.timeframe, b.k, lag(b.k) OVER (PARTITION BY b.symbol, b.timeframe ORDER BY b.k)"
-        " AS prev, a.first_k, a.n FROM b_{0} b JOIN a_{0} a ON a.symbol = b.symbol AND a.timeframe = b.timeframe"
-        " WHERE a.last_k - a.first_k + 1 > a.n),"
-        " m_{0} AS (SELECT symbol, timeframe, prev + 1 AS k1, k - 1 AS k2, first_k, n FROM g_{0} WHERE k - prev > 1"
-        " UNION ALL SELECT symbol, timeframe, last_k + 1 AS k1, {2} AS k2, first_k, n FROM a_{0} WHERE last_k < {2})",
-        g.name, g.numbered, g.last_k);
+        " AS prev, a.first_k, a.last_k, a.n FROM b_{0} b JOIN a_{0} a ON a.symbol = b.symbol AND a.timeframe ="
+        " b.timeframe WHERE a.last_k - a.first_k + 1 > a.n),"
+        " m_{0} AS (SELECT symbol, timeframe, prev + 1 AS k1, k - 1 AS k2, first_k, last_k, n FROM g_{0} WHERE k - prev"
+        " > 1 UNION ALL SELECT symbol, timeframe, last_k + 1 AS k1, {2} AS k2, first_k, last_k, n FROM a_{0} WHERE"
+        " last_k < {2} AND {3})",
+        g.name, g.numbered, g.last_k, is_active(s, "symbol"));
 }
 
 std::string gap_select(const SqlScope& s, const GapSource& g, double ratio) {
     return fmt::format(
         "SELECT 'completeness' AS chk, symbol, timeframe, {0} AS ts, {1} AS ts_end, '{2}' AS detail,"
-        " k2 - k1 + 1 AS weight, CASE WHEN {3} - first_k + 1 - n > {4} * ({3} - first_k + 1) THEN 1 ELSE 0 END AS"
-        " severe FROM m_{5}",
-        padded(s, "k1"), padded(s, "k2"), g.unit, g.last_k, number(ratio), g.name);
+        " k2 - k1 + 1 AS weight, CASE WHEN {6} THEN CASE WHEN {3} - first_k + 1 - n > {4} * ({3} - first_k + 1) THEN"
+        " 1 ELSE 0 END ELSE CASE WHEN last_k - first_k + 1 - n > {4} * (last_k - first_k + 1) THEN 1 ELSE 0 END END"
+        " AS severe FROM m_{5}",
+        padded(s, "k1"), padded(s, "k2"), g.unit, g.last_k, number(ratio), g.name, is_active(s, "symbol"));
 }
 
 } // namespace
@@ -258,9 +267,11 @@ std::string calendar_gaps(const SqlScope& s, const std::string& name, std::strin
         " c_{0} AS (SELECT symbol, timeframe, coalesce(present, 0) AS present,"
         " CASE WHEN {5} < 1 THEN 0 ELSE coalesce({6}, {7}) END AS before,"
         " CASE WHEN {8} < 1 THEN 0 ELSE coalesce({9}, {7}) END AS upto FROM a_{0}),"
+        // An inactive asset is judged on the bars it has: up to its last one, not the last session.
         " d_{0} AS (SELECT symbol, timeframe, upto - before - present AS inside, {7} - upto AS after,"
-        " CASE WHEN {7} - before - present > {10} * ({7} - before) THEN 1 ELSE 0 END AS severe, before FROM c_{0}"
-        " WHERE {7} - before - present > 0),"
+        " CASE WHEN {13} THEN CASE WHEN {7} - before - present > {10} * ({7} - before) THEN 1 ELSE 0 END"
+        " ELSE CASE WHEN upto - before - present > {10} * (upto - before) THEN 1 ELSE 0 END END AS severe, before"
+        " FROM c_{0} WHERE CASE WHEN {13} THEN {7} ELSE upto END - before - present > 0),"
         " g_{0} AS (SELECT x.symbol, x.timeframe, x.k, lag(x.k) OVER (PARTITION BY x.symbol, x.timeframe ORDER BY x.k)"
         " AS prev, x.before, x.severe FROM (SELECT p.symbol, p.timeframe, {11} - 1 AS k, d.before, d.severe FROM"
         " price_bars p JOIN d_{0} d ON d.symbol = p.symbol AND d.timeframe = p.timeframe WHERE d.inside > 0{4}"
@@ -269,10 +280,14 @@ std::string calendar_gaps(const SqlScope& s, const std::string& name, std::strin
         " k > before"
         " UNION ALL SELECT symbol, timeframe, prev + 1 AS k1, k - 1 AS k2, severe FROM g_{0} WHERE k - prev > 1"
         " UNION ALL SELECT symbol, timeframe, upto AS k1, {7} - 1 AS k2, severe FROM d_{0} JOIN c_{0} USING (symbol,"
-        " timeframe, before) WHERE after > 0)",
-        name, is_at(slot("p.ts")), tf, in_scope(s, "p.symbol", Group::equities), since_filter(s, "p.ts"),
+        " timeframe, before) WHERE after > 0 AND {13})",
+        // Bars before the first slot (hourly history older than its window) are outside the count.
+        name, is_at(slot("p.ts")), tf, in_scope(s, "p.symbol", Group::equities),
+        since_filter(s, "p.ts") +
+            fmt::format(" AND p.ts >= {}",
+                        instant_literal(s.dialect, std::chrono::sys_seconds{std::chrono::seconds{first * seconds}})),
         slot("t0") + " - 1", through_at(slot("t0") + " - 1"), total, slot("t1"), through_at(slot("t1")), number(ratio),
-        through_at(slot("p.ts")), is_at(slot("p.ts")));
+        through_at(slot("p.ts")), is_at(slot("p.ts")), is_active(s, "symbol"));
     (void)unit;
 }
 
@@ -331,7 +346,7 @@ std::string completeness_sql(const SqlScope& s, const Thresholds& t) {
                                selects.empty() ? " " : " UNION ALL ", padded(s, "k1"), padded(s, "k2"), unit, name);
     }
     for (const auto& g : sources) {
-        ctes += (ctes.empty() ? "WITH " : ", ") + gap_ctes(g);
+        ctes += (ctes.empty() ? "WITH " : ", ") + gap_ctes(s, g);
         selects += (selects.empty() ? " " : " UNION ALL ") + gap_select(s, g, t.max_missing_ratio);
     }
     return ctes + selects;
@@ -369,32 +384,37 @@ std::string series_sql(const SqlScope& s, const Thresholds& t, bool spikes, bool
     if (!spikes && !stale) throw std::logic_error("series_sql: no check asked");
     const int w = t.spikes_window;
     const int k = t.stale_sessions;
-    // Four window passes over one ordering per symbol. The mean of the previous w log returns
+    // Window passes over one ordering per symbol. The mean of the previous w log returns
     // telescopes to ln(close[i-1] / close[i-1-w]) / w; their squares are a sliding sum; a stale run is
     // k - 1 flagged steps (same close, volume on both bars) in a row.
     const std::string ord = "PARTITION BY symbol, timeframe ORDER BY ts";
     const auto from = [&](const std::optional<std::chrono::sys_seconds>& t0) {
         return t0 ? fmt::format(" AND ts >= {}", instant_literal(s.dialect, *t0)) : std::string();
     };
-    const auto spike = fmt::format("(r IS NOT NULL AND ({} OR (mu IS NOT NULL AND abs(r) > {} * sd)){})",
+    // The sigma test needs a spread to measure against: after `window` flat returns (sd 0) a move is
+    // the stale check's business, not a spike's.
+    const auto spike = fmt::format("(r IS NOT NULL AND ({} OR (mu IS NOT NULL AND sd > 0 AND abs(r) > {} * sd)){})",
                                    absolute_bound(t.spikes_max_abs_return), number(t.spikes_k), from(s.spikes_from));
-    // The bar that completes a run (its previous bar did not): one finding per run, however long.
-    const auto stale_run = fmt::format("(fs = {0} AND coalesce(fs_before, 0) < {0}{1})", k - 1, from(s.stale_from));
+    // The bar that completes a run (its previous bar did not): one finding per run, however long. A
+    // run already going when the judged days begin is reported at their first bar.
+    const auto stale_run =
+        s.stale_from ? fmt::format("(fs = {0} AND (coalesce(fs_before, 0) < {0} OR prev_ts < {1}) AND ts >= {1})",
+                                   k - 1, instant_literal(s.dialect, *s.stale_from))
+                     : fmt::format("(fs = {0} AND coalesce(fs_before, 0) < {0})", k - 1);
     std::string where = spikes && stale ? spike + " OR " + stale_run : spikes ? spike : stale_run;
     return fmt::format(
         "WITH s AS (SELECT p.symbol, p.timeframe, p.ts, {0} AS c, {1} AS v FROM price_bars p WHERE p.timeframe = '1d'"
         " AND {2}{3} AND {4}),"
         " l1 AS (SELECT s.*, lag(c) OVER ({5}) AS pc, lag(v) OVER ({5}) AS pv, lag(c, {6}) OVER ({5}) AS pcw,"
-        " lag(ts, {7}) OVER ({5}) AS run_from FROM s),"
+        " lag(ts, {7}) OVER ({5}) AS run_from, lag(ts) OVER ({5}) AS prev_ts FROM s),"
         " e AS (SELECT l1.*, ln(c / pc) AS r, CASE WHEN c = pc AND v > 0 AND pv > 0 THEN 1 ELSE 0 END AS f FROM l1),"
-        // Squares in units of 1e-8 as 4-byte integers: their sum slides in O(1) and stays a bigint (a
-        // float sum is summed again for every row; a bigint sum becomes numeric). A square is capped at 20
-        // (a return of x87 or more, which the absolute bound reports anyway) to stay in range.
-        " l2 AS (SELECT e.*, sum(CAST({19} * 100000000 AS integer)) OVER ({5} ROWS BETWEEN {8} PRECEDING AND 1 "
-        "PRECEDING) / {20} AS sq,"
+        // A running sum of the squared returns (O(1) per row); the previous `window` of them is the
+        // difference of two of its values.
+        " l2 AS (SELECT e.*, sum(r * r) OVER ({5} ROWS UNBOUNDED PRECEDING) AS cs2,"
         " sum(f) OVER ({5} ROWS BETWEEN {9} PRECEDING AND CURRENT ROW) AS fs,"
         " sum(f) OVER ({5} ROWS BETWEEN {7} PRECEDING AND 1 PRECEDING) AS fs_before FROM e),"
-        " z AS (SELECT l2.*, CASE WHEN pcw IS NOT NULL THEN ln(pc / pcw) / {8} END AS mu FROM l2),"
+        " z AS (SELECT l2.*, CASE WHEN pcw IS NOT NULL THEN ln(pc / pcw) / {8} END AS mu,"
+        " lag(cs2) OVER ({5}) - coalesce(lag(cs2, {6}) OVER ({5}), 0) AS sq FROM l2),"
         " z2 AS (SELECT z.*, CASE WHEN mu IS NOT NULL AND sq - {8} * mu * mu > 0 THEN sqrt((sq - {8} * mu * mu) / "
         "({8} - 1)) ELSE 0 END AS sd FROM z)"
         " SELECT CASE WHEN {10} THEN 'stale' ELSE 'spikes' END AS chk, symbol, timeframe,"
@@ -410,8 +430,7 @@ std::string series_sql(const SqlScope& s, const Thresholds& t, bool spikes, bool
                                        : std::string()),
         comparable("p.close"), ord, w + 1, k - 1, w, k - 2, stale ? stale_run : "1 = 0", ts_text(s, "run_from"),
         ts_text(s, "ts"), text("c"), k, text("pc"), rounded(s, "(c / pc - 1) * 100", 2),
-        rounded(s, "abs(r) / (CASE WHEN sd > 0 THEN sd ELSE 1 END)", 1), where,
-        pg(s) ? "LEAST(r * r, 20)" : "min(r * r, 20)", real(s, "100000000"));
+        rounded(s, "abs(r) / (CASE WHEN sd > 0 THEN sd ELSE 1 END)", 1), where);
 }
 
 std::string drift_sql(const SqlScope& s, const Thresholds& t) {

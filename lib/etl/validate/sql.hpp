@@ -42,6 +42,7 @@ struct SqlScope {
     std::optional<std::chrono::sys_seconds> since; // --since: bars from this instant on
     std::vector<std::string> equities;             // the symbols checked (PostgreSQL), stock/etf/index
     std::vector<std::string> crypto;               // and crypto
+    std::vector<std::string> inactive;             // those of them inactive (PostgreSQL)
     // PostgreSQL: the calendar as arrays over slots (days, or hours), element i (1-based) for slot
     // first_day (first_hour) + i - 1 counted from the epoch: whether the slot holds an expected bar
     // (1/0), and how many expected bars the slots up to it hold (so the ordinal of an expected bar is

@@ -7,6 +7,7 @@
 #include "etl/pg/connection.hpp"
 #include "etl/store/schema.hpp"
 #include "etl/util/clock.hpp"
+#include "etl/util/error.hpp"
 #include "etl/util/json_writer.hpp"
 #include "etl/util/log.hpp"
 #include "etl/validate/sql.hpp"
@@ -71,6 +72,7 @@ void Validator::load_scope() {
         rows.push_back({a.symbol, std::string(market::to_string(a.asset_class)), a.active ? "1" : "0"});
         m_scope.push_back(a.symbol);
         (a.asset_class == market::AssetClass::crypto ? m_crypto : m_equities).push_back(a.symbol);
+        if (!a.active) m_inactive.push_back(a.symbol);
     };
     if (!m_options.symbols.empty()) {
         for (const auto& symbol : m_options.symbols) {
@@ -97,11 +99,14 @@ void Validator::load_scope() {
 void Validator::load_calendar() {
     const sys_days today = std::chrono::floor<days>(m_options.now);
     const sys_days start = m_options.since.value_or(sys_days{std::chrono::year{1970} / 1 / 1});
-    const sys_days hours_start = std::max(start, m_options.since.value_or(today - k_hourly_lookback));
+    // Session hours are laid out for the last k_hourly_lookback days at most (or from --since when later).
+    const sys_days hours_start = std::max(start, today - k_hourly_lookback);
     m_first_day = start.time_since_epoch().count();
     m_first_hour = sys_seconds{hours_start}.time_since_epoch().count() / 3600;
-    m_session_of_day.assign(static_cast<std::size_t>((today - start).count() + 1), -1);
-    m_ordinal_of_hour.assign(static_cast<std::size_t>((today - hours_start).count() + 1) * 24, -1);
+    m_session_of_day.assign(static_cast<std::size_t>(std::max<std::int64_t>(0, (today - start).count() + 1)), -1);
+    m_ordinal_of_hour.assign(static_cast<std::size_t>(std::max<std::int64_t>(0, (today - hours_start).count() + 1)) *
+                                 24,
+                             -1);
     for (auto d = start; d <= today; d += days{1}) {
         const auto s = m_calendar.session_on(d);
         if (!s || s->close > m_options.now) continue;
@@ -227,6 +232,7 @@ std::vector<CheckResult> Validator::run() {
     scope.market_open = m_calendar.is_open(m_options.now);
     scope.equities = m_equities;
     scope.crypto = m_crypto;
+    scope.inactive = m_inactive;
     scope.first_day = m_first_day;
     scope.first_hour = m_first_hour;
     if (scope.dialect == store::Dialect::postgres) {
@@ -302,7 +308,10 @@ std::vector<CheckResult> Validator::run() {
     std::future<store::Rows> side_rows;
     if (series && pg && !m_options.parallel_url.empty()) {
         side = std::make_unique<pg::Connection>(m_options.parallel_url, "etl-validate (spikes, stale)");
-        side->exec("SET jit = off; SET work_mem = '128MB'; SET TIME ZONE 'UTC'", "setting up the session");
+        side->exec(fmt::format("SET jit = off; SET work_mem = '128MB'; SET TIME ZONE 'UTC'; SET statement_timeout = "
+                               "'{}s'; SET lock_timeout = '{}s'",
+                               m_options.statement_timeout_seconds, m_options.lock_timeout_seconds),
+                   "setting up the session");
         const auto statement = sampled(series_sql(scope, m_thresholds, result("spikes"), result("stale")));
         util::log_debug("validate (second connection): {}", statement);
         side_rows = std::async(std::launch::async, [conn = side.get(), statement] {
@@ -322,9 +331,9 @@ std::vector<CheckResult> Validator::run() {
         std::unique_ptr<pg::Connection>& conn;
         std::future<store::Rows>& rows;
         ~SideGuard() {
-            if (!rows.valid()) return;
-            conn->cancel_running();
-            rows.wait();
+            // A cancel that reaches the server before the statement does is lost: ask until it has ended.
+            while (rows.valid() && rows.wait_for(std::chrono::milliseconds{50}) != std::future_status::ready)
+                conn->cancel_running();
         }
     } side_guard{side, side_rows};
     if (result("ohlc") || result("alignment"))
@@ -337,7 +346,23 @@ std::vector<CheckResult> Validator::run() {
     if (result("freshness")) run_family(freshness_sql(scope, m_thresholds), results);
     if (result("spikes") || result("stale")) {
         if (side_rows.valid()) {
-            apply(side_rows.get(), results);
+            // A signal cancels the main connection's statement; this one is cancelled here.
+            bool cancelled = false;
+            while (side_rows.wait_for(std::chrono::milliseconds{100}) != std::future_status::ready) {
+                if (m_options.stop != nullptr && m_options.stop->load()) {
+                    side->cancel_running();
+                    cancelled = true;
+                }
+            }
+            try {
+                apply(side_rows.get(), results);
+            } catch (const pg::DbError&) {
+                if (cancelled)
+                    throw Error(util::ExitCode::interrupted,
+                                "interrupted while checking spikes and stale: the statement "
+                                "was cancelled and nothing of it was written");
+                throw;
+            }
         } else if (daily) {
             run_family(series_sql(scope, m_thresholds, result("spikes"), result("stale")), results);
         } else {

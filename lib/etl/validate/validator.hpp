@@ -8,6 +8,7 @@
 #include "etl/store/store.hpp"
 #include "etl/validate/checks.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -29,6 +30,9 @@ struct ValidateOptions {
     // PostgreSQL: the store's URL, to run spikes and stale (the one family that cannot use several
     // cores: window functions) on a second connection while the others run; "" = one connection.
     std::string parallel_url;
+    int statement_timeout_seconds = 0; // the store's session limits, for that second connection (0: none)
+    int lock_timeout_seconds = 0;
+    const std::atomic<bool>* stop = nullptr; // set by SIGINT/SIGTERM: the second connection's statement is cancelled
 };
 
 // How far back session hours are laid out for hourly completeness without --since: hourly history is
@@ -63,6 +67,7 @@ private:
     std::size_t m_symbols = 0;
     std::vector<std::string> m_scope;              // the symbols, for parity
     std::vector<std::string> m_equities, m_crypto; // the same by group
+    std::vector<std::string> m_inactive;           // the inactive ones
     std::vector<market::Session> m_sessions;       // completed sessions, from the start on (k = index)
     std::vector<std::chrono::sys_seconds> m_hours; // their regular-session hour starts, recent ones (k = index)
     std::int64_t m_first_day = 0;                  // the day m_session_of_day starts at (days since the epoch)

@@ -47,7 +47,7 @@ TEST_CASE("format_duration gives the two largest units", "[unit][runs]") {
     CHECK(format_duration(seconds{4 * 86400 + 2 * 3600}) == "4d02h");
 }
 
-TEST_CASE("--max-age replaces a known job's limit and adds another job", "[unit][runs]") {
+TEST_CASE("etl status --max-age replaces a known job's limit and adds another job", "[unit][runs]") {
     auto ages = default_max_ages();
     REQUIRE(ages.size() == 3);
     apply_max_age(ages, "hourly=45m");

@@ -78,6 +78,14 @@ Response response(long status, std::optional<std::chrono::seconds> retry_after =
     return r;
 }
 
+// No response at all: the connection failed.
+Response refused() {
+    Response r;
+    r.transport_error = true;
+    r.error = "Couldn't connect to server";
+    return r;
+}
+
 // One request to `url`; complete after its first 2xx.
 class OneRequest final : public etl::providers::SymbolFetch {
 public:
@@ -212,4 +220,29 @@ TEST_CASE("a 401 fails its symbol as a configuration error and halts the provide
     // A rejected key is not a provider outage: no retry, no fallback, nothing more sent.
     REQUIRE(transport.sent().size() == 1);
     CHECK(transport.sent()[0].url == "http://a/X");
+}
+
+TEST_CASE("the Fetcher tallies responses by provider and code, and retries by provider", "[unit][metrics]") {
+    ScriptedTransport transport;
+    transport.script("http://a/X", {response(500), refused(), response(503)});
+    transport.script("http://b/X", {response(200)});
+    transport.script("http://a/Y", {response(404)});
+    FetchPolicy policy;
+    policy.max_retries = 2;
+    policy.backoff_initial = 0ms;
+    Fetcher fetcher(policy, {});
+    std::vector<FetchJob> jobs;
+    jobs.push_back(job("X", {"a", "b"}));
+    jobs.push_back(job("Y", {"a"}));
+    const auto out = run(fetcher, transport, std::move(jobs));
+
+    using Key = std::pair<std::string, std::string>;
+    const auto& x = out.at("X");
+    CHECK(x.responses ==
+          std::map<Key, unsigned>{{{"a", "500"}, 1}, {{"a", "error"}, 1}, {{"a", "503"}, 1}, {{"b", "200"}, 1}});
+    CHECK(x.provider_retries == std::map<std::string, unsigned, std::less<>>{{"a", 2}});
+    CHECK(x.requests == 4);
+    const auto& y = out.at("Y");
+    CHECK(y.responses == std::map<Key, unsigned>{{{"a", "404"}, 1}});
+    CHECK(y.provider_retries.empty());
 }

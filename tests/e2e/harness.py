@@ -131,6 +131,37 @@ class Result:
                 f"--- stdout ---\n{self.stdout[-4000:]}\n--- stderr ---\n{self.stderr[-6000:]}")
 
 
+_RUN_KEYS = ("ts", "level", "msg", "job", "run_id", "shard")
+
+
+def _json_mode(args, env) -> bool:
+    """Whether a command writes JSON lines on stderr: one of ours, off a TTY, not told to write text."""
+    exe = Path(args[0])
+    if exe.parent != BIN_DIR or not exe.name.startswith("etl"):
+        return False
+    for i, a in enumerate(args):
+        if (a == "--log-format" and i + 1 < len(args) and args[i + 1] == "text") or a == "--log-format=text":
+            return False
+    return str((env if env is not None else os.environ).get("ETL_LOG_FORMAT", "")).lower() != "text"
+
+
+def check_json_stderr(result: Result, env) -> None:
+    """In the JSON format every stderr line of a run is one JSON object with the run's keys (job, run_id,
+    shard, possibly null) and JSON numbers where numbers are meant: fails the test otherwise."""
+    if not _json_mode(result.args, env):
+        return
+    for line in result.stderr.splitlines():
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            raise AssertionError(f"stderr line is not JSON: {line!r}\n{result.describe()}") from None
+        if not isinstance(obj, dict) or any(k not in obj for k in _RUN_KEYS):
+            raise AssertionError(f"stderr line lacks one of {_RUN_KEYS}: {line!r}\n{result.describe()}")
+        for k in ("exit_code", "run_id"):
+            if k in obj and obj[k] is not None and not isinstance(obj[k], int):
+                raise AssertionError(f"{k} is not a JSON number: {line!r}")
+
+
 def run(args, env=None, cwd=None, timeout=DEFAULT_TIMEOUT, stdin_data=None) -> Result:
     """Runs a command (args[0] may be 'etl' or 'etl-historical', resolved in BIN_DIR) and returns a
     Result (iterable as rc, stdout, stderr). A hang past `timeout` kills it and fails the test."""
@@ -144,7 +175,9 @@ def run(args, env=None, cwd=None, timeout=DEFAULT_TIMEOUT, stdin_data=None) -> R
     except subprocess.TimeoutExpired as e:
         raise AssertionError(f"timed out after {timeout} s: {' '.join(args)}\n"
                              f"stderr so far: {(e.stderr or b'')[-3000:]!r}") from None
-    return Result(args, p.returncode, p.stdout, p.stderr)
+    result = Result(args, p.returncode, p.stdout, p.stderr)
+    check_json_stderr(result, env if env is not None else clean_env())
+    return result
 
 
 def start(args, env=None, cwd=None):
@@ -160,6 +193,7 @@ class Background:
         if args[0] in ("etl", "etl-historical"):
             args[0] = str(BIN_DIR / args[0])
         self.args = args
+        self._env = env if env is not None else clean_env()
         self._out = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
         self._err = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
         self.proc = subprocess.Popen(args, env=env if env is not None else clean_env(), cwd=cwd or default_cwd(),
@@ -194,6 +228,7 @@ class Background:
         res = Result(self.args, rc, self._out.read(), self._err.read())
         self._out.close()
         self._err.close()
+        check_json_stderr(res, self._env)
         return res
 
     def kill(self):
@@ -494,9 +529,35 @@ class TempDir:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
+def plain_lines(stderr: str) -> list[str]:
+    """The lines that end a run on an error, as "PROGRAM: MESSAGE", and any other plain-text line. A JSON
+    error line that ends the process (it has "exit_code") is rendered as "JOB: MSG"; other JSON lines are
+    left out."""
+    out = []
+    for line in stderr.splitlines():
+        if not line.strip():
+            continue
+        if not line.lstrip().startswith("{"):
+            out.append(line)
+            continue
+        with contextlib.suppress(ValueError):
+            obj = json.loads(line)
+            if isinstance(obj, dict) and obj.get("level") == "error" and "exit_code" in obj:
+                out.append(f"{obj.get('job') or 'etl'}: {obj.get('msg')}")
+    return out
+
+
+def summary(result) -> dict:
+    """The JSON summary line of a run ({"msg":"summary",...}); fails when there is not exactly one."""
+    lines = [o for o in result.json_logs() if o.get("msg") == "summary"]
+    if len(lines) != 1:
+        raise AssertionError(f"expected one summary line, found {len(lines)}\n{result.describe()}")
+    return lines[0]
+
+
 def one_line_message(stderr: str, program_prefix: str) -> list[str]:
     """The stderr lines that are plain text (not JSON log lines) starting with program_prefix."""
-    return [l for l in stderr.splitlines() if l.startswith(program_prefix)]
+    return [l for l in plain_lines(stderr) if l.startswith(program_prefix)]
 
 
 def read_report(path) -> dict:

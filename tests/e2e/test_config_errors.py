@@ -5,16 +5,11 @@ asked. Admin commands (etl assets, db, config) take only the flags that do somet
 `etl assets add|import --dry-run` writes nothing."""
 import unittest
 
-from harness import (ETL_HISTORICAL, ETL_HOURLY, ETL_LATEST, FAST_ENV, SOURCE_DIR, ServerTestCase, TempDir, clean_env,
+from harness import (plain_lines, ETL_HISTORICAL, ETL_HOURLY, ETL_LATEST, FAST_ENV, SOURCE_DIR, ServerTestCase, TempDir, clean_env,
                      run, sqlite_query, sqlite_runs)
 
 JOBS = {"etl-historical": ETL_HISTORICAL, "etl-hourly": ETL_HOURLY, "etl-latest": ETL_LATEST}
 NOW_OPEN = "2025-03-14T15:00:00Z"    # a Friday, NYSE open (11:00 ET)
-
-
-def plain_lines(stderr):
-    """stderr lines that are not JSON log lines."""
-    return [l for l in stderr.splitlines() if l.strip() and not l.lstrip().startswith("{")]
 
 
 class PreflightCase(ServerTestCase):

@@ -11,13 +11,8 @@ import time
 import unittest
 from pathlib import Path
 
-from harness import (BIN_DIR, PgDatabase, ServerTestCase, TempDir, clean_env, pg_available, psql, run, sqlite_query,
+from harness import (plain_lines, BIN_DIR, PgDatabase, ServerTestCase, TempDir, clean_env, pg_available, psql, run, sqlite_query,
                      sqlite_runs, start, wait_for)
-
-
-def plain_lines(stderr):
-    """stderr lines that are not JSON log lines."""
-    return [l for l in stderr.splitlines() if l.strip() and not l.lstrip().startswith("{")]
 
 
 def error_lines(stderr, program="etl-historical"):

@@ -13,16 +13,11 @@ import unittest
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from harness import (ETL_HOURLY, ETL_LATEST, PgDatabase, ServerTestCase, TempDir, all_days, clean_env, require_pg,
+from harness import (plain_lines, ETL_HOURLY, ETL_LATEST, PgDatabase, ServerTestCase, TempDir, all_days, clean_env, require_pg,
                      run, sqlite_query, weekdays)
 
 ET = ZoneInfo("America/New_York")
 UTC = timezone.utc
-
-
-def plain_lines(stderr):
-    """stderr lines that are not JSON log lines."""
-    return [l for l in stderr.splitlines() if l.strip() and not l.lstrip().startswith("{")]
 
 
 def loaded_line(r, symbol):
@@ -105,7 +100,7 @@ class WindowEdges(ServerTestCase):
         self.assertEqual(self.dates("BTC"), [date(2020, 1, 1), date(2020, 1, 2)])
         self.assertEqual(self.rejected(), [])
         line = loaded_line(r, "BTC")
-        self.assertEqual((line["bars"], line["rejected"], line["skipped"]), ("2", "0", "1"))
+        self.assertEqual((line["bars"], line["rejected"], line["skipped"]), (2, 0, 1))
 
     def test_yahoo_malformed_row_at_period2_is_skipped_not_rejected(self):
         # A live row with a null open, at period2: still a row the user did not ask for.
@@ -116,7 +111,7 @@ class WindowEdges(ServerTestCase):
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual(self.dates("BTC"), [date(2020, 1, 1), date(2020, 1, 2)])
         self.assertEqual(self.rejected(), [])
-        self.assertEqual(loaded_line(r, "BTC")["skipped"], "1")
+        self.assertEqual(loaded_line(r, "BTC")["skipped"], 1)
 
     def test_yahoo_tokyo_session_at_period2_is_skipped_not_rejected(self):
         self.server.set_rules([{"match": "/v8/finance/chart/", "mode": "raw",
@@ -126,7 +121,7 @@ class WindowEdges(ServerTestCase):
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual(self.dates("7203.T"), [date(2020, 1, 6), date(2020, 1, 7)])
         self.assertEqual(self.rejected(), [])
-        self.assertEqual(loaded_line(r, "7203.T")["skipped"], "1")
+        self.assertEqual(loaded_line(r, "7203.T")["skipped"], 1)
 
     def test_coingecko_point_at_the_end_of_the_request_is_skipped_not_rejected(self):
         # CoinGecko's `to` is inclusive too: the request ends at 2025-01-11 00:00Z, and the daily point stamped
@@ -154,7 +149,7 @@ class WindowEdges(ServerTestCase):
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual(self.dates("AAPL"), [date(2025, 3, 3), date(2025, 3, 4)])
         self.assertEqual(self.rejected(), [])
-        self.assertEqual(loaded_line(r, "AAPL")["skipped"], "1")
+        self.assertEqual(loaded_line(r, "AAPL")["skipped"], 1)
 
 
 class MarketToday(unittest.TestCase):

@@ -7,15 +7,10 @@ import sqlite3
 import unittest
 from datetime import date
 
-from harness import (WINDOW_7D, ServerTestCase, TempDir, all_days, clean_env, run, sqlite_query, sqlite_runs, start,
+from harness import (plain_lines, WINDOW_7D, ServerTestCase, TempDir, all_days, clean_env, run, sqlite_query, sqlite_runs, start,
                      wait_for, weekdays)
 
 N_STOCK = len(weekdays(*WINDOW_7D))
-
-
-def plain_lines(stderr):
-    """stderr lines that are not JSON log lines."""
-    return [l for l in stderr.splitlines() if l.strip() and not l.lstrip().startswith("{")]
 
 
 class UsageErrors(unittest.TestCase):

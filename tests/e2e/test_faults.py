@@ -73,7 +73,7 @@ class Faults(ServerTestCase):
         self.assertEqual(len(self.sym_requests("AAPL")), 2)
         logs = [l for l in r.json_logs() if l.get("msg") == "loaded" and l.get("symbol") == "AAPL"]
         if logs and "retries" in logs[0]:
-            self.assertEqual(logs[0]["retries"], "1")
+            self.assertEqual(logs[0]["retries"], 1)
 
     # ---- failures ----
 

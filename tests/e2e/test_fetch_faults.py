@@ -8,8 +8,8 @@ import tempfile
 import time
 import unittest
 
-from harness import (BIN_DIR, ETL_LATEST, NOW, WINDOW_7D, FakeServer, Result, ServerTestCase, run, set_fake_now,
-                     sqlite_query, sqlite_runs, start, wait_for, weekdays)
+from harness import (BIN_DIR, check_json_stderr, ETL_LATEST, NOW, WINDOW_7D, FakeServer, Result, ServerTestCase, run, set_fake_now,
+                     sqlite_query, sqlite_runs, start, summary, wait_for, weekdays)
 
 N_STOCK = len(weekdays(*WINDOW_7D))     # 6 bars for 7D ending Friday 2025-03-14
 STOCKS = ["AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "META", "TSLA", "NFLX"]
@@ -36,7 +36,9 @@ def run_measured(args, env, cwd, timeout=120) -> tuple[Result, int]:
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Result(args, proc.returncode, out.read(), err.read()), usage.ru_maxrss * 1024
+        result = Result(args, proc.returncode, out.read(), err.read())
+        check_json_stderr(result, env)
+        return result, usage.ru_maxrss * 1024
 
 
 class FetchFaults(ServerTestCase):
@@ -107,7 +109,8 @@ class FetchFaults(ServerTestCase):
         f = self.failures()["ZZTOP"]
         self.assertEqual((f["provider"], f["kind"]), ("polygon", "no data"), f)
         self.assertIn("no bars", f["error"])
-        self.assertIn("ZZTOP (polygon, no data)", r.stderr, "the summary lists it as no data")
+        self.assertEqual([(f["symbol"], f["provider"], f["kind"]) for f in summary(r)["failures"]],
+                         [("ZZTOP", "polygon", "no data")], "the summary lists it as no data")
         run_ = sqlite_runs(self.db)[-1]
         self.assertEqual((run_["status"], run_["exit_code"], run_["symbols_ok"], run_["symbols_failed"]),
                          ("partial", 1, 1, 1))

@@ -4,7 +4,7 @@ import shutil
 import subprocess
 import unittest
 
-from harness import (BIN_DIR, ETL, ETL_HISTORICAL, TempDir, clean_env, run, sqlite_query, sqlite_runs)
+from harness import (BIN_DIR, ETL, ETL_HISTORICAL, FakeServer, TempDir, clean_env, run, sqlite_query, sqlite_runs)
 
 COMMANDS = ("historical", "hourly", "latest", "calendar", "assets", "db", "config", "version")
 
@@ -35,7 +35,10 @@ class FrontCommand(unittest.TestCase):
     def test_no_command_is_a_usage_error(self):
         r = self.etl()
         self.assertEqual(r.rc, 64, r.describe())
-        self.assertIn("historical", r.stderr)
+        # Off a terminal: one JSON error line that still names every command.
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.describe())
+        for c in COMMANDS:
+            self.assertIn(c, r.json_logs()[0]["msg"], r.describe())
 
     def test_version(self):
         r = self.etl("version")
@@ -132,3 +135,24 @@ class Terminal(unittest.TestCase):
         self.assertRegex(out, r"\d{4}-\d\d-\d\dT[\d:.]+Z info  ", "logs are not text lines")
         self.assertNotIn('{"ts":', out, "JSON log lines on a terminal")
         self.assertIn("3 symbols (3 ok, 0 failed)", out)
+        # A log line erases the bar; the bar is drawn again right after it (text mode reads \r as \n).
+        self.assertRegex(out, r"info  loaded symbol=(\w+)[^\n]*\n+\x1b\[K\[[#.]+\] \d/3 \1",
+                         "the progress bar is not redrawn after a log line")
+
+    def test_tty_progress_bar_says_when_it_waits_on_a_rate_limit(self):
+        if not shutil.which("script"):
+            self.skipTest("script(1) is not installed")
+        tmp = TempDir("tty-rate")
+        self.addCleanup(tmp.cleanup)
+        with FakeServer() as server:
+            env = clean_env(POLYGON_API_KEY="pk_tty", **server.env(),
+                            ETL_PROVIDERS_POLYGON_REQUESTS_PER_MINUTE="20")  # one request every 3 s
+            binary = BIN_DIR / "etl-historical"
+            command = f"{binary} 7D AAPL MSFT --database-url sqlite:{tmp.path}/etl.db"
+            proc = subprocess.run(["script", "-qefc", command, "/dev/null"], cwd=tmp.path, env=env,
+                                  capture_output=True, text=True, timeout=60)
+        out = proc.stdout
+        self.assertEqual(proc.returncode, 0, out)
+        self.assertRegex(out, r"\[[#.]+\] 1/2 \w+ \(waiting [23] s: polygon rate limit\)",
+                         "the bar does not show the wait on the rate limit")
+        self.assertIn("2 symbols (2 ok, 0 failed)", out)

@@ -6,7 +6,7 @@ import unittest
 from datetime import date
 
 from harness import (TODAY, WINDOW_1Y, WINDOW_7D, TempDir, all_days, clean_env, read_report, run, sqlite_query,
-                     sqlite_runs, weekdays)
+                     sqlite_runs, summary, weekdays)
 
 BARS_Q = ("SELECT symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source, ingested_at "
           "FROM price_bars ORDER BY symbol, timeframe, ts")
@@ -91,7 +91,7 @@ class HistoricalSqlite(unittest.TestCase):
         self.assertIn("1Y AAPL MSFT BTC", run0["arguments"])
         self.assertTrue(run0["finished_at"])
         # The summary on stderr.
-        self.assertRegex(r.stderr, rf"{total} inserted, 0 updated, 0 unchanged, 0 rejected")
+        self.assertEqual(summary(r)["rows"], {"inserted": total, "updated": 0, "unchanged": 0, "rejected": 0})
 
     def test_rerun_is_a_noop(self):
         args = ("1Y", "AAPL", "MSFT", "BTC", "--mock")
@@ -140,7 +140,7 @@ class HistoricalSqlite(unittest.TestCase):
         self.assertTrue(rep.get("dry_run"), rep)
         self.assertEqual(rep["rows"]["inserted"], 0)
         self.assertEqual(rep["symbols"]["ok"], 2)
-        self.assertIn("dry run", r.stderr)
+        self.assertIs(summary(r)["dry_run"], True)
 
     def test_unknown_symbols_recorded_inactive(self):
         r = self.hist("7D", "AAPL", "ETH", "^GSPC", "--mock")
@@ -307,14 +307,21 @@ class HistoricalSqlite(unittest.TestCase):
                 self.assertIn("msg", doc)
                 logs.append(doc)
         self.assertTrue(any(d["msg"] == "loaded" and d.get("symbol") == "AAPL" for d in logs), r.stderr)
-        # The summary is there too.
-        self.assertIn("rows:", r.stderr)
+        # The summary is one JSON line too, its numbers JSON numbers, the run on it.
+        s = summary(r)
+        self.assertEqual((s["job"], s["shard"], s["status"], s["exit_code"]), ("etl-historical", "0/1", "success", 0))
+        self.assertIsInstance(s["run_id"], int)
+        self.assertEqual(s["rows"], {"inserted": 14, "updated": 0, "unchanged": 0, "rejected": 0})
+        self.assertEqual(s["symbols"]["ok"], 2)
         r = self.hist("7D", "AAPL", "--mock", "--log-format", "text")
         self.assertEqual(r.rc, 0, r.describe())
+        self.assertIn("rows:", r.stderr)
         self.assertFalse([l for l in r.stderr.splitlines() if l.startswith("{")], "text format wrote JSON")
         r = self.hist("7D", "AAPL", "--mock", "--log-level", "error")
         self.assertEqual(r.rc, 0, r.describe())
-        self.assertFalse([l for l in r.stderr.splitlines() if '"level":"info"' in l], r.stderr)
+        # Only the summary, which every run writes whatever the level.
+        self.assertEqual([json.loads(l)["msg"] for l in r.stderr.splitlines() if '"level":"info"' in l], ["summary"],
+                         r.stderr)
         r = self.hist("7D", "AAPL", "--mock", "--log-level", "debug")
         self.assertEqual(r.rc, 0, r.describe())
 

@@ -1,6 +1,7 @@
 #include "etl/jobs/cli.hpp"
 
 #include "etl/util/exit_code.hpp"
+#include "etl/util/log.hpp"
 #include "etl/util/version.hpp"
 
 #include <CLI/CLI.hpp>
@@ -25,7 +26,8 @@ std::optional<int> parse_cli(CLI::App& app, const std::vector<std::string>& args
         fmt::print("{}\n", e.what());
         return 0;
     } catch (const CLI::ParseError& e) {
-        fmt::print(stderr, "{}: {}; see {} --help\n", args.front(), e.what(), args.front());
+        util::log_fatal(args.front(), fmt::format("{}; see {} --help", e.what(), args.front()),
+                        util::to_int(util::ExitCode::usage));
         return util::to_int(util::ExitCode::usage);
     }
     return std::nullopt;

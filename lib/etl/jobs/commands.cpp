@@ -61,15 +61,14 @@ int run_guarded(std::string_view program, const std::function<int()>& body) {
     try {
         return body();
     } catch (const Error& e) {
-        util::progress_done();
-        fmt::print(stderr, "{}: {}\n", program, util::scrub(e.what()));
+        util::log_fatal(program, util::scrub(e.what()), util::to_int(e.code()));
         return util::to_int(e.code());
     } catch (const std::bad_alloc&) {
-        fmt::print(stderr, "{}: out of memory\n", program);
+        util::log_fatal(program, "out of memory", util::to_int(util::ExitCode::temporary));
         return util::to_int(util::ExitCode::temporary);
     } catch (const std::exception& e) {
-        util::progress_done();
-        fmt::print(stderr, "{}: internal error: {} (please report this)\n", program, util::scrub(e.what()));
+        util::log_fatal(program, fmt::format("internal error: {} (please report this)", util::scrub(e.what())),
+                        util::to_int(util::ExitCode::internal));
         return util::to_int(util::ExitCode::internal);
     }
 }
@@ -79,16 +78,27 @@ int run_binary(std::string_view name, int argc, char** argv) {
     std::vector<std::string> args;
     args.emplace_back(fmt::format("etl-{}", name));
     for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+    util::set_log_job(args.front());
     for (const auto& c : commands())
         if (c.name == name) return c.entry(args);
-    fmt::print(stderr, "etl-{}: no such command\n", name);
+    util::log_fatal(args.front(), "no such command", util::to_int(util::ExitCode::internal));
     return util::to_int(util::ExitCode::internal);
 }
 
 int run_front(int argc, char** argv) {
     process_setup();
+    util::set_log_job("etl");
     if (argc < 2) {
-        print_list(stderr);
+        // The list on a terminal; one error line in the JSON format (a cron job without a command).
+        if (util::log_format() == util::LogFormat::text) print_list(stderr);
+        else {
+            std::vector<std::string_view> names;
+            for (const auto& c : commands()) names.push_back(c.name);
+            util::log_fatal("etl",
+                            fmt::format("no command given (one of: {}); run 'etl list' for what each does",
+                                        fmt::join(names, ", ")),
+                            util::to_int(util::ExitCode::usage));
+        }
         return util::to_int(util::ExitCode::usage);
     }
     const std::string name = argv[1];
@@ -100,8 +110,11 @@ int run_front(int argc, char** argv) {
     std::vector<std::string> args;
     args.emplace_back(fmt::format("etl {}", name));
     for (int i = 2; i < argc; ++i) args.emplace_back(argv[i]);
-    for (const auto& c : commands())
-        if (c.name == name) return c.entry(args);
+    for (const auto& c : commands()) {
+        if (c.name != name) continue;
+        util::set_log_job(fmt::format("etl-{}", name)); // as the job is named in etl_runs
+        return c.entry(args);
+    }
     std::string hint;
     std::size_t best = 3; // more than 2 edits away is not a typo
     for (const auto& c : commands()) {
@@ -111,7 +124,8 @@ int run_front(int argc, char** argv) {
             hint = fmt::format(" (did you mean 'etl {}'?)", c.name);
         }
     }
-    fmt::print(stderr, "etl: unknown command '{}'{}; run 'etl list' for the commands\n", name, hint);
+    util::log_fatal("etl", fmt::format("unknown command '{}'{}; run 'etl list' for the commands", name, hint),
+                    util::to_int(util::ExitCode::usage));
     return util::to_int(util::ExitCode::usage);
 }
 

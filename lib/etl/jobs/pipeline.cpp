@@ -249,16 +249,17 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
             ++totals.symbols_ok;
             const auto bar_count = o->batch.bars.size();
             if (spec.on_loaded) spec.on_loaded(o->symbol, std::move(o->batch.bars));
+            const auto n = [](auto v) { return static_cast<std::int64_t>(v); };
             util::log(util::LogLevel::info, "loaded",
                       {{"symbol", o->symbol},
                        {"provider", o->provider},
-                       {"bars", std::to_string(bar_count)},
-                       {"inserted", std::to_string(stats.inserted)},
-                       {"updated", std::to_string(stats.updated)},
-                       {"rejected", std::to_string(o->batch.rejected.size())},
-                       {"skipped", std::to_string(o->skipped)},
-                       {"requests", std::to_string(o->requests)},
-                       {"retries", std::to_string(o->retries)}});
+                       {"bars", n(bar_count)},
+                       {"inserted", n(stats.inserted)},
+                       {"updated", n(stats.updated)},
+                       {"rejected", n(o->batch.rejected.size())},
+                       {"skipped", n(o->skipped)},
+                       {"requests", n(o->requests)},
+                       {"retries", n(o->retries)}});
         } catch (...) {
             load_error = std::current_exception();
             // The symbol whose load failed (rolled back). A statement cancelled by SIGINT/SIGTERM is not a

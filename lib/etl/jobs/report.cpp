@@ -58,14 +58,13 @@ std::int64_t count(std::uint64_t n) { return static_cast<std::int64_t>(n); }
 
 } // namespace
 
-std::string report_json(const RunTotals& t, util::ExitCode code, std::chrono::system_clock::time_point now) {
+namespace {
+
+// The outcome's members: everything the report holds but the job, arguments, shard and run id; at most
+// `max_failures` failures (and then "more_failures": how many were left out).
+void write_outcome(util::JsonWriter& w, const RunTotals& t, util::ExitCode code,
+                   std::chrono::system_clock::time_point now, std::size_t max_failures) {
     const auto secs = std::chrono::duration<double>(now - t.started).count();
-    util::JsonWriter w;
-    w.start_object();
-    w.key("job").string(t.job).key("arguments").string(t.arguments).key("shard").string(t.shard);
-    w.key("run_id");
-    if (t.run_id) w.number(t.run_id);
-    else w.null();
     w.key("dry_run").boolean(t.dry_run).key("store").string(t.store);
     w.key("started_at").string(util::format_instant(std::chrono::floor<std::chrono::seconds>(t.started)));
     w.key("finished_at").string(util::format_instant(std::chrono::floor<std::chrono::seconds>(now)));
@@ -94,21 +93,45 @@ std::string report_json(const RunTotals& t, util::ExitCode code, std::chrono::sy
         w.end_object();
     }
     w.key("failures").start_array();
-    for (const auto& f : t.failures) {
+    for (std::size_t i = 0; i < t.failures.size() && i < max_failures; ++i) {
+        const auto& f = t.failures[i];
         w.start_object();
         w.key("symbol").string(f.symbol).key("provider").string(f.provider).key("kind").string(f.kind);
         w.key("error").string(f.error);
         w.end_object();
     }
     w.end_array();
+    if (t.failures.size() > max_failures) w.key("more_failures").number(count(t.failures.size() - max_failures));
     w.key("error");
     if (t.error.empty()) w.null();
     else w.string(t.error);
     w.key("timings").start_object();
     for (const auto& [name, seconds] : t.timings) w.key(name).fixed(seconds, 3);
     w.end_object();
+}
+
+} // namespace
+
+std::string report_json(const RunTotals& t, util::ExitCode code, std::chrono::system_clock::time_point now) {
+    util::JsonWriter w;
+    w.start_object();
+    w.key("job").string(t.job).key("arguments").string(t.arguments).key("shard").string(t.shard);
+    w.key("run_id");
+    if (t.run_id) w.number(t.run_id);
+    else w.null();
+    write_outcome(w, t, code, now, t.failures.size());
     w.end_object();
     return std::move(w).release() + "\n";
+}
+
+std::string summary_json(const RunTotals& t, util::ExitCode code) {
+    constexpr std::size_t k_max_listed = 10; // as the text summary
+    util::JsonWriter w;
+    w.start_object();
+    w.key("arguments").string(t.arguments);
+    write_outcome(w, t, code, std::chrono::system_clock::now(), k_max_listed);
+    w.end_object();
+    return std::move(w).release();
 }
 
 void write_report(const std::string& path, const RunTotals& t, util::ExitCode code) {

@@ -52,7 +52,7 @@ void write_summary(const RunTotals& t) {
         util::log_info("{}", t.nothing_to_do);
         return;
     }
-    util::write_summary(summary_text(t, t.code));
+    util::write_summary(summary_text(t, t.code), summary_json(t, t.code));
     if (t.code == util::ExitCode::config && !t.first_config_error.empty())
         util::log_error("configuration error: {}", t.first_config_error);
 }
@@ -184,6 +184,8 @@ util::ExitCode end_run(RunTotals& outcome, util::ExitCode code, const std::strin
 int run_job(const RunSpec& spec, const std::vector<std::string>& args, const CommonOptions& options) {
     const auto now = util::now();
     const auto shard = resolve_shard(options);
+    util::set_log_job(spec.job);
+    util::set_log_shard(shard.to_string());
     auto cfg = load_config(options);
     preflight(cfg, options, spec.symbols, spec.forced);
     const auto calendar = spec.needs_calendar ? load_calendar(cfg) : market::TradingCalendar{};
@@ -223,7 +225,10 @@ int run_job(const RunSpec& spec, const std::vector<std::string>& args, const Com
     if (spec.after_assets)
         if (auto why = spec.after_assets(run)) return skip(std::move(*why));
     if (spec.resolves_assets) totals.symbols_requested = run.assets.size();
-    if (store && !options.dry_run) totals.run_id = store->begin_run({totals.job, totals.arguments, totals.shard});
+    if (store && !options.dry_run) {
+        totals.run_id = store->begin_run({totals.job, totals.arguments, totals.shard});
+        util::set_log_run_id(totals.run_id);
+    }
 
     const auto epilogue = sinks();
     try {

@@ -298,6 +298,35 @@ void Fetcher::run(http::Transport& transport, std::vector<FetchJob> jobs,
         return nullptr;
     };
 
+    // With nothing in flight: what holds the next symbol back for 2 s or more (a rate limit, a retry's
+    // delay), for the progress bar, so a long wait does not look like a hang. "" when nothing does.
+    auto held_back = [&](Clock::time_point now) -> std::string {
+        if (transport.in_flight() > 0) return {};
+        Clock::time_point until = Clock::time_point::max();
+        std::string why;
+        const auto consider = [&](Clock::time_point t, std::string_view provider, bool retry) {
+            if (t > now && t < until) {
+                until = t;
+                why = fmt::format("{} {}", provider, retry ? "retry" : "rate limit");
+            }
+        };
+        const auto slot = [&](std::string_view provider) {
+            const auto p = pace.find(provider);
+            return p == pace.end() ? Clock::time_point{} : p->second.next_slot;
+        };
+        for (const auto& a : active) {
+            if (a->in_flight || a->finished) continue;
+            const auto provider = a->fetch().provider();
+            const auto next = slot(provider);
+            consider(std::max(a->not_before, next), provider, a->not_before > next);
+        }
+        for (const auto& q : waiting)
+            if (!q.jobs.empty()) consider(slot(q.provider), q.provider, false);
+        if (until == Clock::time_point::max()) return {};
+        const auto secs = std::chrono::ceil<std::chrono::seconds>(until - now).count();
+        return secs < 2 ? std::string{} : fmt::format("(waiting {} s: {})", secs, why);
+    };
+
     auto not_fetched = [&] {
         return halted ? "not fetched: an earlier configuration error stopped the run" : "not fetched: interrupted";
     };
@@ -356,8 +385,10 @@ void Fetcher::run(http::Transport& transport, std::vector<FetchJob> jobs,
                     on_done(std::move(o));
                 }
             }
+            util::progress_note("");
             return;
         }
+        util::progress_note(held_back(now));
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - transport.now());
         transport.poll(std::clamp(wait, std::chrono::milliseconds{1}, std::chrono::milliseconds{200}));
     }

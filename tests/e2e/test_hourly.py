@@ -17,11 +17,11 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from harness import (ETL_HOURLY, FakeServer, JobTestCase, RedisServer, as_decimal, clean_env, free_redis_url, run,
-                     set_fake_now, sqlite_query, sqlite_runs, unix_seconds)
+                     read_report, set_fake_now, sqlite_query, sqlite_runs, summary, unix_seconds)
 
 ET = ZoneInfo("America/New_York")
 UTC = timezone.utc
-HOURLY_TTL = 120
+HOURLY_TTL = 1800
 
 
 def iso(dt: datetime) -> str:
@@ -431,10 +431,11 @@ class HourlyTest(JobTestCase):
 
     def test_cache_ttl_is_configurable(self):
         self.need_redis()
-        r = self.hourly("AAPL", now="2025-03-15T15:00:00Z", ETL_REDIS_HOURLY_TTL_SECONDS="900")
+        r = self.hourly("AAPL", now="2025-03-15T15:00:00Z", ETL_REDIS_HOURLY_TTL_SECONDS="3600")
         self.assertEqual(r.rc, 0, r.describe())
         self.assertGreater(self.redis.ttl("hourly_data:AAPL:1D"), HOURLY_TTL)
-        self.assertLessEqual(self.redis.ttl("hourly_data:AAPL:1D"), 900)
+        self.assertLessEqual(self.redis.ttl("hourly_data:AAPL:1D"), 3600)
+        self.assertEqual(summary(r)["cache"], "ok (1 entry, TTL 3600 s)")
 
     def test_no_redis_configured_is_fine(self):
         r = self.hourly("AAPL", now="2025-03-15T15:00:00Z", redis=None)
@@ -459,6 +460,11 @@ class HourlyTest(JobTestCase):
         self.assertIn("redis", warnings[0]["msg"].lower())
         self.assertEqual(len(self.bar_ts("AAPL")), 7, "the database is written all the same")
         self.assertEqual(sqlite_runs(self.db)[-1]["status"], "success")
+        # The failed cache is said in the summary, the report and etl_runs; the exit code stays 0.
+        cache = summary(r)["cache"]
+        self.assertRegex(cache, r"^failed \(.+\)$", r.describe())
+        self.assertEqual(sqlite_runs(self.db)[-1]["error"], f"cache: {cache}")
+        self.assertEqual(read_report(self.report_file)["cache"], cache)
 
     def test_redis_down_warns_once_and_exits_0(self):
         r = self.hourly("AAPL", now="2025-03-15T15:00:00Z", redis=free_redis_url())

@@ -15,11 +15,11 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from harness import (ETL_LATEST, FakeServer, JobTestCase, PgDatabase, RedisServer, as_decimal as dec, clean_env,
-                     free_redis_url, run, set_fake_now, sqlite_query, sqlite_runs)
+                     free_redis_url, read_report, run, set_fake_now, sqlite_query, sqlite_runs, summary)
 
 ET = ZoneInfo("America/New_York")
 UTC = timezone.utc
-LATEST_TTL = 60
+LATEST_TTL = 180
 CACHE_FIELDS = {"symbol", "price", "previous_close", "change", "change_pct", "as_of", "source"}
 
 
@@ -360,6 +360,11 @@ class LatestTest(JobTestCase):
         self.assertIn("redis", warnings[0]["msg"].lower())
         self.assertEqual(sorted(self.rows()), ["AAPL", "BTC"], "the database is written all the same")
         self.assertEqual(sqlite_runs(self.db)[-1]["status"], "success")
+        # The failed cache is said in the summary, the report and etl_runs; the exit code stays 0.
+        cache = summary(r)["cache"]
+        self.assertRegex(cache, r"^failed \(.+\)$", r.describe())
+        self.assertEqual(sqlite_runs(self.db)[-1]["error"], f"cache: {cache}")
+        self.assertEqual(read_report(self.report_file)["cache"], cache)
 
     def test_no_redis_configured_is_fine(self):
         r = self.latest("AAPL", "BTC", now="2025-03-14T21:00:00Z", redis=None)

@@ -285,6 +285,44 @@ class Crontab(_Base):
             self.check_job("daily", sorted(fires), start, end, "two lines")
 
 
+class CacheTtls(_Base):
+    """The default Redis TTLs outlive the shipped schedules that refresh them, with a margin: a reader
+    never finds a key gone between two runs, nor after one missed or slow run."""
+
+    def setUp(self):
+        require_croniter(self)
+
+    def default_ttl(self, key: str) -> int:
+        r = run([ETL, "config", "show"], env=clean_env())
+        self.assertEqual(r.rc, 0, r.describe())
+        m = re.search(rf'(?m)^{re.escape(key)}\s*=\s*"(\d+)"\s*# default$', r.stdout)
+        self.assertIsNotNone(m, r.describe())
+        return int(m.group(1))
+
+    def longest_gap_in_session(self, job: str) -> timedelta:
+        """The longest time between two fires of `job`'s crontab lines inside one New York session."""
+        gap = timedelta(0)
+        for name, (start, end) in PERIODS.items():
+            fires = sorted(t for schedule, command in crontab_lines() if JOBS[command_of(command)] == job
+                           for t in cron_fires(schedule, start, end))
+            working = [t for t in fires if self.sessions.works(GATES.get(job), t)]
+            for a, b in zip(working, working[1:]):
+                if ny(a).date() == ny(b).date():
+                    gap = max(gap, b - a)
+        self.assertGreater(gap, timedelta(0), f"no two {job} runs in one session")
+        return gap
+
+    def test_latest_ttl_outlives_two_runs(self):
+        gap = self.longest_gap_in_session("latest")
+        self.assertEqual(gap, timedelta(minutes=1))
+        self.assertGreaterEqual(self.default_ttl("redis.latest_ttl_seconds"), 2 * gap.total_seconds() + 30)
+
+    def test_hourly_ttl_outlives_two_runs(self):
+        gap = self.longest_gap_in_session("hourly")
+        self.assertEqual(gap, timedelta(minutes=10))
+        self.assertGreaterEqual(self.default_ttl("redis.hourly_ttl_seconds"), 2 * gap.total_seconds() + 30)
+
+
 class Timers(_Base):
     def setUp(self):
         require_systemd_analyze(self)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "etl/config/config.hpp"
+#include "etl/jobs/totals.hpp"
 
 #include <chrono>
 #include <span>
@@ -11,9 +12,10 @@
 
 namespace etl::jobs {
 
-// SET key value EX ttl for every item in one pipelined round trip. Returns false (after one warning)
-// when Redis could not take them; true when written or when no redis_url is configured.
+// SET key value EX ttl for every item in one pipelined round trip, and says how it went in
+// totals.cache (the summary, the report and etl_runs show it). Returns false (after one warning) when
+// Redis could not take them; true when written or when no redis_url is configured.
 bool write_cache(const config::Config& cfg, std::span<const std::pair<std::string, std::string>> items,
-                 std::chrono::seconds ttl);
+                 std::chrono::seconds ttl, RunTotals& totals);
 
 } // namespace etl::jobs

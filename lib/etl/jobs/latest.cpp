@@ -154,7 +154,7 @@ int latest_main(const std::vector<std::string>& args) {
             cache.reserve(quotes.size());
             for (const auto& q : quotes)
                 cache.emplace_back(fmt::format("latest_price:{}", q.symbol), market::to_cache_json(q));
-            write_cache(cfg, cache, cfg.settings().redis.latest_ttl);
+            write_cache(cfg, cache, cfg.settings().redis.latest_ttl, totals);
             phase_done("cache");
         };
         return run_job(run_spec, args, common);

@@ -46,6 +46,7 @@ std::string summary_text(const RunTotals& t, util::ExitCode code) {
     }
     if (t.failures.size() > k_max_listed)
         out += fmt::format("  ... and {} more failures\n", t.failures.size() - k_max_listed);
+    if (!t.cache.empty()) out += fmt::format("  cache: {}\n", t.cache);
     out += fmt::format("  store: {}  run: {}  shard: {}  exit: {} ({})\n", t.store,
                        t.run_id ? std::to_string(t.run_id) : std::string("-"), t.shard, util::to_int(code),
                        store::to_string(run_status(code)));
@@ -102,6 +103,9 @@ void write_outcome(util::JsonWriter& w, const RunTotals& t, util::ExitCode code,
     }
     w.end_array();
     if (t.failures.size() > max_failures) w.key("more_failures").number(count(t.failures.size() - max_failures));
+    w.key("cache");
+    if (t.cache.empty()) w.null();
+    else w.string(t.cache);
     w.key("error");
     if (t.error.empty()) w.null();
     else w.string(t.error);

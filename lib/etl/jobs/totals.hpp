@@ -67,6 +67,9 @@ struct RunTotals {
     bool interrupted = false;
     std::string first_config_error;
     std::string error; // what stopped the run early, "" otherwise
+    // The Redis cache write of the run: "" when none was made (no redis_url, a dry run, nothing to cache),
+    // "ok (N entries, TTL S s)" (or "1 entry") or "failed (REASON)". A failure never changes the exit code.
+    std::string cache;
     struct SymbolFailure {
         std::string symbol;
         std::string provider;

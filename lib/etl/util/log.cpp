@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <type_traits>
 #include <cstdio>
 #include <mutex>
+#include <type_traits>
 #include <unistd.h>
 
 namespace etl::util {

@@ -66,7 +66,7 @@ TEST_CASE("values a key allows pass, and settings() holds them typed", "[unit]")
     CHECK(s.fetch.timeout == std::chrono::seconds{7});
     CHECK(s.fetch.max_body_bytes == 1024);
     CHECK(s.redis.hourly_ttl == std::chrono::seconds{900});
-    CHECK(s.redis.latest_ttl == std::chrono::seconds{60});
+    CHECK(s.redis.latest_ttl == std::chrono::seconds{180});
     CHECK(s.redis.timeout == std::chrono::milliseconds{300});
     CHECK(s.validation.max_rejected_ratio == 1.0);
     CHECK(s.hourly.extended_hours);

@@ -32,7 +32,7 @@ TEST_CASE("report: the JSON of a run, byte for byte", "[unit]") {
           R"("symbols":{"requested":3,"ok":1,"failed":2,"no_data":1,"not_done":0},)"
           R"("rows":{"inserted":21,"updated":0,"unchanged":0,"rejected":1},)"
           R"("failures":[{"symbol":"MSFT","provider":"polygon","kind":"transient","error":"HTTP 503\ttwice"},)"
-          R"({"symbol":"ZZZZ","provider":"polygon","kind":"no data","error":"polygon returned no bars"}],)"
+          R"({"symbol":"ZZZZ","provider":"polygon","kind":"no data","error":"polygon returned no bars"}],"cache":null,)"
           R"("error":null,"timings":{"fetch":1.250,"database":0.000}})"
           "\n");
     t.run_id = 42;
@@ -41,7 +41,7 @@ TEST_CASE("report: the JSON of a run, byte for byte", "[unit]") {
     t.timings.clear();
     const auto json = jobs::report_json(t, util::ExitCode::partial, now);
     CHECK(json.find(R"("run_id":42,)") != std::string::npos);
-    CHECK(json.find(R"("failures":[],"error":"stopped","timings":{}})") != std::string::npos);
+    CHECK(json.find(R"("failures":[],"cache":null,"error":"stopped","timings":{}})") != std::string::npos);
 }
 
 TEST_CASE("report: a command's own tallies reach the summary and the report", "[unit]") {

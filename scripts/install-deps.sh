@@ -11,6 +11,7 @@ packages=(
   prometheus prometheus-pushgateway
   clang libclang-rt-14-dev clang-format clang-tidy
   python3-croniter systemd  # tests/e2e/test_schedules.py: croniter, systemd-analyze
+  logrotate binutils  # tests/e2e/test_logrotate.py; tests/e2e/test_install.py: readelf
 )
 
 missing=()

@@ -884,4 +884,16 @@ std::string Config::show() const {
     return util::scrub(out);
 }
 
+void check_container_database(const Config& cfg, std::string_view kubernetes_service_host) {
+    if (kubernetes_service_host.empty() || cfg.entries().at("database_url").origin != "default") return;
+    throw ConfigError(fmt::format("no database configured; set DATABASE_URL (KUBERNETES_SERVICE_HOST is set: in a "
+                                  "container the default {} would be lost with the pod)",
+                                  cfg.get("database_url")));
+}
+
+void check_container_database(const Config& cfg) {
+    const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
+    check_container_database(cfg, host ? host : "");
+}
+
 } // namespace etl::config

@@ -191,4 +191,13 @@ private:
     std::string m_file;
 };
 
+// A Kubernetes pod (`kubernetes_service_host`, the KUBERNETES_SERVICE_HOST every pod is given, is not
+// empty) whose database_url is still the built-in default: sqlite:market-etl.db would be written into
+// the pod's own filesystem and lost with it. Throws ConfigError (78): "no database configured; set
+// DATABASE_URL ...". A database_url from a file, the environment or a flag passes, an sqlite: one too.
+// Every command that opens the store calls it (jobs::check_database_url); etl config show does not.
+void check_container_database(const Config& cfg, std::string_view kubernetes_service_host);
+// The same with KUBERNETES_SERVICE_HOST read from the environment.
+void check_container_database(const Config& cfg);
+
 } // namespace etl::config

@@ -90,6 +90,7 @@ void check_provider_keys(const config::Config& cfg, const std::vector<market::As
 }
 
 void check_database_url(const config::Config& cfg) {
+    config::check_container_database(cfg); // in a pod, no default SQLite file that dies with it (78)
     // The schemes store::open_store hands to libpq.
     if (const auto& db = cfg.settings().database.url;
         db.starts_with("postgresql://") || db.starts_with("postgres://") || db.find('=') != std::string::npos)

@@ -36,6 +36,7 @@ void check_provider_keys(const config::Config& cfg, const std::vector<market::As
 // database_url: a PostgreSQL connection string must parse as libpq would parse it (pg::check_conninfo),
 // so a typo is a ConfigError (78) and not, when connecting, a failure that looks like an outage (75).
 // Other schemes are left to store::open_store, which refuses them before connecting.
+// First, in a Kubernetes pod, a database_url left at its default is a ConfigError (check_container_database).
 void check_database_url(const config::Config& cfg);
 
 // --report FILE: UsageError unless FILE can be written (its directory exists and is writable, and FILE

@@ -12,7 +12,11 @@ packages=(
   clang libclang-rt-14-dev clang-format clang-tidy
   python3-croniter systemd  # tests/e2e/test_schedules.py: croniter, systemd-analyze
   logrotate binutils  # tests/e2e/test_logrotate.py; tests/e2e/test_install.py: readelf
+  python3-tz python3-yaml   # tests/e2e/test_k8s.py: croniter in America/New_York, the manifests
 )
+# tests/e2e/test_k8s.py validates etc/k8s/ with an npm package (scripts/k8s-validate.sh): Debian's
+# nodejs and npm, only when no npm is on the PATH (a node installed otherwise is left alone).
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

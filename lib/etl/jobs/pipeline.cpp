@@ -1,6 +1,7 @@
 #include "etl/jobs/pipeline.hpp"
 
 #include "etl/jobs/setup.hpp"
+#include "etl/market/shard.hpp"
 #include "etl/market/validate.hpp"
 #include "etl/providers/registry.hpp"
 #include "etl/util/clock.hpp"
@@ -70,6 +71,23 @@ bool is_interrupted(const std::exception_ptr& error) {
     } catch (...) {
         return false;
     }
+}
+
+// Each provider's requests/minute for this run's shard (`shard`: "K/N"), by its
+// providers.<name>.rate_limit_scope; says so once per provider when the run is one of several shards.
+std::map<std::string, double, std::less<>>
+shard_rate_limits(const config::Config& cfg, std::map<std::string, double, std::less<>> rpm, const std::string& shard) {
+    const auto parsed = market::parse_shard(shard);
+    const unsigned count = parsed ? parsed->count : 1;
+    for (auto& [name, limit] : rpm) {
+        const auto scope =
+            providers::parse_rate_limit_scope(cfg.get(fmt::format("providers.{}.rate_limit_scope", name)))
+                .value_or(providers::RateLimitScope::key);
+        auto share = providers::shard_rate_limit(name, limit, scope, count);
+        if (!share.note.empty()) util::log_info("{}", share.note);
+        limit = share.requests_per_minute;
+    }
+    return rpm;
 }
 
 } // namespace
@@ -165,7 +183,7 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
     }
 
     const auto policy = fetch_policy(cfg);
-    providers::Fetcher fetcher(policy, router.rate_limits());
+    providers::Fetcher fetcher(policy, shard_rate_limits(cfg, router.rate_limits(), totals.shard));
 
     // Two symbols' worth of finished work per transfer slot keeps the loader busy without holding
     // much history in memory.

@@ -49,6 +49,28 @@ std::string status_message(const http::Response& r) {
 
 } // namespace
 
+std::optional<RateLimitScope> parse_rate_limit_scope(std::string_view text) noexcept {
+    if (text == "key") return RateLimitScope::key;
+    if (text == "process") return RateLimitScope::process;
+    return std::nullopt;
+}
+
+std::string_view to_string(RateLimitScope scope) noexcept { return scope == RateLimitScope::key ? "key" : "process"; }
+
+ShardRateLimit shard_rate_limit(std::string_view provider, double requests_per_minute, RateLimitScope scope,
+                                unsigned shard_count) {
+    if (shard_count <= 1) return {requests_per_minute, {}};
+    if (requests_per_minute <= 0) return {0, {}}; // unlimited: nothing to share
+    if (scope == RateLimitScope::process)
+        return {requests_per_minute,
+                fmt::format("{}: rate limit {:g}/min in each of {} shards, not shared (rate_limit_scope=process)",
+                            provider, requests_per_minute, shard_count)};
+    const double share = requests_per_minute / shard_count;
+    return {share,
+            fmt::format("{}: rate limit {:g}/min shared by {} shards → {:g}/min per shard (rate_limit_scope=key)",
+                        provider, requests_per_minute, shard_count, share)};
+}
+
 std::chrono::milliseconds backoff_delay(unsigned attempt, std::chrono::milliseconds initial,
                                         std::chrono::milliseconds max, double jitter,
                                         std::optional<std::chrono::seconds> retry_after) {

@@ -14,7 +14,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -83,6 +85,27 @@ private:
     std::mutex m_transport_mutex;           // guards m_transport against run() ending while wake() uses it
     http::Transport* m_transport = nullptr; // run()'s transport while it runs
 };
+
+// Whose limit providers.<name>.requests_per_minute is. `key`: the API key's, so the N shards of a
+// sharded run (--shard K/N, or a Kubernetes Indexed Job), which all send with one key, take 1/N of it
+// each. `process`: each process's own (a key per shard, or a limit the provider counts per client).
+enum class RateLimitScope { key, process };
+
+// "key" or "process" (as providers.<name>.rate_limit_scope spells them); nullopt otherwise.
+std::optional<RateLimitScope> parse_rate_limit_scope(std::string_view text) noexcept;
+std::string_view to_string(RateLimitScope scope) noexcept;
+
+// One provider's limit for one shard of a run, and the line that says so ("" when there is nothing to
+// say: a run of one shard, or no limit).
+struct ShardRateLimit {
+    double requests_per_minute = 0; // 0 = unlimited
+    std::string note;
+};
+
+// The limit shard_count shards of a run each keep of `provider`'s `requests_per_minute` (0 = unlimited):
+// a 1/shard_count share with scope `key`, the whole of it with scope `process`. shard_count 0 counts as 1.
+ShardRateLimit shard_rate_limit(std::string_view provider, double requests_per_minute, RateLimitScope scope,
+                                unsigned shard_count);
 
 // The delay before retry number `attempt` (1-based): initial * 2^(attempt-1), capped at `max`, scaled
 // by `jitter` in [0.5, 1.0]; at least `retry_after` when the server sent one.

@@ -19,6 +19,8 @@ using enum config::ValueType;
 // plan documents 30/minute (newer docs say 100, keyless access is lower), Yahoo publishes no limit
 // and blocks bursts, so 60/minute stays polite. A million a minute is beyond any plan.
 constexpr double k_max_requests_per_minute = 1e6;
+// Whose limit that is (RateLimitScope): the API key's, which every shard of a run shares, or the process's.
+constexpr std::string_view k_rate_limit_scopes = "key|process";
 
 const config::KeySpec k_polygon_keys[] = {
     {.key = "providers.polygon.base_url",
@@ -32,6 +34,11 @@ const config::KeySpec k_polygon_keys[] = {
      .type = number,
      .min = 0,
      .max = k_max_requests_per_minute},
+    {.key = "providers.polygon.rate_limit_scope",
+     .default_value = "key",
+     .description = "key: the shards of a sharded run share requests_per_minute (1/N each); process: each has it all",
+     .type = choice,
+     .choices = k_rate_limit_scopes},
     {.key = "providers.polygon.api_key",
      .default_value = "",
      .env = "POLYGON_API_KEY",
@@ -51,6 +58,11 @@ const config::KeySpec k_coingecko_keys[] = {
      .type = number,
      .min = 0,
      .max = k_max_requests_per_minute},
+    {.key = "providers.coingecko.rate_limit_scope",
+     .default_value = "key",
+     .description = "key: the shards of a sharded run share requests_per_minute (1/N each); process: each has it all",
+     .type = choice,
+     .choices = k_rate_limit_scopes},
     {.key = "providers.coingecko.api_key",
      .default_value = "",
      .env = "COINGECKO_API_KEY",
@@ -82,6 +94,11 @@ const config::KeySpec k_yahoo_keys[] = {
      .type = number,
      .min = 0,
      .max = k_max_requests_per_minute},
+    {.key = "providers.yahoo.rate_limit_scope",
+     .default_value = "key",
+     .description = "key: the shards of a sharded run share requests_per_minute (1/N each); process: each has it all",
+     .type = choice,
+     .choices = k_rate_limit_scopes},
 };
 
 const config::KeySpec k_mock_keys[] = {
@@ -91,6 +108,11 @@ const config::KeySpec k_mock_keys[] = {
      .type = number,
      .min = 0,
      .max = k_max_requests_per_minute},
+    {.key = "providers.mock.rate_limit_scope",
+     .default_value = "key",
+     .description = "key: the shards of a sharded run share requests_per_minute (1/N each); process: each has it all",
+     .type = choice,
+     .choices = k_rate_limit_scopes},
 };
 
 // What every HTTP provider reads: its API root (no trailing slash), rate limit and key, when it has them.

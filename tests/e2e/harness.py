@@ -50,7 +50,8 @@ KEEP = os.environ.get("ETL_KEEP_TEST_DB") == "1"
 # Anything in the caller's environment that would change what the binaries do.
 _SCRUB_PREFIXES = ("ETL_", "FAKE_")
 _SCRUB_NAMES = {"DATABASE_URL", "REDIS_URL", "POLYGON_API_KEY", "COINGECKO_API_KEY", "COINGECKO_API_PLAN",
-                "USE_MOCK_DATA", "JOB_COMPLETION_INDEX", "ALERT_WEBHOOK_URL", "ALERT_MIN_SEVERITY"}
+                "USE_MOCK_DATA", "JOB_COMPLETION_INDEX", "ALERT_WEBHOOK_URL", "ALERT_MIN_SEVERITY",
+                "KUBERNETES_SERVICE_HOST"}
 
 # Short retries and no client-side rate limiting: the tests control faults through the fake server.
 FAST_ENV = {

@@ -52,6 +52,14 @@ class FrontCommand(unittest.TestCase):
                 self.assertEqual(v.rc, 0, v.describe())
                 self.assertIn(m.group(1), v.stdout, v.describe())
 
+    def test_a_binary_name_is_a_command_name(self):
+        # An image whose entrypoint is `etl` runs `etl etl-latest ...` as `etl latest ...`.
+        r = self.etl("etl-calendar", "2025-03-14")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(r.stdout, self.etl("calendar", "2025-03-14").stdout)
+        r = self.etl("etl-nope")
+        self.assertEqual(r.rc, 64, r.describe())
+
     def test_typo_suggests_the_command(self):
         r = self.etl("histrical", "1M", "AAPL")
         self.assertEqual(r.rc, 64, r.describe())

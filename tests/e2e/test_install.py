@@ -322,10 +322,11 @@ class ContainerGuard(unittest.TestCase):
         cases = [(("etl-historical", "7D", "AAPL", "--mock"), "etl-historical"),
                  (("etl-hourly", "AAPL", "--mock"), "etl-hourly"),
                  (("etl-validate",), "etl-validate"),
-                 (("etl", "runs"), "etl runs"),
-                 (("etl", "status"), "etl status"),
-                 (("etl", "assets", "list"), "etl assets"),
-                 (("etl", "db", "migrate"), "etl db")]
+                 (("etl", "runs"), "etl-runs"),
+                 (("etl", "status"), "etl-status"),
+                 (("etl", "assets", "list"), "etl-assets"),
+                 (("etl", "db", "migrate"), "etl-db")]
+        # Off a TTY the error is a JSON line; its job names the command as etl_runs does (etl-runs).
         for args, program in cases:
             with self.subTest(command=" ".join(args)):
                 self.assert_guarded(self.run_in_pod(*args), program)

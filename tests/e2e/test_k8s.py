@@ -22,7 +22,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from harness import ETL, ETL_HISTORICAL, SOURCE_DIR, FakeServer, TempDir, clean_env, run
+from harness import ETL, ETL_HISTORICAL, ETL_LATEST, SOURCE_DIR, FakeServer, TempDir, clean_env, run
 
 try:
     import yaml
@@ -400,6 +400,19 @@ class RateLimitScope(unittest.TestCase):
         # 120/min: a request every 0.5 s (the whole 240/min would send every 0.25 s).
         gaps = [b - a for a, b in zip(stamps, stamps[1:])]
         self.assertGreaterEqual(min(gaps), 0.45, gaps)
+
+    def test_latest_shares_the_limit_too(self):
+        with FakeServer() as server:
+            r = run([ETL_LATEST, *self.SYMBOLS, "--shard", "1/2", "--database-url",
+                     f"sqlite:{self.tmp.path / 'latest.db'}", "--log-format", "json"],
+                    env=clean_env(POLYGON_API_KEY="pk_test", **server.env(),
+                                  ETL_PROVIDERS_POLYGON_REQUESTS_PER_MINUTE="240"), cwd=self.tmp.path)
+            self.assertEqual(r.rc, 0, r.describe())
+            self.assertEqual(self.notes(r), [
+                "polygon: rate limit 240/min shared by 2 shards → 120/min per shard (rate_limit_scope=key)"])
+            stamps = sorted(q["ts"] for q in server.requests("polygon"))
+        self.assertGreaterEqual(len(stamps), 4, "AAPL, MSFT, GOOG, AMZN")
+        self.assertGreaterEqual(min(b - a for a, b in zip(stamps, stamps[1:])), 0.45, stamps)
 
     def test_process_scope_keeps_the_whole_limit(self):
         with FakeServer() as server:

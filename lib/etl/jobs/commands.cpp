@@ -101,7 +101,9 @@ int run_front(int argc, char** argv) {
         }
         return util::to_int(util::ExitCode::usage);
     }
-    const std::string name = argv[1];
+    std::string name = argv[1];
+    // `etl etl-latest` is `etl latest`: an image whose entrypoint is `etl` runs the binaries' names too.
+    if (name.starts_with("etl-") && name.size() > 4) name.erase(0, 4);
     if (name == "list" || name == "--help" || name == "-h" || name == "help") {
         print_list(stdout);
         return 0;

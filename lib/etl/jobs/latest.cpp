@@ -96,7 +96,7 @@ int latest_main(const std::vector<std::string>& args) {
                 totals.timings.emplace_back(name, duration<double>(t - phase_start).count());
                 phase_start = t;
             };
-            providers::Fetcher(policy, router.rate_limits())
+            providers::Fetcher(policy, shard_rate_limits(cfg, router.rate_limits(), totals.shard))
                 .run(
                     std::move(jobs),
                     [&](providers::FetchOutcome&& o) {

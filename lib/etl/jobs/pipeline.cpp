@@ -73,8 +73,8 @@ bool is_interrupted(const std::exception_ptr& error) {
     }
 }
 
-// Each provider's requests/minute for this run's shard (`shard`: "K/N"), by its
-// providers.<name>.rate_limit_scope; says so once per provider when the run is one of several shards.
+} // namespace
+
 std::map<std::string, double, std::less<>>
 shard_rate_limits(const config::Config& cfg, std::map<std::string, double, std::less<>> rpm, const std::string& shard) {
     const auto parsed = market::parse_shard(shard);
@@ -89,8 +89,6 @@ shard_rate_limits(const config::Config& cfg, std::map<std::string, double, std::
     }
     return rpm;
 }
-
-} // namespace
 
 Router::Router(const config::Config& cfg, market::sys_seconds now, const market::TradingCalendar* calendar)
     : m_cfg(cfg), m_now(now), m_calendar(calendar), m_mock(cfg.settings().mock) {}

@@ -42,6 +42,12 @@ private:
     std::map<std::string, double, std::less<>> m_rpm;
 };
 
+// Each provider's requests/minute (`rpm`, from Router::rate_limits) for this run's shard (`shard`: "K/N"):
+// divided by N under providers.<name>.rate_limit_scope = "key" (the default: shards share one API key),
+// whole under "process". Says so once per provider when the run is one of several shards.
+std::map<std::string, double, std::less<>>
+shard_rate_limits(const config::Config& cfg, std::map<std::string, double, std::less<>> rpm, const std::string& shard);
+
 // The Fetcher's policy from fetch.* (concurrency, retries, backoff, body and Retry-After caps). Throws
 // ConfigError for a value out of range.
 providers::FetchPolicy fetch_policy(const config::Config& cfg);

@@ -26,5 +26,15 @@ install(FILES etc/systemd/README.md DESTINATION ${ETL_INSTALL_EXAMPLESDIR}/syste
 if(ETL_INSTALL_SYSTEMD_UNITS)
   file(GLOB ETL_SYSTEMD_UNITS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/etc/systemd/*.service
        ${PROJECT_SOURCE_DIR}/etc/systemd/*.timer)
-  install(FILES ${ETL_SYSTEMD_UNITS} DESTINATION ${ETL_INSTALL_SYSTEMDUNITDIR})
+  # The units in etc/systemd/ start /usr/local/bin/etl-*; installed, they start the binaries where this
+  # build's prefix puts them (CMAKE_INSTALL_FULL_BINDIR: /usr/bin for prefix /usr). DESTDIR staging keeps
+  # the final paths.
+  foreach(unit IN LISTS ETL_SYSTEMD_UNITS)
+    get_filename_component(name ${unit} NAME)
+    file(READ ${unit} text)
+    string(REPLACE "/usr/local/bin/" "${CMAKE_INSTALL_FULL_BINDIR}/" text "${text}")
+    file(WRITE ${PROJECT_BINARY_DIR}/systemd/${name} "${text}")
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${unit})
+    install(FILES ${PROJECT_BINARY_DIR}/systemd/${name} DESTINATION ${ETL_INSTALL_SYSTEMDUNITDIR})
+  endforeach()
 endif()

@@ -153,9 +153,10 @@ def check_json_stderr(result: Result, env) -> None:
         return
     for line in result.stderr.splitlines():
         try:
+            line.encode("utf-8")  # bytes that are not UTF-8 were read as surrogates: not valid JSON text
             obj = json.loads(line)
-        except ValueError:
-            raise AssertionError(f"stderr line is not JSON: {line!r}\n{result.describe()}") from None
+        except ValueError:  # UnicodeEncodeError included
+            raise AssertionError(f"stderr line is not JSON: {line!r}\n{result.describe()!r}") from None
         if not isinstance(obj, dict) or any(k not in obj for k in _RUN_KEYS):
             raise AssertionError(f"stderr line lacks one of {_RUN_KEYS}: {line!r}\n{result.describe()}")
         for k in ("exit_code", "run_id"):
@@ -172,7 +173,7 @@ def run(args, env=None, cwd=None, timeout=DEFAULT_TIMEOUT, stdin_data=None) -> R
     try:
         p = subprocess.run(args, env=env if env is not None else clean_env(), cwd=cwd or default_cwd(),
                            capture_output=True,
-                           text=True, errors="replace", timeout=timeout, input=stdin_data)
+                           text=True, errors="surrogateescape", timeout=timeout, input=stdin_data)
     except subprocess.TimeoutExpired as e:
         raise AssertionError(f"timed out after {timeout} s: {' '.join(args)}\n"
                              f"stderr so far: {(e.stderr or b'')[-3000:]!r}") from None
@@ -196,7 +197,7 @@ class Background:
         self.args = args
         self._env = env if env is not None else clean_env()
         self._out = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
-        self._err = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+        self._err = tempfile.TemporaryFile("w+", encoding="utf-8", errors="surrogateescape")
         self.proc = subprocess.Popen(args, env=env if env is not None else clean_env(), cwd=cwd or default_cwd(),
                                      stdout=self._out, stderr=self._err, text=True)
 

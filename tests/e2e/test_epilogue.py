@@ -47,10 +47,10 @@ class Epilogue(unittest.TestCase):
                 r = run([binary, "--market-hours-only", "--mock", "--database-url", self.url, "--report", report,
                          "--log-format", "json"], env=clean_env(ETL_NOW=now), cwd=self.tmp.path)
                 self.assertEqual(r.rc, 0, r.describe())
-                msgs = [l["msg"] for l in r.json_logs()]
-                self.assertEqual(msgs[-1], "nothing to do", r.describe())
-                self.assertEqual([l for l in r.stderr.splitlines() if l.strip() and not l.startswith("{")], [],
-                                 "no summary")
+                last = r.json_logs()[-1]
+                self.assertEqual((last["msg"], last["status"], last["reason"]), ("summary", "nothing to do",
+                                                                                 "nothing to do"), r.describe())
+                self.assertNotIn("rows", last, "a summary of nothing done: no counts")
                 self.assertFalse(report.exists())
                 self.assertEqual(sqlite_runs(self.db), [])
 

@@ -1,10 +1,11 @@
 """The front command `etl`: list, help, version, typo suggestions, and `etl historical` == `etl-historical`."""
+import os
 import re
 import shutil
 import subprocess
 import unittest
 
-from harness import (BIN_DIR, ETL, ETL_HISTORICAL, FakeServer, TempDir, clean_env, run, sqlite_query, sqlite_runs)
+from harness import (BIN_DIR, ETL, ETL_HISTORICAL, ETL_HOURLY, ETL_LATEST, FakeServer, TempDir, summary, clean_env, run, sqlite_query, sqlite_runs)
 
 COMMANDS = ("historical", "hourly", "latest", "calendar", "assets", "db", "config", "version")
 
@@ -122,6 +123,53 @@ class FrontCommand(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class JsonLogs(unittest.TestCase):
+    """Off a TTY every stderr line is one JSON object (the harness checks each run's lines); these are the
+    edges: the format asked for before the configuration is read, bytes that are not UTF-8, the summary's
+    level, and a run with nothing to do."""
+
+    def setUp(self):
+        self.tmp = TempDir("jsonlogs")
+        self.addCleanup(self.tmp.cleanup)
+        self.db = f"sqlite:{self.tmp.path}/etl.db"
+
+    def test_a_flag_error_is_written_in_the_format_asked_for(self):
+        r = run(["etl-historical", "7D", "AAPL", "--log-format", "text", "--bogus"], cwd=self.tmp.path)
+        self.assertEqual(r.rc, 64, r.describe())
+        self.assertTrue(r.stderr.startswith("etl-historical: The following argument was not expected: --bogus"),
+                        r.describe())
+        r = run(["etl", "historical", "7D", "--config", str(self.tmp.path / "missing.toml")], cwd=self.tmp.path,
+                env=clean_env(ETL_LOG_FORMAT="text"))
+        self.assertEqual(r.rc, 78, r.describe())
+        self.assertRegex(r.stderr, r"^etl historical: config file .*missing.toml does not exist", r.describe())
+
+    def test_bytes_that_are_not_utf8_become_replacement_characters(self):
+        bad = os.fsdecode(b"A\xffB")
+        r = run([ETL_LATEST, bad, "--mock", "--database-url", self.db], cwd=self.tmp.path)
+        self.assertEqual(r.rc, 64, r.describe())
+        [line] = r.json_logs()
+        self.assertIn("'A\ufffdB'", line["msg"])
+        self.assertEqual((line["level"], line["exit_code"]), ("error", 64))
+
+    def test_the_summary_level_follows_the_exit_code(self):
+        r = run(["etl-historical", "7D", "AAPL", "--mock", "--database-url", self.db], cwd=self.tmp.path)
+        self.assertEqual((r.rc, summary(r)["level"]), (0, "info"), r.describe())
+        # A run whose provider fails every symbol: 69, a warning (a transient outage).
+        r = run(["etl-historical", "7D", "AAPL", "--database-url", self.db], cwd=self.tmp.path,
+                env=clean_env(POLYGON_API_KEY="pk_x", ETL_POLYGON_BASE_URL="http://127.0.0.1:1",
+                              ETL_FETCH_MAX_RETRIES="0"))
+        self.assertEqual((r.rc, summary(r)["level"], summary(r)["status"]), (69, "warn", "failed"), r.describe())
+
+    def test_a_run_with_nothing_to_do_ends_in_a_summary_line(self):
+        r = run([ETL_HOURLY, "AAPL", "--mock", "--market-hours-only", "--database-url", self.db],
+                cwd=self.tmp.path, env=clean_env(ETL_NOW="2025-03-15T15:00:00Z"))  # a Saturday
+        self.assertEqual(r.rc, 0, r.describe())
+        s = summary(r)
+        self.assertEqual((s["status"], s["exit_code"], s["level"]), ("nothing to do", 0, "info"), r.describe())
+        self.assertIn("nothing to do", s["reason"])
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.describe())
 
 
 class Terminal(unittest.TestCase):

@@ -165,6 +165,22 @@ class InstallTree(unittest.TestCase):
                          (etc / "systemd" / "market-etl-latest.service").read_bytes())
         self.assertIn("ExecStart=/usr/local/bin/etl-latest",
                       (self.stage / UNITDIR / "market-etl-latest.service").read_text())
+
+    def test_units_start_the_binaries_of_the_configured_prefix(self):
+        # Configured for prefix /usr (a distribution package), the installed units start /usr/bin/etl-*.
+        build = Path(tempfile.mkdtemp(prefix="etl-e2e-prefix-"))
+        if not KEEP:
+            self.addCleanup(shutil.rmtree, build, True)
+        p = subprocess.run(["cmake", "-S", str(SOURCE_DIR), "-B", str(build), "-G", "Ninja",
+                            "-DCMAKE_INSTALL_PREFIX=/usr", "-DETL_BUILD_TESTS=OFF"],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        units = sorted((build / "systemd").glob("market-etl-*"))
+        self.assertEqual(len(units), 10, units)
+        for unit in units:
+            text = unit.read_text()
+            self.assertNotIn("/usr/local/bin", text, unit.name)
+        self.assertIn("ExecStart=/usr/bin/etl-latest", (build / "systemd" / "market-etl-latest.service").read_text())
         for b in BINARIES:
             self.assertTrue((self.stage / "bin" / b).stat().st_mode & 0o111, f"{b} is executable")
 

@@ -270,7 +270,8 @@ const KeySpec k_core_keys[] = {
      .env = "ALERT_WEBHOOK_URL",
      .description = "http[s]:// URL a run that fails (exit not 0 or 130), or succeeds after a failure, POSTs an "
                     "alert to (empty = no alerts); its secret is never logged",
-     .type = url},
+     .type = url,
+     .secret_path = true},
     {.key = "alerts.min_severity",
      .default_value = "warning",
      .env = "ALERT_MIN_SEVERITY",
@@ -726,7 +727,8 @@ void Config::set(const std::string& key, std::string value, std::string origin) 
     s.origin = std::move(origin);
     s.secret = spec->secret;
     s.url = spec->type == ValueType::url;
-    if (s.secret) util::register_secret(s.value);
+    s.secret_path = spec->secret_path;
+    if (s.secret || (s.secret_path && !s.value.empty())) util::register_secret(s.value);
     if (s.url) register_url_password(s.value);
 }
 
@@ -869,6 +871,20 @@ bool Config::get_bool(std::string_view key) const {
     return *parse_bool(s.value);
 }
 
+namespace {
+
+// "https://user:pw@hooks.example.com/services/T0/B0/token" → "https://hooks.example.com/***": where alerts
+// go, without the token its path is.
+std::string without_path(std::string_view url) {
+    const auto scheme = url.find("://");
+    const auto start = scheme == std::string_view::npos ? 0 : scheme + 3;
+    const auto path = url.find_first_of("/?#", start);
+    const auto origin = url.substr(0, path);
+    return util::redact_url(origin) + (path == std::string_view::npos ? "" : "/***");
+}
+
+} // namespace
+
 std::string Config::show() const {
     std::string out;
     if (!m_file.empty()) out += fmt::format("# config file: {}\n", m_file);
@@ -878,6 +894,7 @@ std::string Config::show() const {
     for (const auto& [k, s] : m_settings) {
         std::string shown = s.value;
         if (s.secret) shown = s.value.empty() ? "(not set)" : util::mask(s.value);
+        else if (s.secret_path && !s.value.empty()) shown = without_path(s.value);
         else if (s.url) shown = util::redact_url(s.value);
         out += fmt::format("{:<{}} = {}  # {}\n", k, width, util::json_quote(shown), s.origin);
     }

@@ -18,9 +18,10 @@ namespace etl::config {
 
 struct Setting {
     std::string value;
-    std::string origin;  // "default", "file:/path/etl.toml", "env:DATABASE_URL", "flag:--mock"
-    bool secret = false; // API keys: shown masked
-    bool url = false;    // URLs that may carry a password: shown redacted
+    std::string origin;       // "default", "file:/path/etl.toml", "env:DATABASE_URL", "flag:--mock"
+    bool secret = false;      // API keys: shown masked
+    bool url = false;         // URLs that may carry a password: shown redacted
+    bool secret_path = false; // a URL whose path is a token (a webhook): shown as scheme://host/***
 };
 
 // What a key's value must be. Config::load checks every value against its key's type before any work.
@@ -49,6 +50,7 @@ struct KeySpec {
     std::string_view choices{};                        // choice: the values, '|'-separated, as error messages list them
     bool (*accepts)(std::string_view value) = nullptr; // choice: a looser test than `choices` when set
     bool optional = false;                             // provider: "" means none
+    bool secret_path = false; // url: the path is a token (an incoming webhook): the whole URL is a secret
 };
 
 // The keys of a build: core_keys() plus those each provider's registry row adds, and the provider names

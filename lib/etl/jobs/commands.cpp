@@ -13,8 +13,10 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <new>
+#include <optional>
 
 namespace etl::jobs {
 namespace {
@@ -25,6 +27,20 @@ void process_setup() {
     // A peer that resets a connection (Redis mid-pipeline) must give an error, not kill the process:
     // libcurl and libpq guard their own sockets, hiredis writes with plain write().
     std::signal(SIGPIPE, SIG_IGN);
+}
+
+// The log format the command line or the environment asks for, in force from the start, so that a flag or
+// configuration error before the configuration is loaded is written in it too (the config file's
+// log.format applies once it is read).
+void early_log_format(const std::vector<std::string>& args) {
+    std::optional<util::LogFormat> format;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        if (args[i] == "--log-format" && i + 1 < args.size()) format = util::parse_log_format(args[i + 1]);
+        else if (args[i].starts_with("--log-format=")) format = util::parse_log_format(args[i].substr(13));
+    }
+    if (!format)
+        if (const char* env = std::getenv("ETL_LOG_FORMAT"); env && *env) format = util::parse_log_format(env);
+    if (format) util::configure_logging(*format, util::LogLevel::info, false);
 }
 
 void print_list(std::FILE* out) {
@@ -64,7 +80,13 @@ int run_guarded(std::string_view program, const std::function<int()>& body) {
         util::log_fatal(program, util::scrub(e.what()), util::to_int(e.code()));
         return util::to_int(e.code());
     } catch (const std::bad_alloc&) {
-        util::log_fatal(program, "out of memory", util::to_int(util::ExitCode::temporary));
+        try {
+            util::log_fatal(program, "out of memory", util::to_int(util::ExitCode::temporary));
+        } catch (...) { // no memory to format a line with: a fixed one
+            std::fputs("{\"ts\":null,\"level\":\"error\",\"msg\":\"out of memory\",\"job\":null,\"run_id\":null,"
+                       "\"shard\":null,\"exit_code\":75}\n",
+                       stderr);
+        }
         return util::to_int(util::ExitCode::temporary);
     } catch (const std::exception& e) {
         util::log_fatal(program, fmt::format("internal error: {} (please report this)", util::scrub(e.what())),
@@ -79,6 +101,7 @@ int run_binary(std::string_view name, int argc, char** argv) {
     args.emplace_back(fmt::format("etl-{}", name));
     for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
     util::set_log_job(args.front());
+    early_log_format(args);
     for (const auto& c : commands())
         if (c.name == name) return c.entry(args);
     util::log_fatal(args.front(), "no such command", util::to_int(util::ExitCode::internal));
@@ -88,6 +111,10 @@ int run_binary(std::string_view name, int argc, char** argv) {
 int run_front(int argc, char** argv) {
     process_setup();
     util::set_log_job("etl");
+    {
+        std::vector<std::string> all(argv, argv + argc);
+        early_log_format(all);
+    }
     if (argc < 2) {
         // The list on a terminal; one error line in the JSON format (a cron job without a command).
         if (util::log_format() == util::LogFormat::text) print_list(stderr);

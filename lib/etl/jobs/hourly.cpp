@@ -154,7 +154,8 @@ int hourly_main(const std::vector<std::string>& args) {
                 cache.emplace_back(fmt::format("hourly_data:{}:1D", symbol), market::to_cache_json(bars));
             };
             run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : run.store, totals);
-            if (!common.dry_run && !totals.interrupted) write_cache(cfg, cache, cfg.settings().redis.hourly_ttl, totals);
+            if (!common.dry_run && !totals.interrupted)
+                write_cache(cfg, cache, cfg.settings().redis.hourly_ttl, totals);
         };
         return run_job(run_spec, args, common);
     });

@@ -96,7 +96,8 @@ int latest_main(const std::vector<std::string>& args) {
                 totals.timings.emplace_back(name, duration<double>(t - phase_start).count());
                 phase_start = t;
             };
-            providers::Fetcher(policy, shard_rate_limits(cfg, router.rate_limits(), totals.shard))
+            auto limits = shard_rate_limits(cfg, router.rate_limits(), totals.shard);
+            providers::Fetcher(policy, std::move(limits.requests_per_minute), std::move(limits.first_slot))
                 .run(
                     std::move(jobs),
                     [&](providers::FetchOutcome&& o) {

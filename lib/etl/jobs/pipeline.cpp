@@ -75,19 +75,23 @@ bool is_interrupted(const std::exception_ptr& error) {
 
 } // namespace
 
-std::map<std::string, double, std::less<>>
-shard_rate_limits(const config::Config& cfg, std::map<std::string, double, std::less<>> rpm, const std::string& shard) {
+ShardLimits shard_rate_limits(const config::Config& cfg, std::map<std::string, double, std::less<>> rpm,
+                              const std::string& shard) {
     const auto parsed = market::parse_shard(shard);
     const unsigned count = parsed ? parsed->count : 1;
+    const unsigned index = parsed ? parsed->index : 0;
+    ShardLimits out;
     for (auto& [name, limit] : rpm) {
         const auto scope =
             providers::parse_rate_limit_scope(cfg.get(fmt::format("providers.{}.rate_limit_scope", name)))
                 .value_or(providers::RateLimitScope::key);
-        auto share = providers::shard_rate_limit(name, limit, scope, count);
+        auto share = providers::shard_rate_limit(name, limit, scope, count, index);
         if (!share.note.empty()) util::log_info("{}", share.note);
         limit = share.requests_per_minute;
+        if (share.first_slot.count() > 0) out.first_slot[name] = share.first_slot;
     }
-    return rpm;
+    out.requests_per_minute = std::move(rpm);
+    return out;
 }
 
 Router::Router(const config::Config& cfg, market::sys_seconds now, const market::TradingCalendar* calendar)
@@ -181,7 +185,8 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
     }
 
     const auto policy = fetch_policy(cfg);
-    providers::Fetcher fetcher(policy, shard_rate_limits(cfg, router.rate_limits(), totals.shard));
+    auto limits = shard_rate_limits(cfg, router.rate_limits(), totals.shard);
+    providers::Fetcher fetcher(policy, std::move(limits.requests_per_minute), std::move(limits.first_slot));
 
     // Two symbols' worth of finished work per transfer slot keeps the loader busy without holding
     // much history in memory.

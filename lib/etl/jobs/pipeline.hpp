@@ -45,8 +45,12 @@ private:
 // Each provider's requests/minute (`rpm`, from Router::rate_limits) for this run's shard (`shard`: "K/N"):
 // divided by N under providers.<name>.rate_limit_scope = "key" (the default: shards share one API key),
 // whole under "process". Says so once per provider when the run is one of several shards.
-std::map<std::string, double, std::less<>>
-shard_rate_limits(const config::Config& cfg, std::map<std::string, double, std::less<>> rpm, const std::string& shard);
+struct ShardLimits {
+    std::map<std::string, double, std::less<>> requests_per_minute;
+    std::map<std::string, std::chrono::nanoseconds, std::less<>> first_slot; // see ShardRateLimit
+};
+ShardLimits shard_rate_limits(const config::Config& cfg, std::map<std::string, double, std::less<>> rpm,
+                              const std::string& shard);
 
 // The Fetcher's policy from fetch.* (concurrency, retries, backoff, body and Retry-After caps). Throws
 // ConfigError for a value out of range.

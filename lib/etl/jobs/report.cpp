@@ -117,7 +117,7 @@ void write_outcome(util::JsonWriter& w, const RunTotals& t, util::ExitCode code,
 } // namespace
 
 std::string report_json(const RunTotals& t, util::ExitCode code, std::chrono::system_clock::time_point now) {
-    util::JsonWriter w;
+    util::JsonWriter w(true);
     w.start_object();
     w.key("job").string(t.job).key("arguments").string(t.arguments).key("shard").string(t.shard);
     w.key("run_id");
@@ -130,7 +130,7 @@ std::string report_json(const RunTotals& t, util::ExitCode code, std::chrono::sy
 
 std::string summary_json(const RunTotals& t, util::ExitCode code) {
     constexpr std::size_t k_max_listed = 10; // as the text summary
-    util::JsonWriter w;
+    util::JsonWriter w(true);
     w.start_object();
     w.key("arguments").string(t.arguments);
     write_outcome(w, t, code, std::chrono::system_clock::now(), k_max_listed);
@@ -140,7 +140,7 @@ std::string summary_json(const RunTotals& t, util::ExitCode code) {
 
 void write_report(const std::string& path, const RunTotals& t, util::ExitCode code) {
     const std::string json = report_json(t, code, std::chrono::system_clock::now());
-    const std::string text = util::scrub(json);
+    const std::string& text = json; // scrubbed value by value by report_json
     std::error_code ec;
     if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
         // A device or pipe (/dev/stdout, a FIFO): write into it, never rename over it.

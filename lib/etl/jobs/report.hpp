@@ -14,7 +14,7 @@ std::string summary_text(const RunTotals& totals, util::ExitCode code);
 // The members of the JSON summary line, as one object: the report's, but for the job, shard and run id
 // (every log line has them) and with the first 10 failures only ("more_failures": the rest).
 std::string summary_json(const RunTotals& totals, util::ExitCode code);
-// The --report JSON of a run that ends at `now` (one line, newline-terminated; not yet scrubbed).
+// The --report JSON of a run that ends at `now` (one line, newline-terminated; every string scrubbed).
 std::string report_json(const RunTotals& totals, util::ExitCode code, std::chrono::system_clock::time_point now);
 // Writes the --report JSON (atomically: a temp file renamed into place). Throws etl::Error on I/O failure.
 void write_report(const std::string& path, const RunTotals& totals, util::ExitCode code);

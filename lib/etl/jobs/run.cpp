@@ -9,6 +9,7 @@
 #include "etl/metrics/publish.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
+#include "etl/util/json_writer.hpp"
 #include "etl/util/log.hpp"
 #include "etl/util/secrets.hpp"
 
@@ -50,12 +51,32 @@ void write_ledger(store::Store* store, const RunTotals& t) {
                                  t.symbols_failed, t.rows, util::scrub(first)});
 }
 
+// The summary line's level in the JSON format: what a log collector alerting on warn/error should see.
+util::LogLevel summary_level(util::ExitCode code) {
+    switch (code) {
+    case util::ExitCode::ok: return util::LogLevel::info;
+    case util::ExitCode::partial:
+    case util::ExitCode::unavailable:
+    case util::ExitCode::temporary:
+    case util::ExitCode::interrupted: return util::LogLevel::warn;
+    default: return util::LogLevel::error;
+    }
+}
+
 void write_summary(const RunTotals& t) {
     if (!t.nothing_to_do.empty()) {
-        util::log_info("{}", t.nothing_to_do);
+        // One line either way: the reason as text; as JSON a summary line too, so every run ends in one.
+        if (util::log_format() == util::LogFormat::text) {
+            util::log_info("{}", t.nothing_to_do);
+        } else {
+            util::JsonWriter w(true);
+            w.start_object().key("arguments").string(t.arguments).key("status").string("nothing to do");
+            w.key("exit_code").number(util::to_int(t.code)).key("reason").string(t.nothing_to_do).end_object();
+            util::write_summary(util::LogLevel::info, "", w.text());
+        }
         return;
     }
-    util::write_summary(summary_text(t, t.code), summary_json(t, t.code));
+    util::write_summary(summary_level(t.code), summary_text(t, t.code), summary_json(t, t.code));
     if (t.code == util::ExitCode::config && !t.first_config_error.empty())
         util::log_error("configuration error: {}", t.first_config_error);
 }

@@ -36,10 +36,6 @@ extern "C" void on_signal(int) {
 } // namespace
 
 config::Config load_config(const CommonOptions& o) {
-    // A --log-format flag holds for the errors of loading the configuration too.
-    if (const auto f = util::parse_log_format(o.log_format)) {
-        util::configure_logging(*f, util::LogLevel::info, false);
-    }
     config::FlagOverrides flags;
     if (!o.database_url.empty()) flags.emplace_back("database_url", o.database_url);
     if (!o.redis_url.empty()) flags.emplace_back("redis_url", o.redis_url);

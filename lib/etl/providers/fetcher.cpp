@@ -58,7 +58,7 @@ std::optional<RateLimitScope> parse_rate_limit_scope(std::string_view text) noex
 std::string_view to_string(RateLimitScope scope) noexcept { return scope == RateLimitScope::key ? "key" : "process"; }
 
 ShardRateLimit shard_rate_limit(std::string_view provider, double requests_per_minute, RateLimitScope scope,
-                                unsigned shard_count) {
+                                unsigned shard_count, unsigned shard_index) {
     if (shard_count <= 1) return {requests_per_minute, {}};
     if (requests_per_minute <= 0) return {0, {}}; // unlimited: nothing to share
     if (scope == RateLimitScope::process)
@@ -66,9 +66,12 @@ ShardRateLimit shard_rate_limit(std::string_view provider, double requests_per_m
                 fmt::format("{}: rate limit {:g}/min in each of {} shards, not shared (rate_limit_scope=process)",
                             provider, requests_per_minute, shard_count)};
     const double share = requests_per_minute / shard_count;
+    const auto offset = std::chrono::nanoseconds{
+        static_cast<std::int64_t>(60e9 / requests_per_minute * static_cast<double>(shard_index % shard_count))};
     return {share,
             fmt::format("{}: rate limit {:g}/min shared by {} shards → {:g}/min per shard (rate_limit_scope=key)",
-                        provider, requests_per_minute, shard_count, share)};
+                        provider, requests_per_minute, shard_count, share),
+            offset};
 }
 
 std::chrono::milliseconds backoff_delay(unsigned attempt, std::chrono::milliseconds initial,
@@ -82,8 +85,9 @@ std::chrono::milliseconds backoff_delay(unsigned attempt, std::chrono::milliseco
     return d;
 }
 
-Fetcher::Fetcher(FetchPolicy policy, std::map<std::string, double, std::less<>> requests_per_minute)
-    : m_policy(policy), m_rpm(std::move(requests_per_minute)) {}
+Fetcher::Fetcher(FetchPolicy policy, std::map<std::string, double, std::less<>> requests_per_minute,
+                 std::map<std::string, std::chrono::nanoseconds, std::less<>> first_slot)
+    : m_policy(policy), m_rpm(std::move(requests_per_minute)), m_first_slot(std::move(first_slot)) {}
 
 void Fetcher::wake() noexcept {
     const std::lock_guard lock(m_transport_mutex);
@@ -116,6 +120,8 @@ void Fetcher::run(http::Transport& transport, std::vector<FetchJob> jobs,
     std::map<std::string, ProviderPace, std::less<>> pace;
     for (const auto& [name, rpm] : m_rpm)
         if (rpm > 0) pace[name].interval = std::chrono::nanoseconds{static_cast<long long>(60e9 / rpm)};
+    for (const auto& [name, delay] : m_first_slot)
+        if (delay.count() > 0) pace[name].next_slot = transport.now() + delay;
     std::mt19937_64 rng{std::random_device{}()};
     std::uniform_real_distribution<double> jitter(0.5, 1.0);
 

@@ -59,8 +59,11 @@ struct FetchOutcome {
 
 class Fetcher {
 public:
-    // `requests_per_minute` maps provider name to its limit (absent or 0 = unlimited).
-    Fetcher(FetchPolicy policy, std::map<std::string, double, std::less<>> requests_per_minute);
+    // `requests_per_minute` maps provider name to its limit (absent or 0 = unlimited). `first_slot` holds
+    // a provider's first request back by its delay (ShardRateLimit::first_slot), so the shards of a run
+    // that share a key interleave their requests instead of all sending at once.
+    Fetcher(FetchPolicy policy, std::map<std::string, double, std::less<>> requests_per_minute,
+            std::map<std::string, std::chrono::nanoseconds, std::less<>> first_slot = {});
 
     // Runs every job; `on_done` is called on this thread as each symbol finishes (success or not).
     // Symbols start in turns across providers (of their first attempt), each only when its provider's
@@ -82,6 +85,7 @@ public:
 private:
     FetchPolicy m_policy;
     std::map<std::string, double, std::less<>> m_rpm;
+    std::map<std::string, std::chrono::nanoseconds, std::less<>> m_first_slot;
     std::mutex m_transport_mutex;           // guards m_transport against run() ending while wake() uses it
     http::Transport* m_transport = nullptr; // run()'s transport while it runs
 };
@@ -100,12 +104,16 @@ std::string_view to_string(RateLimitScope scope) noexcept;
 struct ShardRateLimit {
     double requests_per_minute = 0; // 0 = unlimited
     std::string note;
+    // With scope `key`: shard K's first request waits K * 60 s / requests_per_minute (the whole key's
+    // spacing), so N shards started together send on the one schedule a single process would keep.
+    std::chrono::nanoseconds first_slot{0};
 };
 
 // The limit shard_count shards of a run each keep of `provider`'s `requests_per_minute` (0 = unlimited):
-// a 1/shard_count share with scope `key`, the whole of it with scope `process`. shard_count 0 counts as 1.
+// a 1/shard_count share with scope `key`, the whole of it with scope `process`; shard `shard_index`'s first
+// request is offset as first_slot says. shard_count 0 counts as 1.
 ShardRateLimit shard_rate_limit(std::string_view provider, double requests_per_minute, RateLimitScope scope,
-                                unsigned shard_count);
+                                unsigned shard_count, unsigned shard_index = 0);
 
 // The delay before retry number `attempt` (1-based): initial * 2^(attempt-1), capped at `max`, scaled
 // by `jitter` in [0.5, 1.0]; at least `retry_after` when the server sent one.

@@ -11,6 +11,12 @@ namespace etl::util {
 
 class JsonWriter {
 public:
+    JsonWriter() = default;
+    // With `scrub_secrets`, every string() is scrubbed of the registered secrets (util/secrets.hpp) before
+    // it is escaped: a JSON text must never be scrubbed after encoding (a secret of digits would hit a
+    // number, a secret with a quote would no longer match its escaped form).
+    explicit JsonWriter(bool scrub_secrets) : m_scrub(scrub_secrets) {}
+
     JsonWriter& start_object();
     JsonWriter& end_object();
     JsonWriter& start_array();
@@ -19,7 +25,7 @@ public:
     JsonWriter& key(std::string_view name);
 
     // A string, escaped as JSON requires: quotes, backslashes, \n \r \t, other control characters as
-    // \u00XX. Other bytes (UTF-8 included) are copied as they are.
+    // \u00XX. Well-formed UTF-8 is copied as it is; any other byte becomes \ufffd.
     JsonWriter& string(std::string_view text);
     JsonWriter& number(std::int64_t value);
     // `value` with exactly `decimals` digits after the point (durations in seconds: 1.234).
@@ -41,6 +47,7 @@ private:
     std::string m_out;
     bool m_need_comma = false; // a value or member has been written in the current container
     bool m_after_key = false;  // key() was the last call: the value needs no comma
+    bool m_scrub = false;
 };
 
 // Appends `text` to `out` as a JSON string literal, quotes included (the escaping of JsonWriter::string).

@@ -79,7 +79,7 @@ void draw_progress_locked(LogState& s) {
 
 // Starts a JSON line: ts, level, msg, then the run (job, run_id, shard; null when not known).
 JsonWriter start_json_line(const LogState& s, LogLevel level, std::string_view message) {
-    JsonWriter json;
+    JsonWriter json(true); // every string scrubbed before it is encoded
     json.start_object().key("ts").string(timestamp_utc()).key("level").string(level_name(level));
     json.key("msg").string(message);
     json.key("job");
@@ -119,10 +119,10 @@ std::string text_value(const LogValue& v) {
         v);
 }
 
-// Writes `line` (scrubbed) under the lock held by the caller, erasing the bar first and drawing it again
-// after.
+// Writes `line` under the lock held by the caller, erasing the bar first and drawing it again after. A
+// text line is scrubbed here; a JSON line was scrubbed value by value as it was encoded.
 void emit_locked(LogState& s, const std::string& line) {
-    const std::string clean = scrub(line);
+    const std::string clean = s.format == LogFormat::json ? line : scrub(line);
     const bool had_bar = s.progress_shown;
     clear_progress_locked(s);
     std::fwrite(clean.data(), 1, clean.size(), stderr);
@@ -242,14 +242,14 @@ void progress_done() {
     s.bar_note.clear();
 }
 
-void write_summary(std::string_view text, std::string_view json_object) {
+void write_summary(LogLevel level, std::string_view text, std::string_view json_object) {
     auto& s = state();
     const std::lock_guard lock(s.mutex);
     clear_progress_locked(s);
     s.bar_total = 0;
     std::string line;
     if (s.format == LogFormat::json) {
-        line = std::move(start_json_line(s, LogLevel::info, "summary").end_object()).release();
+        line = std::move(start_json_line(s, level, "summary").end_object()).release();
         // Splice the members of `json_object` ("{...}") in before the closing brace.
         const auto open = json_object.find('{');
         const auto close = json_object.rfind('}');
@@ -266,7 +266,7 @@ void write_summary(std::string_view text, std::string_view json_object) {
     } else {
         line = std::string(text);
     }
-    const std::string clean = scrub(line);
+    const std::string clean = s.format == LogFormat::json ? line : scrub(line);
     std::fwrite(clean.data(), 1, clean.size(), stderr);
     std::fflush(stderr);
 }

@@ -68,8 +68,9 @@ void progress_note(std::string_view note);
 // Erases the progress line (before the final summary) and forgets it.
 void progress_done();
 
-// The end-of-run summary: `text` written as it is (after scrubbing) in the text format; in the JSON format
-// one line {"ts":…,"level":"info","msg":"summary",<the run>,<the members of `json_object`>}.
-void write_summary(std::string_view text, std::string_view json_object);
+// The end-of-run summary, written whatever the log level: `text` as it is (after scrubbing) in the text
+// format; in the JSON format one line {"ts":…,"level":LEVEL,"msg":"summary",<the run>,<the members of
+// `json_object`, whose strings the caller has scrubbed>}.
+void write_summary(LogLevel level, std::string_view text, std::string_view json_object);
 
 } // namespace etl::util

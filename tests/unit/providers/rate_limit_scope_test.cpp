@@ -72,3 +72,20 @@ TEST_CASE("every provider has rate_limit_scope, default key; other values are co
                           Catch::Contains(fmt::format("{} = 'shard'", key)) && Catch::Contains("key or process"));
     }
 }
+
+TEST_CASE("shards sharing a key start one key-spacing apart, so together they keep one schedule",
+          "[unit][rate_limit_scope]") {
+    using std::chrono::milliseconds;
+    // 120/min on the key: one request every 0.5 s in all; 4 shards each send every 2 s, offset 0.5 s.
+    for (unsigned k = 0; k < 4; ++k) {
+        CAPTURE(k);
+        const auto s = providers::shard_rate_limit("polygon", 120, providers::RateLimitScope::key, 4, k);
+        CHECK(s.requests_per_minute == 30);
+        CHECK(std::chrono::duration_cast<milliseconds>(s.first_slot) == milliseconds{500 * k});
+    }
+    // A whole limit per process, one shard, or no limit: no offset.
+    CHECK(providers::shard_rate_limit("polygon", 120, providers::RateLimitScope::process, 4, 3).first_slot.count() ==
+          0);
+    CHECK(providers::shard_rate_limit("polygon", 120, providers::RateLimitScope::key, 1, 0).first_slot.count() == 0);
+    CHECK(providers::shard_rate_limit("polygon", 0, providers::RateLimitScope::key, 4, 3).first_slot.count() == 0);
+}

@@ -41,3 +41,11 @@ TEST_CASE("JSON writer: decimal and raw texts are written unchanged, never throu
     CHECK(json.text() == R"([238.030,0.1000000000000000000001,4.7227643e+07,123456789012345678901234567890,)"
                          R"({"t":null},1.235,2.000,9007199254740993])");
 }
+
+TEST_CASE("JSON writer: bytes that are not UTF-8 become U+FFFD; UTF-8 is kept", "[unit]") {
+    JsonWriter json;
+    json.string("A\xff"
+                "B \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xc0\xaf \xed\xa0\x80 \xe2\x82 \xf4\x90\x80\x80");
+    CHECK(json.text() == "\"A\\ufffdB \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \\ufffd\\ufffd "
+                         "\\ufffd\\ufffd\\ufffd \\ufffd\\ufffd \\ufffd\\ufffd\\ufffd\\ufffd\"");
+}

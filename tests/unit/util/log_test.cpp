@@ -69,7 +69,8 @@ TEST_CASE("JSON log lines carry the run and write numbers as numbers", "[unit]")
         log(LogLevel::warn, "loaded \"x\"",
             {{"symbol", std::string("AAPL")}, {"bars", std::int64_t{251}}, {"ratio", 0.25}, {"dry", true}});
         log(LogLevel::debug, "below the level: not written");
-        write_summary("a text summary\n  rows: 1 inserted\n", R"({"status":"success","rows":{"inserted":1}})");
+        write_summary(LogLevel::warn, "a text summary\n  rows: 1 inserted\n",
+                      R"({"status":"success","rows":{"inserted":1}})");
         log_fatal("etl-historical", "database unavailable", 75);
     });
     const auto lines = lines_of(text);
@@ -88,8 +89,9 @@ TEST_CASE("JSON log lines carry the run and write numbers as numbers", "[unit]")
           std::string::npos);
     CHECK(lines[1].find(R"("level":"warn","msg":"loaded \"x\"","job":"etl-historical","run_id":42,"shard":"1/4",)"
                         R"("symbol":"AAPL","bars":251,"ratio":0.25,"dry":true})") != std::string::npos);
-    CHECK(lines[2].find(R"("msg":"summary","job":"etl-historical","run_id":42,"shard":"1/4","status":"success",)"
-                        R"("rows":{"inserted":1}})") != std::string::npos);
+    CHECK(lines[2].find(
+              R"("level":"warn","msg":"summary","job":"etl-historical","run_id":42,"shard":"1/4","status":"success",)"
+              R"("rows":{"inserted":1}})") != std::string::npos);
     CHECK(lines[3].find(R"("level":"error","msg":"database unavailable","job":"etl-historical","run_id":42,)"
                         R"("shard":"1/4","exit_code":75})") != std::string::npos);
 }
@@ -102,7 +104,7 @@ TEST_CASE("text log lines stay as they were; the fatal line is 'PROGRAM: MESSAGE
     set_log_run_id(7);
     const auto text = capture_stderr([] {
         log(LogLevel::info, "loaded", {{"symbol", std::string("BTC")}, {"bars", std::int64_t{3}}, {"dry", false}});
-        write_summary("summary text\n", R"({"status":"success"})");
+        write_summary(LogLevel::info, "summary text\n", R"({"status":"success"})");
         log_fatal("etl-latest", "another run holds the lock", 75);
     });
     const auto lines = lines_of(text);
@@ -124,4 +126,28 @@ TEST_CASE("JSON log lines are scrubbed of secrets and have no non-finite numbers
     CHECK(text.find("s3cr3t-log-key") == std::string::npos);
     CHECK(text.find(R"("nan":null)") != std::string::npos);
     CHECK(lines_of(text).size() == 2);
+}
+
+TEST_CASE("JSON log lines are scrubbed value by value: a secret of digits or with a quote", "[unit]") {
+    using namespace etl::util;
+    const RestoreLogging restore;
+    configure_logging(LogFormat::json, LogLevel::info, false);
+    register_secret("98765432");
+    register_secret(R"(q"uo\te-s3cret)");
+    set_log_run_id(98765432); // a number that happens to equal a secret stays a number
+    const auto text = capture_stderr([] {
+        log(LogLevel::warn, R"(HTTP 401: Unknown API Key: q"uo\te-s3cret)", {{"bars", std::int64_t{98765432}}});
+        write_summary(LogLevel::info, "", R"({"rows":{"inserted":98765432}})");
+    });
+    const auto lines = lines_of(text);
+    REQUIRE(lines.size() == 2);
+    simdjson::dom::parser parser;
+    for (const auto& l : lines) {
+        simdjson::padded_string padded(l);
+        REQUIRE(parser.parse(padded).error() == simdjson::SUCCESS);
+    }
+    CHECK(text.find("uo") == std::string::npos);
+    CHECK(lines[0].find(R"("msg":"HTTP 401: Unknown API Key: ***")") != std::string::npos);
+    CHECK(lines[0].find(R"("run_id":98765432)") != std::string::npos);
+    CHECK(lines[0].find(R"("bars":98765432)") != std::string::npos);
 }

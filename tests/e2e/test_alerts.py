@@ -9,7 +9,7 @@ import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import NOW, ServerTestCase, run, sqlite_query, summary
+from harness import ETL, NOW, ServerTestCase, clean_env, run, sqlite_query, summary
 
 JOB = "etl-historical"
 
@@ -205,6 +205,15 @@ class Alerts(ServerTestCase):
         self.assertEqual(r.rc, 1)
         self.assertEqual((summary(r)["exit_code"], summary(r)["status"]), (1, "partial"), r.describe())
 
+
+    def test_config_show_keeps_the_webhook_token_out(self):
+        url = "https://al:pw5ecretX@hooks.example.com:8443/services/T0/B0/tok3nPathSecret?x=1"
+        r = run([ETL, "config", "show"], env=clean_env(ALERT_WEBHOOK_URL=url))
+        self.assertEqual(r.rc, 0, r.describe())
+        line = next(l for l in r.stdout.splitlines() if l.startswith("alerts.webhook_url"))
+        self.assertIn('"https://al:***@hooks.example.com:8443/***"', line)
+        for secret in ("pw5ecretX", "tok3nPathSecret", "x=1"):
+            self.assertNotIn(secret, r.stdout + r.stderr)
 
 if __name__ == "__main__":
     unittest.main()

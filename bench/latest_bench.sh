@@ -8,7 +8,7 @@
 # Correctness is checked, not just timed: latest_prices must hold every symbol and Redis must hold
 # latest_price:{SYMBOL} for every symbol, each with a TTL > 0. A failed check exits non-zero.
 #
-# The symbols: S stocks (LS0001 ...; one Polygon request each, /v2/aggs/ticker/{T}/range/1/day/...)
+# The symbols: S stocks (LS0001 ...; Polygon grouped daily: 2 requests for all of them)
 # and C crypto assets (LC0001 ... with CoinGecko ids bench-coin-0001 ...; /simple/price in batches of
 # 100 ids). All of them are imported into `assets` first (`etl assets import`, which also migrates),
 # so the run measures the steady state of a scheduled refresh, not a first sight of unknown symbols.
@@ -125,6 +125,9 @@ export ETL_PROVIDERS_POLYGON_REQUESTS_PER_MINUTE=$RPM ETL_PROVIDERS_COINGECKO_RE
 unset USE_MOCK_DATA ETL_MOCK COINGECKO_API_KEY REDIS_URL
 if [[ -n ${BENCH_LATEST_CONCURRENCY:-} ]]; then export ETL_FETCH_CONCURRENCY=$BENCH_LATEST_CONCURRENCY; fi
 curl -fsS -X POST "$BASE/__control/reset" >/dev/null
+# The bench's stocks are in the grouped daily answers, as every listed US stock is in Polygon's.
+python3 -c 'import json,sys; print(json.dumps({"stocks": sys.argv[1:]}))' "${SYMBOLS[@]:0:S}" |
+    curl -fsS -X POST -H 'Content-Type: application/json' --data-binary @- "$BASE/__control/grouped" >/dev/null
 
 log "latest bench: $N symbols ($S stocks via Polygon, $C crypto via CoinGecko), server latency ${LATENCY} ms, limit $RPM/min per provider (server and client), PostgreSQL + Redis"
 t0=$(now)

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 build_dir=${ETL_FUZZ_BUILD_DIR:-build-fuzz}
 seconds=${ETL_FUZZ_SECONDS:-30}
 out=${ETL_FUZZ_OUT:-$build_dir/fuzz-out}
-all_targets="polygon_aggs coingecko_daily coingecko_prices coingecko_simple_price yahoo_chart yahoo_quote provider_error_message config_toml migrate_values"
+all_targets="polygon_aggs polygon_grouped coingecko_daily coingecko_prices coingecko_simple_price yahoo_chart yahoo_quote provider_error_message config_toml migrate_values"
 targets=${ETL_FUZZ_TARGETS:-$all_targets}
 
 # shellcheck disable=SC2086

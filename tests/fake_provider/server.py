@@ -378,6 +378,39 @@ def polygon_prev(req, ticker):
     bar = bar.replace(f'"t":{et_ts(d) * 1000}', f'"t":{et_ts(d, 16) * 1000}')
     return RAW(200, pg_envelope(ticker, [bar], 1, status, adjusted))
 
+# Grouped daily: which tickers a market holds (POST /__control/grouped replaces them, /__control/reset restores
+# these). Bars are the range endpoint's bars of the same ticker and date, so the numbers agree.
+DEFAULT_GROUPED = {
+    "stocks": ["AAPL", "ABBV", "ADBE", "AMD", "AMZN", "AVGO", "BAC", "BRK.B", "COST", "CRM", "CSCO", "CVX", "DIA",
+               "DIS", "GLD", "GOOG", "GOOGL", "HD", "IWM", "JNJ", "JPM", "KO", "LLY", "MA", "META", "MRK", "MSFT",
+               "NFLX", "NVDA", "ORCL", "PEP", "PFE", "PG", "QQQ", "SPY", "TLT", "TSLA", "UNH", "V", "VOO", "WMT",
+               "XOM"],
+    "crypto": ["X:ADAUSD", "X:AVAXUSD", "X:BTCUSD", "X:DOGEUSD", "X:DOTUSD", "X:ETHUSD", "X:LINKUSD", "X:LTCUSD",
+               "X:SOLUSD", "X:XRPUSD"],
+}
+
+def polygon_grouped(req, market, d):
+    """One bar per ticker of the market's universe for ET date d (weekdays for stocks, every day for crypto),
+    `T` set, `t` = 16:00 ET (the /prev and grouped convention), values as the range bar of that date. A date
+    without a session yet (weekend, future, before 00:00 ET of it) has no `results` key, as Polygon answers."""
+    if not DATE_RE.fullmatch(d):
+        return J(400, {"status": "ERROR", "request_id": rid(), "error": "Could not parse the date parameter."})
+    day, crypto = date.fromisoformat(d), market == "crypto"
+    served = (MIN_DATE <= day <= today() and (crypto or day.weekday() < 5) and et_ts(day) <= now_s())
+    tickers = sorted(req.state.grouped_universe(market)) if served else []
+    bars = []
+    for pos, ticker in enumerate(tickers):
+        bar = pg_bar(seed_of(ticker), et_ts(day) * 1000, 86400, pg_kind(ticker), pos, with_ticker=ticker)
+        bars.append(bar.replace(f'"t":{et_ts(day) * 1000}', f'"t":{et_ts(day, 16) * 1000}'))
+    adjusted = req.q.get("adjusted", "true").lower() != "false"
+    parts = [f'"queryCount":{len(bars)}', f'"resultsCount":{len(bars)}', f'"adjusted":{json.dumps(adjusted)}']
+    if bars:
+        parts.append('"results":[' + ",".join(bars) + "]")
+    parts += ['"status":"OK"', f'"request_id":"{rid()}"']
+    if bars:
+        parts.append(f'"count":{len(bars)}')
+    return RAW(200, "{" + ",".join(parts) + "}")
+
 # ==== CoinGecko ====
 
 FX = {"usd": 1.0, "eur": 0.92, "gbp": 0.79, "jpy": 151.3, "cad": 1.36, "aud": 1.52, "chf": 0.88}
@@ -683,6 +716,10 @@ ROUTES = [
     (re.compile(r"/v2/aggs/ticker/([^/]+)/range/(\d+)/([a-z]+)/([^/]+)/([^/]+)/?"), polygon_auth,
      lambda r, m: polygon_aggs(r, m[1], int(m[2]), m[3], m[4], m[5])),
     (re.compile(r"/v2/aggs/ticker/([^/]+)/prev/?"), polygon_auth, lambda r, m: polygon_prev(r, m[1])),
+    (re.compile(r"/v2/aggs/grouped/locale/us/market/(stocks)/([^/]+)/?"), polygon_auth,
+     lambda r, m: polygon_grouped(r, m[1], m[2])),
+    (re.compile(r"/v2/aggs/grouped/locale/global/market/(crypto)/([^/]+)/?"), polygon_auth,
+     lambda r, m: polygon_grouped(r, m[1], m[2])),
     (re.compile(r"/api/v3/coins/([^/]+)/market_chart/range/?"), coingecko_auth, lambda r, m: coingecko_range(r, m[1])),
     (re.compile(r"/api/v3/simple/price/?"), coingecko_auth, lambda r, m: coingecko_simple_price(r)),
     (re.compile(r"/api/v3/ping/?"), coingecko_auth, lambda r, m: J(200, {"gecko_says": "(V3) To the Moon!"})),
@@ -710,6 +747,7 @@ class State:
         self.lock = threading.Lock()
         self.rules, self.log = [], []
         self.windows = {p: deque() for p in PROVIDERS}
+        self.grouped = {k: list(v) for k, v in DEFAULT_GROUPED.items()}
         self.log_file = open(args.log, "a", encoding="utf-8") if args.log else None
 
     def set_rules(self, rules):
@@ -739,6 +777,20 @@ class State:
             w.append(now)
             return 0
 
+    def grouped_universe(self, market):
+        with self.lock:
+            return list(self.grouped[market])
+
+    def set_grouped(self, doc):
+        """Replaces the tickers of the markets named in doc ({"stocks": [...], "crypto": [...]}); null restores
+        a market's default."""
+        with self.lock:
+            for market in ("stocks", "crypto"):
+                if market in doc:
+                    v = doc[market]
+                    self.grouped[market] = list(DEFAULT_GROUPED[market] if v is None else v)
+            return {k: list(v) for k, v in self.grouped.items()}
+
     def record(self, entry):
         with self.lock:
             self.log.append(entry)
@@ -751,6 +803,7 @@ class State:
             self.rules, self.log = [], []
             for w in self.windows.values():
                 w.clear()
+            self.grouped = {k: list(v) for k, v in DEFAULT_GROUPED.items()}
 
 
 class Req:
@@ -862,6 +915,19 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__control/reset" and method == "POST":
             st.reset()
             return J(200, {"ok": True})
+        if path == "/__control/grouped" and method == "POST":
+            try:
+                doc = json.loads(body or b"{}")
+                if not isinstance(doc, dict) or not set(doc) <= {"stocks", "crypto"}:
+                    raise ValueError('body must be {"stocks": [TICKER...]|null, "crypto": [TICKER...]|null}')
+                for v in doc.values():
+                    if v is not None and not (isinstance(v, list) and all(isinstance(t, str) for t in v)):
+                        raise ValueError("each market is a list of ticker strings or null")
+            except ValueError as e:
+                return J(400, {"error": str(e)})
+            return J(200, {"ok": True, **st.set_grouped(doc)})
+        if path == "/__control/grouped" and method == "GET":
+            return J(200, {"ok": True, **{m: st.grouped_universe(m) for m in ("stocks", "crypto")}})
         if path == "/__control/now" and method == "POST":
             try:
                 doc = json.loads(body or b"{}")

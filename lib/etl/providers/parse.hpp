@@ -44,6 +44,17 @@ template <class T> using ParseResult = tl::expected<T, ParseFailure>;
 // whatever Polygon's convention (00:00 ET on range, 16:00 ET on /prev); hourly bars keep `t`.
 ParseResult<ParsedPage> parse_polygon_aggs(std::string_view body, std::string_view symbol, market::Timeframe tf);
 
+// Polygon ticker -> our symbol (X:BTCUSD -> BTC, AAPL -> AAPL).
+using TickerSymbols = std::map<std::string, std::string, std::less<>>;
+
+// Polygon grouped daily (/v2/aggs/grouped/locale/us/market/stocks/{date} and
+// /v2/aggs/grouped/locale/global/market/crypto/{date}): one daily bar per ticker, `T` naming it, read and
+// validated exactly as parse_polygon_aggs reads day bars (same exact decimals, same rejects). A row goes
+// to the symbol `tickers` maps its T to; rows of other tickers, rows without a string T and elements that
+// are not objects belong to none of ours: skipped (counted in `skipped`), never rejected. No `results`
+// (a holiday, a date not published yet) is zero bars.
+ParseResult<ParsedPage> parse_polygon_grouped(std::string_view body, const TickerSymbols& tickers);
+
 // CoinGecko /coins/{id}/market_chart/range with daily granularity: one bar per 00:00 UTC price point
 // (open = high = low = close = that price, volume = the 24h volume at the same timestamp, joined by
 // timestamp, not by index). Non-midnight points (the trailing "now" point) are skipped.

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 
 namespace etl::providers {
 namespace {
@@ -105,7 +106,105 @@ private:
     market::Asset m_asset;
 };
 
+// Latest prices of many symbols from grouped daily answers: one request per date for all of them. The
+// newest date first; when its answer holds no results at all (not published yet, a closure the calendar
+// does not know), the dates step back one, once. A symbol gets a quote only when it has exactly one
+// valid bar in each of the two answers used (price = the newer close, previous close = the older one,
+// as_of as PolygonLatestFetch sets it), so the quote is the one the per-symbol fetch makes of the same
+// bars. A symbol with a rejected row gets its rejects and no quote; any other symbol without a quote
+// (an index, a renamed ticker, a listing newer than the older date) has neither, which is how the caller
+// tells it needs the per-symbol fetch.
+class PolygonGroupedLatestFetch final : public SymbolFetch {
+public:
+    PolygonGroupedLatestFetch(const ProviderSettings& s, std::vector<market::Asset> assets, bool crypto,
+                              std::vector<std::chrono::sys_days> dates)
+        : m_settings(s), m_assets(std::move(assets)), m_crypto(crypto), m_dates(std::move(dates)) {
+        for (const auto& a : m_assets) m_tickers.emplace(a.identifier("polygon"), a.symbol);
+    }
+
+    std::optional<http::Request> next_request() override {
+        if (m_answers.size() == 2 || m_next >= m_dates.size()) return std::nullopt;
+        const auto url = fmt::format("{}/v2/aggs/grouped/locale/{}/{}?adjusted=true{}", m_settings.base_url,
+                                     m_crypto ? "global/market/crypto" : "us/market/stocks",
+                                     util::format_date(m_dates[m_next]), m_crypto ? "" : "&include_otc=false");
+        return http::Request{url, {"Authorization: Bearer " + m_settings.api_key}, m_settings.timeout};
+    }
+
+    tl::expected<void, ParseFailure> on_success(std::string_view body) override {
+        auto page = parse_polygon_grouped(body, m_tickers);
+        if (!page) return tl::unexpected(page.error());
+        ++m_next;
+        auto& b = page->batch;
+        const bool nothing = b.bars.empty() && b.rejected.empty() && page->skipped == 0;
+        m_skipped += page->skipped;
+        m_batch.rejected.insert(m_batch.rejected.end(), std::make_move_iterator(b.rejected.begin()),
+                                std::make_move_iterator(b.rejected.end()));
+        // The newest date may not be published yet: step back once. The older date never steps back:
+        // without it no symbol has a previous close here, and each goes to the per-symbol fetch.
+        if (nothing && m_answers.empty() && m_next == 1) return {};
+        m_answers.push_back(std::move(b.bars));
+        if (m_answers.size() == 2) make_quotes();
+        return {};
+    }
+
+    [[nodiscard]] std::string_view provider() const noexcept override { return "polygon"; }
+    [[nodiscard]] bool crypto() const noexcept { return m_crypto; }
+
+private:
+    void make_quotes() {
+        std::map<std::string_view, std::size_t> rejected; // symbol -> rejects
+        for (const auto& r : m_batch.rejected) ++rejected[r.symbol];
+        for (const auto& asset : m_assets) {
+            if (rejected.contains(asset.symbol)) continue;
+            const market::Bar* bar[2] = {nullptr, nullptr};
+            bool ambiguous = false;
+            for (std::size_t k = 0; k < 2; ++k) {
+                for (const auto& b : m_answers[k]) {
+                    if (b.symbol != asset.symbol) continue;
+                    ambiguous = ambiguous || bar[k] != nullptr;
+                    bar[k] = &b;
+                }
+            }
+            if (ambiguous || bar[0] == nullptr || bar[1] == nullptr || bar[1]->ts >= bar[0]->ts) continue;
+            market::Quote q;
+            q.symbol = asset.symbol;
+            q.price = bar[0]->close;
+            q.previous_close = bar[1]->close;
+            q.as_of = close_as_of(m_settings, asset, bar[0]->ts);
+            q.source = "polygon";
+            m_quotes.push_back(std::move(q));
+        }
+    }
+
+    const ProviderSettings& m_settings;
+    std::vector<market::Asset> m_assets;
+    bool m_crypto;
+    std::vector<std::chrono::sys_days> m_dates; // newest first: the two to ask for, then one to step back to
+    TickerSymbols m_tickers;
+    std::size_t m_next = 0;                          // index in m_dates of the next request
+    std::vector<std::vector<market::Bar>> m_answers; // bars of the dates used, newest first
+};
+
+bool grouped_class(market::AssetClass cls) {
+    return cls == market::AssetClass::stock || cls == market::AssetClass::etf;
+}
+
 } // namespace
+
+std::vector<std::chrono::sys_days> polygon_grouped_dates(const ProviderSettings& s, bool crypto) {
+    if (crypto) {
+        const auto today = std::chrono::floor<std::chrono::days>(s.now);
+        return {today, today - std::chrono::days{1}, today - std::chrono::days{2}};
+    }
+    if (s.calendar == nullptr) return {};
+    std::vector<std::chrono::sys_days> out{s.calendar->session_for(s.now).date};
+    while (out.size() < 3) {
+        const auto before = s.calendar->previous_session(out.back());
+        if (!before) return {};
+        out.push_back(before->date);
+    }
+    return out;
+}
 
 tl::expected<std::string, std::string> reroot_next_url(std::string_view next_url, std::string_view base_url) {
     const auto base = http::parse_url(base_url);
@@ -168,7 +267,7 @@ std::unique_ptr<SymbolFetch> PolygonProvider::hourly_bars(const market::Asset& a
     return std::make_unique<PolygonFetch>(m_settings, asset.symbol, url, market::Timeframe::hour, window);
 }
 
-std::vector<QuoteFetch> PolygonProvider::latest_quotes(std::span<const market::Asset> assets,
+std::vector<QuoteFetch> PolygonProvider::symbol_quotes(std::span<const market::Asset> assets,
                                                        std::vector<std::string>& unserved) const {
     std::vector<QuoteFetch> out;
     for (const auto& asset : assets) {
@@ -183,6 +282,40 @@ std::vector<QuoteFetch> PolygonProvider::latest_quotes(std::span<const market::A
                                      util::format_date(today - std::chrono::days{14}), util::format_date(today));
         out.push_back({{asset.symbol}, std::make_unique<PolygonLatestFetch>(m_settings, asset, url)});
     }
+    return out;
+}
+
+std::vector<QuoteFetch> PolygonProvider::latest_quotes(std::span<const market::Asset> assets,
+                                                       std::vector<std::string>& unserved) const {
+    // Stocks and ETFs share one grouped answer per date, crypto another; indices are in neither.
+    std::vector<market::Asset> stocks;
+    std::vector<market::Asset> crypto;
+    std::vector<market::Asset> single;
+    for (const auto& asset : assets) {
+        if (std::string why; !usable_ticker(asset, why)) {
+            unserved.push_back(asset.symbol);
+            continue;
+        }
+        if (grouped_class(asset.asset_class)) stocks.push_back(asset);
+        else if (asset.asset_class == market::AssetClass::crypto) crypto.push_back(asset);
+        else single.push_back(asset);
+    }
+    std::vector<QuoteFetch> out;
+    for (auto* group : {&stocks, &crypto}) {
+        const bool is_crypto = group == &crypto;
+        auto dates = polygon_grouped_dates(m_settings, is_crypto);
+        if (group->size() < k_polygon_grouped_min_symbols || dates.empty()) {
+            single.insert(single.end(), group->begin(), group->end());
+            continue;
+        }
+        QuoteFetch qf;
+        qf.whole_market = true;
+        for (const auto& a : *group) qf.symbols.push_back(a.symbol);
+        qf.fetch =
+            std::make_unique<PolygonGroupedLatestFetch>(m_settings, std::move(*group), is_crypto, std::move(dates));
+        out.push_back(std::move(qf));
+    }
+    for (auto& qf : symbol_quotes(single, unserved)) out.push_back(std::move(qf));
     return out;
 }
 

@@ -1,9 +1,10 @@
-// Polygon aggregates (/v2/aggs/.../range and /prev) into bars: one forward pass over the body.
+// Polygon aggregates (/v2/aggs/.../range, /prev and grouped daily) into bars: one forward pass over the body.
 #include "etl/providers/json_read.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,9 +23,10 @@ constexpr std::string_view k_polygon = "polygon";
 // trusted as a reserve hint up to body size / this, so a bogus count cannot reserve gigabytes.
 constexpr std::size_t k_min_polygon_result_bytes = 31;
 
-// One element of `results`, as read.
+// One element of `results`, as read. `ticker` is `T` (grouped daily rows), read only when asked for.
 struct PolygonRow {
     Token o, h, l, c, t, v, vw, n;
+    std::optional<std::string_view> ticker;
 };
 
 // The slot for a field of a Polygon result, from its key as raw JSON (just after the opening quote).
@@ -48,12 +50,21 @@ Token* polygon_slot(PolygonRow& row, const char* key) noexcept {
 
 // Hot loops use each field (or array element) in place through its simdjson_result instead of copying
 // it out into an od::field: together with polygon_slot that made Polygon parsing about a third faster.
-error_code read_polygon_row(od::object& object, PolygonRow& row) noexcept {
+error_code read_polygon_row(od::object& object, PolygonRow& row, bool want_ticker) noexcept {
     for (auto field_result : object) {
         if (auto e = field_result.error()) return e;
         od::field& field = field_result.value_unsafe();
-        Token* const slot = polygon_slot(row, field.key().raw());
-        if (slot == nullptr) continue; // T, otc, and whatever Polygon adds next
+        const char* const key = field.key().raw();
+        Token* const slot = polygon_slot(row, key);
+        if (slot == nullptr) {
+            // T names the row's ticker in grouped answers; a T that is not a string names none.
+            if (want_ticker && key[0] == 'T' && key[1] == '"') {
+                std::string_view text;
+                if (field.value().get_string().get(text) == simdjson::SUCCESS) row.ticker = text;
+                else row.ticker.reset();
+            }
+            continue; // otc, and whatever Polygon adds next
+        }
         const bool integer = slot == &row.t || slot == &row.n;
         if (auto e = integer ? read_integer(field.value(), *slot) : read_number(field.value(), *slot)) return e;
     }
@@ -99,36 +110,50 @@ std::string polygon_problem(const PolygonRow& row) {
 struct PolygonContext {
     std::string_view symbol;
     Timeframe timeframe;
-    LocalDates* dates; // New York dates; daily bars only
+    LocalDates* dates;            // New York dates; daily bars only
+    const TickerSymbols* tickers; // grouped daily: each row's T picks its symbol here; null otherwise
 };
 
 // Turns one element of `results` into a bar or a rejected record. Only a broken document is an error.
-error_code read_polygon_result(od::value& element, const PolygonContext& context, BarBatch& batch) {
+// A grouped row goes to the symbol its T names; a row of a ticker not asked for (or with no string T, or
+// not an object) is skipped: it belongs to no symbol of ours.
+error_code read_polygon_result(od::value& element, const PolygonContext& context, ParsedPage& page) {
+    BarBatch& batch = page.batch;
     od::json_type type{};
     if (auto e = element.type().get(type)) return e;
     if (type != od::json_type::object) {
         std::string_view raw;
         if (auto e = raw_text(element, type, raw)) return e;
-        reject(batch, context.symbol, k_polygon, raw, "result is not an object");
+        if (context.tickers != nullptr) ++page.skipped;
+        else reject(batch, context.symbol, k_polygon, raw, "result is not an object");
         return simdjson::SUCCESS;
     }
     od::object object;
     if (auto e = element.get_object().get(object)) return e;
     PolygonRow row;
-    if (auto e = read_polygon_row(object, row)) return e;
+    if (auto e = read_polygon_row(object, row, context.tickers != nullptr)) return e;
+    std::string_view symbol = context.symbol;
+    if (context.tickers != nullptr) {
+        const auto found = row.ticker ? context.tickers->find(*row.ticker) : context.tickers->end();
+        if (found == context.tickers->end()) {
+            ++page.skipped;
+            return simdjson::SUCCESS;
+        }
+        symbol = found->second;
+    }
 
     if (std::string problem = polygon_problem(row); !problem.empty()) {
         // Rewind to take the element's exact text for rejected_rows; only bad rows pay for this.
         std::string_view raw;
         if (auto e = object.reset().error()) return e;
         if (auto e = object.raw_json().get(raw)) return e;
-        reject(batch, context.symbol, k_polygon, trim_json_space(raw), std::move(problem));
+        reject(batch, symbol, k_polygon, trim_json_space(raw), std::move(problem));
         return simdjson::SUCCESS;
     }
 
     const sys_seconds start{std::chrono::seconds{ms_to_seconds(row.t.integer)}};
     Bar& bar = batch.bars.emplace_back();
-    bar.symbol.assign(context.symbol.data(), context.symbol.size());
+    bar.symbol.assign(symbol.data(), symbol.size());
     bar.timeframe = context.timeframe;
     // Range daily bars start at 00:00 ET, /prev and grouped ones at 16:00 ET: the New York calendar date
     // is the session date under both conventions, in winter and summer alike.
@@ -144,7 +169,8 @@ error_code read_polygon_result(od::value& element, const PolygonContext& context
     return simdjson::SUCCESS;
 }
 
-ParseResult<ParsedPage> parse_polygon(std::string_view body, std::string_view symbol, Timeframe tf) {
+ParseResult<ParsedPage> parse_polygon(std::string_view body, std::string_view symbol, Timeframe tf,
+                                      const TickerSymbols* tickers) {
     od::document doc;
     if (auto e = thread_parser().iterate(body).get(doc)) return not_json(k_polygon, body, e);
     od::object top;
@@ -152,7 +178,7 @@ ParseResult<ParsedPage> parse_polygon(std::string_view body, std::string_view sy
 
     std::optional<LocalDates> dates;
     if (tf == Timeframe::day) dates.emplace(new_york());
-    const PolygonContext context{symbol, tf, dates ? &*dates : nullptr};
+    const PolygonContext context{symbol, tf, dates ? &*dates : nullptr, tickers};
 
     ParsedPage page;
     std::optional<std::string_view> status;
@@ -173,12 +199,13 @@ ParseResult<ParsedPage> parse_polygon(std::string_view body, std::string_view sy
             for (auto element_result : results) {
                 if (auto e = element_result.error()) return malformed(k_polygon, e);
                 od::value& element = element_result.value_unsafe();
-                if (auto e = read_polygon_result(element, context, page.batch)) return malformed(k_polygon, e);
+                if (auto e = read_polygon_result(element, context, page)) return malformed(k_polygon, e);
             }
         } else if (key == "resultsCount") {
             Token count;
             if (auto e = read_integer(value, count)) return malformed(k_polygon, e);
-            if (count.kind == Kind::number && count.integer > 0) {
+            // A grouped answer counts every ticker of the market, of which few are wanted.
+            if (count.kind == Kind::number && count.integer > 0 && tickers == nullptr) {
                 page.batch.bars.reserve(
                     std::min(static_cast<std::size_t>(count.integer), body.size() / k_min_polygon_result_bytes));
             }
@@ -216,7 +243,15 @@ ParseResult<ParsedPage> parse_polygon(std::string_view body, std::string_view sy
 } // namespace
 
 ParseResult<ParsedPage> parse_polygon_aggs(std::string_view body, std::string_view symbol, market::Timeframe tf) {
-    return guarded(k_polygon, [&] { return parse_polygon(body, symbol, tf); });
+    return guarded(k_polygon, [&] { return parse_polygon(body, symbol, tf, nullptr); });
+}
+
+ParseResult<ParsedPage> parse_polygon_grouped(std::string_view body, const TickerSymbols& tickers) {
+    return guarded(k_polygon, [&]() -> ParseResult<ParsedPage> {
+        auto page = parse_polygon(body, {}, Timeframe::day, &tickers);
+        if (page) page->next_url.reset(); // one answer holds the whole market: never paged
+        return page;
+    });
 }
 
 } // namespace etl::providers

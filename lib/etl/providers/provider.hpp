@@ -81,6 +81,10 @@ struct ProviderSettings {
 struct QuoteFetch {
     std::vector<std::string> symbols;
     std::unique_ptr<SymbolFetch> fetch;
+    // A whole-market answer (Polygon grouped daily) that may lack some of `symbols` (indices, renamed
+    // tickers): those, and all of them when the request fails for good, are asked for again with
+    // Provider::symbol_quotes. False: a symbol without a quote has failed.
+    bool whole_market = false;
 };
 
 class Provider {
@@ -100,6 +104,12 @@ public:
     // (unknown id). Assets this provider has no identifier for are listed in `unserved`.
     virtual std::vector<QuoteFetch> latest_quotes(std::span<const market::Asset> assets,
                                                   std::vector<std::string>& unserved) const = 0;
+    // Latest prices asked for symbol by symbol: for what a whole-market answer lacked. By default the
+    // same as latest_quotes (a provider without whole-market answers never needs it).
+    virtual std::vector<QuoteFetch> symbol_quotes(std::span<const market::Asset> assets,
+                                                  std::vector<std::string>& unserved) const {
+        return latest_quotes(assets, unserved);
+    }
 };
 
 // How a provider names an asset, when it needs its own name (a provider's registry row; mock has none).

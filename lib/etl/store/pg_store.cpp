@@ -604,7 +604,7 @@ void PgStore::for_each_close(std::string_view symbol, market::Timeframe timefram
 }
 
 void PgStore::for_each_stored_close(std::span<const std::string> symbols, market::Timeframe timeframe, Window window,
-                                    const std::function<void(std::string_view, std::int64_t, double)>& each) {
+                                    const std::function<void(std::string_view, std::int64_t, double)>& each) try {
     if (symbols.empty()) return;
     // One statement for every symbol: the list goes as one text parameter (a symbol never holds a newline).
     std::string list;
@@ -618,6 +618,9 @@ void PgStore::for_each_stored_close(std::span<const std::string> symbols, market
          util::format_instant(window.to)},
         fmt::format("reading the stored {} bars of {} symbol(s)", market::to_code(timeframe), symbols.size()));
     for (int i = 0; i < r.rows(); ++i) each(r.get(i, 0), r.get_binary_int8(i, 1), r.get_binary_float8(i, 2));
+} catch (const pg::DbError& e) {
+    throw_if_timeout(e, "price_bars", "reading what each symbol holds", m_options);
+    throw;
 }
 
 std::uint64_t PgStore::load_temp_table(std::string_view name, std::span<const std::string> columns,

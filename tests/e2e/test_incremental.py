@@ -109,6 +109,26 @@ class IncrementalSqlite(ServerTestCase):
         self.assertEqual([aggs_span(q) for q in self.requests("GOOG")], [("2024-03-14", "2025-03-14")])
         self.assert_requests_line(r, 1, 1)
 
+    def test_a_bar_stored_before_its_close_is_fetched_again(self):
+        self.assertEqual(self.hist("1Y", "AAPL", "MSFT").rc, 0)
+        # As if AAPL's 2025-03-14 bar had been written at 14:00 EDT, during the session.
+        sql = ("UPDATE price_bars SET ingested_at = '2025-03-14T18:00:00Z' WHERE symbol = 'AAPL' "
+               "AND ts = '2025-03-14T00:00:00Z'")
+        if self.pg_tag:
+            self.db.raw(sql)
+        else:
+            import sqlite3
+            con = sqlite3.connect(self.db)
+            con.execute(sql)
+            con.commit()
+            con.close()
+        r = self.hist("1Y", "AAPL", "MSFT")
+        self.assertEqual(r.rc, 0, r.describe())
+        # The partial bar counts as missing: the last complete one is 03-13, minus 5 sessions: 03-06.
+        self.assertEqual([aggs_span(q) for q in self.requests("AAPL")], [("2025-03-06", "2025-03-14")])
+        self.assertEqual(self.requests("MSFT"), [])
+        self.assert_requests_line(r, 1, 1)
+
     def test_gap_inside_the_window_is_fetched(self):
         self.assertEqual(self.hist("1Y", "AAPL").rc, 0)
         before = self.closes("AAPL")

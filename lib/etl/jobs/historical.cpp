@@ -263,6 +263,26 @@ int historical_main(const std::vector<std::string>& args) {
                     any_stock ? closed_days(stock_window, false, run.calendar, now) : std::vector<sys_days>{};
                 const auto crypto_closed =
                     any_crypto ? closed_days(crypto_window, true, run.calendar, now) : std::vector<sys_days>{};
+                // A bar stored before its day closed (a run during the session) is a partial bar: the last
+                // closed day's bar counts as stored only when it was written after that close.
+                for (const bool crypto : {false, true}) {
+                    const auto& closed = crypto ? crypto_closed : stock_closed;
+                    if (closed.empty()) continue;
+                    const auto last = closed.back();
+                    const auto close = crypto ? sys_seconds{last + days{1}} : run.calendar.session_on(last)->close;
+                    const auto partial = run.store->rows(
+                        "SELECT symbol FROM price_bars WHERE timeframe = $1 AND ts = $2 AND ingested_at < $3",
+                        {std::string(market::to_code(market::Timeframe::day)), util::format_instant(sys_seconds{last}),
+                         util::format_instant(close)});
+                    for (const auto& row : partial.rows) {
+                        if (row.empty() || !row[0]) continue;
+                        const auto it = stored.find(*row[0]);
+                        if (it == stored.end()) continue;
+                        std::erase_if(it->second, [&](const auto& bar) { return bar.first == last; });
+                        util::log_debug("{}: the bar of {} was stored before that close; fetching it again", *row[0],
+                                        util::format_date(last));
+                    }
+                }
                 const auto revision = cfg.settings().fetch.revision_sessions;
                 std::vector<market::Asset> to_fetch;
                 std::size_t up_to_date = 0, narrowed = 0;

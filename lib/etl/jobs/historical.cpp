@@ -6,6 +6,7 @@
 #include "etl/jobs/options.hpp"
 #include "etl/jobs/pipeline.hpp"
 #include "etl/jobs/run.hpp"
+#include "etl/jobs/setup.hpp"
 #include "etl/market/range.hpp"
 #include "etl/market/symbol.hpp"
 #include "etl/util/clock.hpp"
@@ -19,7 +20,7 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
+#include <thread>
 
 namespace etl::jobs {
 namespace {
@@ -355,6 +356,14 @@ int historical_main(const std::vector<std::string>& args) {
             run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : run.store, totals);
             if (!refetch.empty() && !totals.interrupted) {
                 // Their whole windows, in the same run: the overlap was set aside, nothing of it is loaded.
+                // A new Fetcher paces from scratch: one request interval first, so the refetch never follows
+                // the first pass's last request closer than a provider's rate limit allows.
+                double wait = 0;
+                for (const auto& [name, rpm] : router.rate_limits())
+                    if (rpm > 0) wait = std::max(wait, 60.0 / rpm);
+                for (const auto until = steady_clock::now() + duration<double>(wait);
+                     steady_clock::now() < until && !stop_flag().load();)
+                    std::this_thread::sleep_for(milliseconds{50});
                 spans.clear();
                 PipelineSpec again;
                 again.assets = std::move(refetch);

@@ -70,18 +70,20 @@ class Alerts(ServerTestCase):
         self.hook = Webhook()
         self.addCleanup(self.hook.stop)
 
-    def hist(self, *, mock=True, url=None, **extra):
+    def hist(self, *, mock=True, url=None, full=False, **extra):
         extra.setdefault("ALERT_MIN_SEVERITY", None)  # the caller's, which harness.clean_env keeps, goes
         env = self.env(ETL_NOW=NOW, ALERT_WEBHOOK_URL=url or self.hook.url, **extra)
         argv = ["etl-historical", "1M", "AAPL", "--database-url", f"sqlite:{self.db}"]
         if mock:
             argv.append("--mock")
+        if full:  # a symbol up to date costs no request: --full makes the run ask (and fail)
+            argv.append("--full")
         return run(argv, env=env, cwd=self.tmp.path)
 
     def failing_run(self, **extra):
         """The fake Polygon answers 404 (no such ticker): exit 1, one symbol failed."""
         self.server.set_rules([{"match": "", "mode": "404"}])
-        r = self.hist(mock=False, **extra)
+        r = self.hist(mock=False, full=True, **extra)
         self.server.set_rules([])
         self.assertEqual(r.rc, 1, r.describe())
         return r

@@ -94,13 +94,15 @@ class Faults(ServerTestCase):
         self.assertEqual(rep["status"], "partial")
         self.assertEqual([f["symbol"] for f in rep["failures"]], ["MSFT"])
         self.assertIn("MSFT", r.stderr)
-        # A retry is safe: with the fault gone the same command completes, AAPL unchanged.
+        # A retry is safe: with the fault gone the same command completes; AAPL, up to date, costs no request.
         self.server.reset()
         r2 = self.hist("AAPL", "MSFT")
         self.assertEqual(r2.rc, 0, r2.describe())
         self.assertEqual(self.counts(), {"AAPL": N_STOCK, "MSFT": N_STOCK})
+        self.assertEqual(self.sym_requests("AAPL"), [])
         rep2 = self.report()
-        self.assertEqual((rep2["rows"]["inserted"], rep2["rows"]["unchanged"]), (N_STOCK, N_STOCK))
+        self.assertEqual((rep2["rows"]["inserted"], rep2["rows"]["unchanged"]), (N_STOCK, 0))
+        self.assertEqual(rep2["requests"], {"made": 1, "saved": 1})
 
     def test_every_symbol_500_forever_is_unavailable(self):
         self.server.set_rules([{"match": "", "mode": "500"}])

@@ -50,7 +50,7 @@ JOBS = {
     "market-etl-hourly": (["etl-hourly", "--market-hours-only"], "*/10 9-15 * * 1-5", "hourly"),
     "market-etl-hourly-close": (["etl-hourly"], "5 16 * * 1-5", "hourly-close"),
     "market-etl-historical-1y": (["etl-historical", "1Y", "--after-close"], "35 16 * * 1-5", "daily"),
-    "market-etl-historical-max": (["etl-historical", "MAX"], "30 3 * * 0", "weekly"),
+    "market-etl-historical-max": (["etl-historical", "MAX", "--full"], "30 3 * * 0", "weekly"),
 }
 # The systemd unit of each CronJob (its ExecStart is the same command).
 UNIT_OF = {

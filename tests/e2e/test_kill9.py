@@ -73,7 +73,8 @@ class Kill9(ServerTestCase):
             self.assertEqual(killed["status"], "failed", killed)
             self.assertIn("without recording an outcome", killed["error"])
         self.assertEqual(int(last["rows_inserted"]), N * (len(SYMBOLS) - len(before)))
-        self.assertEqual(int(last["rows_unchanged"]), N * len(before))
+        # Symbols committed before the kills are up to date: the incremental re-run does not fetch them.
+        self.assertEqual(int(last["rows_unchanged"]), 0)
 
 
 if __name__ == "__main__":

@@ -141,7 +141,7 @@ class Metrics(ServerTestCase):
         con.commit()
         con.close()
         now2 = "2025-03-14T22:00:00Z"
-        r = self.hist(now=now2)
+        r = self.hist("--full", now=now2)  # --full: a whole refetch, every row unchanged (incremental: none fetched)
         self.assertEqual(r.rc, 0, r.describe())
         latest = unix_seconds(sqlite_query(self.db, "SELECT max(ts) FROM price_bars WHERE symbol = 'AAPL' "
                                                     "AND timeframe = '1d'")[0][0])
@@ -158,7 +158,7 @@ class Metrics(ServerTestCase):
         # 3. The provider down (the fake Polygon answers 500 to everything): exit 69; the last success stays.
         self.server.set_rules([{"match": "", "mode": "500"}])
         now3 = "2025-03-14T23:00:00Z"
-        r = self.hist(now=now3, mock=False)
+        r = self.hist("--full", now=now3, mock=False)  # --full: AAPL is up to date, the run must ask
         self.assertEqual(r.rc, 69, r.describe())
         text, file_samples = self.textfile()
         self.promtool_check(text)

@@ -53,7 +53,7 @@ PERIODS = {
 # left out), and the gate each one applies to itself.
 JOBS = {
     "etl-historical 1Y --after-close": "daily",
-    "etl-historical MAX": "weekly",
+    "etl-historical MAX --full": "weekly",
     "etl-hourly --market-hours-only": "hourly",
     "etl-hourly": "hourly-close",
     "etl-latest --market-hours-only": "latest",

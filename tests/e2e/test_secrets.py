@@ -109,7 +109,8 @@ class Secrets(unittest.TestCase):
         cls.scenario("cg-401", ["etl-historical", "7D", "ETH", *url, *debug],
                      env=cls.env(COINGECKO_API_KEY=WRONG_COINGECKO_KEY))
         # Provider down: retries then give up.
-        cls.scenario("500", ["etl-historical", "7D", "AAPL", "BTC", *url, *debug],
+        # --full: AAPL and BTC are up to date from "success"; the run must ask to see the 500s.
+        cls.scenario("500", ["etl-historical", "7D", "AAPL", "BTC", "--full", *url, *debug],
                      rules=[{"match": "", "mode": "500"}])
         # Database unreachable, password in the URL.
         cls.scenario("db-unreachable", ["etl-historical", "7D", "AAPL", "--database-url",

@@ -27,7 +27,7 @@ UTC = timezone.utc
 MIN_DATE = date(1990, 1, 1)          # never emit bars before this date
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 FAULT_MODES = {"429", "500", "502", "503", "401", "403", "404", "slow", "truncate", "garbage", "raw", "huge",
-               "gzip_bomb"}
+               "gzip_bomb", "scale"}
 PROVIDERS = ("polygon", "coingecko", "yahoo")
 
 # ==== Clock ====
@@ -806,6 +806,23 @@ class State:
             self.grouped = {k: list(v) for k, v in DEFAULT_GROUPED.items()}
 
 
+def scaled(resp, factor):
+    """A Polygon aggregates reply with o, h, l, c and vw of every bar times `factor` (history adjusted for a
+    split of 1/factor); any other reply unchanged."""
+    status, ctype, body, headers = resp
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return resp
+    if status != 200 or not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+        return resp
+    for b in doc["results"]:
+        for k in ("o", "h", "l", "c", "vw"):
+            if k in b:
+                b[k] = round(b[k] * factor, 6)
+    return J(status, doc, headers)
+
+
 class Req:
     """What route handlers see: decoded path, first value of each query param, lower-cased headers."""
     def __init__(self, state, path, q, headers):
@@ -861,6 +878,9 @@ class Handler(BaseHTTPRequestHandler):
         if rule and rule["mode"] == "slow":
             time.sleep(float(rule.get("delay_ms", 1000)) / 1000)
             rule = None
+        scale = None
+        if rule and rule["mode"] == "scale":                 # the real reply, prices times `factor`
+            scale, rule = float(rule.get("factor", 0.25)), None
         if rule and rule["mode"] not in ("truncate",):
             if rule["mode"] == "garbage":
                 resp = TXT(200, html_page("Just a moment...", "Checking your browser before accessing."),
@@ -886,6 +906,8 @@ class Handler(BaseHTTPRequestHandler):
         if method != "GET":
             return J(405, {"error": "method not allowed"}), False
         resp = route(Req(st, path, q, headers), provider)
+        if scale is not None:
+            resp = scaled(resp, scale)
         if rule:                                             # truncate: status 200, full length, half body
             return (200,) + resp[1:], True
         return resp, False

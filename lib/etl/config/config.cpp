@@ -102,6 +102,13 @@ const KeySpec k_core_keys[] = {
      .type = integer,
      .min = 0,
      .max = 86400},
+    {.key = "fetch.revision_sessions",
+     .default_value = "5",
+     .description = "etl-historical without --full refetches each symbol from this many completed sessions before "
+                    "its last stored bar, to see the provider's revisions",
+     .type = integer,
+     .min = 0,
+     .max = 60},
     {.key = "database.lock_timeout_seconds",
      .default_value = "60",
      .description = "PostgreSQL lock_timeout: a load waiting longer on a lock another session holds fails with exit 75 "
@@ -809,6 +816,7 @@ void Config::check_and_build() {
     t.fetch.backoff_max = std::chrono::milliseconds{get_int("fetch.backoff_max_ms")};
     t.fetch.max_body_bytes = static_cast<std::size_t>(get_int("fetch.max_body_bytes"));
     t.fetch.max_retry_after = std::chrono::seconds{get_int("fetch.max_retry_after_seconds")};
+    t.fetch.revision_sessions = static_cast<unsigned>(get_int("fetch.revision_sessions"));
     t.database.url = get("database_url");
     t.database.lock_timeout_seconds = static_cast<int>(get_int("database.lock_timeout_seconds"));
     t.database.statement_timeout_seconds = static_cast<int>(get_int("database.statement_timeout_seconds"));

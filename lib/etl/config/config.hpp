@@ -81,6 +81,7 @@ struct Settings {
         std::chrono::milliseconds backoff_max{};
         std::size_t max_body_bytes = 0;
         std::chrono::seconds max_retry_after{};
+        unsigned revision_sessions = 0; // etl-historical's overlap before the last stored bar
     } fetch;
     struct Database {
         std::string url;

@@ -2,9 +2,11 @@
 #include "etl/jobs/assets.hpp"
 #include "etl/jobs/cli.hpp"
 #include "etl/jobs/commands.hpp"
+#include "etl/jobs/incremental.hpp"
 #include "etl/jobs/options.hpp"
 #include "etl/jobs/pipeline.hpp"
 #include "etl/jobs/run.hpp"
+#include "etl/jobs/setup.hpp"
 #include "etl/market/range.hpp"
 #include "etl/market/symbol.hpp"
 #include "etl/util/clock.hpp"
@@ -17,6 +19,8 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <map>
+#include <thread>
 
 namespace etl::jobs {
 namespace {
@@ -30,6 +34,7 @@ struct HistoricalArgs {
     std::string to;
     std::string asset_class;
     bool after_close = false;
+    bool full = false;
 };
 
 // What the command line asks for before "today" is known: a range and/or --from/--to.
@@ -109,6 +114,30 @@ std::optional<std::string> before_the_close(const market::TradingCalendar& calen
                             : std::string("none within the calendar's reach"));
 }
 
+// Each symbol's stored daily bars inside the run's windows: (date, close), ascending by date.
+using StoredCloses = std::map<std::string, std::vector<std::pair<sys_days, double>>, std::less<>>;
+
+// The dates of `closes` inside `w`.
+std::vector<sys_days> dates_in(const std::vector<std::pair<sys_days, double>>& closes, const market::DateWindow& w) {
+    std::vector<sys_days> out;
+    for (const auto& [d, close] : closes)
+        if (d >= w.from && d <= w.to) out.push_back(d);
+    return out;
+}
+
+// (stored close, fetched close) for every fetched bar of a day that is stored.
+std::vector<std::pair<double, double>> overlap_of(const std::vector<std::pair<sys_days, double>>& stored,
+                                                  const std::vector<market::Bar>& bars) {
+    std::vector<std::pair<double, double>> out;
+    for (const auto& b : bars) {
+        const auto d = floor<days>(b.ts);
+        const auto it = std::lower_bound(stored.begin(), stored.end(), d,
+                                         [](const auto& x, sys_days day) { return x.first < day; });
+        if (it != stored.end() && it->first == d) out.emplace_back(it->second, b.close.value);
+    }
+    return out;
+}
+
 } // namespace
 
 int historical_main(const std::vector<std::string>& args) {
@@ -121,6 +150,9 @@ int historical_main(const std::vector<std::string>& args) {
         app.add_option("--from", a.from, "first session date YYYY-MM-DD (overrides the range's start)");
         app.add_option("--to", a.to, "last session date YYYY-MM-DD (default, and at most: the market's today)");
         app.add_option("--class", a.asset_class, "asset class for symbols not in assets: stock, etf, index, crypto");
+        app.add_flag("--full", a.full,
+                     "fetch every symbol's whole window; by default a symbol is fetched from its last stored bar "
+                     "minus fetch.revision_sessions sessions (and its gaps), and not at all when nothing is missing");
         app.add_flag("--after-close", a.after_close,
                      "work only once today's NYSE session has closed (New York date; early closes included); "
                      "before the close and on days without a session, exit 0 with nothing to do");
@@ -204,19 +236,147 @@ int historical_main(const std::vector<std::string>& args) {
             if (!clipped.empty())
                 util::log_info("--to {} is after the market's today: the window ends on {}",
                                util::format_date(*request.to), fmt::join(clipped, " and "));
+            auto& totals = run.totals;
+            totals.counts_requests = true;
+            // The incremental plan (not --full): what each symbol holds, from one read for the whole run.
+            StoredCloses stored;
+            std::map<std::string, market::DateWindow, std::less<>> spans; // symbol -> a narrowed fetch
+            if (!a.full && run.store && !assets.empty()) {
+                std::vector<std::string> symbols;
+                symbols.reserve(assets.size());
+                for (const auto& asset : assets) symbols.push_back(asset.symbol);
+                auto from = sys_days::max();
+                auto to = sys_days::min();
+                for (const bool crypto : {false, true}) {
+                    if (!(crypto ? any_crypto : any_stock)) continue;
+                    const auto& w = crypto ? crypto_window : stock_window;
+                    from = std::min(from, w.from);
+                    to = std::max(to, w.to);
+                }
+                run.store->for_each_stored_close(
+                    symbols, market::Timeframe::day, store::Window{sys_seconds{from}, sys_seconds{to}},
+                    [&](std::string_view symbol, std::int64_t ts, double close) {
+                        auto it = stored.find(symbol);
+                        if (it == stored.end()) it = stored.emplace(std::string(symbol), decltype(it->second){}).first;
+                        it->second.emplace_back(floor<days>(sys_seconds{seconds{ts}}), close);
+                    });
+                const auto stock_closed =
+                    any_stock ? closed_days(stock_window, false, run.calendar, now) : std::vector<sys_days>{};
+                const auto crypto_closed =
+                    any_crypto ? closed_days(crypto_window, true, run.calendar, now) : std::vector<sys_days>{};
+                // A bar stored before its day closed (a run during the session) is a partial bar: the last
+                // closed day's bar counts as stored only when it was written after that close.
+                for (const bool crypto : {false, true}) {
+                    const auto& closed = crypto ? crypto_closed : stock_closed;
+                    if (closed.empty()) continue;
+                    const auto last = closed.back();
+                    const auto close = crypto ? sys_seconds{last + days{1}} : run.calendar.session_on(last)->close;
+                    const auto partial = run.store->rows(
+                        "SELECT symbol FROM price_bars WHERE timeframe = $1 AND ts = $2 AND ingested_at < $3",
+                        {std::string(market::to_code(market::Timeframe::day)), util::format_instant(sys_seconds{last}),
+                         util::format_instant(close)});
+                    for (const auto& row : partial.rows) {
+                        if (row.empty() || !row[0]) continue;
+                        const auto it = stored.find(*row[0]);
+                        if (it == stored.end()) continue;
+                        std::erase_if(it->second, [&](const auto& bar) { return bar.first == last; });
+                        util::log_debug("{}: the bar of {} was stored before that close; fetching it again", *row[0],
+                                        util::format_date(last));
+                    }
+                }
+                const auto revision = cfg.settings().fetch.revision_sessions;
+                std::vector<market::Asset> to_fetch;
+                std::size_t up_to_date = 0, narrowed = 0;
+                for (auto& asset : assets) {
+                    const auto w = window_of(asset);
+                    const auto it = stored.find(asset.symbol);
+                    const auto dates = it == stored.end() ? std::vector<sys_days>{} : dates_in(it->second, w);
+                    const auto plan = plan_fetch(w, is_crypto(asset) ? crypto_closed : stock_closed, dates, revision,
+                                                 request.from.has_value());
+                    if (plan.kind == FetchPlan::Kind::up_to_date) {
+                        util::log_debug("{}: up to date (last bar {}); no request", asset.symbol,
+                                        util::format_date(plan.last));
+                        ++totals.symbols_ok;
+                        ++totals.requests_saved;
+                        ++up_to_date;
+                        continue;
+                    }
+                    if (plan.kind == FetchPlan::Kind::incremental) {
+                        util::log_debug("{}: {} gap(s), {} new day(s) after {}: fetching {} .. {}", asset.symbol,
+                                        plan.gaps, plan.new_days, util::format_date(plan.last),
+                                        util::format_date(plan.span.from), util::format_date(plan.span.to));
+                        spans.emplace(asset.symbol, plan.span);
+                        ++narrowed;
+                    }
+                    to_fetch.push_back(std::move(asset));
+                }
+                assets = std::move(to_fetch);
+                util::log_info("incremental: {} symbol(s) up to date (no request), {} from their last stored bar, {} "
+                               "whole (--full fetches every window whole)",
+                               up_to_date, narrowed, assets.size() - narrowed);
+            }
+            // The span a symbol is fetched, validated and loaded for: its narrowed span, else its window.
+            const auto span_of = [&](const market::Asset& asset) {
+                const auto it = spans.find(asset.symbol);
+                return it == spans.end() ? window_of(asset) : it->second;
+            };
+            std::vector<market::Asset> refetch; // stored history that is not the provider's any more
+            const auto all_assets = assets;
             Router router(cfg, now, &run.calendar);
             PipelineSpec spec;
             spec.assets = std::move(assets);
             spec.timeframe = market::Timeframe::day;
             spec.window_of = [&](const market::Asset& asset) {
-                const auto w = window_of(asset);
+                const auto w = span_of(asset);
                 return store::Window{sys_seconds{w.from}, sys_seconds{w.to}};
             };
             spec.make_fetch = [&](const providers::Provider& p, const market::Asset& asset, std::string& why) {
-                return p.daily_bars(asset, window_of(asset), why);
+                return p.daily_bars(asset, span_of(asset), why);
             };
+            if (!spans.empty()) {
+                spec.before_load = [&](const std::string& symbol, const std::vector<market::Bar>& bars) {
+                    const auto it = stored.find(symbol);
+                    if (!spans.contains(symbol) || it == stored.end()) return true;
+                    const auto verdict = compare_overlap(overlap_of(it->second, bars));
+                    if (!verdict.refetch) return true;
+                    const auto asset = std::find_if(all_assets.begin(), all_assets.end(),
+                                                    [&](const auto& x) { return x.symbol == symbol; });
+                    const auto w = window_of(*asset);
+                    util::log_warn("{}: stored history differs from {}'s {}; refetching {}", symbol,
+                                   bars.empty() ? std::string("the provider") : bars.front().source, verdict.reason,
+                                   a.range.empty()
+                                       ? fmt::format("{} .. {}", util::format_date(w.from), util::format_date(w.to))
+                                       : fmt::format("{} ({} .. {})", a.range, util::format_date(w.from),
+                                                     util::format_date(w.to)));
+                    refetch.push_back(*asset);
+                    return false;
+                };
+            }
             util::log_info("fetching {} symbol(s), {}", spec.assets.size(), fmt::join(windows, ", "));
-            run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : run.store, run.totals);
+            run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : run.store, totals);
+            if (!refetch.empty() && !totals.interrupted) {
+                // Their whole windows, in the same run: the overlap was set aside, nothing of it is loaded.
+                // A new Fetcher paces from scratch: one request interval first, so the refetch never follows
+                // the first pass's last request closer than a provider's rate limit allows.
+                double wait = 0;
+                for (const auto& [name, rpm] : router.rate_limits())
+                    if (rpm > 0) wait = std::max(wait, 60.0 / rpm);
+                for (const auto until = steady_clock::now() + duration<double>(wait);
+                     steady_clock::now() < until && !stop_flag().load();)
+                    std::this_thread::sleep_for(milliseconds{50});
+                spans.clear();
+                PipelineSpec again;
+                again.assets = std::move(refetch);
+                again.timeframe = market::Timeframe::day;
+                again.window_of = [&](const market::Asset& asset) {
+                    const auto w = window_of(asset);
+                    return store::Window{sys_seconds{w.from}, sys_seconds{w.to}};
+                };
+                again.make_fetch = [&](const providers::Provider& p, const market::Asset& asset, std::string& why) {
+                    return p.daily_bars(asset, window_of(asset), why);
+                };
+                run_pipeline(cfg, router, std::move(again), common.dry_run ? nullptr : run.store, totals);
+            }
         };
         return run_job(run_spec, args, common);
     });

@@ -258,6 +258,7 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
                 }
                 util::log_info("{}: no bars for {}, which holds no closed session", o->symbol, span);
             }
+            if (spec.before_load && !spec.before_load(o->symbol, o->batch.bars)) continue;
             totals.bars_valid += o->batch.bars.size();
             store::LoadStats stats;
             if (store) {

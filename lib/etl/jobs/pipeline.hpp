@@ -78,6 +78,9 @@ struct PipelineSpec {
     // Called on the loading thread with each symbol's bars once they are committed (or validated, in
     // a dry run); optional.
     std::function<void(const std::string& symbol, std::vector<market::Bar>&& bars)> on_loaded;
+    // Called on the loading thread with each symbol's validated bars before they are loaded; false sets
+    // them aside: the symbol is neither loaded nor counted (the caller fetches it again). Optional.
+    std::function<bool(const std::string& symbol, const std::vector<market::Bar>& bars)> before_load;
 };
 
 // Runs the pipeline. `store` is null in a dry run (nothing is written). Database errors during a load

@@ -25,6 +25,9 @@ std::string summary_text(const RunTotals& t, util::ExitCode code) {
             : fmt::format("{} {}: done in {:.1f} s{}\n", t.job, t.arguments, secs, dry);
     out += fmt::format("  rows: {} inserted, {} updated, {} unchanged, {} rejected\n", t.rows.inserted, t.rows.updated,
                        t.rows.unchanged, t.rows.rejected);
+    if (t.counts_requests)
+        out +=
+            fmt::format("  requests: {} made, {} saved by incremental planning\n", t.requests_made(), t.requests_saved);
     constexpr std::size_t k_max_listed = 10; // one screen
     for (const auto& group : t.tallies) {
         for (std::size_t i = 0; i < group.items.size() && i < k_max_listed; ++i) {
@@ -82,6 +85,11 @@ void write_outcome(util::JsonWriter& w, const RunTotals& t, util::ExitCode code,
     w.key("inserted").number(count(t.rows.inserted)).key("updated").number(count(t.rows.updated));
     w.key("unchanged").number(count(t.rows.unchanged)).key("rejected").number(count(t.rows.rejected));
     w.end_object();
+    if (t.counts_requests) {
+        w.key("requests").start_object();
+        w.key("made").number(count(t.requests_made())).key("saved").number(count(t.requests_saved));
+        w.end_object();
+    }
     for (const auto& group : t.tallies) {
         w.key(group.name).start_object();
         for (const auto& item : group.items) {

@@ -81,6 +81,16 @@ struct RunTotals {
     // Fetcher's FetchOutcome::responses and provider_retries): for the metrics.
     std::map<std::pair<std::string, std::string>, std::uint64_t> provider_requests;
     std::map<std::string, std::uint64_t, std::less<>> provider_retries;
+    // etl-historical: the summary and the report show the requests made (provider_requests) and those its
+    // incremental plan saved (a request per symbol that had nothing missing).
+    bool counts_requests = false;
+    std::uint64_t requests_saved = 0;
+    // The requests made: every provider response in provider_requests.
+    [[nodiscard]] std::uint64_t requests_made() const noexcept {
+        std::uint64_t n = 0;
+        for (const auto& [key, count] : provider_requests) n += count;
+        return n;
+    }
     // False for a command that does not work symbol by symbol (a migration counts tables): the summary
     // and the report then leave the symbol counts out.
     bool counts_symbols = true;

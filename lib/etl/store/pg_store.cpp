@@ -603,6 +603,26 @@ void PgStore::for_each_close(std::string_view symbol, market::Timeframe timefram
     for (int i = 0; i < r.rows(); ++i) each(r.get_binary_int8(i, 0), r.get_binary_float8(i, 1));
 }
 
+void PgStore::for_each_stored_close(std::span<const std::string> symbols, market::Timeframe timeframe, Window window,
+                                    const std::function<void(std::string_view, std::int64_t, double)>& each) try {
+    if (symbols.empty()) return;
+    // One statement for every symbol: the list goes as one text parameter (a symbol never holds a newline).
+    std::string list;
+    for (const auto& symbol : symbols) (list += symbol) += '\n';
+    list.pop_back();
+    const auto r = m_conn.exec_binary(
+        "SELECT p.symbol, extract(epoch FROM p.ts)::int8, CASE WHEN abs(p.close) < 1e300 THEN p.close::float8 ELSE "
+        "'NaN'::float8 END FROM price_bars p WHERE p.symbol = ANY(string_to_array($1, E'\\n')) AND p.timeframe = $2 "
+        "AND p.ts >= $3 AND p.ts <= $4 ORDER BY p.symbol, p.ts",
+        {list, std::string(market::to_code(timeframe)), util::format_instant(window.from),
+         util::format_instant(window.to)},
+        fmt::format("reading the stored {} bars of {} symbol(s)", market::to_code(timeframe), symbols.size()));
+    for (int i = 0; i < r.rows(); ++i) each(r.get(i, 0), r.get_binary_int8(i, 1), r.get_binary_float8(i, 2));
+} catch (const pg::DbError& e) {
+    throw_if_timeout(e, "price_bars", "reading what each symbol holds", m_options);
+    throw;
+}
+
 std::uint64_t PgStore::load_temp_table(std::string_view name, std::span<const std::string> columns,
                                        std::span<const Row> rows) {
     const std::string context = fmt::format("loading the temporary table {}", name);

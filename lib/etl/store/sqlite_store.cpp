@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -477,6 +478,42 @@ void SqliteStore::for_each_close(std::string_view symbol, market::Timeframe time
             close = s.real(1);
         }
         each(ts->time_since_epoch().count(), close);
+    }
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
+}
+
+void SqliteStore::for_each_stored_close(std::span<const std::string> symbols, market::Timeframe timeframe,
+                                        Window window,
+                                        const std::function<void(std::string_view, std::int64_t, double)>& each) try {
+    // One statement, bound per symbol: each pass is a range of the primary key, in process (no round trip).
+    std::vector<std::string> sorted(symbols.begin(), symbols.end());
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    auto s = m_db.prepare("SELECT ts, close FROM price_bars WHERE symbol = ? AND timeframe = ? AND ts >= ? AND ts <= ? "
+                          "ORDER BY ts");
+    for (const auto& symbol : sorted) {
+        s.bind(1, symbol);
+        s.bind(2, market::to_code(timeframe));
+        s.bind(3, window.from);
+        s.bind(4, window.to);
+        while (s.step()) {
+            const auto ts = util::parse_instant(s.text(0));
+            if (!ts)
+                throw DataError(fmt::format("{}: price_bars holds ts '{}' for {}, which is not YYYY-MM-DDTHH:MM:SSZ: "
+                                            "repair the row or reload the symbol",
+                                            m_db.path(), s.text(0), symbol));
+            double close = 0.0;
+            if (s.column_type(1) == sqlite::Statement::ColumnType::text) {
+                const auto text = s.text(1);
+                std::from_chars(text.data(), text.data() + text.size(), close);
+            } else {
+                close = s.real(1);
+            }
+            each(symbol, ts->time_since_epoch().count(), close);
+        }
+        s.reset();
     }
 } catch (const sqlite::SqliteError& e) {
     throw_if_unusable(e, m_db.path());

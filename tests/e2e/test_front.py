@@ -157,7 +157,7 @@ class JsonLogs(unittest.TestCase):
         r = run(["etl-historical", "7D", "AAPL", "--mock", "--database-url", self.db], cwd=self.tmp.path)
         self.assertEqual((r.rc, summary(r)["level"]), (0, "info"), r.describe())
         # A run whose provider fails every symbol: 69, a warning (a transient outage).
-        r = run(["etl-historical", "7D", "AAPL", "--database-url", self.db], cwd=self.tmp.path,
+        r = run(["etl-historical", "7D", "AAPL", "--full", "--database-url", self.db], cwd=self.tmp.path,
                 env=clean_env(POLYGON_API_KEY="pk_x", ETL_POLYGON_BASE_URL="http://127.0.0.1:1",
                               ETL_FETCH_MAX_RETRIES="0"))
         self.assertEqual((r.rc, summary(r)["level"], summary(r)["status"]), (69, "warn", "failed"), r.describe())

@@ -86,9 +86,23 @@ class IncrementalSqlite(ServerTestCase):
 
     def test_revision_sessions_setting(self):
         self.assertEqual(self.hist("1Y", "AAPL").rc, 0)
-        r = self.hist("1Y", "AAPL", now=MONDAY, ETL_FETCH_REVISION_SESSIONS="0")
+        r = self.hist("1Y", "AAPL", now=MONDAY, ETL_FETCH_REVISION_SESSIONS="1")
         self.assertEqual(r.rc, 0, r.describe())
-        self.assertEqual([aggs_span(q) for q in self.requests("AAPL")], [("2025-03-14", "2025-03-17")])
+        self.assertEqual([aggs_span(q) for q in self.requests("AAPL")], [("2025-03-13", "2025-03-17")])
+        # 0 would compare one day only, which cannot tell a split from a revised close: refused.
+        r = self.hist("1Y", "AAPL", now=MONDAY, ETL_FETCH_REVISION_SESSIONS="0")
+        self.assertEqual(r.rc, 78, r.describe())
+        self.assertIn("fetch.revision_sessions", r.stderr)
+
+    def test_a_widened_range_says_its_head_is_not_fetched(self):
+        self.assertEqual(self.hist("1M", "AAPL").rc, 0)
+        r = self.hist("1Y", "AAPL")
+        self.assertEqual(r.rc, 0, r.describe())
+        warned = [l["msg"] for l in r.json_logs() if l["level"] == "warn"]
+        self.assertEqual(len(warned), 1, r.describe())
+        self.assertIn("1 symbol(s) hold no bars at the start of the window (AAPL from 2025-02-14)", warned[0])
+        self.assertIn("--full", warned[0])
+        self.assertEqual(self.server.requests("polygon"), [], "taken as its whole history: no request")
 
     def test_up_to_date_symbols_cost_no_request(self):
         self.assertEqual(self.hist("1Y", "AAPL", "MSFT").rc, 0)

@@ -104,10 +104,12 @@ const KeySpec k_core_keys[] = {
      .max = 86400},
     {.key = "fetch.revision_sessions",
      .default_value = "5",
-     .description = "etl-historical without --full refetches each symbol from this many completed sessions before "
-                    "its last stored bar, to see the provider's revisions",
+     .description =
+         "etl-historical without --full refetches each symbol from this many completed sessions before "
+         "its last stored bar, to see the provider's revisions (at least 1: two stored days compared are what "
+         "tells a split-adjusted history from one revised close)",
      .type = integer,
-     .min = 0,
+     .min = 1,
      .max = 60},
     {.key = "database.lock_timeout_seconds",
      .default_value = "60",

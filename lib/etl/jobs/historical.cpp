@@ -253,44 +253,52 @@ int historical_main(const std::vector<std::string>& args) {
                     from = std::min(from, w.from);
                     to = std::max(to, w.to);
                 }
-                run.store->for_each_stored_close(
-                    symbols, market::Timeframe::day, store::Window{sys_seconds{from}, sys_seconds{to}},
-                    [&](std::string_view symbol, std::int64_t ts, double close) {
-                        auto it = stored.find(symbol);
-                        if (it == stored.end()) it = stored.emplace(std::string(symbol), decltype(it->second){}).first;
-                        it->second.emplace_back(floor<days>(sys_seconds{seconds{ts}}), close);
-                    });
                 const auto stock_closed =
                     any_stock ? closed_days(stock_window, false, run.calendar, now) : std::vector<sys_days>{};
                 const auto crypto_closed =
                     any_crypto ? closed_days(crypto_window, true, run.calendar, now) : std::vector<sys_days>{};
                 // A bar stored before its day closed (a run during the session) is a partial bar: the last
                 // closed day's bar counts as stored only when it was written after that close.
-                for (const bool crypto : {false, true}) {
+                struct LastClosed {
+                    sys_days day{};
+                    std::int64_t close = 0; // epoch seconds; 0: no closed day in the window
+                };
+                const auto last_closed = [&](bool crypto) {
                     const auto& closed = crypto ? crypto_closed : stock_closed;
-                    if (closed.empty()) continue;
-                    const auto last = closed.back();
-                    const auto close = crypto ? sys_seconds{last + days{1}} : run.calendar.session_on(last)->close;
-                    const auto partial = run.store->rows(
-                        "SELECT symbol FROM price_bars WHERE timeframe = $1 AND ts = $2 AND ingested_at < $3",
-                        {std::string(market::to_code(market::Timeframe::day)), util::format_instant(sys_seconds{last}),
-                         util::format_instant(close)});
-                    for (const auto& row : partial.rows) {
-                        if (row.empty() || !row[0]) continue;
-                        const auto it = stored.find(*row[0]);
-                        if (it == stored.end()) continue;
-                        std::erase_if(it->second, [&](const auto& bar) { return bar.first == last; });
-                        util::log_debug("{}: the bar of {} was stored before that close; fetching it again", *row[0],
-                                        util::format_date(last));
-                    }
-                }
+                    if (closed.empty()) return LastClosed{};
+                    const auto day = closed.back();
+                    const auto close = crypto ? sys_seconds{day + days{1}} : run.calendar.session_on(day)->close;
+                    return LastClosed{day, close.time_since_epoch().count()};
+                };
+                const LastClosed last_of[2] = {last_closed(false), last_closed(true)};
+                std::map<std::string, bool, std::less<>> crypto_of;
+                for (const auto& asset : assets) crypto_of.emplace(asset.symbol, is_crypto(asset));
+                run.store->for_each_stored_close(
+                    symbols, market::Timeframe::day, store::Window{sys_seconds{from}, sys_seconds{to}},
+                    [&](std::string_view symbol, std::int64_t ts, double close, std::int64_t ingested) {
+                        const auto day = floor<days>(sys_seconds{seconds{ts}});
+                        const auto c = crypto_of.find(symbol);
+                        const auto& last = last_of[c != crypto_of.end() && c->second ? 1 : 0];
+                        if (last.close != 0 && day == last.day && ingested < last.close) {
+                            util::log_debug("{}: the bar of {} was stored before that close; fetching it again", symbol,
+                                            util::format_date(day));
+                            return;
+                        }
+                        auto it = stored.find(symbol);
+                        if (it == stored.end()) it = stored.emplace(std::string(symbol), decltype(it->second){}).first;
+                        it->second.emplace_back(day, close);
+                    });
                 const auto revision = cfg.settings().fetch.revision_sessions;
                 std::vector<market::Asset> to_fetch;
                 std::size_t up_to_date = 0, narrowed = 0;
+                std::vector<std::string> late_start; // "AAPL from 2024-03-14": stored history starts inside the window
                 for (auto& asset : assets) {
                     const auto w = window_of(asset);
                     const auto it = stored.find(asset.symbol);
                     const auto dates = it == stored.end() ? std::vector<sys_days>{} : dates_in(it->second, w);
+                    if (const auto& closed = is_crypto(asset) ? crypto_closed : stock_closed;
+                        !request.from && !dates.empty() && !closed.empty() && dates.front() > closed.front())
+                        late_start.push_back(fmt::format("{} from {}", asset.symbol, util::format_date(dates.front())));
                     const auto plan = plan_fetch(w, is_crypto(asset) ? crypto_closed : stock_closed, dates, revision,
                                                  request.from.has_value());
                     if (plan.kind == FetchPlan::Kind::up_to_date) {
@@ -314,6 +322,19 @@ int historical_main(const std::vector<std::string>& args) {
                 util::log_info("incremental: {} symbol(s) up to date (no request), {} from their last stored bar, {} "
                                "whole (--full fetches every window whole)",
                                up_to_date, narrowed, assets.size() - narrowed);
+                // Not silent: a history that starts inside the window is taken as the provider's whole history
+                // (a recent listing, a plan's limit); after widening the range it is a head never fetched.
+                if (!late_start.empty()) {
+                    constexpr std::size_t k_examples = 5;
+                    const auto shown = std::min(late_start.size(), k_examples);
+                    util::log_warn("incremental: {} symbol(s) hold no bars at the start of the window ({}{}): taken as "
+                                   "their whole history (a listing or a provider's limit); after widening the range, "
+                                   "run once with --full to backfill",
+                                   late_start.size(),
+                                   fmt::join(late_start.begin(),
+                                             late_start.begin() + static_cast<std::ptrdiff_t>(shown), ", "),
+                                   late_start.size() > shown ? ", ..." : "");
+                }
             }
             // The span a symbol is fetched, validated and loaded for: its narrowed span, else its window.
             const auto span_of = [&](const market::Asset& asset) {
@@ -342,12 +363,15 @@ int historical_main(const std::vector<std::string>& args) {
                     const auto asset = std::find_if(all_assets.begin(), all_assets.end(),
                                                     [&](const auto& x) { return x.symbol == symbol; });
                     const auto w = window_of(*asset);
-                    util::log_warn("{}: stored history differs from {}'s {}; refetching {}", symbol,
-                                   bars.empty() ? std::string("the provider") : bars.front().source, verdict.reason,
-                                   a.range.empty()
-                                       ? fmt::format("{} .. {}", util::format_date(w.from), util::format_date(w.to))
-                                       : fmt::format("{} ({} .. {})", a.range, util::format_date(w.from),
-                                                     util::format_date(w.to)));
+                    util::log_warn(
+                        "{}: stored history differs from {}'s {}; refetching {} (bars stored before that, if "
+                        "any, keep the old scale until etl-historical MAX --full {} or the weekly MAX "
+                        "backfill)",
+                        symbol, bars.empty() ? std::string("the provider") : bars.front().source, verdict.reason,
+                        a.range.empty()
+                            ? fmt::format("{} .. {}", util::format_date(w.from), util::format_date(w.to))
+                            : fmt::format("{} ({} .. {})", a.range, util::format_date(w.from), util::format_date(w.to)),
+                        symbol);
                     refetch.push_back(*asset);
                     return false;
                 };

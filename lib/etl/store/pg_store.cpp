@@ -603,8 +603,9 @@ void PgStore::for_each_close(std::string_view symbol, market::Timeframe timefram
     for (int i = 0; i < r.rows(); ++i) each(r.get_binary_int8(i, 0), r.get_binary_float8(i, 1));
 }
 
-void PgStore::for_each_stored_close(std::span<const std::string> symbols, market::Timeframe timeframe, Window window,
-                                    const std::function<void(std::string_view, std::int64_t, double)>& each) try {
+void PgStore::for_each_stored_close(
+    std::span<const std::string> symbols, market::Timeframe timeframe, Window window,
+    const std::function<void(std::string_view, std::int64_t, double, std::int64_t)>& each) try {
     if (symbols.empty()) return;
     // One statement for every symbol: the list goes as one text parameter (a symbol never holds a newline).
     std::string list;
@@ -612,12 +613,14 @@ void PgStore::for_each_stored_close(std::span<const std::string> symbols, market
     list.pop_back();
     const auto r = m_conn.exec_binary(
         "SELECT p.symbol, extract(epoch FROM p.ts)::int8, CASE WHEN abs(p.close) < 1e300 THEN p.close::float8 ELSE "
-        "'NaN'::float8 END FROM price_bars p WHERE p.symbol = ANY(string_to_array($1, E'\\n')) AND p.timeframe = $2 "
+        "'NaN'::float8 END, extract(epoch FROM p.ingested_at)::int8 FROM price_bars p WHERE p.symbol = "
+        "ANY(string_to_array($1, E'\\n')) AND p.timeframe = $2 "
         "AND p.ts >= $3 AND p.ts <= $4 ORDER BY p.symbol, p.ts",
         {list, std::string(market::to_code(timeframe)), util::format_instant(window.from),
          util::format_instant(window.to)},
         fmt::format("reading the stored {} bars of {} symbol(s)", market::to_code(timeframe), symbols.size()));
-    for (int i = 0; i < r.rows(); ++i) each(r.get(i, 0), r.get_binary_int8(i, 1), r.get_binary_float8(i, 2));
+    for (int i = 0; i < r.rows(); ++i)
+        each(r.get(i, 0), r.get_binary_int8(i, 1), r.get_binary_float8(i, 2), r.get_binary_int8(i, 3));
 } catch (const pg::DbError& e) {
     throw_if_timeout(e, "price_bars", "reading what each symbol holds", m_options);
     throw;

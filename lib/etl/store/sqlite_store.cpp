@@ -484,15 +484,16 @@ void SqliteStore::for_each_close(std::string_view symbol, market::Timeframe time
     throw;
 }
 
-void SqliteStore::for_each_stored_close(std::span<const std::string> symbols, market::Timeframe timeframe,
-                                        Window window,
-                                        const std::function<void(std::string_view, std::int64_t, double)>& each) try {
+void SqliteStore::for_each_stored_close(
+    std::span<const std::string> symbols, market::Timeframe timeframe, Window window,
+    const std::function<void(std::string_view, std::int64_t, double, std::int64_t)>& each) try {
     // One statement, bound per symbol: each pass is a range of the primary key, in process (no round trip).
     std::vector<std::string> sorted(symbols.begin(), symbols.end());
     std::sort(sorted.begin(), sorted.end());
     sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-    auto s = m_db.prepare("SELECT ts, close FROM price_bars WHERE symbol = ? AND timeframe = ? AND ts >= ? AND ts <= ? "
-                          "ORDER BY ts");
+    auto s =
+        m_db.prepare("SELECT ts, close, ingested_at FROM price_bars WHERE symbol = ? AND timeframe = ? AND ts >= ? "
+                     "AND ts <= ? ORDER BY ts");
     for (const auto& symbol : sorted) {
         s.bind(1, symbol);
         s.bind(2, market::to_code(timeframe));
@@ -511,7 +512,9 @@ void SqliteStore::for_each_stored_close(std::span<const std::string> symbols, ma
             } else {
                 close = s.real(1);
             }
-            each(symbol, ts->time_since_epoch().count(), close);
+            // An ingested_at that does not read as an instant (edited by hand) counts as "long ago".
+            const auto ingested = util::parse_instant(s.text(2));
+            each(symbol, ts->time_since_epoch().count(), close, ingested ? ingested->time_since_epoch().count() : 0);
         }
         s.reset();
     }

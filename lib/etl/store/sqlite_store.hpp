@@ -40,8 +40,9 @@ public:
     Rows rows(std::string_view sql, const std::vector<Value>& params = {}) override;
     void for_each_close(std::string_view symbol, market::Timeframe timeframe, Window window, bool valid_only,
                         const std::function<void(std::int64_t, double)>& each) override;
-    void for_each_stored_close(std::span<const std::string> symbols, market::Timeframe timeframe, Window window,
-                               const std::function<void(std::string_view, std::int64_t, double)>& each) override;
+    void for_each_stored_close(
+        std::span<const std::string> symbols, market::Timeframe timeframe, Window window,
+        const std::function<void(std::string_view, std::int64_t, double, std::int64_t)>& each) override;
     std::uint64_t load_temp_table(std::string_view name, std::span<const std::string> columns,
                                   std::span<const Row> rows) override;
 

@@ -150,11 +150,13 @@ public:
     // (etl-migrate-sqlite's and etl-validate's parity). A close no double holds reads as NaN.
     virtual void for_each_close(std::string_view symbol, market::Timeframe timeframe, Window window, bool valid_only,
                                 const std::function<void(std::int64_t, double)>& each) = 0;
-    // Calls each(symbol, epoch seconds of ts, close as a double) for every stored bar of `timeframe` inside
-    // `window` of each of `symbols`, ordered by symbol and ts: one read for a whole run's plan (etl-historical's
-    // incremental fetch: what each symbol already holds). Valid or not, every stored row counts.
-    virtual void for_each_stored_close(std::span<const std::string> symbols, market::Timeframe timeframe, Window window,
-                                       const std::function<void(std::string_view, std::int64_t, double)>& each) = 0;
+    // Calls each(symbol, epoch seconds of ts, close as a double, epoch seconds of ingested_at) for every stored
+    // bar of `timeframe` inside `window` of each of `symbols`, ordered by symbol and ts: one read for a whole
+    // run's plan (etl-historical's incremental fetch: what each symbol already holds, and whether a bar was
+    // written before its day closed). Valid or not, every stored row counts.
+    virtual void
+    for_each_stored_close(std::span<const std::string> symbols, market::Timeframe timeframe, Window window,
+                          const std::function<void(std::string_view, std::int64_t, double, std::int64_t)>& each) = 0;
 };
 
 // Every role, as open_store() gives it: what a job that records a run and loads data holds.

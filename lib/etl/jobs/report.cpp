@@ -125,7 +125,7 @@ void write_outcome(util::JsonWriter& w, const RunTotals& t, util::ExitCode code,
 } // namespace
 
 std::string report_json(const RunTotals& t, util::ExitCode code, std::chrono::system_clock::time_point now) {
-    util::JsonWriter w(true);
+    util::JsonWriter w(util::scrub);
     w.start_object();
     w.key("job").string(t.job).key("arguments").string(t.arguments).key("shard").string(t.shard);
     w.key("run_id");
@@ -138,7 +138,7 @@ std::string report_json(const RunTotals& t, util::ExitCode code, std::chrono::sy
 
 std::string summary_json(const RunTotals& t, util::ExitCode code) {
     constexpr std::size_t k_max_listed = 10; // as the text summary
-    util::JsonWriter w(true);
+    util::JsonWriter w(util::scrub);
     w.start_object();
     w.key("arguments").string(t.arguments);
     write_outcome(w, t, code, std::chrono::system_clock::now(), k_max_listed);

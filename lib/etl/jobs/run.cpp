@@ -69,7 +69,7 @@ void write_summary(const RunTotals& t) {
         if (util::log_format() == util::LogFormat::text) {
             util::log_info("{}", t.nothing_to_do);
         } else {
-            util::JsonWriter w(true);
+            util::JsonWriter w(util::scrub);
             w.start_object().key("arguments").string(t.arguments).key("status").string("nothing to do");
             w.key("exit_code").number(util::to_int(t.code)).key("reason").string(t.nothing_to_do).end_object();
             util::write_summary(util::LogLevel::info, "", w.text());

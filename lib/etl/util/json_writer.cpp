@@ -1,7 +1,5 @@
 #include "etl/util/json_writer.hpp"
 
-#include "etl/util/secrets.hpp"
-
 #include <fmt/format.h>
 
 #include <iterator>
@@ -119,7 +117,7 @@ JsonWriter& JsonWriter::key(std::string_view name) {
 
 JsonWriter& JsonWriter::string(std::string_view text) {
     before_value();
-    if (m_scrub) append_json_string(m_out, scrub(text));
+    if (m_filter) append_json_string(m_out, m_filter(text));
     else append_json_string(m_out, text);
     return *this;
 }

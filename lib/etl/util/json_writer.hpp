@@ -11,11 +11,13 @@ namespace etl::util {
 
 class JsonWriter {
 public:
+    // A function every string() passes through before it is escaped. `JsonWriter(util::scrub)` keeps the
+    // registered secrets out (util/secrets.hpp): a JSON text must never be scrubbed after encoding (a
+    // secret of digits would hit a number, a secret with a quote would no longer match its escaped form).
+    using Filter = std::string (*)(std::string_view);
+
     JsonWriter() = default;
-    // With `scrub_secrets`, every string() is scrubbed of the registered secrets (util/secrets.hpp) before
-    // it is escaped: a JSON text must never be scrubbed after encoding (a secret of digits would hit a
-    // number, a secret with a quote would no longer match its escaped form).
-    explicit JsonWriter(bool scrub_secrets) : m_scrub(scrub_secrets) {}
+    explicit JsonWriter(Filter filter) : m_filter(filter) {}
 
     JsonWriter& start_object();
     JsonWriter& end_object();
@@ -47,7 +49,7 @@ private:
     std::string m_out;
     bool m_need_comma = false; // a value or member has been written in the current container
     bool m_after_key = false;  // key() was the last call: the value needs no comma
-    bool m_scrub = false;
+    Filter m_filter = nullptr;
 };
 
 // Appends `text` to `out` as a JSON string literal, quotes included (the escaping of JsonWriter::string).

@@ -79,7 +79,7 @@ void draw_progress_locked(LogState& s) {
 
 // Starts a JSON line: ts, level, msg, then the run (job, run_id, shard; null when not known).
 JsonWriter start_json_line(const LogState& s, LogLevel level, std::string_view message) {
-    JsonWriter json(true); // every string scrubbed before it is encoded
+    JsonWriter json(scrub); // every string scrubbed before it is encoded
     json.start_object().key("ts").string(timestamp_utc()).key("level").string(level_name(level));
     json.key("msg").string(message);
     json.key("job");

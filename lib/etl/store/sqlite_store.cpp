@@ -453,6 +453,29 @@ Rows SqliteStore::rows(std::string_view sql, const std::vector<Value>& params) t
     throw;
 }
 
+namespace {
+
+// Columns 0 and 1 of a price_bars row of `symbol` (ts, close) as epoch seconds and a double. A close stored as
+// text (a decimal longer than a double holds) is read exactly as its text reads. Throws DataError for a ts
+// that is not YYYY-MM-DDTHH:MM:SSZ.
+std::pair<std::int64_t, double> read_ts_close(sqlite::Statement& s, std::string_view symbol, std::string_view path) {
+    const auto ts = util::parse_instant(s.text(0));
+    if (!ts)
+        throw DataError(fmt::format("{}: price_bars holds ts '{}' for {}, which is not YYYY-MM-DDTHH:MM:SSZ: "
+                                    "repair the row or reload the symbol",
+                                    path, s.text(0), symbol));
+    double close = 0.0;
+    if (s.column_type(1) == sqlite::Statement::ColumnType::text) {
+        const auto text = s.text(1);
+        std::from_chars(text.data(), text.data() + text.size(), close);
+    } else {
+        close = s.real(1);
+    }
+    return {ts->time_since_epoch().count(), close};
+}
+
+} // namespace
+
 void SqliteStore::for_each_close(std::string_view symbol, market::Timeframe timeframe, Window window, bool valid_only,
                                  const std::function<void(std::int64_t, double)>& each) try {
     auto s = m_db.prepare(
@@ -464,20 +487,8 @@ void SqliteStore::for_each_close(std::string_view symbol, market::Timeframe time
     s.bind(3, window.from);
     s.bind(4, window.to);
     while (s.step()) {
-        const auto ts = util::parse_instant(s.text(0));
-        if (!ts)
-            throw DataError(fmt::format("{}: price_bars holds ts '{}' for {}, which is not YYYY-MM-DDTHH:MM:SSZ: "
-                                        "repair the row or reload the symbol",
-                                        m_db.path(), s.text(0), symbol));
-        // A close stored as text (a decimal longer than a double holds) is read exactly as its text reads.
-        double close = 0.0;
-        if (s.column_type(1) == sqlite::Statement::ColumnType::text) {
-            const auto text = s.text(1);
-            std::from_chars(text.data(), text.data() + text.size(), close);
-        } else {
-            close = s.real(1);
-        }
-        each(ts->time_since_epoch().count(), close);
+        const auto [ts, close] = read_ts_close(s, symbol, m_db.path());
+        each(ts, close);
     }
 } catch (const sqlite::SqliteError& e) {
     throw_if_unusable(e, m_db.path());
@@ -500,21 +511,10 @@ void SqliteStore::for_each_stored_close(
         s.bind(3, window.from);
         s.bind(4, window.to);
         while (s.step()) {
-            const auto ts = util::parse_instant(s.text(0));
-            if (!ts)
-                throw DataError(fmt::format("{}: price_bars holds ts '{}' for {}, which is not YYYY-MM-DDTHH:MM:SSZ: "
-                                            "repair the row or reload the symbol",
-                                            m_db.path(), s.text(0), symbol));
-            double close = 0.0;
-            if (s.column_type(1) == sqlite::Statement::ColumnType::text) {
-                const auto text = s.text(1);
-                std::from_chars(text.data(), text.data() + text.size(), close);
-            } else {
-                close = s.real(1);
-            }
+            const auto [ts, close] = read_ts_close(s, symbol, m_db.path());
             // An ingested_at that does not read as an instant (edited by hand) counts as "long ago".
             const auto ingested = util::parse_instant(s.text(2));
-            each(symbol, ts->time_since_epoch().count(), close, ingested ? ingested->time_since_epoch().count() : 0);
+            each(symbol, ts, close, ingested ? ingested->time_since_epoch().count() : 0);
         }
         s.reset();
     }

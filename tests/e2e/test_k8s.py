@@ -389,7 +389,9 @@ class RateLimitScope(unittest.TestCase):
 
     def hist(self, server, shard, **env):
         url = f"sqlite:{self.tmp.path / ('s' + shard.replace('/', '_') + '.db')}"
-        return run([ETL_HISTORICAL, "7D", *self.SYMBOLS, "--shard", shard, "--database-url", url,
+        # 1M: about 21 sessions for at most 7 symbols, so every symbol is one request of its own (grouped
+        # daily answers would cost more); the pacing of those requests is what these tests measure.
+        return run([ETL_HISTORICAL, "1M", *self.SYMBOLS, "--shard", shard, "--database-url", url,
                     "--log-format", "json", "--no-progress"],
                    env=clean_env(POLYGON_API_KEY="pk_test", **server.env(), **env), cwd=self.tmp.path)
 

@@ -2,6 +2,7 @@
 #include "etl/jobs/assets.hpp"
 #include "etl/jobs/cli.hpp"
 #include "etl/jobs/commands.hpp"
+#include "etl/jobs/grouped.hpp"
 #include "etl/jobs/incremental.hpp"
 #include "etl/jobs/options.hpp"
 #include "etl/jobs/pipeline.hpp"
@@ -351,7 +352,17 @@ int historical_main(const std::vector<std::string>& args) {
                 const auto w = span_of(asset);
                 return store::Window{sys_seconds{w.from}, sys_seconds{w.to}};
             };
-            spec.make_fetch = [&](const providers::Provider& p, const market::Asset& asset, std::string& why) {
+            // Whole-market answers where one request per date costs less than one per symbol: a served
+            // symbol's fetch is its share of them (no request).
+            std::map<std::string, GroupedShare, std::less<>> shares;
+            spec.make_fetch = [&](const providers::Provider& p, const market::Asset& asset,
+                                  std::string& why) -> std::unique_ptr<providers::SymbolFetch> {
+                if (const auto it = shares.find(asset.symbol); it != shares.end() && it->second.provider == p.name()) {
+                    auto share = std::move(it->second);
+                    shares.erase(it);
+                    return std::make_unique<providers::PrefetchedFetch>(share.provider + " grouped",
+                                                                        std::move(share.batch), share.skipped);
+                }
                 return p.daily_bars(asset, span_of(asset), why);
             };
             if (!spans.empty()) {
@@ -377,17 +388,47 @@ int historical_main(const std::vector<std::string>& args) {
                 };
             }
             util::log_info("fetching {} symbol(s), {}", spec.assets.size(), fmt::join(windows, ", "));
-            run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : run.store, totals);
+            auto* const store = common.dry_run ? nullptr : run.store;
+            GroupedDaily grouped(cfg, router, spec.assets, span_of, totals.shard);
+            if (grouped.empty()) {
+                run_pipeline(cfg, router, std::move(spec), store, totals);
+            } else {
+                // The answers are fetched while the symbols of other providers load; the grouped providers'
+                // symbols go through the pipeline once the answers are in.
+                PipelineSpec later = spec;
+                later.assets.clear();
+                auto assets_now = std::move(spec.assets);
+                spec.assets.clear();
+                for (auto& asset : assets_now)
+                    (grouped.waits(asset) ? later.assets : spec.assets).push_back(std::move(asset));
+                std::exception_ptr grouped_error;
+                std::thread answers([&] {
+                    try {
+                        grouped.fetch();
+                    } catch (...) {
+                        grouped_error = std::current_exception();
+                    }
+                });
+                try {
+                    if (!spec.assets.empty()) run_pipeline(cfg, router, std::move(spec), store, totals);
+                } catch (...) {
+                    grouped.abort();
+                    answers.join();
+                    throw;
+                }
+                answers.join();
+                if (grouped_error) std::rethrow_exception(grouped_error);
+                shares = grouped.shares(totals);
+                run_pipeline(cfg, router, std::move(later), store, totals);
+            }
             if (!refetch.empty() && !totals.interrupted) {
                 // Their whole windows, in the same run: the overlap was set aside, nothing of it is loaded.
                 // A new Fetcher paces from scratch: one request interval first, so the refetch never follows
                 // the first pass's last request closer than a provider's rate limit allows.
-                double wait = 0;
+                double slowest = 0; // the lowest limit, 0: none
                 for (const auto& [name, rpm] : router.rate_limits())
-                    if (rpm > 0) wait = std::max(wait, 60.0 / rpm);
-                for (const auto until = steady_clock::now() + duration<double>(wait);
-                     steady_clock::now() < until && !stop_flag().load();)
-                    std::this_thread::sleep_for(milliseconds{50});
+                    if (rpm > 0 && (slowest == 0 || rpm < slowest)) slowest = rpm;
+                pause_one_interval(slowest);
                 spans.clear();
                 PipelineSpec again;
                 again.assets = std::move(refetch);

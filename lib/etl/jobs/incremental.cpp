@@ -77,6 +77,27 @@ FetchPlan plan_fetch(market::DateWindow window, std::span<const sys_days> closed
     return plan;
 }
 
+GroupedPlan plan_grouped(std::span<const sys_days> starts, std::span<const sys_days> closed) {
+    GroupedPlan best;
+    best.requests = starts.size(); // one per symbol
+    std::vector<sys_days> sorted(starts.begin(), starts.end());
+    std::sort(sorted.begin(), sorted.end());
+    // Cutting at sorted[i] serves sorted[i..]: the latest starts first need the fewest dates.
+    for (std::size_t i = sorted.size(); i-- > 0;) {
+        if (i > 0 && sorted[i] == sorted[i - 1]) continue; // its cut serves the equal starts before it too
+        const auto dates =
+            static_cast<std::size_t>(closed.end() - std::lower_bound(closed.begin(), closed.end(), sorted[i]));
+        const std::size_t requests = dates + i;
+        if (dates > 0 && requests < best.requests) {
+            best.cut = sorted[i];
+            best.dates = dates;
+            best.served = sorted.size() - i;
+            best.requests = requests;
+        }
+    }
+    return best;
+}
+
 OverlapVerdict compare_overlap(std::span<const std::pair<double, double>> pairs) {
     OverlapVerdict v;
     std::vector<double> ratios;

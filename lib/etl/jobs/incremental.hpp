@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -43,6 +44,21 @@ struct FetchPlan {
 FetchPlan plan_fetch(market::DateWindow window, std::span<const std::chrono::sys_days> closed,
                      std::span<const std::chrono::sys_days> stored, unsigned revision_sessions,
                      bool from_window_start = false);
+
+// Which symbols of one whole-market answer (Polygon grouped daily: one request per date, every symbol)
+// to fetch that way. Every symbol's span ends on the window's last day, so the symbols whose spans start
+// on or after a cut date together need the closed days from the cut on: `requests` = those days plus one
+// request per symbol starting before the cut. The plan is the cut with the fewest requests, taken when it
+// costs fewer than one request per symbol.
+struct GroupedPlan {
+    std::optional<std::chrono::sys_days> cut; // nullopt: one request per symbol is as cheap
+    std::size_t dates = 0;                    // grouped requests: closed days on or after the cut
+    std::size_t served = 0;                   // symbols whose span starts on or after the cut
+    std::size_t requests = 0;                 // dates + the per-symbol requests of the others
+};
+
+// `starts`: each symbol's span start; `closed`: the closed days of the window, ascending.
+GroupedPlan plan_grouped(std::span<const std::chrono::sys_days> starts, std::span<const std::chrono::sys_days> closed);
 
 // What the overlap (closes of the same days, stored and fetched) says about the stored history.
 struct OverlapVerdict {

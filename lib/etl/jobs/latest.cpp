@@ -29,12 +29,6 @@ using namespace std::chrono;
 // A provider clock a little ahead of ours is normal; an as-of time further ahead is a bad record.
 constexpr seconds k_max_clock_skew{300};
 
-// Sleeps `d` in short steps, returning early when `stop` becomes true.
-void pause(duration<double> d, const std::atomic<bool>& stop) {
-    const auto until = steady_clock::now() + duration_cast<steady_clock::duration>(d);
-    while (!stop.load() && steady_clock::now() < until) std::this_thread::sleep_for(milliseconds{100});
-}
-
 } // namespace
 
 int latest_main(const std::vector<std::string>& args) {
@@ -192,7 +186,7 @@ int latest_main(const std::vector<std::string>& args) {
                         r != rate_limits.requests_per_minute.end())
                         rpm = std::max(rpm, r->second);
                 }
-                if (rpm > 0) pause(duration<double>(60.0 / rpm), stop_flag());
+                pause_one_interval(rpm);
                 providers::Fetcher(policy, rate_limits.requests_per_minute, rate_limits.first_slot)
                     .run(std::move(jobs), on_done, stop_flag());
             }

@@ -14,6 +14,7 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace etl::jobs {
@@ -86,7 +87,11 @@ ShardLimits shard_rate_limits(const config::Config& cfg, std::map<std::string, d
             providers::parse_rate_limit_scope(cfg.get(fmt::format("providers.{}.rate_limit_scope", name)))
                 .value_or(providers::RateLimitScope::key);
         auto share = providers::shard_rate_limit(name, limit, scope, count, index);
-        if (!share.note.empty()) util::log_info("{}", share.note);
+        // Once per process: a run builds a Fetcher per phase (grouped answers, refetches).
+        static std::mutex said_mutex;
+        static std::set<std::string, std::less<>> said;
+        if (const std::lock_guard lock(said_mutex); !share.note.empty() && said.insert(share.note).second)
+            util::log_info("{}", share.note);
         limit = share.requests_per_minute;
         if (share.first_slot.count() > 0) out.first_slot[name] = share.first_slot;
     }
@@ -157,6 +162,14 @@ bool window_expects_bars(market::Timeframe timeframe, const store::Window& windo
             return true;
     }
     return false;
+}
+
+void pause_one_interval(double requests_per_minute) {
+    if (requests_per_minute <= 0) return;
+    using namespace std::chrono;
+    const auto until =
+        steady_clock::now() + duration_cast<steady_clock::duration>(duration<double>(60.0 / requests_per_minute));
+    while (!stop_flag().load() && steady_clock::now() < until) std::this_thread::sleep_for(milliseconds{50});
 }
 
 void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, store::Store* store,

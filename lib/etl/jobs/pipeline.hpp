@@ -64,6 +64,12 @@ providers::FetchPolicy fetch_policy(const config::Config& cfg);
 bool window_expects_bars(market::Timeframe timeframe, const store::Window& window, bool crypto,
                          const market::TradingCalendar* calendar, market::sys_seconds now);
 
+// Sleeps one request interval of a provider allowing `requests_per_minute` (0: unlimited, no sleep), in
+// short steps, returning early on a stop (stop_flag). A new Fetcher sends its first request at once, so
+// one that follows another on the same provider waits this long first: the last request of the one
+// before may have just used the provider's slot.
+void pause_one_interval(double requests_per_minute);
+
 // Makes one symbol's fetch from one provider; returns nullptr (with `why`) when the provider has no
 // identifier for the asset.
 using FetchFactory = std::function<std::unique_ptr<providers::SymbolFetch>(const providers::Provider&,

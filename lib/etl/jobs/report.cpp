@@ -26,8 +26,8 @@ std::string summary_text(const RunTotals& t, util::ExitCode code) {
     out += fmt::format("  rows: {} inserted, {} updated, {} unchanged, {} rejected\n", t.rows.inserted, t.rows.updated,
                        t.rows.unchanged, t.rows.rejected);
     if (t.counts_requests)
-        out +=
-            fmt::format("  requests: {} made, {} saved by incremental planning\n", t.requests_made(), t.requests_saved);
+        out += fmt::format("  requests: {} made, {} saved by incremental planning and whole-market answers\n",
+                           t.requests_made(), t.requests_saved);
     constexpr std::size_t k_max_listed = 10; // one screen
     for (const auto& group : t.tallies) {
         for (std::size_t i = 0; i < group.items.size() && i < k_max_listed; ++i) {

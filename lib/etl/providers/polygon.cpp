@@ -30,6 +30,14 @@ std::string encode_ticker(std::string_view ticker) {
     return out;
 }
 
+// The grouped daily answer of one date: every US stock and ETF (OTC excluded), or every crypto pair.
+http::Request grouped_request(const ProviderSettings& s, bool crypto, std::chrono::sys_days date) {
+    auto url = fmt::format("{}/v2/aggs/grouped/locale/{}/{}?adjusted=true{}", s.base_url,
+                           crypto ? "global/market/crypto" : "us/market/stocks", util::format_date(date),
+                           crypto ? "" : "&include_otc=false");
+    return http::Request{std::move(url), {"Authorization: Bearer " + s.api_key}, s.timeout};
+}
+
 class PolygonFetch final : public SymbolFetch {
 public:
     PolygonFetch(const ProviderSettings& s, std::string symbol, std::string first_url, market::Timeframe timeframe,
@@ -124,10 +132,7 @@ public:
 
     std::optional<http::Request> next_request() override {
         if (m_answers.size() == 2 || m_next >= m_dates.size()) return std::nullopt;
-        const auto url = fmt::format("{}/v2/aggs/grouped/locale/{}/{}?adjusted=true{}", m_settings.base_url,
-                                     m_crypto ? "global/market/crypto" : "us/market/stocks",
-                                     util::format_date(m_dates[m_next]), m_crypto ? "" : "&include_otc=false");
-        return http::Request{url, {"Authorization: Bearer " + m_settings.api_key}, m_settings.timeout};
+        return grouped_request(m_settings, m_crypto, m_dates[m_next]);
     }
 
     tl::expected<void, ParseFailure> on_success(std::string_view body) override {
@@ -183,6 +188,46 @@ private:
     TickerSymbols m_tickers;
     std::size_t m_next = 0;                          // index in m_dates of the next request
     std::vector<std::vector<market::Bar>> m_answers; // bars of the dates used, newest first
+};
+
+// Daily bars of many symbols from grouped daily answers, one request per date: each row read and
+// validated as a range bar is (parse_polygon_grouped), all symbols' bars and rejects in one batch. A date
+// whose answer holds no results (a closure the calendar does not know, a date not published yet) adds
+// nothing; the caller tells a symbol the answers lack by its having neither bars nor rejects.
+class PolygonGroupedDailyFetch final : public SymbolFetch {
+public:
+    PolygonGroupedDailyFetch(const ProviderSettings& s, std::span<const market::Asset> assets, bool crypto,
+                             std::vector<std::chrono::sys_days> dates)
+        : m_settings(s), m_crypto(crypto), m_dates(std::move(dates)) {
+        for (const auto& a : assets) m_tickers.emplace(a.identifier("polygon"), a.symbol);
+    }
+
+    std::optional<http::Request> next_request() override {
+        if (m_next >= m_dates.size()) return std::nullopt;
+        return grouped_request(m_settings, m_crypto, m_dates[m_next]);
+    }
+
+    tl::expected<void, ParseFailure> on_success(std::string_view body) override {
+        auto page = parse_polygon_grouped(body, m_tickers);
+        if (!page) return tl::unexpected(page.error());
+        ++m_next;
+        auto& b = page->batch;
+        m_skipped += page->skipped;
+        m_batch.bars.insert(m_batch.bars.end(), std::make_move_iterator(b.bars.begin()),
+                            std::make_move_iterator(b.bars.end()));
+        m_batch.rejected.insert(m_batch.rejected.end(), std::make_move_iterator(b.rejected.begin()),
+                                std::make_move_iterator(b.rejected.end()));
+        return {};
+    }
+
+    [[nodiscard]] std::string_view provider() const noexcept override { return "polygon"; }
+
+private:
+    const ProviderSettings& m_settings;
+    bool m_crypto;
+    std::vector<std::chrono::sys_days> m_dates;
+    TickerSymbols m_tickers;
+    std::size_t m_next = 0; // index in m_dates of the next request
 };
 
 bool grouped_class(market::AssetClass cls) {
@@ -265,6 +310,22 @@ std::unique_ptr<SymbolFetch> PolygonProvider::hourly_bars(const market::Asset& a
     const auto url = fmt::format("{}/v2/aggs/ticker/{}/range/1/hour/{}/{}?adjusted=true&sort=asc&limit=50000",
                                  m_settings.base_url, encode_ticker(asset.identifier("polygon")), from_ms, to_ms);
     return std::make_unique<PolygonFetch>(m_settings, asset.symbol, url, market::Timeframe::hour, window);
+}
+
+std::string_view PolygonProvider::grouped_market(const market::Asset& asset) const {
+    // Indices are in neither answer; an asset whose ticker is not usable gets its per-symbol failure.
+    if (std::string why; !usable_ticker(asset, why)) return {};
+    if (grouped_class(asset.asset_class)) return "stocks";
+    if (asset.asset_class == market::AssetClass::crypto) return "crypto";
+    return {};
+}
+
+std::unique_ptr<SymbolFetch> PolygonProvider::grouped_daily_bars(std::span<const market::Asset> assets,
+                                                                 std::span<const std::chrono::sys_days> dates) const {
+    if (assets.empty()) return nullptr;
+    const bool crypto = grouped_market(assets.front()) == "crypto";
+    return std::make_unique<PolygonGroupedDailyFetch>(m_settings, assets, crypto,
+                                                      std::vector<std::chrono::sys_days>(dates.begin(), dates.end()));
 }
 
 std::vector<QuoteFetch> PolygonProvider::symbol_quotes(std::span<const market::Asset> assets,

@@ -10,6 +10,7 @@
 #include "etl/market/range.hpp"
 #include "etl/providers/parse.hpp"
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <span>
@@ -110,6 +111,34 @@ public:
                                                   std::vector<std::string>& unserved) const {
         return latest_quotes(assets, unserved);
     }
+    // The whole-market daily answer that holds `asset` ("stocks", "crypto": one request per date for every
+    // asset of that market, Polygon's grouped daily), or "" when the provider has none for it (the default).
+    [[nodiscard]] virtual std::string_view grouped_market(const market::Asset& /*asset*/) const { return {}; }
+    // Daily bars of `assets` (all of one grouped_market) for the session dates `dates`, one request per
+    // date. The bars of every asset land in one batch (each bar's symbol is the asset's); rows of tickers
+    // not asked for are skipped. nullptr when the provider has no whole-market answers (the default).
+    virtual std::unique_ptr<SymbolFetch> grouped_daily_bars(std::span<const market::Asset> /*assets*/,
+                                                            std::span<const std::chrono::sys_days> /*dates*/) const {
+        return nullptr;
+    }
+};
+
+// A fetch whose bars are already at hand (a symbol's share of whole-market answers): it sends nothing
+// and completes with `batch`. `provider` names where they came from ("polygon grouped"); the Fetcher
+// paces requests by that name, and this fetch makes none, so it never waits for a rate limit.
+class PrefetchedFetch final : public SymbolFetch {
+public:
+    PrefetchedFetch(std::string provider, market::BarBatch batch, std::size_t skipped)
+        : m_provider(std::move(provider)) {
+        m_batch = std::move(batch);
+        m_skipped = skipped;
+    }
+    std::optional<http::Request> next_request() override { return std::nullopt; }
+    tl::expected<void, ParseFailure> on_success(std::string_view /*body*/) override { return {}; }
+    [[nodiscard]] std::string_view provider() const noexcept override { return m_provider; }
+
+private:
+    std::string m_provider;
 };
 
 // How a provider names an asset, when it needs its own name (a provider's registry row; mock has none).

@@ -142,8 +142,60 @@ TEST_CASE("incremental: the summary and the report show requests made and saved"
     CHECK(jobs::report_json(t, util::ExitCode::ok, now).find("\"requests\"") == std::string::npos);
     t.counts_requests = true;
     CHECK(t.requests_made() == 3);
-    CHECK(jobs::summary_text(t, util::ExitCode::ok).find("\n  requests: 3 made, 497 saved by incremental planning\n") !=
+    CHECK(jobs::summary_text(t, util::ExitCode::ok)
+              .find("\n  requests: 3 made, 497 saved by incremental planning and whole-market answers\n") !=
           std::string::npos);
     CHECK(jobs::report_json(t, util::ExitCode::ok, now).find(R"("requests":{"made":3,"saved":497})") !=
           std::string::npos);
+}
+
+TEST_CASE("plan_grouped: one grouped request per date when the dates are fewer than the symbols",
+          "[unit][incremental]") {
+    const auto closed = march_sessions(); // 10 sessions, 03-03 .. 03-14
+    SECTION("500 symbols needing the last 6 sessions: 6 requests") {
+        const std::vector<sys_days> starts(500, on(3, 7));
+        const auto p = jobs::plan_grouped(starts, closed);
+        REQUIRE(p.cut == on(3, 7));
+        CHECK(p.dates == 6);
+        CHECK(p.served == 500);
+        CHECK(p.requests == 6);
+    }
+    SECTION("2 symbols needing 6 sessions: per symbol is cheaper") {
+        const std::vector<sys_days> starts(2, on(3, 7));
+        const auto p = jobs::plan_grouped(starts, closed);
+        CHECK_FALSE(p.cut);
+        CHECK(p.requests == 2);
+        CHECK(p.served == 0);
+    }
+    SECTION("as many dates as symbols: per symbol (no gain)") {
+        const std::vector<sys_days> starts(6, on(3, 7));
+        CHECK_FALSE(jobs::plan_grouped(starts, closed).cut);
+    }
+    SECTION("narrow spans grouped, whole windows alone") {
+        std::vector<sys_days> starts(10, on(3, 10)); // 5 dates each
+        starts.insert(starts.end(), 3, on(3, 3));    // whole: 10 dates
+        const auto p = jobs::plan_grouped(starts, closed);
+        REQUIRE(p.cut == on(3, 10));
+        CHECK(p.dates == 5);
+        CHECK(p.served == 10);
+        CHECK(p.requests == 8); // 5 grouped + 3 whole windows
+    }
+    SECTION("a whole first run of many symbols is grouped too when the window is short") {
+        const std::vector<sys_days> starts(40, on(3, 3));
+        const auto p = jobs::plan_grouped(starts, closed);
+        REQUIRE(p.cut == on(3, 3));
+        CHECK(p.requests == 10);
+    }
+    SECTION("equal starts are served together") {
+        const std::vector<sys_days> starts{on(3, 12), on(3, 12), on(3, 12), on(3, 12), on(3, 3)};
+        const auto p = jobs::plan_grouped(starts, closed);
+        REQUIRE(p.cut == on(3, 12));
+        CHECK(p.served == 4);
+        CHECK(p.requests == 4); // 3 dates + 1
+    }
+    SECTION("spans holding no closed day are never grouped") {
+        const std::vector<sys_days> starts(20, on(3, 15));
+        CHECK_FALSE(jobs::plan_grouped(starts, closed).cut);
+        CHECK_FALSE(jobs::plan_grouped({}, closed).cut);
+    }
 }

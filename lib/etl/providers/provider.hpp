@@ -110,6 +110,15 @@ public:
                                                   std::vector<std::string>& unserved) const {
         return latest_quotes(assets, unserved);
     }
+    // How far back this provider serves daily bars, when its plan limits history: the earliest session
+    // date, the limit ("coingecko's demo plan") and the setting that lifts it. nullopt: no limit. A
+    // window older than the routed provider's reach is fetched from the fallback (providers/joined_fetch).
+    struct Reach {
+        std::chrono::sys_days from;
+        std::string limit;
+        std::string fix;
+    };
+    [[nodiscard]] virtual std::optional<Reach> reach(const market::Asset& /*asset*/) const { return std::nullopt; }
 };
 
 // How a provider names an asset, when it needs its own name (a provider's registry row; mock has none).

@@ -90,6 +90,7 @@ private:
 
 std::vector<std::string> dates_and_sources(const std::vector<etl::market::Bar>& bars) {
     std::vector<std::string> out;
+    out.reserve(bars.size());
     for (const auto& b : bars)
         out.push_back(etl::util::format_date(floor<days>(b.ts)) + " " + b.source + " " + b.close.text);
     return out;

@@ -84,6 +84,12 @@ class CryptoHistory(ServerTestCase):
         run_ = sqlite_runs(self.db)[-1]
         self.assertEqual((run_["status"], run_["exit_code"], run_["symbols_ok"], run_["symbols_failed"]),
                          ("success", 0, 1, 0))
+        # The same run again changes nothing.
+        r = self.hist("5Y", "BTC", "--full", ETL_ROUTING_FALLBACK="yahoo")
+        self.assertEqual(r.rc, 0, r.describe())
+        rows = self.report()["rows"]
+        self.assertEqual((rows["inserted"], rows["updated"], rows["unchanged"]), (0, 0, len(bars)))
+        self.assertEqual(self.bars(), bars)
 
     def test_coingecko_failing_for_the_recent_part_falls_back_to_yahoo_for_the_whole_window(self):
         self.server.set_rules([{"match": "/coins/bitcoin/", "mode": "500"}])

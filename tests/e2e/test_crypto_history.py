@@ -104,6 +104,20 @@ class CryptoHistory(ServerTestCase):
         q = parse_qs(urlsplit(yh[0]["target"]).query)
         self.assertEqual((q["period1"], q["period2"]), ([str(epoch(FIVE_YEARS[0]))], [str(epoch(TODAY + timedelta(1)))]))
 
+    def test_fallback_failing_for_the_older_part_keeps_what_the_plan_serves(self):
+        """Yahoo does not know the coin: the symbol keeps CoinGecko's days, as without a fallback, and says so."""
+        self.server.set_rules([{"match": "/v8/finance/chart/BTC-USD", "mode": "404"}])
+        r = self.hist("5Y", "BTC", ETL_ROUTING_FALLBACK="yahoo")
+        self.assertEqual(r.rc, 0, r.describe())
+        bars = self.bars()
+        self.assertEqual([d for d, _, _ in bars], all_days(REACH, TODAY))
+        self.assertEqual({s for _, s, _ in bars}, {"coingecko"})
+        # The joined fetch (CoinGecko, then Yahoo's 404), Yahoo for the whole window (404), CoinGecko alone.
+        self.assertEqual([q["status"] for q in self.server.requests("coingecko")], [200, 200])
+        self.assertEqual([q["status"] for q in self.server.requests("yahoo")], [404, 404])
+        self.assertIn(f"BTC: 2020-03-14 .. 2024-03-14 not loaded ({LIMIT}; the fallback yahoo failed for them), "
+                      "the rest from coingecko", self.messages(r, "warn"))
+
     def test_window_wholly_before_the_reach_without_fallback_fails_with_the_reason(self):
         r = self.hist("--from", "2023-01-01", "--to", "2023-06-30", "BTC")
         self.assertEqual(r.rc, 1, r.describe())

@@ -31,6 +31,10 @@ JoinedFetch::JoinedFetch(std::string symbol, Part recent, Part older, std::strin
 void JoinedFetch::settle() {
     m_next.reset();
     while (m_current < std::size(m_parts)) {
+        if (!m_parts[m_current].fetch) { // the older dates, not fetched
+            ++m_current;
+            continue;
+        }
         m_next = m_parts[m_current].fetch->next_request();
         if (m_next) return;
         absorb(m_parts[m_current]);
@@ -52,8 +56,14 @@ void JoinedFetch::absorb(Part& part) {
 }
 
 void JoinedFetch::finish() {
-    const auto older = m_parts[1].fetch->provider();
     const auto recent = m_parts[0].fetch->provider();
+    if (!m_parts[1].fetch) {
+        m_note = fmt::format("{}: {} not loaded ({}), the rest from {}", m_symbol, span_text(m_parts[1].window), m_why,
+                             recent);
+        util::log_warn("{}", m_note);
+        return;
+    }
+    const auto older = m_parts[1].fetch->provider();
     if (m_older_bars.empty()) {
         m_note = fmt::format("{}: {} has no bars for {} ({}); all from {}", m_symbol, older,
                              span_text(m_parts[1].window), m_why, recent);
@@ -169,6 +179,14 @@ std::optional<ReachPlan> plan_reach(const market::Asset& asset, market::DateWind
         std::string ignored;
         if (auto whole = fallback->daily_bars(asset, {served.from, window.to}, ignored))
             plan.attempts.push_back(std::move(whole));
+        // Should the fallback fail (it does not know the coin), what the plan serves, as without one.
+        if (auto alone = routed.daily_bars(asset, recent, ignored)) {
+            plan.attempts.push_back(std::make_unique<JoinedFetch>(asset.symbol,
+                                                                  JoinedFetch::Part{std::move(alone), recent},
+                                                                  JoinedFetch::Part{nullptr, older},
+                                                                  fmt::format("{}; the fallback {} failed for them",
+                                                                              beyond, fallback->name())));
+        }
         return plan;
     }
     plan.warning = fmt::format("{}: {} is {} and not loaded: {}", asset.symbol, span_text(older), beyond, not_served());

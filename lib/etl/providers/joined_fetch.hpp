@@ -22,11 +22,11 @@ namespace etl::providers {
 class JoinedFetch final : public SymbolFetch {
 public:
     struct Part {
-        std::unique_ptr<SymbolFetch> fetch;
-        market::DateWindow window; // the session dates this part is for
+        std::unique_ptr<SymbolFetch> fetch; // the older part's may be null: those dates are not fetched
+        market::DateWindow window;          // the session dates this part is for
     };
     // `why` says why the older part is not the routed provider's, for the line logged when both parts
-    // are done: "before coingecko's demo plan reach 2025-03-15".
+    // are done: "before coingecko's demo plan reach 2025-03-15" (and why it is not fetched, if it is not).
     JoinedFetch(std::string symbol, Part recent, Part older, std::string why);
 
     std::optional<http::Request> next_request() override;
@@ -36,7 +36,7 @@ public:
     [[nodiscard]] std::string_view provider() const noexcept override;
 
     // The line said when both parts are done ("BTC: 2014-09-17 .. 2025-03-14 from yahoo (before ...),
-    // the rest from coingecko"); "" before.
+    // the rest from coingecko"; a warning when the older part is not fetched); "" before.
     [[nodiscard]] const std::string& note() const noexcept { return m_note; }
 
 private:
@@ -72,9 +72,10 @@ struct ReachPlan {
 // - the window is wholly before the reach: the fallback for all of it, when it serves the asset and
 //   reaches the window's start; else no attempt, and `why` names the limit and the fix;
 // - the window starts before the reach: a JoinedFetch (the routed provider from the reach, the fallback
-//   before it), then the fallback for the whole window (should the routed provider fail); without a
-//   fallback that serves the asset, the routed provider alone (it serves from its reach) and `warning`
-//   names the dates not loaded and the fix.
+//   before it); should it fail, the fallback for the whole window (the routed provider failed), and
+//   last the routed provider from its reach alone, with a warning when it is done (the fallback failed:
+//   the symbol keeps what the plan serves, as without a fallback). Without a fallback that serves the
+//   asset, the routed provider alone, and `warning` names the dates not loaded and the fix.
 // Each fetch is the provider's daily_bars over its part of `window`.
 std::optional<ReachPlan> plan_reach(const market::Asset& asset, market::DateWindow window,
                                     std::span<const Provider* const> providers);

@@ -222,7 +222,7 @@ TEST_CASE("plan_reach: nothing to do inside the reach; joined with the fallback 
     CHECK(plan->why.empty());
     CHECK(plan->warning.empty());
     CHECK(plan->note.empty());
-    REQUIRE(plan->attempts.size() == 2);
+    REQUIRE(plan->attempts.size() == 3);
     // The joined fetch: CoinGecko from the reach, then Yahoo for the two days before it.
     auto& joined = *plan->attempts[0];
     CHECK(joined.provider() == "coingecko");
@@ -243,6 +243,17 @@ TEST_CASE("plan_reach: nothing to do inside the reach; joined with the fallback 
     CHECK(plan->attempts[1]->next_request()->url ==
           fmt::format("http://yh/v8/finance/chart/BTC-USD?period1={}&period2={}&interval=1d&includePrePost=false",
                       epoch(2024y / March / 13), epoch(2024y / March / 18)));
+    // Should Yahoo fail too (it does not know the coin): CoinGecko from its reach, said in a warning.
+    auto& alone = *plan->attempts[2];
+    CHECK(alone.provider() == "coingecko");
+    REQUIRE(alone.on_success(coingecko_body({k_reach, 2024y / March / 16, 2024y / March / 17})));
+    CHECK_FALSE(alone.next_request());
+    CHECK(alone.provider() == "coingecko");
+    CHECK(dates_and_sources(alone.batch().bars) ==
+          std::vector<std::string>{"2024-03-15 coingecko 100", "2024-03-16 coingecko 101", "2024-03-17 coingecko 102"});
+    CHECK(dynamic_cast<JoinedFetch&>(alone).note() ==
+          "BTC: 2024-03-13 .. 2024-03-14 not loaded (before coingecko's demo plan reach 2024-03-15; the fallback "
+          "yahoo failed for them), the rest from coingecko");
 }
 
 TEST_CASE("plan_reach: a window wholly before the reach goes to the fallback, or fails naming the limit and the fix",

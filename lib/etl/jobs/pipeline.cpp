@@ -3,6 +3,7 @@
 #include "etl/jobs/setup.hpp"
 #include "etl/market/shard.hpp"
 #include "etl/market/validate.hpp"
+#include "etl/providers/joined_fetch.hpp"
 #include "etl/providers/registry.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
@@ -183,8 +184,29 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
         crypto.emplace(asset.symbol, asset.asset_class == market::AssetClass::crypto);
         providers::FetchJob job;
         job.symbol = asset.symbol;
+        const auto routes = router.route(asset);
+        // Daily history older than the routed provider's plan reaches: from the fallback, joined at the
+        // reach (providers/joined_fetch). A daily fetch is daily_bars over the window, as make_fetch does.
+        if (spec.timeframe == market::Timeframe::day) {
+            const auto& w = windows.at(asset.symbol);
+            const market::DateWindow dates{std::chrono::floor<std::chrono::days>(w.from),
+                                           std::chrono::floor<std::chrono::days>(w.to)};
+            if (auto plan = providers::plan_reach(asset, dates, routes)) {
+                if (!plan->note.empty()) util::log_info("{}", plan->note);
+                if (!plan->warning.empty()) util::log_warn("{}", plan->warning);
+                if (plan->attempts.empty()) {
+                    totals.add_failure(asset.symbol, std::string(routes.front()->name()),
+                                       providers::FailureKind::permanent, plan->why);
+                    util::log_warn("{}: not fetched: {}", asset.symbol, plan->why);
+                    continue;
+                }
+                job.attempts = std::move(plan->attempts);
+                jobs.push_back(std::move(job));
+                continue;
+            }
+        }
         std::string why;
-        for (const auto* p : router.route(asset)) {
+        for (const auto* p : routes) {
             std::string reason;
             if (auto f = spec.make_fetch(*p, asset, reason)) job.attempts.push_back(std::move(f));
             else why = reason;

@@ -179,17 +179,30 @@ std::vector<QuoteFetch> CoinGeckoProvider::latest_quotes(std::span<const market:
     return out;
 }
 
+std::optional<Provider::Reach> CoinGeckoProvider::reach(const market::Asset& /*asset*/) const {
+    if (m_settings.max_history_days <= 0 || m_settings.plan == "pro") return std::nullopt;
+    // The plan's N days end today: the first of them is today - (N - 1).
+    return Reach{m_settings.today - days{m_settings.max_history_days - 1},
+                 fmt::format("coingecko's {} plan", m_settings.plan), R"(providers.coingecko.plan = "pro")"};
+}
+
 std::unique_ptr<SymbolFetch> CoinGeckoProvider::daily_bars(const market::Asset& asset, market::DateWindow window,
                                                            std::string& why) const {
     if (!usable_id(asset, why)) return nullptr;
-    auto from = window.from;
-    if (m_settings.max_history_days > 0 && m_settings.plan != "pro")
-        from = std::max(from, m_settings.today - days{m_settings.max_history_days - 1});
     // Unix seconds cannot be negative here; CoinGecko's history starts in 2013 anyway.
-    from = std::max(from, sys_days{year{1970} / January / 1});
-    const auto request_from = std::min(from, window.to - k_daily_granularity_span);
-    const sys_seconds period_from{std::max(request_from, sys_days{year{1970} / January / 1})};
-    const sys_seconds period_to{window.to + days{1}};
+    auto first = sys_days{year{1970} / January / 1};
+    if (const auto r = reach(asset)) first = std::max(first, r->from);
+    const auto from = std::max(window.from, first);
+    auto request_from = std::min(from, window.to - k_daily_granularity_span);
+    auto request_to = window.to + days{1};
+    if (request_from < first) {
+        // Widened back past the plan's reach, the request would be refused (error 10012): widen it
+        // forward instead.
+        request_from = first;
+        request_to = std::max(request_to, first + k_daily_granularity_span);
+    }
+    const sys_seconds period_from{request_from};
+    const sys_seconds period_to{request_to};
     const auto url = fmt::format("{}/coins/{}/market_chart/range?vs_currency=usd&from={}&to={}&interval=daily",
                                  m_settings.base_url, util::percent_encode(asset.identifier("coingecko")),
                                  period_from.time_since_epoch().count(), period_to.time_since_epoch().count());

@@ -15,6 +15,9 @@ public:
                                              std::string& why) const override;
     std::vector<QuoteFetch> latest_quotes(std::span<const market::Asset> assets,
                                           std::vector<std::string>& unserved) const override;
+    // The demo (public) plan serves the last providers.coingecko.max_history_days days; pro, or 0 days,
+    // has no limit.
+    [[nodiscard]] std::optional<Reach> reach(const market::Asset& asset) const override;
 
 private:
     ProviderSettings m_settings;

@@ -121,6 +121,15 @@ public:
                                                             std::span<const std::chrono::sys_days> /*dates*/) const {
         return nullptr;
     }
+    // How far back this provider serves daily bars, when its plan limits history: the earliest session
+    // date, the limit ("coingecko's demo plan") and the setting that lifts it. nullopt: no limit. A
+    // window older than the routed provider's reach is fetched from the fallback (providers/joined_fetch).
+    struct Reach {
+        std::chrono::sys_days from;
+        std::string limit;
+        std::string fix;
+    };
+    [[nodiscard]] virtual std::optional<Reach> reach(const market::Asset& /*asset*/) const { return std::nullopt; }
 };
 
 // A fetch whose bars are already at hand (a symbol's share of whole-market answers): it sends nothing

@@ -69,6 +69,9 @@ SYMBOLS=()
 for ((i = 1; i <= M; i++)); do SYMBOLS+=("$(printf 'FB%04d' "$i")"); done
 
 export ETL_POLYGON_BASE_URL=$BASE POLYGON_API_KEY=$KEY ETL_PROVIDERS_POLYGON_REQUESTS_PER_MINUTE=$RPM
+# One request per symbol is what this bench paces (grouped daily answers would need only one per session:
+# bench/refresh_bench.sh measures those).
+export ETL_FETCH_GROUPED=false
 unset USE_MOCK_DATA ETL_MOCK
 if [[ -n ${BENCH_FETCH_CONCURRENCY:-} ]]; then export ETL_FETCH_CONCURRENCY=$BENCH_FETCH_CONCURRENCY; fi
 

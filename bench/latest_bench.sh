@@ -174,7 +174,8 @@ PY
 )
 REQUESTS=$((POLY_REQ + CG_REQ))
 WANT_CG=$(((C + 99) / 100))
-[[ $POLY_REQ == "$S" ]] || log "warning: $POLY_REQ Polygon requests for $S stocks (expected one each)"
+WANT_POLY=$((S >= 3 ? 2 : S)) # grouped daily: the two newest dates for all of them (three stocks or more)
+[[ $POLY_REQ == "$WANT_POLY" ]] || log "warning: $POLY_REQ Polygon requests for $S stocks (expected $WANT_POLY)"
 [[ $CG_REQ == "$WANT_CG" ]] || log "warning: $CG_REQ CoinGecko requests for $C crypto assets (expected $WANT_CG batches of <= 100 ids)"
 # The floor counts the requests the limit had to let through (429s are not counted by the server).
 # Each provider has its own limit, both R here: the floor is the busiest provider's requests / R.

@@ -8,15 +8,16 @@
 #
 # Environment:
 #   BENCH_SKIP_BUILD=1   do not (re)build build/ first
-#   BENCH_ONLY="load fetch latest parse migrate validate"    the benches to run (default: all six)
+#   BENCH_ONLY="load fetch latest refresh parse migrate validate"    the benches to run (default: all seven)
 #   BENCH_PARSE_MB=80    body size for the parse bench
 #   BENCH_BUILD_TYPE=RelWithDebInfo  build type of the parse-bench build (the project's default)
-#   plus the knobs of load_bench.sh, fetch_bench.sh, latest_bench.sh, migrate_bench.sh and validate_bench.sh.
+#   plus the knobs of load_bench.sh, fetch_bench.sh, latest_bench.sh, refresh_bench.sh, migrate_bench.sh and
+#   validate_bench.sh.
 set -euo pipefail
 # shellcheck source=bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-ONLY=${BENCH_ONLY:-load fetch latest parse migrate validate}
+ONLY=${BENCH_ONLY:-load fetch latest refresh parse migrate validate}
 wants() { [[ " $ONLY " == *" $1 "* ]]; }
 # PostgreSQL is needed by the load, latest, migrate and validate benches, and by the fetch bench only with BENCH_FETCH_STORE=pg.
 if wants load || wants latest || wants migrate || wants validate || { wants fetch && [[ ${BENCH_FETCH_STORE:-sqlite} == pg ]]; }; then ensure_pg "$0" "$@"; fi
@@ -74,6 +75,11 @@ fi
 if wants latest; then
     log "latest bench"
     run_child "$BENCH_DIR/latest_bench.sh" || { FAILED+=(latest); record "latest bench" "FAILED" "-" "-" "-" "FAILED"; }
+fi
+
+if wants refresh; then
+    log "refresh bench (free-plan rate limits: about 4 minutes)"
+    run_child "$BENCH_DIR/refresh_bench.sh" || { FAILED+=(refresh); record "refresh bench" "FAILED" "-" "-" "-" "FAILED"; }
 fi
 
 if wants parse; then

@@ -6,7 +6,7 @@ made and saved. SQLite files; the fake server's clock is pinned to each run's ET
 import sqlite3
 import unittest
 
-from harness import NOW, ServerTestCase, run, set_fake_now, sqlite_query, summary
+from harness import ETL_LATEST, NOW, ServerTestCase, run, set_fake_now, sqlite_query, summary
 
 MONDAY = "2025-03-17T21:00:00Z"  # the session after NOW's (Friday 2025-03-14) has closed
 STOCKS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "SPY", "BRK.B", "JPM", "KO", "PEP", "XOM"]
@@ -63,6 +63,22 @@ class GroupedHistorySqlite(ServerTestCase):
         got = [b for b in self.bars(self.db) if b[1] >= "2024-03-18"]
         self.assertEqual(len(got), len(want))
         self.assertEqual(got, want)
+
+    def test_fetch_grouped_false_asks_symbol_by_symbol(self):
+        self.seed(STOCKS)
+        r = self.hist("1Y", *STOCKS, now=MONDAY, ETL_FETCH_GROUPED="false")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.grouped_dates(), [])
+        self.assertEqual(self.per_symbol(), sorted(STOCKS))
+        self.assertEqual(summary(r)["requests"], {"made": len(STOCKS), "saved": 0}, r.describe())
+        # etl-latest too: one request per symbol instead of two grouped answers.
+        self.server.reset()
+        set_fake_now(self.server, MONDAY)
+        r = run([ETL_LATEST, *STOCKS, "--database-url", f"sqlite:{self.db}"],
+                env=self.env(ETL_NOW=MONDAY, ETL_FETCH_GROUPED="false"))
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.grouped_dates(), [])
+        self.assertEqual(self.per_symbol(), sorted(STOCKS))
 
     def test_a_symbol_the_grouped_answers_lack_is_asked_for_alone(self):
         self.seed(STOCKS)

@@ -766,13 +766,14 @@ class State:
 
     def rate_acquire(self, provider, check=True):
         """0 if the request may proceed (and is counted), else seconds until a slot frees (>=1)."""
-        if not self.args.rpm or provider not in self.windows:
+        limit = dict(self.args.provider_rpm or []).get(provider, self.args.rpm)
+        if not limit or provider not in self.windows:
             return 0
         with self.lock:
             w, now = self.windows[provider], time.monotonic()
             while w and w[0] <= now - 60:
                 w.popleft()
-            if check and len(w) >= self.args.rpm:
+            if check and len(w) >= limit:
                 return max(1, math.ceil(w[0] + 60 - now))
             w.append(now)
             return 0
@@ -1040,6 +1041,9 @@ def main(argv=None):
     ap.add_argument("--coingecko-key", help="require this CoinGecko key (x-cg-*-api-key header or query)")
     ap.add_argument("--polygon-page-size", type=int, default=5000, help="max bars per Polygon page")
     ap.add_argument("--rpm", type=int, default=0, help="per-provider limit over a sliding 60 s window")
+    ap.add_argument("--provider-rpm", action="append", metavar="NAME=N",
+                    type=lambda t: (t.split("=", 1)[0], int(t.split("=", 1)[1])),
+                    help="one provider's own --rpm (polygon=5 coingecko=30: the free plans); repeatable")
     ap.add_argument("--log", help="append every provider request as a JSON line to this file")
     args = ap.parse_args(argv)
     args.polygon_page_size = max(1, args.polygon_page_size)

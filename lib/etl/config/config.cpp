@@ -111,6 +111,11 @@ const KeySpec k_core_keys[] = {
      .type = integer,
      .min = 1,
      .max = 60},
+    {.key = "fetch.grouped",
+     .default_value = "true",
+     .description = "use a provider's whole-market answers (Polygon grouped daily: one request per date for every "
+                    "stock) where they cost fewer requests than one per symbol; false: one request per symbol",
+     .type = boolean},
     {.key = "database.lock_timeout_seconds",
      .default_value = "60",
      .description = "PostgreSQL lock_timeout: a load waiting longer on a lock another session holds fails with exit 75 "
@@ -819,6 +824,7 @@ void Config::check_and_build() {
     t.fetch.max_body_bytes = static_cast<std::size_t>(get_int("fetch.max_body_bytes"));
     t.fetch.max_retry_after = std::chrono::seconds{get_int("fetch.max_retry_after_seconds")};
     t.fetch.revision_sessions = static_cast<unsigned>(get_int("fetch.revision_sessions"));
+    t.fetch.grouped = get_bool("fetch.grouped");
     t.database.url = get("database_url");
     t.database.lock_timeout_seconds = static_cast<int>(get_int("database.lock_timeout_seconds"));
     t.database.statement_timeout_seconds = static_cast<int>(get_int("database.statement_timeout_seconds"));

@@ -82,6 +82,7 @@ struct Settings {
         std::size_t max_body_bytes = 0;
         std::chrono::seconds max_retry_after{};
         unsigned revision_sessions = 0; // etl-historical's overlap before the last stored bar
+        bool grouped = true;            // whole-market answers where they save requests
     } fetch;
     struct Database {
         std::string url;

@@ -155,6 +155,7 @@ providers::ProviderSettings provider_settings(const config::Config& cfg, const s
     s.today = std::chrono::floor<std::chrono::days>(now);
     s.calendar = calendar;
     s.timeout = cfg.settings().fetch.timeout;
+    s.grouped = cfg.settings().fetch.grouped;
     providers::read_provider_settings(cfg, name, s);
     return s;
 }

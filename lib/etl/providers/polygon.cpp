@@ -314,6 +314,7 @@ std::unique_ptr<SymbolFetch> PolygonProvider::hourly_bars(const market::Asset& a
 
 std::string_view PolygonProvider::grouped_market(const market::Asset& asset) const {
     // Indices are in neither answer; an asset whose ticker is not usable gets its per-symbol failure.
+    if (!m_settings.grouped) return {};
     if (std::string why; !usable_ticker(asset, why)) return {};
     if (grouped_class(asset.asset_class)) return "stocks";
     if (asset.asset_class == market::AssetClass::crypto) return "crypto";
@@ -365,7 +366,7 @@ std::vector<QuoteFetch> PolygonProvider::latest_quotes(std::span<const market::A
     for (auto* group : {&stocks, &crypto}) {
         const bool is_crypto = group == &crypto;
         auto dates = polygon_grouped_dates(m_settings, is_crypto);
-        if (group->size() < k_polygon_grouped_min_symbols || dates.empty()) {
+        if (!m_settings.grouped || group->size() < k_polygon_grouped_min_symbols || dates.empty()) {
             single.insert(single.end(), group->begin(), group->end());
             continue;
         }

@@ -72,6 +72,7 @@ struct ProviderSettings {
     double requests_per_minute = 0; // 0 = unlimited
     std::string plan = "demo";      // CoinGecko: demo or pro
     int max_history_days = 0;       // CoinGecko: 0 = unlimited
+    bool grouped = true;            // whole-market answers allowed (fetch.grouped)
     std::chrono::seconds timeout{30};
     std::chrono::sys_days today{};                     // "today" for clipping history windows
     market::sys_seconds now{};                         // the run's clock (ETL_NOW when pinned)

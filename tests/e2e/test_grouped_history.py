@@ -10,8 +10,8 @@ from harness import ETL_LATEST, NOW, ServerTestCase, run, set_fake_now, sqlite_q
 
 MONDAY = "2025-03-17T21:00:00Z"  # the session after NOW's (Friday 2025-03-14) has closed
 STOCKS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "SPY", "BRK.B", "JPM", "KO", "PEP", "XOM"]
-# Monday's span of a symbol whose last bar is Friday's: 5 sessions before it (fetch.revision_sessions) to Monday.
-SPAN_SESSIONS = ["2025-03-07", "2025-03-10", "2025-03-11", "2025-03-12", "2025-03-13", "2025-03-14", "2025-03-17"]
+# Monday's span of a symbol whose last bar is Friday's: its last 5 stored sessions (fetch.revision_sessions), and Monday.
+SPAN_SESSIONS = ["2025-03-10", "2025-03-11", "2025-03-12", "2025-03-13", "2025-03-14", "2025-03-17"]
 BAR_COLUMNS = "symbol, ts, open, high, low, close, volume, vwap, trade_count, source"
 
 
@@ -49,10 +49,10 @@ class GroupedHistorySqlite(ServerTestCase):
         self.assertEqual(self.per_symbol(), [])
         for q in self.server.requests("polygon"):
             self.assertEqual(q["query"].get("adjusted"), "true", q)
-        self.assertEqual(summary(r)["requests"], {"made": 7, "saved": len(STOCKS) - 7}, r.describe())
-        self.assertEqual(self.report()["requests"], {"made": 7, "saved": len(STOCKS) - 7})
+        self.assertEqual(summary(r)["requests"], {"made": 6, "saved": len(STOCKS) - 6}, r.describe())
+        self.assertEqual(self.report()["requests"], {"made": 6, "saved": len(STOCKS) - 6})
         self.assertEqual(self.report()["rows"]["inserted"], len(STOCKS), "one new bar each (Monday)")
-        self.assertIn("from the grouped daily answers of 7 date(s)", r.stderr)
+        self.assertIn("from the grouped daily answers of 6 date(s)", r.stderr)
         # The same window fetched symbol by symbol into another database: the same rows, to the last digit.
         ref = self.tmp.path / "per_symbol.db"
         r = self.hist("1Y", *STOCKS, db=ref, now=MONDAY)
@@ -93,7 +93,7 @@ class GroupedHistorySqlite(ServerTestCase):
         self.assertEqual(sorted(self.grouped_dates()), SPAN_SESSIONS)
         self.assertEqual(self.per_symbol(), ["NVDA"])
         spans = [q["path"].split("/")[-2:] for q in self.server.requests("polygon", contains="/ticker/NVDA/")]
-        self.assertEqual(spans, [["2025-03-07", "2025-03-17"]])
+        self.assertEqual(spans, [["2025-03-10", "2025-03-17"]])
         self.assertIn("1 symbol(s) not in the grouped daily answers, asked one by one: NVDA", r.stderr)
         got = sqlite_query(self.db, "SELECT symbol FROM price_bars WHERE ts = '2025-03-17T00:00:00Z' ORDER BY symbol")
         self.assertEqual([s for (s,) in got], sorted(STOCKS))
@@ -139,7 +139,7 @@ class GroupedHistorySqlite(ServerTestCase):
         self.seed(["AAPL", "MSFT", "^SPX"], tickers=["AAPL", "I:SPX", "MSFT"])
         r = self.hist("1Y", "AAPL", "MSFT", "^SPX", now=MONDAY)
         self.assertEqual(r.rc, 0, r.describe())
-        self.assertEqual(self.grouped_dates(), [], "7 dates for 2 stocks: per symbol is cheaper")
+        self.assertEqual(self.grouped_dates(), [], "6 dates for 2 stocks: per symbol is cheaper")
         self.assertEqual(len(self.server.requests("polygon", contains="/ticker/")), 3)
 
     def test_crypto_routed_to_polygon_uses_the_crypto_grouped_answer(self):

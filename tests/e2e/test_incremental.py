@@ -1,5 +1,5 @@
 """etl-historical's incremental range runs against the fake Polygon server: a second 1Y run asks only from
-the last stored bar minus fetch.revision_sessions sessions, a symbol with nothing missing costs no request,
+the last fetch.revision_sessions stored sessions on, a symbol with nothing missing costs no request,
 a gap inside the window is fetched, --full fetches every window whole, and history the provider has
 rescaled (a split) is refetched whole in the same run with one line saying why. The summary and the report
 show the requests made and saved. SQLite always; PostgreSQL when PG* is set (IncrementalPg)."""
@@ -64,7 +64,7 @@ class IncrementalSqlite(ServerTestCase):
 
     # ---- the second run of the day after ----
 
-    def test_next_day_asks_from_last_bar_minus_revision_sessions(self):
+    def test_next_day_asks_with_the_last_revision_sessions(self):
         r = self.hist("1Y", "AAPL", "MSFT")
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual([aggs_span(q) for q in self.requests("AAPL")], [("2024-03-14", "2025-03-14")])
@@ -72,27 +72,28 @@ class IncrementalSqlite(ServerTestCase):
         before = self.closes("AAPL")
         r = self.hist("1Y", "AAPL", "MSFT", now=MONDAY)
         self.assertEqual(r.rc, 0, r.describe())
-        # Last stored 2025-03-14; 5 sessions before it: 03-13, 03-12, 03-11, 03-10, 03-07.
+        # Last stored 2025-03-14; the last 5 stored sessions: 03-14, 03-13, 03-12, 03-11, 03-10; new: 03-17.
         for sym in ("AAPL", "MSFT"):
             with self.subTest(symbol=sym):
-                self.assertEqual([aggs_span(q) for q in self.requests(sym)], [("2025-03-07", "2025-03-17")])
+                self.assertEqual([aggs_span(q) for q in self.requests(sym)], [("2025-03-10", "2025-03-17")])
         self.assert_requests_line(r, 2, 0)
         after = self.closes("AAPL")
         self.assertEqual(set(after) - set(before), {"2025-03-17"})
         self.assertEqual({d: after[d] for d in before}, before, "nothing else changed")
         if self.last_report:
             rows = self.report()["rows"]
-            self.assertEqual((rows["inserted"], rows["updated"], rows["unchanged"]), (2, 0, 12))
+            self.assertEqual((rows["inserted"], rows["updated"], rows["unchanged"]), (2, 0, 10))
 
     def test_revision_sessions_setting(self):
         self.assertEqual(self.hist("1Y", "AAPL").rc, 0)
-        r = self.hist("1Y", "AAPL", now=MONDAY, ETL_FETCH_REVISION_SESSIONS="1")
+        r = self.hist("1Y", "AAPL", now=MONDAY, ETL_FETCH_REVISION_SESSIONS="2")
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual([aggs_span(q) for q in self.requests("AAPL")], [("2025-03-13", "2025-03-17")])
-        # 0 would compare one day only, which cannot tell a split from a revised close: refused.
-        r = self.hist("1Y", "AAPL", now=MONDAY, ETL_FETCH_REVISION_SESSIONS="0")
-        self.assertEqual(r.rc, 78, r.describe())
-        self.assertIn("fetch.revision_sessions", r.stderr)
+        # 1 would compare one day only, which cannot tell a split from a revised close: refused.
+        for n in ("1", "0"):
+            r = self.hist("1Y", "AAPL", now=MONDAY, ETL_FETCH_REVISION_SESSIONS=n)
+            self.assertEqual(r.rc, 78, r.describe())
+            self.assertIn("fetch.revision_sessions", r.stderr)
 
     def test_a_widened_range_says_its_head_is_not_fetched(self):
         self.assertEqual(self.hist("1M", "AAPL").rc, 0)
@@ -138,8 +139,8 @@ class IncrementalSqlite(ServerTestCase):
             con.close()
         r = self.hist("1Y", "AAPL", "MSFT")
         self.assertEqual(r.rc, 0, r.describe())
-        # The partial bar counts as missing: the last complete one is 03-13, minus 5 sessions: 03-06.
-        self.assertEqual([aggs_span(q) for q in self.requests("AAPL")], [("2025-03-06", "2025-03-14")])
+        # The partial bar counts as missing: the last complete one is 03-13; its last 5 sessions start 03-07.
+        self.assertEqual([aggs_span(q) for q in self.requests("AAPL")], [("2025-03-07", "2025-03-14")])
         self.assertEqual(self.requests("MSFT"), [])
         self.assert_requests_line(r, 1, 1)
 
@@ -173,9 +174,9 @@ class IncrementalSqlite(ServerTestCase):
         r = run(argv, env=self.env(ETL_NOW=MONDAY))
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual([aggs_span(q) for q in self.requests("AAPL")],
-                         [("2025-03-07", "2025-03-17"), ("2024-03-17", "2025-03-17")])
-        self.assertEqual([aggs_span(q) for q in self.requests("MSFT")], [("2025-03-07", "2025-03-17")])
-        self.assertIn("AAPL: stored history differs from polygon's by a factor 4.000 over 6 overlapping sessions "
+                         [("2025-03-10", "2025-03-17"), ("2024-03-17", "2025-03-17")])
+        self.assertEqual([aggs_span(q) for q in self.requests("MSFT")], [("2025-03-10", "2025-03-17")])
+        self.assertIn("AAPL: stored history differs from polygon's by a factor 4.000 over 5 overlapping sessions "
                       "(split?); refetching 1Y (2024-03-17 .. 2025-03-17)", r.stderr)
         self.assertNotIn("MSFT: stored history differs", r.stderr)
         after = self.closes("AAPL")

@@ -105,11 +105,11 @@ const KeySpec k_core_keys[] = {
     {.key = "fetch.revision_sessions",
      .default_value = "5",
      .description =
-         "etl-historical without --full refetches each symbol from this many completed sessions before "
-         "its last stored bar, to see the provider's revisions (at least 1: two stored days compared are what "
-         "tells a split-adjusted history from one revised close)",
+         "etl-historical without --full refetches each symbol's last this many stored sessions (its last "
+         "stored bar's included) with the new ones, to see the provider's revisions (at least 2: two stored days "
+         "compared are what tells a split-adjusted history from one revised close)",
      .type = integer,
-     .min = 1,
+     .min = 2,
      .max = 60},
     {.key = "fetch.grouped",
      .default_value = "true",

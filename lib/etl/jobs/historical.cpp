@@ -152,8 +152,9 @@ int historical_main(const std::vector<std::string>& args) {
         app.add_option("--to", a.to, "last session date YYYY-MM-DD (default, and at most: the market's today)");
         app.add_option("--class", a.asset_class, "asset class for symbols not in assets: stock, etf, index, crypto");
         app.add_flag("--full", a.full,
-                     "fetch every symbol's whole window; by default a symbol is fetched from its last stored bar "
-                     "minus fetch.revision_sessions sessions (and its gaps), and not at all when nothing is missing");
+                     "fetch every symbol's whole window; by default a symbol is fetched from the last "
+                     "fetch.revision_sessions sessions it holds (and its gaps) on, and not at all when nothing is "
+                     "missing");
         app.add_flag("--after-close", a.after_close,
                      "work only once today's NYSE session has closed (New York date; early closes included); "
                      "before the close and on days without a session, exit 0 with nothing to do");

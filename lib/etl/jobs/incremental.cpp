@@ -62,13 +62,14 @@ FetchPlan plan_fetch(market::DateWindow window, std::span<const sys_days> closed
         plan.kind = FetchPlan::Kind::up_to_date;
         return plan;
     }
-    // The revision overlap: `revision_sessions` closed days before the last stored bar (that bar included).
+    // The revision overlap: the last `revision_sessions` closed days up to the last stored bar, that bar's
+    // day included, so a run after one new session asks for 1 + revision_sessions sessions.
     const auto upto = std::upper_bound(closed.begin(), closed.end(), plan.last);
     const auto before = static_cast<std::ptrdiff_t>(upto - closed.begin());
     auto from = plan.last;
-    if (before > 0) {
+    if (before > 0 && revision_sessions > 0) {
         // closed[before - 1] is the last stored bar's day (or the closed day before it).
-        const auto back = std::min<std::ptrdiff_t>(before - 1, revision_sessions);
+        const auto back = std::min<std::ptrdiff_t>(before - 1, static_cast<std::ptrdiff_t>(revision_sessions) - 1);
         from = std::min(from, closed[static_cast<std::size_t>(before - 1 - back)]);
     }
     if (first_gap) from = std::min(from, *first_gap);

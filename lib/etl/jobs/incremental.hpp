@@ -37,10 +37,10 @@ struct FetchPlan {
 // The plan for one symbol. `closed` is closed_days() of `window`; `stored` the dates of the symbol's
 // stored bars inside `window`, ascending. Gaps are counted from the first stored bar (a history that
 // starts inside the window is taken as complete: a recent listing, a plan's limit; `--full` fetches it
-// all), or with `from_window_start` (an explicit --from) from the window's first closed day. With something missing the
-// span starts at the first gap or `revision_sessions` closed days before the last stored bar, whichever is earlier, and
-// ends at the window's end (one contiguous range: what every provider's request can express). Nothing missing:
-// up_to_date.
+// all), or with `from_window_start` (an explicit --from) from the window's first closed day. With something
+// missing the span starts at the first gap or at the first of the last `revision_sessions` closed days up to
+// the last stored bar (that bar's day included), whichever is earlier, and ends at the window's end (one
+// contiguous range: what every provider's request can express). Nothing missing: up_to_date.
 FetchPlan plan_fetch(market::DateWindow window, std::span<const std::chrono::sys_days> closed,
                      std::span<const std::chrono::sys_days> stored, unsigned revision_sessions,
                      bool from_window_start = false);

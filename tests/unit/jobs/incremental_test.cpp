@@ -41,7 +41,7 @@ TEST_CASE("incremental: closed days are the NYSE sessions that closed, or every 
           std::vector<sys_days>{on(2, 14), on(2, 15)});
 }
 
-TEST_CASE("incremental: a new session is fetched from revision_sessions sessions before the last bar",
+TEST_CASE("incremental: a new session is fetched with the last revision_sessions sessions up to the last bar",
           "[unit][incremental]") {
     const auto closed = march_sessions();
     const auto stored = without(closed, {on(3, 14)});
@@ -50,8 +50,12 @@ TEST_CASE("incremental: a new session is fetched from revision_sessions sessions
     CHECK(plan.gaps == 0);
     CHECK(plan.new_days == 1);
     CHECK(plan.last == on(3, 13));
-    // 03-13 minus 5 sessions: 03-12, 03-11, 03-10, 03-07, 03-06.
-    CHECK(plan.span.from == on(3, 6));
+    // The last 5 sessions up to 03-13, that one included: 03-13, 03-12, 03-11, 03-10, 03-07.
+    CHECK(plan.span.from == on(3, 7));
+    // 1 new session + 5 revision sessions: 6 in all.
+    CHECK(std::count_if(closed.begin(), closed.end(),
+                        [&](sys_days d) { return d >= plan.span.from && d <= plan.span.to; }) == 6);
+    CHECK(jobs::plan_fetch(k_march, closed, stored, 2).span.from == on(3, 12));
     CHECK(plan.span.to == on(3, 14));
     // No overlap asked: from the last stored bar itself.
     CHECK(jobs::plan_fetch(k_march, closed, stored, 0).span.from == on(3, 13));
@@ -92,7 +96,7 @@ TEST_CASE("incremental: a gap is fetched from the gap on, nothing stored fetches
     // A gap later than the overlap's start: the overlap decides.
     const auto late = jobs::plan_fetch(k_march, closed, without(closed, {on(3, 13)}), 5);
     CHECK(late.gaps == 1);
-    CHECK(late.span.from == on(3, 7));
+    CHECK(late.span.from == on(3, 10));
     const auto none = jobs::plan_fetch(k_march, closed, {}, 5);
     CHECK(none.kind == FetchPlan::Kind::whole);
     CHECK(none.span.from == k_march.from);

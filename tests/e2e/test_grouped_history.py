@@ -3,10 +3,10 @@ symbols, the run asks one grouped answer per session for all of them instead of 
 bars are those the per-symbol path stores (same decimals, same rejects); a symbol the grouped answers lack
 and every symbol of a grouped answer that fails are asked for one by one; the summary counts the requests
 made and saved. SQLite files; the fake server's clock is pinned to each run's ETL_NOW."""
-import sqlite3
+import signal
 import unittest
 
-from harness import ETL_LATEST, NOW, ServerTestCase, run, set_fake_now, sqlite_query, summary
+from harness import ETL_LATEST, NOW, ServerTestCase, run, set_fake_now, sqlite_query, start, summary, wait_for
 
 MONDAY = "2025-03-17T21:00:00Z"  # the session after NOW's (Friday 2025-03-14) has closed
 STOCKS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "SPY", "BRK.B", "JPM", "KO", "PEP", "XOM"]
@@ -35,8 +35,8 @@ class GroupedHistorySqlite(ServerTestCase):
     def bars(self, db) -> list[tuple]:
         return sqlite_query(db, f"SELECT {BAR_COLUMNS} FROM price_bars WHERE timeframe = '1d' ORDER BY symbol, ts")
 
-    def seed(self, symbols, tickers=None):
-        r = self.hist("1Y", *symbols)
+    def seed(self, symbols, tickers=None, now=NOW):
+        r = self.hist("1Y", *symbols, now=now)
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual(self.grouped_dates(), [], "a whole year costs 252 dates: one request per symbol is cheaper")
         self.assertEqual(self.per_symbol(), sorted(tickers or symbols))
@@ -134,6 +134,55 @@ class GroupedHistorySqlite(ServerTestCase):
         self.assertEqual(rejects, [("MSFT", "polygon", "field c is not a number")])
         got = sqlite_query(self.db, "SELECT symbol FROM price_bars WHERE ts = '2025-03-17T00:00:00Z' ORDER BY symbol")
         self.assertEqual([s for (s,) in got], sorted(s for s in STOCKS if s != "MSFT"))
+
+    def test_rows_of_dates_before_a_symbols_span_are_not_its_records(self):
+        # KO holds Friday already, the others Thursday: Monday's cut is 03-07 (the others' span), KO's span
+        # starts 03-10. A malformed KO row in the 03-07 answer is not KO's record; KO is missing from the
+        # answers of its span (a renamed ticker): it is asked for alone, not counted ok on a stray reject.
+        self.seed([s for s in STOCKS], now="2025-03-13T21:00:00Z")
+        self.assertEqual(self.hist("1Y", "KO").rc, 0)
+        set_fake_now(self.server, MONDAY)
+        status, body = self.server.get("/v2/aggs/grouped/locale/us/market/stocks/2025-03-07?adjusted=true",
+                                       headers={"Authorization": f"Bearer {self.api_key}"})
+        self.assertEqual(status, 200, body)
+        i = body.index('"T":"KO"')
+        j = body.index('"c":', i)
+        broken = body[:j] + '"c":"n/a"' + body[body.index(",", j):]
+        self.server.reset()
+        set_fake_now(self.server, MONDAY)
+        self.server._call("POST", "/__control/grouped", {"stocks": [s for s in STOCKS if s != "KO"]})
+        self.server.set_rules([{"match": "/grouped/locale/us/market/stocks/2025-03-07", "mode": "raw",
+                                "body": broken}])
+        r = run(["etl-historical", "1Y", *STOCKS, "--database-url", f"sqlite:{self.db}"],
+                env=self.env(ETL_NOW=MONDAY))
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(sorted(self.grouped_dates()), ["2025-03-07"] + SPAN_SESSIONS)
+        self.assertEqual(self.per_symbol(), ["KO"])
+        self.assertEqual([q["path"].split("/")[-2:] for q in self.server.requests("polygon", contains="/ticker/KO/")],
+                         [["2025-03-10", "2025-03-17"]])
+        self.assertEqual(sqlite_query(self.db, "SELECT count(*) FROM rejected_rows"), [(0,)])
+        got = sqlite_query(self.db, "SELECT symbol FROM price_bars WHERE ts = '2025-03-17T00:00:00Z' ORDER BY symbol")
+        self.assertEqual([s for (s,) in got], sorted(STOCKS))
+
+    def test_a_stop_during_the_grouped_answers_sends_nothing_more(self):
+        self.seed(STOCKS)
+        self.server.reset()
+        set_fake_now(self.server, MONDAY)
+        job = start(["etl-historical", "1Y", *STOCKS, "--database-url", f"sqlite:{self.db}"],
+                    env=self.env(ETL_NOW=MONDAY, ETL_PROVIDERS_POLYGON_REQUESTS_PER_MINUTE="6"))
+        try:
+            wait_for(lambda: self.server.requests("polygon") or not job.running(), 10, message="a grouped request")
+            self.assertTrue(job.running(), job.stderr_so_far())
+            job.signal(signal.SIGTERM)
+            res = job.wait(30)
+        finally:
+            job.kill()
+        self.assertEqual(res.rc, 130, res.describe())
+        self.assertEqual(self.per_symbol(), [], "no per-symbol request after the stop")
+        self.assertEqual(len(self.grouped_dates()), 1, "the next grouped request waits 10 s: never sent")
+        self.assertEqual(summary(res)["symbols"]["not_done"], len(STOCKS), res.describe())
+        got = sqlite_query(self.db, "SELECT count(*) FROM price_bars WHERE ts = '2025-03-17T00:00:00Z'")
+        self.assertEqual(got, [(0,)])
 
     def test_few_symbols_and_indices_stay_per_symbol(self):
         self.seed(["AAPL", "MSFT", "^SPX"], tickers=["AAPL", "I:SPX", "MSFT"])

@@ -19,8 +19,8 @@ using namespace std::chrono;
 // The assets of one provider's one whole-market answer, and what was planned for them.
 struct GroupedDaily::Group {
     const providers::Provider* provider = nullptr;
-    std::vector<market::Asset> served; // those the answers are asked for
-    std::string label;                 // the Fetcher job's name
+    std::vector<providers::GroupedAsset> served; // those the answers are asked for, from their span's start
+    std::string label;                           // the Fetcher job's name
     std::unique_ptr<providers::SymbolFetch> fetch;
 };
 
@@ -59,17 +59,18 @@ GroupedDaily::GroupedDaily(const config::Config& cfg, Router& router, std::span<
         g.provider = provider;
         g.label = fmt::format("{} grouped daily ({})", name, market);
         for (const auto* a : members)
-            if (m_span_of(*a).from >= *plan.cut) g.served.push_back(*a);
+            if (const auto from = m_span_of(*a).from; from >= *plan.cut) g.served.push_back({*a, from});
         std::vector<sys_days> dates(std::lower_bound(closed.begin(), closed.end(), *plan.cut), closed.end());
+        g.fetch = provider->grouped_daily_bars(g.served, dates);
+        if (!g.fetch) continue;
         util::log_info("{}: {} of {} symbol(s) ({}) from the grouped daily answers of {} date(s) ({} .. {}): {} "
                        "request(s) in all instead of {}",
                        name, g.served.size(), members.size(), market, dates.size(), util::format_date(dates.front()),
                        util::format_date(dates.back()), plan.requests, members.size());
-        g.fetch = provider->grouped_daily_bars(g.served, dates);
-        if (!g.fetch) continue;
         m_providers.emplace(name);
         m_groups.push_back(std::move(g));
     }
+    if (!m_groups.empty()) m_limits = shard_rate_limits(cfg, router.rate_limits(), m_shard);
 }
 
 GroupedDaily::~GroupedDaily() = default;
@@ -78,9 +79,13 @@ bool GroupedDaily::empty() const noexcept { return m_groups.empty(); }
 
 bool GroupedDaily::waits(const market::Asset& asset) {
     const auto routed = m_router.route(asset);
-    const bool wait =
-        std::any_of(routed.begin(), routed.end(), [&](const auto* p) { return m_providers.contains(p->name()); });
-    if (wait && m_providers.contains(routed.front()->name())) ++m_routed[std::string(routed.front()->name())];
+    // Every grouped provider of its route may get a request of it (the fallback's too).
+    bool wait = false;
+    for (const auto* p : routed) {
+        if (!m_providers.contains(p->name())) continue;
+        ++m_routed[std::string(p->name())];
+        wait = true;
+    }
     return wait;
 }
 
@@ -93,19 +98,22 @@ void GroupedDaily::fetch() {
         jobs.push_back(std::move(job));
     }
     if (jobs.empty()) return;
-    m_limits = shard_rate_limits(m_cfg, m_router.rate_limits(), m_shard);
-    m_fetcher =
-        std::make_unique<providers::Fetcher>(fetch_policy(m_cfg), m_limits.requests_per_minute, m_limits.first_slot);
-    // Signals reach this Fetcher as they reach the pipeline's: a watcher wakes it from any wait.
+    providers::Fetcher fetcher(fetch_policy(m_cfg), m_limits.requests_per_minute, m_limits.first_slot);
+    // Signals (and abort()) reach this Fetcher as they reach the pipeline's: a watcher wakes it from any wait.
     std::atomic<bool> done{false};
     std::thread watcher([&] {
+        bool woken = false;
         while (!done.load()) {
-            if (stop_flag().load() && !m_stop.exchange(true)) m_fetcher->wake();
+            if (!woken && (stop_flag().load() || m_stop.load())) {
+                m_stop.store(true);
+                fetcher.wake();
+                woken = true;
+            }
             std::this_thread::sleep_for(milliseconds{50});
         }
     });
     try {
-        m_fetcher->run(
+        fetcher.run(
             std::move(jobs), [&](providers::FetchOutcome&& o) { m_outcomes.emplace(o.symbol, std::move(o)); }, m_stop);
     } catch (...) {
         done.store(true);
@@ -116,10 +124,7 @@ void GroupedDaily::fetch() {
     watcher.join();
 }
 
-void GroupedDaily::abort() noexcept {
-    m_stop.store(true);
-    if (m_fetcher) m_fetcher->wake();
-}
+void GroupedDaily::abort() noexcept { m_stop.store(true); }
 
 std::map<std::string, GroupedShare, std::less<>> GroupedDaily::shares(RunTotals& totals) {
     std::map<std::string, GroupedShare, std::less<>> out;
@@ -139,7 +144,7 @@ std::map<std::string, GroupedShare, std::less<>> GroupedDaily::shares(RunTotals&
                            o.error, g.served.size());
         } else {
             std::map<std::string_view, const market::Asset*> served;
-            for (const auto& a : g.served) served.emplace(a.symbol, &a);
+            for (const auto& a : g.served) served.emplace(a.asset.symbol, &a.asset);
             for (auto& bar : o.batch.bars) {
                 const auto it = served.find(bar.symbol);
                 if (it == served.end()) continue; // never: the parser keeps only the tickers asked for
@@ -151,12 +156,14 @@ std::map<std::string, GroupedShare, std::less<>> GroupedDaily::shares(RunTotals&
             for (auto& r : o.batch.rejected) {
                 if (served.contains(r.symbol)) out[r.symbol].batch.rejected.push_back(std::move(r));
             }
+            // Neither a bar nor a rejected row inside its span: the answers do not hold it (a renamed
+            // ticker, a listing the market does not carry); its own request tells data from no data.
             std::vector<std::string> lacking;
-            for (const auto& a : g.served) {
-                const auto it = out.find(a.symbol);
+            for (const auto& [asset, from] : g.served) {
+                const auto it = out.find(asset.symbol);
                 if (it == out.end() || (it->second.batch.bars.empty() && it->second.batch.rejected.empty())) {
                     if (it != out.end()) out.erase(it);
-                    lacking.push_back(a.symbol);
+                    lacking.push_back(asset.symbol);
                     continue;
                 }
                 it->second.provider = name;

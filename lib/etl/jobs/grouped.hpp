@@ -47,7 +47,7 @@ public:
     // its own while the pipeline runs for the assets that do not wait. Returns early on a stop (stop_flag)
     // or abort().
     void fetch();
-    // Ends fetch() at once from another thread (the pipeline failed).
+    // Ends fetch() from another thread (the pipeline failed) within its watcher's 50 ms.
     void abort() noexcept;
 
     // After fetch(): each served symbol's share. A symbol the answers lack (no bars, no rejects: a renamed
@@ -67,9 +67,9 @@ private:
     std::set<std::string, std::less<>> m_providers;           // names of the providers asked for answers
     std::map<std::string, std::size_t, std::less<>> m_routed; // provider -> waiting assets routed to it
     std::map<std::string, providers::FetchOutcome, std::less<>> m_outcomes;
-    ShardLimits m_limits;
+    ShardLimits m_limits; // taken before fetch()'s thread starts: it reads no Router
+
     std::atomic<bool> m_stop{false}; // stop_flag() or abort()
-    std::unique_ptr<providers::Fetcher> m_fetcher;
 };
 
 } // namespace etl::jobs

@@ -418,9 +418,24 @@ int historical_main(const std::vector<std::string>& args) {
                     throw;
                 }
                 answers.join();
-                if (grouped_error) std::rethrow_exception(grouped_error);
+                // A stop (or a failure) before the second pipeline: its symbols were never fetched, and
+                // none may be asked for now. Counted as not done.
+                const auto not_done = [&] {
+                    const auto accounted = totals.symbols_ok + totals.symbols_failed;
+                    totals.symbols_interrupted =
+                        accounted < totals.symbols_requested ? totals.symbols_requested - accounted : 0;
+                };
+                if (grouped_error) {
+                    not_done();
+                    std::rethrow_exception(grouped_error);
+                }
                 shares = grouped.shares(totals);
-                run_pipeline(cfg, router, std::move(later), store, totals);
+                if (stop_flag().load()) {
+                    totals.interrupted = true;
+                    not_done();
+                } else {
+                    run_pipeline(cfg, router, std::move(later), store, totals);
+                }
             }
             if (!refetch.empty() && !totals.interrupted) {
                 // Their whole windows, in the same run: the overlap was set aside, nothing of it is loaded.

@@ -226,7 +226,8 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
     // Two symbols' worth of finished work per transfer slot keeps the loader busy without holding
     // much history in memory.
     OutcomeQueue queue(2 * static_cast<std::size_t>(policy.concurrency));
-    std::atomic<bool> stop{false};
+    // A stop that came before this pipeline (a phase before it was interrupted) sends nothing.
+    std::atomic<bool> stop{stop_flag().load()};
     std::exception_ptr fetch_error;
     const std::size_t total_jobs = jobs.size();
     std::thread worker([&] {

@@ -196,10 +196,13 @@ private:
 // nothing; the caller tells a symbol the answers lack by its having neither bars nor rejects.
 class PolygonGroupedDailyFetch final : public SymbolFetch {
 public:
-    PolygonGroupedDailyFetch(const ProviderSettings& s, std::span<const market::Asset> assets, bool crypto,
+    PolygonGroupedDailyFetch(const ProviderSettings& s, std::span<const GroupedAsset> assets, bool crypto,
                              std::vector<std::chrono::sys_days> dates)
         : m_settings(s), m_crypto(crypto), m_dates(std::move(dates)) {
-        for (const auto& a : assets) m_tickers.emplace(a.identifier("polygon"), a.symbol);
+        for (const auto& a : assets) {
+            m_tickers.emplace(a.asset.identifier("polygon"), a.asset.symbol);
+            m_from.emplace(a.asset.symbol, a.from);
+        }
     }
 
     std::optional<http::Request> next_request() override {
@@ -210,13 +213,23 @@ public:
     tl::expected<void, ParseFailure> on_success(std::string_view body) override {
         auto page = parse_polygon_grouped(body, m_tickers);
         if (!page) return tl::unexpected(page.error());
-        ++m_next;
+        const auto date = m_dates[m_next++];
+        // A symbol's rows of a date before the first it wants (its span starts after the plan's cut) are
+        // not records of its fetch: skipped, whether valid or not.
+        const auto wanted = [&](std::string_view symbol) {
+            const auto it = m_from.find(symbol);
+            return it != m_from.end() && it->second <= date;
+        };
         auto& b = page->batch;
         m_skipped += page->skipped;
-        m_batch.bars.insert(m_batch.bars.end(), std::make_move_iterator(b.bars.begin()),
-                            std::make_move_iterator(b.bars.end()));
-        m_batch.rejected.insert(m_batch.rejected.end(), std::make_move_iterator(b.rejected.begin()),
-                                std::make_move_iterator(b.rejected.end()));
+        for (auto& bar : b.bars) {
+            if (wanted(bar.symbol)) m_batch.bars.push_back(std::move(bar));
+            else ++m_skipped;
+        }
+        for (auto& r : b.rejected) {
+            if (wanted(r.symbol)) m_batch.rejected.push_back(std::move(r));
+            else ++m_skipped;
+        }
         return {};
     }
 
@@ -227,7 +240,8 @@ private:
     bool m_crypto;
     std::vector<std::chrono::sys_days> m_dates;
     TickerSymbols m_tickers;
-    std::size_t m_next = 0; // index in m_dates of the next request
+    std::map<std::string, std::chrono::sys_days, std::less<>> m_from; // symbol -> first date it wants
+    std::size_t m_next = 0;                                           // index in m_dates of the next request
 };
 
 bool grouped_class(market::AssetClass cls) {
@@ -321,10 +335,10 @@ std::string_view PolygonProvider::grouped_market(const market::Asset& asset) con
     return {};
 }
 
-std::unique_ptr<SymbolFetch> PolygonProvider::grouped_daily_bars(std::span<const market::Asset> assets,
+std::unique_ptr<SymbolFetch> PolygonProvider::grouped_daily_bars(std::span<const GroupedAsset> assets,
                                                                  std::span<const std::chrono::sys_days> dates) const {
     if (assets.empty()) return nullptr;
-    const bool crypto = grouped_market(assets.front()) == "crypto";
+    const bool crypto = grouped_market(assets.front().asset) == "crypto";
     return std::make_unique<PolygonGroupedDailyFetch>(m_settings, assets, crypto,
                                                       std::vector<std::chrono::sys_days>(dates.begin(), dates.end()));
 }

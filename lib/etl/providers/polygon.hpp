@@ -25,7 +25,7 @@ public:
     // indices and assets without a usable ticker.
     [[nodiscard]] std::string_view grouped_market(const market::Asset& asset) const override;
     // Grouped daily answers of `dates`, one request per date, for assets of one grouped_market.
-    std::unique_ptr<SymbolFetch> grouped_daily_bars(std::span<const market::Asset> assets,
+    std::unique_ptr<SymbolFetch> grouped_daily_bars(std::span<const GroupedAsset> assets,
                                                     std::span<const std::chrono::sys_days> dates) const override;
     // One request per symbol (its last daily aggregates), whatever the count.
     std::vector<QuoteFetch> symbol_quotes(std::span<const market::Asset> assets,

@@ -89,6 +89,12 @@ struct QuoteFetch {
     bool whole_market = false;
 };
 
+// An asset of a whole-market fetch, and the first session date it wants.
+struct GroupedAsset {
+    market::Asset asset;
+    std::chrono::sys_days from{};
+};
+
 class Provider {
 public:
     virtual ~Provider() = default;
@@ -116,9 +122,10 @@ public:
     // asset of that market, Polygon's grouped daily), or "" when the provider has none for it (the default).
     [[nodiscard]] virtual std::string_view grouped_market(const market::Asset& /*asset*/) const { return {}; }
     // Daily bars of `assets` (all of one grouped_market) for the session dates `dates`, one request per
-    // date. The bars of every asset land in one batch (each bar's symbol is the asset's); rows of tickers
-    // not asked for are skipped. nullptr when the provider has no whole-market answers (the default).
-    virtual std::unique_ptr<SymbolFetch> grouped_daily_bars(std::span<const market::Asset> /*assets*/,
+    // date. The bars and rejected rows of every asset land in one batch (each with the asset's symbol);
+    // rows of tickers not asked for, and an asset's rows of dates before its `from`, are skipped. nullptr
+    // when the provider has no whole-market answers (the default).
+    virtual std::unique_ptr<SymbolFetch> grouped_daily_bars(std::span<const GroupedAsset> /*assets*/,
                                                             std::span<const std::chrono::sys_days> /*dates*/) const {
         return nullptr;
     }

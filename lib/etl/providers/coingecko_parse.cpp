@@ -61,6 +61,8 @@ error_code read_chart_point(od::value& element, std::string_view series, ChartPo
         problem = fmt::format("{} point timestamp is out of range", series);
     } else if (point.value.kind == Kind::null) {
         problem = fmt::format("{} point value is null", series);
+    } else if (point.value.kind == Kind::too_long) {
+        problem = too_long(fmt::format("{} point value", series), point.value);
     } else if (point.value.kind != Kind::number) {
         problem = fmt::format("{} point value is not a number", series);
     }
@@ -158,7 +160,7 @@ ParseResult<ParsedPage> parse_coingecko(std::string_view body, std::string_view 
         set_decimal(bar.close, price.value);
         while (volume != volumes.cend() && volume->ms < price.ms) ++volume;
         if (volume != volumes.cend() && volume->ms == price.ms) set_decimal(bar.volume.emplace(), volume->value);
-        bar.source.assign(k_coingecko.data(), k_coingecko.size());
+        bar.source = k_coingecko;
     }
     return page;
 }
@@ -170,7 +172,7 @@ error_code unescaped_key(od::field& field, std::string_view& out) noexcept { ret
 error_code read_decimal(od::value& v, std::optional<market::Decimal>& out) noexcept {
     Token token;
     if (auto e = read_number(v, token)) return e;
-    if (token.kind == Kind::number) out = market::Decimal{std::string(token.text), token.value};
+    if (token.kind == Kind::number) out = market::Decimal{token.text, token.value};
     else out.reset();
     return simdjson::SUCCESS;
 }

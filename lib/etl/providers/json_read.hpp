@@ -119,7 +119,9 @@ inline std::string_view key_of(const od::field& field) noexcept {
     return {begin, static_cast<std::size_t>(end - begin)};
 }
 
-enum class Kind { absent, number, null, other };
+// `too_long`: a finite number whose literal is longer than a bar keeps (market::DecimalText::capacity);
+// its record is rejected with that reason rather than its text cut.
+enum class Kind { absent, number, null, other, too_long };
 
 // One JSON value as read. `text` is its raw JSON (for a number, the literal exactly as written) and
 // points into the parse buffer; `value` (and `integer`, from read_integer) are set for numbers. Only
@@ -153,7 +155,9 @@ error_code classify_non_number(od::value& v, std::string_view token, Token& out)
         out.text = trim_trailing_space(token);
         out.value = d;
         out.integer = 0;
-        out.kind = std::isfinite(d) ? Kind::number : Kind::other;
+        out.kind = !std::isfinite(d)                                  ? Kind::other
+                   : out.text.size() <= market::DecimalText::capacity ? Kind::number
+                                                                      : Kind::too_long;
         return simdjson::SUCCESS;
     }
     return classify_non_number(v, token, out);
@@ -248,14 +252,18 @@ private:
 
 // ---- Shared assembly --------------------------------------------------------------------------------
 
-// ---- Shared assembly --------------------------------------------------------------------------------
-
-// Fills a bar's Decimal from a number token. Bars are emplaced and their strings assigned in place:
-// building a Bar and moving it into the vector copied every string twice, which profiling showed.
-inline void set_decimal(market::Decimal& decimal, const Token& number) {
-    decimal.text.assign(number.text.data(), number.text.size());
+// Fills a bar's Decimal from a token that read_number made Kind::number (so its text fits). Tokens point
+// into the padded parse buffer, which has SIMDJSON_PADDING (more than DecimalText::capacity) readable
+// bytes past the body's end, so the text is copied as one fixed-size block.
+inline void set_decimal(market::Decimal& decimal, const Token& number) noexcept {
+    static_assert(market::DecimalText::capacity <= simdjson::SIMDJSON_PADDING);
+    decimal.text.assign_padded(number.text);
     decimal.value = number.value;
 }
+
+// The reason for a record whose number `what` is Kind::too_long: "field o has 40 characters, more than
+// the 31 a decimal keeps".
+std::string too_long(std::string_view what, const Token& number);
 
 // Adds a rejected record of `symbol` from `source`, with `raw` (the record's JSON) and why.
 void reject(market::BarBatch& batch, std::string_view symbol, std::string_view source, std::string_view raw,

@@ -208,7 +208,8 @@ std::string yahoo_problem(const YahooColumns& columns, std::size_t i) {
     const Token& t = columns.timestamp.cells[i];
     const Token* const prices[] = {&columns.open.cells[i], &columns.high.cells[i], &columns.low.cells[i],
                                    &columns.close.cells[i]};
-    const bool bad_volume = columns.volume.present && columns.volume.cells[i].kind == Kind::other;
+    const Kind volume_kind = columns.volume.present ? columns.volume.cells[i].kind : Kind::absent;
+    const bool bad_volume = volume_kind == Kind::other || volume_kind == Kind::too_long;
     const bool fine =
         t.kind == Kind::number && in_epoch_range(t.integer) && !bad_volume &&
         std::all_of(std::begin(prices), std::end(prices), [](const Token* p) { return p->kind == Kind::number; });
@@ -230,8 +231,10 @@ std::string yahoo_problem(const YahooColumns& columns, std::size_t i) {
     for (std::size_t k = 0; k < std::size(prices); ++k) {
         if (prices[k]->kind == Kind::null) add(fmt::format("null {}", k_names[k]));
         if (prices[k]->kind == Kind::other) add(fmt::format("{} is not a number", k_names[k]));
+        if (prices[k]->kind == Kind::too_long) add(too_long(k_names[k], *prices[k]));
     }
-    if (bad_volume) add("volume is not a number");
+    if (volume_kind == Kind::other) add("volume is not a number");
+    if (volume_kind == Kind::too_long) add(too_long("volume", columns.volume.cells[i]));
     return reason;
 }
 
@@ -326,7 +329,7 @@ ParseResult<ParsedPage> assemble_yahoo(const YahooColumns& columns, std::string_
         if (columns.volume.present && columns.volume.cells[row.index].kind == Kind::number) {
             set_decimal(bar.volume.emplace(), columns.volume.cells[row.index]);
         }
-        bar.source.assign(k_yahoo.data(), k_yahoo.size());
+        bar.source = k_yahoo;
     }
     return page;
 }
@@ -365,7 +368,7 @@ struct YahooMeta {
 error_code read_decimal(od::value& v, std::optional<market::Decimal>& out) noexcept {
     Token token;
     if (auto e = read_number(v, token)) return e;
-    if (token.kind == Kind::number) out = market::Decimal{std::string(token.text), token.value};
+    if (token.kind == Kind::number) out = market::Decimal{token.text, token.value};
     else out.reset();
     return simdjson::SUCCESS;
 }

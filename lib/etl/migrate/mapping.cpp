@@ -32,12 +32,12 @@ tl::expected<std::optional<market::Decimal>, std::string> decimal(const MappedTa
         return unexpected(about(column, fmt::format("{} characters, more than the {} a decimal keeps", (*text)->size(),
                                                     market::DecimalText::capacity)));
     }
-    if (c.type == Cell::Type::real) return market::Decimal{std::move(**text), c.real};
-    if (c.type == Cell::Type::integer) return market::Decimal{std::move(**text), static_cast<double>(c.integer)};
+    if (c.type == Cell::Type::real) return market::Decimal{**text, c.real};
+    if (c.type == Cell::Type::integer) return market::Decimal{**text, static_cast<double>(c.integer)};
     double value = 0.0;
     const auto& s = **text;
     std::from_chars(s.data(), s.data() + s.size(), value); // to_decimal checked it is a decimal number
-    return market::Decimal{std::move(**text), value};
+    return market::Decimal{**text, value};
 }
 
 // A price the bar cannot lack.

@@ -23,13 +23,26 @@ using market::Timeframe;
 
 constexpr std::string_view k_yahoo = "yahoo";
 
+// This thread's column cells (see ScratchRows): each body's columns use them, emptied for it.
+struct YahooCells {
+    std::vector<Token> timestamp, open, high, low, close, volume;
+};
+YahooCells& thread_cells() {
+    thread_local YahooCells cells;
+    return cells;
+}
+
 // One array of result[0]: `timestamp` or a quote column. An absent key and `null` both leave it absent.
+// The cells are the thread's (YahooCells).
 struct Column {
     bool present = false;
-    std::vector<Token> cells;
+    std::vector<Token>& cells;
 };
 
 struct YahooColumns {
+    explicit YahooColumns(YahooCells& cells) noexcept
+        : timestamp{false, cells.timestamp}, open{false, cells.open}, high{false, cells.high}, low{false, cells.low},
+          close{false, cells.close}, volume{false, cells.volume} {}
     std::string_view zone_name; // meta.exchangeTimezoneName
     Column timestamp, open, high, low, close, volume;
 };
@@ -340,7 +353,14 @@ ParseResult<ParsedPage> parse_yahoo(std::string_view body, std::string_view symb
     od::object top;
     if (auto e = doc.get_object().get(top)) return not_json(k_yahoo, body, e);
 
-    YahooState state;
+    YahooCells& cells = thread_cells();
+    const ScratchRows timestamps(cells.timestamp);
+    const ScratchRows opens(cells.open);
+    const ScratchRows highs(cells.high);
+    const ScratchRows lows(cells.low);
+    const ScratchRows closes(cells.close);
+    const ScratchRows volumes(cells.volume);
+    YahooState state{YahooColumns(cells), false, false, std::string()};
     const error_code e = read_yahoo_top(top, state);
     if (!state.failure.empty()) return failure(k_yahoo, state.failure);
     if (e != simdjson::SUCCESS) return malformed(k_yahoo, e);

@@ -4,7 +4,8 @@
 // Next to each figure, the reference: simdjson's own On-Demand pass over the same bytes that touches every
 // value (every field and element; each number read as a double, each string unescaped), timed in the
 // same run, interleaved with ours, and the ratio ours / simdjson.
-// Usage: parse_bench [megabytes]   (default 80: the size of each large body)
+// Usage: parse_bench [megabytes [name]]   (megabytes: the size of each large body, 80 by default; name: only
+// the lines whose name contains it, e.g. "coingecko", for profiling one parser)
 #include "etl/providers/parse.hpp"
 
 #include <fmt/format.h>
@@ -224,8 +225,12 @@ double median_of(std::vector<double> seconds) {
 
 // Times `runs` parses of `body` by `parse` and as many reference walks, alternately, so that both see
 // the same machine load. Prints our median and best, the reference's median, and the ratio of medians.
+// Only the lines whose name contains this run (empty: all).
+std::string_view g_only; // NOLINT(cppcoreguidelines-avoid-non-const-global-variables): set once in main
+
 void run(std::string_view name, const std::string& body, int runs,
          const std::function<ParseResult<ParsedPage>()>& parse) {
+    if (name.find(g_only) == std::string_view::npos) return;
     const auto warm = parse();
     if (!warm) {
         fmt::print("{}: parse failed: {}\n", name, warm.error().message);
@@ -278,6 +283,7 @@ void run_all(std::string_view label, std::size_t polygon_bytes, std::size_t othe
 int main(int argc, char** argv) {
     try {
         const std::size_t megabytes = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : k_default_megabytes;
+        if (argc > 2) g_only = argv[2];
         const std::size_t large = std::max<std::size_t>(megabytes, 1) * 1'000'000;
         run_all(fmt::format("large bodies (~{} MB each, {} runs)", megabytes, k_large_runs), large, large,
                 k_large_runs);

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <cstring>
 #include <iosfwd>
@@ -14,11 +15,16 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace etl::market {
 
 using sys_seconds = std::chrono::sys_seconds;
+
+// A text type other than `Self` that views as a std::string_view: a literal, std::string, std::string_view.
+template <class Text, class Self>
+concept other_text = std::is_convertible_v<const Text&, std::string_view> && !std::is_same_v<Text, Self>;
 
 // The text of a decimal, kept inline: no allocation per number. A parser makes millions of bars, and a
 // heap string per decimal (Yahoo's 17-digit literals are past std::string's inline 15) was the largest
@@ -60,7 +66,15 @@ public:
     constexpr operator std::string_view() const noexcept { return view(); }
     operator std::string() const { return str(); }
 
-    friend constexpr bool operator==(const DecimalText& a, std::string_view b) noexcept { return a.view() == b; }
+    // With any text, and with another DecimalText: one overload for each, so that neither `a == b` nor
+    // its C++20 reversed form is ambiguous.
+    template <other_text<DecimalText> Text>
+    friend constexpr bool operator==(const DecimalText& a, const Text& b) noexcept {
+        return a.view() == std::string_view(b);
+    }
+    friend constexpr bool operator==(const DecimalText& a, const DecimalText& b) noexcept {
+        return a.view() == b.view();
+    }
 
 private:
     std::array<char, capacity> m_chars{};
@@ -97,7 +111,12 @@ public:
     constexpr operator std::string_view() const noexcept { return m_text; }
     operator std::string() const { return str(); }
 
-    friend constexpr bool operator==(const SourceName& a, std::string_view b) noexcept { return a.m_text == b; }
+    // As DecimalText's: with any text, and with another SourceName.
+    template <other_text<SourceName> Text>
+    friend constexpr bool operator==(const SourceName& a, const Text& b) noexcept {
+        return a.m_text == std::string_view(b);
+    }
+    friend constexpr bool operator==(const SourceName& a, const SourceName& b) noexcept { return a.m_text == b.m_text; }
 
 private:
     std::string_view m_text;

@@ -36,6 +36,9 @@ TEST_CASE("DecimalText compares, converts and formats like the string it replace
     CHECK(d.text == std::string("241.7899932861328"));
     CHECK_FALSE(d.text == "241.78999328613");
     CHECK(d.text == DecimalText("241.7899932861328"));
+    CHECK(DecimalText("1.5") != DecimalText("1.50"));
+    CHECK("241.7899932861328" == d.text);
+    CHECK(std::string_view("241.7899932861328") == d.text);
     const std::string copied = d.text;
     CHECK(copied == "241.7899932861328");
     const std::string_view viewed = d.text;
@@ -60,6 +63,9 @@ TEST_CASE("SourceName is a literal or an interned name, compared and formatted a
     const std::string as_string = literal;
     CHECK(as_string == "polygon");
     CHECK(SourceName().empty());
+    CHECK(SourceName::intern("polygon") == literal);
+    CHECK(literal != SourceName("yahoo"));
+    CHECK(std::string("polygon") == literal);
 
     std::string runtime = "legacy-source";
     const SourceName first = SourceName::intern(runtime);

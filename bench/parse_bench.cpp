@@ -1,20 +1,28 @@
 // Parse throughput of the provider parsers over synthetic bodies, in MB/s on one core: one large body
 // per provider (cold memory: the bars alone are about three times the body's size) and page-sized
 // bodies as the jobs really fetch them (warm allocator).
-// Usage: parse_bench [megabytes]   (default 80: the size of each large body)
+// Next to each figure, the reference: simdjson's own On-Demand pass over the same bytes that touches every
+// value (every field and element; each number read as a double, each string unescaped), timed in the
+// same run, interleaved with ours, and the ratio ours / simdjson.
+// Usage: parse_bench [megabytes [name]]   (megabytes: the size of each large body, 80 by default; name: only
+// the lines whose name contains it, e.g. "coingecko", for profiling one parser)
 #include "etl/providers/parse.hpp"
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <iterator>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -108,26 +116,151 @@ std::string coingecko_body(std::size_t target_bytes) {
     return fmt::format(R"({{"prices":[{}],"market_caps":[],"total_volumes":[{}]}})", prices, volumes);
 }
 
+// ---- The simdjson-only reference ------------------------------------------------------------------
+
+namespace od = simdjson::ondemand;
+
+// What the walk read, so the compiler cannot drop it, and so a run can be checked against the last.
+struct Touched {
+    std::size_t values = 0;
+    double sum = 0.0;
+    std::size_t text_bytes = 0;
+};
+
+simdjson::error_code touch(od::value& value, Touched& touched) noexcept;
+
+simdjson::error_code touch_object(od::object& object, Touched& touched) noexcept {
+    for (auto field_result : object) {
+        if (auto e = field_result.error()) return e;
+        od::field& field = field_result.value_unsafe();
+        touched.text_bytes += static_cast<unsigned char>(*field.key().raw()); // the key is read in place
+        if (auto e = touch(field.value(), touched)) return e;
+    }
+    return simdjson::SUCCESS;
+}
+
+simdjson::error_code touch(od::value& value, Touched& touched) noexcept {
+    ++touched.values;
+    od::json_type type{};
+    if (auto e = value.type().get(type)) return e;
+    switch (type) {
+    case od::json_type::object: {
+        od::object object;
+        if (auto e = value.get_object().get(object)) return e;
+        return touch_object(object, touched);
+    }
+    case od::json_type::array: {
+        od::array array;
+        if (auto e = value.get_array().get(array)) return e;
+        for (auto element_result : array) {
+            if (auto e = element_result.error()) return e;
+            if (auto e = touch(element_result.value_unsafe(), touched)) return e;
+        }
+        return simdjson::SUCCESS;
+    }
+    case od::json_type::number: {
+        double d = 0.0;
+        if (auto e = value.get_double().get(d)) return e;
+        touched.sum += d;
+        return simdjson::SUCCESS;
+    }
+    case od::json_type::string: {
+        std::string_view text;
+        if (auto e = value.get_string().get(text)) return e;
+        touched.text_bytes += text.size();
+        return simdjson::SUCCESS;
+    }
+    case od::json_type::boolean: {
+        bool b = false;
+        if (auto e = value.get_bool().get(b)) return e;
+        touched.values += b ? 1 : 0;
+        return simdjson::SUCCESS;
+    }
+    case od::json_type::null: {
+        bool is_null = false;
+        return value.is_null().get(is_null);
+    }
+    }
+    return simdjson::INCORRECT_TYPE;
+}
+
+// Like our parsers, the reference copies the body into a padded buffer of its own (a std::string
+// promises no readable bytes past its end) and reuses the buffer and the parser from run to run.
+class Reference {
+public:
+    Touched walk(std::string_view body) {
+        const std::size_t needed = body.size() + simdjson::SIMDJSON_PADDING;
+        if (needed > m_capacity) {
+            m_buffer = std::make_unique_for_overwrite<char[]>(needed);
+            m_capacity = needed;
+        }
+        std::memcpy(m_buffer.get(), body.data(), body.size());
+        std::memset(m_buffer.get() + body.size(), 0, simdjson::SIMDJSON_PADDING);
+        Touched touched;
+        od::document doc;
+        od::object top;
+        if (m_parser.iterate(m_buffer.get(), body.size(), m_capacity).get(doc) != simdjson::SUCCESS ||
+            doc.get_object().get(top) != simdjson::SUCCESS || touch_object(top, touched) != simdjson::SUCCESS) {
+            fmt::print("simdjson reference: the body does not parse\n");
+            std::exit(1);
+        }
+        return touched;
+    }
+
+private:
+    od::parser m_parser;
+    std::unique_ptr<char[]> m_buffer;
+    std::size_t m_capacity = 0;
+};
+
+Reference& reference() {
+    static Reference r;
+    return r;
+}
+
+double median_of(std::vector<double> seconds) {
+    std::sort(seconds.begin(), seconds.end());
+    return seconds[seconds.size() / 2];
+}
+
+// Times `runs` parses of `body` by `parse` and as many reference walks, alternately, so that both see
+// the same machine load. Prints our median and best, the reference's median, and the ratio of medians.
+// Only the lines whose name contains this run (empty: all).
+std::string_view g_only; // NOLINT(cppcoreguidelines-avoid-non-const-global-variables): set once in main
+
 void run(std::string_view name, const std::string& body, int runs,
          const std::function<ParseResult<ParsedPage>()>& parse) {
+    if (name.find(g_only) == std::string_view::npos) return;
     const auto warm = parse();
     if (!warm) {
         fmt::print("{}: parse failed: {}\n", name, warm.error().message);
         std::exit(1);
     }
-    std::vector<double> seconds;
+    const Touched expected = reference().walk(body);
+    std::vector<double> ours;
+    std::vector<double> simd;
     for (int i = 0; i < runs; ++i) {
-        const auto start = std::chrono::steady_clock::now();
-        const auto page = parse();
+        auto start = std::chrono::steady_clock::now();
+        {
+            const auto page = parse();
+            const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+            if (!page || page->batch.bars.size() != warm->batch.bars.size()) std::exit(1);
+            ours.push_back(took.count());
+        }
+        start = std::chrono::steady_clock::now();
+        const Touched touched = reference().walk(body);
         const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-        if (!page || page->batch.bars.size() != warm->batch.bars.size()) std::exit(1);
-        seconds.push_back(took.count());
+        if (touched.values != expected.values || touched.text_bytes != expected.text_bytes) std::exit(1);
+        simd.push_back(took.count());
     }
-    std::sort(seconds.begin(), seconds.end());
-    const double median = seconds[seconds.size() / 2];
     const double megabytes = static_cast<double>(body.size()) / 1e6;
-    fmt::print("{:<24} {:6.1f} MB {:8} bars {:7} skipped   median {:6.0f} MB/s   best {:6.0f} MB/s\n", name, megabytes,
-               warm->batch.bars.size(), warm->skipped, megabytes / median, megabytes / seconds.front());
+    const double our_median = median_of(ours);
+    const double simd_median = median_of(simd);
+    fmt::print("{:<24} {:6.1f} MB {:8} bars {:7} skipped   median {:6.0f} MB/s   best {:6.0f} MB/s   "
+               "simdjson {:6.0f} MB/s   ours/simdjson {:4.2f}\n",
+               name, megabytes, warm->batch.bars.size(), warm->skipped, megabytes / our_median,
+               megabytes / *std::min_element(ours.begin(), ours.end()), megabytes / simd_median,
+               simd_median / our_median);
 }
 
 // Runs every parser over bodies of about `polygon_bytes` (Polygon) and `other_bytes` (the others).
@@ -150,6 +283,7 @@ void run_all(std::string_view label, std::size_t polygon_bytes, std::size_t othe
 int main(int argc, char** argv) {
     try {
         const std::size_t megabytes = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : k_default_megabytes;
+        if (argc > 2) g_only = argv[2];
         const std::size_t large = std::max<std::size_t>(megabytes, 1) * 1'000'000;
         run_all(fmt::format("large bodies (~{} MB each, {} runs)", megabytes, k_large_runs), large, large,
                 k_large_runs);

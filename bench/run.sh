@@ -99,25 +99,31 @@ if wants parse; then
                 echo
                 echo "== parse bench: provider bodies, one thread (MB/s per core; the first MB/s figure of a line is the median)"
                 while IFS= read -r l; do printf '  %s\n' "$l"; done <<<"$out"
-                # One row per result line: the first "N MB/s" on a line is the median; the name is the
-                # text before the size ("... 80.0 MB ..."); a line without MB/s heads a section.
+                # One row per result line: the first "N MB/s" on a line is ours (the median), the one after
+                # "simdjson" the reference (simdjson's own On-Demand pass over the same bytes, same run);
+                # the name is the text before the size ("... 80.0 MB ..."); a line without MB/s heads a section.
                 section=""
-                while IFS=$'\t' read -r kind name mbs; do
+                while IFS=$'\t' read -r kind name mbs ref; do
                     if [[ $kind == section ]]; then
                         section=$name
                         continue
                     fi
-                    label="parse: ${section:+$section, }$name (MB/s)"
-                    record "$label" "$mbs" "500" "$(printf '%.2f' "$(calc 'a / 500' a="$mbs")")" ">= 500 MB/s" "$(verdict "$mbs" ge 500)"
+                    label="parse: ${section:+$section, }$name (MB/s, ref: simdjson)"
+                    if [[ $ref == - ]]; then
+                        record "$label" "$mbs" "-" "-" ">= 500 MB/s" "$(verdict "$mbs" ge 500)"
+                    else
+                        record "$label" "$mbs" "$ref" "$(printf '%.2f' "$(calc 'a / b' a="$mbs" b="$ref")")" ">= 500 MB/s" "$(verdict "$mbs" ge 500)"
+                    fi
                 done < <(awk '
                     /MB\/s/ {
-                        v = ""; name = ""
+                        v = ""; r = "-"; name = ""
                         for (i = 2; i <= NF; i++) if ($i == "MB/s") { v = $(i - 1); break }
+                        for (i = 1; i < NF; i++) if ($i == "simdjson") { r = $(i + 1); break }
                         for (i = 1; i <= NF; i++) { if ($(i + 1) == "MB" && $i ~ /^[0-9.]+$/) break; name = name (name == "" ? "" : " ") $i }
-                        if (v != "") printf "row\t%s\t%s\n", name, v
+                        if (v != "") printf "row\t%s\t%s\t%s\n", name, v, r
                         next
                     }
-                    NF > 0 { printf "section\t%s\t-\n", $1 }' <<<"$out")
+                    NF > 0 { printf "section\t%s\t-\t-\n", $1 }' <<<"$out")
             else
                 FAILED+=(parse)
                 record "parse bench" "FAILED (run)" "-" "-" ">= 500 MB/s" "FAILED"

@@ -31,7 +31,7 @@ inline void check_line(std::string_view text, const char* what) {
 // A finite number whose text is a JSON number literal: it goes into NUMERIC columns as written.
 inline void check_decimal(const market::Decimal& d, const char* what) {
     if (d.text.empty() || !std::isfinite(d.value)) broken(what, d.text);
-    if (d.text.find_first_not_of("0123456789+-.eE") != std::string::npos) broken(what, d.text);
+    if (d.text.view().find_first_not_of("0123456789+-.eE") != std::string::npos) broken(what, d.text);
 }
 
 inline void check_rejects(const std::vector<market::RejectedRecord>& rejected, std::string_view symbol) {

@@ -36,6 +36,8 @@ std::optional<Decimal> Quote::change() const {
     const int digits = std::min(12, std::max(fraction_digits(price.text), fraction_digits(previous_close->text)));
     const double diff = price.value - previous_close->value;
     const auto text = util::canonical_decimal(fmt::format("{:.{}f}", diff, digits)).value_or("0");
+    // A difference of prices past 10^18 has no fixed-point text a Decimal keeps: its shortest one.
+    if (!DecimalText::fits(text)) return decimal_from_double(diff);
     return Decimal{text, std::stod(text)};
 }
 
@@ -89,7 +91,7 @@ std::string to_cache_json(std::span<const Bar> bars) {
     return std::move(json).release();
 }
 
-std::vector<Bar> hourly_bars_from_points(const std::string& symbol, const std::string& source,
+std::vector<Bar> hourly_bars_from_points(const std::string& symbol, SourceName source,
                                          std::span<const PricePoint> points) {
     std::vector<Bar> out;
     for (const auto& p : points) {

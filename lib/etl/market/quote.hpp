@@ -40,7 +40,7 @@ struct PricePoint {
 // Hourly bars from price points: each point goes to the hour it falls in (floor), open = first,
 // close = last, high = max, low = min, no volume. Hours without points get no bar (nothing is
 // invented). Points must be sorted by time.
-std::vector<Bar> hourly_bars_from_points(const std::string& symbol, const std::string& source,
+std::vector<Bar> hourly_bars_from_points(const std::string& symbol, SourceName source,
                                          std::span<const PricePoint> points);
 
 // Hourly bars from finer bars (Yahoo 30-minute bars, which start on the half hour): grouped by the

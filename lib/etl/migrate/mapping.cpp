@@ -28,12 +28,16 @@ tl::expected<std::optional<market::Decimal>, std::string> decimal(const MappedTa
     auto text = to_decimal(c);
     if (!text) return unexpected(about(column, text.error()));
     if (!*text) return std::optional<market::Decimal>{};
-    if (c.type == Cell::Type::real) return market::Decimal{std::move(**text), c.real};
-    if (c.type == Cell::Type::integer) return market::Decimal{std::move(**text), static_cast<double>(c.integer)};
+    if (!market::DecimalText::fits(**text)) {
+        return unexpected(about(column, fmt::format("{} characters, more than the {} a decimal keeps", (*text)->size(),
+                                                    market::DecimalText::capacity)));
+    }
+    if (c.type == Cell::Type::real) return market::Decimal{**text, c.real};
+    if (c.type == Cell::Type::integer) return market::Decimal{**text, static_cast<double>(c.integer)};
     double value = 0.0;
     const auto& s = **text;
     std::from_chars(s.data(), s.data() + s.size(), value); // to_decimal checked it is a decimal number
-    return market::Decimal{std::move(**text), value};
+    return market::Decimal{**text, value};
 }
 
 // A price the bar cannot lack.
@@ -194,7 +198,7 @@ tl::expected<market::Bar, std::string> stockula_bar(const MappedTable& t, const 
     b.low = std::move(*low);
     b.close = std::move(*close);
     b.volume = std::move(*volume);
-    b.source = std::string(k_stockula_source);
+    b.source = k_stockula_source;
     return b;
 }
 
@@ -227,7 +231,7 @@ tl::expected<market::Bar, std::string> own_bar(const MappedTable& t, const Row& 
     b.trade_count = *trades;
     auto source = text(t, r, "source");
     if (!source) return unexpected(source.error());
-    b.source = source->value_or("market-etl");
+    b.source = market::SourceName::intern(source->value_or("market-etl"));
     return b;
 }
 

@@ -22,12 +22,28 @@ using market::Timeframe;
 
 constexpr std::string_view k_coingecko = "coingecko";
 constexpr std::int64_t k_ms_per_day = 86'400'000;
+// A real series point, "[1741046400000,87301.51234]," or a volume "[1741046400000,47911200341.97],", is
+// 28-32 bytes, so a body of two equal series holds about one point per 60 bytes in each. Each series
+// reserves one per k_body_bytes_per_point (a little more than that) so that reading it does not grow and
+// copy its vector over and over; reserved pages that stay unused are never touched.
+constexpr std::size_t k_body_bytes_per_point = 48;
 
-// One [ms, value] point of a market_chart series.
+// One [ms, value] point of a market_chart series: the value's literal (in the parse buffer) and double.
 struct ChartPoint {
     std::int64_t ms = 0;
-    Token value;
+    std::string_view text;
+    double value = 0.0;
 };
+
+// This thread's points of the two series (see ScratchRows).
+struct ChartSeries {
+    std::vector<ChartPoint> prices;
+    std::vector<ChartPoint> volumes;
+};
+ChartSeries& thread_series() {
+    thread_local ChartSeries series;
+    return series;
+}
 
 // Reads one series element. A well-formed point comes back with an empty `problem`; otherwise
 // `problem` says why and `raw` holds the element's text.
@@ -42,6 +58,7 @@ error_code read_chart_point(od::value& element, std::string_view series, ChartPo
     od::array pair;
     if (auto e = element.get_array().get(pair)) return e;
     Token ms;
+    Token value;
     std::size_t count = 0;
     for (auto item_result : pair) {
         if (auto e = item_result.error()) return e;
@@ -49,7 +66,7 @@ error_code read_chart_point(od::value& element, std::string_view series, ChartPo
         if (count == 0) {
             if (auto e = read_integer(item, ms)) return e;
         } else if (count == 1) {
-            if (auto e = read_number(item, point.value)) return e;
+            if (auto e = read_number(item, value)) return e;
         }
         ++count;
     }
@@ -59,13 +76,15 @@ error_code read_chart_point(od::value& element, std::string_view series, ChartPo
         problem = fmt::format("{} point timestamp is not an integer", series);
     } else if (!in_epoch_range(ms_to_seconds(ms.integer))) {
         problem = fmt::format("{} point timestamp is out of range", series);
-    } else if (point.value.kind == Kind::null) {
+    } else if (value.kind == Kind::null) {
         problem = fmt::format("{} point value is null", series);
-    } else if (point.value.kind != Kind::number) {
+    } else if (value.kind == Kind::too_long) {
+        problem = too_long(fmt::format("{} point value", series), value);
+    } else if (value.kind != Kind::number) {
         problem = fmt::format("{} point value is not a number", series);
     }
     if (problem.empty()) {
-        point.ms = ms.integer;
+        point = ChartPoint{ms.integer, value.text, value.value};
         return simdjson::SUCCESS;
     }
     if (auto e = pair.reset().error()) return e;
@@ -99,8 +118,13 @@ ParseResult<ParsedPage> parse_coingecko(std::string_view body, std::string_view 
     if (auto e = doc.get_object().get(top)) return not_json(k_coingecko, body, e);
 
     ParsedPage page;
-    std::vector<ChartPoint> prices;
-    std::vector<ChartPoint> volumes;
+    ChartSeries& series_rows = thread_series();
+    std::vector<ChartPoint>& prices = series_rows.prices;
+    std::vector<ChartPoint>& volumes = series_rows.volumes;
+    const ScratchRows prices_scope(prices);
+    const ScratchRows volumes_scope(volumes);
+    prices.reserve(body.size() / k_body_bytes_per_point);
+    volumes.reserve(body.size() / k_body_bytes_per_point);
     bool saw_prices = false;
     for (auto field_result : top) {
         od::field field;
@@ -152,13 +176,15 @@ ParseResult<ParsedPage> parse_coingecko(std::string_view body, std::string_view 
         bar.symbol.assign(symbol.data(), symbol.size());
         bar.timeframe = Timeframe::day;
         bar.ts = sys_seconds{std::chrono::seconds{ms_to_seconds(price.ms)}};
-        set_decimal(bar.open, price.value);
-        set_decimal(bar.high, price.value);
-        set_decimal(bar.low, price.value);
-        set_decimal(bar.close, price.value);
+        set_decimal(bar.open, price.text, price.value);
+        set_decimal(bar.high, price.text, price.value);
+        set_decimal(bar.low, price.text, price.value);
+        set_decimal(bar.close, price.text, price.value);
         while (volume != volumes.cend() && volume->ms < price.ms) ++volume;
-        if (volume != volumes.cend() && volume->ms == price.ms) set_decimal(bar.volume.emplace(), volume->value);
-        bar.source.assign(k_coingecko.data(), k_coingecko.size());
+        if (volume != volumes.cend() && volume->ms == price.ms) {
+            set_decimal(bar.volume.emplace(), volume->text, volume->value);
+        }
+        bar.source = k_coingecko;
     }
     return page;
 }
@@ -170,7 +196,7 @@ error_code unescaped_key(od::field& field, std::string_view& out) noexcept { ret
 error_code read_decimal(od::value& v, std::optional<market::Decimal>& out) noexcept {
     Token token;
     if (auto e = read_number(v, token)) return e;
-    if (token.kind == Kind::number) out = market::Decimal{std::string(token.text), token.value};
+    if (token.kind == Kind::number) out = market::Decimal{token.text, token.value};
     else out.reset();
     return simdjson::SUCCESS;
 }

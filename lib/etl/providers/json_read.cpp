@@ -152,6 +152,11 @@ const date::time_zone* zone_or_new_york(std::string_view name) {
     }
 }
 
+std::string too_long(std::string_view what, const Token& number) {
+    return fmt::format("{} has {} characters, more than the {} a decimal keeps", what, number.text.size(),
+                       market::DecimalText::capacity);
+}
+
 void reject(market::BarBatch& batch, std::string_view symbol, std::string_view source, std::string_view raw,
             std::string reason) {
     batch.rejected.push_back(

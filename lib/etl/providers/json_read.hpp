@@ -119,7 +119,9 @@ inline std::string_view key_of(const od::field& field) noexcept {
     return {begin, static_cast<std::size_t>(end - begin)};
 }
 
-enum class Kind { absent, number, null, other };
+// `too_long`: a finite number whose literal is longer than a bar keeps (market::DecimalText::capacity);
+// its record is rejected with that reason rather than its text cut.
+enum class Kind { absent, number, null, other, too_long };
 
 // One JSON value as read. `text` is its raw JSON (for a number, the literal exactly as written) and
 // points into the parse buffer; `value` (and `integer`, from read_integer) are set for numbers. Only
@@ -153,7 +155,9 @@ error_code classify_non_number(od::value& v, std::string_view token, Token& out)
         out.text = trim_trailing_space(token);
         out.value = d;
         out.integer = 0;
-        out.kind = std::isfinite(d) ? Kind::number : Kind::other;
+        out.kind = !std::isfinite(d)                                  ? Kind::other
+                   : out.text.size() <= market::DecimalText::capacity ? Kind::number
+                                                                      : Kind::too_long;
         return simdjson::SUCCESS;
     }
     return classify_non_number(v, token, out);
@@ -248,14 +252,44 @@ private:
 
 // ---- Shared assembly --------------------------------------------------------------------------------
 
-// ---- Shared assembly --------------------------------------------------------------------------------
-
-// Fills a bar's Decimal from a number token. Bars are emplaced and their strings assigned in place:
-// building a Bar and moving it into the vector copied every string twice, which profiling showed.
-inline void set_decimal(market::Decimal& decimal, const Token& number) {
-    decimal.text.assign(number.text.data(), number.text.size());
-    decimal.value = number.value;
+// Fills a bar's Decimal from the text and value of a token that read_number made Kind::number (so its
+// text fits). Tokens point into the padded parse buffer, which has SIMDJSON_PADDING (more than
+// DecimalText::capacity) readable bytes past the body's end, so the text is copied as one fixed-size block.
+inline void set_decimal(market::Decimal& decimal, std::string_view text, double value) noexcept {
+    static_assert(market::DecimalText::capacity <= simdjson::SIMDJSON_PADDING);
+    decimal.text.assign_padded(text);
+    decimal.value = value;
 }
+inline void set_decimal(market::Decimal& decimal, const Token& number) noexcept {
+    set_decimal(decimal, number.text, number.value);
+}
+
+// A parse's intermediate rows (Yahoo's columns, CoinGecko's points) live in vectors the thread keeps and
+// the next body reuses: page-sized bodies then parse without allocating them, growing them or touching
+// fresh memory, which profiles showed as a large share of those parsers' time. A vector that grew past
+// k_max_kept_scratch_bytes (a body of many megabytes) is given back when the parse ends, so a thread
+// keeps at most that much per vector: 4 MiB holds 100,000 tokens, more rows than any real page has.
+constexpr std::size_t k_max_kept_scratch_bytes = std::size_t{4} << 20;
+
+// Empties `rows` for a parse and, when the parse ends (however it ends), empties it again and gives its
+// memory back if it grew past k_max_kept_scratch_bytes.
+template <class T> class ScratchRows {
+public:
+    explicit ScratchRows(std::vector<T>& rows) noexcept : m_rows(rows) { m_rows.clear(); }
+    ScratchRows(const ScratchRows&) = delete;
+    ScratchRows& operator=(const ScratchRows&) = delete;
+    ~ScratchRows() {
+        m_rows.clear();
+        if (m_rows.capacity() * sizeof(T) > k_max_kept_scratch_bytes) std::vector<T>().swap(m_rows);
+    }
+
+private:
+    std::vector<T>& m_rows;
+};
+
+// The reason for a record whose number `what` is Kind::too_long: "field o has 40 characters, more than
+// the 31 a decimal keeps".
+std::string too_long(std::string_view what, const Token& number);
 
 // Adds a rejected record of `symbol` from `source`, with `raw` (the record's JSON) and why.
 void reject(market::BarBatch& batch, std::string_view symbol, std::string_view source, std::string_view raw,

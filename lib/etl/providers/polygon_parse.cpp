@@ -76,7 +76,9 @@ error_code read_polygon_row(od::object& object, PolygonRow& row, bool want_ticke
 // is still a rejection rather than a silently dropped field.
 std::string polygon_problem(const PolygonRow& row) {
     const auto number = [](const Token& t) { return t.kind == Kind::number; };
-    const auto optional = [](const Token& t) { return t.kind != Kind::other; };
+    const auto optional = [](const Token& t) {
+        return t.kind == Kind::number || t.kind == Kind::absent || t.kind == Kind::null;
+    };
     if (number(row.o) && number(row.h) && number(row.l) && number(row.c) && number(row.t) && optional(row.v) &&
         optional(row.vw) && optional(row.n) && in_epoch_range(ms_to_seconds(row.t.integer))) {
         return {};
@@ -101,6 +103,7 @@ std::string polygon_problem(const PolygonRow& row) {
             break;
         case Kind::other:
             return fmt::format("field {} is not {}", check.name, check.integer ? "an integer" : "a number");
+        case Kind::too_long: return too_long(fmt::format("field {}", check.name), check.token);
         }
     }
     if (!in_epoch_range(ms_to_seconds(row.t.integer))) return "field t is out of range";
@@ -165,7 +168,7 @@ error_code read_polygon_result(od::value& element, const PolygonContext& context
     if (row.v.kind == Kind::number) set_decimal(bar.volume.emplace(), row.v);
     if (row.vw.kind == Kind::number) set_decimal(bar.vwap.emplace(), row.vw);
     if (row.n.kind == Kind::number) bar.trade_count = row.n.integer;
-    bar.source.assign(k_polygon.data(), k_polygon.size());
+    bar.source = k_polygon;
     return simdjson::SUCCESS;
 }
 

@@ -23,13 +23,26 @@ using market::Timeframe;
 
 constexpr std::string_view k_yahoo = "yahoo";
 
+// This thread's column cells (see ScratchRows): each body's columns use them, emptied for it.
+struct YahooCells {
+    std::vector<Token> timestamp, open, high, low, close, volume;
+};
+YahooCells& thread_cells() {
+    thread_local YahooCells cells;
+    return cells;
+}
+
 // One array of result[0]: `timestamp` or a quote column. An absent key and `null` both leave it absent.
+// The cells are the thread's (YahooCells).
 struct Column {
     bool present = false;
-    std::vector<Token> cells;
+    std::vector<Token>& cells;
 };
 
 struct YahooColumns {
+    explicit YahooColumns(YahooCells& cells) noexcept
+        : timestamp{false, cells.timestamp}, open{false, cells.open}, high{false, cells.high}, low{false, cells.low},
+          close{false, cells.close}, volume{false, cells.volume} {}
     std::string_view zone_name; // meta.exchangeTimezoneName
     Column timestamp, open, high, low, close, volume;
 };
@@ -208,7 +221,8 @@ std::string yahoo_problem(const YahooColumns& columns, std::size_t i) {
     const Token& t = columns.timestamp.cells[i];
     const Token* const prices[] = {&columns.open.cells[i], &columns.high.cells[i], &columns.low.cells[i],
                                    &columns.close.cells[i]};
-    const bool bad_volume = columns.volume.present && columns.volume.cells[i].kind == Kind::other;
+    const Kind volume_kind = columns.volume.present ? columns.volume.cells[i].kind : Kind::absent;
+    const bool bad_volume = volume_kind == Kind::other || volume_kind == Kind::too_long;
     const bool fine =
         t.kind == Kind::number && in_epoch_range(t.integer) && !bad_volume &&
         std::all_of(std::begin(prices), std::end(prices), [](const Token* p) { return p->kind == Kind::number; });
@@ -230,8 +244,10 @@ std::string yahoo_problem(const YahooColumns& columns, std::size_t i) {
     for (std::size_t k = 0; k < std::size(prices); ++k) {
         if (prices[k]->kind == Kind::null) add(fmt::format("null {}", k_names[k]));
         if (prices[k]->kind == Kind::other) add(fmt::format("{} is not a number", k_names[k]));
+        if (prices[k]->kind == Kind::too_long) add(too_long(k_names[k], *prices[k]));
     }
-    if (bad_volume) add("volume is not a number");
+    if (volume_kind == Kind::other) add("volume is not a number");
+    if (volume_kind == Kind::too_long) add(too_long("volume", columns.volume.cells[i]));
     return reason;
 }
 
@@ -326,7 +342,7 @@ ParseResult<ParsedPage> assemble_yahoo(const YahooColumns& columns, std::string_
         if (columns.volume.present && columns.volume.cells[row.index].kind == Kind::number) {
             set_decimal(bar.volume.emplace(), columns.volume.cells[row.index]);
         }
-        bar.source.assign(k_yahoo.data(), k_yahoo.size());
+        bar.source = k_yahoo;
     }
     return page;
 }
@@ -337,7 +353,14 @@ ParseResult<ParsedPage> parse_yahoo(std::string_view body, std::string_view symb
     od::object top;
     if (auto e = doc.get_object().get(top)) return not_json(k_yahoo, body, e);
 
-    YahooState state;
+    YahooCells& cells = thread_cells();
+    const ScratchRows timestamps(cells.timestamp);
+    const ScratchRows opens(cells.open);
+    const ScratchRows highs(cells.high);
+    const ScratchRows lows(cells.low);
+    const ScratchRows closes(cells.close);
+    const ScratchRows volumes(cells.volume);
+    YahooState state{YahooColumns(cells), false, false, std::string()};
     const error_code e = read_yahoo_top(top, state);
     if (!state.failure.empty()) return failure(k_yahoo, state.failure);
     if (e != simdjson::SUCCESS) return malformed(k_yahoo, e);
@@ -365,7 +388,7 @@ struct YahooMeta {
 error_code read_decimal(od::value& v, std::optional<market::Decimal>& out) noexcept {
     Token token;
     if (auto e = read_number(v, token)) return e;
-    if (token.kind == Kind::number) out = market::Decimal{std::string(token.text), token.value};
+    if (token.kind == Kind::number) out = market::Decimal{token.text, token.value};
     else out.reset();
     return simdjson::SUCCESS;
 }

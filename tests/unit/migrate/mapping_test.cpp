@@ -165,3 +165,16 @@ TEST_CASE("migrate mapping: a run of our own store, its password redacted, its v
     REQUIRE_FALSE(bad_status);
     CHECK(bad_status.error().starts_with("status: TEXT \"done\" is not running"));
 }
+
+TEST_CASE("migrate mapping: a decimal longer than a bar keeps is the row's reason, never cut", "[unit][migrate]") {
+    const std::string too_long = "100.5000000000000000000000000001"; // 32 characters
+    auto bar = migrate::stockula_bar(k_price_history,
+                                     price_row(Cell::of_text("2024-01-02"), Cell::of_text(too_long), Cell::null()));
+    REQUIRE_FALSE(bar);
+    CHECK(bar.error() == "open_price: 32 characters, more than the 31 a decimal keeps");
+
+    auto fits = migrate::stockula_bar(k_price_history, price_row(Cell::of_text("2024-01-02"),
+                                                                 Cell::of_text(too_long.substr(1)), Cell::null()));
+    REQUIRE(fits);
+    CHECK(fits->open.text == too_long.substr(1));
+}

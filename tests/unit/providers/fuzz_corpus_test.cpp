@@ -46,7 +46,7 @@ bool one_line(std::string_view text) {
 // Finite, and written as a JSON number: the text goes into NUMERIC columns as it is.
 bool number_literal(const etl::market::Decimal& d) {
     return !d.text.empty() && std::isfinite(d.value) &&
-           d.text.find_first_not_of("0123456789+-.eE") == std::string::npos;
+           d.text.view().find_first_not_of("0123456789+-.eE") == std::string::npos;
 }
 
 template <class T> void check_failure(const ParseResult<T>& r) {

@@ -323,7 +323,7 @@ TEST_CASE("polygon grouped: the fuzzing corpus replays through the grouped parse
             CHECK(bar.symbol == "AAPL");
             CHECK(bar.ts.time_since_epoch().count() % 86400 == 0);
             CHECK(std::isfinite(bar.close.value));
-            CHECK(bar.close.text.find_first_not_of("0123456789+-.eE") == std::string::npos);
+            CHECK(bar.close.text.view().find_first_not_of("0123456789+-.eE") == std::string::npos);
         }
         for (const auto& r : page->batch.rejected) CHECK(r.symbol == "AAPL");
     }

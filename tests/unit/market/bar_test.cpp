@@ -1,0 +1,77 @@
+// market::DecimalText and market::SourceName: the inline decimal text and the static source name of a bar.
+#include "etl/market/bar.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+using etl::market::Decimal;
+using etl::market::DecimalText;
+using etl::market::SourceName;
+
+TEST_CASE("DecimalText keeps up to 31 characters exactly and refuses more", "[unit][bar]") {
+    const std::string longest = "-1.2345678901234567e-308";
+    const DecimalText text(longest);
+    CHECK(text.view() == longest);
+    CHECK(text.size() == 24);
+    CHECK(DecimalText::fits(std::string(31, '1')));
+    CHECK_FALSE(DecimalText::fits(std::string(32, '1')));
+    CHECK(DecimalText(std::string(31, '7')).view() == std::string(31, '7'));
+    CHECK_THROWS_AS(DecimalText(std::string(32, '1')), std::length_error);
+    DecimalText assigned("1.5");
+    CHECK_THROWS_AS(assigned.assign(std::string(40, '2')), std::length_error);
+    CHECK(assigned == "1.5"); // unchanged by the refused assignment
+    CHECK(DecimalText().empty());
+    CHECK(DecimalText().view().empty());
+}
+
+TEST_CASE("DecimalText compares, converts and formats like the string it replaced", "[unit][bar]") {
+    const Decimal d{"241.7899932861328", 241.7899932861328};
+    CHECK(d.text == "241.7899932861328");
+    CHECK(d.text == std::string("241.7899932861328"));
+    CHECK_FALSE(d.text == "241.78999328613");
+    CHECK(d.text == DecimalText("241.7899932861328"));
+    CHECK(DecimalText("1.5") != DecimalText("1.50"));
+    CHECK("241.7899932861328" == d.text);
+    CHECK(std::string_view("241.7899932861328") == d.text);
+    const std::string copied = d.text;
+    CHECK(copied == "241.7899932861328");
+    const std::string_view viewed = d.text;
+    CHECK(viewed.data() == d.text.data());
+    CHECK(fmt::format("[{}] [{:>8}]", d.text, DecimalText("1.5")) == "[241.7899932861328] [     1.5]");
+    std::ostringstream out;
+    out << d.text;
+    CHECK(out.str() == "241.7899932861328");
+}
+
+TEST_CASE("decimal_from_double writes the shortest text inline, the longest double included", "[unit][bar]") {
+    CHECK(etl::market::decimal_from_double(-2.2250738585072014e-308).text == "-2.2250738585072014e-308");
+    CHECK(etl::market::decimal_from_double(1.7976931348623157e308).text == "1.7976931348623157e+308");
+    CHECK(etl::market::decimal_from_double(87301.5).text == "87301.5");
+}
+
+TEST_CASE("SourceName is a literal or an interned name, compared and formatted as text", "[unit][bar]") {
+    const SourceName literal = "polygon";
+    CHECK(literal == "polygon");
+    CHECK(literal.view() == "polygon");
+    CHECK(fmt::format("{}", literal) == "polygon");
+    const std::string as_string = literal;
+    CHECK(as_string == "polygon");
+    CHECK(SourceName().empty());
+    CHECK(SourceName::intern("polygon") == literal);
+    CHECK(literal != SourceName("yahoo"));
+    CHECK(std::string("polygon") == literal);
+
+    std::string runtime = "legacy-source";
+    const SourceName first = SourceName::intern(runtime);
+    runtime = "changed";
+    CHECK(first == "legacy-source"); // a copy, not a view of the caller's string
+    const SourceName again = SourceName::intern(std::string("legacy-source"));
+    CHECK(again.view().data() == first.view().data()); // one copy per distinct name
+    CHECK(SourceName::intern("other").view().data() != first.view().data());
+}

@@ -1,0 +1,80 @@
+// A number literal longer than a bar's decimal text keeps (market::DecimalText::capacity, 31) is a rejected
+// record with that reason, in every provider's parser; never a cut text, never a failed body.
+#include "etl/providers/parse.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+using etl::market::Timeframe;
+using etl::providers::parse_coingecko_daily;
+using etl::providers::parse_polygon_aggs;
+using etl::providers::parse_yahoo_chart;
+
+namespace {
+
+// 32 characters: one past the capacity. Its double is an ordinary price.
+const std::string k_too_long = "241.7899932861328000000000000001";
+// 31 characters: exactly the capacity.
+const std::string k_longest = "241.789993286132800000000000001";
+
+} // namespace
+
+TEST_CASE("polygon: a literal longer than 31 characters rejects its row, 31 still fits", "[unit][parse]") {
+    REQUIRE(k_too_long.size() == 32);
+    REQUIRE(k_longest.size() == 31);
+    const std::string body = R"({"resultsCount":2,"results":[)"
+                             R"({"o":1.5,"h":)" +
+                             k_too_long +
+                             R"(,"l":1,"c":1.5,"t":1740978000000},)"
+                             R"({"o":1.5,"h":)" +
+                             k_longest + R"(,"l":1,"c":1.5,"t":1741064400000,"v":)" + k_too_long +
+                             R"(}],"status":"OK"})";
+    const auto page = parse_polygon_aggs(body, "AAPL", Timeframe::hour);
+    REQUIRE(page);
+    REQUIRE(page->batch.bars.empty());
+    REQUIRE(page->batch.rejected.size() == 2);
+    CHECK(page->batch.rejected[0].reason == "field h has 32 characters, more than the 31 a decimal keeps");
+    CHECK(page->batch.rejected[1].reason == "field v has 32 characters, more than the 31 a decimal keeps");
+    CHECK(page->batch.rejected[1].source == "polygon");
+
+    const std::string fits =
+        R"({"results":[{"o":1.5,"h":)" + k_longest + R"(,"l":1,"c":1.5,"t":1740978000000}],"status":"OK"})";
+    const auto kept = parse_polygon_aggs(fits, "AAPL", Timeframe::hour);
+    REQUIRE(kept);
+    REQUIRE(kept->batch.bars.size() == 1);
+    CHECK(kept->batch.bars[0].high.text == k_longest);
+    CHECK(kept->batch.bars[0].high.value == Approx(241.7899932861328));
+    CHECK(kept->batch.bars[0].source == "polygon");
+}
+
+TEST_CASE("yahoo: a literal longer than 31 characters rejects its row by name", "[unit][parse]") {
+    const std::string body = R"({"chart":{"result":[{"meta":{"exchangeTimezoneName":"America/New_York"},)"
+                             R"("timestamp":[1740925800,1741012200],"indicators":{"quote":[{)"
+                             R"("open":[1.5,)" +
+                             k_longest + R"(],"high":[2,2],"low":[1,1],"close":[)" + k_too_long +
+                             R"(,1.5],)"
+                             R"("volume":[100,)" +
+                             k_too_long + R"(]}]}}],"error":null}})";
+    const auto page = parse_yahoo_chart(body, "AAPL", Timeframe::hour);
+    REQUIRE(page);
+    REQUIRE(page->batch.bars.empty());
+    REQUIRE(page->batch.rejected.size() == 2);
+    CHECK(page->batch.rejected[0].reason == "close has 32 characters, more than the 31 a decimal keeps");
+    CHECK(page->batch.rejected[1].reason == "volume has 32 characters, more than the 31 a decimal keeps");
+    CHECK(page->batch.rejected[0].source == "yahoo");
+}
+
+TEST_CASE("coingecko: a price literal longer than 31 characters rejects its point", "[unit][parse]") {
+    const std::string body = R"({"prices":[[1740960000000,)" + k_too_long + R"(],[1741046400000,)" + k_longest +
+                             R"(]],"total_volumes":[[1741046400000,12.5]]})";
+    const auto page = parse_coingecko_daily(body, "BTC");
+    REQUIRE(page);
+    REQUIRE(page->batch.rejected.size() == 1);
+    CHECK(page->batch.rejected[0].reason == "prices point value has 32 characters, more than the 31 a decimal keeps");
+    CHECK(page->batch.rejected[0].raw == "[1740960000000," + k_too_long + "]");
+    REQUIRE(page->batch.bars.size() == 1);
+    CHECK(page->batch.bars[0].close.text == k_longest);
+    CHECK(page->batch.bars[0].volume->text == "12.5");
+    CHECK(page->batch.bars[0].source == "coingecko");
+}

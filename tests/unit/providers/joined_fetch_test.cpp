@@ -69,7 +69,7 @@ public:
         b.symbol = "BTC";
         b.ts = sys_seconds{m_dates[m_page]};
         b.close.text = std::to_string(m_page);
-        b.source = m_provider;
+        b.source = etl::market::SourceName::intern(m_provider);
         m_batch.bars.push_back(b);
         if (m_page == 0) m_batch.rejected.push_back({"BTC", m_provider, "{}", "a reason"});
         ++m_page;
@@ -92,7 +92,7 @@ std::vector<std::string> dates_and_sources(const std::vector<etl::market::Bar>& 
     std::vector<std::string> out;
     out.reserve(bars.size());
     for (const auto& b : bars)
-        out.push_back(etl::util::format_date(floor<days>(b.ts)) + " " + b.source + " " + b.close.text);
+        out.push_back(etl::util::format_date(floor<days>(b.ts)) + " " + b.source.str() + " " + b.close.text.str());
     return out;
 }
 

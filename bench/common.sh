@@ -119,6 +119,27 @@ verdict() {
     if [[ $ok == 1 ]]; then echo met; else echo MISSED; fi
 }
 
+# import_bench_assets PREFIX S C DATABASE_URL: S stocks PREFIX"S"0001 ... and C coins PREFIX"C"0001 ...
+# (CoinGecko ids bench-coin-0001 ...) into `assets` with `etl assets import` ($TMP/assets.csv), their
+# symbols in SYMBOLS (stocks first), so a timed run sees known assets, as a scheduled run does.
+import_bench_assets() {
+    local prefix=$1 stocks=$2 coins=$3 url=$4 i
+    SYMBOLS=()
+    {
+        echo "symbol,asset_class,coingecko_id"
+        for ((i = 1; i <= stocks; i++)); do
+            SYMBOLS+=("$(printf '%sS%04d' "$prefix" "$i")")
+            printf '%sS%04d,stock,\n' "$prefix" "$i"
+        done
+        for ((i = 1; i <= coins; i++)); do
+            SYMBOLS+=("$(printf '%sC%04d' "$prefix" "$i")")
+            printf '%sC%04d,crypto,bench-coin-%04d\n' "$prefix" "$i" "$i"
+        done
+    } >"$TMP/assets.csv"
+    "$ETL_CLI" assets import "$TMP/assets.csv" --database-url "$url" --log-level warn >"$TMP/import.log" 2>&1 ||
+        { cat "$TMP/import.log" >&2; die "etl assets import failed"; }
+}
+
 # An empty config file, so no ./etl.toml or /etc/market-etl/etl.toml changes what is measured.
 isolated_config() {
     local dir=$1

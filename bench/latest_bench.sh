@@ -105,20 +105,7 @@ tune_own_cluster
 dropdb --if-exists "$DB" >/dev/null 2>&1
 createdb "$DB"
 DB_URL="postgresql:///$DB"
-SYMBOLS=()
-{
-    echo "symbol,asset_class,coingecko_id"
-    for ((i = 1; i <= S; i++)); do
-        SYMBOLS+=("$(printf 'LS%04d' "$i")")
-        printf 'LS%04d,stock,\n' "$i"
-    done
-    for ((i = 1; i <= C; i++)); do
-        SYMBOLS+=("$(printf 'LC%04d' "$i")")
-        printf 'LC%04d,crypto,bench-coin-%04d\n' "$i" "$i"
-    done
-} >"$TMP/assets.csv"
-"$ETL_CLI" assets import "$TMP/assets.csv" --database-url "$DB_URL" --log-level warn >"$TMP/import.log" 2>&1 ||
-    { cat "$TMP/import.log" >&2; die "etl assets import failed"; }
+import_bench_assets L "$S" "$C" "$DB_URL"
 
 export ETL_POLYGON_BASE_URL=$BASE POLYGON_API_KEY=$KEY ETL_COINGECKO_BASE_URL=$BASE/api/v3
 export ETL_PROVIDERS_POLYGON_REQUESTS_PER_MINUTE=$RPM ETL_PROVIDERS_COINGECKO_REQUESTS_PER_MINUTE=$RPM

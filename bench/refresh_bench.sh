@@ -68,21 +68,8 @@ PY
 NOW_FRI=$ETL_NOW
 NOW_PREV="${PREV}T21:00:00Z"
 
-SYMBOLS=()
-{
-    echo "symbol,asset_class,coingecko_id"
-    for ((i = 1; i <= S; i++)); do
-        SYMBOLS+=("$(printf 'RS%04d' "$i")")
-        printf 'RS%04d,stock,\n' "$i"
-    done
-    for ((i = 1; i <= C; i++)); do
-        SYMBOLS+=("$(printf 'RC%04d' "$i")")
-        printf 'RC%04d,crypto,bench-coin-%04d\n' "$i" "$i"
-    done
-} >"$TMP/assets.csv"
 DB=$TMP/seed.db
-"$ETL_CLI" assets import "$TMP/assets.csv" --database-url "sqlite:$DB" --log-level warn >"$TMP/import.log" 2>&1 ||
-    { cat "$TMP/import.log" >&2; die "etl assets import failed"; }
+import_bench_assets R "$S" "$C" "sqlite:$DB"
 
 unset USE_MOCK_DATA ETL_MOCK COINGECKO_API_KEY REDIS_URL ETL_FETCH_GROUPED
 export POLYGON_API_KEY=$KEY
@@ -195,6 +182,7 @@ fi
 printf '  %-52s %9.0f s  (projected: %s requests at %s/min)\n' "per-symbol plan: wall time" "$P_WALL_PROJECTED" "$S" "$PRPM"
 printf '  %-52s %8.1fx\n' "per-symbol wall / grouped wall" "$(calc 'p / g' p="$P_WALL_PROJECTED" g="$G_WALL")"
 printf '  %-52s %9.3f s  (%s polygon + %s coingecko requests; target < 60 s)  %s\n' "etl-latest: wall time" "$L_WALL" "$L_POLY" "$L_CG" "$VL"
+printf '  %-52s %9s\n' "etl-latest: polygon 429 answers" "$L_POLY429"
 
 record "refresh: polygon requests, 1 new session, $S stocks" "$G_POLY" "$S" "$(printf '%.4f' "$(calc 'g / s' g="$G_POLY" s="$S")")" "<= $G_TARGET" "$VG"
 record "refresh: wall vs per-symbol plan (s, projected)" "$(printf '%.1f' "$G_WALL")" "$(printf '%.0f' "$P_WALL_PROJECTED")" "$(printf '%.4f' "$(calc 'g / p' g="$G_WALL" p="$P_WALL_PROJECTED")")" "-" "-"

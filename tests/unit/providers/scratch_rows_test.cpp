@@ -20,7 +20,7 @@ std::string yahoo_body(int rows) {
     std::string t, o, h, l, c, v;
     for (int i = 0; i < rows; ++i) {
         const char* sep = i > 0 ? "," : "";
-        t += fmt::format("{}{}", sep, 1741012200 + i * 3600);
+        t += fmt::format("{}{}", sep, 1741012200LL + i * 3600LL);
         o += fmt::format("{}{}.5", sep, 100 + i);
         h += fmt::format("{}{}.75", sep, 101 + i);
         l += fmt::format("{}{}.25", sep, 99 + i);

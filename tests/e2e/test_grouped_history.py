@@ -184,6 +184,25 @@ class GroupedHistorySqlite(ServerTestCase):
         got = sqlite_query(self.db, "SELECT count(*) FROM price_bars WHERE ts = '2025-03-17T00:00:00Z'")
         self.assertEqual(got, [(0,)])
 
+    def test_a_fallback_request_after_the_answers_keeps_the_rate_limit(self):
+        # BTC fails at CoinGecko and falls back to Polygon after the grouped answers: that request waits one
+        # interval of Polygon's limit (60/min: 1 s) after the last answer, as one Fetcher would have.
+        self.seed(STOCKS)
+        self.assertEqual(self.hist("1Y", "BTC").rc, 0)
+        self.server.reset()
+        set_fake_now(self.server, MONDAY)
+        self.server.set_rules([{"match": "/coins/bitcoin/", "mode": "404"}])
+        r = run(["etl-historical", "1Y", *STOCKS, "BTC", "--database-url", f"sqlite:{self.db}"],
+                env=self.env(ETL_NOW=MONDAY, ETL_ROUTING_FALLBACK="polygon",
+                             ETL_PROVIDERS_POLYGON_REQUESTS_PER_MINUTE="60"))
+        self.assertEqual(r.rc, 0, r.describe())
+        polygon = self.server.requests("polygon")
+        grouped = [q["ts"] for q in polygon if "/grouped/" in q["path"]]
+        btc = [q["ts"] for q in polygon if "/ticker/X:BTCUSD/" in q["path"]]
+        # The second BTC request is its whole window: Polygon's closes are not the CoinGecko ones stored.
+        self.assertEqual((len(grouped), len(btc)), (len(SPAN_SESSIONS), 2), [q["path"] for q in polygon])
+        self.assertGreaterEqual(btc[0] - max(grouped), 0.95, "one interval of 60/min after the last answer")
+
     def test_few_symbols_and_indices_stay_per_symbol(self):
         self.seed(["AAPL", "MSFT", "^SPX"], tickers=["AAPL", "I:SPX", "MSFT"])
         r = self.hist("1Y", "AAPL", "MSFT", "^SPX", now=MONDAY)

@@ -35,6 +35,14 @@ class GroupedHistorySqlite(ServerTestCase):
     def bars(self, db) -> list[tuple]:
         return sqlite_query(db, f"SELECT {BAR_COLUMNS} FROM price_bars WHERE timeframe = '1d' ORDER BY symbol, ts")
 
+    def with_broken_close(self, day: str, ticker: str) -> str:
+        """The fake's grouped answer of `day` (at the server's current clock) with `ticker`'s close a string."""
+        status, body = self.server.get(f"/v2/aggs/grouped/locale/us/market/stocks/{day}?adjusted=true",
+                                       headers={"Authorization": f"Bearer {self.api_key}"})
+        self.assertEqual(status, 200, body)
+        j = body.index('"c":', body.index(f'"T":"{ticker}"'))
+        return body[:j] + '"c":"n/a"' + body[body.index(",", j):]
+
     def seed(self, symbols, tickers=None, now=NOW):
         r = self.hist("1Y", *symbols, now=now)
         self.assertEqual(r.rc, 0, r.describe())
@@ -115,13 +123,7 @@ class GroupedHistorySqlite(ServerTestCase):
     def test_a_malformed_grouped_row_is_rejected_for_its_symbol_only(self):
         self.seed(STOCKS)
         set_fake_now(self.server, MONDAY)
-        status, body = self.server.get("/v2/aggs/grouped/locale/us/market/stocks/2025-03-17?adjusted=true",
-                                       headers={"Authorization": f"Bearer {self.api_key}"})
-        self.assertEqual(status, 200, body)
-        i = body.index('"T":"MSFT"')
-        j = body.index('"c":', i)
-        k = body.index(",", j)
-        broken = body[:j] + '"c":"n/a"' + body[k:]
+        broken = self.with_broken_close("2025-03-17", "MSFT")
         self.server.reset()
         set_fake_now(self.server, MONDAY)
         self.server.set_rules([{"match": "/grouped/locale/us/market/stocks/2025-03-17", "mode": "raw",
@@ -142,12 +144,7 @@ class GroupedHistorySqlite(ServerTestCase):
         self.seed([s for s in STOCKS], now="2025-03-13T21:00:00Z")
         self.assertEqual(self.hist("1Y", "KO").rc, 0)
         set_fake_now(self.server, MONDAY)
-        status, body = self.server.get("/v2/aggs/grouped/locale/us/market/stocks/2025-03-07?adjusted=true",
-                                       headers={"Authorization": f"Bearer {self.api_key}"})
-        self.assertEqual(status, 200, body)
-        i = body.index('"T":"KO"')
-        j = body.index('"c":', i)
-        broken = body[:j] + '"c":"n/a"' + body[body.index(",", j):]
+        broken = self.with_broken_close("2025-03-07", "KO")
         self.server.reset()
         set_fake_now(self.server, MONDAY)
         self.server._call("POST", "/__control/grouped", {"stocks": [s for s in STOCKS if s != "KO"]})

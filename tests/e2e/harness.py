@@ -482,10 +482,16 @@ class PgDatabase:
             return {}
         return {s: int(n) for s, n in self.query("SELECT symbol, count(*) FROM price_bars GROUP BY symbol")}
 
+    # The transaction lock a binary holds while it migrates the schema (k_migration_lock in
+    # lib/etl/store/pg_store.cpp): not a run's lock, so advisory_locks() leaves it out.
+    MIGRATION_LOCK = 0x6d61726b65746c31
+
     def advisory_locks(self) -> int:
-        """Advisory locks held in this database (the job lock of a running binary)."""
+        """Run locks held in this database (the job lock of a running binary), not the migration lock."""
+        classid, objid = self.MIGRATION_LOCK >> 32, self.MIGRATION_LOCK & 0xFFFFFFFF
         return int(psql(f"SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
-                        f"WHERE l.locktype = 'advisory' AND l.granted AND d.datname = '{self.name}'").strip())
+                        f"WHERE l.locktype = 'advisory' AND l.granted AND d.datname = '{self.name}' "
+                        f"AND NOT (l.classid = {classid} AND l.objid = {objid})").strip())
 
     def runs(self) -> list[dict]:
         cols = ["id", "job", "arguments", "shard", "status", "exit_code", "symbols_requested", "symbols_ok",

@@ -13,6 +13,7 @@ packages=(
   python3-croniter systemd  # tests/e2e/test_schedules.py: croniter, systemd-analyze
   logrotate binutils  # tests/e2e/test_logrotate.py; tests/e2e/test_install.py: readelf
   python3-tz python3-yaml   # tests/e2e/test_k8s.py: croniter in America/New_York, the manifests
+  python3-pandas            # tests/e2e/test_derive.py: reference indicators
 )
 # tests/e2e/test_k8s.py validates etc/k8s/ with an npm package (scripts/k8s-validate.sh): Debian's
 # nodejs and npm, only when no npm is on the PATH (a node installed otherwise is left alone).

@@ -298,6 +298,12 @@ const KeySpec k_core_keys[] = {
      .description = "json (the alert as a JSON object) or slack (a Slack incoming webhook's {\"text\": ...})",
      .type = choice,
      .choices = "json|slack"},
+    {.key = "derive.enabled",
+     .default_value = "true",
+     .description =
+         "etl-historical and etl-hourly recompute the indicators of the symbols whose bars their load changed "
+         "(etl derive does it on demand)",
+     .type = boolean},
     {.key = "runs.retention_days",
      .default_value = "0",
      .description = "every job deletes etl_runs (and their rejected_rows, quality results) started more than this "
@@ -842,6 +848,7 @@ void Config::check_and_build() {
     t.alerts.min_severity = get("alerts.min_severity");
     t.alerts.format = get("alerts.format");
     t.runs.retention_days = static_cast<int>(get_int("runs.retention_days"));
+    t.derive.enabled = get_bool("derive.enabled");
     t.hourly.extended_hours = get_bool("hourly.extended_hours");
     t.routing.stock = get("routing.stock");
     t.routing.etf = get("routing.etf");

@@ -120,6 +120,9 @@ struct Settings {
     struct Runs {
         int retention_days = 0; // 0 = etl_runs are kept for ever
     } runs;
+    struct Derive {
+        bool enabled = true; // the loading jobs recompute indicators of what they changed
+    } derive;
     struct Routing {
         std::string stock, etf, index, crypto;
         std::string fallback; // "" = none

@@ -62,6 +62,8 @@ const std::vector<Command>& commands() {
          "data-quality checks over the stored data (ohlc, completeness, freshness, spikes, ...); exit 65 on "
          "failure",
          validate_main},
+        {"derive", "recompute indicators (RSI, SMA, EMA, MACD, Bollinger) from the stored bars (--full: every bar)",
+         derive_main},
         {"calendar", "NYSE calendar: is DATE a session, its open and close, today-or-last session", calendar_main},
         {"assets", "manage the assets table: add, list, import FILE", assets_main},
         {"db", "database maintenance: migrate, prune --runs-older-than 30d", db_main},

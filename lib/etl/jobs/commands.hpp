@@ -36,6 +36,7 @@ int hourly_main(const std::vector<std::string>& args);
 int latest_main(const std::vector<std::string>& args);
 int migrate_sqlite_main(const std::vector<std::string>& args);
 int validate_main(const std::vector<std::string>& args);
+int derive_main(const std::vector<std::string>& args);
 int calendar_main(const std::vector<std::string>& args);
 int assets_main(const std::vector<std::string>& args);
 int db_main(const std::vector<std::string>& args);

@@ -2,6 +2,7 @@
 #include "etl/jobs/assets.hpp"
 #include "etl/jobs/cli.hpp"
 #include "etl/jobs/commands.hpp"
+#include "etl/jobs/derive.hpp"
 #include "etl/jobs/grouped.hpp"
 #include "etl/jobs/incremental.hpp"
 #include "etl/jobs/options.hpp"
@@ -458,6 +459,7 @@ int historical_main(const std::vector<std::string>& args) {
                 };
                 run_pipeline(cfg, router, std::move(again), common.dry_run ? nullptr : run.store, totals);
             }
+            derive_after_load(run, market::Timeframe::day);
         };
         return run_job(run_spec, args, common);
     });

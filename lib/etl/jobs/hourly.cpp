@@ -4,6 +4,7 @@
 #include "etl/jobs/cache.hpp"
 #include "etl/jobs/cli.hpp"
 #include "etl/jobs/commands.hpp"
+#include "etl/jobs/derive.hpp"
 #include "etl/jobs/options.hpp"
 #include "etl/jobs/pipeline.hpp"
 #include "etl/jobs/run.hpp"
@@ -156,6 +157,7 @@ int hourly_main(const std::vector<std::string>& args) {
             run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : run.store, totals);
             if (!common.dry_run && !totals.interrupted)
                 write_cache(cfg, cache, cfg.settings().redis.hourly_ttl, totals);
+            derive_after_load(run, market::Timeframe::hour);
         };
         return run_job(run_spec, args, common);
     });

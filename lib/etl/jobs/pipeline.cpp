@@ -304,6 +304,11 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
                 stats.rejected = o->batch.rejected.size(); // a dry run writes nothing
             }
             totals.rows += stats;
+            if (store && stats.inserted + stats.updated > 0) {
+                const auto from = windows.at(o->symbol).from;
+                auto [it, added] = totals.bars_changed_from.try_emplace(o->symbol, from);
+                if (!added) it->second = std::min(it->second, from);
+            }
             ++totals.symbols_ok;
             const auto bar_count = o->batch.bars.size();
             if (spec.on_loaded) spec.on_loaded(o->symbol, std::move(o->batch.bars));

@@ -62,6 +62,9 @@ struct RunTotals {
     std::uint64_t failures_config = 0;
     std::uint64_t failures_no_data = 0;
     store::LoadStats rows;
+    // The symbols whose bars a load changed (rows inserted or updated), each with the start of the first
+    // window it was loaded for: what derive_after_load recomputes.
+    std::map<std::string, market::sys_seconds, std::less<>> bars_changed_from;
     std::uint64_t bars_valid = 0;
     double max_rejected_ratio = 1.0;
     bool interrupted = false;

@@ -12,7 +12,9 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <array>
 #include <bit>
+#include <charconv>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
@@ -457,6 +459,58 @@ LoadStats PgStore::load_bars_once(std::string_view symbol, market::Timeframe tim
     return stats;
 } catch (const pg::DbError& e) {
     throw_if_timeout(e, "price_bars", fmt::format("loading {} {} bars", symbol, market::to_code(timeframe)), m_options);
+    throw;
+}
+
+std::optional<market::sys_seconds> PgStore::last_indicator_ts(std::string_view symbol, market::Timeframe timeframe) {
+    const auto r = m_conn.exec_binary(
+        "SELECT extract(epoch FROM max(ts))::int8 FROM indicators WHERE symbol = $1 AND timeframe = $2",
+        {std::string(symbol), std::string(market::to_code(timeframe))},
+        fmt::format("reading the indicators of {} {}", symbol, market::to_code(timeframe)));
+    if (r.rows() == 0 || r.is_null(0, 0)) return std::nullopt;
+    return market::sys_seconds(std::chrono::seconds(r.get_binary_int8(0, 0)));
+}
+
+std::vector<std::pair<std::string, double>> PgStore::indicators_at(std::string_view symbol, market::Timeframe timeframe,
+                                                                   market::sys_seconds ts) {
+    // Binary: the float8 comes back bit for bit, whatever extra_float_digits says.
+    const auto r =
+        m_conn.exec_binary("SELECT name, value FROM indicators WHERE symbol = $1 AND timeframe = $2 AND ts = $3",
+                           {std::string(symbol), std::string(market::to_code(timeframe)), util::format_instant(ts)},
+                           fmt::format("reading the indicators of {} {}", symbol, market::to_code(timeframe)));
+    std::vector<std::pair<std::string, double>> out;
+    for (int i = 0; i < r.rows(); ++i) out.emplace_back(std::string(r.get(i, 0)), r.get_binary_float8(i, 1));
+    return out;
+}
+
+std::uint64_t PgStore::replace_indicators(std::string_view symbol, market::Timeframe timeframe,
+                                          std::optional<market::sys_seconds> from,
+                                          std::span<const IndicatorRow> values) try {
+    const auto context = fmt::format("writing {} {} indicators", symbol, market::to_code(timeframe));
+    pg::Transaction tx(m_conn, context);
+    if (from)
+        m_conn.exec("DELETE FROM indicators WHERE symbol = $1 AND timeframe = $2 AND ts >= $3", context, symbol,
+                    market::to_code(timeframe), *from);
+    else
+        m_conn.exec("DELETE FROM indicators WHERE symbol = $1 AND timeframe = $2", context, symbol,
+                    market::to_code(timeframe));
+    if (!values.empty()) {
+        static constexpr std::array<std::string_view, 5> k_columns = {"symbol", "timeframe", "ts", "name", "value"};
+        pg::CopyWriter copy(m_conn, context);
+        copy.begin("indicators", k_columns);
+        std::array<char, 32> number{};
+        for (const auto& v : values) {
+            // The shortest text that reads back as the same double: float8 keeps it exactly.
+            const auto end = std::to_chars(number.data(), number.data() + number.size(), v.value).ptr;
+            copy.row(symbol, market::to_code(timeframe), v.ts, v.name,
+                     std::string_view(number.data(), static_cast<std::size_t>(end - number.data())));
+        }
+        copy.end();
+    }
+    tx.commit();
+    return values.size();
+} catch (const pg::DbError& e) {
+    throw_if_timeout(e, "indicators", "writing indicators", m_options);
     throw;
 }
 

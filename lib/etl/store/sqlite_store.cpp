@@ -301,6 +301,63 @@ LoadStats SqliteStore::load_bars(std::string_view symbol, market::Timeframe time
     throw;
 }
 
+std::optional<market::sys_seconds> SqliteStore::last_indicator_ts(std::string_view symbol,
+                                                                  market::Timeframe timeframe) try {
+    auto s = m_db.prepare("SELECT max(ts) FROM indicators WHERE symbol = ? AND timeframe = ?");
+    s.bind(1, symbol);
+    s.bind(2, market::to_code(timeframe));
+    if (!s.step() || s.column_type(0) == sqlite::Statement::ColumnType::null) return std::nullopt;
+    return util::parse_instant(s.text(0));
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
+}
+
+std::vector<std::pair<std::string, double>>
+SqliteStore::indicators_at(std::string_view symbol, market::Timeframe timeframe, market::sys_seconds ts) try {
+    auto s = m_db.prepare("SELECT name, value FROM indicators WHERE symbol = ? AND timeframe = ? AND ts = ?");
+    s.bind(1, symbol);
+    s.bind(2, market::to_code(timeframe));
+    s.bind(3, ts);
+    std::vector<std::pair<std::string, double>> out;
+    while (s.step()) out.emplace_back(std::string(s.text(0)), s.real(1));
+    return out;
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
+}
+
+std::uint64_t SqliteStore::replace_indicators(std::string_view symbol, market::Timeframe timeframe,
+                                              std::optional<market::sys_seconds> from,
+                                              std::span<const IndicatorRow> values) try {
+    SqliteTransaction tx(m_db);
+    {
+        auto del = m_db.prepare(from ? "DELETE FROM indicators WHERE symbol = ? AND timeframe = ? AND ts >= ?"
+                                     : "DELETE FROM indicators WHERE symbol = ? AND timeframe = ?");
+        del.bind(1, symbol);
+        del.bind(2, market::to_code(timeframe));
+        if (from) del.bind(3, *from);
+        del.step();
+    }
+    if (!values.empty()) {
+        auto s = m_db.prepare("INSERT INTO indicators (symbol, timeframe, ts, name, value) VALUES (?, ?, ?, ?, ?)");
+        for (const auto& v : values) {
+            s.bind(1, symbol);
+            s.bind(2, market::to_code(timeframe));
+            s.bind(3, v.ts);
+            s.bind(4, v.name);
+            s.bind(5, v.value);
+            s.step();
+            s.reset();
+        }
+    }
+    tx.commit();
+    return values.size();
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
+}
+
 LoadStats SqliteStore::upsert_latest_prices(std::span<const market::Quote> quotes) try {
     SqliteTransaction tx(m_db);
     auto exists = m_db.prepare("SELECT 1 FROM latest_prices WHERE symbol = ?");

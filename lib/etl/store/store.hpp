@@ -119,6 +119,32 @@ public:
     virtual LoadStats upsert_latest_prices(std::span<const market::Quote> quotes) = 0;
 };
 
+// One derived value for the indicators table: a bar's instant, the indicator's name, its value.
+struct IndicatorRow {
+    market::sys_seconds ts;
+    std::string_view name;
+    double value = 0;
+};
+
+// The indicators table: what etl derive (and derive.enabled after a load) reads back and writes.
+class IndicatorTable {
+public:
+    virtual ~IndicatorTable() = default;
+
+    // The newest bar of `symbol` and `timeframe` that has indicators; nullopt when none has.
+    virtual std::optional<market::sys_seconds> last_indicator_ts(std::string_view symbol,
+                                                                 market::Timeframe timeframe) = 0;
+    // Every indicator stored for that bar, by name, with its value exactly as written.
+    virtual std::vector<std::pair<std::string, double>>
+    indicators_at(std::string_view symbol, market::Timeframe timeframe, market::sys_seconds ts) = 0;
+
+    // Replaces the indicators of `symbol` and `timeframe` at the bars from `from` on (at every bar when
+    // nullopt) with `values`, in one transaction. Returns how many rows were written.
+    virtual std::uint64_t replace_indicators(std::string_view symbol, market::Timeframe timeframe,
+                                             std::optional<market::sys_seconds> from,
+                                             std::span<const IndicatorRow> values) = 0;
+};
+
 // One value of a query row as text; nullopt is NULL.
 using Value = std::optional<std::string>;
 using Row = std::vector<Value>;
@@ -160,7 +186,12 @@ public:
 };
 
 // Every role, as open_store() gives it: what a job that records a run and loads data holds.
-class Store : public RunLedger, public AssetCatalog, public BarSink, public QuoteSink, public Query {
+class Store : public RunLedger,
+              public AssetCatalog,
+              public BarSink,
+              public QuoteSink,
+              public IndicatorTable,
+              public Query {
 public:
     ~Store() override = default;
 

@@ -1,0 +1,135 @@
+// etl derive [SYMBOL...] [--full] [--timeframe TF]: recomputes the indicators table from the stored bars
+// (issue 12 point 5), and derive_after_load, the same step at the end of etl-historical and etl-hourly.
+// What is computed and how it resumes is derive/derive.hpp; this file is the command around it.
+#include "etl/jobs/derive.hpp"
+
+#include "etl/derive/derive.hpp"
+#include "etl/jobs/cli.hpp"
+#include "etl/jobs/commands.hpp"
+#include "etl/jobs/options.hpp"
+#include "etl/jobs/setup.hpp"
+#include "etl/util/error.hpp"
+#include "etl/util/log.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace etl::jobs {
+namespace {
+
+struct DeriveTally {
+    std::uint64_t symbols = 0;
+    std::uint64_t from_first_bar = 0;
+    std::uint64_t bars = 0;
+    std::uint64_t values = 0;
+};
+
+void count(RunTotals& totals, market::Timeframe tf, const DeriveTally& t) {
+    auto& item = totals.tally("derive")[market::to_code(tf)];
+    item["symbols"] += t.symbols;
+    item["from_first_bar"] += t.from_first_bar;
+    item["bars_read"] += t.bars;
+    item["values"] += t.values;
+}
+
+void add(DeriveTally& t, const derive::DeriveResult& r) {
+    ++t.symbols;
+    t.from_first_bar += r.from_first_bar ? 1 : 0;
+    t.bars += r.bars_read;
+    t.values += r.values;
+}
+
+// The symbols with stored bars of `tf` that this shard owns, sorted.
+std::vector<std::string> stored_symbols(store::Store& store, market::Timeframe tf, const market::Shard& shard) {
+    const auto rows =
+        store.rows("SELECT DISTINCT symbol FROM price_bars WHERE timeframe = $1", {std::string(market::to_code(tf))});
+    std::vector<std::string> out;
+    for (const auto& row : rows.rows)
+        if (row.at(0) && shard.owns(*row.at(0))) out.push_back(*row.at(0));
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+} // namespace
+
+void derive_after_load(RunContext& run, market::Timeframe timeframe) {
+    auto& totals = run.totals;
+    if (!run.cfg.settings().derive.enabled || run.options.dry_run || totals.interrupted || !run.store) return;
+    if (totals.bars_changed_from.empty()) return;
+    const auto started = std::chrono::steady_clock::now();
+    DeriveTally tally;
+    for (const auto& [symbol, from] : totals.bars_changed_from) {
+        if (stop_flag().load()) {
+            totals.interrupted = true;
+            break;
+        }
+        add(tally, derive::derive_symbol(*run.store, symbol, timeframe, from, {}));
+    }
+    count(totals, timeframe, tally);
+    const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    totals.timings.emplace_back("derive", seconds);
+    util::log_info("derive: indicators of {} symbol(s) whose {} bars changed: {} value(s) written, {} computed from "
+                   "the first bar ({:.3f} s)",
+                   tally.symbols, market::to_code(timeframe), tally.values, tally.from_first_bar, seconds);
+}
+
+int derive_main(const std::vector<std::string>& args) {
+    return run_guarded(args.front(), [&]() -> int {
+        CLI::App app{"Recompute the indicators (RSI 14/9, SMA 10/20/50/200, EMA 10/20/50, MACD 12/26/9, Bollinger "
+                     "20/2) from the stored bars: the new bars of each symbol, or every bar with --full.",
+                     args.front()};
+        std::vector<std::string> symbols;
+        std::vector<std::string> timeframes;
+        bool full = false;
+        CommonOptions common;
+        app.add_option("SYMBOL", symbols, "symbols to derive (default: every symbol with stored bars, this shard's)");
+        app.add_option("--timeframe", timeframes,
+                       "only these bars: 1d, 1h, 1wk, 1mo (repeatable, or a,b; default: 1d,1h)")
+            ->allow_extra_args(false)
+            ->delimiter(',')
+            ->check(CLI::IsMember({"1d", "1h", "1wk", "1mo"}));
+        app.add_flag("--full", full, "recompute every bar, not only the new ones (after bars were edited or deleted)");
+        add_common_options(app, common, common_flag::dry_run | common_flag::report | common_flag::shard);
+        if (auto rc = parse_cli(app, args)) return *rc;
+        if (timeframes.empty()) timeframes = {"1d", "1h"};
+
+        RunSpec spec;
+        spec.job = "etl-derive";
+        spec.needs_calendar = false;
+        spec.resolves_assets = false;
+        spec.work = [&](RunContext& run) {
+            auto& totals = run.totals;
+            const auto named = normalize_symbols(symbols);
+            for (const auto& code : timeframes) {
+                const auto tf = *market::timeframe_from_code(code);
+                auto list = named.empty() ? stored_symbols(*run.store, tf, run.shard) : named;
+                DeriveTally tally;
+                for (const auto& symbol : list) {
+                    if (stop_flag().load()) {
+                        totals.interrupted = true;
+                        break;
+                    }
+                    const auto r = derive::derive_symbol(*run.store, symbol, tf, std::nullopt, {full, common.dry_run});
+                    add(tally, r);
+                    if (r.bars_read == 0 && !named.empty())
+                        util::log_warn("{}: no valid {} bars stored: nothing to derive", symbol, code);
+                }
+                count(totals, tf, tally);
+                totals.symbols_requested += list.size();
+                totals.symbols_ok += tally.symbols;
+                totals.rows.inserted += tally.values;
+                util::log_info(
+                    "derive {}: {} symbol(s), {} bar(s) read, {} value(s) {}, {} computed from the first bar", code,
+                    tally.symbols, tally.bars, tally.values,
+                    common.dry_run ? "computed (dry run: nothing written)" : "written", tally.from_first_bar);
+                if (totals.interrupted) break;
+            }
+        };
+        return run_job(spec, args, common);
+    });
+}
+
+} // namespace etl::jobs

@@ -3,13 +3,14 @@
 (indicators_ref.py) to 1e-9 on real-shaped series (NYSE sessions with holidays, crypto every day, bars
 deleted to make gaps, an invalid bar left out), on SQLite and PostgreSQL; a resumed derive equals a full
 one exactly; nothing is written before an indicator's warm-up is complete."""
+import json
 import math
 import shutil
 import sqlite3
 import unittest
 from datetime import datetime, timezone
 
-from harness import PgDatabase, TempDir, clean_env, pg_available, run, sqlite_query, summary
+from harness import PgDatabase, RedisServer, TempDir, clean_env, pg_available, run, sqlite_query, summary
 from indicators_ref import indicators, pd
 
 # Indicators whose value crosses zero (differences of prices) or sits at it (averages of gains or losses):
@@ -19,6 +20,7 @@ PRICE_SCALED = {"macd_line", "macd_signal", "macd_hist", "rsi_14_avg_gain", "rsi
 NAMES = {"rsi_14", "rsi_9", "sma_10", "sma_20", "sma_50", "sma_200", "ema_10", "ema_20", "ema_50", "macd_line",
          "macd_signal", "macd_hist", "bb_upper_20_2", "bb_middle_20_2", "bb_lower_20_2", "ema_12", "ema_26",
          "rsi_14_avg_gain", "rsi_14_avg_loss", "rsi_9_avg_gain", "rsi_9_avg_loss"}
+PUBLISHED = NAMES - {"ema_12", "ema_26", "rsi_14_avg_gain", "rsi_14_avg_loss", "rsi_9_avg_gain", "rsi_9_avg_loss"}
 RTOL = 1e-9
 
 VALID = ("open > 0 AND high > 0 AND low > 0 AND close > 0 AND high >= open AND high >= close "
@@ -161,6 +163,36 @@ class DeriveSqlite(unittest.TestCase, Compare):
         self.assertTrue(any(k[1] == "1h" and k[3] == "bb_upper_20_2" for k in stored))
         self.check_against_pandas(closes, {k: v for k, v in stored.items() if k[1] == "1h"})
 
+    def test_redis_bars_and_indicators_in_one_round_trip(self):
+        with RedisServer() as rs:
+            r = self.etl("historical", "3Y", "AAPL", "BTC", "--mock", REDIS_URL=rs.url,
+                         ETL_REDIS_BARS_TTL_SECONDS="5000")
+            self.assertEqual(r.rc, 0, r.describe())
+            self.assertEqual(rs.keys(), ["bars:AAPL:1d", "bars:BTC:1d", "indicators:AAPL:1d", "indicators:BTC:1d"])
+            self.assertEqual(summary(r)["cache"], "ok (4 entries, TTL 5000 s)")
+            self.assertTrue(4900 < rs.ttl("bars:AAPL:1d") <= 5000)
+            for symbol in ("AAPL", "BTC"):
+                bars = json.loads(rs.get(f"bars:{symbol}:1d"))
+                stored = sqlite_query(self.db, "SELECT ts, CAST(close AS REAL) FROM price_bars WHERE symbol = ? "
+                                               "ORDER BY ts DESC LIMIT 500", (symbol,))[::-1]
+                self.assertEqual(len(bars), 500, "the last 500 bars")
+                self.assertEqual([(b["ts"], b["close"]) for b in bars], [(ts, c) for ts, c in stored])
+                self.assertEqual(set(bars[0]), {"ts", "open", "high", "low", "close", "volume"})
+                latest = json.loads(rs.get(f"indicators:{symbol}:1d"))
+                last_ts = stored[-1][0]
+                self.assertEqual(latest.pop("ts"), last_ts)
+                expected = {name: v for s_, _, ts, name, v in
+                            ((k[0], k[1], k[2], k[3], v) for k, v in self.stored().items())
+                            if s_ == symbol and ts == epoch(last_ts) and name in PUBLISHED}
+                self.assertEqual(latest, expected, "the newest bar's published indicators, exact")
+                self.assertEqual(len(latest), 15)
+        # Redis down: one warning, exit 0 (etl derive writes the same entries).
+        r = self.etl("derive", "AAPL", REDIS_URL="redis://127.0.0.1:1")
+        self.assertEqual(r.rc, 0, r.describe())
+        warnings = [l for l in r.json_logs() if l.get("level") in ("warn", "error")]
+        self.assertEqual(len(warnings), 1, r.describe())
+        self.assertIn("redis", warnings[0]["msg"].lower())
+
     def test_disabled_dry_run_and_named_symbols(self):
         r = self.etl("historical", "1Y", "AAPL", "MSFT", "--mock", ETL_DERIVE_ENABLED="false")
         self.assertEqual(r.rc, 0, r.describe())
@@ -174,6 +206,11 @@ class DeriveSqlite(unittest.TestCase, Compare):
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual({k[0] for k in self.stored()}, {"MSFT"})
         self.assertNotIn("1h", summary(r)["derive"])
+        r = self.etl("derive", "NOPE")
+        self.assertEqual(r.rc, 0, r.describe())
+        warnings = [l["msg"] for l in r.json_logs() if l.get("level") == "warn"]
+        self.assertEqual(len(warnings), 1, r.describe())
+        self.assertIn("NOPE: no valid 1d/1h bars stored", warnings[0])
         r = self.etl("derive", "--timeframe", "5m")
         self.assertEqual(r.rc, 64, r.describe())
 

@@ -435,7 +435,9 @@ class HourlyTest(JobTestCase):
         self.assertEqual(r.rc, 0, r.describe())
         self.assertGreater(self.redis.ttl("hourly_data:AAPL:1D"), HOURLY_TTL)
         self.assertLessEqual(self.redis.ttl("hourly_data:AAPL:1D"), 3600)
-        self.assertEqual(summary(r)["cache"], "ok (1 entry, TTL 3600 s)")
+        # hourly_data at its TTL, and derive's bars:AAPL:1h at redis.bars_ttl_seconds (7 bars: no indicators yet).
+        self.assertEqual(summary(r)["cache"], "ok (2 entries, TTL 3600/604800 s)")
+        self.assertGreater(self.redis.ttl("bars:AAPL:1h"), 3600)
 
     def test_no_redis_configured_is_fine(self):
         r = self.hourly("AAPL", now="2025-03-15T15:00:00Z", redis=None)
@@ -447,7 +449,7 @@ class HourlyTest(JobTestCase):
         with RedisServer(password="s3cret-e2e", db=3) as rs:
             r = self.hourly("AAPL", now="2025-03-15T15:00:00Z", redis=rs.url)
             self.assertEqual(r.rc, 0, r.describe())
-            self.assertEqual(rs.keys(), ["hourly_data:AAPL:1D"])                    # in database 3
+            self.assertEqual(rs.keys(), ["bars:AAPL:1h", "hourly_data:AAPL:1D"])    # in database 3
             self.assertEqual(len(json.loads(rs.get("hourly_data:AAPL:1D"))), 7)
             rs.db = 0
             self.assertEqual(rs.keys(), [], "nothing in database 0")
@@ -547,7 +549,7 @@ class HourlyTest(JobTestCase):
         self.assertEqual([f["symbol"] for f in rep["failures"]], ["FOO"])
         self.assertEqual(sqlite_runs(self.db)[-1]["status"], "partial")
         if self.redis:
-            self.assertEqual(self.redis.keys(), ["hourly_data:BTC:1D"])
+            self.assertEqual(self.redis.keys(), ["bars:BTC:1h", "hourly_data:BTC:1D", "indicators:BTC:1h"])
 
     def test_rejected_key_is_a_config_error_78(self):
         with FakeServer(polygon_key="pk_the_right_key") as fs:
@@ -589,7 +591,7 @@ class HourlyTest(JobTestCase):
         run_ = sqlite_runs(self.db)[-1]
         self.assertEqual((run_["symbols_requested"], run_["symbols_ok"], run_["status"]), (1, 1, "success"))
         if self.redis:
-            self.assertEqual(self.redis.keys(), ["hourly_data:BTC:1D"])
+            self.assertEqual(self.redis.keys(), ["bars:BTC:1h", "hourly_data:BTC:1D", "indicators:BTC:1h"])
 
     def test_market_hours_only_during_the_session_runs(self):
         r = self.hourly("AAPL", "--market-hours-only", now="2025-03-14T15:10:00Z")      # 11:10 EDT

@@ -263,6 +263,13 @@ const KeySpec k_core_keys[] = {
      .type = integer,
      .min = 1,
      .max = 86400},
+    {.key = "redis.bars_ttl_seconds",
+     .default_value = "604800",
+     .description = "TTL of bars:{SYMBOL}:{TIMEFRAME} (the last 500 bars) and indicators:{SYMBOL}:{TIMEFRAME}, written "
+                    "after each derive (a week: a long weekend never empties them)",
+     .type = integer,
+     .min = 1,
+     .max = 31536000},
     {.key = "redis.timeout_ms",
      .default_value = "2000",
      .description =
@@ -837,6 +844,7 @@ void Config::check_and_build() {
     t.redis.url = get("redis_url");
     t.redis.latest_ttl = std::chrono::seconds{get_int("redis.latest_ttl_seconds")};
     t.redis.hourly_ttl = std::chrono::seconds{get_int("redis.hourly_ttl_seconds")};
+    t.redis.bars_ttl = std::chrono::seconds{get_int("redis.bars_ttl_seconds")};
     t.redis.timeout = std::chrono::milliseconds{get_int("redis.timeout_ms")};
     t.validation.max_rejected_ratio = get_double("validation.max_rejected_ratio");
     t.timescaledb.compress_after_days = static_cast<int>(get_int("timescaledb.compress_after_days"));

@@ -93,6 +93,7 @@ struct Settings {
         std::string url; // "" = no cache
         std::chrono::seconds latest_ttl{};
         std::chrono::seconds hourly_ttl{};
+        std::chrono::seconds bars_ttl{};
         std::chrono::milliseconds timeout{};
     } redis;
     struct Validation {

@@ -4,6 +4,7 @@
 
 #include "etl/config/config.hpp"
 #include "etl/jobs/totals.hpp"
+#include "etl/redis/client.hpp"
 
 #include <chrono>
 #include <span>
@@ -17,5 +18,8 @@ namespace etl::jobs {
 // Redis could not take them; true when written or when no redis_url is configured.
 bool write_cache(const config::Config& cfg, std::span<const std::pair<std::string, std::string>> items,
                  std::chrono::seconds ttl, RunTotals& totals);
+// The same for entries with their own TTLs (one round trip). When totals.cache already says how an
+// earlier write of this run went, this one's outcome is appended to it.
+bool write_cache(const config::Config& cfg, std::span<const redis::CacheEntry> entries, RunTotals& totals);
 
 } // namespace etl::jobs

@@ -4,18 +4,28 @@
 #include "etl/jobs/derive.hpp"
 
 #include "etl/derive/derive.hpp"
+#include "etl/derive/indicators.hpp"
+#include "etl/jobs/cache.hpp"
 #include "etl/jobs/cli.hpp"
 #include "etl/jobs/commands.hpp"
 #include "etl/jobs/options.hpp"
 #include "etl/jobs/setup.hpp"
+#include "etl/store/schema.hpp"
+#include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
+#include "etl/util/json_writer.hpp"
 #include "etl/util/log.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <chrono>
+#include <map>
+#include <set>
 
 namespace etl::jobs {
 namespace {
@@ -53,12 +63,64 @@ std::vector<std::string> stored_symbols(store::Store& store, market::Timeframe t
     return out;
 }
 
+// Bars the Redis bars:{SYMBOL}:{TIMEFRAME} entry holds.
+constexpr int k_cached_bars = 500;
+
 } // namespace
 
-void derive_after_load(RunContext& run, market::Timeframe timeframe) {
+void cache_entries(store::Store& store, std::string_view symbol, market::Timeframe timeframe, std::chrono::seconds ttl,
+                   std::vector<redis::CacheEntry>& out) {
+    const auto d = store.dialect();
+    const auto rows = store.rows(
+        fmt::format("SELECT {}, p.open, p.high, p.low, p.close, p.volume FROM price_bars p WHERE p.symbol = $1 AND "
+                    "p.timeframe = $2 AND {} ORDER BY p.ts DESC LIMIT {}",
+                    d == store::Dialect::postgres ? "to_char(p.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                                                  : "p.ts",
+                    store::schema::valid_bar_sql(d, "p"), k_cached_bars),
+        {std::string(symbol), std::string(market::to_code(timeframe))});
+    if (rows.rows.empty()) return;
+    const auto code = market::to_code(timeframe);
+    util::JsonWriter bars;
+    bars.start_array();
+    for (auto it = rows.rows.rbegin(); it != rows.rows.rend(); ++it) {
+        const auto& r = *it;
+        bars.start_object().key("ts").string(r.at(0).value_or(""));
+        static constexpr std::array<std::string_view, 5> k_fields = {"open", "high", "low", "close", "volume"};
+        for (std::size_t i = 0; i < k_fields.size(); ++i) {
+            bars.key(k_fields[i]);
+            if (r.at(i + 1)) bars.decimal(*r.at(i + 1));
+            else bars.null();
+        }
+        bars.end_object();
+    }
+    bars.end_array();
+    out.push_back({fmt::format("bars:{}:{}", symbol, code), std::move(bars).release(), ttl});
+
+    const auto last = store.last_indicator_ts(symbol, timeframe);
+    if (!last) return;
+    std::vector<std::pair<derive::Indicator, double>> values;
+    for (const auto& [name, value] : store.indicators_at(symbol, timeframe, *last))
+        if (const auto i = derive::indicator_named(name); i && *i < derive::Indicator::ema_12) // not the carried state
+            values.emplace_back(*i, value);
+    std::sort(values.begin(), values.end());
+    util::JsonWriter json;
+    json.start_object().key("ts").string(util::format_instant(*last));
+    std::array<char, 32> number{};
+    for (const auto& [indicator, value] : values) {
+        const auto end = std::to_chars(number.data(), number.data() + number.size(), value).ptr;
+        json.key(derive::to_string(indicator))
+            .decimal(std::string_view(number.data(), static_cast<std::size_t>(end - number.data())));
+    }
+    json.end_object();
+    out.push_back({fmt::format("indicators:{}:{}", symbol, code), std::move(json).release(), ttl});
+}
+
+std::vector<redis::CacheEntry> derive_after_load(RunContext& run, market::Timeframe timeframe) {
     auto& totals = run.totals;
-    if (!run.cfg.settings().derive.enabled || run.options.dry_run || totals.interrupted || !run.store) return;
-    if (totals.bars_changed_from.empty()) return;
+    std::vector<redis::CacheEntry> entries;
+    if (!run.cfg.settings().derive.enabled || run.options.dry_run || totals.interrupted || !run.store) return entries;
+    if (totals.bars_changed_from.empty()) return entries;
+    const bool cache = !run.cfg.settings().redis.url.empty();
     const auto started = std::chrono::steady_clock::now();
     DeriveTally tally;
     for (const auto& [symbol, from] : totals.bars_changed_from) {
@@ -67,6 +129,7 @@ void derive_after_load(RunContext& run, market::Timeframe timeframe) {
             break;
         }
         add(tally, derive::derive_symbol(*run.store, symbol, timeframe, from, {}));
+        if (cache) cache_entries(*run.store, symbol, timeframe, run.cfg.settings().redis.bars_ttl, entries);
     }
     count(totals, timeframe, tally);
     const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -74,6 +137,7 @@ void derive_after_load(RunContext& run, market::Timeframe timeframe) {
     util::log_info("derive: indicators of {} symbol(s) whose {} bars changed: {} value(s) written, {} computed from "
                    "the first bar ({:.3f} s)",
                    tally.symbols, market::to_code(timeframe), tally.values, tally.from_first_bar, seconds);
+    return entries;
 }
 
 int derive_main(const std::vector<std::string>& args) {
@@ -103,6 +167,10 @@ int derive_main(const std::vector<std::string>& args) {
         spec.work = [&](RunContext& run) {
             auto& totals = run.totals;
             const auto named = normalize_symbols(symbols);
+            const bool cache = !common.dry_run && !run.cfg.settings().redis.url.empty();
+            std::vector<redis::CacheEntry> entries;
+            std::map<std::string, std::uint64_t> bars_of; // named symbols' bars read, over every timeframe
+            std::set<std::string> requested;              // every symbol of every timeframe, once
             for (const auto& code : timeframes) {
                 const auto tf = *market::timeframe_from_code(code);
                 auto list = named.empty() ? stored_symbols(*run.store, tf, run.shard) : named;
@@ -114,12 +182,11 @@ int derive_main(const std::vector<std::string>& args) {
                     }
                     const auto r = derive::derive_symbol(*run.store, symbol, tf, std::nullopt, {full, common.dry_run});
                     add(tally, r);
-                    if (r.bars_read == 0 && !named.empty())
-                        util::log_warn("{}: no valid {} bars stored: nothing to derive", symbol, code);
+                    if (cache) cache_entries(*run.store, symbol, tf, run.cfg.settings().redis.bars_ttl, entries);
+                    bars_of[symbol] += r.bars_read;
                 }
                 count(totals, tf, tally);
-                totals.symbols_requested += list.size();
-                totals.symbols_ok += tally.symbols;
+                requested.insert(list.begin(), list.end());
                 totals.rows.inserted += tally.values;
                 util::log_info(
                     "derive {}: {} symbol(s), {} bar(s) read, {} value(s) {}, {} computed from the first bar", code,
@@ -127,6 +194,14 @@ int derive_main(const std::vector<std::string>& args) {
                     common.dry_run ? "computed (dry run: nothing written)" : "written", tally.from_first_bar);
                 if (totals.interrupted) break;
             }
+            // A symbol counts once, whatever the timeframes: requested, and ok unless a stop came first.
+            totals.symbols_requested = requested.size();
+            totals.symbols_ok = totals.interrupted ? 0 : requested.size();
+            for (const auto& symbol : named)
+                if (bars_of[symbol] == 0 && !totals.interrupted)
+                    util::log_warn("{}: no valid {} bars stored: nothing to derive (etl historical {} loads them)",
+                                   symbol, fmt::join(timeframes, "/"), symbol);
+            if (!totals.interrupted) write_cache(run.cfg, entries, totals);
         };
         return run_job(spec, args, common);
     });

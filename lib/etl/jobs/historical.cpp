@@ -1,5 +1,6 @@
 // etl-historical RANGE [SYMBOL...]: daily bars for a chart range into price_bars.
 #include "etl/jobs/assets.hpp"
+#include "etl/jobs/cache.hpp"
 #include "etl/jobs/cli.hpp"
 #include "etl/jobs/commands.hpp"
 #include "etl/jobs/derive.hpp"
@@ -459,7 +460,7 @@ int historical_main(const std::vector<std::string>& args) {
                 };
                 run_pipeline(cfg, router, std::move(again), common.dry_run ? nullptr : run.store, totals);
             }
-            derive_after_load(run, market::Timeframe::day);
+            write_cache(cfg, derive_after_load(run, market::Timeframe::day), totals);
         };
         return run_job(run_spec, args, common);
     });

@@ -155,9 +155,16 @@ int hourly_main(const std::vector<std::string>& args) {
                 cache.emplace_back(fmt::format("hourly_data:{}:1D", symbol), market::to_cache_json(bars));
             };
             run_pipeline(cfg, router, std::move(spec), common.dry_run ? nullptr : run.store, totals);
-            if (!common.dry_run && !totals.interrupted)
-                write_cache(cfg, cache, cfg.settings().redis.hourly_ttl, totals);
-            derive_after_load(run, market::Timeframe::hour);
+            // One round trip: hourly_data, then the bars and indicators of what derive recomputed.
+            auto derived = derive_after_load(run, market::Timeframe::hour);
+            if (!common.dry_run && !totals.interrupted) {
+                std::vector<redis::CacheEntry> entries;
+                entries.reserve(cache.size() + derived.size());
+                for (auto& [key, value] : cache)
+                    entries.push_back({std::move(key), std::move(value), cfg.settings().redis.hourly_ttl});
+                std::move(derived.begin(), derived.end(), std::back_inserter(entries));
+                write_cache(cfg, entries, totals);
+            }
         };
         return run_job(run_spec, args, common);
     });

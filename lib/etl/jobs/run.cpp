@@ -45,7 +45,7 @@ void write_ledger(store::Store* store, const RunTotals& t) {
     if (first.empty()) first = t.first_config_error;
     if (first.empty() && !t.failures.empty()) first = t.failures.front().error;
     // A cache that failed is said in the row even when the run succeeded (the exit code stays 0).
-    if (t.cache.starts_with("failed"))
+    if (t.cache.find("failed (") != std::string::npos)
         first = first.empty() ? fmt::format("cache: {}", t.cache) : fmt::format("{}; cache: {}", first, t.cache);
     store->finish_run(t.run_id, {run_status(t.code), util::to_int(t.code), t.symbols_requested, t.symbols_ok,
                                  t.symbols_failed, t.rows, util::scrub(first)});

@@ -251,14 +251,21 @@ Client::Client(const std::string& url, milliseconds timeout) : m_timeout(timeout
 }
 
 void Client::set_many(std::span<const std::pair<std::string, std::string>> items, std::chrono::seconds ttl) {
-    if (items.empty()) return;
-    const auto ttl_text = std::to_string(ttl.count());
-    for (const auto& [key, value] : items) {
-        if (redisAppendCommand(m_ctx.get(), "SET %b %b EX %b", key.data(), key.size(), value.data(), value.size(),
-                               ttl_text.data(), ttl_text.size()) != REDIS_OK)
+    std::vector<CacheEntry> entries;
+    entries.reserve(items.size());
+    for (const auto& [key, value] : items) entries.push_back({key, value, ttl});
+    set_many(entries);
+}
+
+void Client::set_many(std::span<const CacheEntry> entries) {
+    if (entries.empty()) return;
+    for (const auto& e : entries) {
+        const auto ttl_text = std::to_string(e.ttl.count());
+        if (redisAppendCommand(m_ctx.get(), "SET %b %b EX %b", e.key.data(), e.key.size(), e.value.data(),
+                               e.value.size(), ttl_text.data(), ttl_text.size()) != REDIS_OK)
             throw RedisError(fmt::format("Redis at {}: cannot queue SET: {}", m_where, m_ctx->errstr));
     }
-    const auto replies = exchange(m_ctx.get(), items.size(), m_deadline, m_timeout, m_where, "SET");
+    const auto replies = exchange(m_ctx.get(), entries.size(), m_deadline, m_timeout, m_where, "SET");
     for (const auto& r : replies) {
         if (r->type == REDIS_REPLY_ERROR)
             throw RedisError(fmt::format("Redis at {}: SET refused: {}", m_where, std::string_view(r->str, r->len)));

@@ -43,6 +43,13 @@ struct ContextDeleter {
     void operator()(redisContext* c) const noexcept;
 };
 
+// One SET of a pipelined batch, with its own expiry.
+struct CacheEntry {
+    std::string key;
+    std::string value;
+    std::chrono::seconds ttl{};
+};
+
 class Client {
 public:
     // Connects, authenticates and selects the database. `timeout` is one deadline for everything the
@@ -54,6 +61,8 @@ public:
     // SET key value EX ttl for every item, pipelined: the commands written while the replies are read.
     // Throws RedisError when any command fails or the deadline passes.
     void set_many(std::span<const std::pair<std::string, std::string>> items, std::chrono::seconds ttl);
+    // The same, each entry with its own TTL.
+    void set_many(std::span<const CacheEntry> entries);
 
     // GET, for checks and tests; nullopt when the key does not exist.
     std::optional<std::string> get(const std::string& key);

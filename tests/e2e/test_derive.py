@@ -5,10 +5,13 @@ deleted to make gaps, an invalid bar left out), on SQLite and PostgreSQL; a resu
 one exactly; nothing is written before an indicator's warm-up is complete."""
 import json
 import math
+import os
 import shutil
 import sqlite3
 import unittest
-from datetime import datetime, timezone
+from calendar import monthrange
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 from harness import PgDatabase, RedisServer, TempDir, clean_env, pg_available, run, sqlite_query, summary
 from indicators_ref import indicators, pd
@@ -58,7 +61,65 @@ class Compare:
         return checked
 
 
-class DeriveSqlite(unittest.TestCase, Compare):
+def months_back(d: date, n: int) -> date:
+    """d minus n months, ending on the last day of a shorter month (PostgreSQL's interval arithmetic)."""
+    y, m = divmod(d.year * 12 + d.month - 1 - n, 12)
+    return date(y, m + 1, min(d.day, monthrange(y, m + 1)[1]))
+
+
+def range_start(r: str, today: date) -> date | None:
+    return {"7D": today - timedelta(days=7), "1M": months_back(today, 1), "3M": months_back(today, 3),
+            "6M": months_back(today, 6), "YTD": date(today.year, 1, 1), "1Y": months_back(today, 12),
+            "3Y": months_back(today, 36), "5Y": months_back(today, 60), "MAX": None}[r]
+
+
+def dec(v) -> Decimal | None:
+    return None if v is None or v == "\\N" else Decimal(str(v))
+
+
+class RollupChecks:
+    """price_bars_1wk/1mo against the daily rows grouped here; chart_bars against the range rules."""
+
+    def check_rollups(self, daily, rollup):
+        """daily: {symbol: [(date, open, high, low, close, volume)] in date order};
+        rollup(kind): {(symbol, date): (open, high, low, close, volume, bars)}."""
+        for kind, bucket in (("1wk", lambda d: d - timedelta(days=d.weekday())), ("1mo", lambda d: d.replace(day=1))):
+            expected = {}
+            for symbol, rows in daily.items():
+                for d, o, h, lo, c, v in rows:
+                    k = (symbol, bucket(d))
+                    if k not in expected:
+                        expected[k] = [o, h, lo, c, v, 1]
+                    else:
+                        e = expected[k]
+                        e[1], e[2], e[3] = max(e[1], h), min(e[2], lo), c
+                        e[4] = None if e[4] is None or v is None else e[4] + v
+                        e[5] += 1
+            got = rollup(kind)
+            self.assertEqual(set(got), set(expected), kind)
+            for k, e in expected.items():
+                self.assertEqual(got[k], tuple(e), f"{kind} {k}")
+            self.assertGreater(len(got), 50)
+
+    def check_chart(self, daily, hourly_dates, weekly, chart):
+        """chart(symbol, range) -> [date or datetime, ...] as the store gives them, oldest first."""
+        today = datetime.now(timezone.utc).date()
+        for symbol, rows in daily.items():
+            for r in ("7D", "1M", "3M", "6M", "YTD", "1Y"):
+                since = range_start(r, today)
+                self.assertEqual(chart(symbol, r), [d for d, *_ in rows if d >= since], f"{symbol} {r}")
+            for r in ("3Y", "5Y", "MAX"):
+                since = range_start(r, today)
+                self.assertEqual(chart(symbol, r), [w for w in weekly[symbol] if since is None or w >= since],
+                                 f"{symbol} {r}")
+            self.assertEqual(chart(symbol, "max"), chart(symbol, "MAX"), "case-insensitive")
+        for symbol, stamps in hourly_dates.items():
+            last_day = max(stamps).date()
+            self.assertEqual(chart(symbol, "1D"), [t for t in stamps if t.date() == last_day])
+            self.assertGreater(len(chart(symbol, "1D")), 0)
+
+
+class DeriveSqlite(unittest.TestCase, Compare, RollupChecks):
     def setUp(self):
         self.tmp = TempDir("derive")
         self.addCleanup(self.tmp.cleanup)
@@ -215,7 +276,39 @@ class DeriveSqlite(unittest.TestCase, Compare):
         self.assertEqual(r.rc, 64, r.describe())
 
 
-class DerivePg(unittest.TestCase, Compare):
+    def test_rollups_and_chart_bars(self):
+        # The real clock: chart_bars measures its ranges from the store's today.
+        r = self.etl("historical", "5Y", "AAPL", "BTC", "--mock", ETL_NOW=None)
+        self.assertEqual(r.rc, 0, r.describe())
+        r = self.etl("hourly", "AAPL", "--mock", ETL_NOW=None)
+        self.assertEqual(r.rc, 0, r.describe())
+        daily = {}
+        for symbol, ts, o, h, lo, c, v in sqlite_query(
+                self.db, "SELECT symbol, ts, open, high, low, close, volume FROM price_bars WHERE timeframe = '1d' "
+                         "ORDER BY symbol, ts"):
+            daily.setdefault(symbol, []).append((date.fromisoformat(ts[:10]), dec(o), dec(h), dec(lo), dec(c), dec(v)))
+
+        def rollup(kind):
+            return {(s_, date.fromisoformat(ts[:10])): (dec(o), dec(h), dec(lo), dec(c), dec(v), n)
+                    for s_, ts, o, h, lo, c, v, n in sqlite_query(
+                        self.db, f"SELECT symbol, ts, open, high, low, close, volume, bars FROM price_bars_{kind}")}
+
+        self.check_rollups(daily, rollup)
+        weekly = {s_: sorted(d for (sym, d) in rollup("1wk") if sym == s_) for s_ in daily}
+        hourly = {"AAPL": [datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ") for (ts,) in sqlite_query(
+            self.db, "SELECT ts FROM price_bars WHERE symbol = 'AAPL' AND timeframe = '1h' ORDER BY ts")]}
+
+        def chart(symbol, rng):
+            rows = sqlite_query(self.db, "SELECT ts FROM chart_bars WHERE symbol = ? AND range = upper(?) ORDER BY ts",
+                                (symbol, rng))
+            if rng.upper() == "1D":
+                return [datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ") for (ts,) in rows]
+            return [date.fromisoformat(ts[:10]) for (ts,) in rows]
+
+        self.check_chart(daily, hourly, weekly, chart)
+
+
+class DerivePg(unittest.TestCase, Compare, RollupChecks):
     def setUp(self):
         if not pg_available():
             self.skipTest("PostgreSQL not reachable (run the suite under pg_virtualenv)")
@@ -248,6 +341,60 @@ class DerivePg(unittest.TestCase, Compare):
         r = self.etl("derive", "--full")
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual(stored(), incremental, "a resumed derive equals a full one, bit for bit")
+
+
+    def test_pg_rollups_and_chart_bars(self):
+        r = self.etl("historical", "5Y", "AAPL", "BTC", "--mock", ETL_NOW=None)
+        self.assertEqual(r.rc, 0, r.describe())
+        r = self.etl("hourly", "AAPL", "BTC", "--mock", ETL_NOW=None)
+        self.assertEqual(r.rc, 0, r.describe())
+        timescale = "timescaledb" in summary(r)["store"]
+        # On the preloaded TimescaleDB server (tests/pg_target.sh) the aggregates path must be the one tested.
+        self.assertEqual(timescale, os.environ.get("ETL_TEST_PG_TARGET") == "timescaledb", summary(r)["store"])
+        day = "to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        daily = {}
+        for symbol, d, o, h, lo, c, v in self.db.query(
+                f"SELECT symbol, {day}, open, high, low, close, volume FROM price_bars WHERE timeframe = '1d' "
+                "ORDER BY symbol, ts"):
+            daily.setdefault(symbol, []).append((date.fromisoformat(d), dec(o), dec(h), dec(lo), dec(c), dec(v)))
+
+        def rollup(kind):
+            return {(s_, date.fromisoformat(d)): (dec(o), dec(h), dec(lo), dec(c), dec(v), int(n))
+                    for s_, d, o, h, lo, c, v, n in self.db.query(
+                        f"SELECT symbol, {day}, open, high, low, close, volume, bars FROM price_bars_{kind}")}
+
+        self.check_rollups(daily, rollup)
+        if timescale:
+            # Continuous aggregates with real-time aggregation, refreshed by a policy.
+            rows = self.db.query("SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates "
+                                 "ORDER BY view_name")
+            self.assertEqual(rows, [("price_bars_1mo", "f"), ("price_bars_1wk", "f")])
+            jobs = self.db.query("SELECT hypertable_name FROM timescaledb_information.jobs "
+                                 "WHERE proc_name = 'policy_refresh_continuous_aggregate'")
+            self.assertEqual(len(jobs), 2, jobs)
+            # Materialised, the rollups read the same; a bar loaded after it shows at once (real time).
+            self.db.raw("CALL refresh_continuous_aggregate('price_bars_1wk', NULL, NULL)")
+            self.check_rollups(daily, rollup)
+        else:
+            self.assertEqual(self.db.scalar("SELECT relkind FROM pg_class WHERE relname = 'price_bars_1wk'"), "v")
+        weekly = {s_: sorted(d for (sym, d) in rollup("1wk") if sym == s_) for s_ in daily}
+        hourly = {}
+        for symbol, ts in self.db.query("SELECT symbol, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+                                        "FROM price_bars WHERE timeframe = '1h' ORDER BY symbol, ts"):
+            hourly.setdefault(symbol, []).append(datetime.fromisoformat(ts))
+
+        def chart(symbol, rng):
+            fmt = "YYYY-MM-DD\"T\"HH24:MI:SS" if rng.upper() == "1D" else "YYYY-MM-DD"
+            rows = self.db.query(f"SELECT to_char(ts AT TIME ZONE 'UTC', '{fmt}') FROM chart_bars('{symbol}', '{rng}')")
+            if rng.upper() == "1D":
+                return [datetime.fromisoformat(t) for (t,) in rows]
+            return [date.fromisoformat(t) for (t,) in rows]
+
+        self.check_chart(daily, hourly, weekly, chart)
+        p = __import__("subprocess").run(["psql", "-X", "-At", "-d", self.db.name, "-c",
+                                          "SELECT * FROM chart_bars('AAPL', '2W')"], capture_output=True, text=True)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('unknown range "2W": use 1D, 7D', p.stderr)
 
 
 if __name__ == "__main__":

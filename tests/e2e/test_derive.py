@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from harness import PgDatabase, RedisServer, TempDir, clean_env, pg_available, run, sqlite_query, summary
-from indicators_ref import indicators, pd
+from indicators_ref import compare as ref_compare, indicators, pd, stats as ref_stats
 
 # Indicators whose value crosses zero (differences of prices) or sits at it (averages of gains or losses):
 # compared relative to the bar's close rather than to themselves.
@@ -119,7 +119,49 @@ class RollupChecks:
             self.assertGreater(len(chart(symbol, "1D")), 0)
 
 
-class DeriveSqlite(unittest.TestCase, Compare, RollupChecks):
+STATS_COLUMNS = ("as_of", "base_date", "returns", "roi", "volatility", "sharpe", "sortino", "max_drawdown",
+                 "drawdown_peak", "drawdown_trough", "beta", "benchmark", "risk_free_rate")
+COMPARISON_COLUMNS = ("as_of", "price_ratio", "volume_ratio", "roi_spread", "correlation")
+
+
+class StatsChecks:
+    """asset_stats and asset_comparisons against indicators_ref.stats/compare (pandas)."""
+
+    def assert_value(self, got, expected, what):
+        if expected is None or (isinstance(expected, float) and math.isnan(expected)):
+            self.assertIsNone(got, what)
+        elif isinstance(expected, (date, int, str)) and not isinstance(expected, bool) and not isinstance(expected, float):
+            self.assertEqual(got, expected, what)
+        else:
+            self.assertIsNotNone(got, what)
+            self.assertLessEqual(abs(float(got) - float(expected)), RTOL * max(abs(float(expected)), 1e-12),
+                                 f"{what}: {got!r} vs pandas {expected!r}")
+
+    def check_stats(self, frames, stored, crypto, rf, benchmark="SPY"):
+        """frames: {symbol: DataFrame(close, volume) indexed by date}; stored: {(symbol, period): {column: value}}."""
+        checked = 0
+        bench = frames[benchmark]["close"] if benchmark in frames else None
+        for symbol, frame in frames.items():
+            ref = ref_stats(frame["close"], bench, rf, symbol in crypto)
+            self.assertEqual({p for (s_, p) in stored if s_ == symbol}, set(ref), symbol)
+            for period, row in ref.items():
+                got = stored[(symbol, period)]
+                row = dict(row, benchmark=benchmark if row["beta"] is not None else None, risk_free_rate=rf)
+                for col in STATS_COLUMNS:
+                    self.assert_value(got[col], row[col], f"{symbol} {period} {col}")
+                    checked += 1
+        return checked
+
+    def check_comparisons(self, frames, stored, pairs):
+        for a, b in pairs:
+            ref = ref_compare(frames[a], frames[b])
+            self.assertEqual({p for (x, y, p) in stored if (x, y) == (a, b)}, set(ref), (a, b))
+            for period, row in ref.items():
+                for col in COMPARISON_COLUMNS:
+                    self.assert_value(stored[(a, b, period)][col], row[col], f"{a}/{b} {period} {col}")
+
+
+class DeriveSqlite(unittest.TestCase, Compare, RollupChecks, StatsChecks):
     def setUp(self):
         self.tmp = TempDir("derive")
         self.addCleanup(self.tmp.cleanup)
@@ -254,6 +296,45 @@ class DeriveSqlite(unittest.TestCase, Compare, RollupChecks):
         self.assertEqual(len(warnings), 1, r.describe())
         self.assertIn("redis", warnings[0]["msg"].lower())
 
+    def test_stats_and_comparisons_match_pandas(self):
+        r = self.etl("historical", "5Y", "AAPL", "SPY", "BTC", "ETH", "--mock", ETL_STATS_RISK_FREE_RATE="0.04",
+                     ETL_STATS_COMPARE="BTC/ETH,SPY/AAPL")
+        self.assertEqual(r.rc, 0, r.describe())
+        # 5Y back from 2025-03-14 is Saturday 2020-03-14: crypto has a bar that day, the stocks' first is Monday
+        # 2020-03-16, so their history does not reach the 5Y window (6 windows each, 7 for crypto).
+        self.assertEqual(summary(r)["stats"]["1d"], {"symbols": 4, "rows": 26, "comparisons": 13}, r.describe())
+        frames = {}
+        for symbol, ts, close, volume in sqlite_query(
+                self.db, f"SELECT symbol, ts, CAST(close AS REAL), CAST(volume AS REAL) FROM price_bars "
+                         f"WHERE timeframe = '1d' AND {VALID} ORDER BY symbol, ts"):
+            frames.setdefault(symbol, []).append((date.fromisoformat(ts[:10]), close, volume))
+        frames = {k: pd.DataFrame([(c, v) for _, c, v in rows], index=[d for d, _, _ in rows],
+                                  columns=["close", "volume"]) for k, rows in frames.items()}
+
+        def as_value(col, v):
+            if v is not None and col in ("as_of", "base_date", "drawdown_peak", "drawdown_trough"):
+                return date.fromisoformat(v)
+            return v
+
+        cols = ", ".join(STATS_COLUMNS)
+        stored = {(row[0], row[1]): {c: as_value(c, v) for c, v in zip(STATS_COLUMNS, row[2:])}
+                  for row in sqlite_query(self.db, f"SELECT symbol, period, {cols} FROM asset_stats")}
+        self.assertGreater(self.check_stats(frames, stored, {"BTC", "ETH"}, 0.04), 300)
+        self.assertEqual(stored[("SPY", "1Y")]["beta"], 1.0, "the benchmark against itself")
+        cols = ", ".join(COMPARISON_COLUMNS)
+        comparisons = {(row[0], row[1], row[2]): {c: as_value(c, v) for c, v in zip(COMPARISON_COLUMNS, row[3:])}
+                       for row in sqlite_query(self.db, f"SELECT symbol_a, symbol_b, period, {cols} "
+                                                        "FROM asset_comparisons")}
+        self.check_comparisons(frames, comparisons, [("BTC", "ETH"), ("SPY", "AAPL")])
+        # auto: no ^IRX stored, 0.
+        r = self.etl("derive", "AAPL", "--timeframe", "1d", ETL_STATS_COMPARE="")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(sqlite_query(self.db, "SELECT DISTINCT risk_free_rate FROM asset_stats WHERE symbol = 'AAPL'"),
+                         [(0.0,)])
+        r = self.etl("derive", "--timeframe", "1d", ETL_STATS_COMPARE="BTC/BTC")
+        self.assertEqual(r.rc, 78, r.describe())
+        self.assertIn("stats.compare", r.stderr)
+
     def test_disabled_dry_run_and_named_symbols(self):
         r = self.etl("historical", "1Y", "AAPL", "MSFT", "--mock", ETL_DERIVE_ENABLED="false")
         self.assertEqual(r.rc, 0, r.describe())
@@ -308,7 +389,7 @@ class DeriveSqlite(unittest.TestCase, Compare, RollupChecks):
         self.check_chart(daily, hourly, weekly, chart)
 
 
-class DerivePg(unittest.TestCase, Compare, RollupChecks):
+class DerivePg(unittest.TestCase, Compare, RollupChecks, StatsChecks):
     def setUp(self):
         if not pg_available():
             self.skipTest("PostgreSQL not reachable (run the suite under pg_virtualenv)")
@@ -342,6 +423,38 @@ class DerivePg(unittest.TestCase, Compare, RollupChecks):
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual(stored(), incremental, "a resumed derive equals a full one, bit for bit")
 
+
+    def test_pg_stats_match_pandas(self):
+        r = self.etl("historical", "3Y", "AAPL", "SPY", "BTC", "--mock", ETL_STATS_RISK_FREE_RATE="0.03",
+                     ETL_STATS_COMPARE="SPY/BTC")
+        self.assertEqual(r.rc, 0, r.describe())
+        frames = {}
+        for symbol, d, close, volume in self.db.query(
+                f"SELECT symbol, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD'), close::float8, volume::float8 "
+                f"FROM price_bars WHERE timeframe = '1d' AND {VALID} ORDER BY symbol, ts"):
+            frames.setdefault(symbol, []).append((date.fromisoformat(d), float(close), float(volume)))
+        frames = {k: pd.DataFrame([(c, v) for _, c, v in rows], index=[d for d, _, _ in rows],
+                                  columns=["close", "volume"]) for k, rows in frames.items()}
+
+        def as_value(col, v):
+            if v == "\\N":
+                return None
+            if col in ("as_of", "base_date", "drawdown_peak", "drawdown_trough"):
+                return date.fromisoformat(v)
+            if col == "returns":
+                return int(v)
+            if col == "benchmark":
+                return v
+            return float(v)
+
+        cols = ", ".join(STATS_COLUMNS)
+        stored = {(row[0], row[1]): {c: as_value(c, v) for c, v in zip(STATS_COLUMNS, row[2:])}
+                  for row in self.db.query(f"SELECT symbol, period, {cols} FROM asset_stats")}
+        self.assertGreater(self.check_stats(frames, stored, {"BTC"}, 0.03), 150)
+        cols = ", ".join(COMPARISON_COLUMNS)
+        comparisons = {(row[0], row[1], row[2]): {c: as_value(c, v) for c, v in zip(COMPARISON_COLUMNS, row[3:])}
+                       for row in self.db.query(f"SELECT symbol_a, symbol_b, period, {cols} FROM asset_comparisons")}
+        self.check_comparisons(frames, comparisons, [("SPY", "BTC")])
 
     def test_pg_rollups_and_chart_bars(self):
         r = self.etl("historical", "5Y", "AAPL", "BTC", "--mock", ETL_NOW=None)

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -18,6 +19,27 @@ namespace etl::config {
 namespace {
 
 bool is_log_format(std::string_view v) { return v == "auto" || util::parse_log_format(v).has_value(); }
+// stats.risk_free_rate: "auto" or an annual rate as a decimal fraction in [-1, 1].
+bool is_risk_free_rate(std::string_view v) {
+    if (v == "auto") return true;
+    double x = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    return ec == std::errc() && end == v.data() + v.size() && x >= -1.0 && x <= 1.0;
+}
+// stats.compare: "" or pairs "A/B,C/D" of two different non-empty symbols.
+bool is_symbol_pairs(std::string_view v) {
+    if (v.empty()) return true;
+    while (true) {
+        const auto comma = v.find(',');
+        const auto pair = v.substr(0, comma);
+        const auto slash = pair.find('/');
+        if (slash == std::string_view::npos || slash == 0 || slash + 1 == pair.size() ||
+            pair.find('/', slash + 1) != std::string_view::npos || pair.substr(0, slash) == pair.substr(slash + 1))
+            return false;
+        if (comma == std::string_view::npos) return true;
+        v.remove_prefix(comma + 1);
+    }
+}
 bool is_log_level(std::string_view v) { return util::parse_log_level(v).has_value(); }
 
 using enum ValueType;
@@ -311,6 +333,24 @@ const KeySpec k_core_keys[] = {
          "etl-historical and etl-hourly recompute the indicators of the symbols whose bars their load changed "
          "(etl derive does it on demand)",
      .type = boolean},
+    {.key = "stats.risk_free_rate",
+     .default_value = "auto",
+     .description = "annual risk-free rate of Sharpe and Sortino, a decimal fraction (0.04); auto: the latest stored "
+                    "^IRX daily close / 100, else 0",
+     .type = choice,
+     .choices = "auto|a rate such as 0.04",
+     .accepts = is_risk_free_rate},
+    {.key = "stats.benchmark",
+     .default_value = "SPY",
+     .description = "the symbol beta is measured against (its stored daily bars); \"\" = no beta",
+     .type = string},
+    {.key = "stats.compare",
+     .default_value = "",
+     .description = "pairs compared into asset_comparisons: in TOML [[\"BTC\",\"ETH\"], [\"SPY\",\"QQQ\"]], in the "
+                    "environment BTC/ETH,SPY/QQQ",
+     .type = choice,
+     .choices = "A/B,C/D",
+     .accepts = is_symbol_pairs},
     {.key = "runs.retention_days",
      .default_value = "0",
      .description = "every job deletes etl_runs (and their rejected_rows, quality results) started more than this "
@@ -456,7 +496,33 @@ std::string toml_scalar(const toml::value& v, const std::string& key, const std:
     case toml::value_t::integer: return std::to_string(v.as_integer());
     case toml::value_t::floating: return fmt::format("{}", v.as_floating());
     case toml::value_t::boolean: return v.as_boolean() ? "true" : "false";
-    default: throw ConfigError(fmt::format("{}: '{}' must be a string, number or boolean", file, key));
+    case toml::value_t::array: {
+        // [["BTC", "ETH"], ["SPY", "QQQ"]] (stats.compare) as "BTC/ETH,SPY/QQQ"; ["A", "B"] as "A,B".
+        std::string out;
+        for (const auto& item : v.as_array()) {
+            if (!out.empty()) out += ',';
+            if (item.is_array()) {
+                std::string inner;
+                for (const auto& x : item.as_array()) {
+                    if (!x.is_string())
+                        throw ConfigError(fmt::format(
+                            "{}: '{}' must be a string, number or boolean, or an array of strings (or of arrays of "
+                            "strings)",
+                            file, key));
+                    inner += (inner.empty() ? "" : "/") + x.as_string().str;
+                }
+                out += inner;
+            } else if (item.is_string()) {
+                out += item.as_string().str;
+            } else {
+                throw ConfigError(fmt::format(
+                    "{}: '{}' must be a string, number or boolean, or an array of strings (or of arrays of strings)",
+                    file, key));
+            }
+        }
+        return out;
+    }
+    default: throw ConfigError(fmt::format("{}: '{}' must be a string, number, boolean or array", file, key));
     }
 }
 
@@ -857,6 +923,15 @@ void Config::check_and_build() {
     t.alerts.format = get("alerts.format");
     t.runs.retention_days = static_cast<int>(get_int("runs.retention_days"));
     t.derive.enabled = get_bool("derive.enabled");
+    t.stats.risk_free_rate = get("stats.risk_free_rate");
+    t.stats.benchmark = get("stats.benchmark");
+    for (std::string_view list = get("stats.compare"); !list.empty();) {
+        const auto comma = list.find(',');
+        const auto pair = list.substr(0, comma);
+        const auto slash = pair.find('/');
+        t.stats.compare.emplace_back(util::to_upper(pair.substr(0, slash)), util::to_upper(pair.substr(slash + 1)));
+        list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    }
     t.hourly.extended_hours = get_bool("hourly.extended_hours");
     t.routing.stock = get("routing.stock");
     t.routing.etf = get("routing.etf");

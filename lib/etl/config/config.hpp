@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace etl::config {
@@ -124,6 +125,11 @@ struct Settings {
     struct Derive {
         bool enabled = true; // the loading jobs recompute indicators of what they changed
     } derive;
+    struct Stats {
+        std::string risk_free_rate;                               // "auto" or a rate such as "0.04" (checked)
+        std::string benchmark;                                    // "" = no beta
+        std::vector<std::pair<std::string, std::string>> compare; // upper case
+    } stats;
     struct Routing {
         std::string stock, etf, index, crypto;
         std::string fallback; // "" = none

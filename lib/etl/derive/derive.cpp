@@ -1,9 +1,19 @@
 #include "etl/derive/derive.hpp"
 
 #include "etl/derive/indicators.hpp"
+#include "etl/derive/stats.hpp"
+#include "etl/store/schema.hpp"
+#include "etl/util/clock.hpp"
+#include "etl/util/error.hpp"
+#include "etl/util/log.hpp"
+
+#include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <chrono>
+#include <set>
 #include <vector>
 
 namespace etl::derive {
@@ -43,7 +53,141 @@ std::uint64_t write(store::Store& store, std::string_view symbol, market::Timefr
     return store.replace_indicators(symbol, tf, from, rows);
 }
 
+constexpr std::int64_t k_day_seconds = 86400;
+
+std::vector<DailyClose> daily_closes(store::Store& store, std::string_view symbol) {
+    std::vector<DailyClose> out;
+    store.for_each_close(symbol, market::Timeframe::day, k_all_time, true, [&](std::int64_t ts, double close) {
+        out.push_back({ts / k_day_seconds, close, std::nullopt});
+    });
+    std::sort(out.begin(), out.end(), [](const DailyClose& a, const DailyClose& b) { return a.day < b.day; });
+    return out;
+}
+
+// With volumes (comparisons): one query, numbers as the store prints them.
+std::vector<DailyClose> daily_bars(store::Store& store, std::string_view symbol) {
+    const auto d = store.dialect();
+    const auto rows =
+        store.rows(fmt::format("SELECT {}, {}, {} FROM price_bars p WHERE p.symbol = $1 AND p.timeframe = '1d' AND {} "
+                               "ORDER BY p.ts",
+                               d == store::Dialect::postgres ? "extract(epoch FROM p.ts)::bigint" : "unixepoch(p.ts)",
+                               d == store::Dialect::postgres ? "p.close::float8" : "CAST(p.close AS REAL)",
+                               d == store::Dialect::postgres ? "p.volume::float8" : "CAST(p.volume AS REAL)",
+                               store::schema::valid_bar_sql(d, "p")),
+                   {std::string(symbol)});
+    const auto number = [](const store::Value& v) -> std::optional<double> {
+        if (!v) return std::nullopt;
+        double x = 0;
+        const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
+        if (ec != std::errc() || end != v->data() + v->size()) return std::nullopt;
+        return x;
+    };
+    std::vector<DailyClose> out;
+    for (const auto& r : rows.rows) {
+        const auto ts = number(r.at(0));
+        const auto close = number(r.at(1));
+        if (!ts || !close) continue;
+        out.push_back({static_cast<std::int64_t>(*ts) / k_day_seconds, *close, number(r.at(2))});
+    }
+    return out;
+}
+
+store::Value text(double v) {
+    std::array<char, 32> buf{};
+    const auto end = std::to_chars(buf.data(), buf.data() + buf.size(), v).ptr;
+    return std::string(buf.data(), end);
+}
+store::Value text(const std::optional<double>& v) { return v ? text(*v) : store::Value(); }
+store::Value day_text(std::int64_t day) { return util::format_date(std::chrono::sys_days(std::chrono::days(day))); }
+store::Value day_text(const std::optional<std::int64_t>& day) { return day ? day_text(*day) : store::Value(); }
+
+// "($1, $2, ...), ($k, ...)" for `rows` rows of `columns` values.
+std::string placeholders(std::size_t rows, std::size_t columns) {
+    std::string out;
+    std::size_t n = 0;
+    for (std::size_t r = 0; r < rows; ++r) {
+        out += r == 0 ? "(" : ", (";
+        for (std::size_t c = 0; c < columns; ++c) out += fmt::format("{}${}", c == 0 ? "" : ", ", ++n);
+        out += ')';
+    }
+    return out;
+}
+
+double risk_free_rate(store::Store& store, const std::string& setting) {
+    if (setting != "auto") {
+        double x = 0;
+        std::from_chars(setting.data(), setting.data() + setting.size(), x);
+        return x;
+    }
+    // ^IRX is the 13-week Treasury bill's yield in percent.
+    const auto irx = daily_closes(store, "^IRX");
+    if (irx.empty()) return 0.0;
+    const double rate = irx.back().close / 100.0;
+    if (rate < -0.1 || rate > 0.5) {
+        util::log_warn("stats: the latest ^IRX close ({}) is no yield in percent: using a risk-free rate of 0 (set "
+                       "stats.risk_free_rate, e.g. 0.04)",
+                       irx.back().close);
+        return 0.0;
+    }
+    return rate;
+}
+
 } // namespace
+
+StatsResult derive_stats(store::Store& store, std::span<const std::string> symbols, const StatsSettings& settings,
+                         bool dry_run) {
+    StatsResult result;
+    result.risk_free_rate = risk_free_rate(store, settings.risk_free_rate);
+    const auto benchmark =
+        settings.benchmark.empty() ? std::vector<DailyClose>() : daily_closes(store, settings.benchmark);
+    static constexpr std::string_view k_stats_columns =
+        "symbol, period, as_of, base_date, returns, roi, volatility, sharpe, sortino, max_drawdown, drawdown_peak, "
+        "drawdown_trough, beta, benchmark, risk_free_rate";
+    for (const auto& symbol : symbols) {
+        const auto asset = store.find_asset(symbol);
+        const bool crypto = asset && asset->asset_class == market::AssetClass::crypto;
+        const auto closes = daily_closes(store, symbol);
+        const auto stats = compute_stats(closes, benchmark, result.risk_free_rate, crypto);
+        if (!stats.empty()) ++result.symbols;
+        result.rows += stats.size();
+        if (dry_run) continue;
+        store.rows("DELETE FROM asset_stats WHERE symbol = $1", {symbol});
+        if (stats.empty()) continue;
+        std::vector<store::Value> values;
+        for (const auto& s : stats) {
+            const auto has_beta = s.beta.has_value();
+            for (auto v : {store::Value(symbol), store::Value(std::string(to_string(s.window))), day_text(s.as_of),
+                           day_text(s.base_day), store::Value(std::to_string(s.returns)), text(s.roi),
+                           text(s.volatility), text(s.sharpe), text(s.sortino), text(s.max_drawdown),
+                           day_text(s.drawdown_peak), day_text(s.drawdown_trough), text(s.beta),
+                           has_beta ? store::Value(settings.benchmark) : store::Value(), text(result.risk_free_rate)})
+                values.push_back(std::move(v));
+        }
+        store.rows(fmt::format("INSERT INTO asset_stats ({}) VALUES {}", k_stats_columns,
+                               placeholders(stats.size(), 15)),
+                   values);
+    }
+    const std::set<std::string, std::less<>> touched(symbols.begin(), symbols.end());
+    for (const auto& [a, b] : settings.compare) {
+        if (!touched.contains(a) && !touched.contains(b)) continue;
+        const auto comparisons = compare(daily_bars(store, a), daily_bars(store, b));
+        result.comparisons += comparisons.size();
+        if (dry_run) continue;
+        store.rows("DELETE FROM asset_comparisons WHERE symbol_a = $1 AND symbol_b = $2", {a, b});
+        if (comparisons.empty()) continue;
+        std::vector<store::Value> values;
+        for (const auto& c : comparisons)
+            for (auto v :
+                 {store::Value(a), store::Value(b), store::Value(std::string(to_string(c.window))), day_text(c.as_of),
+                  text(c.price_ratio), text(c.volume_ratio), text(c.roi_spread), text(c.correlation)})
+                values.push_back(std::move(v));
+        store.rows(fmt::format("INSERT INTO asset_comparisons (symbol_a, symbol_b, period, as_of, price_ratio, "
+                               "volume_ratio, roi_spread, correlation) VALUES {}",
+                               placeholders(comparisons.size(), 8)),
+                   values);
+    }
+    return result;
+}
 
 DeriveResult derive_symbol(store::Store& store, std::string_view symbol, market::Timeframe timeframe,
                            std::optional<sys_seconds> changed_from, const DeriveOptions& options) {

@@ -9,7 +9,11 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace etl::derive {
 
@@ -34,5 +38,25 @@ struct DeriveResult {
 // Throws what the store throws.
 DeriveResult derive_symbol(store::Store& store, std::string_view symbol, market::Timeframe timeframe,
                            std::optional<market::sys_seconds> changed_from, const DeriveOptions& options);
+
+struct StatsSettings {
+    std::string risk_free_rate = "auto"; // "auto": the latest stored ^IRX daily close / 100, else 0; or "0.04"
+    std::string benchmark = "SPY";       // "" = no beta
+    std::vector<std::pair<std::string, std::string>> compare;
+};
+
+struct StatsResult {
+    std::uint64_t symbols = 0;     // symbols with at least one window
+    std::uint64_t rows = 0;        // asset_stats rows (computed, in a dry run)
+    std::uint64_t comparisons = 0; // asset_comparisons rows
+    double risk_free_rate = 0;     // the rate used
+};
+
+// Recomputes asset_stats for `symbols` from their stored daily bars that pass the OHLC rules (every window
+// their history reaches; a symbol's rows are replaced), and asset_comparisons for each configured pair
+// with a symbol among them (derive/stats.hpp has the definitions). Crypto (the assets table's class) is
+// annualised over 365 days, the rest over 252 sessions. Throws what the store throws.
+StatsResult derive_stats(store::Store& store, std::span<const std::string> symbols, const StatsSettings& settings,
+                         bool dry_run);
 
 } // namespace etl::derive

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <span>
 
 namespace etl::jobs {
 namespace {
@@ -61,6 +62,23 @@ std::vector<std::string> stored_symbols(store::Store& store, market::Timeframe t
         if (row.at(0) && shard.owns(*row.at(0))) out.push_back(*row.at(0));
     std::sort(out.begin(), out.end());
     return out;
+}
+
+derive::StatsSettings stats_settings(const config::Config& cfg) {
+    const auto& s = cfg.settings().stats;
+    return {s.risk_free_rate, s.benchmark, s.compare};
+}
+
+// asset_stats and asset_comparisons of `symbols` (daily bars), tallied and logged.
+void derive_stats(RunContext& run, std::span<const std::string> symbols, bool dry_run) {
+    if (symbols.empty() && run.cfg.settings().stats.compare.empty()) return;
+    const auto r = derive::derive_stats(*run.store, symbols, stats_settings(run.cfg), dry_run);
+    auto& item = run.totals.tally("stats")["1d"];
+    item["symbols"] += r.symbols;
+    item["rows"] += r.rows;
+    item["comparisons"] += r.comparisons;
+    util::log_info("stats: {} window(s) of {} symbol(s), {} comparison(s), risk-free rate {}{}", r.rows, r.symbols,
+                   r.comparisons, r.risk_free_rate, dry_run ? " (dry run: nothing written)" : "");
 }
 
 // Bars the Redis bars:{SYMBOL}:{TIMEFRAME} entry holds.
@@ -132,6 +150,11 @@ std::vector<redis::CacheEntry> derive_after_load(RunContext& run, market::Timefr
         if (cache) cache_entries(*run.store, symbol, timeframe, run.cfg.settings().redis.bars_ttl, entries);
     }
     count(totals, timeframe, tally);
+    if (timeframe == market::Timeframe::day && !totals.interrupted) {
+        std::vector<std::string> symbols;
+        for (const auto& [symbol, from] : totals.bars_changed_from) symbols.push_back(symbol);
+        derive_stats(run, symbols, false);
+    }
     const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     totals.timings.emplace_back("derive", seconds);
     util::log_info("derive: indicators of {} symbol(s) whose {} bars changed: {} value(s) written, {} computed from "
@@ -186,6 +209,7 @@ int derive_main(const std::vector<std::string>& args) {
                     bars_of[symbol] += r.bars_read;
                 }
                 count(totals, tf, tally);
+                if (tf == market::Timeframe::day && !totals.interrupted) derive_stats(run, list, common.dry_run);
                 requested.insert(list.begin(), list.end());
                 totals.rows.inserted += tally.values;
                 util::log_info(

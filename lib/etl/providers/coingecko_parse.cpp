@@ -123,8 +123,8 @@ ParseResult<ParsedPage> parse_coingecko(std::string_view body, std::string_view 
     std::vector<ChartPoint>& volumes = series_rows.volumes;
     const ScratchRows prices_scope(prices);
     const ScratchRows volumes_scope(volumes);
-    prices.reserve(body.size() / k_body_bytes_per_point);
-    volumes.reserve(body.size() / k_body_bytes_per_point);
+    reserve_rows(prices, body.size() / k_body_bytes_per_point);
+    reserve_rows(volumes, body.size() / k_body_bytes_per_point);
     bool saw_prices = false;
     for (auto field_result : top) {
         od::field field;
@@ -169,7 +169,7 @@ ParseResult<ParsedPage> parse_coingecko(std::string_view body, std::string_view 
     page.skipped += keep_last_per_key(prices, by_ms, same_ms);
 
     // Both series are now in timestamp order, so one forward walk over the volumes does the join.
-    page.batch.bars.reserve(prices.size());
+    reserve_rows(page.batch.bars, prices.size());
     auto volume = volumes.cbegin();
     for (const ChartPoint& price : prices) {
         Bar& bar = page.batch.bars.emplace_back();

@@ -1,7 +1,9 @@
 #include "etl/providers/json_read.hpp"
 
 #include <fmt/format.h>
+#include <sys/mman.h>
 
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 
@@ -150,6 +152,25 @@ const date::time_zone* zone_or_new_york(std::string_view name) {
     } catch (const std::runtime_error&) {
         return new_york();
     }
+}
+
+void advise_huge_pages(const void* data, std::size_t bytes) noexcept {
+#ifdef MADV_HUGEPAGE
+    // Below a few huge pages the faults saved do not pay for the system call.
+    constexpr std::uintptr_t k_huge_page = std::uintptr_t{2} << 20;
+    constexpr std::size_t k_min_bytes = std::size_t{8} << 20;
+    if (bytes < k_min_bytes) return;
+    const auto begin = reinterpret_cast<std::uintptr_t>(data); // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+    const std::uintptr_t first = (begin + k_huge_page - 1) & ~(k_huge_page - 1);
+    const std::uintptr_t last = (begin + bytes) & ~(k_huge_page - 1);
+    if (last <= first) return;
+    // Advice only: when the kernel refuses (THP disabled), the pages are simply the usual small ones.
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast, performance-no-int-to-ptr)
+    static_cast<void>(::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE));
+#else
+    static_cast<void>(data);
+    static_cast<void>(bytes);
+#endif
 }
 
 std::string too_long(std::string_view what, const Token& number) {

@@ -209,8 +209,8 @@ ParseResult<ParsedPage> parse_polygon(std::string_view body, std::string_view sy
             if (auto e = read_integer(value, count)) return malformed(k_polygon, e);
             // A grouped answer counts every ticker of the market, of which few are wanted.
             if (count.kind == Kind::number && count.integer > 0 && tickers == nullptr) {
-                page.batch.bars.reserve(
-                    std::min(static_cast<std::size_t>(count.integer), body.size() / k_min_polygon_result_bytes));
+                reserve_rows(page.batch.bars, std::min(static_cast<std::size_t>(count.integer),
+                                                       body.size() / k_min_polygon_result_bytes));
             }
         } else if (key == "status") {
             std::string_view text;

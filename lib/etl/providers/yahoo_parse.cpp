@@ -22,6 +22,10 @@ using market::BarBatch;
 using market::Timeframe;
 
 constexpr std::string_view k_yahoo = "yahoo";
+// A chart row is at least a timestamp ("1577975400,": 11 bytes) and five quote cells of 2 bytes or more
+// ("1,", "null,"). The timestamp column reserves one cell per this many bytes of body: never too few for a
+// real body, and the reserved pages that stay unused are never touched.
+constexpr std::size_t k_min_yahoo_row_bytes = 21;
 
 // This thread's column cells (see ScratchRows): each body's columns use them, emptied for it.
 struct YahooCells {
@@ -53,6 +57,7 @@ struct YahooState {
     YahooColumns columns;
     bool saw_chart = false;
     bool saw_result = false; // chart.result was an array
+    std::size_t body_bytes = 0;
     std::string failure;
 };
 
@@ -73,7 +78,8 @@ error_code read_column(od::value& v, std::string_view name, bool integers, Colum
     column.present = true;
     column.cells.clear();
     // `timestamp` comes before `indicators`, so its length sizes the quote columns in one allocation.
-    column.cells.reserve(state.columns.timestamp.cells.size());
+    reserve_rows(column.cells, &column == &state.columns.timestamp ? state.body_bytes / k_min_yahoo_row_bytes
+                                                                   : state.columns.timestamp.cells.size());
     for (auto cell_result : array) {
         if (auto e = cell_result.error()) return e;
         od::value& cell = cell_result.value_unsafe();
@@ -308,7 +314,7 @@ ParseResult<ParsedPage> assemble_yahoo(const YahooColumns& columns, std::string_
     if (tf == Timeframe::day && rows > 0) dates.emplace(zone_or_new_york(columns.zone_name));
 
     std::vector<YahooRow> valid;
-    valid.reserve(rows);
+    reserve_rows(valid, rows);
     for (std::size_t i = 0; i < rows; ++i) {
         if (std::string problem = yahoo_problem(columns, i); !problem.empty()) {
             reject(page.batch, symbol, k_yahoo, yahoo_row_json(columns, i), std::move(problem));
@@ -329,7 +335,7 @@ ParseResult<ParsedPage> assemble_yahoo(const YahooColumns& columns, std::string_
         page.skipped += keep_last_per_key(valid, by_date_then_time, same_date);
     }
 
-    page.batch.bars.reserve(valid.size());
+    reserve_rows(page.batch.bars, valid.size());
     for (const YahooRow& row : valid) {
         Bar& bar = page.batch.bars.emplace_back();
         bar.symbol.assign(symbol.data(), symbol.size());
@@ -360,7 +366,7 @@ ParseResult<ParsedPage> parse_yahoo(std::string_view body, std::string_view symb
     const ScratchRows lows(cells.low);
     const ScratchRows closes(cells.close);
     const ScratchRows volumes(cells.volume);
-    YahooState state{YahooColumns(cells), false, false, std::string()};
+    YahooState state{YahooColumns(cells), false, false, body.size(), std::string()};
     const error_code e = read_yahoo_top(top, state);
     if (!state.failure.empty()) return failure(k_yahoo, state.failure);
     if (e != simdjson::SUCCESS) return malformed(k_yahoo, e);

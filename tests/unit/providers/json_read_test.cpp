@@ -3,7 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 using namespace etl::providers::json;
 
@@ -61,4 +63,40 @@ TEST_CASE("json kit: tokens keep a number's literal text and classify the rest",
     CHECK(tokens[4].kind == Kind::other);
     CHECK(tokens[5].kind == Kind::other);
     CHECK(tokens[5].text == R"({"a":[1]})");
+}
+
+TEST_CASE("json kit: reserve_rows reserves once and keeps the rows, huge pages or not", "[unit][parse2]") {
+    // 3 million 8-byte rows (24 MB): past the size from which huge pages are advised.
+    constexpr std::size_t k_many = 3'000'000;
+    std::vector<std::int64_t> rows{7, 8, 9};
+    reserve_rows(rows, k_many);
+    REQUIRE(rows.capacity() >= k_many);
+    CHECK(rows == std::vector<std::int64_t>{7, 8, 9});
+    const std::int64_t* const buffer = rows.data();
+    for (std::size_t i = 3; i < k_many; ++i) rows.push_back(static_cast<std::int64_t>(i) * 3);
+    CHECK(rows.data() == buffer); // no growth past the reservation
+    CHECK(rows[2] == 9);
+    CHECK(rows[1'234'567] == 3'703'701);
+    CHECK(rows.back() == static_cast<std::int64_t>(k_many - 1) * 3);
+
+    // A count the vector already holds changes nothing.
+    reserve_rows(rows, 10);
+    CHECK(rows.data() == buffer);
+    CHECK(rows.size() == k_many);
+
+    // Small vectors are reserved as usual.
+    std::vector<int> few;
+    reserve_rows(few, 5);
+    CHECK(few.capacity() >= 5);
+    CHECK(few.empty());
+}
+
+TEST_CASE("json kit: advise_huge_pages takes any range, aligned or not, and leaves the bytes alone", "[unit][parse2]") {
+    std::vector<char> bytes(std::size_t{20} << 20, 'x');
+    advise_huge_pages(bytes.data() + 1, bytes.size() - 1);
+    advise_huge_pages(bytes.data(), 100);
+    advise_huge_pages(nullptr, 0);
+    CHECK(bytes.front() == 'x');
+    CHECK(bytes[std::size_t{10} << 20] == 'x');
+    CHECK(bytes.back() == 'x');
 }

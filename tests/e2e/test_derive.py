@@ -331,6 +331,16 @@ class DeriveSqlite(unittest.TestCase, Compare, RollupChecks, StatsChecks):
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual(sqlite_query(self.db, "SELECT DISTINCT risk_free_rate FROM asset_stats WHERE symbol = 'AAPL'"),
                          [(0.0,)])
+        # History cut to two years: the 3Y row goes, the others are replaced in place.
+        con = sqlite3.connect(self.db)
+        with con:
+            con.execute("DELETE FROM price_bars WHERE symbol = 'AAPL' AND ts < '2023-03-01'")
+        con.close()
+        r = self.etl("derive", "AAPL", "--timeframe", "1d", "--full", ETL_STATS_COMPARE="")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual([p for (p,) in sqlite_query(self.db, "SELECT period FROM asset_stats WHERE symbol = 'AAPL' "
+                                                             "ORDER BY period")],
+                         ["1Y", "30D", "7D", "90D", "YTD"])
         r = self.etl("derive", "--timeframe", "1d", ETL_STATS_COMPARE="BTC/BTC")
         self.assertEqual(r.rc, 78, r.describe())
         self.assertIn("stats.compare", r.stderr)

@@ -113,6 +113,48 @@ std::string placeholders(std::size_t rows, std::size_t columns) {
     return out;
 }
 
+// INSERT ... ON CONFLICT (key) DO UPDATE of `rows` rows (values in `columns` order, every column but
+// computed_at): one statement, so a reader never sees the symbol without its rows, and two shards writing
+// the same pair at once both succeed (the later wins) on either store.
+void upsert(store::Store& store, std::string_view table, std::string_view columns, std::string_view key,
+            std::size_t rows, const std::vector<store::Value>& values) {
+    if (rows == 0) return;
+    const auto names = [](std::string_view list) {
+        std::vector<std::string_view> out;
+        while (!list.empty()) {
+            const auto comma = list.find(',');
+            auto name = list.substr(0, comma);
+            while (name.starts_with(' ')) name.remove_prefix(1);
+            out.push_back(name);
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        }
+        return out;
+    };
+    const auto keys = names(key);
+    std::string set;
+    for (const auto column : names(columns))
+        if (std::find(keys.begin(), keys.end(), column) == keys.end())
+            set += fmt::format("{}{} = excluded.{}", set.empty() ? "" : ", ", column, column);
+    const std::size_t per_row = values.size() / rows;
+    store.rows(fmt::format("INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO UPDATE SET {}, computed_at = {}", table,
+                           columns, placeholders(rows, per_row), key, set, store::schema::now_sql(store.dialect())),
+               values);
+}
+
+// Deletes the rows of `where` (with `params`) whose period is not in `keep`: a window the history no longer
+// reaches.
+void drop_other_periods(store::Store& store, std::string_view table, std::string_view where,
+                        std::vector<store::Value> params, const std::vector<std::string>& keep) {
+    std::string list;
+    for (const auto& p : keep) {
+        params.emplace_back(p);
+        list += fmt::format("{}${}", list.empty() ? "" : ", ", params.size());
+    }
+    store.rows(fmt::format("DELETE FROM {} WHERE {}{}", table, where,
+                           list.empty() ? std::string() : fmt::format(" AND period NOT IN ({})", list)),
+               params);
+}
+
 double risk_free_rate(store::Store& store, const std::string& setting) {
     if (setting != "auto") {
         double x = 0;
@@ -151,11 +193,11 @@ StatsResult derive_stats(store::Store& store, std::span<const std::string> symbo
         if (!stats.empty()) ++result.symbols;
         result.rows += stats.size();
         if (dry_run) continue;
-        store.rows("DELETE FROM asset_stats WHERE symbol = $1", {symbol});
-        if (stats.empty()) continue;
         std::vector<store::Value> values;
+        std::vector<std::string> periods;
         for (const auto& s : stats) {
             const auto has_beta = s.beta.has_value();
+            periods.emplace_back(to_string(s.window));
             for (auto v : {store::Value(symbol), store::Value(std::string(to_string(s.window))), day_text(s.as_of),
                            day_text(s.base_day), store::Value(std::to_string(s.returns)), text(s.roi),
                            text(s.volatility), text(s.sharpe), text(s.sortino), text(s.max_drawdown),
@@ -163,9 +205,8 @@ StatsResult derive_stats(store::Store& store, std::span<const std::string> symbo
                            has_beta ? store::Value(settings.benchmark) : store::Value(), text(result.risk_free_rate)})
                 values.push_back(std::move(v));
         }
-        store.rows(fmt::format("INSERT INTO asset_stats ({}) VALUES {}", k_stats_columns,
-                               placeholders(stats.size(), 15)),
-                   values);
+        upsert(store, "asset_stats", k_stats_columns, "symbol, period", stats.size(), values);
+        drop_other_periods(store, "asset_stats", "symbol = $1", {symbol}, periods);
     }
     const std::set<std::string, std::less<>> touched(symbols.begin(), symbols.end());
     for (const auto& [a, b] : settings.compare) {
@@ -173,18 +214,19 @@ StatsResult derive_stats(store::Store& store, std::span<const std::string> symbo
         const auto comparisons = compare(daily_bars(store, a), daily_bars(store, b));
         result.comparisons += comparisons.size();
         if (dry_run) continue;
-        store.rows("DELETE FROM asset_comparisons WHERE symbol_a = $1 AND symbol_b = $2", {a, b});
-        if (comparisons.empty()) continue;
         std::vector<store::Value> values;
-        for (const auto& c : comparisons)
+        std::vector<std::string> periods;
+        for (const auto& c : comparisons) {
+            periods.emplace_back(to_string(c.window));
             for (auto v :
                  {store::Value(a), store::Value(b), store::Value(std::string(to_string(c.window))), day_text(c.as_of),
                   text(c.price_ratio), text(c.volume_ratio), text(c.roi_spread), text(c.correlation)})
                 values.push_back(std::move(v));
-        store.rows(fmt::format("INSERT INTO asset_comparisons (symbol_a, symbol_b, period, as_of, price_ratio, "
-                               "volume_ratio, roi_spread, correlation) VALUES {}",
-                               placeholders(comparisons.size(), 8)),
-                   values);
+        }
+        upsert(store, "asset_comparisons",
+               "symbol_a, symbol_b, period, as_of, price_ratio, volume_ratio, roi_spread, correlation",
+               "symbol_a, symbol_b, period", comparisons.size(), values);
+        drop_other_periods(store, "asset_comparisons", "symbol_a = $1 AND symbol_b = $2", {a, b}, periods);
     }
     return result;
 }

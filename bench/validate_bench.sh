@@ -138,39 +138,6 @@ t0=$(now)
 # a walk of its own. latest_prices: the last daily close, 1 minute before ETL_NOW.
 # (A background child reads no stdin: the SQL and the generator go through files.)
 cat >"$TMP/fill.sql" <<'SQL'
-SET TimeZone = 'UTC';
-SET work_mem = '64MB';
-SET synchronous_commit = off;
-SELECT setseed(0.42);
-CREATE TEMP TABLE syms AS
-SELECT format('VB%s', lpad(i::text, 4, '0')) AS symbol, i,
-       CASE WHEN i % 100 = 0 THEN 'crypto' WHEN i % 100 = 50 THEN 'index' WHEN i % 10 = 5 THEN 'etf' ELSE 'stock' END AS asset_class,
-       50 + random() * 450 AS base
-FROM generate_series(1, :n) i;
-INSERT INTO assets (symbol, name, asset_class, exchange, active)
-SELECT symbol, 'Bench ' || symbol, asset_class, CASE WHEN asset_class = 'crypto' THEN '' ELSE 'XNYS' END, true FROM syms ORDER BY symbol;
-
-INSERT INTO price_bars (symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source)
-SELECT s.symbol, '1d', x.d::timestamp AT TIME ZONE 'UTC', x.o,
-       round(greatest(x.o, x.c) * (1 + x.u1 * 0.01), 2), round(least(x.o, x.c) * (1 - x.u2 * 0.01), 2), x.c,
-       x.v, round((x.o + x.c) / 2, 4), (x.v / 100)::bigint, 'bench'
-FROM syms s
-CROSS JOIN LATERAL (
-    SELECT y.d, round((s.base * exp(y.cum - y.r + y.gap))::numeric, 2) AS o, round((s.base * exp(y.cum))::numeric, 2) AS c,
-           y.u1, y.u2, y.v
-    FROM (
-        SELECT z.*, sum(z.r) OVER (ORDER BY z.d) AS cum
-        FROM (
-            SELECT g.d::date AS d,
-                   (CASE WHEN random() < 0.5 THEN -1 ELSE 1 END) * (0.002 + abs(random() + random() + random() - 1.5) * 0.012) AS r,
-                   (random() - 0.5) * 0.002 AS gap, random()::numeric AS u1, random()::numeric AS u2,
-                   (100000 + random() * 5000000)::bigint::numeric AS v
-            FROM generate_series((:'end_day'::date - make_interval(years => :years))::date + 1,
-                                 :'end_day'::date - CASE WHEN s.asset_class = 'crypto' THEN 1 ELSE 0 END, interval '1 day') g(d)
-            WHERE s.asset_class = 'crypto' OR extract(isodow FROM g.d) < 6
-        ) z
-    ) y
-) x;
 
 INSERT INTO price_bars (symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source)
 SELECT s.symbol, '1h', x.ts, x.o,
@@ -197,7 +164,7 @@ INSERT INTO latest_prices (symbol, price, previous_close, change, change_pct, as
 SELECT DISTINCT ON (symbol) symbol, close, close, 0, 0, :'etl_now'::timestamptz - interval '1 minute', 'bench'
 FROM price_bars WHERE timeframe = '1d' ORDER BY symbol, ts DESC;
 SQL
-run_child "${PSQL[@]}" -f "$TMP/fill.sql" \
+run_child "${PSQL[@]}" -f "$BENCH_DIR/fill_daily.sql" -f "$TMP/fill.sql" -v prefix=VB \
     -v n="$N" -v years="$YEARS" -v hourly_n="$HOURLY_N" -v hourly_days="$HOURLY_DAYS" -v end_day="$END_DAY" \
     -v etl_now="$ETL_NOW" || die "filling $DB failed"
 log "PostgreSQL filled in $(elapsed "$t0" "$(now)") s; VACUUM ANALYZE"

@@ -924,7 +924,7 @@ void Config::check_and_build() {
     t.runs.retention_days = static_cast<int>(get_int("runs.retention_days"));
     t.derive.enabled = get_bool("derive.enabled");
     t.stats.risk_free_rate = get("stats.risk_free_rate");
-    t.stats.benchmark = get("stats.benchmark");
+    t.stats.benchmark = util::to_upper(get("stats.benchmark"));
     for (std::string_view list = get("stats.compare"); !list.empty();) {
         const auto comma = list.find(',');
         const auto pair = list.substr(0, comma);

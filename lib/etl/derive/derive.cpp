@@ -182,6 +182,7 @@ StatsResult derive_stats(store::Store& store, std::span<const std::string> symbo
     result.risk_free_rate = risk_free_rate(store, settings.risk_free_rate);
     const auto benchmark =
         settings.benchmark.empty() ? std::vector<DailyClose>() : daily_closes(store, settings.benchmark);
+
     static constexpr std::string_view k_stats_columns =
         "symbol, period, as_of, base_date, returns, roi, volatility, sharpe, sortino, max_drawdown, drawdown_peak, "
         "drawdown_trough, beta, benchmark, risk_free_rate";
@@ -208,6 +209,10 @@ StatsResult derive_stats(store::Store& store, std::span<const std::string> symbo
         upsert(store, "asset_stats", k_stats_columns, "symbol, period", stats.size(), values);
         drop_other_periods(store, "asset_stats", "symbol = $1", {symbol}, periods);
     }
+    if (!settings.benchmark.empty() && benchmark.empty() && result.rows > 0)
+        util::log_warn("stats: the benchmark {} has no stored daily bars: no beta (load it with etl historical, or "
+                       "set stats.benchmark)",
+                       settings.benchmark);
     const std::set<std::string, std::less<>> touched(symbols.begin(), symbols.end());
     for (const auto& [a, b] : settings.compare) {
         if (!touched.contains(a) && !touched.contains(b)) continue;

@@ -55,8 +55,11 @@ void add(DeriveTally& t, const derive::DeriveResult& r) {
 
 // The symbols with stored bars of `tf` that this shard owns, sorted.
 std::vector<std::string> stored_symbols(store::Store& store, market::Timeframe tf, const market::Shard& shard) {
-    const auto rows =
-        store.rows("SELECT DISTINCT symbol FROM price_bars WHERE timeframe = $1", {std::string(market::to_code(tf))});
+    // Every symbol that has bars is in assets (a load records an unknown one as inactive): one probe of
+    // price_bars' primary key per asset, not a scan of every bar.
+    const auto rows = store.rows("SELECT a.symbol FROM assets a WHERE EXISTS (SELECT 1 FROM price_bars p WHERE "
+                                 "p.symbol = a.symbol AND p.timeframe = $1)",
+                                 {std::string(market::to_code(tf))});
     std::vector<std::string> out;
     for (const auto& row : rows.rows)
         if (row.at(0) && shard.owns(*row.at(0))) out.push_back(*row.at(0));
@@ -141,20 +144,35 @@ std::vector<redis::CacheEntry> derive_after_load(RunContext& run, market::Timefr
     const bool cache = !run.cfg.settings().redis.url.empty();
     const auto started = std::chrono::steady_clock::now();
     DeriveTally tally;
-    for (const auto& [symbol, from] : totals.bars_changed_from) {
-        if (stop_flag().load()) {
-            totals.interrupted = true;
-            break;
+    // The loads are committed: a derive that fails is one warning and leaves the exit code alone. Nothing
+    // is lost: load_bars dropped the indicators its changes made stale, so the next derive (this job's next
+    // run, or etl derive) starts from there.
+    try {
+        for (const auto& [symbol, from] : totals.bars_changed_from) {
+            if (stop_flag().load()) {
+                totals.interrupted = true;
+                break;
+            }
+            add(tally, derive::derive_symbol(*run.store, symbol, timeframe, from, {}));
+            if (cache) cache_entries(*run.store, symbol, timeframe, run.cfg.settings().redis.bars_ttl, entries);
         }
-        add(tally, derive::derive_symbol(*run.store, symbol, timeframe, from, {}));
-        if (cache) cache_entries(*run.store, symbol, timeframe, run.cfg.settings().redis.bars_ttl, entries);
+        if (timeframe == market::Timeframe::day && !totals.interrupted) {
+            std::vector<std::string> symbols;
+            for (const auto& [symbol, from] : totals.bars_changed_from) symbols.push_back(symbol);
+            derive_stats(run, symbols, false);
+        }
+    } catch (const Error& e) {
+        if (e.code() == util::ExitCode::interrupted) {
+            totals.interrupted = true;
+        } else {
+            util::log_warn("derive stopped after {} symbol(s): {}; the data is loaded, and the next derive "
+                           "(etl derive) catches up",
+                           tally.symbols, e.what());
+            auto& item = totals.tally("derive")[market::to_code(timeframe)];
+            item.status = "failed";
+        }
     }
     count(totals, timeframe, tally);
-    if (timeframe == market::Timeframe::day && !totals.interrupted) {
-        std::vector<std::string> symbols;
-        for (const auto& [symbol, from] : totals.bars_changed_from) symbols.push_back(symbol);
-        derive_stats(run, symbols, false);
-    }
     const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     totals.timings.emplace_back("derive", seconds);
     util::log_info("derive: indicators of {} symbol(s) whose {} bars changed: {} value(s) written, {} computed from "
@@ -211,7 +229,7 @@ int derive_main(const std::vector<std::string>& args) {
                 count(totals, tf, tally);
                 if (tf == market::Timeframe::day && !totals.interrupted) derive_stats(run, list, common.dry_run);
                 requested.insert(list.begin(), list.end());
-                totals.rows.inserted += tally.values;
+                if (!common.dry_run) totals.rows.inserted += tally.values;
                 util::log_info(
                     "derive {}: {} symbol(s), {} bar(s) read, {} value(s) {}, {} computed from the first bar", code,
                     tally.symbols, tally.bars, tally.values,

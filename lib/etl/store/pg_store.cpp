@@ -453,6 +453,14 @@ LoadStats PgStore::load_bars_once(std::string_view symbol, market::Timeframe tim
             stats.updated += updated;
         }
         stats.unchanged = bars.size() - stats.inserted - stats.updated;
+        // Indicators derived from a bar that changed are no longer true: gone in the same transaction, so
+        // whichever derive comes next (this run's, a later etl derive) starts from there.
+        if (!fresh.empty() || !changed.empty()) {
+            market::sys_seconds first = market::sys_seconds::max();
+            for (const auto* b : fresh) first = std::min(first, b->ts);
+            for (const auto* b : changed) first = std::min(first, b->ts);
+            m_conn.exec(schema::k_drop_stale_indicators_sql, context, symbol, market::to_code(timeframe), first);
+        }
     }
     copy_rejects(rejected, timeframe, run_id);
     tx.commit();
@@ -488,6 +496,10 @@ std::uint64_t PgStore::replace_indicators(std::string_view symbol, market::Timef
                                           std::span<const IndicatorRow> values) try {
     const auto context = fmt::format("writing {} {} indicators", symbol, market::to_code(timeframe));
     pg::Transaction tx(m_conn, context);
+    // Two derives of one symbol at once (etl derive beside a loading job) take turns: the second's DELETE
+    // then sees the first's rows instead of colliding with them.
+    m_conn.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", context,
+                fmt::format("indicators:{}:{}", symbol, market::to_code(timeframe)));
     if (from)
         m_conn.exec("DELETE FROM indicators WHERE symbol = $1 AND timeframe = $2 AND ts >= $3", context, symbol,
                     market::to_code(timeframe), *from);

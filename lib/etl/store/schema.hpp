@@ -83,6 +83,11 @@ inline auto bar_row(const market::Bar& b) {
 }
 
 // rejected_rows, in the column order of reject_row().
+// Deletes the indicators of a symbol ($1) and timeframe ($2) from a bar ($3) on: run by load_bars in its
+// transaction when bars from there on were inserted or updated (their indicators no longer hold).
+inline constexpr std::string_view k_drop_stale_indicators_sql =
+    "DELETE FROM indicators WHERE symbol = $1 AND timeframe = $2 AND ts >= $3";
+
 inline constexpr std::array<std::string_view, 6> k_reject_columns = {"run_id",    "source", "symbol",
                                                                      "timeframe", "raw",    "reason"};
 

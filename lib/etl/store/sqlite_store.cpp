@@ -282,11 +282,22 @@ LoadStats SqliteStore::load_bars(std::string_view symbol, market::Timeframe time
             " OR price_bars.trade_count IS NOT excluded.trade_count OR price_bars.source IS NOT excluded.source",
             schema::column_list(schema::k_bar_columns)));
         std::uint64_t changed = 0;
+        std::optional<market::sys_seconds> first_changed;
         for (const auto& b : bars) {
             std::apply([&](const auto&... values) { s.bind_all(values...); }, schema::bar_row(b));
             s.step();
+            if (m_db.changes() > 0 && (!first_changed || b.ts < *first_changed)) first_changed = b.ts;
             changed += static_cast<std::uint64_t>(m_db.changes());
             s.reset();
+        }
+        // Indicators derived from a bar that changed are no longer true: gone in the same transaction, so
+        // whichever derive comes next (this run's, a later etl derive) starts from there.
+        if (first_changed) {
+            auto del = m_db.prepare(schema::k_drop_stale_indicators_sql);
+            del.bind(1, symbol);
+            del.bind(2, market::to_code(timeframe));
+            del.bind(3, *first_changed);
+            del.step();
         }
         const auto after = count_window(symbol, timeframe, window);
         stats.inserted = static_cast<std::uint64_t>(after - before);

@@ -210,7 +210,8 @@ StatsResult derive_stats(store::Store& store, std::span<const std::string> symbo
         drop_other_periods(store, "asset_stats", "symbol = $1", {symbol}, periods);
     }
     if (!settings.benchmark.empty() && benchmark.empty() && result.rows > 0)
-        util::log_warn("stats: the benchmark {} has no stored daily bars: no beta (load it with etl historical, or "
+        // Info, not a warning: the default benchmark (SPY) missing from a store that tracks no ETFs is normal.
+        util::log_info("stats: the benchmark {} has no stored daily bars: no beta (load it with etl historical, or "
                        "set stats.benchmark)",
                        settings.benchmark);
     const std::set<std::string, std::less<>> touched(symbols.begin(), symbols.end());

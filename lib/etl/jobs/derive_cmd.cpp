@@ -103,8 +103,8 @@ void cache_entries(store::Store& store, std::string_view symbol, market::Timefra
     const auto code = market::to_code(timeframe);
     util::JsonWriter bars;
     bars.start_array();
-    for (auto it = rows.rows.rbegin(); it != rows.rows.rend(); ++it) {
-        const auto& r = *it;
+    for (std::size_t row = rows.rows.size(); row-- > 0;) { // the query gave newest first
+        const auto& r = rows.rows[row];
         bars.start_object().key("ts").string(r.at(0).value_or(""));
         static constexpr std::array<std::string_view, 5> k_fields = {"open", "high", "low", "close", "volume"};
         for (std::size_t i = 0; i < k_fields.size(); ++i) {

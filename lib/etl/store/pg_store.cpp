@@ -487,6 +487,7 @@ std::vector<std::pair<std::string, double>> PgStore::indicators_at(std::string_v
                            {std::string(symbol), std::string(market::to_code(timeframe)), util::format_instant(ts)},
                            fmt::format("reading the indicators of {} {}", symbol, market::to_code(timeframe)));
     std::vector<std::pair<std::string, double>> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) out.emplace_back(std::string(r.get(i, 0)), r.get_binary_float8(i, 1));
     return out;
 }

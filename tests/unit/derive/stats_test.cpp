@@ -69,17 +69,21 @@ TEST_CASE("beta against itself is 1, against a doubled-return copy 0.5; flat ser
     for (const double x : a) b.push_back(x * x / 100.0); // log returns doubled
     const auto sa = daily(first, a);
     const auto sb = daily(first, b);
-    const auto* self = find(compute_stats(sa, sa, 0.0, true), StatWindow::d30);
+    const auto against_self = compute_stats(sa, sa, 0.0, true); // kept: find() points into it
+    const auto* self = find(against_self, StatWindow::d30);
     REQUIRE(self);
     CHECK(*self->beta == Approx(1.0));
-    const auto* half = find(compute_stats(sa, sb, 0.0, true), StatWindow::d30);
+    const auto against_double = compute_stats(sa, sb, 0.0, true);
+    const auto* half = find(against_double, StatWindow::d30);
+    REQUIRE(half);
     CHECK(*half->beta == Approx(0.5));
     const auto c = compare(sa, sb);
     REQUIRE_FALSE(c.empty());
     CHECK(*c.front().correlation == Approx(1.0));
     CHECK(c.front().price_ratio == Approx(a.back() / b.back()));
     const auto flat = daily(first, std::vector<double>(40, 5.0));
-    const auto* f = find(compute_stats(flat, {}, 0.0, true), StatWindow::d30);
+    const auto flat_stats = compute_stats(flat, {}, 0.0, true);
+    const auto* f = find(flat_stats, StatWindow::d30);
     REQUIRE(f);
     CHECK(*f->volatility == 0.0);
     CHECK_FALSE(f->sharpe);

@@ -360,6 +360,9 @@ class DeriveSqlite(unittest.TestCase, Compare, RollupChecks, StatsChecks):
         r = self.etl("derive", "--timeframe", "1d", ETL_STATS_COMPARE="BTC/BTC")
         self.assertEqual(r.rc, 78, r.describe())
         self.assertIn("stats.compare", r.stderr)
+        r = self.etl("derive", "--timeframe", "1d", ETL_STATS_RISK_FREE_RATE="four percent")
+        self.assertEqual(r.rc, 78, r.describe())
+        self.assertIn("stats.risk_free_rate", r.stderr)
 
     def test_disabled_dry_run_and_named_symbols(self):
         r = self.etl("historical", "1Y", "AAPL", "MSFT", "--mock", ETL_DERIVE_ENABLED="false")

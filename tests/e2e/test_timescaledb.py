@@ -210,8 +210,8 @@ class Hypertable(unittest.TestCase):
         self.assertGreater(daily, 200)
         self.assertGreater(int(self.db.scalar("SELECT count(*) FROM price_bars WHERE timeframe = '1h'")), 5)
         self.db.raw("SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('price_bars') c")
-        # An old hourly bar's indicator goes with it (timescaledb/0004); daily indicators stay.
-        self.db.raw("INSERT INTO indicators VALUES ('AAPL', '1h', '2024-06-03 14:00+00', 'sma_10', 1.5)")
+        # An old hourly bar's indicators go with it (timescaledb/0005); daily indicators stay.
+        self.db.raw("INSERT INTO indicator_bars (symbol, timeframe, ts, sma_10) VALUES ('AAPL', '1h', '2024-06-03 14:00+00', 1.5)")
         daily_indicators = self.db.scalar("SELECT count(*) FROM indicators WHERE timeframe = '1d'")
         self.assertGreater(int(daily_indicators), 0)
         job_id = jobs[0][0]

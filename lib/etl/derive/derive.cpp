@@ -43,14 +43,17 @@ std::vector<Close> valid_closes(store::Store& store, std::string_view symbol, ma
     return closes;
 }
 
+// Writes `values` (in bar order, as compute_indicators gives them) as one indicator_bars row per bar.
 std::uint64_t write(store::Store& store, std::string_view symbol, market::Timeframe tf, std::optional<sys_seconds> from,
                     const std::vector<IndicatorValue>& values, bool dry_run) {
     if (dry_run) return values.size();
-    std::vector<store::IndicatorRow> rows;
-    rows.reserve(values.size());
-    for (const auto& v : values)
-        rows.push_back({sys_seconds(std::chrono::seconds(v.ts)), to_string(v.indicator), v.value});
-    return store.replace_indicators(symbol, tf, from, rows);
+    std::vector<store::IndicatorBar> bars;
+    for (const auto& v : values) {
+        if (bars.empty() || bars.back().ts.time_since_epoch().count() != v.ts)
+            bars.push_back({sys_seconds(std::chrono::seconds(v.ts)), {}});
+        bars.back().values[static_cast<std::size_t>(v.indicator)] = v.value;
+    }
+    return store.replace_indicators(symbol, tf, from, bars);
 }
 
 constexpr std::int64_t k_day_seconds = 86400;
@@ -60,6 +63,40 @@ std::vector<DailyClose> daily_closes(store::Store& store, std::string_view symbo
     store.for_each_close(symbol, market::Timeframe::day, k_all_time, true, [&](std::int64_t ts, double close) {
         out.push_back({ts / k_day_seconds, close, std::nullopt});
     });
+    std::sort(out.begin(), out.end(), [](const DailyClose& a, const DailyClose& b) { return a.day < b.day; });
+    return out;
+}
+
+// The newest valid daily bar of `symbol` at or before `at` (epoch seconds), if any.
+std::optional<std::int64_t> newest_valid_day(store::Store& store, std::string_view symbol, sys_seconds at) {
+    const auto d = store.dialect();
+    const auto rows = store.rows(
+        fmt::format("SELECT {} FROM price_bars p WHERE p.symbol = $1 AND p.timeframe = '1d' AND p.ts <= $2 AND {} "
+                    "ORDER BY p.ts DESC LIMIT 1",
+                    d == store::Dialect::postgres ? "extract(epoch FROM p.ts)::bigint" : "unixepoch(p.ts)",
+                    store::schema::valid_bar_sql(d, "p")),
+        {std::string(symbol), util::format_instant(at)});
+    if (rows.rows.empty() || !rows.rows.front().at(0)) return std::nullopt;
+    const auto& text = *rows.rows.front().at(0);
+    std::int64_t ts = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ts);
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return ts;
+}
+
+// The daily closes the statistics of `symbol` read: from the base of its longest window (5Y) on, not the
+// whole history (a 20-year history is read a quarter of).
+std::vector<DailyClose> stats_closes(store::Store& store, std::string_view symbol) {
+    const auto last = newest_valid_day(store, symbol, k_all_time.to);
+    if (!last) return {};
+    const auto start = window_start(k_stat_windows.back(), *last / k_day_seconds) * k_day_seconds;
+    const auto base = newest_valid_day(store, symbol, sys_seconds(std::chrono::seconds(start)));
+    std::vector<DailyClose> out;
+    store.for_each_close(symbol, market::Timeframe::day,
+                         {base ? sys_seconds(std::chrono::seconds(*base)) : k_all_time.from, k_all_time.to}, true,
+                         [&](std::int64_t ts, double close) {
+                             out.push_back({ts / k_day_seconds, close, std::nullopt});
+                         });
     std::sort(out.begin(), out.end(), [](const DailyClose& a, const DailyClose& b) { return a.day < b.day; });
     return out;
 }
@@ -189,7 +226,7 @@ StatsResult derive_stats(store::Store& store, std::span<const std::string> symbo
     for (const auto& symbol : symbols) {
         const auto asset = store.find_asset(symbol);
         const bool crypto = asset && asset->asset_class == market::AssetClass::crypto;
-        const auto closes = daily_closes(store, symbol);
+        const auto closes = stats_closes(store, symbol);
         const auto stats = compute_stats(closes, benchmark, result.risk_free_rate, crypto);
         if (!stats.empty()) ++result.symbols;
         result.rows += stats.size();
@@ -251,9 +288,9 @@ DeriveResult derive_symbol(store::Store& store, std::string_view symbol, market:
                                          closes.begin());
             if (k >= k_lookback_bars) {
                 CarriedState state;
-                for (const auto& [name, value] :
-                     store.indicators_at(symbol, timeframe, sys_seconds(std::chrono::seconds(closes[k - 1].ts))))
-                    if (const auto i = indicator_named(name)) state[static_cast<std::size_t>(*i)] = value;
+                if (auto bar =
+                        store.indicators_at(symbol, timeframe, sys_seconds(std::chrono::seconds(closes[k - 1].ts))))
+                    state = bar->values;
                 if (auto values = resume_indicators(closes, k, state)) {
                     result.bars_read = closes.size();
                     result.values = write(store, symbol, timeframe, start, *values, options.dry_run);

@@ -1,15 +1,15 @@
 #include "etl/derive/indicators.hpp"
 
+#include "etl/store/schema.hpp"
+
 #include <cmath>
 
 namespace etl::derive {
 namespace {
 
-constexpr std::array<std::string_view, k_indicator_count> k_names = {
-    "rsi_14",        "rsi_9",  "sma_10",    "sma_20",          "sma_50",          "sma_200",        "ema_10",
-    "ema_20",        "ema_50", "macd_line", "macd_signal",     "macd_hist",       "bb_upper_20_2",  "bb_middle_20_2",
-    "bb_lower_20_2", "ema_12", "ema_26",    "rsi_14_avg_gain", "rsi_14_avg_loss", "rsi_9_avg_gain", "rsi_9_avg_loss",
-};
+// The names are indicator_bars' columns (the store's schema), in this enum's order.
+constexpr const auto& k_names = store::schema::k_indicator_columns;
+static_assert(k_names.size() == k_indicator_count);
 
 constexpr std::size_t k_macd_fast = 12;
 constexpr std::size_t k_macd_slow = 26;

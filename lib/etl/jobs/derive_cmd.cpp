@@ -119,17 +119,16 @@ void cache_entries(store::Store& store, std::string_view symbol, market::Timefra
 
     const auto last = store.last_indicator_ts(symbol, timeframe);
     if (!last) return;
-    std::vector<std::pair<derive::Indicator, double>> values;
-    for (const auto& [name, value] : store.indicators_at(symbol, timeframe, *last))
-        if (const auto i = derive::indicator_named(name); i && *i < derive::Indicator::ema_12) // not the carried state
-            values.emplace_back(*i, value);
-    std::sort(values.begin(), values.end());
+    const auto bar = store.indicators_at(symbol, timeframe, *last);
+    if (!bar) return;
     util::JsonWriter json;
     json.start_object().key("ts").string(util::format_instant(*last));
     std::array<char, 32> number{};
-    for (const auto& [indicator, value] : values) {
-        const auto end = std::to_chars(number.data(), number.data() + number.size(), value).ptr;
-        json.key(derive::to_string(indicator))
+    // The published indicators, in their order; not the carried state (ema_12 on).
+    for (std::size_t i = 0; i < static_cast<std::size_t>(derive::Indicator::ema_12); ++i) {
+        if (!bar->values[i]) continue;
+        const auto end = std::to_chars(number.data(), number.data() + number.size(), *bar->values[i]).ptr;
+        json.key(derive::to_string(static_cast<derive::Indicator>(i)))
             .decimal(std::string_view(number.data(), static_cast<std::size_t>(end - number.data())));
     }
     json.end_object();

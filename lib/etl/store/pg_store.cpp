@@ -1,5 +1,6 @@
 #include "etl/store/pg_store.hpp"
 
+#include "etl/pg/binary_copy.hpp"
 #include "etl/pg/copy.hpp"
 #include "etl/providers/registry.hpp"
 #include "etl/store/migrations.hpp"
@@ -472,29 +473,33 @@ LoadStats PgStore::load_bars_once(std::string_view symbol, market::Timeframe tim
 
 std::optional<market::sys_seconds> PgStore::last_indicator_ts(std::string_view symbol, market::Timeframe timeframe) {
     const auto r = m_conn.exec_binary(
-        "SELECT extract(epoch FROM max(ts))::int8 FROM indicators WHERE symbol = $1 AND timeframe = $2",
+        "SELECT extract(epoch FROM max(ts))::int8 FROM indicator_bars WHERE symbol = $1 AND timeframe = $2",
         {std::string(symbol), std::string(market::to_code(timeframe))},
         fmt::format("reading the indicators of {} {}", symbol, market::to_code(timeframe)));
     if (r.rows() == 0 || r.is_null(0, 0)) return std::nullopt;
     return market::sys_seconds(std::chrono::seconds(r.get_binary_int8(0, 0)));
 }
 
-std::vector<std::pair<std::string, double>> PgStore::indicators_at(std::string_view symbol, market::Timeframe timeframe,
-                                                                   market::sys_seconds ts) {
-    // Binary: the float8 comes back bit for bit, whatever extra_float_digits says.
+std::optional<IndicatorBar> PgStore::indicators_at(std::string_view symbol, market::Timeframe timeframe,
+                                                   market::sys_seconds ts) {
+    // Binary: the float8s come back bit for bit, whatever extra_float_digits says.
     const auto r =
-        m_conn.exec_binary("SELECT name, value FROM indicators WHERE symbol = $1 AND timeframe = $2 AND ts = $3",
+        m_conn.exec_binary(fmt::format("SELECT {} FROM indicator_bars WHERE symbol = $1 AND timeframe = $2 AND ts = $3",
+                                       schema::column_list(schema::k_indicator_columns)),
                            {std::string(symbol), std::string(market::to_code(timeframe)), util::format_instant(ts)},
                            fmt::format("reading the indicators of {} {}", symbol, market::to_code(timeframe)));
-    std::vector<std::pair<std::string, double>> out;
-    out.reserve(static_cast<std::size_t>(r.rows()));
-    for (int i = 0; i < r.rows(); ++i) out.emplace_back(std::string(r.get(i, 0)), r.get_binary_float8(i, 1));
-    return out;
+    if (r.rows() == 0) return std::nullopt;
+    IndicatorBar bar{ts, {}};
+    for (std::size_t i = 0; i < schema::k_indicator_columns.size(); ++i) {
+        const auto col = static_cast<int>(i);
+        if (!r.is_null(0, col)) bar.values[i] = r.get_binary_float8(0, col);
+    }
+    return bar;
 }
 
 std::uint64_t PgStore::replace_indicators(std::string_view symbol, market::Timeframe timeframe,
                                           std::optional<market::sys_seconds> from,
-                                          std::span<const IndicatorRow> values) try {
+                                          std::span<const IndicatorBar> bars) try {
     const auto context = fmt::format("writing {} {} indicators", symbol, market::to_code(timeframe));
     pg::Transaction tx(m_conn, context);
     // Two derives of one symbol at once (etl derive beside a loading job) take turns: the second's DELETE
@@ -502,28 +507,43 @@ std::uint64_t PgStore::replace_indicators(std::string_view symbol, market::Timef
     m_conn.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", context,
                 fmt::format("indicators:{}:{}", symbol, market::to_code(timeframe)));
     if (from)
-        m_conn.exec("DELETE FROM indicators WHERE symbol = $1 AND timeframe = $2 AND ts >= $3", context, symbol,
+        m_conn.exec("DELETE FROM indicator_bars WHERE symbol = $1 AND timeframe = $2 AND ts >= $3", context, symbol,
                     market::to_code(timeframe), *from);
     else
-        m_conn.exec("DELETE FROM indicators WHERE symbol = $1 AND timeframe = $2", context, symbol,
+        m_conn.exec("DELETE FROM indicator_bars WHERE symbol = $1 AND timeframe = $2", context, symbol,
                     market::to_code(timeframe));
-    if (!values.empty()) {
-        static constexpr std::array<std::string_view, 5> k_columns = {"symbol", "timeframe", "ts", "name", "value"};
-        pg::CopyWriter copy(m_conn, context);
-        copy.begin("indicators", k_columns);
-        std::array<char, 32> number{};
-        for (const auto& v : values) {
-            // The shortest text that reads back as the same double: float8 keeps it exactly.
-            const auto end = std::to_chars(number.data(), number.data() + number.size(), v.value).ptr;
-            copy.row(symbol, market::to_code(timeframe), v.ts, v.name,
-                     std::string_view(number.data(), static_cast<std::size_t>(end - number.data())));
+    std::uint64_t values = 0;
+    if (!bars.empty()) {
+        static const auto k_columns = [] {
+            std::array<std::string_view, 3 + schema::k_indicator_columns.size()> out{"symbol", "timeframe", "ts"};
+            std::copy(schema::k_indicator_columns.begin(), schema::k_indicator_columns.end(), out.begin() + 3);
+            return out;
+        }();
+        // Binary: a float8 goes as its 8 bytes (no decimal text to format or parse) and arrives bit for bit.
+        pg::BinaryCopyWriter copy(m_conn, context);
+        copy.begin("indicator_bars", k_columns);
+        const auto code = market::to_code(timeframe);
+        for (const auto& bar : bars) {
+            auto& row = copy.start_row(static_cast<std::uint16_t>(k_columns.size()));
+            row.text(symbol);
+            row.text(code);
+            row.timestamptz(bar.ts);
+            for (const auto& v : bar.values) {
+                if (v) {
+                    row.float8(*v);
+                    ++values;
+                } else {
+                    row.null();
+                }
+            }
+            copy.end_row();
         }
         copy.end();
     }
     tx.commit();
-    return values.size();
+    return values;
 } catch (const pg::DbError& e) {
-    throw_if_timeout(e, "indicators", "writing indicators", m_options);
+    throw_if_timeout(e, "indicator_bars", "writing indicators", m_options);
     throw;
 }
 

@@ -33,11 +33,11 @@ public:
         std::span<const std::string> symbols, market::Timeframe timeframe, Window window,
         const std::function<void(std::string_view, std::int64_t, double, std::int64_t)>& each) override;
     std::optional<market::sys_seconds> last_indicator_ts(std::string_view symbol, market::Timeframe timeframe) override;
-    std::vector<std::pair<std::string, double>> indicators_at(std::string_view symbol, market::Timeframe timeframe,
-                                                              market::sys_seconds ts) override;
+    std::optional<IndicatorBar> indicators_at(std::string_view symbol, market::Timeframe timeframe,
+                                              market::sys_seconds ts) override;
     std::uint64_t replace_indicators(std::string_view symbol, market::Timeframe timeframe,
                                      std::optional<market::sys_seconds> from,
-                                     std::span<const IndicatorRow> values) override;
+                                     std::span<const IndicatorBar> bars) override;
     std::uint64_t load_temp_table(std::string_view name, std::span<const std::string> columns,
                                   std::span<const Row> rows) override;
 

@@ -83,10 +83,18 @@ inline auto bar_row(const market::Bar& b) {
 }
 
 // rejected_rows, in the column order of reject_row().
+// The value columns of indicator_bars, one per indicator, in derive/indicators.hpp's order (its names):
+// the published ones, then the state the recursive ones carry from bar to bar. The `indicators` view shows
+// each non-NULL one as a (name, value) row.
+inline constexpr std::array<std::string_view, 21> k_indicator_columns =
+    {"rsi_14",        "rsi_9",  "sma_10",    "sma_20",          "sma_50",          "sma_200",        "ema_10",
+     "ema_20",        "ema_50", "macd_line", "macd_signal",     "macd_hist",       "bb_upper_20_2",  "bb_middle_20_2",
+     "bb_lower_20_2", "ema_12", "ema_26",    "rsi_14_avg_gain", "rsi_14_avg_loss", "rsi_9_avg_gain", "rsi_9_avg_loss"};
+
 // Deletes the indicators of a symbol ($1) and timeframe ($2) from a bar ($3) on: run by load_bars in its
 // transaction when bars from there on were inserted or updated (their indicators no longer hold).
 inline constexpr std::string_view k_drop_stale_indicators_sql =
-    "DELETE FROM indicators WHERE symbol = $1 AND timeframe = $2 AND ts >= $3";
+    "DELETE FROM indicator_bars WHERE symbol = $1 AND timeframe = $2 AND ts >= $3";
 
 inline constexpr std::array<std::string_view, 6> k_reject_columns = {"run_id",    "source", "symbol",
                                                                      "timeframe", "raw",    "reason"};

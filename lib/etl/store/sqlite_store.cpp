@@ -314,7 +314,7 @@ LoadStats SqliteStore::load_bars(std::string_view symbol, market::Timeframe time
 
 std::optional<market::sys_seconds> SqliteStore::last_indicator_ts(std::string_view symbol,
                                                                   market::Timeframe timeframe) try {
-    auto s = m_db.prepare("SELECT max(ts) FROM indicators WHERE symbol = ? AND timeframe = ?");
+    auto s = m_db.prepare("SELECT max(ts) FROM indicator_bars WHERE symbol = ? AND timeframe = ?");
     s.bind(1, symbol);
     s.bind(2, market::to_code(timeframe));
     if (!s.step() || s.column_type(0) == sqlite::Statement::ColumnType::null) return std::nullopt;
@@ -324,15 +324,20 @@ std::optional<market::sys_seconds> SqliteStore::last_indicator_ts(std::string_vi
     throw;
 }
 
-std::vector<std::pair<std::string, double>>
-SqliteStore::indicators_at(std::string_view symbol, market::Timeframe timeframe, market::sys_seconds ts) try {
-    auto s = m_db.prepare("SELECT name, value FROM indicators WHERE symbol = ? AND timeframe = ? AND ts = ?");
+std::optional<IndicatorBar> SqliteStore::indicators_at(std::string_view symbol, market::Timeframe timeframe,
+                                                       market::sys_seconds ts) try {
+    auto s = m_db.prepare(fmt::format("SELECT {} FROM indicator_bars WHERE symbol = ? AND timeframe = ? AND ts = ?",
+                                      schema::column_list(schema::k_indicator_columns)));
     s.bind(1, symbol);
     s.bind(2, market::to_code(timeframe));
     s.bind(3, ts);
-    std::vector<std::pair<std::string, double>> out;
-    while (s.step()) out.emplace_back(std::string(s.text(0)), s.real(1));
-    return out;
+    if (!s.step()) return std::nullopt;
+    IndicatorBar bar{ts, {}};
+    for (std::size_t i = 0; i < schema::k_indicator_columns.size(); ++i) {
+        const auto col = static_cast<int>(i);
+        if (s.column_type(col) != sqlite::Statement::ColumnType::null) bar.values[i] = s.real(col);
+    }
+    return bar;
 } catch (const sqlite::SqliteError& e) {
     throw_if_unusable(e, m_db.path());
     throw;
@@ -340,30 +345,41 @@ SqliteStore::indicators_at(std::string_view symbol, market::Timeframe timeframe,
 
 std::uint64_t SqliteStore::replace_indicators(std::string_view symbol, market::Timeframe timeframe,
                                               std::optional<market::sys_seconds> from,
-                                              std::span<const IndicatorRow> values) try {
+                                              std::span<const IndicatorBar> bars) try {
     SqliteTransaction tx(m_db);
     {
-        auto del = m_db.prepare(from ? "DELETE FROM indicators WHERE symbol = ? AND timeframe = ? AND ts >= ?"
-                                     : "DELETE FROM indicators WHERE symbol = ? AND timeframe = ?");
+        auto del = m_db.prepare(from ? "DELETE FROM indicator_bars WHERE symbol = ? AND timeframe = ? AND ts >= ?"
+                                     : "DELETE FROM indicator_bars WHERE symbol = ? AND timeframe = ?");
         del.bind(1, symbol);
         del.bind(2, market::to_code(timeframe));
         if (from) del.bind(3, *from);
         del.step();
     }
-    if (!values.empty()) {
-        auto s = m_db.prepare("INSERT INTO indicators (symbol, timeframe, ts, name, value) VALUES (?, ?, ?, ?, ?)");
-        for (const auto& v : values) {
+    std::uint64_t values = 0;
+    if (!bars.empty()) {
+        std::string marks;
+        for (std::size_t i = 0; i < schema::k_indicator_columns.size(); ++i) marks += ", ?";
+        auto s = m_db.prepare(fmt::format("INSERT INTO indicator_bars (symbol, timeframe, ts, {}) VALUES (?, ?, ?{})",
+                                          schema::column_list(schema::k_indicator_columns), marks));
+        for (const auto& bar : bars) {
             s.bind(1, symbol);
             s.bind(2, market::to_code(timeframe));
-            s.bind(3, v.ts);
-            s.bind(4, v.name);
-            s.bind(5, v.value);
+            s.bind(3, bar.ts);
+            for (std::size_t i = 0; i < bar.values.size(); ++i) {
+                const auto index = static_cast<int>(i) + 4;
+                if (bar.values[i]) {
+                    s.bind(index, *bar.values[i]);
+                    ++values;
+                } else {
+                    s.bind_null(index);
+                }
+            }
             s.step();
             s.reset();
         }
     }
     tx.commit();
-    return values.size();
+    return values;
 } catch (const sqlite::SqliteError& e) {
     throw_if_unusable(e, m_db.path());
     throw;

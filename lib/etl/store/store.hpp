@@ -10,6 +10,7 @@
 #include "etl/market/quote.hpp"
 #include "etl/store/schema.hpp"
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -119,14 +120,15 @@ public:
     virtual LoadStats upsert_latest_prices(std::span<const market::Quote> quotes) = 0;
 };
 
-// One derived value for the indicators table: a bar's instant, the indicator's name, its value.
-struct IndicatorRow {
+// One bar's row of indicator_bars: a value per k_indicator_columns entry, nullopt while that indicator is
+// still warming up (a bar where none is warm has no row).
+struct IndicatorBar {
     market::sys_seconds ts;
-    std::string_view name;
-    double value = 0;
+    std::array<std::optional<double>, schema::k_indicator_columns.size()> values;
 };
 
-// The indicators table: what etl derive (and derive.enabled after a load) reads back and writes.
+// The indicators (indicator_bars, one row per bar; `indicators` is its view by name): what etl derive (and
+// derive.enabled after a load) reads back and writes.
 class IndicatorTable {
 public:
     virtual ~IndicatorTable() = default;
@@ -134,15 +136,16 @@ public:
     // The newest bar of `symbol` and `timeframe` that has indicators; nullopt when none has.
     virtual std::optional<market::sys_seconds> last_indicator_ts(std::string_view symbol,
                                                                  market::Timeframe timeframe) = 0;
-    // Every indicator stored for that bar, by name, with its value exactly as written.
-    virtual std::vector<std::pair<std::string, double>>
-    indicators_at(std::string_view symbol, market::Timeframe timeframe, market::sys_seconds ts) = 0;
+    // The indicators stored for that bar, with their values exactly as written; nullopt when it has none.
+    virtual std::optional<IndicatorBar> indicators_at(std::string_view symbol, market::Timeframe timeframe,
+                                                      market::sys_seconds ts) = 0;
 
     // Replaces the indicators of `symbol` and `timeframe` at the bars from `from` on (at every bar when
-    // nullopt) with `values`, in one transaction. Returns how many rows were written.
+    // nullopt) with `bars` (in ts order, unique), in one transaction. Returns how many values (non-NULL
+    // cells) were written.
     virtual std::uint64_t replace_indicators(std::string_view symbol, market::Timeframe timeframe,
                                              std::optional<market::sys_seconds> from,
-                                             std::span<const IndicatorRow> values) = 0;
+                                             std::span<const IndicatorBar> bars) = 0;
 };
 
 // One value of a query row as text; nullopt is NULL.

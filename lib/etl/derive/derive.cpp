@@ -67,37 +67,47 @@ std::vector<DailyClose> daily_closes(store::Store& store, std::string_view symbo
     return out;
 }
 
-// The newest valid daily bar of `symbol` at or before `at` (epoch seconds), if any.
-std::optional<std::int64_t> newest_valid_day(store::Store& store, std::string_view symbol, sys_seconds at) {
-    const auto d = store.dialect();
-    const auto rows = store.rows(
-        fmt::format("SELECT {} FROM price_bars p WHERE p.symbol = $1 AND p.timeframe = '1d' AND p.ts <= $2 AND {} "
-                    "ORDER BY p.ts DESC LIMIT 1",
-                    d == store::Dialect::postgres ? "extract(epoch FROM p.ts)::bigint" : "unixepoch(p.ts)",
-                    store::schema::valid_bar_sql(d, "p")),
-        {std::string(symbol), util::format_instant(at)});
-    if (rows.rows.empty() || !rows.rows.front().at(0)) return std::nullopt;
-    const auto& text = *rows.rows.front().at(0);
-    std::int64_t ts = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ts);
-    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-    return ts;
+// A query value as a number; nullopt when NULL or not a number.
+template <class T> std::optional<T> number_of(const store::Value& v) {
+    if (!v) return std::nullopt;
+    T x{};
+    const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
+    if (ec != std::errc() || end != v->data() + v->size()) return std::nullopt;
+    return x;
 }
 
-// The daily closes the statistics of `symbol` read: from the base of its longest window (5Y) on, not the
-// whole history (a 20-year history is read a quarter of).
+// The daily closes the statistics of `symbol` read, in one statement: from the base of its longest
+// window (5Y) on, not its whole history (a quarter of a 20-year one). The bound is the newest valid bar
+// at least 5 years and 3 days before the newest one, so it is at or before that window's base whatever
+// the calendar rule (compute_stats finds the base itself).
 std::vector<DailyClose> stats_closes(store::Store& store, std::string_view symbol) {
-    const auto last = newest_valid_day(store, symbol, k_all_time.to);
-    if (!last) return {};
-    const auto start = window_start(k_stat_windows.back(), *last / k_day_seconds) * k_day_seconds;
-    const auto base = newest_valid_day(store, symbol, sys_seconds(std::chrono::seconds(start)));
+    const auto d = store.dialect();
+    const bool pg = d == store::Dialect::postgres;
+    const auto valid = [&](std::string_view alias) { return store::schema::valid_bar_sql(d, alias); };
+    const auto newest = [&](std::string_view alias, std::string_view bound) {
+        return fmt::format(
+            "(SELECT {0}.ts FROM price_bars {0} WHERE {0}.symbol = $1 AND {0}.timeframe = '1d' AND {1}{2} "
+            "ORDER BY {0}.ts DESC LIMIT 1)",
+            alias, valid(alias), bound.empty() ? std::string() : fmt::format(" AND {}.ts <= {}", alias, bound));
+    };
+    const auto last = newest("r", "");
+    const auto cutoff = pg ? fmt::format("{} - interval '5 years 3 days'", last)
+                           : fmt::format("strftime('%Y-%m-%dT%H:%M:%SZ', {}, '-5 years', '-3 days')", last);
+    const auto rows = store.rows(
+        fmt::format("SELECT {}, {} FROM price_bars p WHERE p.symbol = $1 AND p.timeframe = '1d' AND {} AND p.ts >= "
+                    "coalesce({}, {}) ORDER BY p.ts",
+                    pg ? "extract(epoch FROM p.ts)::bigint" : "unixepoch(p.ts)",
+                    pg ? "CASE WHEN abs(p.close) < 1e300 THEN p.close::float8 ELSE 'NaN'::float8 END"
+                       : "CAST(p.close AS REAL)",
+                    valid("p"), newest("q", cutoff), pg ? "'-infinity'::timestamptz" : "''"),
+        {std::string(symbol)});
     std::vector<DailyClose> out;
-    store.for_each_close(symbol, market::Timeframe::day,
-                         {base ? sys_seconds(std::chrono::seconds(*base)) : k_all_time.from, k_all_time.to}, true,
-                         [&](std::int64_t ts, double close) {
-                             out.push_back({ts / k_day_seconds, close, std::nullopt});
-                         });
-    std::sort(out.begin(), out.end(), [](const DailyClose& a, const DailyClose& b) { return a.day < b.day; });
+    out.reserve(rows.rows.size());
+    for (const auto& r : rows.rows) {
+        const auto ts = number_of<std::int64_t>(r.at(0));
+        const auto close = number_of<double>(r.at(1));
+        if (ts && close) out.push_back({*ts / k_day_seconds, *close, std::nullopt});
+    }
     return out;
 }
 
@@ -192,6 +202,31 @@ void drop_other_periods(store::Store& store, std::string_view table, std::string
                params);
 }
 
+// Symbols a stats batch holds: 7 windows x 15 values each stay far below a statement's 65,535 parameters.
+constexpr std::size_t k_stats_batch_symbols = 200;
+
+// Deletes the asset_stats rows of `symbols` whose (symbol, period) is not in `keep`: windows the history no
+// longer reaches, in one statement.
+void drop_other_periods(store::Store& store, std::span<const std::string> symbols,
+                        std::span<const std::pair<std::string, std::string>> keep) {
+    std::vector<store::Value> params;
+    std::string in;
+    for (const auto& symbol : symbols) {
+        params.emplace_back(symbol);
+        in += fmt::format("{}${}", in.empty() ? "" : ", ", params.size());
+    }
+    std::string pairs;
+    for (const auto& [symbol, period] : keep) {
+        params.emplace_back(symbol);
+        params.emplace_back(period);
+        pairs += fmt::format("{}(${}, ${})", pairs.empty() ? "" : ", ", params.size() - 1, params.size());
+    }
+    store.rows(fmt::format("DELETE FROM asset_stats WHERE symbol IN ({}){}", in,
+                           pairs.empty() ? std::string()
+                                         : fmt::format(" AND (symbol, period) NOT IN (VALUES {})", pairs)),
+               params);
+}
+
 double risk_free_rate(store::Store& store, const std::string& setting) {
     if (setting != "auto") {
         double x = 0;
@@ -223,29 +258,45 @@ StatsResult derive_stats(store::Store& store, std::span<const std::string> symbo
     static constexpr std::string_view k_stats_columns =
         "symbol, period, as_of, base_date, returns, roi, volatility, sharpe, sortino, max_drawdown, drawdown_peak, "
         "drawdown_trough, beta, benchmark, risk_free_rate";
+    // Crypto is annualised over 365 days: one query for the whole list.
+    std::set<std::string, std::less<>> crypto;
+    for (const auto& row : store.rows("SELECT symbol FROM assets WHERE asset_class = 'crypto'", {}).rows)
+        if (row.at(0)) crypto.insert(*row.at(0));
+    // Written a batch of symbols at a time: one upsert and one delete per batch, not per symbol.
+    std::vector<std::string> batch;
+    std::vector<store::Value> stat_values;
+    std::vector<std::pair<std::string, std::string>> kept;
+    std::size_t stat_rows = 0;
+    const auto flush = [&] {
+        if (batch.empty()) return;
+        upsert(store, "asset_stats", k_stats_columns, "symbol, period", stat_rows, stat_values);
+        drop_other_periods(store, batch, kept);
+        batch.clear();
+        stat_values.clear();
+        kept.clear();
+        stat_rows = 0;
+    };
     for (const auto& symbol : symbols) {
-        const auto asset = store.find_asset(symbol);
-        const bool crypto = asset && asset->asset_class == market::AssetClass::crypto;
         const auto closes = stats_closes(store, symbol);
-        const auto stats = compute_stats(closes, benchmark, result.risk_free_rate, crypto);
+        const auto stats = compute_stats(closes, benchmark, result.risk_free_rate, crypto.contains(symbol));
         if (!stats.empty()) ++result.symbols;
         result.rows += stats.size();
         if (dry_run) continue;
-        std::vector<store::Value> values;
-        std::vector<std::string> periods;
+        batch.push_back(symbol);
+        stat_rows += stats.size();
         for (const auto& s : stats) {
             const auto has_beta = s.beta.has_value();
-            periods.emplace_back(to_string(s.window));
+            kept.emplace_back(symbol, to_string(s.window));
             for (auto v : {store::Value(symbol), store::Value(std::string(to_string(s.window))), day_text(s.as_of),
                            day_text(s.base_day), store::Value(std::to_string(s.returns)), text(s.roi),
                            text(s.volatility), text(s.sharpe), text(s.sortino), text(s.max_drawdown),
                            day_text(s.drawdown_peak), day_text(s.drawdown_trough), text(s.beta),
                            has_beta ? store::Value(settings.benchmark) : store::Value(), text(result.risk_free_rate)})
-                values.push_back(std::move(v));
+                stat_values.push_back(std::move(v));
         }
-        upsert(store, "asset_stats", k_stats_columns, "symbol, period", stats.size(), values);
-        drop_other_periods(store, "asset_stats", "symbol = $1", {symbol}, periods);
+        if (batch.size() == k_stats_batch_symbols) flush();
     }
+    flush();
     if (!settings.benchmark.empty() && benchmark.empty() && result.rows > 0)
         // Info, not a warning: the default benchmark (SPY) missing from a store that tracks no ETFs is normal.
         util::log_info("stats: the benchmark {} has no stored daily bars: no beta (load it with etl historical, or "

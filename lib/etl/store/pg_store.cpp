@@ -502,6 +502,11 @@ std::uint64_t PgStore::replace_indicators(std::string_view symbol, market::Timef
                                           std::span<const IndicatorBar> bars) try {
     const auto context = fmt::format("writing {} {} indicators", symbol, market::to_code(timeframe));
     pg::Transaction tx(m_conn, context);
+    // Derived rows: the commit does not wait for its WAL to reach the disk. A server crash may lose the
+    // last moments of them (never a bar, never half a transaction), and the next derive recomputes what
+    // is missing from the newest bar that has indicators; a derive of many symbols no longer waits for a
+    // disk flush per symbol.
+    m_conn.exec("SET LOCAL synchronous_commit = off", context);
     // Two derives of one symbol at once (etl derive beside a loading job) take turns: the second's DELETE
     // then sees the first's rows instead of colliding with them.
     m_conn.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", context,

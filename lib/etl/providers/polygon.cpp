@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace etl::providers {
 namespace {
@@ -38,12 +39,18 @@ http::Request grouped_request(const ProviderSettings& s, bool crypto, std::chron
     return http::Request{std::move(url), {"Authorization: Bearer " + s.api_key}, s.timeout};
 }
 
+// The most pages one symbol's fetch follows. A page holds up to 50,000 bars, so a real window needs a
+// handful; a provider that keeps sending next_url would otherwise spend the request budget forever.
+constexpr std::size_t k_max_pages = 1000;
+
 class PolygonFetch final : public SymbolFetch {
 public:
     PolygonFetch(const ProviderSettings& s, std::string symbol, std::string first_url, market::Timeframe timeframe,
                  std::optional<HourWindow> keep = std::nullopt)
         : m_settings(s), m_symbol(std::move(symbol)), m_next(std::move(first_url)), m_timeframe(timeframe),
-          m_keep(keep) {}
+          m_keep(keep) {
+        m_followed.insert(*m_next);
+    }
 
     std::optional<http::Request> next_request() override {
         if (!m_next) return std::nullopt;
@@ -63,6 +70,15 @@ public:
         if (page->next_url) {
             auto next = reroot_next_url(*page->next_url, m_settings.base_url);
             if (!next) return tl::unexpected(ParseFailure{std::move(next.error()), true});
+            // A loop, or no end: the symbol fails with the reason, as for a next_url off the host.
+            if (!m_followed.insert(*next).second)
+                return tl::unexpected(
+                    ParseFailure{"next_url points back at a page already fetched; not followed", true});
+            if (m_followed.size() > k_max_pages)
+                return tl::unexpected(ParseFailure{
+                    fmt::format("more than {} pages for one symbol (the provider keeps sending next_url); stopped",
+                                k_max_pages),
+                    true});
             m_next = std::move(*next);
         } else {
             m_next.reset();
@@ -76,6 +92,7 @@ private:
     const ProviderSettings& m_settings;
     std::string m_symbol;
     std::optional<std::string> m_next;
+    std::set<std::string> m_followed; // every URL requested (the first and each next_url)
     market::Timeframe m_timeframe;
     std::optional<HourWindow> m_keep;
 };

@@ -61,6 +61,17 @@ class FrontCommand(unittest.TestCase):
         r = self.etl("etl-nope")
         self.assertEqual(r.rc, 64, r.describe())
 
+    def test_calendar_refuses_a_date_out_of_range(self):
+        for date in ("0000-01-01", "1899-12-31"):
+            with self.subTest(date=date):
+                r = self.etl("calendar", date)
+                self.assertEqual(r.rc, 64, r.describe())
+                self.assertEqual(r.stdout, "")
+                self.assertIn(f"date '{date}' is out of range; use a date YYYY-MM-DD from 1900-01-01", r.stderr)
+        r = self.etl("calendar", "2025-02-30")
+        self.assertEqual(r.rc, 64, r.describe())
+        self.assertIn("date '2025-02-30' is not a date; use YYYY-MM-DD", r.stderr)
+
     def test_typo_suggests_the_command(self):
         r = self.etl("histrical", "1M", "AAPL")
         self.assertEqual(r.rc, 64, r.describe())

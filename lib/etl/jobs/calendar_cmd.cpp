@@ -58,11 +58,8 @@ int calendar_main(const std::vector<std::string>& args) {
         const auto cal = load_calendar(cfg);
         const auto now = util::now();
         sys_days d = cal.new_york_date(now);
-        if (!date_flag.empty()) {
-            const auto parsed = util::parse_date(date_flag);
-            if (!parsed) throw UsageError(fmt::format("'{}' is not a date; use YYYY-MM-DD", date_flag));
-            d = *parsed;
-        }
+        // The range every date flag takes: the year 0000 has no NYSE sessions to describe.
+        if (!date_flag.empty()) d = util::parse_date_flag("date", date_flag);
         fmt::print("{}", describe(cal, d));
         const auto current = cal.session_for(now);
         fmt::print("now {} ({}): market {}; today-or-last session {}\n", util::format_instant(now), new_york_clock(now),

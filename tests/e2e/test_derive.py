@@ -395,6 +395,13 @@ class DeriveSqlite(unittest.TestCase, Compare, RollupChecks, StatsChecks):
         r = self.etl("derive", "--timeframe", "1d", ETL_STATS_RISK_FREE_RATE="four percent")
         self.assertEqual(r.rc, 78, r.describe())
         self.assertIn("stats.risk_free_rate", r.stderr)
+        # A symbol no bar can have would silently match nothing: refused before any work, naming the rule.
+        for key, value, bad in (("ETL_STATS_COMPARE", "BT C/ETH", "BT C"), ("ETL_STATS_BENCHMARK", "S&P", "S&P")):
+            with self.subTest(key=key):
+                r = self.etl("historical", "1M", "AAPL", "--mock", **{key: value})
+                self.assertEqual(r.rc, 78, r.describe())
+                self.assertIn(f"malformed symbol '{bad}'", r.stderr)
+                self.assertIn("use 1-32 letters", r.stderr)
 
     def test_disabled_dry_run_and_named_symbols(self):
         r = self.etl("historical", "1Y", "AAPL", "MSFT", "--mock", ETL_DERIVE_ENABLED="false")

@@ -51,11 +51,30 @@ config::Config load_config(const CommonOptions& o) {
     return cfg;
 }
 
+namespace {
+
+// stats.benchmark and stats.compare name symbols: a malformed one ("BT C") would silently match nothing.
+void check_stats_symbols(const config::Config& cfg) {
+    const auto check = [](std::string_view key, const std::string& symbol) {
+        if (!market::normalize_symbol(symbol))
+            throw ConfigError(fmt::format("{}: malformed symbol '{}': {}", key, symbol, market::k_symbol_rule));
+    };
+    const auto& stats = cfg.settings().stats;
+    if (!stats.benchmark.empty()) check("stats.benchmark", stats.benchmark);
+    for (const auto& [a, b] : stats.compare) {
+        check("stats.compare", a);
+        check("stats.compare", b);
+    }
+}
+
+} // namespace
+
 void preflight(const config::Config& cfg, const CommonOptions& options, const std::vector<std::string>& symbols,
                std::optional<market::AssetClass> forced) {
     if (const auto& redis_url = cfg.settings().redis.url; !redis_url.empty())
         static_cast<void>(redis::parse_redis_url(redis_url));
     check_database_url(cfg);
+    check_stats_symbols(cfg);
     check_report_path(options.report_file);
     if (!symbols.empty()) {
         std::vector<market::Asset> named;

@@ -115,6 +115,24 @@ class FetchFaults(ServerTestCase):
         self.assertEqual((run_["status"], run_["exit_code"], run_["symbols_ok"], run_["symbols_failed"]),
                          ("partial", 1, 1, 1))
 
+    def test_no_data_from_the_routed_provider_falls_back(self):
+        """Polygon answers AAPL's 7D window with no results (a renamed ticker there); routing.fallback = yahoo
+        has the bars: they load from Yahoo, and the symbol is ok."""
+        empty = ('{"ticker":"AAPL","queryCount":0,"resultsCount":0,"adjusted":true,"status":"OK",'
+                 '"request_id":"r1","count":0}')
+        self.server.set_rules([{"match": "/ticker/AAPL/", "mode": "raw", "times": 1, "body": empty}])
+        r = self.hist("AAPL", "MSFT", ETL_ROUTING_FALLBACK="yahoo")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(self.counts(), {"AAPL": N_STOCK, "MSFT": N_STOCK})
+        self.assertEqual(sqlite_query(self.db, "SELECT DISTINCT source FROM price_bars WHERE symbol = 'AAPL'"),
+                         [("yahoo",)])
+        self.assertEqual(len(self.server.requests("yahoo")), 1, "only AAPL went to the fallback")
+        self.assertTrue(any("falling back to yahoo" in l and "AAPL" in l for l in r.stderr.splitlines()),
+                        r.describe())
+        rep = self.report()
+        self.assertEqual((rep["symbols"]["ok"], rep["symbols"]["failed"], rep["symbols"]["no_data"]), (2, 0, 0))
+        # Without a fallback it stays "no data" (test_unknown_ticker_is_no_data_not_ok).
+
     def test_window_without_a_session_is_not_a_failure(self):
         """Saturday and Sunday: no session, so no bars is the right answer."""
         r = run(self.argv("etl-historical", "--from", "2025-03-08", "--to", "2025-03-09", "AAPL"),

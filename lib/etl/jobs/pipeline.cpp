@@ -184,6 +184,8 @@ void run_pipeline(const config::Config& cfg, Router& router, PipelineSpec spec, 
         crypto.emplace(asset.symbol, asset.asset_class == market::AssetClass::crypto);
         providers::FetchJob job;
         job.symbol = asset.symbol;
+        job.expects_bars = window_expects_bars(spec.timeframe, windows.at(asset.symbol), crypto.at(asset.symbol),
+                                               router.calendar(), router.now());
         const auto routes = router.route(asset);
         // Daily history older than the routed provider's plan reaches: from the fallback, joined at the
         // reach (providers/joined_fetch). A daily fetch is daily_bars over the window, as make_fetch does.

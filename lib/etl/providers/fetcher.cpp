@@ -257,6 +257,13 @@ void Fetcher::run(http::Transport& transport, std::vector<FetchJob> jobs,
                 continue; // the fallback provider
             }
             if (!a.request) a.request = fetch.next_request();
+            if (!a.request && a.job.expects_bars && a.attempt + 1 < a.job.attempts.size() &&
+                fetch.batch().bars.empty() && fetch.batch().rejected.empty() && fetch.quotes().empty()) {
+                static_cast<void>(fail(a, FailureKind::permanent,
+                                       "returned no bars for a window that holds sessions (unknown or renamed "
+                                       "ticker there?)"));
+                continue; // the fallback provider
+            }
             if (!a.request) { // complete
                 a.outcome.provider = fetch.provider();
                 auto earlier_rejects = std::move(a.outcome.batch.rejected); // from a provider that failed first

@@ -39,6 +39,10 @@ struct FetchPolicy {
 struct FetchJob {
     std::string symbol;
     std::vector<std::unique_ptr<SymbolFetch>> attempts;
+    // The window holds a closed session (or a crypto day): an attempt that completes with no bar and no
+    // rejected record (an unknown or renamed ticker at that provider) hands the symbol to the next attempt,
+    // the fallback provider, as a failure would.
+    bool expects_bars = false;
 };
 
 struct FetchOutcome {

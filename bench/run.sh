@@ -8,19 +8,19 @@
 #
 # Environment:
 #   BENCH_SKIP_BUILD=1   do not (re)build build/ first
-#   BENCH_ONLY="load fetch latest refresh parse migrate validate"    the benches to run (default: all seven)
+#   BENCH_ONLY="load fetch latest refresh parse migrate validate derive"    the benches to run (default: all eight)
 #   BENCH_PARSE_MB=80    body size for the parse bench
 #   BENCH_BUILD_TYPE=RelWithDebInfo  build type of the parse-bench build (the project's default)
-#   plus the knobs of load_bench.sh, fetch_bench.sh, latest_bench.sh, refresh_bench.sh, migrate_bench.sh and
-#   validate_bench.sh.
+#   plus the knobs of load_bench.sh, fetch_bench.sh, latest_bench.sh, refresh_bench.sh, migrate_bench.sh,
+#   validate_bench.sh and derive_bench.sh.
 set -euo pipefail
 # shellcheck source=bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-ONLY=${BENCH_ONLY:-load fetch latest refresh parse migrate validate}
+ONLY=${BENCH_ONLY:-load fetch latest refresh parse migrate validate derive}
 wants() { [[ " $ONLY " == *" $1 "* ]]; }
-# PostgreSQL is needed by the load, latest, migrate and validate benches, and by the fetch bench only with BENCH_FETCH_STORE=pg.
-if wants load || wants latest || wants migrate || wants validate || { wants fetch && [[ ${BENCH_FETCH_STORE:-sqlite} == pg ]]; }; then ensure_pg "$0" "$@"; fi
+# PostgreSQL is needed by the load, latest, migrate, validate and derive benches, and by the fetch bench only with BENCH_FETCH_STORE=pg.
+if wants load || wants latest || wants migrate || wants validate || wants derive || { wants fetch && [[ ${BENCH_FETCH_STORE:-sqlite} == pg ]]; }; then ensure_pg "$0" "$@"; fi
 BENCH_RESULTS=$(mktemp "${TMPDIR:-/tmp}/etl-bench-results.XXXXXX")
 export BENCH_RESULTS
 FAILED=()
@@ -151,6 +151,11 @@ fi
 if wants validate; then
     log "validate bench"
     run_child "$BENCH_DIR/validate_bench.sh" || { FAILED+=(validate); record "validate bench" "FAILED" "-" "-" "-" "FAILED"; }
+fi
+
+if wants derive; then
+    log "derive bench"
+    run_child "$BENCH_DIR/derive_bench.sh" || { FAILED+=(derive); record "derive bench" "FAILED" "-" "-" "-" "FAILED"; }
 fi
 
 END=$(now)

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdint>
-#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,20 +28,12 @@ constexpr std::int64_t k_ms_per_day = 86'400'000;
 // copy its vector over and over; reserved pages that stay unused are never touched.
 constexpr std::size_t k_body_bytes_per_point = 48;
 
-// One [ms, value] point of a market_chart series: the value's double and where its literal is in the
-// parse buffer, in 24 bytes where a string_view would make 32: a large body's points are millions of rows
-// in memory fresh from the kernel, and their size is a large share of its parse time. The literal is a
-// number a decimal keeps, so its length fits a byte.
+// One [ms, value] point of a market_chart series: the value's literal (in the parse buffer) and double.
 struct ChartPoint {
     std::int64_t ms = 0;
+    std::string_view text;
     double value = 0.0;
-    std::uint32_t offset = 0; // from the start of the parse buffer (bodies are < 4 GiB: simdjson's limit)
-    std::uint8_t size = 0;
-
-    [[nodiscard]] std::string_view text(const char* buffer) const noexcept { return {buffer + offset, size}; }
 };
-static_assert(sizeof(ChartPoint) == 24);
-static_assert(market::DecimalText::capacity <= std::numeric_limits<std::uint8_t>::max());
 
 // This thread's points of the two series (see ScratchRows).
 struct ChartSeries {
@@ -57,8 +47,8 @@ ChartSeries& thread_series() {
 
 // Reads one series element. A well-formed point comes back with an empty `problem`; otherwise
 // `problem` says why and `raw` holds the element's text.
-error_code read_chart_point(od::value& element, std::string_view series, const char* buffer, ChartPoint& point,
-                            std::string& problem, std::string_view& raw) {
+error_code read_chart_point(od::value& element, std::string_view series, ChartPoint& point, std::string& problem,
+                            std::string_view& raw) {
     od::json_type type{};
     if (auto e = element.type().get(type)) return e;
     if (type != od::json_type::array) {
@@ -94,8 +84,7 @@ error_code read_chart_point(od::value& element, std::string_view series, const c
         problem = fmt::format("{} point value is not a number", series);
     }
     if (problem.empty()) {
-        point = ChartPoint{ms.integer, value.value, static_cast<std::uint32_t>(value.text.data() - buffer),
-                           static_cast<std::uint8_t>(value.text.size())};
+        point = ChartPoint{ms.integer, value.text, value.value};
         return simdjson::SUCCESS;
     }
     if (auto e = pair.reset().error()) return e;
@@ -104,7 +93,7 @@ error_code read_chart_point(od::value& element, std::string_view series, const c
     return simdjson::SUCCESS;
 }
 
-error_code read_chart_series(od::array& series, std::string_view name, std::string_view symbol, const char* buffer,
+error_code read_chart_series(od::array& series, std::string_view name, std::string_view symbol,
                              std::vector<ChartPoint>& points, BarBatch& batch) {
     for (auto element_result : series) {
         if (auto e = element_result.error()) return e;
@@ -112,7 +101,7 @@ error_code read_chart_series(od::array& series, std::string_view name, std::stri
         ChartPoint point;
         std::string problem;
         std::string_view raw;
-        if (auto e = read_chart_point(element, name, buffer, point, problem, raw)) return e;
+        if (auto e = read_chart_point(element, name, point, problem, raw)) return e;
         if (problem.empty()) {
             points.push_back(point);
         } else {
@@ -129,7 +118,6 @@ ParseResult<ParsedPage> parse_coingecko(std::string_view body, std::string_view 
     if (auto e = doc.get_object().get(top)) return not_json(k_coingecko, body, e);
 
     ParsedPage page;
-    const char* const buffer = thread_parser().buffer();
     ChartSeries& series_rows = thread_series();
     std::vector<ChartPoint>& prices = series_rows.prices;
     std::vector<ChartPoint>& volumes = series_rows.volumes;
@@ -151,7 +139,7 @@ ParseResult<ParsedPage> parse_coingecko(std::string_view body, std::string_view 
             if (type != od::json_type::array) return failure(k_coingecko, fmt::format("{} is not an array", key));
             od::array series;
             if (auto e = value.get_array().get(series)) return malformed(k_coingecko, e);
-            if (auto e = read_chart_series(series, key, symbol, buffer, is_prices ? prices : volumes, page.batch)) {
+            if (auto e = read_chart_series(series, key, symbol, is_prices ? prices : volumes, page.batch)) {
                 return malformed(k_coingecko, e);
             }
             saw_prices = saw_prices || is_prices;
@@ -188,14 +176,13 @@ ParseResult<ParsedPage> parse_coingecko(std::string_view body, std::string_view 
         bar.symbol.assign(symbol.data(), symbol.size());
         bar.timeframe = Timeframe::day;
         bar.ts = sys_seconds{std::chrono::seconds{ms_to_seconds(price.ms)}};
-        const std::string_view text = price.text(buffer);
-        set_decimal(bar.open, text, price.value);
-        set_decimal(bar.high, text, price.value);
-        set_decimal(bar.low, text, price.value);
-        set_decimal(bar.close, text, price.value);
+        set_decimal(bar.open, price.text, price.value);
+        set_decimal(bar.high, price.text, price.value);
+        set_decimal(bar.low, price.text, price.value);
+        set_decimal(bar.close, price.text, price.value);
         while (volume != volumes.cend() && volume->ms < price.ms) ++volume;
         if (volume != volumes.cend() && volume->ms == price.ms) {
-            set_decimal(bar.volume.emplace(), volume->text(buffer), volume->value);
+            set_decimal(bar.volume.emplace(), volume->text, volume->value);
         }
         bar.source = k_coingecko;
     }

@@ -93,6 +93,9 @@ public:
     // Starts iterating a copy of `body`. The document, and every string_view taken from it, stays valid
     // until the next call on this thread: no parse function may call another while it holds one.
     simdjson::simdjson_result<od::document> iterate(std::string_view body);
+    // The start of the padded copy of the body being iterated: every view taken from the document points
+    // at or after it. Null before the first iterate().
+    [[nodiscard]] const char* buffer() const noexcept { return m_buffer.get(); }
 
 private:
     od::parser m_parser;

@@ -5,7 +5,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,28 +30,67 @@ constexpr std::string_view k_yahoo = "yahoo";
 // real body, and the reserved pages that stay unused are never touched.
 constexpr std::size_t k_min_yahoo_row_bytes = 21;
 
-// This thread's column cells (see ScratchRows): each body's columns use them, emptied for it.
+// One cell of a column as read, in 16 bytes where a Token takes 40: a large body's six columns are
+// millions of cells in memory fresh from the kernel, and their size was a large share of Yahoo's parse
+// time. A number whose literal is at most k_max_inline_text bytes (nearly every cell) is kept whole: where
+// its literal starts in the parse buffer, its length, and its double (a quote column) or its integer (the
+// timestamp column). Any other cell (null, not a number, too long) keeps its whole Token aside.
+struct Cell {
+    std::int64_t payload; // inline: the double's bits or the integer; aside: the index of its Token
+    std::uint32_t offset; // of the literal from the start of the parse buffer (bodies are < 4 GiB: simdjson's limit)
+    std::uint8_t size;    // of the literal
+    bool aside;
+};
+static_assert(sizeof(Cell) == 16);
+constexpr std::size_t k_max_inline_text = std::numeric_limits<std::uint8_t>::max();
+
+// This thread's column cells and the Tokens set aside (see ScratchRows): each body uses them, emptied for it.
 struct YahooCells {
-    std::vector<Token> timestamp, open, high, low, close, volume;
+    std::vector<Cell> timestamp, open, high, low, close, volume;
+    std::vector<Token> aside;
 };
 YahooCells& thread_cells() {
     thread_local YahooCells cells;
     return cells;
 }
 
-// One array of result[0]: `timestamp` or a quote column. An absent key and `null` both leave it absent.
-// The cells are the thread's (YahooCells).
+// One array of result[0]: `timestamp` (integers) or a quote column (numbers). An absent key and `null`
+// both leave it absent. The cells are the thread's (YahooCells).
 struct Column {
     bool present = false;
-    std::vector<Token>& cells;
+    bool integers = false;
+    std::vector<Cell>& cells;
 };
 
 struct YahooColumns {
-    explicit YahooColumns(YahooCells& cells) noexcept
-        : timestamp{false, cells.timestamp}, open{false, cells.open}, high{false, cells.high}, low{false, cells.low},
-          close{false, cells.close}, volume{false, cells.volume} {}
+    YahooColumns(YahooCells& cells, const char* parse_buffer) noexcept
+        : timestamp{false, true, cells.timestamp}, open{false, false, cells.open}, high{false, false, cells.high},
+          low{false, false, cells.low}, close{false, false, cells.close}, volume{false, false, cells.volume},
+          aside(cells.aside), buffer(parse_buffer) {}
+
+    // The cell as the Token it was read as.
+    [[nodiscard]] Token token(const Column& column, std::size_t i) const noexcept {
+        const Cell& cell = column.cells[i];
+        if (cell.aside) return aside[static_cast<std::size_t>(cell.payload)];
+        Token token;
+        token.text = std::string_view(buffer + cell.offset, cell.size);
+        token.integer = column.integers ? cell.payload : 0;
+        token.value = column.integers ? static_cast<double>(cell.payload) : std::bit_cast<double>(cell.payload);
+        token.kind = Kind::number;
+        return token;
+    }
+    // Whether cell `i` of a quote column is a number (Kind::number).
+    [[nodiscard]] static bool is_number(const Column& column, std::size_t i) noexcept { return !column.cells[i].aside; }
+    // Fills `decimal` from cell `i` of a quote column, which is a number.
+    void set(market::Decimal& decimal, const Column& column, std::size_t i) const noexcept {
+        const Cell& cell = column.cells[i];
+        set_decimal(decimal, std::string_view(buffer + cell.offset, cell.size), std::bit_cast<double>(cell.payload));
+    }
+
     std::string_view zone_name; // meta.exchangeTimezoneName
     Column timestamp, open, high, low, close, volume;
+    std::vector<Token>& aside;
+    const char* buffer; // the parse buffer, which cell offsets count from
 };
 
 // The envelope of a Yahoo body, as read. A non-empty `failure` makes the whole body a ParseFailure;
@@ -68,7 +110,8 @@ error_code stop(YahooState& state, std::string message) {
     return k_stop;
 }
 
-error_code read_column(od::value& v, std::string_view name, bool integers, Column& column, YahooState& state) {
+error_code read_column(od::value& v, std::string_view name, Column& column, YahooState& state) {
+    const bool integers = column.integers;
     od::json_type type{};
     if (auto e = v.type().get(type)) return e;
     if (type == od::json_type::null) return simdjson::SUCCESS;
@@ -80,11 +123,24 @@ error_code read_column(od::value& v, std::string_view name, bool integers, Colum
     // `timestamp` comes before `indicators`, so its length sizes the quote columns in one allocation.
     reserve_rows(column.cells, &column == &state.columns.timestamp ? state.body_bytes / k_min_yahoo_row_bytes
                                                                    : state.columns.timestamp.cells.size());
+    const char* const buffer = state.columns.buffer;
+    std::vector<Token>& aside = state.columns.aside;
     for (auto cell_result : array) {
         if (auto e = cell_result.error()) return e;
-        od::value& cell = cell_result.value_unsafe();
-        Token& token = column.cells.emplace_back();
-        if (auto e = integers ? read_integer(cell, token) : read_number(cell, token)) return e;
+        od::value& value = cell_result.value_unsafe();
+        Token token;
+        if (auto e = integers ? read_integer(value, token) : read_number(value, token)) return e;
+        Cell& cell = column.cells.emplace_back();
+        if (token.kind == Kind::number && token.text.size() <= k_max_inline_text) {
+            cell.payload = integers ? token.integer : std::bit_cast<std::int64_t>(token.value);
+            cell.offset = static_cast<std::uint32_t>(token.text.data() - buffer);
+            cell.size = static_cast<std::uint8_t>(token.text.size());
+            cell.aside = false;
+        } else {
+            cell.payload = static_cast<std::int64_t>(aside.size());
+            cell.aside = true;
+            aside.push_back(token);
+        }
     }
     return simdjson::SUCCESS;
 }
@@ -104,7 +160,7 @@ error_code read_yahoo_quote(od::object& quote, YahooState& state) {
                          : key == "volume" ? &columns.volume
                                            : nullptr;
         if (column == nullptr) continue;
-        if (auto e = read_column(field.value(), key, false, *column, state)) return e;
+        if (auto e = read_column(field.value(), key, *column, state)) return e;
     }
     return simdjson::SUCCESS;
 }
@@ -152,7 +208,7 @@ error_code read_yahoo_result(od::object& result, YahooState& state) {
             }
         } else if (key == "timestamp") {
             // Absent when the window has no rows (holiday, weekend); the quote is then [{}].
-            if (auto e = read_column(value, "timestamp", true, state.columns.timestamp, state)) return e;
+            if (auto e = read_column(value, "timestamp", state.columns.timestamp, state)) return e;
         } else if (key == "indicators") {
             od::object indicators;
             if (value.get_object().get(indicators) != simdjson::SUCCESS)
@@ -221,13 +277,29 @@ error_code read_yahoo_top(od::object& top, YahooState& state) {
     return simdjson::SUCCESS;
 }
 
+// Whether row `i` can be a bar, from its cells alone: every cell inline (a number) but a null volume.
+// True is always right; false (rare) leaves the verdict to yahoo_problem, which also accepts a timestamp
+// kept aside only for its length.
+bool yahoo_row_plainly_fine(const YahooColumns& columns, std::size_t i) noexcept {
+    const Cell& t = columns.timestamp.cells[i];
+    const bool volume_fine = !columns.volume.present || !columns.volume.cells[i].aside ||
+                             columns.token(columns.volume, i).kind == Kind::null;
+    return !t.aside && in_epoch_range(t.payload) && YahooColumns::is_number(columns.open, i) &&
+           YahooColumns::is_number(columns.high, i) && YahooColumns::is_number(columns.low, i) &&
+           YahooColumns::is_number(columns.close, i) && volume_fine;
+}
+
 // Why row `i` cannot be a bar (one line), or empty when it can. A row with any of o/h/l/c null is
 // dropped whole: shifting the other values into its place would corrupt every later bar.
 std::string yahoo_problem(const YahooColumns& columns, std::size_t i) {
-    const Token& t = columns.timestamp.cells[i];
-    const Token* const prices[] = {&columns.open.cells[i], &columns.high.cells[i], &columns.low.cells[i],
-                                   &columns.close.cells[i]};
-    const Kind volume_kind = columns.volume.present ? columns.volume.cells[i].kind : Kind::absent;
+    const Token t = columns.token(columns.timestamp, i);
+    const Token open = columns.token(columns.open, i);
+    const Token high = columns.token(columns.high, i);
+    const Token low = columns.token(columns.low, i);
+    const Token close = columns.token(columns.close, i);
+    const Token* const prices[] = {&open, &high, &low, &close};
+    const Token volume = columns.volume.present ? columns.token(columns.volume, i) : Token{};
+    const Kind volume_kind = volume.kind;
     const bool bad_volume = volume_kind == Kind::other || volume_kind == Kind::too_long;
     const bool fine =
         t.kind == Kind::number && in_epoch_range(t.integer) && !bad_volume &&
@@ -253,7 +325,7 @@ std::string yahoo_problem(const YahooColumns& columns, std::size_t i) {
         if (prices[k]->kind == Kind::too_long) add(too_long(k_names[k], *prices[k]));
     }
     if (volume_kind == Kind::other) add("volume is not a number");
-    if (volume_kind == Kind::too_long) add(too_long("volume", columns.volume.cells[i]));
+    if (volume_kind == Kind::too_long) add(too_long("volume", volume));
     return reason;
 }
 
@@ -261,11 +333,11 @@ std::string yahoo_problem(const YahooColumns& columns, std::size_t i) {
 // Each cell is copied as the JSON it was (a number literal, null, or whatever else the body held).
 std::string yahoo_row_json(const YahooColumns& columns, std::size_t i) {
     util::JsonWriter json;
-    json.start_object().key("t").raw(columns.timestamp.cells[i].text);
-    json.key("open").raw(columns.open.cells[i].text).key("high").raw(columns.high.cells[i].text);
-    json.key("low").raw(columns.low.cells[i].text).key("close").raw(columns.close.cells[i].text);
+    json.start_object().key("t").raw(columns.token(columns.timestamp, i).text);
+    json.key("open").raw(columns.token(columns.open, i).text).key("high").raw(columns.token(columns.high, i).text);
+    json.key("low").raw(columns.token(columns.low, i).text).key("close").raw(columns.token(columns.close, i).text);
     json.key("volume");
-    if (columns.volume.present) json.raw(columns.volume.cells[i].text);
+    if (columns.volume.present) json.raw(columns.token(columns.volume, i).text);
     else json.null();
     json.end_object();
     return std::move(json).release();
@@ -274,10 +346,41 @@ std::string yahoo_row_json(const YahooColumns& columns, std::size_t i) {
 // The instant of a rejected row, for the fetch to tell edge rows and incomplete hours: the leading
 // integer of its timestamp cell, as written, or nullopt when the cell does not start with one (null).
 std::optional<sys_seconds> yahoo_row_time(const YahooColumns& columns, std::size_t i) {
-    const std::string_view text = columns.timestamp.cells[i].text;
+    const std::string_view text = columns.token(columns.timestamp, i).text;
     long long t = 0;
     if (std::from_chars(text.data(), text.data() + text.size(), t).ec != std::errc{}) return std::nullopt;
     return sys_seconds{std::chrono::seconds{t}};
+}
+
+// Rejects row `i`, with why, when it cannot be a bar; returns whether it did.
+bool rejected_row(const YahooColumns& columns, std::size_t i, std::string_view symbol, ParsedPage& page) {
+    if (yahoo_row_plainly_fine(columns, i)) return false;
+    std::string problem = yahoo_problem(columns, i);
+    if (problem.empty()) return false;
+    reject(page.batch, symbol, k_yahoo, yahoo_row_json(columns, i), std::move(problem));
+    page.rejected_at.push_back(yahoo_row_time(columns, i));
+    return true;
+}
+
+// Appends the bar of valid row `i`, stamped `ts`.
+void add_bar(const YahooColumns& columns, std::size_t i, sys_seconds ts, std::string_view symbol, Timeframe tf,
+             BarBatch& batch) {
+    Bar& bar = batch.bars.emplace_back();
+    bar.symbol.assign(symbol.data(), symbol.size());
+    bar.timeframe = tf;
+    bar.ts = ts;
+    columns.set(bar.open, columns.open, i);
+    columns.set(bar.high, columns.high, i);
+    columns.set(bar.low, columns.low, i);
+    columns.set(bar.close, columns.close, i);
+    if (columns.volume.present) {
+        if (YahooColumns::is_number(columns.volume, i)) {
+            columns.set(bar.volume.emplace(), columns.volume, i);
+        } else if (const Token volume = columns.token(columns.volume, i); volume.kind == Kind::number) {
+            set_decimal(bar.volume.emplace(), volume);
+        }
+    }
+    bar.source = k_yahoo;
 }
 
 // A valid row and the bar timestamp it maps to.
@@ -313,43 +416,38 @@ ParseResult<ParsedPage> assemble_yahoo(const YahooColumns& columns, std::string_
     // exchange's calendar date is the session date. gmtoffset is ignored since it changes at DST.
     if (tf == Timeframe::day && rows > 0) dates.emplace(zone_or_new_york(columns.zone_name));
 
+    const auto timestamp_of = [&columns](std::size_t i) {
+        const Cell& cell = columns.timestamp.cells[i];
+        return cell.aside ? columns.token(columns.timestamp, i).integer : cell.payload;
+    };
+    if (!dates) {
+        // Intraday rows are bars as they stand, in the body's order: each bar is written once, straight
+        // from its cells. Capacity reserved for rows that are rejected is never touched.
+        reserve_rows(page.batch.bars, rows);
+        for (std::size_t i = 0; i < rows; ++i) {
+            if (rejected_row(columns, i, symbol, page)) continue;
+            add_bar(columns, i, sys_seconds{std::chrono::seconds{timestamp_of(i)}}, symbol, tf, page.batch);
+        }
+        return page;
+    }
+
     std::vector<YahooRow> valid;
     reserve_rows(valid, rows);
     for (std::size_t i = 0; i < rows; ++i) {
-        if (std::string problem = yahoo_problem(columns, i); !problem.empty()) {
-            reject(page.batch, symbol, k_yahoo, yahoo_row_json(columns, i), std::move(problem));
-            page.rejected_at.push_back(yahoo_row_time(columns, i));
-            continue;
-        }
-        const std::int64_t ts = columns.timestamp.cells[i].integer;
-        const sys_seconds start{std::chrono::seconds{ts}};
-        valid.push_back(YahooRow{dates ? dates->date_of(start) : start, ts, i});
+        if (rejected_row(columns, i, symbol, page)) continue;
+        const std::int64_t ts = timestamp_of(i);
+        valid.push_back(YahooRow{dates->date_of(sys_seconds{std::chrono::seconds{ts}}), ts, i});
     }
-    if (dates) {
-        // While the market is open Yahoo may send a 09:30 row and a live row for the same day: the later
-        // one is the current state of the session, the earlier one a stale copy.
-        const auto by_date_then_time = [](const YahooRow& a, const YahooRow& b) {
-            return a.bar_ts != b.bar_ts ? a.bar_ts < b.bar_ts : a.source_ts < b.source_ts;
-        };
-        const auto same_date = [](const YahooRow& a, const YahooRow& b) { return a.bar_ts == b.bar_ts; };
-        page.skipped += keep_last_per_key(valid, by_date_then_time, same_date);
-    }
+    // While the market is open Yahoo may send a 09:30 row and a live row for the same day: the later
+    // one is the current state of the session, the earlier one a stale copy.
+    const auto by_date_then_time = [](const YahooRow& a, const YahooRow& b) {
+        return a.bar_ts != b.bar_ts ? a.bar_ts < b.bar_ts : a.source_ts < b.source_ts;
+    };
+    const auto same_date = [](const YahooRow& a, const YahooRow& b) { return a.bar_ts == b.bar_ts; };
+    page.skipped += keep_last_per_key(valid, by_date_then_time, same_date);
 
     reserve_rows(page.batch.bars, valid.size());
-    for (const YahooRow& row : valid) {
-        Bar& bar = page.batch.bars.emplace_back();
-        bar.symbol.assign(symbol.data(), symbol.size());
-        bar.timeframe = tf;
-        bar.ts = row.bar_ts;
-        set_decimal(bar.open, columns.open.cells[row.index]);
-        set_decimal(bar.high, columns.high.cells[row.index]);
-        set_decimal(bar.low, columns.low.cells[row.index]);
-        set_decimal(bar.close, columns.close.cells[row.index]);
-        if (columns.volume.present && columns.volume.cells[row.index].kind == Kind::number) {
-            set_decimal(bar.volume.emplace(), columns.volume.cells[row.index]);
-        }
-        bar.source = k_yahoo;
-    }
+    for (const YahooRow& row : valid) add_bar(columns, row.index, row.bar_ts, symbol, tf, page.batch);
     return page;
 }
 
@@ -366,7 +464,8 @@ ParseResult<ParsedPage> parse_yahoo(std::string_view body, std::string_view symb
     const ScratchRows lows(cells.low);
     const ScratchRows closes(cells.close);
     const ScratchRows volumes(cells.volume);
-    YahooState state{YahooColumns(cells), false, false, body.size(), std::string()};
+    const ScratchRows aside(cells.aside);
+    YahooState state{YahooColumns(cells, thread_parser().buffer()), false, false, body.size(), std::string()};
     const error_code e = read_yahoo_top(top, state);
     if (!state.failure.empty()) return failure(k_yahoo, state.failure);
     if (e != simdjson::SUCCESS) return malformed(k_yahoo, e);

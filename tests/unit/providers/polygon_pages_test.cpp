@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <memory>
 #include <string>
 
 using namespace std::chrono;
@@ -39,15 +40,23 @@ std::string page(const std::string& next_url) {
                        next_url.empty() ? "" : fmt::format(R"(,"next_url":"{}")", next_url));
 }
 
+// AAPL's daily fetch for 2025-03-03 .. 2025-03-14, with the provider it refers to.
+struct AaplFetch {
+    etl::providers::PolygonProvider provider{polygon_settings()};
+    std::unique_ptr<etl::providers::SymbolFetch> fetch;
+    AaplFetch() {
+        std::string why;
+        fetch = provider.daily_bars(aapl(), {2025y / March / 3, 2025y / March / 14}, why);
+        INFO(why);
+        REQUIRE(fetch);
+    }
+};
+
 } // namespace
 
 TEST_CASE("polygon pages: a next_url back at a page already fetched fails the symbol", "[unit]") {
-    const auto settings = polygon_settings();
-    etl::providers::PolygonProvider provider(settings);
-    std::string why;
-    auto fetch = provider.daily_bars(aapl(), {2025y / March / 3, 2025y / March / 14}, why);
-    INFO(why);
-    REQUIRE(fetch);
+    AaplFetch f;
+    auto& fetch = f.fetch;
     const auto first = fetch->next_request();
     REQUIRE(first);
     REQUIRE(fetch->on_success(page("http://pg/v2/aggs/next?cursor=1")));
@@ -59,12 +68,8 @@ TEST_CASE("polygon pages: a next_url back at a page already fetched fails the sy
 }
 
 TEST_CASE("polygon pages: a provider that never stops sending next_url is stopped after 1000 pages", "[unit]") {
-    const auto settings = polygon_settings();
-    etl::providers::PolygonProvider provider(settings);
-    std::string why;
-    auto fetch = provider.daily_bars(aapl(), {2025y / March / 3, 2025y / March / 14}, why);
-    INFO(why);
-    REQUIRE(fetch);
+    AaplFetch f;
+    auto& fetch = f.fetch;
     int pages = 0;
     for (;; ++pages) {
         REQUIRE(fetch->next_request());
@@ -81,12 +86,8 @@ TEST_CASE("polygon pages: a provider that never stops sending next_url is stoppe
 }
 
 TEST_CASE("polygon pages: a last page without next_url ends the fetch", "[unit]") {
-    const auto settings = polygon_settings();
-    etl::providers::PolygonProvider provider(settings);
-    std::string why;
-    auto fetch = provider.daily_bars(aapl(), {2025y / March / 3, 2025y / March / 14}, why);
-    INFO(why);
-    REQUIRE(fetch);
+    AaplFetch f;
+    auto& fetch = f.fetch;
     REQUIRE(fetch->next_request());
     REQUIRE(fetch->on_success(page("http://pg/v2/aggs/next?cursor=1")));
     REQUIRE(fetch->next_request());

@@ -3,7 +3,9 @@
 #include "etl/market/symbol.hpp"
 #include "etl/market/validate.hpp"
 #include "etl/migrate/mapping.hpp"
+#include "etl/migrate/readback.hpp"
 #include "etl/providers/registry.hpp"
+#include "etl/store/pg_store.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
 #include "etl/util/hash.hpp"
@@ -16,11 +18,15 @@
 #include <array>
 #include <bit>
 #include <cctype>
+#include <charconv>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace etl::migrate {
@@ -160,7 +166,7 @@ void Migrator::reject(TableParity& parity, std::vector<market::RejectedRecord>& 
     rejected.clear();
 }
 
-void Migrator::ensure_asset(const std::string& symbol) {
+void Migrator::ensure_asset(const std::string& symbol, store::Store& store) {
     const auto it = std::lower_bound(m_known_assets.begin(), m_known_assets.end(), symbol);
     if (it != m_known_assets.end() && *it == symbol) return;
     m_known_assets.insert(it, symbol);
@@ -168,7 +174,7 @@ void Migrator::ensure_asset(const std::string& symbol) {
     auto asset = providers::adhoc_asset(symbol, market::guess_asset_class(symbol));
     asset.active = false; // not in the source's catalog: it joins no scheduled run until activated
     util::log_warn("{} has rows in {} but no asset row there: recorded as an inactive asset", symbol, m_source.path());
-    if (!m_options.dry_run) m_store.insert_missing_assets(std::vector{asset});
+    if (!m_options.dry_run) store.insert_missing_assets(std::vector{asset});
 }
 
 void Migrator::assets(const MappedTable& t) {
@@ -217,7 +223,7 @@ void Migrator::assets(const MappedTable& t) {
 namespace {
 
 // One piece of a bar table: rows of one symbol, mapped and validated by the reading thread, loaded by
-// the caller's, so reading the file and loading the database overlap.
+// one of the loaders, so reading the file and loading the database overlap.
 struct BarPiece {
     std::string symbol;
     bool new_symbol = false; // the first piece of this symbol: its asset is checked
@@ -231,19 +237,21 @@ struct BarPiece {
     std::vector<market::RejectedRecord> unmapped; // rows that did not map to a bar
 };
 
-// A bounded hand-over from one producer thread to one consumer: the producer waits while `capacity`
-// pieces wait (memory stays flat), the consumer while none does; the producer's exception reaches the
-// consumer, and a consumer that stops early releases the producer.
-template <class T> class Handover {
+// A bounded hand-over of pieces from one producer thread to several loaders: the producer waits while
+// `capacity` pieces wait (memory stays flat), a loader while none it may take does. A loader takes the
+// oldest piece of a symbol no other loader holds, and holds that symbol until release(): the pieces of
+// one symbol are loaded one after the other, in the order read, and two loaders never write the same
+// rows. The producer's exception reaches the loaders; cancel() releases everyone.
+class PieceQueue {
 public:
-    explicit Handover(std::size_t capacity) : m_capacity(capacity) {}
+    explicit PieceQueue(std::size_t capacity) : m_capacity(capacity) {}
 
-    // Blocks while full; false when the consumer has stopped taking.
-    bool put(T&& item) {
+    // Blocks while full; false once cancelled.
+    bool put(BarPiece&& piece) {
         std::unique_lock lock(m_mutex);
         m_changed.wait(lock, [&] { return m_queue.size() < m_capacity || m_cancelled; });
         if (m_cancelled) return false;
-        m_queue.push_back(std::move(item));
+        m_queue.push_back(std::move(piece));
         m_changed.notify_all();
         return true;
     }
@@ -254,20 +262,34 @@ public:
         m_error = std::move(error);
         m_changed.notify_all();
     }
-    // The next piece; nullopt at the end; rethrows the producer's exception.
-    std::optional<T> take() {
+    // The next piece this loader may load, its symbol now held; nullopt at the end or once cancelled;
+    // rethrows the producer's exception.
+    std::optional<BarPiece> take() {
         std::unique_lock lock(m_mutex);
-        m_changed.wait(lock, [&] { return !m_queue.empty() || m_done; });
-        if (!m_queue.empty()) {
-            T item = std::move(m_queue.front());
-            m_queue.pop_front();
+        auto takeable = m_queue.end();
+        m_changed.wait(lock, [&] {
+            takeable = std::find_if(m_queue.begin(), m_queue.end(),
+                                    [&](const BarPiece& p) { return !m_held.contains(p.symbol); });
+            return m_cancelled || takeable != m_queue.end() || (m_done && m_queue.empty());
+        });
+        if (m_cancelled) return std::nullopt;
+        if (takeable != m_queue.end()) {
+            BarPiece piece = std::move(*takeable);
+            m_queue.erase(takeable);
+            m_held.insert(piece.symbol);
             m_changed.notify_all();
-            return item;
+            return piece;
         }
         if (m_error) std::rethrow_exception(m_error);
         return std::nullopt;
     }
-    // The consumer stops taking: put() returns false from now on.
+    // The loader is done with `symbol`'s piece.
+    void release(const std::string& symbol) {
+        std::lock_guard lock(m_mutex);
+        m_held.erase(symbol);
+        m_changed.notify_all();
+    }
+    // Loading stops: put() returns false and take() nullopt from now on.
     void cancel() {
         std::lock_guard lock(m_mutex);
         m_cancelled = true;
@@ -277,12 +299,54 @@ public:
 private:
     std::mutex m_mutex;
     std::condition_variable m_changed;
-    std::deque<T> m_queue;
+    std::deque<BarPiece> m_queue;
+    std::set<std::string, std::less<>> m_held; // symbols a loader is loading
     std::size_t m_capacity;
     bool m_done = false;
     bool m_cancelled = false;
     std::exception_ptr m_error;
 };
+
+// How many bar loaders: ETL_MIGRATE_LOADERS (1 to 16) when set, else `configured`.
+std::size_t loaders_wanted(std::size_t configured) {
+    const char* env = std::getenv("ETL_MIGRATE_LOADERS");
+    if (env == nullptr || *env == '\0') return std::max<std::size_t>(configured, 1);
+    std::size_t n = 0;
+    const std::string_view text(env);
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc{} || end != text.data() + text.size() || n < 1 || n > 16)
+        throw ConfigError(fmt::format("ETL_MIGRATE_LOADERS='{}': use a number of sessions from 1 to 16", text));
+    return n;
+}
+
+// Runs `work(i)` for i in [0, n): i = 0 on this thread, the others on threads of their own. Waits for
+// all of them whatever happens, then rethrows the first exception (by i); `on_error` runs as soon as
+// one fails, so the others can stop early.
+void run_on_threads(std::size_t n, const std::function<void(std::size_t)>& work,
+                    const std::function<void()>& on_error) {
+    std::vector<std::exception_ptr> errors(n);
+    auto guarded = [&](std::size_t i) {
+        try {
+            work(i);
+        } catch (...) {
+            errors[i] = std::current_exception();
+            on_error();
+        }
+    };
+    std::vector<std::thread> threads;
+    threads.reserve(n);
+    try {
+        for (std::size_t i = 1; i < n; ++i) threads.emplace_back(guarded, i);
+    } catch (...) {
+        on_error();
+        for (auto& t : threads) t.join();
+        throw;
+    }
+    guarded(0);
+    for (auto& t : threads) t.join();
+    for (const auto& e : errors)
+        if (e) std::rethrow_exception(e);
+}
 
 } // namespace
 
@@ -293,10 +357,19 @@ void Migrator::bars(const MappedTable& t) {
     const auto source = std::string(own ? "market-etl" : k_stockula_source);
     std::map<std::pair<std::string, market::Timeframe>, SymbolParity> parity;
 
+    // The loaders: this store, and on PostgreSQL more sessions of its own, each loading whole symbols.
+    std::vector<store::Store*> stores{&m_store};
+    std::vector<std::unique_ptr<store::PgStore>> siblings;
+    if (auto* pg = dynamic_cast<store::PgStore*>(&m_store); pg != nullptr && !m_options.dry_run)
+        for (std::size_t i = 1; i < loaders_wanted(m_options.loaders); ++i) {
+            siblings.push_back(pg->open_sibling(fmt::format("loader {}", i + 1)));
+            stores.push_back(siblings.back().get());
+        }
+
     // The reading thread: the source's rows, mapped, grouped by symbol (the read is in symbol order where
     // the file has an index for it; a symbol met again later is simply loaded again, an upsert), each
-    // group validated. At most one piece waits while one is loaded and the next is read.
-    Handover<BarPiece> handover(1);
+    // group validated. At most one piece per loader waits while they load and the next is read.
+    PieceQueue queue(stores.size());
     std::thread reader_thread([&] {
         try {
             auto reader = m_source.read(t, m_options.symbols);
@@ -315,7 +388,7 @@ void Migrator::bars(const MappedTable& t) {
                         part.checksum += close_hash(bar.ts.time_since_epoch().count(), bar.close.value);
                 }
                 const auto symbol = piece.symbol;
-                const bool ok = handover.put(std::move(piece));
+                const bool ok = queue.put(std::move(piece));
                 piece = BarPiece{};
                 piece.symbol = symbol;
                 bars_in_piece = 0;
@@ -339,78 +412,117 @@ void Migrator::bars(const MappedTable& t) {
                 if (++bars_in_piece >= k_max_batch_bars && !hand_over()) break;
             }
             if (piece.read > 0) hand_over();
-            handover.finish();
+            queue.finish();
         } catch (...) {
-            handover.finish(std::current_exception());
+            queue.finish(std::current_exception());
         }
     });
     // Whatever ends the loading (an error, a signal), the reading thread is released and joined.
     struct Join {
-        Handover<BarPiece>& handover;
+        PieceQueue& queue;
         std::thread& thread;
         ~Join() {
-            handover.cancel();
+            queue.cancel();
             if (thread.joinable()) thread.join();
         }
-    } join{handover, reader_thread};
+    } join{queue, reader_thread};
 
-    while (auto piece = handover.take()) {
-        p.read += piece->read;
-        if (piece->new_symbol) ensure_asset(piece->symbol);
-        for (auto& [tf, part] : piece->parts) {
-            auto& batch = part.batch;
-            auto& sp = parity[{piece->symbol, tf}];
-            if (sp.rows == 0 && !batch.bars.empty()) {
-                sp.symbol = piece->symbol;
-                sp.timeframe = std::string(market::to_code(tf));
-                sp.first = batch.bars.front().ts;
-                sp.last = sp.first;
+    // One loader: takes pieces and loads them through its store. The counts, the parity and the
+    // progress are shared: changed under `shared`, the database work done outside it.
+    std::mutex shared;
+    auto load = [&](std::size_t loader) {
+        store::Store& store = *stores[loader];
+        while (!stopped()) {
+            auto piece = queue.take();
+            if (!piece) break;
+            struct Release {
+                PieceQueue& queue;
+                const std::string& symbol;
+                ~Release() { queue.release(symbol); }
+            } release{queue, piece->symbol};
+            if (piece->new_symbol) {
+                std::lock_guard lock(shared);
+                ensure_asset(piece->symbol, store);
             }
-            for (const auto& bar : batch.bars) {
-                sp.first = std::min(sp.first, bar.ts);
-                sp.last = std::max(sp.last, bar.ts);
-            }
-            sp.rows += batch.bars.size();
-            sp.source_checksum += part.checksum;
-            for (const auto& r : batch.rejected) add_reason(p, r.reason);
-            p.rejected += batch.rejected.size();
-            if (m_options.dry_run) {
-                p.inserted += batch.bars.size();
-            } else if (!batch.bars.empty() || !batch.rejected.empty()) {
-                const auto stats =
-                    m_store.load_bars(piece->symbol, tf, part.window, batch.bars, batch.rejected, m_options.run_id);
+            for (auto& [tf, part] : piece->parts) {
+                auto& batch = part.batch;
+                store::LoadStats stats;
+                if (m_options.dry_run) stats.inserted = batch.bars.size();
+                else if (!batch.bars.empty() || !batch.rejected.empty())
+                    stats =
+                        store.load_bars(piece->symbol, tf, part.window, batch.bars, batch.rejected, m_options.run_id);
+                std::lock_guard lock(shared);
+                auto& sp = parity[{piece->symbol, tf}];
+                if (sp.rows == 0 && !batch.bars.empty()) {
+                    sp.symbol = piece->symbol;
+                    sp.timeframe = std::string(market::to_code(tf));
+                    sp.first = batch.bars.front().ts;
+                    sp.last = sp.first;
+                }
+                for (const auto& bar : batch.bars) {
+                    sp.first = std::min(sp.first, bar.ts);
+                    sp.last = std::max(sp.last, bar.ts);
+                }
+                sp.rows += batch.bars.size();
+                sp.source_checksum += part.checksum;
+                for (const auto& r : batch.rejected) add_reason(p, r.reason);
+                p.rejected += batch.rejected.size();
                 p.inserted += stats.inserted;
                 p.updated += stats.updated;
                 p.unchanged += stats.unchanged;
             }
+            if (!piece->unmapped.empty() && !m_options.dry_run)
+                store.record_rejects(piece->unmapped, std::nullopt, m_options.run_id);
+            std::lock_guard lock(shared);
+            // The source rows of a piece count as read once it is loaded, as everything they became.
+            p.read += piece->read;
+            for (const auto& r : piece->unmapped) add_reason(p, r.reason);
+            p.rejected += piece->unmapped.size();
+            if (m_progress) m_progress(t.table, p.read, total);
         }
-        reject(p, piece->unmapped, std::nullopt);
-        if (m_progress) m_progress(t.table, p.read, total);
-        if (stopped()) break;
-    }
-    handover.cancel();
+    };
+    run_on_threads(stores.size(), load, [&] { queue.cancel(); });
+    queue.cancel();
     if (reader_thread.joinable()) reader_thread.join();
     std::erase_if(parity, [](const auto& entry) { return entry.second.rows == 0; });
 
-    // The target side of each symbol's parity, read back after the load.
-    for (auto& [key, sp] : parity) {
-        if (!m_options.dry_run) {
-            std::uint64_t sum = 0;
-            std::uint64_t held = 0;
-            m_store.for_each_close(sp.symbol, key.second, {sp.first, sp.last}, false,
-                                   [&](std::int64_t epoch, double close) {
-                                       sum += close_hash(epoch, close);
-                                       ++held;
-                                   });
-            sp.target_checksum = sum;
-            if (!sp.matches())
-                util::log_warn("{} {}: the closes in price_bars differ from the source's ({} source rows; the target "
-                               "holds {} from {} to {})",
-                               sp.symbol, sp.timeframe, sp.rows, held, util::format_instant(sp.first),
-                               util::format_instant(sp.last));
-        }
-        m_result.symbols.push_back(std::move(sp));
+    // The target side of each symbol's parity, read back after the load (the loaders' sessions share
+    // the symbols, each reading its own).
+    if (!m_options.dry_run) {
+        std::vector<std::pair<market::Timeframe, SymbolParity*>> todo;
+        todo.reserve(parity.size());
+        for (auto& [key, sp] : parity) todo.emplace_back(key.second, &sp);
+        std::atomic<std::size_t> next{0};
+        run_on_threads(
+            stores.size(),
+            [&](std::size_t loader) {
+                for (auto i = next++; i < todo.size(); i = next++) {
+                    auto& [tf, sp] = todo[i];
+                    std::uint64_t sum = 0;
+                    std::uint64_t held = 0;
+                    if (auto* pg = dynamic_cast<store::PgStore*>(stores[loader]); pg != nullptr) {
+                        const auto read =
+                            read_back_closes(pg->connection(), sp->symbol, sp->timeframe, {sp->first, sp->last});
+                        sum = read.checksum;
+                        held = read.rows;
+                    } else {
+                        stores[loader]->for_each_close(sp->symbol, tf, {sp->first, sp->last}, false,
+                                                       [&](std::int64_t epoch, double close) {
+                                                           sum += close_hash(epoch, close);
+                                                           ++held;
+                                                       });
+                    }
+                    sp->target_checksum = sum;
+                    if (!sp->matches())
+                        util::log_warn("{} {}: the closes in price_bars differ from the source's ({} source rows; "
+                                       "the target holds {} from {} to {})",
+                                       sp->symbol, sp->timeframe, sp->rows, held, util::format_instant(sp->first),
+                                       util::format_instant(sp->last));
+                }
+            },
+            [&] { next = todo.size(); });
     }
+    for (auto& [key, sp] : parity) m_result.symbols.push_back(std::move(sp));
     m_result.tables.push_back(std::move(p));
 }
 
@@ -444,7 +556,7 @@ void Migrator::quotes(const MappedTable& t) {
             if (rejected.size() >= k_batch_rows) reject(p, rejected, std::nullopt);
             continue;
         }
-        ensure_asset(q->symbol);
+        ensure_asset(q->symbol, m_store);
         batch.push_back(std::move(*q));
         if (batch.size() >= k_batch_rows) {
             flush();

@@ -31,6 +31,11 @@ struct MigrateOptions {
     bool dry_run = false;
     // The etl_runs row the rejects are recorded under (0 in a dry run).
     std::int64_t run_id = 0;
+    // Sessions loading bars at once, each on its own symbols in its own transactions (the store's own
+    // and loaders - 1 more, PostgreSQL only; 1 elsewhere and in a dry run). Two keep two server
+    // processes busy, where one COPY stream waits on one.
+    std::size_t loaders = k_default_loaders;
+    static constexpr std::size_t k_default_loaders = 2;
 };
 
 // One bar's share of a per-symbol checksum of closes: a hash of (epoch seconds, the close as a
@@ -102,7 +107,7 @@ private:
     void reject(TableParity& parity, std::vector<market::RejectedRecord>& rejected,
                 std::optional<market::Timeframe> timeframe);
     // The orphan check: `symbol` has rows; give it an inactive asset when the catalog lacks it.
-    void ensure_asset(const std::string& symbol);
+    void ensure_asset(const std::string& symbol, store::Store& store);
     bool stopped() const noexcept { return m_stop.load(std::memory_order_relaxed); }
 
     const Source& m_source;

@@ -107,7 +107,7 @@ std::string asset_select(const pg::Connection& conn) {
 } // namespace
 
 PgStore::PgStore(const std::string& url, const std::string& app_name, const StoreOptions& options)
-    : m_conn(url, app_name), m_options(options) {
+    : m_url(url), m_app_name(app_name), m_conn(url, app_name), m_options(options) {
     // SIGINT/SIGTERM cancel what this store is running (store::cancel_statement_in_flight).
     m_conn.make_signal_cancel_target();
     // synchronous_commit = off: a commit returns before its WAL reaches disk. Atomicity is unchanged
@@ -123,6 +123,13 @@ PgStore::PgStore(const std::string& url, const std::string& app_name, const Stor
     m_conn.exec("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)",
                 "setting up the session", fmt::format("{}s", options.lock_timeout_seconds),
                 fmt::format("{}s", options.statement_timeout_seconds));
+}
+
+std::unique_ptr<PgStore> PgStore::open_sibling(std::string_view role) {
+    auto sibling = std::make_unique<PgStore>(m_url, fmt::format("{} {}", m_app_name, role), m_options);
+    sibling->m_timescaledb = m_timescaledb;
+    m_conn.make_signal_cancel_target(); // the sibling's constructor took it over
+    return sibling;
 }
 
 std::string PgStore::describe() const {

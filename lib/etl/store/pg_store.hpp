@@ -4,6 +4,9 @@
 #include "etl/pg/connection.hpp"
 #include "etl/store/store.hpp"
 
+#include <memory>
+#include <string_view>
+
 namespace etl::store {
 
 class PgStore final : public Store {
@@ -44,6 +47,11 @@ public:
     // The timescaledb extension's version once migrate() has enabled it; "" on plain PostgreSQL.
     [[nodiscard]] const std::string& timescaledb_version() const noexcept { return m_timescaledb; }
     pg::Connection& connection() noexcept { return m_conn; }
+    // Another session to the same database, set up as this one (time zone, timeouts, synchronous_commit
+    // off), for a second writer of disjoint rows (etl-migrate-sqlite's bar loaders). It runs no
+    // migration and takes no lock, and SIGINT/SIGTERM keep cancelling this store's statements, not its
+    // (it stops at the caller's next check of the stop flag). `role` is added to the application name.
+    std::unique_ptr<PgStore> open_sibling(std::string_view role);
 
 private:
     // load_bars' one attempt (one transaction).
@@ -81,6 +89,8 @@ private:
                                                        const std::string& context);
     std::size_t write_assets(std::span<const market::Asset> assets, bool overwrite);
 
+    std::string m_url;      // for open_sibling()
+    std::string m_app_name; // for open_sibling()
     pg::Connection m_conn;
     StoreOptions m_options;
     std::string m_timescaledb;

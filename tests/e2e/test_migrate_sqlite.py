@@ -475,6 +475,39 @@ class MigrateKillAndLock(unittest.TestCase):
             self.assertEqual(int(parity["stocks"]), self.manifest["tables"]["stocks"]["rows"])
             self.assertLess(sum(db.counts().values()), self.manifest["price_history"]["expected_valid"])
 
+    def test_sigterm_while_every_loader_waits_on_a_lock_exits_130_at_once(self):
+        # Bars load over two sessions; the signal cancels one's statement, the migrator the other's, so
+        # neither waits out database.lock_timeout_seconds (60 s) on a table another session locked.
+        with PgDatabase("migrlock") as db:
+            first = start([ETL_MIGRATE, self.big, "--database-url", db.url, "--no-progress"], env=clean_env())
+            locker = None
+            try:
+                wait_for(lambda: (db.has_table("price_bars") and db.counts()) or not first.running(), 120,
+                         message="the copy to start loading")
+                locker = subprocess.Popen(["psql", "-X", "-q", "-d", db.name], stdin=subprocess.PIPE, text=True,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                locker.stdin.write("BEGIN; LOCK TABLE price_bars IN ACCESS EXCLUSIVE MODE;\n")
+                locker.stdin.flush()
+                waiting = ("SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                           "WHERE NOT l.granted AND l.relation = 'price_bars'::regclass "
+                           "AND a.application_name LIKE 'etl-migrate-sqlite%'")
+                wait_for(lambda: int(db.scalar(waiting)) >= 2 or not first.running(), 60,
+                         message="both loaders to wait on the lock")
+                self.assertTrue(first.running(), first.stderr_so_far())
+                self.assertEqual(int(db.scalar(waiting)), 2)
+                first.signal(signal.SIGTERM)
+                res = first.wait(20)
+            finally:
+                first.kill()
+                if locker is not None:
+                    locker.stdin.write("ROLLBACK;\n")
+                    locker.stdin.close()
+                    locker.wait(30)
+            self.assertEqual(res.rc, 130, res.describe())
+            runs = db.runs()
+            self.assertEqual((runs[-1]["status"], runs[-1]["exit_code"]), ("interrupted", "130"))
+            self.assertLess(sum(db.counts().values()), self.manifest["price_history"]["expected_valid"])
+
     def test_an_unreachable_database_is_75(self):
         r = migrate(self.big, "--database-url", "postgresql://etl@127.0.0.1:1/none?connect_timeout=2")
         self.assertEqual(r.rc, 75, r.describe())

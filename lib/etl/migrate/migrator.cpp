@@ -19,6 +19,7 @@
 #include <bit>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -481,7 +482,51 @@ void Migrator::bars(const MappedTable& t) {
             if (m_progress) m_progress(t.table, p.read, total);
         }
     };
-    run_on_threads(stores.size(), load, [&] { queue.cancel(); });
+    // SIGINT/SIGTERM cancel the statement of this store's session (the signal's one target); the other
+    // loaders' statements are cancelled from here once the stop flag is up, so that one waiting on a
+    // lock stops at once too, and ends the run as interrupted as the first does.
+    std::mutex watch_mutex;
+    std::condition_variable watch_changed;
+    bool loading = true;
+    std::thread watcher;
+    if (!siblings.empty())
+        watcher = std::thread([&] {
+            std::unique_lock lock(watch_mutex);
+            while (loading) {
+                if (stopped())
+                    for (auto& s : siblings) s->connection().cancel_running();
+                watch_changed.wait_for(lock, std::chrono::milliseconds{50});
+            }
+        });
+    struct StopWatching {
+        std::mutex& mutex;
+        std::condition_variable& changed;
+        bool& loading;
+        std::thread& watcher;
+        ~StopWatching() {
+            {
+                std::lock_guard lock(mutex);
+                loading = false;
+                changed.notify_all();
+            }
+            if (watcher.joinable()) watcher.join();
+        }
+    } stop_watching{watch_mutex, watch_changed, loading, watcher};
+    run_on_threads(
+        stores.size(),
+        [&](std::size_t loader) {
+            try {
+                load(loader);
+            } catch (const Error& e) {
+                // A statement cancelled above fails as the server's cancel (or as a statement timeout).
+                if (loader == 0 || !stopped() || e.code() != util::ExitCode::temporary) throw;
+                throw Error(util::ExitCode::interrupted,
+                            fmt::format("interrupted while loading bars: the statement was cancelled and nothing of "
+                                        "it was written ({})",
+                                        e.what()));
+            }
+        },
+        [&] { queue.cancel(); });
     queue.cancel();
     if (reader_thread.joinable()) reader_thread.join();
     std::erase_if(parity, [](const auto& entry) { return entry.second.rows == 0; });

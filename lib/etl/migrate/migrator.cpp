@@ -223,14 +223,14 @@ void Migrator::assets(const MappedTable& t) {
 
 namespace {
 
-// One piece of a bar table: rows of one symbol, mapped and validated by the reading thread, loaded by
+// One piece of a bar table: rows of one symbol, mapped by the reading thread, validated and loaded by
 // one of the loaders, so reading the file and loading the database overlap.
 struct BarPiece {
     std::string symbol;
     bool new_symbol = false; // the first piece of this symbol: its asset is checked
     std::uint64_t read = 0;  // the source rows this piece accounts for
     struct Part {
-        market::BarBatch batch; // validated: bars to load, and the rejected
+        market::BarBatch batch; // the bars; once validated, those to load and the rejected
         store::Window window{};
         std::uint64_t checksum = 0; // the bars' share of the symbol's parity checksum
     };
@@ -368,8 +368,8 @@ void Migrator::bars(const MappedTable& t) {
         }
 
     // The reading thread: the source's rows, mapped, grouped by symbol (the read is in symbol order where
-    // the file has an index for it; a symbol met again later is simply loaded again, an upsert), each
-    // group validated. At most one piece per loader waits while they load and the next is read.
+    // the file has an index for it; a symbol met again later is simply loaded again, an upsert). At most
+    // one piece per loader waits while they load and the next is read.
     PieceQueue queue(stores.size());
     std::thread reader_thread([&] {
         try {
@@ -378,16 +378,6 @@ void Migrator::bars(const MappedTable& t) {
             BarPiece piece;
             std::size_t bars_in_piece = 0;
             auto hand_over = [&]() -> bool {
-                for (auto& [tf, part] : piece.parts) {
-                    auto& bars = part.batch.bars;
-                    if (bars.empty()) continue;
-                    const auto [lo, hi] = std::minmax_element(bars.begin(), bars.end(),
-                                                              [](const auto& x, const auto& y) { return x.ts < y.ts; });
-                    part.window = {lo->ts, hi->ts};
-                    market::validate_batch(part.batch, part.window.from, part.window.to);
-                    for (const auto& bar : bars)
-                        part.checksum += close_hash(bar.ts.time_since_epoch().count(), bar.close.value);
-                }
                 const auto symbol = piece.symbol;
                 const bool ok = queue.put(std::move(piece));
                 piece = BarPiece{};
@@ -447,11 +437,22 @@ void Migrator::bars(const MappedTable& t) {
             }
             for (auto& [tf, part] : piece->parts) {
                 auto& batch = part.batch;
+                // Validated here rather than on the reading thread, which is the one that cannot be doubled.
+                if (!batch.bars.empty()) {
+                    const auto [lo, hi] = std::minmax_element(batch.bars.begin(), batch.bars.end(),
+                                                              [](const auto& x, const auto& y) { return x.ts < y.ts; });
+                    part.window = {lo->ts, hi->ts};
+                    market::validate_batch(batch, part.window.from, part.window.to);
+                    for (const auto& bar : batch.bars)
+                        part.checksum += close_hash(bar.ts.time_since_epoch().count(), bar.close.value);
+                }
                 store::LoadStats stats;
-                if (m_options.dry_run) stats.inserted = batch.bars.size();
-                else if (!batch.bars.empty() || !batch.rejected.empty())
+                if (m_options.dry_run) {
+                    stats.inserted = batch.bars.size();
+                } else if (!batch.bars.empty() || !batch.rejected.empty()) {
                     stats =
                         store.load_bars(piece->symbol, tf, part.window, batch.bars, batch.rejected, m_options.run_id);
+                }
                 std::lock_guard lock(shared);
                 auto& sp = parity[{piece->symbol, tf}];
                 if (sp.rows == 0 && !batch.bars.empty()) {

@@ -4,7 +4,9 @@
 // for changed ones, nothing for unchanged ones), quotes through its QuoteSink, the rest through
 // migrate::Target. Every source row is accounted for per table: written (inserted or updated),
 // unchanged, rejected (into rejected_rows, with its reason and raw values) or skipped by mapping.
-// Memory is one batch (one symbol's bars, at most k_max_batch_bars) whatever the file's size.
+// Bars are read on one thread and loaded over MigrateOptions::loaders sessions, each taking whole
+// symbols. Memory is a few batches (one symbol's bars each, at most k_max_batch_bars: one per loader
+// waiting, one per loader loading, one being read) whatever the file's size.
 #pragma once
 
 #include "etl/migrate/layout.hpp"

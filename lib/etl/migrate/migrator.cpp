@@ -29,6 +29,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 namespace etl::migrate {
 namespace {
@@ -228,6 +229,7 @@ namespace {
 struct BarPiece {
     std::string symbol;
     bool new_symbol = false; // the first piece of this symbol: its asset is checked
+    bool run_ends = false;   // the last piece before the file moves on to another symbol (or ends)
     std::uint64_t read = 0;  // the source rows this piece accounts for
     struct Part {
         market::BarBatch batch; // the bars; once validated, those to load and the rejected
@@ -377,7 +379,8 @@ void Migrator::bars(const MappedTable& t) {
             Row row;
             BarPiece piece;
             std::size_t bars_in_piece = 0;
-            auto hand_over = [&]() -> bool {
+            auto hand_over = [&](bool run_ends) -> bool {
+                piece.run_ends = run_ends;
                 const auto symbol = piece.symbol;
                 const bool ok = queue.put(std::move(piece));
                 piece = BarPiece{};
@@ -390,19 +393,19 @@ void Migrator::bars(const MappedTable& t) {
                 if (!bar) {
                     ++piece.read;
                     piece.unmapped.push_back({raw_symbol(t, row), source, row_json(t, row), bar.error()});
-                    if (piece.unmapped.size() >= k_batch_rows && !hand_over()) break;
+                    if (piece.unmapped.size() >= k_batch_rows && !hand_over(false)) break;
                     continue;
                 }
                 if (bar->symbol != piece.symbol) {
-                    if ((piece.read > 0 || !piece.parts.empty()) && !hand_over()) break;
+                    if ((piece.read > 0 || !piece.parts.empty()) && !hand_over(true)) break;
                     piece.symbol = bar->symbol;
                     piece.new_symbol = true;
                 }
                 ++piece.read;
                 piece.parts[bar->timeframe].batch.bars.push_back(std::move(*bar));
-                if (++bars_in_piece >= k_max_batch_bars && !hand_over()) break;
+                if (++bars_in_piece >= k_max_batch_bars && !hand_over(false)) break;
             }
-            if (piece.read > 0) hand_over();
+            if (piece.read > 0) hand_over(true);
             queue.finish();
         } catch (...) {
             queue.finish(std::current_exception());
@@ -418,9 +421,41 @@ void Migrator::bars(const MappedTable& t) {
         }
     } join{queue, reader_thread};
 
+    std::mutex shared; // guards p, parity, held, the assets known and the progress
+    // The target side of one (symbol, timeframe)'s parity: its window read back over `store`'s session.
+    std::map<std::pair<std::string, market::Timeframe>, std::uint64_t> held; // rows read back, for the warning
+    auto read_back = [&](store::Store& store, const std::string& symbol, market::Timeframe tf, store::Window window) {
+        if (auto* pg = dynamic_cast<store::PgStore*>(&store); pg != nullptr)
+            return read_back_closes(pg->connection(), symbol, market::to_code(tf), window);
+        ClosesRead read;
+        store.for_each_close(symbol, tf, window, false, [&](std::int64_t epoch, double close) {
+            read.checksum += close_hash(epoch, close);
+            ++read.rows;
+        });
+        return read;
+    };
+    // Reads back every timeframe of `symbol` loaded so far. Called by the loader holding the symbol once
+    // a run of its rows has been loaded, so the read overlaps the loading of other symbols; a symbol the
+    // file meets again later is read again after that run, and the last read is the one kept.
+    auto read_back_symbol = [&](store::Store& store, const std::string& symbol) {
+        std::vector<std::tuple<market::Timeframe, store::Window>> todo;
+        {
+            std::lock_guard lock(shared);
+            for (auto it = parity.lower_bound({symbol, market::Timeframe::day});
+                 it != parity.end() && it->first.first == symbol; ++it)
+                if (it->second.rows > 0)
+                    todo.emplace_back(it->first.second, store::Window{it->second.first, it->second.last});
+        }
+        for (const auto& [tf, window] : todo) {
+            const auto read = read_back(store, symbol, tf, window);
+            std::lock_guard lock(shared);
+            parity[{symbol, tf}].target_checksum = read.checksum;
+            held[{symbol, tf}] = read.rows;
+        }
+    };
+
     // One loader: takes pieces and loads them through its store. The counts, the parity and the
     // progress are shared: changed under `shared`, the database work done outside it.
-    std::mutex shared;
     auto load = [&](std::size_t loader) {
         store::Store& store = *stores[loader];
         while (!stopped()) {
@@ -475,6 +510,7 @@ void Migrator::bars(const MappedTable& t) {
             }
             if (!piece->unmapped.empty() && !m_options.dry_run)
                 store.record_rejects(piece->unmapped, std::nullopt, m_options.run_id);
+            if (piece->run_ends && !m_options.dry_run) read_back_symbol(store, piece->symbol);
             std::lock_guard lock(shared);
             // The source rows of a piece count as read once it is loaded, as everything they became.
             p.read += piece->read;
@@ -532,41 +568,32 @@ void Migrator::bars(const MappedTable& t) {
     if (reader_thread.joinable()) reader_thread.join();
     std::erase_if(parity, [](const auto& entry) { return entry.second.rows == 0; });
 
-    // The target side of each symbol's parity, read back after the load (the loaders' sessions share
-    // the symbols, each reading its own).
+    // The target side of the symbols not read back yet (a stop before the end of their run), over the
+    // loaders' sessions, each reading its own; then a warning for each that differs.
     if (!m_options.dry_run) {
-        std::vector<std::pair<market::Timeframe, SymbolParity*>> todo;
-        todo.reserve(parity.size());
-        for (auto& [key, sp] : parity) todo.emplace_back(key.second, &sp);
+        std::vector<const std::pair<std::string, market::Timeframe>*> todo;
+        for (auto& [key, sp] : parity)
+            if (!sp.target_checksum) todo.push_back(&key);
         std::atomic<std::size_t> next{0};
         run_on_threads(
             stores.size(),
             [&](std::size_t loader) {
                 for (auto i = next++; i < todo.size(); i = next++) {
-                    auto& [tf, sp] = todo[i];
-                    std::uint64_t sum = 0;
-                    std::uint64_t held = 0;
-                    if (auto* pg = dynamic_cast<store::PgStore*>(stores[loader]); pg != nullptr) {
-                        const auto read =
-                            read_back_closes(pg->connection(), sp->symbol, sp->timeframe, {sp->first, sp->last});
-                        sum = read.checksum;
-                        held = read.rows;
-                    } else {
-                        stores[loader]->for_each_close(sp->symbol, tf, {sp->first, sp->last}, false,
-                                                       [&](std::int64_t epoch, double close) {
-                                                           sum += close_hash(epoch, close);
-                                                           ++held;
-                                                       });
-                    }
-                    sp->target_checksum = sum;
-                    if (!sp->matches())
-                        util::log_warn("{} {}: the closes in price_bars differ from the source's ({} source rows; "
-                                       "the target holds {} from {} to {})",
-                                       sp->symbol, sp->timeframe, sp->rows, held, util::format_instant(sp->first),
-                                       util::format_instant(sp->last));
+                    const auto& [symbol, tf] = *todo[i];
+                    auto& sp = parity.at(*todo[i]);
+                    const auto read = read_back(*stores[loader], symbol, tf, {sp.first, sp.last});
+                    std::lock_guard lock(shared);
+                    sp.target_checksum = read.checksum;
+                    held[*todo[i]] = read.rows;
                 }
             },
             [&] { next = todo.size(); });
+        for (const auto& [key, sp] : parity)
+            if (!sp.matches())
+                util::log_warn("{} {}: the closes in price_bars differ from the source's ({} source rows; the target "
+                               "holds {} from {} to {})",
+                               sp.symbol, sp.timeframe, sp.rows, held[key], util::format_instant(sp.first),
+                               util::format_instant(sp.last));
     }
     for (auto& [key, sp] : parity) m_result.symbols.push_back(std::move(sp));
     m_result.tables.push_back(std::move(p));

@@ -2,6 +2,7 @@
 
 #include "etl/migrate/migrator.hpp"
 #include "etl/util/clock.hpp"
+#include "etl/util/error.hpp"
 
 #include <fmt/format.h>
 
@@ -70,11 +71,33 @@ std::optional<std::int64_t> timestamptz_binary_to_epoch(std::string_view bytes) 
     const auto micros = static_cast<std::int64_t>(big_endian(bytes, 0, 8));
     if (micros == std::numeric_limits<std::int64_t>::max() || micros == std::numeric_limits<std::int64_t>::min())
         return std::nullopt; // infinity, -infinity
-    auto seconds = micros / 1'000'000;
-    const auto rest = micros % 1'000'000;
-    if (rest >= 500'000) ++seconds;
-    else if (rest <= -500'000) --seconds;
-    return seconds + k_pg_epoch;
+    // Rounded as extract(epoch)::int8 rounds: the Unix seconds, halves away from zero from 1970 (not from
+    // 2000, PostgreSQL's epoch: 1999-12-31T23:59:59.5 is 946684799.5 and rounds up). Whole seconds by floor
+    // division, so the fraction is in [0, 1 s) on either side of either epoch.
+    constexpr std::int64_t k_micros = 1'000'000;
+    auto seconds = micros / k_micros;
+    auto fraction = micros % k_micros;
+    if (fraction < 0) {
+        --seconds;
+        fraction += k_micros;
+    }
+    seconds += k_pg_epoch; // a valid timestamptz is within +-294276 years: no overflow
+    const bool half_up = seconds >= 0 ? fraction >= k_micros / 2 : fraction > k_micros / 2;
+    return half_up ? seconds + 1 : seconds;
+}
+
+std::uint64_t read_back_hash(std::string_view ts, bool ts_null, std::string_view close, bool close_null,
+                             std::string_view context) {
+    const auto epoch = ts_null ? std::nullopt : timestamptz_binary_to_epoch(ts);
+    const auto value = close_null ? std::nullopt : numeric_binary_to_double(close);
+    // price_bars.ts and close are NOT NULL, a timestamptz and a numeric: bytes we cannot read are our
+    // bug (or a schema that is not ours), never an unreachable database.
+    if (!epoch || !value)
+        throw Error(util::ExitCode::internal,
+                    fmt::format("{}: the database sent a {} of {} bytes that the read-back cannot decode (a bug: "
+                                "please report it)",
+                                context, !epoch ? "ts" : "close", !epoch ? ts.size() : close.size()));
+    return close_hash(*epoch, *value);
 }
 
 ClosesRead read_back_closes(pg::Connection& conn, std::string_view symbol, std::string_view timeframe,
@@ -87,11 +110,7 @@ ClosesRead read_back_closes(pg::Connection& conn, std::string_view symbol, std::
                                     context);
     ClosesRead out;
     for (int i = 0; i < r.rows(); ++i) {
-        const auto epoch = timestamptz_binary_to_epoch(r.get(i, 0));
-        const auto close = numeric_binary_to_double(r.get(i, 1));
-        if (!epoch || !close || r.is_null(i, 0) || r.is_null(i, 1))
-            throw pg::DbError("", fmt::format("{}: a ts or close the database sent cannot be read", context));
-        out.checksum += close_hash(*epoch, *close);
+        out.checksum += read_back_hash(r.get(i, 0), r.is_null(i, 0), r.get(i, 1), r.is_null(i, 1), context);
         ++out.rows;
     }
     return out;

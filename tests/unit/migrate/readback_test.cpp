@@ -3,6 +3,9 @@
 // numeric_out), with NaN for what the read-back expression makes NaN.
 #include "etl/migrate/readback.hpp"
 
+#include "etl/migrate/migrator.hpp"
+#include "etl/util/error.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -82,7 +85,48 @@ TEST_CASE("a binary timestamptz reads as extract(epoch)::int8", "[unit][migrate]
     // fractions round to the nearest second, halves away from zero
     CHECK(migrate::timestamptz_binary_to_epoch(int8(1'500'000)) == 946'684'802);
     CHECK(migrate::timestamptz_binary_to_epoch(int8(1'499'999)) == 946'684'801);
-    CHECK(migrate::timestamptz_binary_to_epoch(int8(-1'500'000)) == 946'684'798);
+    // 1999-12-31T23:59:58.5 is 946684798.5 since 1970: up, away from zero (not down, as from 2000)
+    CHECK(migrate::timestamptz_binary_to_epoch(int8(-1'500'000)) == 946'684'799);
     CHECK_FALSE(migrate::timestamptz_binary_to_epoch(int8(INT64_MAX)));
     CHECK_FALSE(migrate::timestamptz_binary_to_epoch("1234567"));
+}
+
+TEST_CASE("a binary timestamptz between 1970 and 2000, and before 1970, rounds as extract(epoch)::int8 does",
+          "[unit][migrate][readback]") {
+    constexpr std::int64_t pg_epoch_micros = 946'684'800LL * 1'000'000;
+    const auto at = [&](std::int64_t unix_micros) { return int8(unix_micros - pg_epoch_micros); };
+    // 1969-12-31T00:00:00Z, 1970-01-01T00:00:00Z, 2000-01-01T00:00:00Z
+    CHECK(migrate::timestamptz_binary_to_epoch(at(-86'400'000'000)) == -86'400);
+    CHECK(migrate::timestamptz_binary_to_epoch(at(0)) == 0);
+    CHECK(migrate::timestamptz_binary_to_epoch(at(pg_epoch_micros)) == 946'684'800);
+    // 1999-12-31T23:59:59.5Z is 946684799.5: rounds to 946684800 (from 2000 it is -0.5 s, which a
+    // truncating division would round the other way)
+    CHECK(migrate::timestamptz_binary_to_epoch(at(946'684'799'500'000)) == 946'684'800);
+    CHECK(migrate::timestamptz_binary_to_epoch(at(946'684'799'499'999)) == 946'684'799);
+    CHECK(migrate::timestamptz_binary_to_epoch(at(500'000)) == 1);
+    CHECK(migrate::timestamptz_binary_to_epoch(at(499'999)) == 0);
+    // before 1970 halves go away from zero too: -0.5 s is -1, -0.4 s is 0, -1.6 s is -2
+    CHECK(migrate::timestamptz_binary_to_epoch(at(-500'000)) == -1);
+    CHECK(migrate::timestamptz_binary_to_epoch(at(-400'000)) == 0);
+    CHECK(migrate::timestamptz_binary_to_epoch(at(-1'600'000)) == -2);
+    CHECK(migrate::timestamptz_binary_to_epoch(at(-86'400'000'000 + 500'000)) == -86'400); // -86399.5
+}
+
+TEST_CASE("a read-back value that cannot be decoded is a bug (70), never an unreachable database (75)",
+          "[unit][migrate][readback]") {
+    const auto ts = int8(0);
+    const auto close = numeric(0, 0, 1, {170, 1000});
+    CHECK(migrate::read_back_hash(ts, false, close, false, "x") == migrate::close_hash(946'684'800, 170.1));
+    const auto code_of = [](auto&& read) {
+        try {
+            read();
+        } catch (const etl::Error& e) {
+            return static_cast<int>(e.code());
+        }
+        return 0;
+    };
+    CHECK(code_of([&] { migrate::read_back_hash("1234567", false, close, false, "x"); }) == 70);
+    CHECK(code_of([&] { migrate::read_back_hash(ts, false, "abc", false, "x"); }) == 70);
+    CHECK(code_of([&] { migrate::read_back_hash(ts, true, close, false, "x"); }) == 70);
+    CHECK(code_of([&] { migrate::read_back_hash(ts, false, close, true, "x"); }) == 70);
 }

@@ -49,11 +49,17 @@ public:
     pg::Connection& connection() noexcept { return m_conn; }
     // Another session to the same database, set up as this one (time zone, timeouts, synchronous_commit
     // off), for a second writer of disjoint rows (etl-migrate-sqlite's bar loaders). It runs no
-    // migration and takes no lock, and SIGINT/SIGTERM keep cancelling this store's statements, not its
-    // (it stops at the caller's next check of the stop flag). `role` is added to the application name.
+    // migration and takes no lock. It never becomes the signal-cancel target: SIGINT/SIGTERM cancel
+    // this store's statements all along, also while the sibling connects (the caller cancels the
+    // sibling's with connection().cancel_running() once it sees the stop flag). `role` is added to the
+    // application name. Throws pg::DbError as the constructor (75 when the server refuses the connection).
     std::unique_ptr<PgStore> open_sibling(std::string_view role);
 
 private:
+    // The constructor's work; the signal-cancel target is this store's connection when `signal_target`.
+    struct SiblingTag {};
+    PgStore(SiblingTag, const std::string& url, const std::string& app_name, const StoreOptions& options);
+    void set_up_session(bool signal_target);
     // load_bars' one attempt (one transaction).
     LoadStats load_bars_once(std::string_view symbol, market::Timeframe timeframe, Window window,
                              std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,

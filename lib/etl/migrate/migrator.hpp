@@ -5,8 +5,9 @@
 // migrate::Target. Every source row is accounted for per table: written (inserted or updated),
 // unchanged, rejected (into rejected_rows, with its reason and raw values) or skipped by mapping.
 // Bars are read on one thread and loaded over MigrateOptions::loaders sessions, each taking whole
-// symbols. Memory is a few batches (one symbol's bars each, at most k_max_batch_bars: one per loader
-// waiting, one per loader loading, one being read) whatever the file's size.
+// symbols. Memory is a few pieces of bars (one symbol's each: one per loader loading, one waiting, one
+// being read, sized so that all of them hold at most 100,000 bars) whatever the file's size and the
+// number of loaders.
 #pragma once
 
 #include "etl/migrate/layout.hpp"
@@ -35,9 +36,12 @@ struct MigrateOptions {
     std::int64_t run_id = 0;
     // Sessions loading bars at once, each on its own symbols in its own transactions (the store's own
     // and loaders - 1 more, PostgreSQL only; 1 elsewhere and in a dry run). Two keep two server
-    // processes busy, where one COPY stream waits on one.
+    // processes busy, where one COPY stream waits on one. Clamped to [1, k_max_loaders]; fewer when the
+    // server refuses more connections (one info line says so).
     std::size_t loaders = k_default_loaders;
     static constexpr std::size_t k_default_loaders = 2;
+    // More sessions than this only queue on the server's cores and locks (and each is a server process).
+    static constexpr std::size_t k_max_loaders = 16;
 };
 
 // One bar's share of a per-symbol checksum of closes: a hash of (epoch seconds, the close as a
@@ -73,6 +77,11 @@ struct MigrateResult {
     [[nodiscard]] std::uint64_t mapped() const noexcept;
 };
 
+// The bar loaders ETL_MIGRATE_LOADERS asks for (MigrateOptions::loaders); nullopt when it is unset or
+// empty. Throws ConfigError (78), one line naming the variable and the range 1 to
+// MigrateOptions::k_max_loaders, for anything else (0, -1, abc, 1000): call it before any work.
+std::optional<std::size_t> loaders_from_environment();
+
 // A rejection reason without its values ("high N is below max(open N, close N)", "date"), so that the
 // rejects of a table group into few reasons for the report and migration_tables.
 std::string reason_key(std::string_view reason);
@@ -82,7 +91,8 @@ using ProgressFn = std::function<void(std::string_view table, std::uint64_t rows
 
 class Migrator {
 public:
-    // Bars beyond this many of one symbol are loaded in more than one batch.
+    // Bars beyond this many of one symbol are loaded in more than one batch (fewer with more loaders:
+    // see MigrateOptions::loaders).
     static constexpr std::size_t k_max_batch_bars = 50'000;
     // Rows of the other tables per batch.
     static constexpr std::size_t k_batch_rows = 10'000;

@@ -509,6 +509,26 @@ class MigrateKillAndLock(unittest.TestCase):
             self.assertEqual((runs[-1]["status"], runs[-1]["exit_code"]), ("interrupted", "130"))
             self.assertLess(sum(db.counts().values()), self.manifest["price_history"]["expected_valid"])
 
+    def test_sigterm_on_an_unindexed_file_exits_130_not_75(self):
+        # Read in file order, every symbol is read back by the final pass; a stop must end the run as
+        # interrupted, never as a database failure from a cancelled statement of a loader or a read-back.
+        unindexed = self.tmp.path / "big-unindexed.db"
+        if not unindexed.exists():
+            unindexed_copy(self.big, unindexed)
+        with PgDatabase("migrtermu") as db:
+            first = start([ETL_MIGRATE, unindexed, "--database-url", db.url, "--no-progress"],
+                          env=clean_env(ETL_MIGRATE_LOADERS="3"))
+            try:
+                wait_for(lambda: (db.has_table("price_bars") and sum(db.counts().values()) > 20_000)
+                         or not first.running(), 120, message="the copy to load a while")
+                first.signal(signal.SIGTERM)
+                res = first.wait(60)
+            finally:
+                first.kill()
+            self.assertEqual(res.rc, 130, res.describe())
+            runs = db.runs()
+            self.assertEqual((runs[-1]["status"], runs[-1]["exit_code"]), ("interrupted", "130"))
+
     def test_an_unreachable_database_is_75(self):
         r = migrate(self.big, "--database-url", "postgresql://etl@127.0.0.1:1/none?connect_timeout=2")
         self.assertEqual(r.rc, 75, r.describe())

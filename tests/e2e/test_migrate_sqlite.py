@@ -679,7 +679,7 @@ class MigrateLoaders(unittest.TestCase):
     @unittest.skipUnless(Path("/usr/bin/time").exists(), "GNU time measures the peak RSS")
     def test_memory_stays_bounded_with_sixteen_loaders(self):
         if TARGET == "timescaledb":
-            self.skipTest("100 years of weekly chunks read and written by sixteen sessions at once exhaust the "
+            self.skipTest("100 years of 30-day chunks (about 1,200) read and written by sixteen sessions at once exhaust the "
                           "server's lock table (out of shared memory, max_locks_per_transaction); the client's "
                           "memory does not depend on the server")
         # Symbols of 26,000 bars: with a piece per loader waiting and loading (2N + 1 in all) sixteen

@@ -679,8 +679,8 @@ class MigrateLoaders(unittest.TestCase):
     @unittest.skipUnless(Path("/usr/bin/time").exists(), "GNU time measures the peak RSS")
     def test_memory_stays_bounded_with_sixteen_loaders(self):
         if TARGET == "timescaledb":
-            self.skipTest("100 years of 30-day chunks (about 1,200) read and written by sixteen sessions at once exhaust the "
-                          "server's lock table (out of shared memory, max_locks_per_transaction); the client's "
+            self.skipTest("100 years of 30-day chunks (about 1,200) read and written by sixteen sessions at once "
+                          "exhaust the server's lock table (out of shared memory, max_locks_per_transaction); the client's "
                           "memory does not depend on the server")
         # Symbols of 26,000 bars: with a piece per loader waiting and loading (2N + 1 in all) sixteen
         # loaders held the whole file in memory; the pieces in flight are now bounded in total.

@@ -362,8 +362,8 @@ void run_on_threads(std::size_t n, const std::function<void(std::size_t)>& work,
 
 // Bars in memory at once, over every piece being read, waiting or loaded, whatever the number of
 // loaders (issue 8: peak RSS <= 128 MiB). Measured on symbols of 26,000 bars (so that pieces are full):
-// peak RSS 74 MiB with one loader, 59 MiB with two, 89 MiB with sixteen; 200,000 gave 91 MiB with two
-// and 117 MiB with sixteen, too close to the limit.
+// peak RSS 73 MiB with one loader, 58 MiB with two, 87 MiB with sixteen; 200,000 gave 89 MiB with two
+// and 114 MiB with sixteen, too close to the limit.
 constexpr std::size_t k_bars_in_flight = 100'000;
 
 } // namespace

@@ -12,7 +12,8 @@ import sys
 import unittest
 from pathlib import Path
 
-from harness import (BIN_DIR, SOURCE_DIR, PgDatabase, TempDir, clean_env, read_report, require_pg, run, start, wait_for)
+from harness import (BIN_DIR, SOURCE_DIR, PgDatabase, TempDir, clean_env, psql, read_report, require_pg, run, start,
+                     wait_for)
 
 MAKE_STOCKULA = SOURCE_DIR / "tests" / "fixtures" / "make_stockula.py"
 ETL_MIGRATE = str(BIN_DIR / "etl-migrate-sqlite")
@@ -475,9 +476,225 @@ class MigrateKillAndLock(unittest.TestCase):
             self.assertEqual(int(parity["stocks"]), self.manifest["tables"]["stocks"]["rows"])
             self.assertLess(sum(db.counts().values()), self.manifest["price_history"]["expected_valid"])
 
+    def test_sigterm_while_every_loader_waits_on_a_lock_exits_130_at_once(self):
+        # Bars load over two sessions; the signal cancels one's statement, the migrator the other's, so
+        # neither waits out database.lock_timeout_seconds (60 s) on a table another session locked.
+        with PgDatabase("migrlock") as db:
+            first = start([ETL_MIGRATE, self.big, "--database-url", db.url, "--no-progress"], env=clean_env())
+            locker = None
+            try:
+                wait_for(lambda: (db.has_table("price_bars") and db.counts()) or not first.running(), 120,
+                         message="the copy to start loading")
+                locker = subprocess.Popen(["psql", "-X", "-q", "-d", db.name], stdin=subprocess.PIPE, text=True,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                locker.stdin.write("BEGIN; LOCK TABLE price_bars IN ACCESS EXCLUSIVE MODE;\n")
+                locker.stdin.flush()
+                waiting = ("SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                           "WHERE NOT l.granted AND l.relation = 'price_bars'::regclass "
+                           "AND a.application_name LIKE 'etl-migrate-sqlite%'")
+                wait_for(lambda: int(db.scalar(waiting)) >= 2 or not first.running(), 60,
+                         message="both loaders to wait on the lock")
+                self.assertTrue(first.running(), first.stderr_so_far())
+                self.assertEqual(int(db.scalar(waiting)), 2)
+                first.signal(signal.SIGTERM)
+                res = first.wait(20)
+            finally:
+                first.kill()
+                if locker is not None:
+                    locker.stdin.write("ROLLBACK;\n")
+                    locker.stdin.close()
+                    locker.wait(30)
+            self.assertEqual(res.rc, 130, res.describe())
+            runs = db.runs()
+            self.assertEqual((runs[-1]["status"], runs[-1]["exit_code"]), ("interrupted", "130"))
+            self.assertLess(sum(db.counts().values()), self.manifest["price_history"]["expected_valid"])
+
+    def test_sigterm_on_an_unindexed_file_exits_130_not_75(self):
+        # Read in file order, every symbol is read back by the final pass; a stop must end the run as
+        # interrupted, never as a database failure from a cancelled statement of a loader or a read-back.
+        unindexed = self.tmp.path / "big-unindexed.db"
+        if not unindexed.exists():
+            unindexed_copy(self.big, unindexed)
+        with PgDatabase("migrtermu") as db:
+            first = start([ETL_MIGRATE, unindexed, "--database-url", db.url, "--no-progress"],
+                          env=clean_env(ETL_MIGRATE_LOADERS="3"))
+            try:
+                wait_for(lambda: (db.has_table("price_bars") and sum(db.counts().values()) > 20_000)
+                         or not first.running(), 120, message="the copy to load a while")
+                first.signal(signal.SIGTERM)
+                res = first.wait(60)
+            finally:
+                first.kill()
+            self.assertEqual(res.rc, 130, res.describe())
+            runs = db.runs()
+            self.assertEqual((runs[-1]["status"], runs[-1]["exit_code"]), ("interrupted", "130"))
+
     def test_an_unreachable_database_is_75(self):
         r = migrate(self.big, "--database-url", "postgresql://etl@127.0.0.1:1/none?connect_timeout=2")
         self.assertEqual(r.rc, 75, r.describe())
+
+
+def unindexed_copy(src: Path, dst: Path) -> None:
+    """`src` with price_history rewritten month by month (every symbol in a stretch per month) and no index
+    that gives (symbol, date) order: what a file an application appended to month by month, without that
+    index, reads like."""
+    import re
+    import shutil
+    import sqlite3
+    shutil.copyfile(src, dst)
+    con = sqlite3.connect(dst)
+    ddl = con.execute("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'price_history'").fetchone()[0]
+    for (name,) in con.execute("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'price_history' "
+                               "AND sql IS NOT NULL").fetchall():
+        con.execute(f'DROP INDEX "{name}"')
+    con.execute("ALTER TABLE price_history RENAME TO price_history_old")
+    # Its UNIQUE (symbol, date, interval) would be an index in (symbol, date) order too.
+    con.execute(re.sub(r",\s*CONSTRAINT\s+\w+\s+UNIQUE\s*\([^)]*\)", "", ddl))
+    con.execute("INSERT INTO price_history SELECT * FROM price_history_old ORDER BY substr(date, 1, 7), symbol, date")
+    con.execute("DROP TABLE price_history_old")
+    con.commit()
+    assert not con.execute("SELECT * FROM pragma_index_list('price_history')").fetchall()
+    con.close()
+
+
+def read_back_line(stderr: str) -> tuple[int, int]:
+    """(rows read back, reads) from the migrator's info line on its parity read-back."""
+    import re
+    m = re.search(r"read back for parity: (\d+) rows in (\d+) reads", stderr)
+    assert m, stderr[-3000:]
+    return int(m.group(1)), int(m.group(2))
+
+
+class MigrateLoaders(unittest.TestCase):
+    """The bar loaders (ETL_MIGRATE_LOADERS): read-back once per symbol on an unindexed file, the variable
+    checked before any work, fewer sessions when the server has no more, the first error stops the others,
+    memory bounded whatever their number."""
+
+    @classmethod
+    def setUpClass(cls):
+        require_pg()
+        cls.tmp = TempDir("migrate-loaders")
+        cls.file = cls.tmp.path / "small.db"
+        cls.manifest = make_stockula(cls.file, "current", "--symbols", "12", "--years", "3")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_an_unindexed_file_reads_each_symbol_back_once(self):
+        # Month by month every symbol comes in 36 stretches; each used to read all of the symbol's bars
+        # loaded so far back again (quadratic). Now the final pass reads each (symbol, timeframe) once.
+        unindexed = self.tmp.path / "unindexed.db"
+        unindexed_copy(self.file, unindexed)
+        with PgDatabase("migrunidx") as db:
+            report = self.tmp.path / "unindexed.json"
+            r = migrate(unindexed, "--database-url", db.url, "--report", report, "--max-rejects", "100%",
+                        env=clean_env(ETL_MIGRATE_LOADERS="2"))
+            self.assertEqual(r.rc, 0, r.describe())
+            valid = self.manifest["price_history"]["expected_valid"]
+            self.assertEqual(int(db.scalar("SELECT count(*) FROM price_bars")), valid)
+            pairs = int(db.scalar("SELECT count(*) FROM (SELECT DISTINCT symbol, timeframe FROM price_bars) p"))
+            self.assertEqual(read_back_line(r.stderr), (valid, pairs))
+            statuses = {v["status"] for v in read_report(report)["price_bars_by_symbol"].values()}
+            self.assertEqual(statuses, {"match"})
+
+    def test_an_indexed_file_reads_each_symbol_back_once_too(self):
+        with PgDatabase("migridx") as db:
+            r = migrate(self.file, "--database-url", db.url, "--max-rejects", "100%",
+                        env=clean_env(ETL_MIGRATE_LOADERS="3"))
+            self.assertEqual(r.rc, 0, r.describe())
+            pairs = int(db.scalar("SELECT count(*) FROM (SELECT DISTINCT symbol, timeframe FROM price_bars) p"))
+            self.assertEqual(read_back_line(r.stderr),
+                             (self.manifest["price_history"]["expected_valid"], pairs))
+
+    def test_a_bad_loaders_variable_exits_78_before_anything_is_written(self):
+        with PgDatabase("migrlenv") as db:
+            for value in ("0", "-1", "abc", "1000", "17", "2x"):
+                with self.subTest(value=value):
+                    r = migrate(self.file, "--database-url", db.url, env=clean_env(ETL_MIGRATE_LOADERS=value))
+                    self.assertEqual(r.rc, 78, r.describe())
+                    lines = [l for l in r.stderr.splitlines() if l.strip()]
+                    self.assertEqual(len(lines), 1, r.describe())
+                    self.assertIn("ETL_MIGRATE_LOADERS", lines[0])
+                    self.assertIn("1 to 16", lines[0])
+            self.assertFalse(db.has_table("etl_runs"))
+            self.assertFalse(db.has_table("price_bars"))
+
+    def test_fewer_loaders_when_the_server_gives_fewer_sessions(self):
+        if TARGET == "timescaledb":
+            self.skipTest("the role below cannot create the timescaledb extension")
+        # A role that may hold only the sessions a one-loader run needs: the second loader's connection
+        # is refused (too many connections for role), and the run goes on with one loader.
+        role = f"etl_e2e_limited_{os.getpid()}"
+        psql(f"DROP ROLE IF EXISTS {role}", check=False)
+        psql(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 1")
+        try:
+            with PgDatabase("migrconn") as db:
+                psql(f"ALTER DATABASE {db.name} OWNER TO {role}")
+                psql(f"ALTER SCHEMA public OWNER TO {role}", db.name)
+                url = f"postgresql://{role}@/{db.name}"
+                r = migrate(self.file, "--database-url", url, "--max-rejects", "100%",
+                            env=clean_env(ETL_MIGRATE_LOADERS="4"))
+                self.assertEqual(r.rc, 0, r.describe())
+                info = [l for l in r.stderr.splitlines() if "refused another connection" in l]
+                self.assertEqual(len(info), 1, r.describe())
+                self.assertIn("1 database session, not 4", info[0])
+                self.assertEqual(int(db.scalar("SELECT count(*) FROM price_bars")),
+                                 self.manifest["price_history"]["expected_valid"])
+                psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'", check=False)
+        finally:
+            psql(f"DROP ROLE IF EXISTS {role}", check=False)
+
+    def test_the_first_loader_error_stops_the_others_and_is_the_one_reported(self):
+        if TARGET == "timescaledb":
+            self.skipTest("on a hypertable the sleeping load holds the new chunks' lock, so the second symbol's "
+                          "load waits on it (lock_timeout) and never reaches its error")
+        # The first symbol's rows sleep in a trigger (a loader stuck on a long statement); the second's
+        # fail (P0001: a bug-class error, 70). The failure must cancel the sleeping loader at once and be
+        # what the run reports, not a consequence of the cancel (75).
+        con = __import__("sqlite3").connect(self.file)
+        first, second = [s for (s,) in con.execute(
+            "SELECT DISTINCT symbol FROM price_history ORDER BY symbol LIMIT 2")]
+        con.close()
+        with PgDatabase("migrfirst") as db:
+            rc, _, err = run(["etl", "db", "migrate", "--database-url", db.url], env=clean_env())
+            self.assertEqual(rc, 0, err)
+            db.raw(f"""CREATE FUNCTION e2e_stall() RETURNS trigger LANGUAGE plpgsql AS $$
+                       BEGIN
+                         IF NEW.symbol = '{first}' THEN PERFORM pg_sleep(600); END IF;
+                         IF NEW.symbol = '{second}' THEN RAISE EXCEPTION 'e2e: {second} refused'; END IF;
+                         RETURN NEW;
+                       END $$;
+                       CREATE TRIGGER e2e_stall BEFORE INSERT OR UPDATE ON price_bars
+                         FOR EACH ROW EXECUTE FUNCTION e2e_stall();""")
+            import time
+            started = time.monotonic()
+            r = migrate(self.file, "--database-url", db.url, env=clean_env(ETL_MIGRATE_LOADERS="2"), timeout=300)
+            elapsed = time.monotonic() - started
+            self.assertEqual(r.rc, 70, r.describe())
+            self.assertIn(f"e2e: {second} refused", r.stderr)
+            self.assertLess(elapsed, 60, "the sleeping loader was not cancelled")
+            self.assertEqual((db.runs()[-1]["status"], db.runs()[-1]["exit_code"]), ("failed", "70"))
+
+    @unittest.skipUnless(Path("/usr/bin/time").exists(), "GNU time measures the peak RSS")
+    def test_memory_stays_bounded_with_sixteen_loaders(self):
+        if TARGET == "timescaledb":
+            self.skipTest("100 years of 30-day chunks (about 1,200) read and written by sixteen sessions at once "
+                          "exhaust the server's lock table (out of shared memory, max_locks_per_transaction); the client's "
+                          "memory does not depend on the server")
+        # Symbols of 26,000 bars: with a piece per loader waiting and loading (2N + 1 in all) sixteen
+        # loaders held the whole file in memory; the pieces in flight are now bounded in total.
+        big = self.tmp.path / "long.db"
+        manifest = make_stockula(big, "current", "--symbols", "24", "--years", "100")
+        with PgDatabase("migrrss") as db:
+            timing = self.tmp.path / "rss.time"
+            r = run(["/usr/bin/time", "-f", "%M", "-o", timing, ETL_MIGRATE, big, "--database-url", db.url,
+                     "--no-progress", "--max-rejects", "100%"], env=clean_env(ETL_MIGRATE_LOADERS="16"), timeout=900)
+            self.assertEqual(r.rc, 0, r.describe())
+            self.assertEqual(int(db.scalar("SELECT count(*) FROM price_bars")),
+                             manifest["price_history"]["expected_valid"])
+            peak_kib = int(timing.read_text().split()[-1])
+            self.assertLess(peak_kib, 128 * 1024, f"peak RSS {peak_kib} KiB")
 
 
 if __name__ == "__main__":

@@ -125,6 +125,8 @@ int migrate_sqlite_main(const std::vector<std::string>& args) {
                      "legacy");
         add_common_options(app, common, common_flag::dry_run | common_flag::report | common_flag::no_progress);
         if (auto rc = parse_cli(app, args)) return *rc;
+        // Before anything is read or written: a bad ETL_MIGRATE_LOADERS is bad configuration (78).
+        const auto loaders = migrate::loaders_from_environment();
 
         std::optional<RejectLimit> limit;
         if (!max_rejects.empty()) limit = parse_max_rejects(max_rejects);
@@ -168,6 +170,7 @@ int migrate_sqlite_main(const std::vector<std::string>& args) {
             options.include_unmapped = include_unmapped;
             options.dry_run = common.dry_run;
             options.run_id = run.totals.run_id;
+            if (loaders) options.loaders = *loaders;
             const auto started = std::chrono::steady_clock::now();
             auto progress = [&](std::string_view table, std::uint64_t done, std::uint64_t total) {
                 const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

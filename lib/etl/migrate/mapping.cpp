@@ -4,12 +4,14 @@
 #include "etl/providers/registry.hpp"
 #include "etl/util/json_writer.hpp"
 #include "etl/util/secrets.hpp"
+#include "etl/util/strings.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdint>
 #include <limits>
 
 namespace etl::migrate {
@@ -84,8 +86,23 @@ market::sys_seconds stamp(const MappedTable& t, const Row& r) {
 
 const Cell& cell(const MappedTable& table, const Row& row, std::string_view column) {
     static const Cell k_null = Cell::null();
+    // The mappings ask for the same few columns of every row, by name: where this thread last found
+    // `column` (keyed by its spelling's address; the names are literals) is tried first, and believed
+    // only when the table's column there is that name, so a stale hint costs one comparison.
+    struct Hint {
+        const char* name = nullptr;
+        std::size_t index = 0;
+    };
+    constexpr std::size_t k_hints = 64;
+    thread_local std::array<Hint, k_hints> hints{};
+    auto& hint = hints[(reinterpret_cast<std::uintptr_t>(column.data()) >> 3U) % k_hints];
+    if (hint.name == column.data() && hint.index < table.columns.size() &&
+        util::iequals(table.columns[hint.index], column))
+        return hint.index < row.size() ? row[hint.index] : k_null;
     const auto i = table.index_of(column);
-    return i && *i < row.size() ? row[*i] : k_null;
+    if (!i) return k_null;
+    hint = {column.data(), *i};
+    return *i < row.size() ? row[*i] : k_null;
 }
 
 std::string row_json(const MappedTable& table, const Row& row) {

@@ -1,9 +1,13 @@
 #include "etl/migrate/migrator.hpp"
 
 #include "etl/market/symbol.hpp"
+#include "etl/market/timeframe.hpp"
 #include "etl/market/validate.hpp"
 #include "etl/migrate/mapping.hpp"
+#include "etl/migrate/parity_book.hpp"
+#include "etl/migrate/readback.hpp"
 #include "etl/providers/registry.hpp"
+#include "etl/store/pg_store.hpp"
 #include "etl/util/clock.hpp"
 #include "etl/util/error.hpp"
 #include "etl/util/hash.hpp"
@@ -16,12 +20,18 @@
 #include <array>
 #include <bit>
 #include <cctype>
+#include <charconv>
+#include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
+#include <tuple>
 
 namespace etl::migrate {
 namespace {
@@ -160,7 +170,7 @@ void Migrator::reject(TableParity& parity, std::vector<market::RejectedRecord>& 
     rejected.clear();
 }
 
-void Migrator::ensure_asset(const std::string& symbol) {
+void Migrator::ensure_asset(const std::string& symbol, store::Store& store) {
     const auto it = std::lower_bound(m_known_assets.begin(), m_known_assets.end(), symbol);
     if (it != m_known_assets.end() && *it == symbol) return;
     m_known_assets.insert(it, symbol);
@@ -168,7 +178,7 @@ void Migrator::ensure_asset(const std::string& symbol) {
     auto asset = providers::adhoc_asset(symbol, market::guess_asset_class(symbol));
     asset.active = false; // not in the source's catalog: it joins no scheduled run until activated
     util::log_warn("{} has rows in {} but no asset row there: recorded as an inactive asset", symbol, m_source.path());
-    if (!m_options.dry_run) m_store.insert_missing_assets(std::vector{asset});
+    if (!m_options.dry_run) store.insert_missing_assets(std::vector{asset});
 }
 
 void Migrator::assets(const MappedTable& t) {
@@ -216,14 +226,15 @@ void Migrator::assets(const MappedTable& t) {
 
 namespace {
 
-// One piece of a bar table: rows of one symbol, mapped and validated by the reading thread, loaded by
-// the caller's, so reading the file and loading the database overlap.
+// One piece of a bar table: rows of one symbol, mapped by the reading thread, validated and loaded by
+// one of the loaders, so reading the file and loading the database overlap.
 struct BarPiece {
     std::string symbol;
-    bool new_symbol = false; // the first piece of this symbol: its asset is checked
-    std::uint64_t read = 0;  // the source rows this piece accounts for
+    bool new_symbol = false;      // the first piece of this symbol: its asset is checked
+    bool read_back_after = false; // the last piece of a run of the symbol's rows in a read in symbol order
+    std::uint64_t read = 0;       // the source rows this piece accounts for
     struct Part {
-        market::BarBatch batch; // validated: bars to load, and the rejected
+        market::BarBatch batch; // the bars; once validated, those to load and the rejected
         store::Window window{};
         std::uint64_t checksum = 0; // the bars' share of the symbol's parity checksum
     };
@@ -231,19 +242,22 @@ struct BarPiece {
     std::vector<market::RejectedRecord> unmapped; // rows that did not map to a bar
 };
 
-// A bounded hand-over from one producer thread to one consumer: the producer waits while `capacity`
-// pieces wait (memory stays flat), the consumer while none does; the producer's exception reaches the
-// consumer, and a consumer that stops early releases the producer.
-template <class T> class Handover {
+// A bounded hand-over of pieces from one producer thread to several loaders. At most `capacity` pieces
+// are in it or being loaded (the producer waits while they are: memory stays flat whatever the number
+// of loaders), and a loader waits while none it may take is there. A loader takes the oldest piece of a
+// symbol no other loader holds, and holds that symbol until release(): the pieces of one symbol are
+// loaded one after the other, in the order read, and two loaders never write the same rows. The
+// producer's exception reaches the loaders; cancel() releases everyone.
+class PieceQueue {
 public:
-    explicit Handover(std::size_t capacity) : m_capacity(capacity) {}
+    explicit PieceQueue(std::size_t capacity) : m_capacity(capacity) {}
 
-    // Blocks while full; false when the consumer has stopped taking.
-    bool put(T&& item) {
+    // Blocks while full; false once cancelled.
+    bool put(BarPiece&& piece) {
         std::unique_lock lock(m_mutex);
-        m_changed.wait(lock, [&] { return m_queue.size() < m_capacity || m_cancelled; });
+        m_changed.wait(lock, [&] { return m_queue.size() + m_held.size() < m_capacity || m_cancelled; });
         if (m_cancelled) return false;
-        m_queue.push_back(std::move(item));
+        m_queue.push_back(std::move(piece));
         m_changed.notify_all();
         return true;
     }
@@ -254,20 +268,34 @@ public:
         m_error = std::move(error);
         m_changed.notify_all();
     }
-    // The next piece; nullopt at the end; rethrows the producer's exception.
-    std::optional<T> take() {
+    // The next piece this loader may load, its symbol now held; nullopt at the end or once cancelled;
+    // rethrows the producer's exception.
+    std::optional<BarPiece> take() {
         std::unique_lock lock(m_mutex);
-        m_changed.wait(lock, [&] { return !m_queue.empty() || m_done; });
-        if (!m_queue.empty()) {
-            T item = std::move(m_queue.front());
-            m_queue.pop_front();
+        auto takeable = m_queue.end();
+        m_changed.wait(lock, [&] {
+            takeable = std::find_if(m_queue.begin(), m_queue.end(),
+                                    [&](const BarPiece& p) { return !m_held.contains(p.symbol); });
+            return m_cancelled || takeable != m_queue.end() || (m_done && m_queue.empty());
+        });
+        if (m_cancelled) return std::nullopt;
+        if (takeable != m_queue.end()) {
+            BarPiece piece = std::move(*takeable);
+            m_queue.erase(takeable);
+            m_held.insert(piece.symbol);
             m_changed.notify_all();
-            return item;
+            return piece;
         }
         if (m_error) std::rethrow_exception(m_error);
         return std::nullopt;
     }
-    // The consumer stops taking: put() returns false from now on.
+    // The loader is done with `symbol`'s piece (and has freed it).
+    void release(const std::string& symbol) {
+        std::lock_guard lock(m_mutex);
+        m_held.erase(symbol);
+        m_changed.notify_all();
+    }
+    // Loading stops: put() returns false and take() nullopt from now on.
     void cancel() {
         std::lock_guard lock(m_mutex);
         m_cancelled = true;
@@ -277,45 +305,133 @@ public:
 private:
     std::mutex m_mutex;
     std::condition_variable m_changed;
-    std::deque<T> m_queue;
+    std::deque<BarPiece> m_queue;
+    std::set<std::string, std::less<>> m_held; // symbols a loader is loading (one piece each)
     std::size_t m_capacity;
     bool m_done = false;
     bool m_cancelled = false;
     std::exception_ptr m_error;
 };
 
+// The first failure of several threads working together: the one reported. Later ones (often caused by
+// the cancel the first one triggers) are dropped.
+class FirstFailure {
+public:
+    // Records `error` when it is the first; true then (the caller stops the others).
+    bool record(std::exception_ptr error) {
+        std::lock_guard lock(m_mutex);
+        if (m_error) return false;
+        m_error = std::move(error);
+        m_failed.store(true);
+        return true;
+    }
+    [[nodiscard]] bool failed() const noexcept { return m_failed.load(); }
+    void rethrow() const {
+        std::lock_guard lock(m_mutex);
+        if (m_error) std::rethrow_exception(m_error);
+    }
+
+private:
+    mutable std::mutex m_mutex;
+    std::exception_ptr m_error;
+    std::atomic<bool> m_failed{false};
+};
+
+// Runs `work(i)` for i in [0, n): i = 0 on this thread, the others on threads of their own, and waits
+// for all of them whatever happens. The first exception in time goes to `failure`, whose `on_first` runs
+// at once (so the others can stop early: they see failure.failed()).
+void run_on_threads(std::size_t n, const std::function<void(std::size_t)>& work, FirstFailure& failure,
+                    const std::function<void(std::size_t)>& on_first) {
+    auto guarded = [&](std::size_t i) {
+        try {
+            work(i);
+        } catch (...) {
+            if (failure.record(std::current_exception())) on_first(i);
+        }
+    };
+    std::vector<std::thread> threads;
+    threads.reserve(n);
+    try {
+        for (std::size_t i = 1; i < n; ++i) threads.emplace_back(guarded, i);
+    } catch (...) {
+        if (failure.record(std::current_exception())) on_first(0);
+    }
+    if (!failure.failed()) guarded(0);
+    for (auto& t : threads) t.join();
+}
+
+// Bars in memory at once, over every piece being read, waiting or loaded, whatever the number of
+// loaders (issue 8: peak RSS <= 128 MiB). Measured on symbols of 26,000 bars (so that pieces are full):
+// peak RSS 73 MiB with one loader, 58 MiB with two, 87 MiB with sixteen; 200,000 gave 89 MiB with two
+// and 114 MiB with sixteen, too close to the limit.
+constexpr std::size_t k_bars_in_flight = 100'000;
+
 } // namespace
+
+std::optional<std::size_t> loaders_from_environment() {
+    const char* env = std::getenv("ETL_MIGRATE_LOADERS");
+    if (env == nullptr || *env == '\0') return std::nullopt;
+    std::size_t n = 0;
+    const std::string_view text(env);
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc{} || end != text.data() + text.size() || n < 1 || n > MigrateOptions::k_max_loaders)
+        throw ConfigError(fmt::format("ETL_MIGRATE_LOADERS='{}': use a number of sessions from 1 to {}", text,
+                                      MigrateOptions::k_max_loaders));
+    return n;
+}
 
 void Migrator::bars(const MappedTable& t) {
     auto p = parity_of(t.table, "price_bars");
     const bool own = m_layout.layout == Layout::own_store;
     const auto total = m_source.row_count(t.table);
     const auto source = std::string(own ? "market-etl" : k_stockula_source);
-    std::map<std::pair<std::string, market::Timeframe>, SymbolParity> parity;
+    ParityBook book;
 
-    // The reading thread: the source's rows, mapped, grouped by symbol (the read is in symbol order where
-    // the file has an index for it; a symbol met again later is simply loaded again, an upsert), each
-    // group validated. At most one piece waits while one is loaded and the next is read.
-    Handover<BarPiece> handover(1);
+    // The loaders: this store, and on PostgreSQL more sessions of its own, each loading whole symbols.
+    // A server with no free connection for one more (max_connections, a role's or a database's
+    // connection limit) leaves the bars to the sessions it gave.
+    std::vector<store::Store*> stores{&m_store};
+    std::vector<pg::Connection*> connections; // each loader's session, to cancel its statement
+    std::vector<std::unique_ptr<store::PgStore>> siblings;
+    auto* pg = dynamic_cast<store::PgStore*>(&m_store);
+    connections.push_back(pg != nullptr ? &pg->connection() : nullptr);
+    const auto wanted = m_options.dry_run || pg == nullptr
+                            ? std::size_t{1}
+                            : std::clamp<std::size_t>(m_options.loaders, 1, MigrateOptions::k_max_loaders);
+    for (std::size_t i = 1; i < wanted && !stopped(); ++i) {
+        try {
+            siblings.push_back(pg->open_sibling(fmt::format("loader {}", i + 1)));
+        } catch (const Error& e) {
+            if (e.code() != util::ExitCode::temporary) throw;
+            util::log_info("bars load over {} database session{}, not {}: the server refused another connection "
+                           "({})",
+                           stores.size(), stores.size() == 1 ? "" : "s", wanted, e.what());
+            break;
+        }
+        stores.push_back(siblings.back().get());
+        connections.push_back(&siblings.back()->connection());
+    }
+    // Pieces in flight: one per loader, one waiting, one being read; their size keeps the bars of all of
+    // them within k_bars_in_flight.
+    const std::size_t in_flight = stores.size() + 2;
+    const std::size_t piece_bars = std::min(k_max_batch_bars, k_bars_in_flight / in_flight);
+
+    // The reading thread: the source's rows, mapped, grouped by symbol. Where the read is in symbol
+    // order (an index of the file), the last piece of each run of a symbol's rows says so: its loader
+    // reads the symbol back at once, overlapping the other loads. Otherwise a symbol comes in many
+    // stretches, each loaded as it comes (an upsert), and is read back once, by the final pass.
+    PieceQueue queue(in_flight - 1);
     std::thread reader_thread([&] {
         try {
             auto reader = m_source.read(t, m_options.symbols);
+            const bool symbol_order = !reader.order().empty();
             Row row;
             BarPiece piece;
             std::size_t bars_in_piece = 0;
-            auto hand_over = [&]() -> bool {
-                for (auto& [tf, part] : piece.parts) {
-                    auto& bars = part.batch.bars;
-                    if (bars.empty()) continue;
-                    const auto [lo, hi] = std::minmax_element(bars.begin(), bars.end(),
-                                                              [](const auto& x, const auto& y) { return x.ts < y.ts; });
-                    part.window = {lo->ts, hi->ts};
-                    market::validate_batch(part.batch, part.window.from, part.window.to);
-                    for (const auto& bar : bars)
-                        part.checksum += close_hash(bar.ts.time_since_epoch().count(), bar.close.value);
-                }
+            auto hand_over = [&](bool run_ends) -> bool {
+                piece.read_back_after = run_ends && symbol_order;
                 const auto symbol = piece.symbol;
-                const bool ok = handover.put(std::move(piece));
+                const bool ok = queue.put(std::move(piece));
                 piece = BarPiece{};
                 piece.symbol = symbol;
                 bars_in_piece = 0;
@@ -326,89 +442,216 @@ void Migrator::bars(const MappedTable& t) {
                 if (!bar) {
                     ++piece.read;
                     piece.unmapped.push_back({raw_symbol(t, row), source, row_json(t, row), bar.error()});
-                    if (piece.unmapped.size() >= k_batch_rows && !hand_over()) break;
+                    if (piece.unmapped.size() >= k_batch_rows && !hand_over(false)) break;
                     continue;
                 }
                 if (bar->symbol != piece.symbol) {
-                    if ((piece.read > 0 || !piece.parts.empty()) && !hand_over()) break;
+                    if ((piece.read > 0 || !piece.parts.empty()) && !hand_over(true)) break;
                     piece.symbol = bar->symbol;
                     piece.new_symbol = true;
                 }
                 ++piece.read;
                 piece.parts[bar->timeframe].batch.bars.push_back(std::move(*bar));
-                if (++bars_in_piece >= k_max_batch_bars && !hand_over()) break;
+                if (++bars_in_piece >= piece_bars && !hand_over(false)) break;
             }
-            if (piece.read > 0) hand_over();
-            handover.finish();
+            if (piece.read > 0) hand_over(true);
+            queue.finish();
         } catch (...) {
-            handover.finish(std::current_exception());
+            queue.finish(std::current_exception());
         }
     });
     // Whatever ends the loading (an error, a signal), the reading thread is released and joined.
     struct Join {
-        Handover<BarPiece>& handover;
+        PieceQueue& queue;
         std::thread& thread;
         ~Join() {
-            handover.cancel();
+            queue.cancel();
             if (thread.joinable()) thread.join();
         }
-    } join{handover, reader_thread};
+    } join{queue, reader_thread};
 
-    while (auto piece = handover.take()) {
-        p.read += piece->read;
-        if (piece->new_symbol) ensure_asset(piece->symbol);
-        for (auto& [tf, part] : piece->parts) {
+    std::mutex shared; // guards p, book, the assets known and the progress
+    // The target side of one (symbol, timeframe)'s parity: its window read back over `store`'s session.
+    auto read_back = [&](store::Store& store, const ParityBook::Key& key, store::Window window) {
+        const auto& [symbol, tf] = key;
+        ClosesRead read;
+        if (auto* on_pg = dynamic_cast<store::PgStore*>(&store); on_pg != nullptr) {
+            read = read_back_closes(on_pg->connection(), symbol, market::to_code(tf), window);
+        } else {
+            store.for_each_close(symbol, tf, window, false, [&](std::int64_t epoch, double close) {
+                read.checksum += close_hash(epoch, close);
+                ++read.rows;
+            });
+        }
+        std::lock_guard lock(shared);
+        book.set_read_back(key, read);
+    };
+    // Reads back every timeframe of `symbol` loaded so far, by the loader holding the symbol.
+    auto read_back_symbol = [&](store::Store& store, const std::string& symbol) {
+        std::vector<std::pair<market::Timeframe, store::Window>> todo;
+        {
+            std::lock_guard lock(shared);
+            todo = book.windows_of(symbol);
+        }
+        for (const auto& [tf, window] : todo) read_back(store, {symbol, tf}, window);
+    };
+    // Validates and loads one piece through `store`; the piece is freed when this returns.
+    auto load_piece = [&](store::Store& store, BarPiece piece) {
+        if (piece.new_symbol) {
+            std::lock_guard lock(shared);
+            ensure_asset(piece.symbol, store);
+        }
+        for (auto& [tf, part] : piece.parts) {
             auto& batch = part.batch;
-            auto& sp = parity[{piece->symbol, tf}];
-            if (sp.rows == 0 && !batch.bars.empty()) {
-                sp.symbol = piece->symbol;
-                sp.timeframe = std::string(market::to_code(tf));
-                sp.first = batch.bars.front().ts;
-                sp.last = sp.first;
+            // Validated here rather than on the reading thread, which is the one that cannot be doubled.
+            if (!batch.bars.empty()) {
+                const auto [lo, hi] = std::minmax_element(batch.bars.begin(), batch.bars.end(),
+                                                          [](const auto& x, const auto& y) { return x.ts < y.ts; });
+                part.window = {lo->ts, hi->ts};
+                market::validate_batch(batch, part.window.from, part.window.to);
+                for (const auto& bar : batch.bars)
+                    part.checksum += close_hash(bar.ts.time_since_epoch().count(), bar.close.value);
             }
-            for (const auto& bar : batch.bars) {
-                sp.first = std::min(sp.first, bar.ts);
-                sp.last = std::max(sp.last, bar.ts);
+            store::LoadStats stats;
+            if (m_options.dry_run) {
+                stats.inserted = batch.bars.size();
+            } else if (!batch.bars.empty() || !batch.rejected.empty()) {
+                stats = store.load_bars(piece.symbol, tf, part.window, batch.bars, batch.rejected, m_options.run_id);
             }
-            sp.rows += batch.bars.size();
-            sp.source_checksum += part.checksum;
+            std::lock_guard lock(shared);
+            // The pair's state is handed over here: whatever was read back of it before is stale.
+            book.add_loaded(piece.symbol, tf, batch.bars, part.checksum);
             for (const auto& r : batch.rejected) add_reason(p, r.reason);
             p.rejected += batch.rejected.size();
-            if (m_options.dry_run) {
-                p.inserted += batch.bars.size();
-            } else if (!batch.bars.empty() || !batch.rejected.empty()) {
-                const auto stats =
-                    m_store.load_bars(piece->symbol, tf, part.window, batch.bars, batch.rejected, m_options.run_id);
-                p.inserted += stats.inserted;
-                p.updated += stats.updated;
-                p.unchanged += stats.unchanged;
-            }
+            p.inserted += stats.inserted;
+            p.updated += stats.updated;
+            p.unchanged += stats.unchanged;
         }
-        reject(p, piece->unmapped, std::nullopt);
+        if (!piece.unmapped.empty() && !m_options.dry_run)
+            store.record_rejects(piece.unmapped, std::nullopt, m_options.run_id);
+        std::lock_guard lock(shared);
+        // The source rows of a piece count as read once it is loaded, as everything they became.
+        p.read += piece.read;
+        for (const auto& r : piece.unmapped) add_reason(p, r.reason);
+        p.rejected += piece.unmapped.size();
         if (m_progress) m_progress(t.table, p.read, total);
-        if (stopped()) break;
-    }
-    handover.cancel();
-    if (reader_thread.joinable()) reader_thread.join();
-    std::erase_if(parity, [](const auto& entry) { return entry.second.rows == 0; });
-
-    // The target side of each symbol's parity, read back after the load.
-    for (auto& [key, sp] : parity) {
-        if (!m_options.dry_run) {
-            std::uint64_t sum = 0;
-            std::uint64_t held = 0;
-            m_store.for_each_close(sp.symbol, key.second, {sp.first, sp.last}, false,
-                                   [&](std::int64_t epoch, double close) {
-                                       sum += close_hash(epoch, close);
-                                       ++held;
-                                   });
-            sp.target_checksum = sum;
-            if (!sp.matches())
-                util::log_warn("{} {}: the closes in price_bars differ from the source's ({} source rows; the target "
-                               "holds {} from {} to {})",
-                               sp.symbol, sp.timeframe, sp.rows, held, util::format_instant(sp.first),
-                               util::format_instant(sp.last));
+    };
+    FirstFailure failure;
+    // One loader: takes pieces and loads them through its store. The counts, the parity and the
+    // progress are shared: changed under `shared`, the database work done outside it.
+    auto load = [&](std::size_t loader) {
+        store::Store& store = *stores[loader];
+        while (!stopped() && !failure.failed()) {
+            auto taken = queue.take();
+            if (!taken) break;
+            const std::string symbol = taken->symbol;
+            const bool read_back_after = taken->read_back_after;
+            struct Release {
+                PieceQueue& queue;
+                const std::string& symbol;
+                ~Release() { queue.release(symbol); }
+            } release{queue, symbol};
+            load_piece(store, std::move(*taken));
+            taken.reset();
+            if (read_back_after && !m_options.dry_run && !stopped()) read_back_symbol(store, symbol);
         }
+    };
+    // A loader's work, its failure told as what it is. A stop (SIGINT/SIGTERM) cancels the statements in
+    // flight: the signal this store's, the watcher below the others'. Such a cancel fails as the server's
+    // cancel, or as a statement timeout (the server cannot tell them apart): after a stop, that is the
+    // interruption, not a database failure.
+    auto guarded = [&](std::size_t loader, const std::function<void(store::Store&)>& work) {
+        try {
+            work(*stores[loader]);
+        } catch (const Error& e) {
+            if (!stopped() || e.code() != util::ExitCode::temporary) throw;
+            throw Error(util::ExitCode::interrupted,
+                        fmt::format("interrupted while loading bars: the statement was cancelled and nothing of it "
+                                    "was written ({})",
+                                    e.what()));
+        }
+    };
+    // The first failure stops the others at once: no more pieces, and their statements cancelled (their
+    // own failures then are consequences, not reported).
+    auto stop_the_others = [&](std::size_t failed) {
+        queue.cancel();
+        for (std::size_t i = 0; i < connections.size(); ++i)
+            if (i != failed && connections[i] != nullptr) connections[i]->cancel_running();
+    };
+    {
+        // SIGINT/SIGTERM cancel the statement of this store's session (the signal's one target); the
+        // other loaders' statements are cancelled from here once the stop flag is up (again every 50 ms
+        // while they run: a cancel that reaches the server between two statements is lost), so that one
+        // waiting on a lock stops at once too. Joined before the final pass, which it must not cancel.
+        std::mutex watch_mutex;
+        std::condition_variable watch_changed;
+        bool loading = true;
+        std::thread watcher;
+        if (!siblings.empty())
+            watcher = std::thread([&] {
+                std::unique_lock lock(watch_mutex);
+                while (loading) {
+                    if (stopped())
+                        for (auto& s : siblings) s->connection().cancel_running();
+                    watch_changed.wait_for(lock, std::chrono::milliseconds{50});
+                }
+            });
+        struct StopWatching {
+            std::mutex& mutex;
+            std::condition_variable& changed;
+            bool& loading;
+            std::thread& watcher;
+            ~StopWatching() {
+                {
+                    std::lock_guard lock(mutex);
+                    loading = false;
+                    changed.notify_all();
+                }
+                if (watcher.joinable()) watcher.join();
+            }
+        } stop_watching{watch_mutex, watch_changed, loading, watcher};
+        run_on_threads(
+            stores.size(), [&](std::size_t loader) { guarded(loader, [&](store::Store&) { load(loader); }); }, failure,
+            stop_the_others);
+    }
+    queue.cancel();
+    if (reader_thread.joinable()) reader_thread.join();
+    failure.rethrow();
+
+    // The target side of the pairs not read back yet (all of them when the read was not in symbol
+    // order), over the loaders' sessions, each reading its own; then a warning for each that differs.
+    // After a stop the run ends now: the pairs not read back keep no target side.
+    if (!m_options.dry_run && !stopped()) {
+        const auto todo = book.unread();
+        std::atomic<std::size_t> next{0};
+        run_on_threads(
+            stores.size(),
+            [&](std::size_t loader) {
+                guarded(loader, [&](store::Store& store) {
+                    for (auto i = next++; i < todo.size() && !stopped() && !failure.failed(); i = next++) {
+                        store::Window window;
+                        {
+                            std::lock_guard lock(shared);
+                            window = book.window_of(todo[i]);
+                        }
+                        read_back(store, todo[i], window);
+                    }
+                });
+            },
+            failure, stop_the_others);
+        failure.rethrow();
+        util::log_info("{}: the closes of {} symbol timeframes read back for parity: {} rows in {} reads over {} "
+                       "session{}",
+                       t.table, book.parities().size(), book.rows_read(), book.reads(), stores.size(),
+                       stores.size() == 1 ? "" : "s");
+    }
+    for (auto& sp : book.parities()) {
+        if (!sp.matches())
+            util::log_warn("{} {}: the closes in price_bars differ from the source's ({} source rows; the target "
+                           "holds {} from {} to {})",
+                           sp.symbol, sp.timeframe, sp.rows,
+                           book.held({sp.symbol, *market::timeframe_from_code(sp.timeframe)}),
+                           util::format_instant(sp.first), util::format_instant(sp.last));
         m_result.symbols.push_back(std::move(sp));
     }
     m_result.tables.push_back(std::move(p));
@@ -444,7 +687,7 @@ void Migrator::quotes(const MappedTable& t) {
             if (rejected.size() >= k_batch_rows) reject(p, rejected, std::nullopt);
             continue;
         }
-        ensure_asset(q->symbol);
+        ensure_asset(q->symbol, m_store);
         batch.push_back(std::move(*q));
         if (batch.size() >= k_batch_rows) {
             flush();

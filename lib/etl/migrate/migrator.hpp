@@ -4,7 +4,10 @@
 // for changed ones, nothing for unchanged ones), quotes through its QuoteSink, the rest through
 // migrate::Target. Every source row is accounted for per table: written (inserted or updated),
 // unchanged, rejected (into rejected_rows, with its reason and raw values) or skipped by mapping.
-// Memory is one batch (one symbol's bars, at most k_max_batch_bars) whatever the file's size.
+// Bars are read on one thread and loaded over MigrateOptions::loaders sessions, each taking whole
+// symbols. Memory is a few pieces of bars (one symbol's each: one per loader loading, one waiting, one
+// being read, sized so that all of them hold at most 100,000 bars) whatever the file's size and the
+// number of loaders.
 #pragma once
 
 #include "etl/migrate/layout.hpp"
@@ -31,6 +34,14 @@ struct MigrateOptions {
     bool dry_run = false;
     // The etl_runs row the rejects are recorded under (0 in a dry run).
     std::int64_t run_id = 0;
+    // Sessions loading bars at once, each on its own symbols in its own transactions (the store's own
+    // and loaders - 1 more, PostgreSQL only; 1 elsewhere and in a dry run). Two keep two server
+    // processes busy, where one COPY stream waits on one. Clamped to [1, k_max_loaders]; fewer when the
+    // server refuses more connections (one info line says so).
+    std::size_t loaders = k_default_loaders;
+    static constexpr std::size_t k_default_loaders = 2;
+    // More sessions than this only queue on the server's cores and locks (and each is a server process).
+    static constexpr std::size_t k_max_loaders = 16;
 };
 
 // One bar's share of a per-symbol checksum of closes: a hash of (epoch seconds, the close as a
@@ -66,6 +77,11 @@ struct MigrateResult {
     [[nodiscard]] std::uint64_t mapped() const noexcept;
 };
 
+// The bar loaders ETL_MIGRATE_LOADERS asks for (MigrateOptions::loaders); nullopt when it is unset or
+// empty. Throws ConfigError (78), one line naming the variable and the range 1 to
+// MigrateOptions::k_max_loaders, for anything else (0, -1, abc, 1000): call it before any work.
+std::optional<std::size_t> loaders_from_environment();
+
 // A rejection reason without its values ("high N is below max(open N, close N)", "date"), so that the
 // rejects of a table group into few reasons for the report and migration_tables.
 std::string reason_key(std::string_view reason);
@@ -75,7 +91,8 @@ using ProgressFn = std::function<void(std::string_view table, std::uint64_t rows
 
 class Migrator {
 public:
-    // Bars beyond this many of one symbol are loaded in more than one batch.
+    // Bars beyond this many of one symbol are loaded in more than one batch (fewer with more loaders:
+    // see MigrateOptions::loaders).
     static constexpr std::size_t k_max_batch_bars = 50'000;
     // Rows of the other tables per batch.
     static constexpr std::size_t k_batch_rows = 10'000;
@@ -102,7 +119,7 @@ private:
     void reject(TableParity& parity, std::vector<market::RejectedRecord>& rejected,
                 std::optional<market::Timeframe> timeframe);
     // The orphan check: `symbol` has rows; give it an inactive asset when the catalog lacks it.
-    void ensure_asset(const std::string& symbol);
+    void ensure_asset(const std::string& symbol, store::Store& store);
     bool stopped() const noexcept { return m_stop.load(std::memory_order_relaxed); }
 
     const Source& m_source;

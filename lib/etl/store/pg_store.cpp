@@ -107,9 +107,19 @@ std::string asset_select(const pg::Connection& conn) {
 } // namespace
 
 PgStore::PgStore(const std::string& url, const std::string& app_name, const StoreOptions& options)
-    : m_conn(url, app_name), m_options(options) {
+    : m_url(url), m_app_name(app_name), m_conn(url, app_name), m_options(options) {
+    set_up_session(true);
+}
+
+PgStore::PgStore(SiblingTag /*unused*/, const std::string& url, const std::string& app_name,
+                 const StoreOptions& options)
+    : m_url(url), m_app_name(app_name), m_conn(url, app_name), m_options(options) {
+    set_up_session(false);
+}
+
+void PgStore::set_up_session(bool signal_target) {
     // SIGINT/SIGTERM cancel what this store is running (store::cancel_statement_in_flight).
-    m_conn.make_signal_cancel_target();
+    if (signal_target) m_conn.make_signal_cancel_target();
     // synchronous_commit = off: a commit returns before its WAL reaches disk. Atomicity is unchanged
     // (a kill or crash never leaves half a symbol), and WAL order is kept, so after a server crash or
     // power loss the surviving data is a prefix of the run: if the run's end record survived, every
@@ -121,8 +131,18 @@ PgStore::PgStore(const std::string& url, const std::string& app_name, const Stor
     // ALTER, a VACUUM FULL, a forgotten transaction); without a statement timeout a stuck statement
     // holds the run lock forever. Both for the session; 0 means no limit, in PostgreSQL as in config.
     m_conn.exec("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)",
-                "setting up the session", fmt::format("{}s", options.lock_timeout_seconds),
-                fmt::format("{}s", options.statement_timeout_seconds));
+                "setting up the session", fmt::format("{}s", m_options.lock_timeout_seconds),
+                fmt::format("{}s", m_options.statement_timeout_seconds));
+}
+
+std::unique_ptr<PgStore> PgStore::open_sibling(std::string_view role) {
+    // Never the signal target, not even for a moment: this store stays it throughout (a stop arriving
+    // now cancels this store's statement), and a sibling that fails to set up frees a connection no
+    // handler can be using.
+    std::unique_ptr<PgStore> sibling(
+        new PgStore(SiblingTag{}, m_url, fmt::format("{} {}", m_app_name, role), m_options));
+    sibling->m_timescaledb = m_timescaledb;
+    return sibling;
 }
 
 std::string PgStore::describe() const {

@@ -4,6 +4,9 @@
 #include "etl/pg/connection.hpp"
 #include "etl/store/store.hpp"
 
+#include <memory>
+#include <string_view>
+
 namespace etl::store {
 
 class PgStore final : public Store {
@@ -44,8 +47,19 @@ public:
     // The timescaledb extension's version once migrate() has enabled it; "" on plain PostgreSQL.
     [[nodiscard]] const std::string& timescaledb_version() const noexcept { return m_timescaledb; }
     pg::Connection& connection() noexcept { return m_conn; }
+    // Another session to the same database, set up as this one (time zone, timeouts, synchronous_commit
+    // off), for a second writer of disjoint rows (etl-migrate-sqlite's bar loaders). It runs no
+    // migration and takes no lock. It never becomes the signal-cancel target: SIGINT/SIGTERM cancel
+    // this store's statements all along, also while the sibling connects (the caller cancels the
+    // sibling's with connection().cancel_running() once it sees the stop flag). `role` is added to the
+    // application name. Throws pg::DbError as the constructor (75 when the server refuses the connection).
+    std::unique_ptr<PgStore> open_sibling(std::string_view role);
 
 private:
+    // The constructor's work; the signal-cancel target is this store's connection when `signal_target`.
+    struct SiblingTag {};
+    PgStore(SiblingTag, const std::string& url, const std::string& app_name, const StoreOptions& options);
+    void set_up_session(bool signal_target);
     // load_bars' one attempt (one transaction).
     LoadStats load_bars_once(std::string_view symbol, market::Timeframe timeframe, Window window,
                              std::span<const market::Bar> bars, std::span<const market::RejectedRecord> rejected,
@@ -81,6 +95,8 @@ private:
                                                        const std::string& context);
     std::size_t write_assets(std::span<const market::Asset> assets, bool overwrite);
 
+    std::string m_url;      // for open_sibling()
+    std::string m_app_name; // for open_sibling()
     pg::Connection m_conn;
     StoreOptions m_options;
     std::string m_timescaledb;

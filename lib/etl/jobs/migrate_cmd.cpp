@@ -98,7 +98,10 @@ void tally(RunTotals& totals, const migrate::MigrateResult& r, const std::string
         item.text("last") = util::format_date(std::chrono::floor<std::chrono::days>(s.last));
         item.text("source_checksum") = hex(s.source_checksum);
         item.text("target_checksum") = s.target_checksum ? hex(*s.target_checksum) : "-";
-        item.status = !s.target_checksum ? "not written" : s.matches() ? "match" : "MISMATCH";
+        // A stop skips the final read-back pass: a symbol it did not reach may well be loaded.
+        item.status = s.target_checksum ? (s.matches() ? "match" : "MISMATCH")
+                      : r.interrupted   ? "not read back (stopped)"
+                                        : "not written";
     }
 }
 

@@ -101,19 +101,31 @@ std::uint64_t read_back_hash(std::string_view ts, bool ts_null, std::string_view
 }
 
 ClosesRead read_back_closes(pg::Connection& conn, std::string_view symbol, std::string_view timeframe,
-                            store::Window window) {
+                            store::Window window, std::size_t page_rows) {
     const auto context = fmt::format("reading back the closes of {} {}", symbol, timeframe);
-    const auto r = conn.exec_binary("SELECT p.ts, p.close FROM price_bars p WHERE p.symbol = $1 AND p.timeframe = $2 "
-                                    "AND p.ts >= $3 AND p.ts <= $4",
-                                    {std::string(symbol), std::string(timeframe), util::format_instant(window.from),
-                                     util::format_instant(window.to)},
-                                    context);
+    // In pages in ts order (the primary key's), each from the instant after the last one read: a symbol's
+    // read-back takes one page of memory however many bars it has. The cursor is the last row's own
+    // microseconds since 2000 (its binary ts), so a fraction of a second is never lost between pages.
+    const auto sql = [&](bool first) {
+        return fmt::format("SELECT p.ts, p.close FROM price_bars p WHERE p.symbol = $1 AND p.timeframe = $2 AND {} "
+                           "AND p.ts <= $4 ORDER BY p.ts LIMIT {}",
+                           first ? "p.ts >= $3::timestamptz"
+                                 : "p.ts > '2000-01-01 00:00:00+00'::timestamptz + $3::int8 * interval '1 microsecond'",
+                           page_rows);
+    };
     ClosesRead out;
-    for (int i = 0; i < r.rows(); ++i) {
-        out.checksum += read_back_hash(r.get(i, 0), r.is_null(i, 0), r.get(i, 1), r.is_null(i, 1), context);
-        ++out.rows;
+    pg::Params params{std::string(symbol), std::string(timeframe), util::format_instant(window.from),
+                      util::format_instant(window.to)};
+    for (bool first = true;; first = false) {
+        const auto r = conn.exec_binary(sql(first), params, context);
+        for (int i = 0; i < r.rows(); ++i) {
+            out.checksum += read_back_hash(r.get(i, 0), r.is_null(i, 0), r.get(i, 1), r.is_null(i, 1), context);
+            ++out.rows;
+        }
+        if (static_cast<std::size_t>(r.rows()) < page_rows) return out;
+        const auto last = r.get(r.rows() - 1, 0); // checked by read_back_hash: 8 bytes
+        params[2] = std::to_string(static_cast<std::int64_t>(big_endian(last, 0, 8)));
     }
-    return out;
 }
 
 } // namespace etl::migrate

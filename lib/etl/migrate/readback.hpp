@@ -6,6 +6,7 @@
 #include "etl/pg/connection.hpp"
 #include "etl/store/store.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -35,10 +36,13 @@ struct ClosesRead {
     std::uint64_t rows = 0;
 };
 
+// Rows a read-back holds in memory at once.
+inline constexpr std::size_t k_read_back_page_rows = 50'000;
+
 // Reads back the bars of `symbol` `timeframe` in `window` (inclusive) from price_bars over `conn`, every
-// row whatever its values, and sums close_hash of each (read_back_hash). Throws pg::DbError, and
-// etl::Error (70) as read_back_hash does.
+// row whatever its values, and sums close_hash of each (read_back_hash), `page_rows` rows per statement.
+// Throws pg::DbError, and etl::Error (70) as read_back_hash does.
 ClosesRead read_back_closes(pg::Connection& conn, std::string_view symbol, std::string_view timeframe,
-                            store::Window window);
+                            store::Window window, std::size_t page_rows = k_read_back_page_rows);
 
 } // namespace etl::migrate

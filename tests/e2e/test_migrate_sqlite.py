@@ -632,13 +632,15 @@ class MigrateLoaders(unittest.TestCase):
         # A role that may hold only the sessions a one-loader run needs: the second loader's connection
         # is refused (too many connections for role), and the run goes on with one loader.
         role = f"etl_e2e_limited_{os.getpid()}"
+        # With a password: pg_virtualenv's server (CI) authenticates TCP connections by password.
+        password = f"pw{os.getpid()}limited"
         psql(f"DROP ROLE IF EXISTS {role}", check=False)
-        psql(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 1")
+        psql(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 1 PASSWORD '{password}'")
         try:
             with PgDatabase("migrconn") as db:
                 psql(f"ALTER DATABASE {db.name} OWNER TO {role}")
                 psql(f"ALTER SCHEMA public OWNER TO {role}", db.name)
-                url = f"postgresql://{role}@/{db.name}"
+                url = f"postgresql://{role}:{password}@/{db.name}"
                 r = migrate(self.file, "--database-url", url, "--max-rejects", "100%",
                             env=clean_env(ETL_MIGRATE_LOADERS="4"))
                 self.assertEqual(r.rc, 0, r.describe())

@@ -644,6 +644,8 @@ class MigrateLoaders(unittest.TestCase):
                 r = migrate(self.file, "--database-url", url, "--max-rejects", "100%",
                             env=clean_env(ETL_MIGRATE_LOADERS="4"))
                 self.assertEqual(r.rc, 0, r.describe())
+                # The refusal is quoted in the info line: the password of the URL is not.
+                self.assertNotIn(password, r.stderr + r.stdout)
                 info = [l for l in r.stderr.splitlines() if "refused another connection" in l]
                 self.assertEqual(len(info), 1, r.describe())
                 self.assertIn("1 database session, not 4", info[0])

@@ -122,19 +122,12 @@ std::vector<DailyClose> daily_bars(store::Store& store, std::string_view symbol)
                                d == store::Dialect::postgres ? "p.volume::float8" : "CAST(p.volume AS REAL)",
                                store::schema::valid_bar_sql(d, "p")),
                    {std::string(symbol)});
-    const auto number = [](const store::Value& v) -> std::optional<double> {
-        if (!v) return std::nullopt;
-        double x = 0;
-        const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
-        if (ec != std::errc() || end != v->data() + v->size()) return std::nullopt;
-        return x;
-    };
     std::vector<DailyClose> out;
     for (const auto& r : rows.rows) {
-        const auto ts = number(r.at(0));
-        const auto close = number(r.at(1));
+        const auto ts = number_of<std::int64_t>(r.at(0));
+        const auto close = number_of<double>(r.at(1));
         if (!ts || !close) continue;
-        out.push_back({static_cast<std::int64_t>(*ts) / k_day_seconds, *close, number(r.at(2))});
+        out.push_back({*ts / k_day_seconds, *close, number_of<double>(r.at(2))});
     }
     return out;
 }

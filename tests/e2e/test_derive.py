@@ -223,6 +223,9 @@ class DeriveSqlite(unittest.TestCase, Compare, RollupChecks, StatsChecks):
         derived = summary(r)["derive"]["1d"]
         self.assertEqual(derived["symbols"], 2, r.describe())
         self.assertEqual(derived["from_first_bar"], 0, "resumed, not recomputed")
+        # Gone on from the closes kept in derive_closes: only the bars from the resume point on were read
+        # (four or five new sessions and the revised ones of each symbol), not the year of warm-up.
+        self.assertLess(derived["bars_read"], 2 * 12, r.describe())
         incremental = self.stored()
         self.assertGreater(len(incremental), len(before))
         # The rows before the refresh's first changed bar stay as they were.
@@ -236,12 +239,42 @@ class DeriveSqlite(unittest.TestCase, Compare, RollupChecks, StatsChecks):
                 for s, tf, ts, name, v in sqlite_query(full_copy, "SELECT symbol, timeframe, ts, name, value "
                                                                   "FROM indicators")}
         self.assertEqual(incremental, full, "bit for bit")
+        stats_query = "SELECT symbol, period, as_of, base_date, returns, roi, volatility, sharpe, sortino, " \
+                      "max_drawdown, drawdown_peak, drawdown_trough, beta FROM asset_stats ORDER BY symbol, period"
+        self.assertEqual(sqlite_query(self.db, stats_query), sqlite_query(full_copy, stats_query),
+                         "the statistics from the kept closes are those of all the bars, bit for bit")
+        self.assertGreaterEqual(len(sqlite_query(self.db, stats_query)), 2 * 5, "7D to YTD at least, for each")
         self.check_against_pandas(self.closes(), incremental)
-        # Nothing new: a derive recomputes only the last bar, and changes nothing.
+        # Nothing new: a derive recomputes only the last bar, and changes nothing; the older kept closes stay
+        # as they were written (only `recent` is rewritten).
+        kept = sqlite_query(self.db, "SELECT symbol, closes, recent FROM derive_closes WHERE timeframe = '1d' "
+                                     "ORDER BY symbol")
+        self.assertEqual([k[0] for k in kept], ["AAPL", "ETH"])
         r = self.etl("derive")
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual(summary(r)["derive"]["1d"]["values"], 2 * 21)
+        self.assertEqual(summary(r)["derive"]["1d"]["bars_read"], 2, "the last bar of each")
         self.assertEqual(self.stored(), full)
+        after = sqlite_query(self.db, "SELECT symbol, closes, recent FROM derive_closes WHERE timeframe = '1d' "
+                                      "ORDER BY symbol")
+        self.assertEqual([(k[0], k[1]) for k in after], [(k[0], k[1]) for k in kept])
+        self.assertEqual(after, kept, "the same closes again")
+        # Kept closes that cannot be used (bytes cut short, or missing) are read from price_bars again: the
+        # same result, still resumed from the stored state.
+        con = sqlite3.connect(self.db)
+        with con:
+            con.execute("UPDATE derive_closes SET closes = substr(closes, 1, 20) WHERE symbol = 'AAPL'")
+            con.execute("DELETE FROM derive_closes WHERE symbol = 'ETH'")
+        con.close()
+        r = self.etl("derive")
+        self.assertEqual(r.rc, 0, r.describe())
+        derived = summary(r)["derive"]["1d"]
+        self.assertEqual(derived["from_first_bar"], 0, r.describe())
+        self.assertGreater(derived["bars_read"], 2 * 250, "every bar read again")
+        self.assertEqual(self.stored(), full)
+        self.assertEqual(sqlite_query(self.db, stats_query), sqlite_query(full_copy, stats_query))
+        r = self.etl("derive")
+        self.assertEqual(summary(r)["derive"]["1d"]["bars_read"], 2, "the kept closes are whole again")
 
     def test_bars_loaded_without_derive_leave_no_stale_indicators(self):
         # A year derived; then five years loaded with derive off (or by etl-migrate-sqlite, or a run killed
@@ -489,9 +522,21 @@ class DerivePg(unittest.TestCase, Compare, RollupChecks, StatsChecks):
 
         incremental = stored()
         self.check_against_pandas(closes, incremental)
+        stats_query = "SELECT symbol, period, as_of, base_date, returns, roi::text, volatility::text, sharpe::text, " \
+                      "sortino::text, max_drawdown::text, beta::text FROM asset_stats ORDER BY symbol, period"
+        stats = self.db.query(stats_query)
+        self.assertEqual(len(stats), 2 * 6, "7D to 3Y")
+        # Nothing new: the next derive reads the last bar of each symbol and goes on from the kept closes
+        # (derive_closes, an UNLOGGED table: a cache the next derive can do without).
+        r = self.etl("derive")
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(summary(r)["derive"]["1d"]["bars_read"], 2, r.describe())
+        self.assertEqual(self.db.query("SELECT relpersistence FROM pg_class WHERE relname = 'derive_closes'"), [("u",)])
+        self.assertEqual(self.db.query(stats_query), stats)
         r = self.etl("derive", "--full")
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual(stored(), incremental, "a resumed derive equals a full one, bit for bit")
+        self.assertEqual(self.db.query(stats_query), stats, "the statistics too")
 
 
     def test_pg_upgrade_moves_the_long_indicators_table_into_indicator_bars(self):

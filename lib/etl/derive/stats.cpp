@@ -114,15 +114,30 @@ std::vector<WindowStats> compute_stats(std::span<const DailyClose> closes, std::
     if (closes.empty()) return out;
     const double n = crypto ? 365.0 : 252.0;
     const auto as_of = closes.back().day;
+    // Every window ends at the newest bar, so each one's returns are a suffix of the whole series': the
+    // logarithms are taken once, not once per window (the same values, so the same results).
+    const auto all_returns = log_returns(closes);
+    // The same for the returns on the dates the benchmark also has: common[j] is the j-th such date.
+    std::vector<std::int64_t> common;
+    std::pair<std::vector<double>, std::vector<double>> all_aligned;
+    if (!benchmark.empty()) {
+        all_aligned = aligned_returns(closes, benchmark);
+        std::size_t j = 0;
+        for (const auto& x : closes) {
+            while (j < benchmark.size() && benchmark[j].day < x.day) ++j;
+            if (j < benchmark.size() && benchmark[j].day == x.day) common.push_back(x.day);
+        }
+    }
     for (const auto w : k_stat_windows) {
         const auto bars = window_bars(closes, w, as_of);
         if (bars.empty()) continue;
+        const auto base = static_cast<std::size_t>(bars.data() - closes.data());
         WindowStats s;
         s.window = w;
         s.as_of = as_of;
         s.base_day = bars.front().day;
         s.roi = bars.back().close / bars.front().close - 1.0;
-        const auto r = log_returns(bars);
+        const auto r = std::span<const double>(all_returns).subspan(base, bars.size() - 1);
         s.returns = r.size();
         if (r.size() >= 2) {
             const double vol = std::sqrt(covariance(r, r)) * std::sqrt(n);
@@ -156,10 +171,16 @@ std::vector<WindowStats> compute_stats(std::span<const DailyClose> closes, std::
             }
         }
         if (!benchmark.empty()) {
-            const auto [ra, rb] = aligned_returns(bars, benchmark);
-            if (ra.size() >= 2) {
-                const double var = covariance(rb, rb);
-                if (var > 0) s.beta = finite(covariance(ra, rb) / var);
+            // The window's common dates are those from its base on; its returns are those between them.
+            const auto first =
+                static_cast<std::size_t>(std::lower_bound(common.begin(), common.end(), s.base_day) - common.begin());
+            if (first + 1 < common.size()) {
+                const auto ra = std::span<const double>(all_aligned.first).subspan(first);
+                const auto rb = std::span<const double>(all_aligned.second).subspan(first);
+                if (ra.size() >= 2) {
+                    const double var = covariance(rb, rb);
+                    if (var > 0) s.beta = finite(covariance(ra, rb) / var);
+                }
             }
         }
         out.push_back(s);

@@ -72,16 +72,29 @@ derive::StatsSettings stats_settings(const config::Config& cfg) {
     return {s.risk_free_rate, s.benchmark, s.compare};
 }
 
-// asset_stats and asset_comparisons of `symbols` (daily bars), tallied and logged.
-void derive_stats(RunContext& run, std::span<const std::string> symbols, bool dry_run) {
-    if (symbols.empty() && run.cfg.settings().stats.compare.empty()) return;
-    const auto r = derive::derive_stats(*run.store, symbols, stats_settings(run.cfg), dry_run);
+// A derive of `targets`' `timeframe` bars (and their asset_stats for daily bars), then the comparisons of
+// the pairs they touch: tallied and logged. Stops between batches and symbols when the stop flag is set.
+derive::DeriveTotals derive_and_tally(RunContext& run, market::Timeframe timeframe,
+                                      std::span<const derive::DeriveTarget> targets,
+                                      const derive::DeriveOptions& options) {
+    const auto settings = stats_settings(run.cfg);
+    auto r =
+        derive::derive_symbols(*run.store, timeframe, targets, options, &settings, [] { return stop_flag().load(); });
+    if (r.interrupted) run.totals.interrupted = true;
+    if (timeframe != market::Timeframe::day || r.interrupted) return r;
+    std::vector<std::string> symbols;
+    symbols.reserve(targets.size());
+    for (const auto& t : targets) symbols.push_back(t.symbol);
+    r.stats.comparisons = derive::derive_comparisons(*run.store, symbols, settings, options.dry_run);
+    if (symbols.empty() && settings.compare.empty()) return r;
     auto& item = run.totals.tally("stats")["1d"];
-    item["symbols"] += r.symbols;
-    item["rows"] += r.rows;
-    item["comparisons"] += r.comparisons;
-    util::log_info("stats: {} window(s) of {} symbol(s), {} comparison(s), risk-free rate {}{}", r.rows, r.symbols,
-                   r.comparisons, r.risk_free_rate, dry_run ? " (dry run: nothing written)" : "");
+    item["symbols"] += r.stats.symbols;
+    item["rows"] += r.stats.rows;
+    item["comparisons"] += r.stats.comparisons;
+    util::log_info("stats: {} window(s) of {} symbol(s), {} comparison(s), risk-free rate {}{}", r.stats.rows,
+                   r.stats.symbols, r.stats.comparisons, r.stats.risk_free_rate,
+                   options.dry_run ? " (dry run: nothing written)" : "");
+    return r;
 }
 
 // Bars the Redis bars:{SYMBOL}:{TIMEFRAME} entry holds.
@@ -147,26 +160,21 @@ std::vector<redis::CacheEntry> derive_after_load(RunContext& run, market::Timefr
     // is lost: load_bars dropped the indicators its changes made stale, so the next derive (this job's next
     // run, or etl derive) starts from there.
     try {
-        for (const auto& [symbol, from] : totals.bars_changed_from) {
-            if (stop_flag().load()) {
-                totals.interrupted = true;
-                break;
-            }
-            add(tally, derive::derive_symbol(*run.store, symbol, timeframe, from, {}));
-            if (cache) cache_entries(*run.store, symbol, timeframe, run.cfg.settings().redis.bars_ttl, entries);
-        }
-        if (timeframe == market::Timeframe::day && !totals.interrupted) {
-            std::vector<std::string> symbols;
-            for (const auto& [symbol, from] : totals.bars_changed_from) symbols.push_back(symbol);
-            derive_stats(run, symbols, false);
+        std::vector<derive::DeriveTarget> targets;
+        targets.reserve(totals.bars_changed_from.size());
+        for (const auto& [symbol, from] : totals.bars_changed_from) targets.push_back({symbol, from});
+        const auto r = derive_and_tally(run, timeframe, targets, {});
+        for (std::size_t i = 0; i < r.symbols.size(); ++i) {
+            add(tally, r.symbols[i]);
+            if (cache)
+                cache_entries(*run.store, targets[i].symbol, timeframe, run.cfg.settings().redis.bars_ttl, entries);
         }
     } catch (const Error& e) {
         if (e.code() == util::ExitCode::interrupted) {
             totals.interrupted = true;
         } else {
-            util::log_warn("derive stopped after {} symbol(s): {}; the data is loaded, and the next derive "
-                           "(etl derive) catches up",
-                           tally.symbols, e.what());
+            util::log_warn("derive stopped: {}; the data is loaded, and the next derive (etl derive) catches up",
+                           e.what());
             auto& item = totals.tally("derive")[market::to_code(timeframe)];
             item.status = "failed";
         }
@@ -214,19 +222,17 @@ int derive_main(const std::vector<std::string>& args) {
             for (const auto& code : timeframes) {
                 const auto tf = *market::timeframe_from_code(code);
                 auto list = named.empty() ? stored_symbols(*run.store, tf, run.shard) : named;
+                std::vector<derive::DeriveTarget> targets;
+                targets.reserve(list.size());
+                for (const auto& symbol : list) targets.push_back({symbol, std::nullopt});
+                const auto r = derive_and_tally(run, tf, targets, {full, common.dry_run});
                 DeriveTally tally;
-                for (const auto& symbol : list) {
-                    if (stop_flag().load()) {
-                        totals.interrupted = true;
-                        break;
-                    }
-                    const auto r = derive::derive_symbol(*run.store, symbol, tf, std::nullopt, {full, common.dry_run});
-                    add(tally, r);
-                    if (cache) cache_entries(*run.store, symbol, tf, run.cfg.settings().redis.bars_ttl, entries);
-                    bars_of[symbol] += r.bars_read;
+                for (std::size_t i = 0; i < r.symbols.size(); ++i) {
+                    add(tally, r.symbols[i]);
+                    if (cache) cache_entries(*run.store, list[i], tf, run.cfg.settings().redis.bars_ttl, entries);
+                    bars_of[list[i]] += r.symbols[i].bars_read;
                 }
                 count(totals, tf, tally);
-                if (tf == market::Timeframe::day && !totals.interrupted) derive_stats(run, list, common.dry_run);
                 requested.insert(list.begin(), list.end());
                 if (!common.dry_run) totals.rows.inserted += tally.values;
                 util::log_info(

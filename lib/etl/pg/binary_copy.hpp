@@ -24,6 +24,8 @@ public:
     // A row of `fields` values follows.
     void start_row(std::uint16_t fields);
     void text(std::string_view value);
+    // A bytea's bytes as they are (binary format has no escaping).
+    void bytea(std::string_view value) { text(value); }
     // Microseconds since 2000-01-01 00:00:00 UTC, as an int8 (integer datetimes, every supported server).
     void timestamptz(std::chrono::sys_seconds value);
     // The IEEE 754 bits, big-endian.

@@ -95,6 +95,9 @@ std::int64_t Database::changes() const noexcept { return sqlite3_changes64(m_db.
 void Statement::bind(int index, std::string_view text) {
     sqlite3_bind_text(m_stmt.get(), index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
 }
+void Statement::bind_blob(int index, std::string_view bytes) {
+    sqlite3_bind_blob64(m_stmt.get(), index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+}
 void Statement::bind_optional(int index, const std::optional<std::string>& text) {
     if (text) bind(index, std::string_view(*text));
     else bind_null(index);

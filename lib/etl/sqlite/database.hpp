@@ -52,6 +52,8 @@ public:
     explicit Statement(sqlite3_stmt* s, sqlite3* db) : m_stmt(s), m_db(db) {}
     // Binds (1-based index). std::nullopt binds NULL.
     void bind(int index, std::string_view text);
+    // `bytes` as a BLOB (any byte, NUL too).
+    void bind_blob(int index, std::string_view bytes);
     void bind_optional(int index, const std::optional<std::string>& text);
     void bind(int index, std::int64_t value);
     void bind(int index, double value);

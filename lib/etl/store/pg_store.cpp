@@ -11,6 +11,7 @@
 #include "etl/util/secrets.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <array>
@@ -125,7 +126,10 @@ void PgStore::set_up_session(bool signal_target) {
     // power loss the surviving data is a prefix of the run: if the run's end record survived, every
     // symbol before it did. At most the last moments of a run are lost, and the next run (or a
     // re-run) loads them again. Waiting for a disk flush per symbol cost a third of a bulk load.
-    m_conn.exec("SET client_min_messages = warning; SET TIME ZONE 'UTC'; SET synchronous_commit = off",
+    // jit = off: our statements are key lookups, ranges and COPYs; the planner's row guesses for the OHLC
+    // rules can still pass jit_above_cost, and compiling then costs tens of milliseconds a statement (a
+    // third of an incremental derive of 1,000 symbols), more than it ever saves here.
+    m_conn.exec("SET client_min_messages = warning; SET TIME ZONE 'UTC'; SET synchronous_commit = off; SET jit = off",
                 "setting up the session");
     // Without a lock timeout a load waits as long as another session holds a lock on its table (an
     // ALTER, a VACUUM FULL, a forgotten transaction); without a statement timeout a stuck statement
@@ -517,10 +521,111 @@ std::optional<IndicatorBar> PgStore::indicators_at(std::string_view symbol, mark
     return bar;
 }
 
-std::uint64_t PgStore::replace_indicators(std::string_view symbol, market::Timeframe timeframe,
-                                          std::optional<market::sys_seconds> from,
-                                          std::span<const IndicatorBar> bars) try {
-    const auto context = fmt::format("writing {} {} indicators", symbol, market::to_code(timeframe));
+namespace {
+
+// A list as one text parameter, a line per item (a symbol never holds a newline): the statements below
+// take every symbol of a derive in one round trip, with unnest(string_to_array($n, E'\n')).
+template <class T, class F> std::string lines(std::span<const T> items, F item) {
+    std::string out;
+    for (const auto& x : items) (out += item(x)) += '\n';
+    if (!out.empty()) out.pop_back();
+    return out;
+}
+
+// The epoch seconds of `ts` as text, or of a time before any bar (a replace from the first bar).
+std::string epoch_text(std::optional<market::sys_seconds> ts) {
+    constexpr std::int64_t k_year_one = -62135596800; // 0001-01-01T00:00:00Z
+    return std::to_string(ts ? ts->time_since_epoch().count() : k_year_one);
+}
+
+} // namespace
+
+std::vector<DeriveResume> PgStore::derive_resume(std::span<const std::string> symbols,
+                                                 market::Timeframe timeframe) try {
+    std::vector<DeriveResume> out(symbols.size());
+    if (symbols.empty()) return out;
+    const auto r = m_conn.exec_binary(
+        "SELECT u.i, extract(epoch FROM (SELECT max(b.ts) FROM indicator_bars b WHERE b.symbol = u.s AND "
+        "b.timeframe = $2))::int8, c.closes, c.recent FROM unnest(string_to_array($1, E'\\n')) WITH ORDINALITY AS u(s, "
+        "i) "
+        "LEFT JOIN derive_closes c ON c.symbol = u.s AND c.timeframe = $2",
+        {lines(symbols, [](const std::string& x) { return x; }), std::string(market::to_code(timeframe))},
+        fmt::format("reading where the {} indicators of {} symbol(s) go on from", market::to_code(timeframe),
+                    symbols.size()));
+    for (int i = 0; i < r.rows(); ++i) {
+        const auto index = static_cast<std::size_t>(r.get_binary_int8(i, 0) - 1);
+        if (index >= out.size()) continue;
+        if (!r.is_null(i, 1))
+            out[index].last_indicator = market::sys_seconds(std::chrono::seconds(r.get_binary_int8(i, 1)));
+        if (!r.is_null(i, 2)) out[index].closes = std::string(r.get(i, 2));
+        if (!r.is_null(i, 3)) out[index].recent = std::string(r.get(i, 3));
+    }
+    return out;
+} catch (const pg::DbError& e) {
+    throw_if_timeout(e, "indicator_bars", "reading the indicators", m_options);
+    throw;
+}
+
+std::vector<std::optional<IndicatorBar>> PgStore::indicators_at(std::span<const SymbolInstant> at,
+                                                                market::Timeframe timeframe) try {
+    std::vector<std::optional<IndicatorBar>> out(at.size());
+    if (at.empty()) return out;
+    // Binary: the float8s come back bit for bit, whatever extra_float_digits says.
+    const auto r = m_conn.exec_binary(
+        fmt::format("SELECT u.i, b.{} FROM unnest(string_to_array($1, E'\\n'), string_to_array($2, E'\\n')::int8[]) "
+                    "WITH ORDINALITY AS u(s, t, i) JOIN indicator_bars b ON b.symbol = u.s AND b.timeframe = $3 AND "
+                    "b.ts = to_timestamp(u.t)",
+                    fmt::join(schema::k_indicator_columns, ", b.")),
+        {lines(at, [](const SymbolInstant& x) { return x.symbol; }),
+         lines(at, [](const SymbolInstant& x) { return epoch_text(x.ts); }), std::string(market::to_code(timeframe))},
+        fmt::format("reading the {} indicators of {} symbol(s)", market::to_code(timeframe), at.size()));
+    for (int i = 0; i < r.rows(); ++i) {
+        const auto index = static_cast<std::size_t>(r.get_binary_int8(i, 0) - 1);
+        if (index >= out.size()) continue;
+        IndicatorBar bar{at[index].ts, {}};
+        for (std::size_t c = 0; c < schema::k_indicator_columns.size(); ++c) {
+            const auto col = static_cast<int>(c) + 1;
+            if (!r.is_null(i, col)) bar.values[c] = r.get_binary_float8(i, col);
+        }
+        out[index] = bar;
+    }
+    return out;
+} catch (const pg::DbError& e) {
+    throw_if_timeout(e, "indicator_bars", "reading the indicators", m_options);
+    throw;
+}
+
+void PgStore::for_each_valid_close_from(std::span<const SymbolInstant> from, market::Timeframe timeframe,
+                                        const std::function<void(std::size_t, std::int64_t, double)>& each) try {
+    if (from.empty()) return;
+    const auto r = m_conn.exec_binary(
+        // LATERAL: a range of the primary key per symbol, whatever the planner guesses of the OHLC rules'
+        // selectivity (a join lets it pick a scan of every bar instead).
+        fmt::format("SELECT u.i, extract(epoch FROM x.ts)::int8, x.close FROM unnest(string_to_array($1, E'\\n'), "
+                    "string_to_array($2, E'\\n')::int8[]) WITH ORDINALITY AS u(s, t, i) CROSS JOIN LATERAL (SELECT "
+                    "p.ts, CASE WHEN abs(p.close) < 1e300 THEN p.close::float8 ELSE 'NaN'::float8 END AS close FROM "
+                    "price_bars p WHERE p.symbol = u.s AND p.timeframe = $3 AND p.ts >= to_timestamp(u.t) AND {} "
+                    "ORDER BY p.ts) AS x ORDER BY u.i, x.ts",
+                    schema::valid_bar_sql(dialect(), "p")),
+        {lines(from, [](const SymbolInstant& x) { return x.symbol; }),
+         lines(from, [](const SymbolInstant& x) { return epoch_text(x.ts); }), std::string(market::to_code(timeframe))},
+        fmt::format("reading the new {} bars of {} symbol(s)", market::to_code(timeframe), from.size()));
+    for (int i = 0; i < r.rows(); ++i) {
+        const auto index = static_cast<std::size_t>(r.get_binary_int8(i, 0) - 1);
+        if (index < from.size()) each(index, r.get_binary_int8(i, 1), r.get_binary_float8(i, 2));
+    }
+} catch (const pg::DbError& e) {
+    throw_if_timeout(e, "price_bars", "reading the bars to derive", m_options);
+    throw;
+}
+
+std::uint64_t PgStore::replace_indicators(market::Timeframe timeframe, std::span<const IndicatorWrite> writes) try {
+    if (writes.empty()) return 0;
+    const auto code = market::to_code(timeframe);
+    const auto context = writes.size() == 1
+                             ? fmt::format("writing {} {} indicators", writes.front().symbol, code)
+                             : fmt::format("writing the {} indicators of {} symbols", code, writes.size());
+    const auto symbols = lines(writes, [](const IndicatorWrite& w) { return w.symbol; });
     pg::Transaction tx(m_conn, context);
     // Derived rows: the commit does not wait for its WAL to reach the disk. A server crash may lose the
     // last moments of them (never a bar, never half a transaction), and the next derive recomputes what
@@ -528,29 +633,36 @@ std::uint64_t PgStore::replace_indicators(std::string_view symbol, market::Timef
     // disk flush per symbol.
     m_conn.exec("SET LOCAL synchronous_commit = off", context);
     // Two derives of one symbol at once (etl derive beside a loading job) take turns: the second's DELETE
-    // then sees the first's rows instead of colliding with them.
-    m_conn.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", context,
-                fmt::format("indicators:{}:{}", symbol, market::to_code(timeframe)));
-    if (from)
-        m_conn.exec("DELETE FROM indicator_bars WHERE symbol = $1 AND timeframe = $2 AND ts >= $3", context, symbol,
-                    market::to_code(timeframe), *from);
-    else
-        m_conn.exec("DELETE FROM indicator_bars WHERE symbol = $1 AND timeframe = $2", context, symbol,
-                    market::to_code(timeframe));
+    // then sees the first's rows instead of colliding with them. The locks are taken in one order (of their
+    // keys), so two derives of overlapping lists cannot deadlock.
+    m_conn.exec("SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended('indicators:' || s || ':' || "
+                "$2, 0) AS k FROM unnest(string_to_array($1, E'\\n')) AS s ORDER BY 1) AS keys",
+                context, symbols, code);
+    m_conn.exec("DELETE FROM indicator_bars b USING unnest(string_to_array($1, E'\\n'), string_to_array($2, "
+                "E'\\n')::int8[]) AS u(s, t) WHERE b.symbol = u.s AND b.timeframe = $3 AND b.ts >= to_timestamp(u.t)",
+                context, symbols, lines(writes, [](const IndicatorWrite& w) { return epoch_text(w.from); }), code);
+    // derive_closes: rows replaced, or only their `recent` (an UPDATE keeps the stored `closes` as they are).
+    std::string replaced;
+    for (const auto& w : writes)
+        if (w.closes) (replaced += w.symbol) += '\n';
+    if (!replaced.empty()) {
+        replaced.pop_back();
+        m_conn.exec("DELETE FROM derive_closes WHERE timeframe = $2 AND symbol = ANY(string_to_array($1, E'\\n'))",
+                    context, replaced, code);
+    }
     std::uint64_t values = 0;
-    if (!bars.empty()) {
-        static const auto k_columns = [] {
-            std::array<std::string_view, 3 + schema::k_indicator_columns.size()> out{"symbol", "timeframe", "ts"};
-            std::copy(schema::k_indicator_columns.begin(), schema::k_indicator_columns.end(), out.begin() + 3);
-            return out;
-        }();
-        // Binary: a float8 goes as its 8 bytes (no decimal text to format or parse) and arrives bit for bit.
-        pg::BinaryCopyWriter copy(m_conn, context);
-        copy.begin("indicator_bars", k_columns);
-        const auto code = market::to_code(timeframe);
-        for (const auto& bar : bars) {
+    static const auto k_columns = [] {
+        std::array<std::string_view, 3 + schema::k_indicator_columns.size()> out{"symbol", "timeframe", "ts"};
+        std::copy(schema::k_indicator_columns.begin(), schema::k_indicator_columns.end(), out.begin() + 3);
+        return out;
+    }();
+    // Binary: a float8 goes as its 8 bytes (no decimal text to format or parse) and arrives bit for bit.
+    pg::BinaryCopyWriter copy(m_conn, context);
+    copy.begin("indicator_bars", k_columns);
+    for (const auto& w : writes) {
+        for (const auto& bar : w.bars) {
             auto& row = copy.start_row(static_cast<std::uint16_t>(k_columns.size()));
-            row.text(symbol);
+            row.text(w.symbol);
             row.text(code);
             row.timestamptz(bar.ts);
             for (const auto& v : bar.values) {
@@ -563,7 +675,40 @@ std::uint64_t PgStore::replace_indicators(std::string_view symbol, market::Timef
             }
             copy.end_row();
         }
-        copy.end();
+    }
+    copy.end();
+    if (!replaced.empty()) {
+        static constexpr std::array<std::string_view, 4> k_closes_columns{"symbol", "timeframe", "closes", "recent"};
+        pg::BinaryCopyWriter closes(m_conn, context);
+        closes.begin("derive_closes", k_closes_columns);
+        for (const auto& w : writes) {
+            if (!w.closes || (w.closes->empty() && w.recent.empty())) continue;
+            auto& row = closes.start_row(static_cast<std::uint16_t>(k_closes_columns.size()));
+            row.text(w.symbol);
+            row.text(code);
+            row.bytea(*w.closes);
+            row.bytea(w.recent);
+            closes.end_row();
+        }
+        closes.end();
+    }
+    if (std::any_of(writes.begin(), writes.end(), [](const IndicatorWrite& w) { return !w.closes; })) {
+        m_conn.exec("CREATE TEMP TABLE IF NOT EXISTS derive_recent (symbol text, recent bytea) ON COMMIT DELETE ROWS",
+                    context);
+        static constexpr std::array<std::string_view, 2> k_recent_columns{"symbol", "recent"};
+        pg::BinaryCopyWriter recent(m_conn, context);
+        recent.begin("pg_temp.derive_recent", k_recent_columns);
+        for (const auto& w : writes) {
+            if (w.closes) continue;
+            auto& row = recent.start_row(static_cast<std::uint16_t>(k_recent_columns.size()));
+            row.text(w.symbol);
+            row.bytea(w.recent);
+            recent.end_row();
+        }
+        recent.end();
+        m_conn.exec("UPDATE derive_closes c SET recent = r.recent, computed_at = now() FROM pg_temp.derive_recent r "
+                    "WHERE c.symbol = r.symbol AND c.timeframe = $1",
+                    context, code);
     }
     tx.commit();
     return values;

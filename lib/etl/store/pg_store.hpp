@@ -38,9 +38,12 @@ public:
     std::optional<market::sys_seconds> last_indicator_ts(std::string_view symbol, market::Timeframe timeframe) override;
     std::optional<IndicatorBar> indicators_at(std::string_view symbol, market::Timeframe timeframe,
                                               market::sys_seconds ts) override;
-    std::uint64_t replace_indicators(std::string_view symbol, market::Timeframe timeframe,
-                                     std::optional<market::sys_seconds> from,
-                                     std::span<const IndicatorBar> bars) override;
+    std::vector<DeriveResume> derive_resume(std::span<const std::string> symbols, market::Timeframe timeframe) override;
+    std::vector<std::optional<IndicatorBar>> indicators_at(std::span<const SymbolInstant> at,
+                                                           market::Timeframe timeframe) override;
+    void for_each_valid_close_from(std::span<const SymbolInstant> from, market::Timeframe timeframe,
+                                   const std::function<void(std::size_t, std::int64_t, double)>& each) override;
+    std::uint64_t replace_indicators(market::Timeframe timeframe, std::span<const IndicatorWrite> writes) override;
     std::uint64_t load_temp_table(std::string_view name, std::span<const std::string> columns,
                                   std::span<const Row> rows) override;
 

@@ -343,27 +343,80 @@ std::optional<IndicatorBar> SqliteStore::indicators_at(std::string_view symbol, 
     throw;
 }
 
-std::uint64_t SqliteStore::replace_indicators(std::string_view symbol, market::Timeframe timeframe,
-                                              std::optional<market::sys_seconds> from,
-                                              std::span<const IndicatorBar> bars) try {
-    SqliteTransaction tx(m_db);
-    {
-        auto del = m_db.prepare(from ? "DELETE FROM indicator_bars WHERE symbol = ? AND timeframe = ? AND ts >= ?"
-                                     : "DELETE FROM indicator_bars WHERE symbol = ? AND timeframe = ?");
-        del.bind(1, symbol);
-        del.bind(2, market::to_code(timeframe));
-        if (from) del.bind(3, *from);
-        del.step();
+std::vector<DeriveResume> SqliteStore::derive_resume(std::span<const std::string> symbols,
+                                                     market::Timeframe timeframe) try {
+    // In process: a statement per symbol costs no round trip.
+    std::vector<DeriveResume> out(symbols.size());
+    auto closes = m_db.prepare("SELECT closes, recent FROM derive_closes WHERE symbol = ? AND timeframe = ?");
+    for (std::size_t i = 0; i < symbols.size(); ++i) {
+        out[i].last_indicator = last_indicator_ts(symbols[i], timeframe);
+        closes.reset();
+        closes.bind(1, symbols[i]);
+        closes.bind(2, market::to_code(timeframe));
+        if (closes.step()) {
+            out[i].closes = std::string(closes.blob(0));
+            out[i].recent = std::string(closes.blob(1));
+        }
     }
+    return out;
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
+}
+
+std::vector<std::optional<IndicatorBar>> SqliteStore::indicators_at(std::span<const SymbolInstant> at,
+                                                                    market::Timeframe timeframe) {
+    std::vector<std::optional<IndicatorBar>> out;
+    out.reserve(at.size());
+    for (const auto& x : at) out.push_back(indicators_at(x.symbol, timeframe, x.ts));
+    return out;
+}
+
+std::uint64_t SqliteStore::replace_indicators(market::Timeframe timeframe, std::span<const IndicatorWrite> writes) try {
+    SqliteTransaction tx(m_db);
+    const auto code = market::to_code(timeframe);
+    auto del_from = m_db.prepare("DELETE FROM indicator_bars WHERE symbol = ? AND timeframe = ? AND ts >= ?");
+    auto del_all = m_db.prepare("DELETE FROM indicator_bars WHERE symbol = ? AND timeframe = ?");
+    auto del_closes = m_db.prepare("DELETE FROM derive_closes WHERE symbol = ? AND timeframe = ?");
+    auto put_closes = m_db.prepare("INSERT INTO derive_closes (symbol, timeframe, closes, recent) VALUES (?, ?, ?, ?)");
+    auto put_recent = m_db.prepare("UPDATE derive_closes SET recent = ?, computed_at = strftime('%Y-%m-%dT%H:%M:%SZ', "
+                                   "'now') WHERE symbol = ? AND timeframe = ?");
+    std::string marks;
+    for (std::size_t i = 0; i < schema::k_indicator_columns.size(); ++i) marks += ", ?";
+    auto s = m_db.prepare(fmt::format("INSERT INTO indicator_bars (symbol, timeframe, ts, {}) VALUES (?, ?, ?{})",
+                                      schema::column_list(schema::k_indicator_columns), marks));
     std::uint64_t values = 0;
-    if (!bars.empty()) {
-        std::string marks;
-        for (std::size_t i = 0; i < schema::k_indicator_columns.size(); ++i) marks += ", ?";
-        auto s = m_db.prepare(fmt::format("INSERT INTO indicator_bars (symbol, timeframe, ts, {}) VALUES (?, ?, ?{})",
-                                          schema::column_list(schema::k_indicator_columns), marks));
-        for (const auto& bar : bars) {
-            s.bind(1, symbol);
-            s.bind(2, market::to_code(timeframe));
+    for (const auto& w : writes) {
+        auto& del = w.from ? del_from : del_all;
+        del.reset();
+        del.bind(1, w.symbol);
+        del.bind(2, code);
+        if (w.from) del.bind(3, *w.from);
+        del.step();
+        if (!w.closes) {
+            put_recent.reset();
+            put_recent.bind_blob(1, w.recent);
+            put_recent.bind(2, w.symbol);
+            put_recent.bind(3, code);
+            put_recent.step();
+        } else {
+            del_closes.reset();
+            del_closes.bind(1, w.symbol);
+            del_closes.bind(2, code);
+            del_closes.step();
+            if (!w.closes->empty() || !w.recent.empty()) {
+                put_closes.reset();
+                put_closes.bind(1, w.symbol);
+                put_closes.bind(2, code);
+                put_closes.bind_blob(3, *w.closes);
+                put_closes.bind_blob(4, w.recent);
+                put_closes.step();
+            }
+        }
+        for (const auto& bar : w.bars) {
+            s.reset();
+            s.bind(1, w.symbol);
+            s.bind(2, code);
             s.bind(3, bar.ts);
             for (std::size_t i = 0; i < bar.values.size(); ++i) {
                 const auto index = static_cast<int>(i) + 4;
@@ -375,7 +428,6 @@ std::uint64_t SqliteStore::replace_indicators(std::string_view symbol, market::T
                 }
             }
             s.step();
-            s.reset();
         }
     }
     tx.commit();
@@ -573,6 +625,26 @@ void SqliteStore::for_each_close(std::string_view symbol, market::Timeframe time
     while (s.step()) {
         const auto [ts, close] = read_ts_close(s, symbol, m_db.path());
         each(ts, close);
+    }
+} catch (const sqlite::SqliteError& e) {
+    throw_if_unusable(e, m_db.path());
+    throw;
+}
+
+void SqliteStore::for_each_valid_close_from(std::span<const SymbolInstant> from, market::Timeframe timeframe,
+                                            const std::function<void(std::size_t, std::int64_t, double)>& each) try {
+    auto s = m_db.prepare(fmt::format("SELECT p.ts, p.close FROM price_bars p WHERE p.symbol = ? AND p.timeframe = ? "
+                                      "AND p.ts >= ? AND {} ORDER BY p.ts",
+                                      schema::valid_bar_sql(dialect(), "p")));
+    for (std::size_t i = 0; i < from.size(); ++i) {
+        s.reset();
+        s.bind(1, from[i].symbol);
+        s.bind(2, market::to_code(timeframe));
+        s.bind(3, from[i].ts);
+        while (s.step()) {
+            const auto [ts, close] = read_ts_close(s, from[i].symbol, m_db.path());
+            each(i, ts, close);
+        }
     }
 } catch (const sqlite::SqliteError& e) {
     throw_if_unusable(e, m_db.path());

@@ -127,6 +127,30 @@ struct IndicatorBar {
     std::array<std::optional<double>, schema::k_indicator_columns.size()> values;
 };
 
+// A symbol and an instant (a bar of it).
+struct SymbolInstant {
+    std::string symbol;
+    market::sys_seconds ts;
+};
+
+// See IndicatorTable::derive_resume.
+struct DeriveResume {
+    std::optional<market::sys_seconds> last_indicator;
+    std::string closes; // derive_closes.closes: the older closes
+    std::string recent; // derive_closes.recent: the closes after them
+};
+
+// One symbol's part of IndicatorTable::replace_indicators.
+struct IndicatorWrite {
+    std::string symbol;
+    std::optional<market::sys_seconds> from;
+    std::vector<IndicatorBar> bars;
+    // derive_closes: with `closes`, the row is replaced by (closes, recent), or deleted when both are empty;
+    // without, only its `recent` is replaced (the stored `closes` are still the symbol's older closes).
+    std::optional<std::string> closes;
+    std::string recent;
+};
+
 // The indicators (indicator_bars, one row per bar; `indicators` is its view by name): what etl derive (and
 // derive.enabled after a load) reads back and writes.
 class IndicatorTable {
@@ -140,12 +164,27 @@ public:
     virtual std::optional<IndicatorBar> indicators_at(std::string_view symbol, market::Timeframe timeframe,
                                                       market::sys_seconds ts) = 0;
 
-    // Replaces the indicators of `symbol` and `timeframe` at the bars from `from` on (at every bar when
-    // nullopt) with `bars` (in ts order, unique), in one transaction. Returns how many values (non-NULL
+    // What a derive of many symbols reads first, one entry per symbol of `symbols`, in their order: the
+    // newest bar of each that has indicators, and the closes stored with them (derive_closes; the bytes
+    // derive/closes.hpp packs, empty when none are stored). One statement on PostgreSQL.
+    virtual std::vector<DeriveResume> derive_resume(std::span<const std::string> symbols,
+                                                    market::Timeframe timeframe) = 0;
+    // The indicators stored for each bar of `at` (in its order), with their values exactly as written;
+    // nullopt for a bar that has none. One statement on PostgreSQL.
+    virtual std::vector<std::optional<IndicatorBar>> indicators_at(std::span<const SymbolInstant> at,
+                                                                   market::Timeframe timeframe) = 0;
+    // Calls each(index into `from`, epoch seconds of ts, close as a double) for every stored bar of
+    // from[i].symbol and `timeframe` at or after from[i].ts that passes schema::valid_bar_sql, ordered by
+    // index and ts: the bars a derive of many symbols goes on with, in one statement on PostgreSQL. A close
+    // no double holds reads as NaN.
+    virtual void for_each_valid_close_from(std::span<const SymbolInstant> from, market::Timeframe timeframe,
+                                           const std::function<void(std::size_t, std::int64_t, double)>& each) = 0;
+
+    // For each write, replaces the indicators of its symbol and `timeframe` at the bars from its `from` on
+    // (at every bar when nullopt) with its `bars` (in ts order, unique), and the closes stored with them
+    // (derive_closes, see IndicatorWrite): all writes in one transaction. Returns how many values (non-NULL
     // cells) were written.
-    virtual std::uint64_t replace_indicators(std::string_view symbol, market::Timeframe timeframe,
-                                             std::optional<market::sys_seconds> from,
-                                             std::span<const IndicatorBar> bars) = 0;
+    virtual std::uint64_t replace_indicators(market::Timeframe timeframe, std::span<const IndicatorWrite> writes) = 0;
 };
 
 // One value of a query row as text; nullopt is NULL.

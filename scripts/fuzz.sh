@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 build_dir=${ETL_FUZZ_BUILD_DIR:-build-fuzz}
 seconds=${ETL_FUZZ_SECONDS:-30}
 out=${ETL_FUZZ_OUT:-$build_dir/fuzz-out}
-all_targets="polygon_aggs polygon_grouped coingecko_daily coingecko_prices coingecko_simple_price yahoo_chart yahoo_quote provider_error_message config_toml migrate_values"
+all_targets="polygon_aggs polygon_grouped coingecko_daily coingecko_prices coingecko_simple_price yahoo_chart yahoo_quote provider_error_message config_toml migrate_values derive_closes"
 targets=${ETL_FUZZ_TARGETS:-$all_targets}
 
 # shellcheck disable=SC2086
@@ -27,6 +27,7 @@ seeds() {  # the corpus directories of a target: its provider's bodies, odd bodi
     yahoo_*) echo tests/fuzz/yahoo ;;
     config_*) echo tests/fuzz/config; return ;;
     migrate_*) echo tests/fuzz/migrate ;;
+    derive_*) echo tests/fuzz/derive ;;
     *) echo tests/fuzz/polygon tests/fuzz/coingecko tests/fuzz/yahoo ;;
     esac
     echo tests/fuzz/other tests/fuzz/regressions

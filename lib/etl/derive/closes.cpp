@@ -32,9 +32,11 @@ std::uint64_t get64(const char* in) {
     return little_endian(v);
 }
 
-std::int64_t floor_day(std::int64_t ts) {
-    return ts >= 0 ? ts / k_day_seconds : -((-ts + k_day_seconds - 1) / k_day_seconds);
-}
+// The instants a kept close can have: years 1 to 9999, as the stores' timestamps.
+constexpr std::int64_t k_first_ts = -62'135'596'800; // 0001-01-01T00:00:00Z
+constexpr std::int64_t k_last_ts = 253'402'300'799;  // 9999-12-31T23:59:59Z
+
+std::int64_t floor_day(std::int64_t ts) { return ts / k_day_seconds - (ts % k_day_seconds < 0 ? 1 : 0); }
 
 } // namespace
 
@@ -55,6 +57,7 @@ std::optional<std::vector<Close>> unpack_closes(std::string_view bytes) {
     const char* at = bytes.data();
     for (std::size_t i = 0; i < out.size(); ++i, at += k_packed_close) {
         out[i] = {static_cast<std::int64_t>(get64(at)), std::bit_cast<double>(get64(at + 8))};
+        if (out[i].ts < k_first_ts || out[i].ts > k_last_ts) return std::nullopt;
         if (i > 0 && out[i].ts <= out[i - 1].ts) return std::nullopt;
     }
     return out;

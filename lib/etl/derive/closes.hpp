@@ -42,7 +42,7 @@ bool only_recent_changes(std::size_t series, std::size_t stored, std::size_t k, 
 std::string pack_closes(std::span<const Close> closes);
 
 // The closes of pack_closes' bytes; nullopt when they are not such bytes (a length that is not a multiple
-// of 16, or ts not strictly increasing): the caller then reads the bars instead.
+// of 16, ts not strictly increasing or outside the years 1 to 9999): the caller then reads the bars instead.
 std::optional<std::vector<Close>> unpack_closes(std::string_view bytes);
 
 // The index of the first close of `closes` (ts order, every valid close of the symbol from some bar on)

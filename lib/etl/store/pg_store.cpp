@@ -572,9 +572,11 @@ std::vector<std::optional<IndicatorBar>> PgStore::indicators_at(std::span<const 
     if (at.empty()) return out;
     // Binary: the float8s come back bit for bit, whatever extra_float_digits says.
     const auto r = m_conn.exec_binary(
+        // LATERAL ... OFFSET 0: a probe of the primary key per bar, never a join the planner may turn into a
+        // scan of the whole table.
         fmt::format("SELECT u.i, b.{} FROM unnest(string_to_array($1, E'\\n'), string_to_array($2, E'\\n')::int8[]) "
-                    "WITH ORDINALITY AS u(s, t, i) JOIN indicator_bars b ON b.symbol = u.s AND b.timeframe = $3 AND "
-                    "b.ts = to_timestamp(u.t)",
+                    "WITH ORDINALITY AS u(s, t, i) CROSS JOIN LATERAL (SELECT * FROM indicator_bars x WHERE x.symbol = "
+                    "u.s AND x.timeframe = $3 AND x.ts = to_timestamp(u.t) OFFSET 0) AS b",
                     fmt::join(schema::k_indicator_columns, ", b.")),
         {lines(at, [](const SymbolInstant& x) { return x.symbol; }),
          lines(at, [](const SymbolInstant& x) { return epoch_text(x.ts); }), std::string(market::to_code(timeframe))},
@@ -605,7 +607,7 @@ void PgStore::for_each_valid_close_from(std::span<const SymbolInstant> from, mar
                     "string_to_array($2, E'\\n')::int8[]) WITH ORDINALITY AS u(s, t, i) CROSS JOIN LATERAL (SELECT "
                     "p.ts, CASE WHEN abs(p.close) < 1e300 THEN p.close::float8 ELSE 'NaN'::float8 END AS close FROM "
                     "price_bars p WHERE p.symbol = u.s AND p.timeframe = $3 AND p.ts >= to_timestamp(u.t) AND {} "
-                    "ORDER BY p.ts) AS x ORDER BY u.i, x.ts",
+                    "ORDER BY p.ts OFFSET 0) AS x ORDER BY u.i, x.ts",
                     schema::valid_bar_sql(dialect(), "p")),
         {lines(from, [](const SymbolInstant& x) { return x.symbol; }),
          lines(from, [](const SymbolInstant& x) { return epoch_text(x.ts); }), std::string(market::to_code(timeframe))},
@@ -638,9 +640,14 @@ std::uint64_t PgStore::replace_indicators(market::Timeframe timeframe, std::span
     m_conn.exec("SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended('indicators:' || s || ':' || "
                 "$2, 0) AS k FROM unnest(string_to_array($1, E'\\n')) AS s ORDER BY 1) AS keys",
                 context, symbols, code);
-    m_conn.exec("DELETE FROM indicator_bars b USING unnest(string_to_array($1, E'\\n'), string_to_array($2, "
-                "E'\\n')::int8[]) AS u(s, t) WHERE b.symbol = u.s AND b.timeframe = $3 AND b.ts >= to_timestamp(u.t)",
-                context, symbols, lines(writes, [](const IndicatorWrite& w) { return epoch_text(w.from); }), code);
+    // The rows by their ctid, found by a range of the primary key per symbol (LATERAL, kept a subquery by
+    // OFFSET 0): a join of the list with the table lets the planner pick a scan of every indicator row once
+    // a full derive has changed the table's statistics (3 s instead of 10 ms for 500 symbols).
+    m_conn.exec(
+        "DELETE FROM indicator_bars WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM unnest(string_to_array($1, "
+        "E'\\n'), string_to_array($2, E'\\n')::int8[]) AS u(s, t) CROSS JOIN LATERAL (SELECT b.ctid FROM "
+        "indicator_bars b WHERE b.symbol = u.s AND b.timeframe = $3 AND b.ts >= to_timestamp(u.t) OFFSET 0) AS x))",
+        context, symbols, lines(writes, [](const IndicatorWrite& w) { return epoch_text(w.from); }), code);
     // derive_closes: rows replaced, or only their `recent` (an UPDATE keeps the stored `closes` as they are).
     std::string replaced;
     for (const auto& w : writes)

@@ -57,6 +57,10 @@ TEST_CASE("bytes that are no packed closes are refused, not guessed at", "[unit]
     // Out of order, or a ts twice.
     CHECK_FALSE(unpack_closes(pack_closes(std::vector<Close>{{86400, 1.0}, {0, 2.0}})));
     CHECK_FALSE(unpack_closes(pack_closes(std::vector<Close>{{86400, 1.0}, {86400, 2.0}})));
+    // No instant a store holds (the fuzzer's find: first_kept_close overflowed on it).
+    CHECK_FALSE(unpack_closes(pack_closes(std::vector<Close>{{std::numeric_limits<std::int64_t>::max() - 127, 1.0}})));
+    CHECK_FALSE(unpack_closes(pack_closes(std::vector<Close>{{-62'135'596'801, 1.0}})));
+    CHECK(unpack_closes(pack_closes(std::vector<Close>{{-62'135'596'800, 1.0}, {253'402'300'799, 2.0}})));
 }
 
 TEST_CASE("the kept closes: the indicators' warm-up, and for daily bars the 5Y base", "[unit][derive]") {

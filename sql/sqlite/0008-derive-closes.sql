@@ -1,4 +1,4 @@
--- The closes a derive goes on from (see sql/postgres/0012).
+-- The closes a derive goes on from (see sql/postgres/0011).
 CREATE TABLE IF NOT EXISTS derive_closes (
     symbol      TEXT NOT NULL,
     timeframe   TEXT NOT NULL CHECK (timeframe IN ('1d', '1h', '1wk', '1mo')),

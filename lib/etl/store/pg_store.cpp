@@ -491,6 +491,32 @@ LoadStats PgStore::load_bars_once(std::string_view symbol, market::Timeframe tim
     throw;
 }
 
+LoadStats PgStore::append_bars(std::string_view symbol, market::Timeframe timeframe, std::span<const market::Bar> bars,
+                               std::span<const market::RejectedRecord> rejected, std::int64_t run_id) try {
+    const std::string context = fmt::format("loading {} {} bars", symbol, market::to_code(timeframe));
+    LoadStats stats;
+    stats.rejected = rejected.size();
+    pg::Transaction tx(m_conn, context);
+    if (!bars.empty()) {
+        std::vector<const market::Bar*> all;
+        all.reserve(bars.size());
+        auto first = market::sys_seconds::max();
+        for (const auto& b : bars) {
+            all.push_back(&b);
+            first = std::min(first, b.ts);
+        }
+        copy_bars("price_bars", all, context);
+        stats.inserted = bars.size();
+        m_conn.exec(schema::k_drop_stale_indicators_sql, context, symbol, market::to_code(timeframe), first);
+    }
+    copy_rejects(rejected, timeframe, run_id);
+    tx.commit();
+    return stats;
+} catch (const pg::DbError& e) {
+    throw_if_timeout(e, "price_bars", fmt::format("loading {} {} bars", symbol, market::to_code(timeframe)), m_options);
+    throw;
+}
+
 std::optional<market::sys_seconds> PgStore::last_indicator_ts(std::string_view symbol, market::Timeframe timeframe) {
     const auto r = m_conn.exec_binary(
         "SELECT extract(epoch FROM max(ts))::int8 FROM indicator_bars WHERE symbol = $1 AND timeframe = $2",

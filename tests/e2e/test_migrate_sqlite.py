@@ -807,6 +807,23 @@ class MigrateBulk(unittest.TestCase):
                      "coalesce(volume::text, ''), source FROM price_bars ORDER BY symbol, timeframe, ts")
             self.assertEqual(bulk.query(strip), indexed.query(strip))
 
+    def test_the_bulk_load_reads_the_table_back_in_one_pass_while_the_key_builds(self):
+        self.plain_only()
+        valid = self.manifest["price_history"]["expected_valid"]
+        for loaders, one_pass in (("2", True), ("1", False)):
+            with self.subTest(loaders=loaders), PgDatabase("migrbulkread") as db:
+                report = self.tmp.path / f"read{loaders}.json"
+                r = migrate(self.file, "--database-url", db.url, "--log-level", "info", "--report", report,
+                            env=clean_env(ETL_MIGRATE_LOADERS=loaders))
+                self.assertEqual(r.rc, 0, r.describe())
+                self.assertIn(BULK_LINE, r.stderr)
+                self.assertEqual("the table read back for parity meanwhile in one pass" in r.stderr, one_pass)
+                self.assert_keyed(db, valid)
+                by_symbol = read_report(report)["price_bars_by_symbol"]
+                self.assertEqual(read_back_line(r.stderr), (valid, len(by_symbol)))
+                self.assertEqual({v["status"] for v in by_symbol.values()}, {"match"})
+                self.assertEqual(sum(v["rows"] for v in by_symbol.values()), valid)
+
     def test_kill_9_during_a_bulk_load_then_a_resume_builds_the_key_with_exact_parity(self):
         self.plain_only()
         total = self.big_manifest["price_history"]["expected_valid"]

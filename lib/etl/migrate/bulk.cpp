@@ -53,6 +53,18 @@ bool begin_bulk_load(pg::Connection& conn) {
     return true;
 }
 
+void build_key_index(pg::Connection& conn) {
+    pg::Transaction tx(conn, k_context);
+    conn.exec("SET LOCAL statement_timeout = 0", k_context);
+    conn.exec(fmt::format("CREATE UNIQUE INDEX {} ON price_bars (symbol, timeframe, ts)", k_price_bars_key), k_context);
+    tx.commit();
+}
+
+void attach_key_index(pg::Connection& conn) {
+    conn.exec(fmt::format("ALTER TABLE price_bars ADD CONSTRAINT {0} PRIMARY KEY USING INDEX {0}", k_price_bars_key),
+              k_context);
+}
+
 std::uint64_t restore_primary_key(pg::Connection& conn, std::chrono::milliseconds lock_timeout) {
     pg::Transaction tx(conn, k_context);
     conn.exec("SET LOCAL statement_timeout = 0", k_context);
@@ -61,6 +73,7 @@ std::uint64_t restore_primary_key(pg::Connection& conn, std::chrono::millisecond
     // The lock first, so that the key's absence is looked at with no other session changing it.
     conn.exec("LOCK TABLE price_bars IN ACCESS EXCLUSIVE MODE", k_context);
     if (has_primary_key(conn)) return 0;
+    conn.exec(fmt::format("DROP INDEX IF EXISTS {}", k_price_bars_key), k_context);
     std::uint64_t removed = 0;
     conn.exec("SAVEPOINT build_key", k_context);
     try {

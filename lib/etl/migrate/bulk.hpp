@@ -44,10 +44,21 @@ bool price_bars_empty(pg::Connection& conn);
 // changed, when a row came in meanwhile or the key is already gone. Throws pg::DbError.
 bool begin_bulk_load(pg::Connection& conn);
 
+// The bulk load's own build, in two steps so that price_bars can be read while the key's index is built
+// (CREATE INDEX takes a lock that lets readers in, ADD PRIMARY KEY one that does not): builds the unique
+// index the key will use, with no statement timeout, and commits. Throws pg::DbError: 23505 when rows share
+// a key (then restore_primary_key makes them one and builds the key).
+void build_key_index(pg::Connection& conn);
+// Makes build_key_index's index price_bars' primary key (no scan: the columns are NOT NULL). Throws
+// pg::DbError.
+void attach_key_index(pg::Connection& conn);
+
 // Builds price_bars' primary key (nothing when it is there) in one transaction, with no statement
 // timeout (a build is not a load) and `lock_timeout` (zero: the session's). Rows that share a key are
 // made one first: the last loaded of them (the latest ingested_at, then the last in the table) is kept.
-// Returns the rows removed that way. Throws pg::DbError; then nothing changed.
+// An index of the key's name that is no primary key (a build_key_index whose run ended before
+// attach_key_index) is built again. Returns the rows removed that way. Throws pg::DbError; then nothing
+// changed.
 std::uint64_t restore_primary_key(pg::Connection& conn, std::chrono::milliseconds lock_timeout = {});
 
 } // namespace etl::migrate

@@ -684,11 +684,54 @@ void Migrator::bars(const MappedTable& t) {
     queue.cancel();
     if (reader_thread.joinable()) reader_thread.join();
     if (bulk && !failure.failed() && !stopped()) {
+        // The key's index is built on this store's session while another session reads the whole table
+        // back in one pass (the build lets readers in): the parity read costs no time of its own. Rows
+        // sharing a key fail the build: they are made one and the key built again (restore_primary_key),
+        // and the pairs are read back after it by the final pass below, as they are with one session.
         const auto started = std::chrono::steady_clock::now();
-        const auto removed = restore_primary_key(*bulk_key.conn);
+        std::optional<ClosesBySeries> read_all;
+        std::exception_ptr read_error;
+        bool built = false;
+        if (!siblings.empty()) {
+            std::thread reading([&] {
+                try {
+                    read_all = read_back_all_closes(siblings.front()->connection(), [&] { return stopped(); });
+                } catch (...) {
+                    read_error = std::current_exception();
+                }
+            });
+            struct JoinReading {
+                std::thread& thread;
+                ~JoinReading() {
+                    if (thread.joinable()) thread.join();
+                }
+            } join_reading{reading};
+            try {
+                build_key_index(*bulk_key.conn);
+                built = true;
+            } catch (const pg::DbError& e) {
+                if (e.sqlstate() != "23505") throw;
+            }
+            reading.join();
+            if (read_error) std::rethrow_exception(read_error);
+        }
+        std::uint64_t removed = 0;
+        if (built) {
+            attach_key_index(*bulk_key.conn);
+            if (read_all) {
+                std::lock_guard lock(shared);
+                for (const auto& key : book.unread()) {
+                    const auto it = read_all->find(std::pair(key.first, std::string(market::to_code(key.second))));
+                    book.set_read_back(key, it == read_all->end() ? ClosesRead{} : it->second);
+                }
+            }
+        } else {
+            removed = restore_primary_key(*bulk_key.conn);
+        }
         bulk_key.conn = nullptr;
-        util::log_info("{}: the primary key of price_bars built in {:.1f} s{}", t.table,
+        util::log_info("{}: the primary key of price_bars built in {:.1f} s{}{}", t.table,
                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                       built && read_all ? ", the table read back for parity meanwhile in one pass" : "",
                        removed == 0
                            ? std::string()
                            : fmt::format(" ({} rows of a key loaded twice removed: the last loaded kept)", removed));

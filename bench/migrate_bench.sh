@@ -7,9 +7,12 @@
 #      run plainly with its defaults as users do (it creates its own tables). Wall time, peak RSS.
 #   rows/s = price_history rows of the file / wall time.   targets: ours >= 3x pgloader's rows/s,
 #                                                                   ours peak RSS <= 128 MiB
-#   c. floor (informational, first repetition): `psql \copy price_bars (...) FROM file` of exactly the
-#      rows ours loaded, into the emptied table (same primary key): the server's own cost of taking
-#      those rows, which no migrator can beat. It tells a MISS on the ratio from a slow migrator.
+#   c. floor (informational, first repetition): the server's own cost of taking exactly the rows ours
+#      loaded the way ours loads them into an empty table (its bulk load, lib/etl/migrate/bulk.hpp): the
+#      emptied price_bars' primary key dropped, `psql \copy price_bars (...) FROM file`, the key built
+#      again (ALTER TABLE ... ADD PRIMARY KEY), timed together; the \copy and the build are also shown
+#      apart. No migrator loading that way can beat it. It tells a MISS on the ratio from a slow
+#      migrator.
 # The input is a Stockula-current file from tests/fixtures/make_stockula.py (default 1000 symbols x 20
 # years: 5,217,000 price rows, ~0.9 GiB), generated once into a cache and reused. Each run is checked:
 # ours must leave exactly the valid rows in price_bars (the manifest's expected_valid, and the
@@ -125,7 +128,7 @@ log "$("$PGLOADER" --version | head -n 1)"
 
 LOAD0=$(loadavg)
 T_OURS=() T_PGL=() RSS_OURS=() RSS_PGL=() CPU_OURS=() CPU_PGL=()
-T_FLOOR=""
+T_FLOOR="" T_FLOOR_COPY="" T_FLOOR_KEY=""
 COLS="symbol, timeframe, ts, open, high, low, close, volume, vwap, trade_count, source"
 for ((rep = 1; rep <= REPEAT; rep++)); do
     warm_file
@@ -153,19 +156,25 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
         [[ $((bars + rejected)) == "$ROWS" ]] || die "ours: $bars rows loaded + $rejected rejected != $ROWS price rows"
     fi
 
-    # c. floor: \copy of exactly the rows ours loaded into the emptied price_bars
+    # c. floor: exactly the rows ours loaded into the emptied price_bars as ours loads them: key dropped,
+    # \copy, key built
     if [[ $rep == 1 && ${BENCH_MIGRATE_FLOOR:-1} != 0 ]]; then
         "${PSQL[@]}" -d "$DB_OURS" -c "\\copy (SELECT $COLS FROM price_bars) TO '$TMP/bars.tsv'"
         "${PSQL[@]}" -d "$DB_OURS" -c 'TRUNCATE price_bars'
         checkpoint
         t0=$(now)
-        run_child "${PSQL[@]}" -d "$DB_OURS" -c "\\copy price_bars ($COLS) FROM '$TMP/bars.tsv'"
+        run_child "${PSQL[@]}" -d "$DB_OURS" -c 'ALTER TABLE price_bars DROP CONSTRAINT price_bars_pkey' \
+            -c "\\copy price_bars ($COLS) FROM '$TMP/bars.tsv'"
         t1=$(now)
-        T_FLOOR=$(elapsed "$t0" "$t1")
+        run_child "${PSQL[@]}" -d "$DB_OURS" -c 'ALTER TABLE price_bars ADD CONSTRAINT price_bars_pkey PRIMARY KEY (symbol, timeframe, ts)'
+        t2=$(now)
+        T_FLOOR=$(elapsed "$t0" "$t2")
+        T_FLOOR_COPY=$(elapsed "$t0" "$t1")
+        T_FLOOR_KEY=$(elapsed "$t1" "$t2")
         rm -f "$TMP/bars.tsv"
         copied=$("${PSQL[@]}" -d "$DB_OURS" -c 'SELECT count(*) FROM price_bars')
         [[ $copied == "$bars" ]] || die "floor: \\copy loaded $copied rows, ours loaded $bars"
-        log "floor: \\copy of the same $bars rows into price_bars: $T_FLOOR s"
+        log "floor: the same $bars rows into price_bars, key dropped: \\copy $T_FLOOR_COPY s, then the key built $T_FLOOR_KEY s"
     fi
 
     # b. pgloader, plainly, with its defaults
@@ -216,7 +225,8 @@ echo "  runs (s): ours ${T_OURS[*]} | pgloader ${T_PGL[*]}"
 echo "  CPU of the process itself, user + system (s; the server's work is not in it): ours ${CPU_OURS[*]} | pgloader ${CPU_PGL[*]}"
 if [[ -n $T_FLOOR ]]; then
     r_floor=$(calc 'r / t' r="$bars" t="$T_FLOOR")
-    printf '  %-40s %9.3f s  %12s rows/s  (first repetition; the server alone)\n' "floor: psql \\copy into price_bars" "$T_FLOOR" "$(fmt_int "$r_floor")"
+    printf '  %-40s %9.3f s  %12s rows/s  (first repetition; the server alone: \\copy %s s with the key dropped, then the key built %s s)\n' \
+        "floor: \\copy, key dropped, key built" "$T_FLOOR" "$(fmt_int "$r_floor")" "$T_FLOOR_COPY" "$T_FLOOR_KEY"
 fi
 printf '  %-40s %8.2fx  (target >= %s)        %s\n' "ours / pgloader (rows/s)" "$x_rate" "$RATIO_TARGET" "$(pass "$v_rate")"
 printf '  %-40s %8.1f MiB (target <= %s MiB)  %s\n' "ours: peak RSS" "$rss_ours_mib" "$RSS_TARGET_MIB" "$(pass "$v_rss")"
@@ -226,6 +236,6 @@ fi
 
 record "migrate: ours vs pgloader (rows/s)" "$(fmt_int "$r_ours")" "$(fmt_int "$r_pgl")" "$(printf '%.2f' "$x_rate")" ">= $RATIO_TARGET" "$v_rate"
 if [[ -n $T_FLOOR ]]; then
-    record "migrate: ours vs \\copy floor (rows/s)" "$(fmt_int "$r_ours")" "$(fmt_int "$r_floor")" "$(printf '%.2f' "$(calc 'a / b' a="$r_ours" b="$r_floor")")" "-" "-"
+    record "migrate: ours vs floor (\\copy, key built after; rows/s)" "$(fmt_int "$r_ours")" "$(fmt_int "$r_floor")" "$(printf '%.2f' "$(calc 'a / b' a="$r_ours" b="$r_floor")")" "-" "-"
 fi
 record "migrate: peak RSS, ours vs pgloader (MiB)" "$rss_ours_mib" "$rss_pgl_mib" "$(printf '%.2f' "$x_rss")" "<= $RSS_TARGET_MIB MiB" "$v_rss"

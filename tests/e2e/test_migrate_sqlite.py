@@ -707,5 +707,202 @@ class MigrateLoaders(unittest.TestCase):
             self.assertLess(peak_kib, 128 * 1024, f"peak RSS {peak_kib} KiB")
 
 
+KEY_SQL = "SELECT count(*) FROM pg_index WHERE indrelid = 'price_bars'::regclass AND indisprimary"
+BULK_LINE = "bulk load into the empty price_bars"
+
+
+def with_a_key_loaded_twice(src: Path, dst: Path) -> tuple[str, str, str]:
+    """An unindexed copy of `src` (read in file order) with one more row at its end: a second row of the
+    first symbol's first daily bar, with another close, in a later stretch of its rows, so in another piece
+    than the first. Returns (symbol, date, the new close)."""
+    import sqlite3
+    unindexed_copy(src, dst)
+    con = sqlite3.connect(dst)
+    symbol, day, low, high = con.execute(
+        "SELECT symbol, date, low_price, high_price FROM price_history WHERE interval = '1d' AND low_price > 0 "
+        "AND high_price > low_price ORDER BY id LIMIT 1").fetchone()
+    close = round((low + high) / 2, 2)
+    con.execute("INSERT INTO price_history (id, symbol, date, open_price, high_price, low_price, close_price, volume, "
+                "interval) SELECT max(id) + 1, ?, ?, ?, ?, ?, ?, 1234, '1d' FROM price_history",
+                (symbol, day, low, high, low, close))
+    con.commit()
+    con.close()
+    return symbol, day, repr(close)
+
+
+class MigrateBulk(unittest.TestCase):
+    """Into an empty price_bars on plain PostgreSQL the bars load with its primary key dropped and the key
+    is built by one sort at the end (issue 8 point 11); a key loaded twice keeps its last row as the upsert
+    would; the key is back after a signal, after kill -9 (by the next run) and after a failed build (by
+    the next run, the failed one not exiting 0); TimescaleDB and a table with rows keep the key in place."""
+
+    @classmethod
+    def setUpClass(cls):
+        require_pg()
+        cls.tmp = TempDir("migrate-bulk")
+        cls.file = cls.tmp.path / "small.db"
+        cls.manifest = make_stockula(cls.file, "current", "--symbols", "12", "--years", "3")
+        cls.dup = cls.tmp.path / "dup.db"
+        cls.dup_key = with_a_key_loaded_twice(cls.file, cls.dup)
+        cls.big = cls.tmp.path / "big.db"
+        cls.big_manifest = make_stockula(cls.big, "current", "--symbols", "150", "--years", "8")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def plain_only(self):
+        if TARGET == "timescaledb":
+            self.skipTest("no bulk load into a hypertable")
+
+    def assert_keyed(self, db: PgDatabase, rows: int):
+        self.assertEqual(db.scalar(KEY_SQL), "1", "price_bars has its primary key")
+        self.assertEqual(int(db.scalar("SELECT count(*) FROM price_bars")), rows)
+        self.assertEqual(int(db.scalar("SELECT count(*) FROM (SELECT 1 FROM price_bars GROUP BY symbol, timeframe, "
+                                       "ts HAVING count(*) > 1) d")), 0)
+
+    def test_an_empty_table_loads_in_bulk_and_ends_as_the_indexed_load_does_also_with_a_key_loaded_twice(self):
+        symbol, day, close = self.dup_key
+        valid = self.manifest["price_history"]["expected_valid"]  # the extra row replaces one: no more rows
+        with PgDatabase("migrbulk") as bulk, PgDatabase("migrindexed") as indexed:
+            report = self.tmp.path / "bulk.json"
+            r = migrate(self.dup, "--database-url", bulk.url, "--log-level", "info", "--report", report)
+            self.assertEqual(r.rc, 0, r.describe())
+            if TARGET == "timescaledb":
+                self.assertNotIn(BULK_LINE, r.stderr)
+                self.assertIn("primary key in place (price_bars is a TimescaleDB hypertable)", r.stderr)
+            else:
+                self.assertIn(BULK_LINE, r.stderr)
+                self.assertIn("the primary key of price_bars built in", r.stderr)
+                self.assertIn("(1 rows of a key loaded twice removed: the last loaded kept)", r.stderr)
+            self.assert_keyed(bulk, valid)
+            # The last row of the key won, as the upsert has it.
+            self.assertEqual(bulk.scalar(f"SELECT close::text || ' ' || volume::text FROM price_bars WHERE symbol = "
+                                         f"'{symbol}' AND timeframe = '1d' AND ts = '{day}'"), f"{close} 1234")
+            t = tables_of(read_report(report))["price_history"]
+            self.assertEqual((t["read"], t["inserted"], t["updated"]), (valid + 1, valid, 1))
+            # A key the source holds twice sums both rows into the source checksum, whichever the path: its
+            # symbol is a MISMATCH in both (the others match), as the indexed load's report below says too.
+            statuses = {k: v["status"] for k, v in read_report(report)["price_bars_by_symbol"].items()}
+            self.assertEqual({k for k, v in statuses.items() if v != "match"}, {f"{symbol} 1d"})
+
+            # The same file into a table holding a row: the store's load with the key in place, same end.
+            import sqlite3
+            con = sqlite3.connect(f"file:{self.dup}?mode=ro", uri=True)
+            other = con.execute("SELECT min(symbol) FROM price_history WHERE symbol <> ?", (symbol,)).fetchone()[0]
+            con.close()
+            first = migrate(self.dup, "--database-url", indexed.url, "--symbols", other)
+            self.assertEqual(first.rc, 0, first.describe())
+            report2 = self.tmp.path / "indexed.json"
+            r2 = migrate(self.dup, "--database-url", indexed.url, "--log-level", "info", "--report", report2)
+            self.assertEqual(r2.rc, 0, r2.describe())
+            self.assertEqual({k: v["status"] for k, v in read_report(report2)["price_bars_by_symbol"].items()},
+                             statuses)
+            t2 = tables_of(read_report(report2))["price_history"]
+            self.assertEqual((t2["inserted"] + t2["unchanged"], t2["updated"]), (valid, 1))
+            self.assertNotIn(BULK_LINE, r2.stderr)
+            self.assertIn("primary key in place (price_bars is a TimescaleDB hypertable)" if TARGET == "timescaledb"
+                          else "primary key in place (price_bars already holds rows)", r2.stderr)
+            self.assert_keyed(indexed, valid)
+            strip = ("SELECT symbol, timeframe, ts::text, open::text, high::text, low::text, close::text, "
+                     "coalesce(volume::text, ''), source FROM price_bars ORDER BY symbol, timeframe, ts")
+            self.assertEqual(bulk.query(strip), indexed.query(strip))
+
+    def test_the_bulk_load_reads_the_table_back_in_one_pass_while_the_key_builds(self):
+        self.plain_only()
+        valid = self.manifest["price_history"]["expected_valid"]
+        for loaders, one_pass in (("2", True), ("1", False)):
+            with self.subTest(loaders=loaders), PgDatabase("migrbulkread") as db:
+                report = self.tmp.path / f"read{loaders}.json"
+                r = migrate(self.file, "--database-url", db.url, "--log-level", "info", "--report", report,
+                            env=clean_env(ETL_MIGRATE_LOADERS=loaders))
+                self.assertEqual(r.rc, 0, r.describe())
+                self.assertIn(BULK_LINE, r.stderr)
+                self.assertEqual("the table read back for parity meanwhile in one pass" in r.stderr, one_pass)
+                self.assert_keyed(db, valid)
+                by_symbol = read_report(report)["price_bars_by_symbol"]
+                self.assertEqual(read_back_line(r.stderr), (valid, len(by_symbol)))
+                self.assertEqual({v["status"] for v in by_symbol.values()}, {"match"})
+                self.assertEqual(sum(v["rows"] for v in by_symbol.values()), valid)
+
+    def test_kill_9_during_a_bulk_load_then_a_resume_builds_the_key_with_exact_parity(self):
+        self.plain_only()
+        total = self.big_manifest["price_history"]["expected_valid"]
+        with PgDatabase("migrbulkkill") as db:
+            first = start([ETL_MIGRATE, self.big, "--database-url", db.url, "--no-progress"], env=clean_env())
+            try:
+                wait_for(lambda: (db.has_table("price_bars") and sum(db.counts().values()) > 20_000)
+                         or not first.running(), 120, message="the bulk load to load a while")
+                self.assertTrue(first.running(), first.stderr_so_far())
+                self.assertEqual(db.scalar(KEY_SQL), "0", "the key is dropped during the bulk load")
+                first.signal(signal.SIGKILL)
+                first.wait(60)
+            finally:
+                first.kill()
+            self.assertEqual(db.scalar(KEY_SQL), "0")
+            partial = int(db.scalar("SELECT count(*) FROM price_bars"))
+            self.assertLess(partial, total, "killed before the end")
+            wait_for(lambda: db.advisory_locks() == 0, 30, message="the killed run's lock to go")
+            report = self.tmp.path / "resume.json"
+            r = migrate(self.big, "--database-url", db.url, "--log-level", "info", "--report", report)
+            self.assertEqual(r.rc, 0, r.describe())
+            self.assertIn("price_bars had no primary key (an etl-migrate-sqlite bulk load was interrupted): built it "
+                          "again over the rows there", r.stderr)
+            self.assertIn("primary key in place (price_bars already holds rows)", r.stderr)
+            self.assert_keyed(db, total)
+            t = tables_of(read_report(report))["price_history"]
+            self.assertEqual((t["inserted"], t["unchanged"]), (total - partial, partial))
+            statuses = {v["status"] for v in read_report(report)["price_bars_by_symbol"].values()}
+            self.assertEqual(statuses, {"match"})
+
+    def test_sigterm_during_a_bulk_load_exits_130_with_the_key_built_over_the_rows_loaded(self):
+        self.plain_only()
+        with PgDatabase("migrbulkterm") as db:
+            first = start([ETL_MIGRATE, self.big, "--database-url", db.url, "--no-progress", "--log-level", "info"],
+                          env=clean_env())
+            try:
+                wait_for(lambda: (db.has_table("price_bars") and sum(db.counts().values()) > 20_000)
+                         or not first.running(), 120, message="the bulk load to load a while")
+                self.assertEqual(db.scalar(KEY_SQL), "0", "the key is dropped during the bulk load")
+                first.signal(signal.SIGTERM)
+                res = first.wait(60)
+            finally:
+                first.kill()
+            self.assertEqual(res.rc, 130, res.describe())
+            self.assertIn("the bulk load of price_bars ended early: its primary key is built again over the rows "
+                          "loaded", res.stderr)
+            self.assert_keyed(db, int(db.scalar("SELECT count(*) FROM price_bars")))
+            self.assertLess(int(db.scalar("SELECT count(*) FROM price_bars")),
+                            self.big_manifest["price_history"]["expected_valid"])
+
+    def test_a_failed_key_build_does_not_exit_0_and_the_next_run_builds_the_key(self):
+        self.plain_only()
+        if psql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").strip() != "t":
+            self.skipTest("an event trigger needs a superuser")
+        valid = self.manifest["price_history"]["expected_valid"]
+        with PgDatabase("migrbulkfail") as db:
+            # The schema first (the table empty), then an event trigger that fails the key's build.
+            r = migrate(self.file, "--database-url", db.url, "--dry-run")
+            self.assertEqual(r.rc, 0, r.describe())
+            db.raw("CREATE FUNCTION no_key() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN "
+                   "IF current_query() ILIKE '%ADD CONSTRAINT price_bars_pkey%' THEN "
+                   "RAISE EXCEPTION 'no key today'; END IF; END $$; "
+                   "CREATE EVENT TRIGGER no_key ON ddl_command_end EXECUTE FUNCTION no_key()")
+            r = migrate(self.file, "--database-url", db.url, "--log-level", "info")
+            self.assertNotEqual(r.rc, 0, r.describe())
+            self.assertIn("no key today", r.stderr)
+            self.assertIn("price_bars is left without its primary key", r.stderr)
+            self.assertEqual(db.scalar(KEY_SQL), "0")
+            dry = migrate(self.file, "--database-url", db.url, "--dry-run", "--log-level", "info")
+            self.assertEqual(dry.rc, 0, dry.describe())
+            self.assertIn("price_bars has no primary key", dry.stderr)
+            self.assertEqual(db.scalar(KEY_SQL), "0", "a dry run writes nothing")
+            db.raw("DROP EVENT TRIGGER no_key")
+            r = migrate(self.file, "--database-url", db.url, "--log-level", "info")
+            self.assertEqual(r.rc, 0, r.describe())
+            self.assertEqual(r.stderr.count("price_bars had no primary key"), 1)
+            self.assert_keyed(db, valid)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -3,6 +3,7 @@
 #include "etl/market/symbol.hpp"
 #include "etl/market/timeframe.hpp"
 #include "etl/market/validate.hpp"
+#include "etl/migrate/bulk.hpp"
 #include "etl/migrate/mapping.hpp"
 #include "etl/migrate/parity_book.hpp"
 #include "etl/migrate/readback.hpp"
@@ -127,6 +128,7 @@ Migrator::Migrator(const Source& source, const Recognised& layout, store::Store&
 MigrateResult Migrator::run() {
     m_result = {};
     m_result.layout = m_layout.layout;
+    restore_bulk_key();
     try {
         for (const auto& t : m_layout.tables) {
             if (stopped()) break;
@@ -159,6 +161,20 @@ MigrateResult Migrator::run() {
         for (const auto& p : m_result.tables)
             m_target->record_parity(m_options.run_id, m_source.path(), to_string(m_result.layout), p);
     return m_result;
+}
+
+void Migrator::restore_bulk_key() {
+    auto* pg = dynamic_cast<store::PgStore*>(&m_store);
+    if (pg == nullptr || has_primary_key(pg->connection())) return;
+    if (m_options.dry_run) {
+        util::log_warn("price_bars has no primary key (an etl-migrate-sqlite bulk load was interrupted): a run that "
+                       "is not a dry run builds it");
+        return;
+    }
+    const auto removed = restore_primary_key(pg->connection());
+    util::log_info("price_bars had no primary key (an etl-migrate-sqlite bulk load was interrupted): built it again "
+                   "over the rows there{}",
+                   removed == 0 ? std::string() : fmt::format(", {} rows of a key loaded twice removed", removed));
 }
 
 void Migrator::reject(TableParity& parity, std::vector<market::RejectedRecord>& rejected,
@@ -313,6 +329,37 @@ private:
     std::exception_ptr m_error;
 };
 
+// How long building price_bars' key waits for its lock when a bulk load ended early (a signal, an
+// error): a session holding the table then must not keep the run from ending.
+constexpr std::chrono::milliseconds k_restore_lock_timeout{5000};
+
+// Builds price_bars' primary key when a bulk load ends any other way than by its own build (which
+// clears `conn`), over the rows loaded so far; a failure to is one warning (the next run builds it).
+struct BulkKey {
+    pg::Connection* conn = nullptr;
+    BulkKey() = default;
+    BulkKey(const BulkKey&) = delete;
+    BulkKey& operator=(const BulkKey&) = delete;
+    ~BulkKey() {
+        if (conn == nullptr) return;
+        try {
+            const auto removed = restore_primary_key(*conn, k_restore_lock_timeout);
+            util::log_info("the bulk load of price_bars ended early: its primary key is built again over the rows "
+                           "loaded{}",
+                           removed == 0 ? std::string()
+                                        : fmt::format(" ({} rows of a key loaded twice removed)", removed));
+        } catch (const std::exception& e) {
+            try {
+                util::log_warn("price_bars is left without its primary key: the bulk load ended early and the key "
+                               "could not be built ({}); the next etl-migrate-sqlite run builds it, and until then "
+                               "another writer's upsert into price_bars fails",
+                               e.what());
+            } catch (...) { // nothing more to tell it with
+            }
+        }
+    }
+};
+
 // The first failure of several threads working together: the one reported. Later ones (often caused by
 // the cancel the first one triggers) are dropped.
 class FirstFailure {
@@ -410,6 +457,22 @@ void Migrator::bars(const MappedTable& t) {
         }
         stores.push_back(siblings.back().get());
         connections.push_back(&siblings.back()->connection());
+    }
+    // Into an empty price_bars on plain PostgreSQL, the bars load with its primary key dropped, and the
+    // key is built by one sort after the last piece (bulk.hpp); `bulk_key` builds it should the load end any
+    // other way (an error, a signal, a bug).
+    bool bulk = false;
+    BulkKey bulk_key;
+    if (pg != nullptr && !m_options.dry_run) {
+        const auto choice =
+            choose_bar_path(true, !pg->timescaledb_version().empty(), false, price_bars_empty(pg->connection()));
+        bulk = choice.path == BarPath::bulk && begin_bulk_load(pg->connection());
+        if (bulk) bulk_key.conn = &pg->connection();
+        util::log_info("{}: {}", t.table,
+                       bulk ? "bulk load into the empty price_bars: its primary key is dropped and built again after "
+                              "the last bar"
+                            : fmt::format("bars load with price_bars' primary key in place ({})",
+                                          choice.path == BarPath::bulk ? "a row came in meanwhile" : choice.why));
     }
     // Pieces in flight: one per loader, one waiting, one being read; their size keeps the bars of all of
     // them within k_bars_in_flight.
@@ -515,6 +578,9 @@ void Migrator::bars(const MappedTable& t) {
             store::LoadStats stats;
             if (m_options.dry_run) {
                 stats.inserted = batch.bars.size();
+            } else if (bulk && (!batch.bars.empty() || !batch.rejected.empty())) {
+                stats = dynamic_cast<store::PgStore&>(store).append_bars(piece.symbol, tf, batch.bars, batch.rejected,
+                                                                         m_options.run_id);
             } else if (!batch.bars.empty() || !batch.rejected.empty()) {
                 stats = store.load_bars(piece.symbol, tf, part.window, batch.bars, batch.rejected, m_options.run_id);
             }
@@ -553,7 +619,8 @@ void Migrator::bars(const MappedTable& t) {
             } release{queue, symbol};
             load_piece(store, std::move(*taken));
             taken.reset();
-            if (read_back_after && !m_options.dry_run && !stopped()) read_back_symbol(store, symbol);
+            // A bulk load reads back after the key is built (a read now would scan the whole table).
+            if (read_back_after && !bulk && !m_options.dry_run && !stopped()) read_back_symbol(store, symbol);
         }
     };
     // A loader's work, its failure told as what it is. A stop (SIGINT/SIGTERM) cancels the statements in
@@ -616,6 +683,62 @@ void Migrator::bars(const MappedTable& t) {
     }
     queue.cancel();
     if (reader_thread.joinable()) reader_thread.join();
+    if (bulk && !failure.failed() && !stopped()) {
+        // The key's index is built on this store's session while another session reads the whole table
+        // back in one pass (the build lets readers in): the parity read costs no time of its own. Rows
+        // sharing a key fail the build: they are made one and the key built again (restore_primary_key),
+        // and the pairs are read back after it by the final pass below, as they are with one session.
+        const auto started = std::chrono::steady_clock::now();
+        std::optional<ClosesBySeries> read_all;
+        std::exception_ptr read_error;
+        bool built = false;
+        if (!siblings.empty()) {
+            std::thread reading([&] {
+                try {
+                    read_all = read_back_all_closes(siblings.front()->connection(), [&] { return stopped(); });
+                } catch (...) {
+                    read_error = std::current_exception();
+                }
+            });
+            struct JoinReading {
+                std::thread& thread;
+                ~JoinReading() {
+                    if (thread.joinable()) thread.join();
+                }
+            } join_reading{reading};
+            try {
+                build_key_index(*bulk_key.conn);
+                built = true;
+            } catch (const pg::DbError& e) {
+                if (e.sqlstate() != "23505") throw;
+            }
+            reading.join();
+            if (read_error) std::rethrow_exception(read_error);
+        }
+        std::uint64_t removed = 0;
+        if (built) {
+            attach_key_index(*bulk_key.conn);
+            if (read_all) {
+                std::lock_guard lock(shared);
+                for (const auto& key : book.unread()) {
+                    const auto it = read_all->find(std::pair(key.first, std::string(market::to_code(key.second))));
+                    book.set_read_back(key, it == read_all->end() ? ClosesRead{} : it->second);
+                }
+            }
+        } else {
+            removed = restore_primary_key(*bulk_key.conn);
+        }
+        bulk_key.conn = nullptr;
+        util::log_info("{}: the primary key of price_bars built in {:.1f} s{}{}", t.table,
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                       built && read_all ? ", the table read back for parity meanwhile in one pass" : "",
+                       removed == 0
+                           ? std::string()
+                           : fmt::format(" ({} rows of a key loaded twice removed: the last loaded kept)", removed));
+        // What the store's load would have told: a key's later row updated the earlier one.
+        p.inserted -= removed;
+        p.updated += removed;
+    }
     failure.rethrow();
 
     // The target side of the pairs not read back yet (all of them when the read was not in symbol

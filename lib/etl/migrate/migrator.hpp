@@ -106,6 +106,9 @@ public:
 
 private:
     class BarLoader;
+    // Builds price_bars' primary key when a bulk load was interrupted (kill -9) before it built it (one
+    // info line; a warning only in a dry run). Bars then load with the key in place.
+    void restore_bulk_key();
     void assets(const MappedTable& table);
     void bars(const MappedTable& table);
     void quotes(const MappedTable& table);

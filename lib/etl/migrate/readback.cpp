@@ -128,4 +128,34 @@ ClosesRead read_back_closes(pg::Connection& conn, std::string_view symbol, std::
     }
 }
 
+std::optional<ClosesBySeries> read_back_all_closes(pg::Connection& conn, const std::function<bool()>& stopped,
+                                                   std::size_t page_rows) {
+    constexpr std::string_view context = "reading back the closes of price_bars";
+    pg::Transaction tx(conn, context);
+    conn.exec("DECLARE all_closes NO SCROLL CURSOR FOR SELECT symbol, timeframe, ts, close FROM price_bars", context);
+    const auto fetch = fmt::format("FETCH FORWARD {} FROM all_closes", page_rows);
+    ClosesBySeries out;
+    // A series' rows mostly follow each other in the table: the last one's entry is looked up once.
+    ClosesRead* current = nullptr;
+    std::string symbol, timeframe;
+    for (;;) {
+        if (stopped && stopped()) return std::nullopt;
+        const auto r = conn.exec_binary(fetch, {}, context);
+        for (int i = 0; i < r.rows(); ++i) {
+            const auto s = r.get(i, 0);
+            const auto tf = r.get(i, 1);
+            if (current == nullptr || s != symbol || tf != timeframe) {
+                symbol.assign(s);
+                timeframe.assign(tf);
+                current = &out[{symbol, timeframe}];
+            }
+            current->checksum += read_back_hash(r.get(i, 2), r.is_null(i, 2), r.get(i, 3), r.is_null(i, 3), context);
+            ++current->rows;
+        }
+        if (static_cast<std::size_t>(r.rows()) < page_rows) break;
+    }
+    tx.commit();
+    return out;
+}
+
 } // namespace etl::migrate

@@ -8,8 +8,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <utility>
 
 namespace etl::migrate {
 
@@ -44,5 +48,15 @@ inline constexpr std::size_t k_read_back_page_rows = 50'000;
 // Throws pg::DbError, and etl::Error (70) as read_back_hash does.
 ClosesRead read_back_closes(pg::Connection& conn, std::string_view symbol, std::string_view timeframe,
                             store::Window window, std::size_t page_rows = k_read_back_page_rows);
+
+// The closes of every (symbol, timeframe code) of price_bars.
+using ClosesBySeries = std::map<std::pair<std::string, std::string>, ClosesRead, std::less<>>;
+
+// Reads back the whole of price_bars in one pass in table order (a sequential scan: no index needed, so
+// it can run while the bulk load builds the primary key, whose lock lets readers in), through a cursor
+// `page_rows` rows per FETCH, and sums close_hash of each row per (symbol, timeframe). `stopped` is asked
+// before each FETCH: when it says so the read ends early and returns nullopt. Throws as read_back_closes.
+std::optional<ClosesBySeries> read_back_all_closes(pg::Connection& conn, const std::function<bool()>& stopped,
+                                                   std::size_t page_rows = k_read_back_page_rows);
 
 } // namespace etl::migrate

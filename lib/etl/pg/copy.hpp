@@ -25,6 +25,14 @@ inline constexpr std::size_t k_copy_chunk_bytes = std::size_t{64} * 1024;
 // runs for every row of a bulk load, where fmt showed up in profiles.
 void append_copy_timestamp(std::string& out, std::chrono::sys_seconds t);
 
+// A plain decimal ("-12.3400", "7", "0.5", ".5": an optional '-', digits, optionally '.' and digits, at
+// least one digit) as numeric_send gives it, appended to `out`: ndigits, weight, sign, dscale (int16
+// each, big-endian), then the base-10000 digits, most significant first, with no leading or trailing
+// zero digit; the scale is the text's digits after the point, as numeric_in keeps them (24.880 has 3).
+// For a binary COPY of numeric columns (numeric_recv). false, with `out` unchanged, for any other text
+// (an exponent, a '+', spaces, NaN, more than 1000 digits).
+bool append_numeric_send(std::string& out, std::string_view decimal);
+
 // COPY text rows, built in memory. The value types a row may hold:
 //   text (std::string, std::string_view, const char*): escaped (backslash, tab, newline, carriage return);
 //   integers: decimal digits; bool: t/f; std::chrono::sys_seconds: a timestamptz;

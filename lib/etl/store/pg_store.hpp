@@ -57,6 +57,13 @@ public:
     // sibling's with connection().cancel_running() once it sees the stop flag). `role` is added to the
     // application name. Throws pg::DbError as the constructor (75 when the server refuses the connection).
     std::unique_ptr<PgStore> open_sibling(std::string_view role);
+    // etl-migrate-sqlite's bulk load (migrate/bulk.hpp), while price_bars has no primary key: `bars` COPY
+    // straight into price_bars (binary when every number is a plain decimal) with no read of their window (nothing is
+    // there to compare with: the table was empty when the bulk load began), the indicators from the first bar on
+    // dropped, and the rejects recorded, in one transaction. Every bar counts as inserted; a duplicate of a row already
+    // loaded is removed when the key is built (migrate::restore_primary_key). Throws pg::DbError.
+    LoadStats append_bars(std::string_view symbol, market::Timeframe timeframe, std::span<const market::Bar> bars,
+                          std::span<const market::RejectedRecord> rejected, std::int64_t run_id);
 
 private:
     // The constructor's work; the signal-cancel target is this store's connection when `signal_target`.

@@ -1,0 +1,91 @@
+#include "etl/migrate/bulk.hpp"
+
+#include <fmt/format.h>
+
+#include <string>
+
+namespace etl::migrate {
+
+namespace {
+
+constexpr std::string_view k_context = "rebuilding the primary key of price_bars";
+
+// The rows of each key but its last loaded one: ingested_at is the loading transaction's start, later
+// for a later piece of a symbol (its pieces are loaded one after the other); ctid breaks a tie.
+constexpr std::string_view k_delete_duplicates_sql =
+    "DELETE FROM price_bars p USING ("
+    "SELECT row_id FROM (SELECT ctid AS row_id, row_number() OVER (PARTITION BY symbol, timeframe, ts "
+    "ORDER BY ingested_at DESC, ctid DESC) AS n FROM price_bars) r WHERE r.n > 1) d "
+    "WHERE p.ctid = d.row_id";
+
+std::string add_key_sql() {
+    return fmt::format("ALTER TABLE price_bars ADD CONSTRAINT {} PRIMARY KEY (symbol, timeframe, ts)",
+                       k_price_bars_key);
+}
+
+} // namespace
+
+BarPathChoice choose_bar_path(bool postgres, bool timescaledb, bool dry_run, bool table_empty) {
+    if (!postgres) return {BarPath::indexed, "the target is not PostgreSQL"};
+    if (dry_run) return {BarPath::indexed, "a dry run writes nothing"};
+    if (timescaledb) return {BarPath::indexed, "price_bars is a TimescaleDB hypertable"};
+    if (!table_empty) return {BarPath::indexed, "price_bars already holds rows"};
+    return {BarPath::bulk, "price_bars is empty"};
+}
+
+bool has_primary_key(pg::Connection& conn) {
+    return conn.exec("SELECT 1 FROM pg_index WHERE indrelid = 'price_bars'::regclass AND indisprimary",
+                     "looking for the primary key of price_bars")
+               .rows() > 0;
+}
+
+bool price_bars_empty(pg::Connection& conn) {
+    return conn.exec("SELECT 1 FROM price_bars LIMIT 1", "looking for rows in price_bars").rows() == 0;
+}
+
+bool begin_bulk_load(pg::Connection& conn) {
+    constexpr std::string_view context = "starting the bulk load of price_bars";
+    pg::Transaction tx(conn, context);
+    conn.exec("LOCK TABLE price_bars IN ACCESS EXCLUSIVE MODE", context);
+    if (!price_bars_empty(conn) || !has_primary_key(conn)) return false; // rolled back
+    conn.exec(fmt::format("ALTER TABLE price_bars DROP CONSTRAINT {}", k_price_bars_key), context);
+    tx.commit();
+    return true;
+}
+
+void build_key_index(pg::Connection& conn) {
+    pg::Transaction tx(conn, k_context);
+    conn.exec("SET LOCAL statement_timeout = 0", k_context);
+    conn.exec(fmt::format("CREATE UNIQUE INDEX {} ON price_bars (symbol, timeframe, ts)", k_price_bars_key), k_context);
+    tx.commit();
+}
+
+void attach_key_index(pg::Connection& conn) {
+    conn.exec(fmt::format("ALTER TABLE price_bars ADD CONSTRAINT {0} PRIMARY KEY USING INDEX {0}", k_price_bars_key),
+              k_context);
+}
+
+std::uint64_t restore_primary_key(pg::Connection& conn, std::chrono::milliseconds lock_timeout) {
+    pg::Transaction tx(conn, k_context);
+    conn.exec("SET LOCAL statement_timeout = 0", k_context);
+    if (lock_timeout.count() > 0)
+        conn.exec("SELECT set_config('lock_timeout', $1, true)", k_context, fmt::format("{}ms", lock_timeout.count()));
+    // The lock first, so that the key's absence is looked at with no other session changing it.
+    conn.exec("LOCK TABLE price_bars IN ACCESS EXCLUSIVE MODE", k_context);
+    if (has_primary_key(conn)) return 0;
+    conn.exec(fmt::format("DROP INDEX IF EXISTS {}", k_price_bars_key), k_context);
+    std::uint64_t removed = 0;
+    conn.exec("SAVEPOINT build_key", k_context);
+    try {
+        conn.exec(add_key_sql(), k_context);
+    } catch (const pg::DbError& e) {
+        if (e.sqlstate() != "23505") throw;
+        conn.exec("ROLLBACK TO SAVEPOINT build_key", k_context);
+        removed = conn.exec(k_delete_duplicates_sql, k_context).affected_rows();
+        conn.exec(add_key_sql(), k_context);
+    }
+    tx.commit();
+    return removed;
+}
+
+} // namespace etl::migrate

@@ -92,6 +92,20 @@ class LockHeldByAnotherSession(unittest.TestCase):
         self.assertEqual(again.rc, 0, again.describe())
         self.assertEqual(list(self.db.counts()), ["AAPL"])
 
+    def test_a_missing_primary_key_is_a_temporary_failure_not_a_bug(self):
+        # While an etl-migrate-sqlite bulk load fills an empty price_bars (or after one was killed), the
+        # table has no primary key: a load that must update a bar cannot upsert. 75 with what to do, not 70.
+        r = run(self.args, env=clean_env(), cwd=self.tmp.path, timeout=60)
+        self.assertEqual(r.rc, 0, r.describe())
+        self.db.raw("ALTER TABLE price_bars DROP CONSTRAINT price_bars_pkey; "
+                     "UPDATE price_bars SET close = close + 1 WHERE symbol = 'AAPL'")
+        r = run(self.args + ["--full"], env=clean_env(), cwd=self.tmp.path, timeout=60)
+        self.assertEqual(r.rc, 75, r.describe())
+        lines = error_lines(r.stderr) or [l for l in plain_lines(r.stderr) if "primary key" in l]
+        self.assertTrue(any("price_bars has no primary key" in l and "etl-migrate-sqlite" in l for l in lines),
+                        r.describe())
+        self.assertEqual(self.db.runs()[-1]["exit_code"], "75")
+
     def test_sigterm_cancels_the_wait_and_records_the_run(self):
         with LockedTable(self.db.name) as lock:
             # The default lock timeout (60 s): without a cancel the run would sit there until then.

@@ -50,6 +50,17 @@ void throw_if_timeout(const pg::DbError& e, std::string_view table, std::string_
                                          what, table, o.statement_timeout_seconds));
 }
 
+// An upsert into price_bars that found no unique key to conflict on (42P10): the table's primary key is
+// missing while an etl-migrate-sqlite bulk load fills it, or after one was interrupted. Not a bug of ours
+// (70) but a state that passes: one line that says what to do, as a temporary failure (75).
+void throw_if_no_key(const pg::DbError& e, std::string_view what) {
+    if (e.sqlstate() == "42P10")
+        throw TemporaryError(fmt::format("price_bars has no primary key ({}): an etl-migrate-sqlite bulk load is "
+                                         "filling it, or one was interrupted; let the migration finish, or run "
+                                         "etl-migrate-sqlite again to rebuild the key, then retry",
+                                         what));
+}
+
 // True when `b` holds the values of row `row` of `r` (columns: epoch, open, high, low, close, volume,
 // vwap, trade_count, source). Numbers compare by canonical decimal text: the database gives back
 // "47227643" for the "4.7227643e+07" a provider sent.
@@ -491,7 +502,9 @@ LoadStats PgStore::load_bars_once(std::string_view symbol, market::Timeframe tim
     tx.commit();
     return stats;
 } catch (const pg::DbError& e) {
-    throw_if_timeout(e, "price_bars", fmt::format("loading {} {} bars", symbol, market::to_code(timeframe)), m_options);
+    const auto what = fmt::format("loading {} {} bars", symbol, market::to_code(timeframe));
+    throw_if_timeout(e, "price_bars", what, m_options);
+    throw_if_no_key(e, what);
     throw;
 }
 
@@ -582,7 +595,9 @@ LoadStats PgStore::append_bars(std::string_view symbol, market::Timeframe timefr
     tx.commit();
     return stats;
 } catch (const pg::DbError& e) {
-    throw_if_timeout(e, "price_bars", fmt::format("loading {} {} bars", symbol, market::to_code(timeframe)), m_options);
+    const auto what = fmt::format("loading {} {} bars", symbol, market::to_code(timeframe));
+    throw_if_timeout(e, "price_bars", what, m_options);
+    throw_if_no_key(e, what);
     throw;
 }
 

@@ -52,7 +52,7 @@ struct DeriveTarget {
 struct DeriveTotals {
     std::vector<DeriveResult> symbols; // one per target derived, in their order
     StatsResult stats;                 // asset_stats (daily bars, with settings); comparisons: derive_comparisons
-    bool interrupted = false;          // `stop` said so between two batches: the later targets were not derived
+    bool interrupted = false;          // `stop` said so: the later targets were not derived
 };
 
 // Brings the indicators of each target's `timeframe` bars in line with its stored bars that pass the OHLC
@@ -67,7 +67,7 @@ struct DeriveTotals {
 // With `stats` and daily bars, also replaces the asset_stats rows of the targets (every window their
 // history reaches; see derive/stats.hpp), computed from the same kept closes (they reach back to the 5Y
 // window's base). Crypto (the assets table's class) is annualised over 365 days, the rest over 252
-// sessions. `stop` is asked between batches. Throws what the store throws.
+// sessions. `targets` name each symbol once. `stop` is asked before each symbol. Throws what the store throws.
 DeriveTotals derive_symbols(store::Store& store, market::Timeframe timeframe, std::span<const DeriveTarget> targets,
                             const DeriveOptions& options, const StatsSettings* stats,
                             const std::function<bool()>& stop = {});

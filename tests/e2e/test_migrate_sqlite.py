@@ -874,6 +874,8 @@ class MigrateBulk(unittest.TestCase):
             self.assert_keyed(db, int(db.scalar("SELECT count(*) FROM price_bars")))
             self.assertLess(int(db.scalar("SELECT count(*) FROM price_bars")),
                             self.big_manifest["price_history"]["expected_valid"])
+            self.assertGreater(int(db.scalar("SELECT count(*) FROM price_bars")), 20_000,
+                               "the rows loaded before the signal are kept, under the key")
 
     def test_a_failed_key_build_does_not_exit_0_and_the_next_run_builds_the_key(self):
         self.plain_only()

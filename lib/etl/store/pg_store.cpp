@@ -61,6 +61,15 @@ void throw_if_no_key(const pg::DbError& e, std::string_view what) {
                                          what));
 }
 
+// What a failed load of `symbol`'s bars into price_bars can say in one line: a lock or statement timeout,
+// or the missing primary key (both 75). Returns for any other error, for the caller to rethrow.
+void throw_if_load_failure_explained(const pg::DbError& e, std::string_view symbol, market::Timeframe timeframe,
+                                     const StoreOptions& o) {
+    const auto what = fmt::format("loading {} {} bars", symbol, market::to_code(timeframe));
+    throw_if_timeout(e, "price_bars", what, o);
+    throw_if_no_key(e, what);
+}
+
 // True when `b` holds the values of row `row` of `r` (columns: epoch, open, high, low, close, volume,
 // vwap, trade_count, source). Numbers compare by canonical decimal text: the database gives back
 // "47227643" for the "4.7227643e+07" a provider sent.
@@ -502,9 +511,7 @@ LoadStats PgStore::load_bars_once(std::string_view symbol, market::Timeframe tim
     tx.commit();
     return stats;
 } catch (const pg::DbError& e) {
-    const auto what = fmt::format("loading {} {} bars", symbol, market::to_code(timeframe));
-    throw_if_timeout(e, "price_bars", what, m_options);
-    throw_if_no_key(e, what);
+    throw_if_load_failure_explained(e, symbol, timeframe, m_options);
     throw;
 }
 
@@ -595,9 +602,7 @@ LoadStats PgStore::append_bars(std::string_view symbol, market::Timeframe timefr
     tx.commit();
     return stats;
 } catch (const pg::DbError& e) {
-    const auto what = fmt::format("loading {} {} bars", symbol, market::to_code(timeframe));
-    throw_if_timeout(e, "price_bars", what, m_options);
-    throw_if_no_key(e, what);
+    throw_if_load_failure_explained(e, symbol, timeframe, m_options);
     throw;
 }
 

@@ -18,6 +18,22 @@ constexpr std::string_view k_delete_duplicates_sql =
     "ORDER BY ingested_at DESC, ctid DESC) AS n FROM price_bars) r WHERE r.n > 1) d "
     "WHERE p.ctid = d.row_id";
 
+// The key's sort in memory: PostgreSQL's default maintenance_work_mem (64 MB) spills a sort of 5M keys
+// to disk, which made the build ~1 s longer (4.3 s against 5.3 s for 5.2M bars, 2 cores). For this
+// transaction only, and never lowered: a server set higher keeps its own.
+constexpr std::string_view k_sort_memory_sql =
+    "SELECT set_config('maintenance_work_mem', '512MB', true) FROM pg_settings "
+    "WHERE name = 'maintenance_work_mem' AND setting::int8 < 524288";
+
+// build_key_index's index, committed and not attached: unique, valid, on exactly the key's columns.
+constexpr std::string_view k_built_key_index_sql =
+    "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+    "WHERE i.indrelid = 'price_bars'::regclass AND c.relname = $1 AND i.indisunique AND i.indisvalid "
+    "AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = 3 AND i.indnatts = 3 "
+    "AND ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, n) "
+    "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n) "
+    "= ARRAY['symbol', 'timeframe', 'ts']";
+
 std::string add_key_sql() {
     return fmt::format("ALTER TABLE price_bars ADD CONSTRAINT {} PRIMARY KEY (symbol, timeframe, ts)",
                        k_price_bars_key);
@@ -43,19 +59,27 @@ bool price_bars_empty(pg::Connection& conn) {
     return conn.exec("SELECT 1 FROM price_bars LIMIT 1", "looking for rows in price_bars").rows() == 0;
 }
 
-bool begin_bulk_load(pg::Connection& conn) {
+BarPathChoice begin_bulk_load(pg::Connection& conn, std::chrono::milliseconds lock_wait) {
     constexpr std::string_view context = "starting the bulk load of price_bars";
     pg::Transaction tx(conn, context);
-    conn.exec("LOCK TABLE price_bars IN ACCESS EXCLUSIVE MODE", context);
-    if (!price_bars_empty(conn) || !has_primary_key(conn)) return false; // rolled back
+    conn.exec("SELECT set_config('lock_timeout', $1, true)", context, fmt::format("{}ms", lock_wait.count()));
+    try {
+        conn.exec("LOCK TABLE price_bars IN ACCESS EXCLUSIVE MODE", context);
+    } catch (const pg::DbError& e) {
+        if (e.sqlstate() != "55P03") throw;
+        return {BarPath::indexed, "another session holds price_bars (an open transaction)"}; // rolled back
+    }
+    if (!price_bars_empty(conn)) return {BarPath::indexed, "a row came in meanwhile"};
+    if (!has_primary_key(conn)) return {BarPath::indexed, "price_bars has no primary key to drop"};
     conn.exec(fmt::format("ALTER TABLE price_bars DROP CONSTRAINT {}", k_price_bars_key), context);
     tx.commit();
-    return true;
+    return {BarPath::bulk, "price_bars is empty"};
 }
 
 void build_key_index(pg::Connection& conn) {
     pg::Transaction tx(conn, k_context);
     conn.exec("SET LOCAL statement_timeout = 0", k_context);
+    conn.exec(k_sort_memory_sql, k_context);
     conn.exec(fmt::format("CREATE UNIQUE INDEX {} ON price_bars (symbol, timeframe, ts)", k_price_bars_key), k_context);
     tx.commit();
 }
@@ -65,14 +89,41 @@ void attach_key_index(pg::Connection& conn) {
               k_context);
 }
 
+AutovacuumHold::AutovacuumHold(pg::Connection& conn) : m_conn(&conn) {
+    constexpr std::string_view context = "holding autovacuum off price_bars during the bulk load";
+    conn.exec("BEGIN", context);
+    try {
+        conn.exec("SET LOCAL lock_timeout = '10s'", context);
+        conn.exec("LOCK TABLE price_bars IN SHARE UPDATE EXCLUSIVE MODE", context);
+    } catch (...) {
+        release();
+        throw;
+    }
+}
+
+void AutovacuumHold::release() noexcept {
+    if (m_conn == nullptr) return;
+    try {
+        m_conn->exec("ROLLBACK", "ending the hold of autovacuum off price_bars");
+    } catch (...) { // the session is gone, and its lock with it
+    }
+    m_conn = nullptr;
+}
+
 std::uint64_t restore_primary_key(pg::Connection& conn, std::chrono::milliseconds lock_timeout) {
     pg::Transaction tx(conn, k_context);
     conn.exec("SET LOCAL statement_timeout = 0", k_context);
+    conn.exec(k_sort_memory_sql, k_context);
     if (lock_timeout.count() > 0)
         conn.exec("SELECT set_config('lock_timeout', $1, true)", k_context, fmt::format("{}ms", lock_timeout.count()));
     // The lock first, so that the key's absence is looked at with no other session changing it.
     conn.exec("LOCK TABLE price_bars IN ACCESS EXCLUSIVE MODE", k_context);
     if (has_primary_key(conn)) return 0;
+    if (conn.exec(k_built_key_index_sql, k_context, std::string(k_price_bars_key)).rows() > 0) {
+        attach_key_index(conn);
+        tx.commit();
+        return 0;
+    }
     conn.exec(fmt::format("DROP INDEX IF EXISTS {}", k_price_bars_key), k_context);
     std::uint64_t removed = 0;
     conn.exec("SAVEPOINT build_key", k_context);

@@ -39,10 +39,15 @@ bool has_primary_key(pg::Connection& conn);
 // Whether price_bars holds no row. Throws pg::DbError.
 bool price_bars_empty(pg::Connection& conn);
 
-// Starts a bulk load over `conn`: in one transaction, locks price_bars (waiting at most the session's
-// lock_timeout), checks again that it holds no row and drops its primary key. false, with nothing
-// changed, when a row came in meanwhile or the key is already gone. Throws pg::DbError.
-bool begin_bulk_load(pg::Connection& conn);
+// How long begin_bulk_load waits for its lock: another session's open transaction on price_bars (a reader
+// left idle in a transaction) would otherwise hold the whole run for the session's lock_timeout.
+inline constexpr std::chrono::milliseconds k_bulk_lock_wait{2000};
+
+// Starts a bulk load over `conn`: in one transaction, locks price_bars (waiting at most `lock_wait`),
+// checks again that it holds no row and drops its primary key. The indexed path, with why and nothing
+// changed, when the lock is not had in time, a row came in meanwhile or the key is already gone. Throws
+// pg::DbError.
+BarPathChoice begin_bulk_load(pg::Connection& conn, std::chrono::milliseconds lock_wait = k_bulk_lock_wait);
 
 // The bulk load's own build, in two steps so that price_bars can be read while the key's index is built
 // (CREATE INDEX takes a lock that lets readers in, ADD PRIMARY KEY one that does not): builds the unique
@@ -53,12 +58,34 @@ void build_key_index(pg::Connection& conn);
 // pg::DbError.
 void attach_key_index(pg::Connection& conn);
 
+// Keeps autovacuum off price_bars while a bulk load runs, over a session of its own: a transaction holding
+// SHARE UPDATE EXCLUSIVE on the table, the lock every VACUUM takes (autovacuum passes over a table it
+// cannot lock at once), which the loads' ROW EXCLUSIVE does not conflict with. Without it, the vacuum that
+// inserts trigger scanned the growing table beside the load, only to be cancelled by the key's build
+// (5.2M bars on 2 cores: the run 2 s longer). Nothing is stored: the lock ends with the transaction, the
+// session or the process, kill -9 included; autovacuum visits the table after the load as usual.
+class AutovacuumHold {
+public:
+    // Takes the lock over `conn`, an idle session no other work uses, waiting at most 10 s (an autovacuum
+    // already at work is cancelled by the server within deadlock_timeout). Throws pg::DbError.
+    explicit AutovacuumHold(pg::Connection& conn);
+    AutovacuumHold(const AutovacuumHold&) = delete;
+    AutovacuumHold& operator=(const AutovacuumHold&) = delete;
+    ~AutovacuumHold() { release(); }
+    // Ends the transaction, and with it the lock (the key's build conflicts with it). Errors are ignored:
+    // a session the server has ended holds no lock.
+    void release() noexcept;
+
+private:
+    pg::Connection* m_conn;
+};
+
 // Builds price_bars' primary key (nothing when it is there) in one transaction, with no statement
-// timeout (a build is not a load) and `lock_timeout` (zero: the session's). Rows that share a key are
-// made one first: the last loaded of them (the latest ingested_at, then the last in the table) is kept.
-// An index of the key's name that is no primary key (a build_key_index whose run ended before
-// attach_key_index) is built again. Returns the rows removed that way. Throws pg::DbError; then nothing
-// changed.
+// timeout (a build is not a load) and `lock_timeout` (zero: the session's). An index of the key's name
+// that build_key_index committed (its run ended before attach_key_index) becomes the key as it is: unique
+// and valid on (symbol, timeframe, ts), nothing to build. Otherwise rows that share a key are made one
+// first: the last loaded of them (the latest ingested_at, then the last in the table) is kept, and the
+// key is built. Returns the rows removed that way. Throws pg::DbError; then nothing changed.
 std::uint64_t restore_primary_key(pg::Connection& conn, std::chrono::milliseconds lock_timeout = {});
 
 } // namespace etl::migrate

@@ -27,19 +27,20 @@ std::string about(std::string_view column, const std::string& why) { return fmt:
 tl::expected<std::optional<market::Decimal>, std::string> decimal(const MappedTable& t, const Row& r,
                                                                   std::string_view column) {
     const Cell& c = cell(t, r, column);
-    auto text = to_decimal(c);
+    DecimalBuffer buffer;
+    auto text = to_decimal(c, buffer);
     if (!text) return unexpected(about(column, text.error()));
     if (!*text) return std::optional<market::Decimal>{};
-    if (!market::DecimalText::fits(**text)) {
-        return unexpected(about(column, fmt::format("{} characters, more than the {} a decimal keeps", (*text)->size(),
+    const std::string_view s = **text;
+    if (!market::DecimalText::fits(s)) {
+        return unexpected(about(column, fmt::format("{} characters, more than the {} a decimal keeps", s.size(),
                                                     market::DecimalText::capacity)));
     }
-    if (c.type == Cell::Type::real) return market::Decimal{**text, c.real};
-    if (c.type == Cell::Type::integer) return market::Decimal{**text, static_cast<double>(c.integer)};
+    if (c.type == Cell::Type::real) return market::Decimal{s, c.real};
+    if (c.type == Cell::Type::integer) return market::Decimal{s, static_cast<double>(c.integer)};
     double value = 0.0;
-    const auto& s = **text;
     std::from_chars(s.data(), s.data() + s.size(), value); // to_decimal checked it is a decimal number
-    return market::Decimal{**text, value};
+    return market::Decimal{s, value};
 }
 
 // A price the bar cannot lack.
@@ -82,6 +83,16 @@ market::sys_seconds stamp(const MappedTable& t, const Row& r) {
     return k_first_instant;
 }
 
+// The symbol a cell names (row_symbol's work, uncached).
+tl::expected<std::string, std::string> symbol_of(const Cell& c) {
+    auto raw = text_or_null(c);
+    if (!raw) return unexpected(about("symbol", raw.error()));
+    if (!*raw) return unexpected(std::string("symbol: empty"));
+    auto symbol = market::normalize_symbol(**raw);
+    if (!symbol) return unexpected(fmt::format("symbol '{}' cannot be stored: {}", **raw, market::k_symbol_rule));
+    return std::move(*symbol);
+}
+
 } // namespace
 
 const Cell& cell(const MappedTable& table, const Row& row, std::string_view column) {
@@ -97,7 +108,7 @@ const Cell& cell(const MappedTable& table, const Row& row, std::string_view colu
     thread_local std::array<Hint, k_hints> hints{};
     auto& hint = hints[(reinterpret_cast<std::uintptr_t>(column.data()) >> 3U) % k_hints];
     if (hint.name == column.data() && hint.index < table.columns.size() &&
-        util::iequals(table.columns[hint.index], column))
+        (table.columns[hint.index] == column || util::iequals(table.columns[hint.index], column)))
         return hint.index < row.size() ? row[hint.index] : k_null;
     const auto i = table.index_of(column);
     if (!i) return k_null;
@@ -136,12 +147,19 @@ std::string row_json(const MappedTable& table, const Row& row) {
 }
 
 tl::expected<std::string, std::string> row_symbol(const MappedTable& table, const Row& row) {
-    auto raw = text_or_null(cell(table, row, "symbol"));
-    if (!raw) return unexpected(about("symbol", raw.error()));
-    if (!*raw) return unexpected(std::string("symbol: empty"));
-    auto symbol = market::normalize_symbol(**raw);
-    if (!symbol) return unexpected(fmt::format("symbol '{}' cannot be stored: {}", **raw, market::k_symbol_rule));
-    return std::move(*symbol);
+    const Cell& c = cell(table, row, "symbol");
+    // A table read in symbol order repeats each symbol for thousands of rows: the last text this thread
+    // mapped, and what it gave, serve again while the bytes are the same (the result depends on them only).
+    struct Last {
+        std::string raw;
+        std::string symbol;
+        bool set = false;
+    };
+    thread_local Last last;
+    if (c.type == Cell::Type::text && last.set && c.bytes == last.raw) return last.symbol;
+    auto symbol = symbol_of(c);
+    if (symbol && c.type == Cell::Type::text) last = {std::string(c.bytes), *symbol, true};
+    return symbol;
 }
 
 tl::expected<market::Asset, std::string> stockula_asset(const MappedTable& t, const Row& r) {

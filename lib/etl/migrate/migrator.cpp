@@ -463,16 +463,29 @@ void Migrator::bars(const MappedTable& t) {
     // other way (an error, a signal, a bug).
     bool bulk = false;
     BulkKey bulk_key;
+    // Released before the key is built (their lock conflicts with the build's), and so before bulk_key's.
+    std::unique_ptr<store::PgStore> autovacuum_session;
+    std::optional<AutovacuumHold> autovacuum_hold;
     if (pg != nullptr && !m_options.dry_run) {
-        const auto choice =
+        auto choice =
             choose_bar_path(true, !pg->timescaledb_version().empty(), false, price_bars_empty(pg->connection()));
-        bulk = choice.path == BarPath::bulk && begin_bulk_load(pg->connection());
+        if (choice.path == BarPath::bulk) choice = begin_bulk_load(pg->connection());
+        bulk = choice.path == BarPath::bulk;
         if (bulk) bulk_key.conn = &pg->connection();
+        if (bulk) {
+            try {
+                autovacuum_session = pg->open_sibling("autovacuum hold");
+                autovacuum_hold.emplace(autovacuum_session->connection());
+            } catch (const Error& e) { // the load goes on without: only slower
+                autovacuum_session.reset();
+                util::log_info("{}: autovacuum is not held off price_bars during the bulk load ({})", t.table,
+                               e.what());
+            }
+        }
         util::log_info("{}: {}", t.table,
                        bulk ? "bulk load into the empty price_bars: its primary key is dropped and built again after "
                               "the last bar"
-                            : fmt::format("bars load with price_bars' primary key in place ({})",
-                                          choice.path == BarPath::bulk ? "a row came in meanwhile" : choice.why));
+                            : fmt::format("bars load with price_bars' primary key in place ({})", choice.why));
     }
     // Pieces in flight: one per loader, one waiting, one being read; their size keeps the bars of all of
     // them within k_bars_in_flight.
@@ -688,6 +701,8 @@ void Migrator::bars(const MappedTable& t) {
         // back in one pass (the build lets readers in): the parity read costs no time of its own. Rows
         // sharing a key fail the build: they are made one and the key built again (restore_primary_key),
         // and the pairs are read back after it by the final pass below, as they are with one session.
+        autovacuum_hold.reset();
+        autovacuum_session.reset();
         const auto started = std::chrono::steady_clock::now();
         std::optional<ClosesBySeries> read_all;
         std::exception_ptr read_error;

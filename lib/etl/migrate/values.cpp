@@ -214,32 +214,54 @@ tl::expected<market::Timeframe, std::string> to_timeframe(const Cell& interval) 
         fmt::format("interval {} has no timeframe here (accepted: 1d, 1wk, 1mo; NULL is 1d)", describe(interval)));
 }
 
-tl::expected<std::string, std::string> shortest_decimal(double value) {
-    if (!std::isfinite(value)) return tl::make_unexpected(fmt::format("{} is not a finite number", value));
-    if (value == 0.0) return std::string("0");
-    // Plain notation needs at most 327 characters: '-', "0.", 307 zeros and 17 digits for the smallest
-    // normal doubles; 309 digits for the largest.
-    std::array<char, 400> buf{};
-    const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), value, std::chars_format::fixed);
-    if (ec != std::errc{}) return tl::make_unexpected(fmt::format("{} does not fit a decimal buffer", value));
-    return std::string(buf.data(), end);
+namespace {
+
+// shortest_decimal's text into `buffer`, for a finite value.
+std::optional<std::string_view> shortest_decimal_into(double value, DecimalBuffer& buffer) {
+    if (value == 0.0) return std::string_view("0");
+    const auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value, std::chars_format::fixed);
+    if (ec != std::errc{}) return std::nullopt;
+    return std::string_view(buffer.data(), static_cast<std::size_t>(end - buffer.data()));
 }
 
-tl::expected<std::optional<std::string>, std::string> to_decimal(const Cell& cell) {
+} // namespace
+
+tl::expected<std::string, std::string> shortest_decimal(double value) {
+    if (!std::isfinite(value)) return tl::make_unexpected(fmt::format("{} is not a finite number", value));
+    DecimalBuffer buffer;
+    const auto text = shortest_decimal_into(value, buffer);
+    if (!text) return tl::make_unexpected(fmt::format("{} does not fit a decimal buffer", value));
+    return std::string(*text);
+}
+
+tl::expected<std::optional<std::string_view>, std::string> to_decimal(const Cell& cell, DecimalBuffer& buffer) {
     switch (cell.type) {
     case Cell::Type::null: return std::nullopt;
-    case Cell::Type::integer: return fmt::format("{}", cell.integer);
-    case Cell::Type::real:
+    case Cell::Type::integer: {
+        const auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), cell.integer);
+        return std::string_view(buffer.data(), static_cast<std::size_t>(end - buffer.data())); // 20 characters at most
+    }
+    case Cell::Type::real: {
         if (!std::isfinite(cell.real))
             return tl::make_unexpected(fmt::format("{} is not a finite number", describe(cell)));
-        return shortest_decimal(cell.real).map([](std::string s) { return std::optional(std::move(s)); });
+        const auto text = shortest_decimal_into(cell.real, buffer);
+        if (!text) return tl::make_unexpected(fmt::format("{} does not fit a decimal buffer", describe(cell)));
+        return text;
+    }
     case Cell::Type::text:
         if (cell.bytes.empty()) return std::nullopt;
-        if (util::canonical_decimal(cell.bytes)) return std::string(cell.bytes);
+        if (util::canonical_decimal(cell.bytes)) return cell.bytes;
         break;
     case Cell::Type::blob: break;
     }
     return tl::make_unexpected(fmt::format("{} is not a decimal number", describe(cell)));
+}
+
+tl::expected<std::optional<std::string>, std::string> to_decimal(const Cell& cell) {
+    DecimalBuffer buffer;
+    return to_decimal(cell, buffer).map([](std::optional<std::string_view> text) {
+        return text ? std::optional<std::string>(*text) : std::nullopt;
+    });
 }
 
 tl::expected<std::optional<std::string>, std::string> text_or_null(const Cell& cell) {

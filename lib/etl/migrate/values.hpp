@@ -10,6 +10,7 @@
 
 #include <tl/expected.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -102,6 +103,13 @@ tl::expected<std::string, std::string> shortest_decimal(double value);
 // decimal text to a double), TEXT the literal as written when it is a decimal number (a column declared
 // TEXT). Infinities (SQLite makes '1e400' REAL Inf), other text and BLOBs give the reason.
 tl::expected<std::optional<std::string>, std::string> to_decimal(const Cell& cell);
+
+// Room for any text shortest_decimal writes: '-', "0.", 307 zeros and 17 digits for the smallest normal
+// doubles; 309 digits for the largest.
+using DecimalBuffer = std::array<char, 400>;
+// to_decimal with no string made: the text is a view of `buffer` (INTEGER, REAL) or of the cell's own
+// bytes (TEXT), valid while both are. The migration's per-row path (five numbers a bar).
+tl::expected<std::optional<std::string_view>, std::string> to_decimal(const Cell& cell, DecimalBuffer& buffer);
 
 // A text column's value for PostgreSQL, nullopt for NULL and for the empty string (Stockula writes ''
 // when yfinance lacks a field, §4). INTEGER gives its digits, REAL shortest_decimal (or Infinity,

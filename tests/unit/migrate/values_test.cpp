@@ -274,8 +274,18 @@ TEST_CASE("to_decimal: NUMERIC text for prices and volumes of every storage clas
         const auto r = migrate::to_decimal(c);
         INFO(migrate::describe(c) << " -> " << (r ? std::string("ok") : r.error()));
         REQUIRE(r.has_value());
+        // The per-row form (a view of a buffer, or of the cell's bytes) says the same.
+        migrate::DecimalBuffer buffer;
+        const auto view = migrate::to_decimal(c, buffer);
+        REQUIRE(view.has_value());
+        CHECK(view->has_value() == r->has_value());
+        if (*view) CHECK(std::string(**view) == **r);
         return *r;
     };
+    CHECK(number(Cell::of_integer(std::numeric_limits<std::int64_t>::min())) == Number{"-9223372036854775808"});
+    CHECK(number(Cell::of_real(-0.0)) == Number{"0"});
+    CHECK(number(Cell::of_real(std::numeric_limits<double>::max()))->size() == 309);
+    CHECK(number(Cell::of_real(-std::numeric_limits<double>::denorm_min()))->size() == 327);
     CHECK(number(Cell::null()) == Number{}); // OHLC from a pandas NaN (§4)
     CHECK(number(Cell::of_real(185.64)) == Number{"185.64"});
     CHECK(number(Cell::of_real(170.1)) == Number{"170.1"});

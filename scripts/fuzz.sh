@@ -2,6 +2,7 @@
 # Fuzzes every parser that reads provider bytes, the config file reader, and the value conversions of
 # etl-migrate-sqlite. Builds the libFuzzer targets in fuzz/ with clang, ASan and
 # UBSan into ${ETL_FUZZ_BUILD_DIR:-build-fuzz}, then runs each for ETL_FUZZ_SECONDS (default 30) seconds,
+# ETL_FUZZ_JOBS (default: the cores) at a time,
 # starting from the seed corpus in tests/fuzz/ (real-shaped provider bodies, and regressions/: inputs
 # that once crashed). ETL_FUZZ_TARGETS picks targets (default: all). Exits 1 when a target crashes,
 # leaks, times out or breaks a check; the input is kept in ${ETL_FUZZ_OUT:-<build dir>/fuzz-out} (crash-*,
@@ -33,26 +34,43 @@ seeds() {  # the corpus directories of a target: its provider's bodies, odd bodi
     echo tests/fuzz/other tests/fuzz/regressions
 }
 
-failed=()
-for target in $targets; do
-    binary=$build_dir/fuzz/fuzz_$target
-    [[ -x $binary ]] || { echo "fuzz.sh: unknown target '$target' (targets: $all_targets)" >&2; exit 64; }
-    mkdir -p "$out/$target/corpus"
-    log=$out/$target/fuzz.log
-    echo "fuzzing $target for ${seconds} s"
+# One target's run; its summary (or failure) printed when it ends. Returns its libFuzzer status.
+fuzz_one() {
+    local target=$1 binary=$build_dir/fuzz/fuzz_$1 log=$out/$1/fuzz.log
     # shellcheck disable=SC2046
     if "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -dict=fuzz/json.dict \
         -artifact_prefix="$out/$target/" -print_final_stats=1 \
         "$out/$target/corpus" $(seeds "$target") >"$log" 2>&1; then
-        grep -E '^stat::number_of_executed_units|^Done' "$log" | tr '\n' ' ' || true
-        echo
+        echo "$target: $(grep -E '^stat::number_of_executed_units|^Done' "$log" | tr '\n' ' ' || true)"
     else
-        echo "fuzz.sh: $target failed; log: $log" >&2
-        grep -E -A25 '^==[0-9]+==ERROR|runtime error|fuzz check failed|^artifact_prefix|Test unit written' "$log" \
-            | head -60 >&2 || tail -40 "$log" >&2
-        failed+=("$target")
+        { echo "fuzz.sh: $target failed; log: $log"
+          grep -E -A25 '^==[0-9]+==ERROR|runtime error|fuzz check failed|^artifact_prefix|Test unit written' "$log" \
+              | head -60 || tail -40 "$log"; } >&2
+        return 1
     fi
+}
+
+# ETL_FUZZ_JOBS targets at once (default: the machine's cores), each on one core for its own time.
+jobs=${ETL_FUZZ_JOBS:-$(nproc)}
+for target in $targets; do
+    [[ -x $build_dir/fuzz/fuzz_$target ]] || { echo "fuzz.sh: unknown target '$target' (targets: $all_targets)" >&2; exit 64; }
+    mkdir -p "$out/$target/corpus"
 done
+echo "fuzzing ${targets// /, } for ${seconds} s each, $jobs at a time"
+failed=()
+declare -A running=() # pid -> target
+wait_one() {
+    local pid status=0
+    wait -n -p pid "${!running[@]}" || status=$?
+    ((status == 0)) || failed+=("${running[$pid]}")
+    unset "running[$pid]"
+}
+for target in $targets; do
+    while ((${#running[@]} >= jobs)); do wait_one; done
+    fuzz_one "$target" &
+    running[$!]=$target
+done
+while ((${#running[@]})); do wait_one; done
 if ((${#failed[@]})); then
     echo "fuzz.sh: ${#failed[@]} target(s) failed: ${failed[*]}; inputs in $out/<target>/" >&2
     exit 1

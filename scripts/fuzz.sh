@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 build_dir=${ETL_FUZZ_BUILD_DIR:-build-fuzz}
 seconds=${ETL_FUZZ_SECONDS:-30}
 out=${ETL_FUZZ_OUT:-$build_dir/fuzz-out}
-all_targets="polygon_aggs polygon_grouped coingecko_daily coingecko_prices coingecko_simple_price yahoo_chart yahoo_quote provider_error_message config_toml migrate_values derive_closes"
+all_targets="polygon_aggs polygon_grouped coingecko_daily coingecko_prices coingecko_simple_price yahoo_chart yahoo_quote provider_error_message config_toml migrate_values derive_closes pg_numeric"
 targets=${ETL_FUZZ_TARGETS:-$all_targets}
 
 # shellcheck disable=SC2086
@@ -29,6 +29,7 @@ seeds() {  # the corpus directories of a target: its provider's bodies, odd bodi
     config_*) echo tests/fuzz/config; return ;;
     migrate_*) echo tests/fuzz/migrate ;;
     derive_*) echo tests/fuzz/derive ;;
+    pg_*) echo tests/fuzz/pg; return ;;
     *) echo tests/fuzz/polygon tests/fuzz/coingecko tests/fuzz/yahoo ;;
     esac
     echo tests/fuzz/other tests/fuzz/regressions

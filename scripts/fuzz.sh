@@ -29,7 +29,7 @@ seeds() {  # the corpus directories of a target: its provider's bodies, odd bodi
     config_*) echo tests/fuzz/config; return ;;
     migrate_*) echo tests/fuzz/migrate ;;
     derive_*) echo tests/fuzz/derive ;;
-    pg_*) echo tests/fuzz/pg; return ;;
+    pg_*) echo tests/fuzz/pg ;;
     *) echo tests/fuzz/polygon tests/fuzz/coingecko tests/fuzz/yahoo ;;
     esac
     echo tests/fuzz/other tests/fuzz/regressions
@@ -44,15 +44,19 @@ fuzz_one() {
         "$out/$target/corpus" $(seeds "$target") >"$log" 2>&1; then
         echo "$target: $(grep -E '^stat::number_of_executed_units|^Done' "$log" | tr '\n' ' ' || true)"
     else
-        { echo "fuzz.sh: $target failed; log: $log"
-          grep -E -A25 '^==[0-9]+==ERROR|runtime error|fuzz check failed|^artifact_prefix|Test unit written' "$log" \
-              | head -60 || tail -40 "$log"; } >&2
+        # One write, so that two targets failing at once do not interleave their lines.
+        local report
+        report=$(echo "fuzz.sh: $target failed; log: $log"
+                 grep -E -A25 '^==[0-9]+==ERROR|runtime error|fuzz check failed|^artifact_prefix|Test unit written' \
+                     "$log" | head -60 || tail -40 "$log")
+        printf '%s\n' "$report" >&2
         return 1
     fi
 }
 
 # ETL_FUZZ_JOBS targets at once (default: the machine's cores), each on one core for its own time.
 jobs=${ETL_FUZZ_JOBS:-$(nproc)}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: ETL_FUZZ_JOBS='$jobs': use a number of targets at once, 1 or more" >&2; exit 64; }
 for target in $targets; do
     [[ -x $build_dir/fuzz/fuzz_$target ]] || { echo "fuzz.sh: unknown target '$target' (targets: $all_targets)" >&2; exit 64; }
     mkdir -p "$out/$target/corpus"

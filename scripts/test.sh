@@ -35,6 +35,6 @@ tsdb_bin=$(scripts/timescaledb.sh)
 phase_done "TimescaleDB (built, or found in its cache)"
 # The TimescaleDB tests fail, rather than skip, when their servers are missing.
 export ETL_REQUIRE_TIMESCALEDB=1
-# Two jobs: the CI machine has two cores.
+# Two jobs: the CI machine has two cores. (This last phase's time is ctest's own "Total Test time".)
 exec pg_virtualenv -t -- scripts/pg-servers.sh "$tsdb_bin" \
   ctest --test-dir "$build_dir" --output-on-failure -j2 "$@"

@@ -55,15 +55,17 @@ bool price_bars_empty(pg::Connection& conn) {
 BarPathChoice begin_bulk_load(pg::Connection& conn, std::chrono::milliseconds lock_wait) {
     constexpr std::string_view context = "starting the bulk load of price_bars";
     pg::Transaction tx(conn, context);
-    conn.exec("SELECT set_config('lock_timeout', $1, true)", context, fmt::format("{}ms", lock_wait.count()));
+    if (lock_wait.count() > 0)
+        conn.exec("SELECT set_config('lock_timeout', $1, true)", context, fmt::format("{}ms", lock_wait.count()));
     try {
         conn.exec("LOCK TABLE price_bars IN ACCESS EXCLUSIVE MODE", context);
     } catch (const pg::DbError& e) {
         if (e.sqlstate() != "55P03") throw;
-        return {BarPath::indexed, "another session holds price_bars (an open transaction)"}; // rolled back
+        return {BarPath::indexed, "another session holds a lock on price_bars: see pg_locks"}; // rolled back
     }
     if (!price_bars_empty(conn)) return {BarPath::indexed, "a row came in meanwhile"};
-    if (!has_primary_key(conn)) return {BarPath::indexed, "price_bars has no primary key to drop"};
+    // Not reached after the run's own repair (Migrator::restore_bulk_key): another session dropped it since.
+    if (!has_primary_key(conn)) return {BarPath::indexed, "another session dropped its primary key meanwhile"};
     conn.exec(fmt::format("ALTER TABLE price_bars DROP CONSTRAINT {}", k_price_bars_key), context);
     tx.commit();
     return {BarPath::bulk, "price_bars is empty"};
@@ -85,7 +87,12 @@ AutovacuumHold::AutovacuumHold(pg::Connection& conn) : m_conn(&conn) {
     constexpr std::string_view context = "holding autovacuum off price_bars during the bulk load";
     conn.exec("BEGIN", context);
     try {
-        conn.exec("SET LOCAL lock_timeout = '10s'", context);
+        // Idle in its transaction for the whole load: a server's idle or transaction limit would end it.
+        conn.exec("SET LOCAL idle_in_transaction_session_timeout = 0", context);
+        conn.exec("SELECT set_config('transaction_timeout', '0', true) "
+                  "WHERE current_setting('transaction_timeout', true) IS NOT NULL", // PostgreSQL 17 on
+                  context);
+        conn.exec("SET LOCAL lock_timeout = '2s'", context);
         conn.exec("LOCK TABLE price_bars IN SHARE UPDATE EXCLUSIVE MODE", context);
     } catch (...) {
         release();
@@ -111,9 +118,17 @@ std::uint64_t restore_primary_key(pg::Connection& conn, std::chrono::millisecond
     conn.exec("LOCK TABLE price_bars IN ACCESS EXCLUSIVE MODE", k_context);
     if (has_primary_key(conn)) return 0;
     if (conn.exec(k_built_key_index_sql, k_context, std::string(k_price_bars_key)).rows() > 0) {
-        attach_key_index(conn);
-        tx.commit();
-        return 0;
+        // An index the server will not take as the key (a collation, an operator class or an order of its
+        // own, one that backs another constraint) is built again below, as any other.
+        conn.exec("SAVEPOINT attach_key", k_context);
+        try {
+            attach_key_index(conn);
+            tx.commit();
+            return 0;
+        } catch (const pg::DbError& e) {
+            if (e.sqlstate() == "57014") throw; // cancelled: a stop, not an index to replace
+            conn.exec("ROLLBACK TO SAVEPOINT attach_key", k_context);
+        }
     }
     conn.exec(fmt::format("DROP INDEX IF EXISTS {}", k_price_bars_key), k_context);
     std::uint64_t removed = 0;

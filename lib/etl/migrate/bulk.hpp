@@ -43,7 +43,8 @@ bool price_bars_empty(pg::Connection& conn);
 // left idle in a transaction) would otherwise hold the whole run for the session's lock_timeout.
 inline constexpr std::chrono::milliseconds k_bulk_lock_wait{2000};
 
-// Starts a bulk load over `conn`: in one transaction, locks price_bars (waiting at most `lock_wait`),
+// Starts a bulk load over `conn`: in one transaction, locks price_bars (waiting at most `lock_wait`; zero:
+// the session's lock_timeout),
 // checks again that it holds no row and drops its primary key. The indexed path, with why and nothing
 // changed, when the lock is not had in time, a row came in meanwhile or the key is already gone. Throws
 // pg::DbError.
@@ -59,15 +60,17 @@ void build_key_index(pg::Connection& conn);
 void attach_key_index(pg::Connection& conn);
 
 // Keeps autovacuum off price_bars while a bulk load runs, over a session of its own: a transaction holding
-// SHARE UPDATE EXCLUSIVE on the table, the lock every VACUUM takes (autovacuum passes over a table it
-// cannot lock at once), which the loads' ROW EXCLUSIVE does not conflict with. Without it, the vacuum that
-// inserts trigger scanned the growing table beside the load, only to be cancelled by the key's build
-// (5.2M bars on 2 cores: the run 2 s longer). Nothing is stored: the lock ends with the transaction, the
-// session or the process, kill -9 included; autovacuum visits the table after the load as usual.
+// SHARE UPDATE EXCLUSIVE on the table, the lock every VACUUM takes (an ordinary autovacuum passes over a
+// table it cannot lock at once; one against transaction ID wraparound waits for it instead), which the
+// loads' ROW EXCLUSIVE does not conflict with. Without it, the vacuum that inserts trigger scanned the
+// growing table beside the load, only to be cancelled by the key's build (5.2M bars on 2 cores: the run
+// 2 s longer). Nothing is stored: the lock ends with the transaction, the session or the process, kill -9
+// included; autovacuum visits the table after the load as usual.
 class AutovacuumHold {
 public:
-    // Takes the lock over `conn`, an idle session no other work uses, waiting at most 10 s (an autovacuum
-    // already at work is cancelled by the server within deadlock_timeout). Throws pg::DbError.
+    // Takes the lock over `conn`, an idle session no other work uses, waiting at most 2 s (the server
+    // cancels an ordinary autovacuum already at work after deadlock_timeout, 1 s by default; one against
+    // wraparound is waited for, then given up on). Throws pg::DbError: the load goes on without.
     explicit AutovacuumHold(pg::Connection& conn);
     AutovacuumHold(const AutovacuumHold&) = delete;
     AutovacuumHold& operator=(const AutovacuumHold&) = delete;

@@ -172,7 +172,7 @@ void Migrator::restore_bulk_key() {
         return;
     }
     const auto removed = restore_primary_key(pg->connection());
-    util::log_info("price_bars had no primary key (an etl-migrate-sqlite bulk load was interrupted): built it again "
+    util::log_info("price_bars had no primary key (an etl-migrate-sqlite bulk load was interrupted): restored it "
                    "over the rows there{}",
                    removed == 0 ? std::string() : fmt::format(", {} rows of a key loaded twice removed", removed));
 }

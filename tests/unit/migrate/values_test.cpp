@@ -280,6 +280,10 @@ TEST_CASE("to_decimal: NUMERIC text for prices and volumes of every storage clas
         REQUIRE(view.has_value());
         CHECK(view->has_value() == r->has_value());
         if (*view) CHECK(std::string(**view) == **r);
+        // TEXT is the cell's own bytes, not a copy; numbers are written into the buffer.
+        if (*view && c.type == Cell::Type::text) CHECK((*view)->data() == c.bytes.data());
+        if (*view && (c.type == Cell::Type::integer || (c.type == Cell::Type::real && c.real != 0.0)))
+            CHECK((*view)->data() == buffer.data());
         return *r;
     };
     CHECK(number(Cell::of_integer(std::numeric_limits<std::int64_t>::min())) == Number{"-9223372036854775808"});

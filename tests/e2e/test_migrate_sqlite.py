@@ -846,8 +846,8 @@ class MigrateBulk(unittest.TestCase):
             report = self.tmp.path / "resume.json"
             r = migrate(self.big, "--database-url", db.url, "--log-level", "info", "--report", report)
             self.assertEqual(r.rc, 0, r.describe())
-            self.assertIn("price_bars had no primary key (an etl-migrate-sqlite bulk load was interrupted): built it "
-                          "again over the rows there", r.stderr)
+            self.assertIn("price_bars had no primary key (an etl-migrate-sqlite bulk load was interrupted): restored "
+                          "it over the rows there", r.stderr)
             self.assertIn("primary key in place (price_bars already holds rows)", r.stderr)
             self.assert_keyed(db, total)
             t = tables_of(read_report(report))["price_history"]

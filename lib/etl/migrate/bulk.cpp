@@ -121,13 +121,17 @@ std::uint64_t restore_primary_key(pg::Connection& conn, std::chrono::millisecond
         // An index the server will not take as the key (a collation, an operator class or an order of its
         // own, one that backs another constraint) is built again below, as any other.
         conn.exec("SAVEPOINT attach_key", k_context);
+        bool attached = false;
         try {
             attach_key_index(conn);
-            tx.commit();
-            return 0;
+            attached = true;
         } catch (const pg::DbError& e) {
             if (e.sqlstate() == "57014") throw; // cancelled: a stop, not an index to replace
             conn.exec("ROLLBACK TO SAVEPOINT attach_key", k_context);
+        }
+        if (attached) {
+            tx.commit();
+            return 0;
         }
     }
     conn.exec(fmt::format("DROP INDEX IF EXISTS {}", k_price_bars_key), k_context);

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import unittest
 from pathlib import Path
 
@@ -876,6 +877,37 @@ class MigrateBulk(unittest.TestCase):
                             self.big_manifest["price_history"]["expected_valid"])
             self.assertGreater(int(db.scalar("SELECT count(*) FROM price_bars")), 20_000,
                                "the rows loaded before the signal are kept, under the key")
+
+    def test_a_session_holding_price_bars_sends_the_load_down_the_indexed_path_at_once(self):
+        self.plain_only()
+        valid = self.manifest["price_history"]["expected_valid"]
+        with PgDatabase("migrbulkheld") as db:
+            r = migrate(self.file, "--database-url", db.url, "--dry-run")  # the schema, the table empty
+            self.assertEqual(r.rc, 0, r.describe())
+            # Another session's open transaction that read price_bars (its lock lasts as long as it does).
+            holder = subprocess.Popen(["psql", "-X", "-q", "-d", db.name], stdin=subprocess.PIPE,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+            try:
+                holder.stdin.write("BEGIN; SELECT count(*) FROM price_bars;\n")
+                holder.stdin.flush()
+                held = ("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE "
+                        "l.relation = 'price_bars'::regclass AND a.state = 'idle in transaction'")
+                for _ in range(200):
+                    if db.scalar(held) != "0":
+                        break
+                    time.sleep(0.05)
+                self.assertNotEqual(db.scalar(held), "0", "the holding session did not start")
+                started = time.monotonic()
+                r = migrate(self.file, "--database-url", db.url, "--log-level", "info")
+                self.assertEqual(r.rc, 0, r.describe())
+                self.assertLess(time.monotonic() - started, 50, "waited for the lock, not the short bulk wait")
+                self.assertNotIn(BULK_LINE, r.stderr)
+                self.assertIn("primary key in place (another session holds a lock on price_bars: see pg_locks)",
+                              r.stderr)
+                self.assert_keyed(db, valid)
+            finally:
+                holder.stdin.close()
+                holder.wait(timeout=30)
 
     def test_a_failed_key_build_does_not_exit_0_and_the_next_run_builds_the_key(self):
         self.plain_only()

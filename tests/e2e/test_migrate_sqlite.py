@@ -442,6 +442,9 @@ class MigrateKillAndLock(unittest.TestCase):
                 wait_for(lambda: (db.has_table("price_bars") and db.counts() and db.advisory_locks())
                          or not first.running(), 120, message="the first copy to start loading")
                 self.assertTrue(first.running(), first.stderr_so_far())
+                # Frozen mid-load, its session (and the run's lock) still there: the second copy's whole
+                # run, start-up and quick_check included, cannot outlast the first one's load.
+                first.signal(signal.SIGSTOP)
                 second = migrate(self.big, "--database-url", db.url, timeout=120)
                 self.assertEqual(second.rc, 75, second.describe())
                 self.assertIn("another", second.stderr.lower())

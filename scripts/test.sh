@@ -3,7 +3,7 @@
 # lints (clang-format, clang-tidy), then runs unit, integration and end-to-end tests under ctest inside a throwaway PostgreSQL cluster
 # (pg_virtualenv -t: a temporary cluster directory, so concurrent runs never collide; it exports
 # PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE): the plain-PostgreSQL server. TimescaleDB is built from
-# ../shared/vendor/ into a cache outside the repository (scripts/timescaledb.sh; about 75 s cold,
+# ../shared/vendor/ into a cache outside the repository (scripts/timescaledb.sh; about 75 s cold on a quiet machine, 3 minutes beside the lint,
 # seconds warm), and scripts/pg-servers.sh starts two more throwaway servers from it (preloaded, and
 # installed-but-not-preloaded) for the tests that run on all three. The fake provider server (and
 # Redis, where a test needs it) are started on loopback by the tests themselves.

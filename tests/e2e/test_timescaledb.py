@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import PgDatabase, clean_env, psql, require_pg, run
+from harness import PgDatabase, clean_env, psql, require_pg, run, wait_for
 
 TARGET = os.environ.get("ETL_TEST_PG_TARGET", "plain")
 PRELOAD_HINT = "shared_preload_libraries"
@@ -198,6 +198,16 @@ class Hypertable(unittest.TestCase):
         jobs = self.jobs("market_etl_prune_hourly_bars")
         self.assertEqual(len(jobs), 1)
         self.assertEqual(json.loads(jobs[0][1]), {"retention_days": 120})
+        job_id = jobs[0][0]
+        self.assertEqual(self.db.scalar(f"SELECT scheduled FROM timescaledb_information.jobs WHERE job_id = {job_id}"),
+                         "t")
+        # The scheduler runs a new job at once, whenever its worker gets to it: on a slow machine, after
+        # the old hourly bars below are loaded (a CI run counted 0 of them). Paused, and any run of it
+        # finished, the job runs only when called; a later run of ours leaves it paused.
+        self.db.raw(f"SELECT alter_job({job_id}, scheduled => false)")
+        wait_for(lambda: self.db.scalar("SELECT count(*) FROM timescaledb_information.job_stats"
+                                        f" WHERE job_id = {job_id} AND job_status = 'Running'") == "0",
+                 message="the retention job's background run to finish")
 
         # The job deletes old hourly bars only: load a year of daily bars and an old session's hourly
         # bars, then run the job now.
@@ -214,7 +224,8 @@ class Hypertable(unittest.TestCase):
         self.db.raw("INSERT INTO indicator_bars (symbol, timeframe, ts, sma_10) VALUES ('AAPL', '1h', '2024-06-03 14:00+00', 1.5)")
         daily_indicators = self.db.scalar("SELECT count(*) FROM indicators WHERE timeframe = '1d'")
         self.assertGreater(int(daily_indicators), 0)
-        job_id = jobs[0][0]
+        self.assertEqual(self.db.scalar(f"SELECT scheduled FROM timescaledb_information.jobs WHERE job_id = {job_id}"),
+                         "f")
         self.db.raw(f"CALL run_job({job_id})")
         self.assertEqual(self.db.scalar("SELECT count(*) FROM price_bars WHERE timeframe = '1h'"), "0")
         self.assertEqual(self.db.scalar("SELECT count(*) FROM indicators WHERE timeframe = '1h'"), "0")

@@ -837,6 +837,8 @@ class MigrateBulk(unittest.TestCase):
             try:
                 wait_for(lambda: (db.has_table("price_bars") and sum(db.counts().values()) > 20_000)
                          or not first.running(), 120, message="the bulk load to load a while")
+                # Frozen at once, so that a fast load cannot finish before the checks and the kill.
+                first.signal(signal.SIGSTOP)
                 self.assertTrue(first.running(), first.stderr_so_far())
                 self.assertEqual(db.scalar(KEY_SQL), "0", "the key is dropped during the bulk load")
                 first.signal(signal.SIGKILL)
@@ -867,8 +869,13 @@ class MigrateBulk(unittest.TestCase):
             try:
                 wait_for(lambda: (db.has_table("price_bars") and sum(db.counts().values()) > 20_000)
                          or not first.running(), 120, message="the bulk load to load a while")
+                # Frozen at once, so that a fast load cannot finish before the check; the TERM waits for
+                # the CONT.
+                first.signal(signal.SIGSTOP)
+                self.assertTrue(first.running(), first.stderr_so_far())
                 self.assertEqual(db.scalar(KEY_SQL), "0", "the key is dropped during the bulk load")
                 first.signal(signal.SIGTERM)
+                first.signal(signal.SIGCONT)
                 res = first.wait(60)
             finally:
                 first.kill()

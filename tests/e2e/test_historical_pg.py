@@ -1,6 +1,7 @@
 """etl-historical against the fake Polygon/CoinGecko server into PostgreSQL: exact provider values,
 pagination, idempotent re-runs, index bars without volume, CoinGecko's daily points."""
 import json
+import os
 import unittest
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -8,8 +9,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from harness import (WINDOW_1M, WINDOW_7D, FakeServer, PgDatabase, TempDir, all_days, clean_env, read_report,
-                     require_pg, run, summary, weekdays)
+from harness import (WINDOW_1M, WINDOW_7D, FakeServer, PgDatabase, TempDir, all_days, clean_env, plain_lines, psql,
+                     read_report, require_pg, run, summary, weekdays)
 
 KEY = "pk_e2e_hist_4f1c9a"
 ET = ZoneInfo("America/New_York")
@@ -325,3 +326,52 @@ class HistoricalPostgres(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DatabaseThatWillNotTakeTheWrites(unittest.TestCase):
+    """database_url names a role without the privileges the work needs, or a server that takes no writes:
+    78 (fix the configuration) with one line that says what to change, never 70 (a bug of ours)."""
+
+    def setUp(self):
+        require_pg()
+        self.db = PgDatabase("grants")
+        self.role = f"etl_no_grants_{self.db.name[-8:]}"
+        # The suite's own cluster (pg_virtualenv) asks for a password: the one PGPASSWORD gives the others.
+        password = os.environ.get("PGPASSWORD")
+        self.db.raw(f"CREATE ROLE {self.role} LOGIN" + (f" PASSWORD '{password}'" if password else ""))
+        self.db.raw("REVOKE CREATE ON SCHEMA public FROM PUBLIC")  # PostgreSQL 15's default, said outright
+
+    def tearDown(self):
+        self.db.drop()
+        psql(f"DROP ROLE IF EXISTS {self.role}")
+
+    def assert_config_error(self, r, *mentions):
+        self.assertEqual(r.rc, 78, r.describe())
+        lines = plain_lines(r.stderr)
+        self.assertEqual(len(lines), 1, r.describe())
+        for m in mentions:
+            self.assertIn(m, lines[0])
+
+    def test_a_role_that_may_not_create_the_tables(self):
+        url = f"postgresql://{self.role}@/{self.db.name}"
+        r = run(["etl-historical", "7D", "AAPL", "--mock", "--database-url", url], env=clean_env())
+        self.assert_config_error(r, "permission denied", "SQLSTATE 42501", "grant it, or connect as a role that has it")
+
+    def test_a_role_that_may_read_the_tables_but_not_write_them(self):
+        r = run(["etl-historical", "7D", "AAPL", "--mock", "--database-url", self.db.url], env=clean_env())
+        self.assertEqual(r.rc, 0, r.describe())
+        self.db.raw(f"GRANT USAGE, CREATE ON SCHEMA public TO {self.role}; "
+                    f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {self.role}")
+        url = f"postgresql://{self.role}@/{self.db.name}"
+        before = self.db.dump_bars()
+        r = run(["etl-historical", "7D", "AAPL", "MSFT", "--mock", "--full", "--database-url", url], env=clean_env())
+        self.assert_config_error(r, "permission denied for table", "SQLSTATE 42501", "grant it")
+        self.assertEqual(self.db.dump_bars(), before)
+        # etl-validate records its run: the same line.
+        r = run(["etl", "validate", "AAPL", "--database-url", url], env=clean_env())
+        self.assert_config_error(r, "SQLSTATE 42501", "grant it")
+
+    def test_a_server_that_takes_no_writes(self):
+        url = f"postgresql:///{self.db.name}?options=-c%20default_transaction_read_only%3Don"
+        r = run(["etl-historical", "7D", "AAPL", "--mock", "--database-url", url], env=clean_env())
+        self.assert_config_error(r, "SQLSTATE 25006", "point database_url at the primary")

@@ -34,8 +34,19 @@ util::ExitCode code_for_sqlstate(std::string_view state) {
     const auto cls = state.substr(0, 2);
     if (cls == "08" || cls == "40" || cls == "53" || cls == "55" || cls == "57" || cls == "58")
         return util::ExitCode::temporary;
-    if (cls == "28" || state == "3D000") return util::ExitCode::config;
+    // The role or the server database_url names cannot do the work: fix the URL or the grants, not the code.
+    if (cls == "28" || state == "3D000" || state == "42501" || state == "25006") return util::ExitCode::config;
     return util::ExitCode::internal;
+}
+
+// What to do about an error that is the configuration's (code_for_sqlstate), for its one line; empty for the rest.
+std::string_view fix_for_sqlstate(std::string_view state) {
+    if (state == "42501")
+        return ": the role in database_url lacks this privilege; grant it, or connect as a role that has it";
+    if (state == "25006")
+        return ": the server takes no writes (a standby, or default_transaction_read_only); point database_url at "
+               "the primary";
+    return {};
 }
 
 std::string first_line(const char* msg) {
@@ -173,8 +184,9 @@ void Connection::fail(std::string_view context, pg_result* result) {
         throw DbError(state, util::ExitCode::interrupted,
                       fmt::format("interrupted while {}: the statement was cancelled and nothing of it was written",
                                   context));
-    throw DbError(state, fmt::format("database error while {}: {}{}", context, msg,
-                                     state.empty() ? "" : fmt::format(" (SQLSTATE {})", state)));
+    throw DbError(state,
+                  fmt::format("database error while {}: {}{}{}", context, msg,
+                              state.empty() ? "" : fmt::format(" (SQLSTATE {})", state), fix_for_sqlstate(state)));
 }
 
 Result Connection::exec(std::string_view sql, std::string_view context) {

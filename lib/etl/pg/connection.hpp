@@ -24,8 +24,9 @@ namespace etl::pg {
 
 // A database error. `sqlstate()` is the five-character SQLSTATE ("" when libpq gave none, e.g. a lost
 // connection). The exit code follows the SQLSTATE class: connection problems, lock/serialization
-// failures and resource exhaustion are temporary (75), authorization failures are config (78), the
-// rest internal (70).
+// failures and resource exhaustion are temporary (75); authorization failures, a missing database, a
+// missing privilege (42501) and a server that takes no writes (25006) are config (78), the last two with
+// the fix in the message; the rest internal (70).
 class DbError : public Error {
 public:
     DbError(std::string sqlstate, const std::string& message);

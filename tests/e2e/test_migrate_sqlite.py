@@ -481,10 +481,12 @@ class MigrateKillAndLock(unittest.TestCase):
             self.assertLess(sum(db.counts().values()), self.manifest["price_history"]["expected_valid"])
 
     def test_sigterm_while_every_loader_waits_on_a_lock_exits_130_at_once(self):
-        # Bars load over two sessions; the signal cancels one's statement, the migrator the other's, so
-        # neither waits out database.lock_timeout_seconds (60 s) on a table another session locked.
+        # Bars load over two sessions (asked for: a bulk load takes one by default); the signal cancels one's
+        # statement, the migrator the other's, so neither waits out database.lock_timeout_seconds (60 s) on
+        # a table another session locked.
         with PgDatabase("migrlock") as db:
-            first = start([ETL_MIGRATE, self.big, "--database-url", db.url, "--no-progress"], env=clean_env())
+            first = start([ETL_MIGRATE, self.big, "--database-url", db.url, "--no-progress"],
+                          env=clean_env(ETL_MIGRATE_LOADERS="2"))
             locker = None
             try:
                 wait_for(lambda: (db.has_table("price_bars") and db.counts()) or not first.running(), 120,
@@ -815,14 +817,22 @@ class MigrateBulk(unittest.TestCase):
     def test_the_bulk_load_reads_the_table_back_in_one_pass_while_the_key_builds(self):
         self.plain_only()
         valid = self.manifest["price_history"]["expected_valid"]
-        for loaders, one_pass in (("2", True), ("1", False)):
+        # By default one session loads, in the order read (the file's index: the key's order), and another
+        # reads back; ETL_MIGRATE_LOADERS=N loads over N, and 1 leaves no session to read back meanwhile.
+        for loaders, one_pass, sessions in ((None, True, "one session"), ("2", True, "2 sessions"),
+                                            ("1", False, "one session")):
             with self.subTest(loaders=loaders), PgDatabase("migrbulkread") as db:
                 report = self.tmp.path / f"read{loaders}.json"
-                r = migrate(self.file, "--database-url", db.url, "--log-level", "info", "--report", report,
-                            env=clean_env(ETL_MIGRATE_LOADERS=loaders))
+                env = clean_env(**({} if loaders is None else {"ETL_MIGRATE_LOADERS": loaders}))
+                r = migrate(self.file, "--database-url", db.url, "--log-level", "info", "--report", report, env=env)
                 self.assertEqual(r.rc, 0, r.describe())
-                self.assertIn(BULK_LINE, r.stderr)
+                self.assertIn(f"{BULK_LINE} over {sessions}: its primary key is dropped", r.stderr)
                 self.assertEqual("the table read back for parity meanwhile in one pass" in r.stderr, one_pass)
+                if sessions == "one session":
+                    # The heap holds the rows in the key's order, which the key's sort is quickest on.
+                    out_of_order = ("SELECT count(*) FROM (SELECT (symbol, timeframe, ts) < lag((symbol, timeframe, ts)) "
+                                    "OVER (ORDER BY ctid) AS back FROM price_bars) d WHERE back")
+                    self.assertEqual(db.scalar(out_of_order), "0")
                 self.assert_keyed(db, valid)
                 by_symbol = read_report(report)["price_bars_by_symbol"]
                 self.assertEqual(read_back_line(r.stderr), (valid, len(by_symbol)))

@@ -173,7 +173,10 @@ int migrate_sqlite_main(const std::vector<std::string>& args) {
             options.include_unmapped = include_unmapped;
             options.dry_run = common.dry_run;
             options.run_id = run.totals.run_id;
-            if (loaders) options.loaders = *loaders;
+            if (loaders) {
+                options.loaders = *loaders;
+                options.loaders_chosen = true;
+            }
             const auto started = std::chrono::steady_clock::now();
             auto progress = [&](std::string_view table, std::uint64_t done, std::uint64_t total) {
                 const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -482,9 +482,17 @@ void Migrator::bars(const MappedTable& t) {
                                e.what());
             }
         }
+        // The bulk load's rows in the order read, over one session; the others wait to read the table back
+        // while the key builds (MigrateOptions::loaders_chosen).
+        if (bulk && !m_options.loaders_chosen) {
+            stores.resize(1);
+            connections.resize(1);
+        }
         util::log_info("{}: {}", t.table,
-                       bulk ? "bulk load into the empty price_bars: its primary key is dropped and built again after "
-                              "the last bar"
+                       bulk ? fmt::format("bulk load into the empty price_bars over {}: its primary key is dropped "
+                                          "and built again after the last bar",
+                                          stores.size() == 1 ? std::string("one session")
+                                                             : fmt::format("{} sessions", stores.size()))
                             : fmt::format("bars load with price_bars' primary key in place ({})", choice.why));
     }
     // Pieces in flight: one per loader, one waiting, one being read; their size keeps the bars of all of

@@ -360,8 +360,11 @@ class DatabaseThatWillNotTakeTheWrites(unittest.TestCase):
     def test_a_role_that_may_read_the_tables_but_not_write_them(self):
         r = run(["etl-historical", "7D", "AAPL", "--mock", "--database-url", self.db.url], env=clean_env())
         self.assertEqual(r.rc, 0, r.describe())
+        # The tables the run reads before its first write. Not ON ALL TABLES: on TimescaleDB a grant on
+        # price_bars is made on its chunks too, and it failed once in a fresh-clone run with "tuple
+        # concurrently updated" (TimescaleDB's background jobs work on those chunks).
         self.db.raw(f"GRANT USAGE, CREATE ON SCHEMA public TO {self.role}; "
-                    f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {self.role}")
+                    f"GRANT SELECT ON schema_migrations, etl_runs, assets TO {self.role}")
         url = f"postgresql://{self.role}@/{self.db.name}"
         before = self.db.dump_bars()
         r = run(["etl-historical", "7D", "AAPL", "MSFT", "--mock", "--full", "--database-url", url], env=clean_env())

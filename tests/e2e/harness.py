@@ -458,6 +458,21 @@ class PgDatabase:
         rows = self.query(sql)
         return rows[0][0] if rows else None
 
+    # Every chunk of price_bars compressed. The compression policy's job may be compressing one at the same
+    # moment: compress_chunk then fails with "is already compressed" even with if_not_compressed (it looked
+    # before the job's lock was released), and that chunk is compressed all the same.
+    COMPRESS_ALL = ("DO $$ DECLARE c regclass; BEGIN FOR c IN SELECT show_chunks('price_bars') LOOP "
+                    "BEGIN PERFORM compress_chunk(c, if_not_compressed => true); "
+                    "EXCEPTION WHEN OTHERS THEN IF SQLERRM NOT LIKE '%is already compressed%' THEN RAISE; END IF; "
+                    "END; END LOOP; END $$")
+
+    def compress_all_chunks(self) -> int:
+        """Compresses every chunk of price_bars (TimescaleDB), whoever gets to each first; returns how many
+        chunks are compressed then."""
+        self.raw(self.COMPRESS_ALL)
+        return int(self.scalar("SELECT count(*) FROM chunk_compression_stats('price_bars') "
+                               "WHERE compression_status = 'Compressed'"))
+
     def table_text(self, table: str) -> str:
         """The whole table as text (every column), for secret scans."""
         return psql(f"SELECT t::text FROM {table} t", self.name)

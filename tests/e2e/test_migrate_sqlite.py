@@ -53,7 +53,7 @@ def compress_all(db: PgDatabase) -> int:
     """Compresses every chunk of price_bars on the preloaded TimescaleDB server; 0 elsewhere."""
     if TARGET != "timescaledb":
         return 0
-    return int(db.scalar("SELECT count(compress_chunk(c, if_not_compressed => true)) FROM show_chunks('price_bars') c"))
+    return db.compress_all_chunks()
 
 
 def tables_of(report: dict) -> dict:

@@ -135,11 +135,9 @@ class Hypertable(unittest.TestCase):
         r = self.hist("1Y", "AAPL", "BTC")
         self.assertEqual(r.rc, 0, r.describe())
         original = self.db.dump_bars()
-        compressed = self.db.scalar("SELECT count(*) FROM (SELECT compress_chunk(c, if_not_compressed => true) "
-                                    "FROM show_chunks('price_bars') c) x")
-        self.assertGreater(int(compressed), 5)
-        self.assertEqual(self.db.scalar("SELECT count(*) FROM chunk_compression_stats('price_bars') "
-                                        "WHERE compression_status = 'Compressed'"), compressed)
+        compressed = self.db.compress_all_chunks()
+        self.assertGreater(compressed, 5)
+        self.assertEqual(self.db.scalar("SELECT count(*) FROM show_chunks('price_bars')"), str(compressed))
         strip = lambda rows: [row[:-1] for row in rows]   # without ingested_at
 
         # An unchanged re-run over compressed chunks writes nothing.
@@ -219,7 +217,7 @@ class Hypertable(unittest.TestCase):
         daily = int(self.db.scalar("SELECT count(*) FROM price_bars WHERE timeframe = '1d'"))
         self.assertGreater(daily, 200)
         self.assertGreater(int(self.db.scalar("SELECT count(*) FROM price_bars WHERE timeframe = '1h'")), 5)
-        self.db.raw("SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('price_bars') c")
+        self.db.compress_all_chunks()
         # An old hourly bar's indicators go with it (timescaledb/0005); daily indicators stay.
         self.db.raw("INSERT INTO indicator_bars (symbol, timeframe, ts, sma_10) VALUES ('AAPL', '1h', '2024-06-03 14:00+00', 1.5)")
         daily_indicators = self.db.scalar("SELECT count(*) FROM indicators WHERE timeframe = '1d'")

@@ -121,7 +121,7 @@ cpu_seconds() { awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.
 
 tune_own_cluster
 log "migrate bench: $FILE ($(fmt_int "$ROWS") price rows, $SIZE_MIB MiB), $REPEAT repetition(s), server $(psql -X -Atc 'SHOW server_version' -d postgres)"
-log "ours loads bars over ${ETL_MIGRATE_LOADERS:-2 (the default)} session(s) (ETL_MIGRATE_LOADERS)"
+log "ours loads bars over ${ETL_MIGRATE_LOADERS:-one session into an empty price_bars, 2 into one with rows (the default)} session(s) (ETL_MIGRATE_LOADERS)"
 settings=$(psql -X -At -d postgres -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync','synchronous_commit','shared_buffers','max_wal_size','wal_level','full_page_writes')")
 log "server settings: $settings"
 log "$("$PGLOADER" --version | head -n 1)"
@@ -218,7 +218,7 @@ row() { printf '  %-40s %9.3f s  %12s rows/s  peak RSS %8.1f MiB\n' "$1" "$2" "$
 echo
 echo "== migrate bench: $(basename "$FILE") ($(fmt_int "$ROWS") price rows, ${VALID:+$(fmt_int "$VALID") valid, }$SIZE_MIB MiB); median of $REPEAT; load average $LOAD0 -> $(loadavg)"
 echo "   server: $settings"
-echo "   ours: ETL_MIGRATE_LOADERS=${ETL_MIGRATE_LOADERS:-2 (default)}"
+echo "   ours: ETL_MIGRATE_LOADERS=${ETL_MIGRATE_LOADERS:-unset (default: one loading session into the empty price_bars, one reading back)}"
 row "ours: etl-migrate-sqlite" "$t_ours" "$r_ours" "$rss_ours_mib"
 row "reference: pgloader (defaults)" "$t_pgl" "$r_pgl" "$rss_pgl_mib"
 echo "  runs (s): ours ${T_OURS[*]} | pgloader ${T_PGL[*]}"

@@ -324,9 +324,6 @@ class HistoricalPostgres(unittest.TestCase):
             self.assertEqual(self.db.bar_dates(sym), weekdays(*WINDOW_7D), sym)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class DatabaseThatWillNotTakeTheWrites(unittest.TestCase):
     """database_url names a role without the privileges the work needs, or a server that takes no writes:
@@ -343,7 +340,7 @@ class DatabaseThatWillNotTakeTheWrites(unittest.TestCase):
 
     def tearDown(self):
         self.db.drop()
-        psql(f"DROP ROLE IF EXISTS {self.role}")
+        psql(f"DROP ROLE IF EXISTS {self.role}", check=False)  # kept (ETL_KEEP_TEST_DB=1): its grants stay
 
     def assert_config_error(self, r, *mentions):
         self.assertEqual(r.rc, 78, r.describe())
@@ -378,3 +375,7 @@ class DatabaseThatWillNotTakeTheWrites(unittest.TestCase):
         url = f"postgresql:///{self.db.name}?options=-c%20default_transaction_read_only%3Don"
         r = run(["etl-historical", "7D", "AAPL", "--mock", "--database-url", url], env=clean_env())
         self.assert_config_error(r, "SQLSTATE 25006", "point database_url at the primary")
+
+
+if __name__ == "__main__":
+    unittest.main()

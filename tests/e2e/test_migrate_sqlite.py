@@ -839,6 +839,17 @@ class MigrateBulk(unittest.TestCase):
                 self.assertEqual({v["status"] for v in by_symbol.values()}, {"match"})
                 self.assertEqual(sum(v["rows"] for v in by_symbol.values()), valid)
 
+    def test_a_server_idle_session_timeout_spares_the_session_that_waits_to_read_back(self):
+        # The second session waits the whole load to read the table back while the key builds: a server
+        # that ends idle sessions (idle_session_timeout) ended it, and the run exited 75 with every row loaded.
+        self.plain_only()
+        with PgDatabase("migrbulkidle") as db:
+            db.raw(f"ALTER DATABASE {db.name} SET idle_session_timeout = '200ms'")
+            r = migrate(self.big, "--database-url", db.url, "--log-level", "info")
+            self.assertEqual(r.rc, 0, r.describe())
+            self.assertIn("the table read back for parity meanwhile in one pass", r.stderr)
+            self.assert_keyed(db, self.big_manifest["price_history"]["expected_valid"])
+
     def test_kill_9_during_a_bulk_load_then_a_resume_builds_the_key_with_exact_parity(self):
         self.plain_only()
         total = self.big_manifest["price_history"]["expected_valid"]

@@ -5,7 +5,9 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <chrono>
 #include <concepts>
 #include <cstdint>
@@ -28,39 +30,62 @@ concept other_text = std::is_convertible_v<const Text&, std::string_view> && !st
 
 // The text of a decimal, kept inline: no allocation per number. A parser makes millions of bars, and a
 // heap string per decimal (Yahoo's 17-digit literals are past std::string's inline 15) was the largest
-// cost of parsing. A JSON number with 17 significant digits, a sign, a point and an exponent
-// ("-1.2345678901234567e-308", 24 characters) fits; a longer literal is a rejected record (parsers,
-// migration), never cut. Compares, converts and formats like the std::string it replaces.
+// cost of parsing. The capacity, 24 characters, is the longest shortest-round-trip text of a double
+// ("-2.2250738585072014e-308": 17 significant digits, a sign, a point and an exponent), so every number
+// a serializer writes as a double's shortest text fits; a longer literal is a rejected record (parsers,
+// migration), never cut. The characters are padded with NULs (a decimal never holds one), so the text
+// needs no length byte: 24 bytes in all, which keeps a Bar small (bars are most of the memory a large
+// body's parse writes). Compares, converts and formats like the std::string it replaces.
 class DecimalText {
 public:
-    static constexpr std::size_t capacity = 31;
+    static constexpr std::size_t capacity = 24;
 
     // Whether `text` fits. Callers that take text from outside check this and reject what does not.
     static constexpr bool fits(std::string_view text) noexcept { return text.size() <= capacity; }
 
     constexpr DecimalText() noexcept = default;
-    // Implicit, as std::string's were. Throw std::length_error when the text does not fit.
+    // Implicit, as std::string's were. Throw std::length_error when the text does not fit, and
+    // std::invalid_argument when it holds a NUL character.
     DecimalText(std::string_view text) { assign(text); }
     DecimalText(const std::string& text) { assign(text); }
     DecimalText(const char* text) { assign(std::string_view(text)); }
 
-    // Replaces the text. Throws std::length_error when it does not fit (see fits()).
+    // Replaces the text. Throws std::length_error when it does not fit (see fits()), and
+    // std::invalid_argument when it holds a NUL character (no decimal does).
     void assign(std::string_view text) {
-        if (!fits(text)) throw std::length_error("decimal text longer than 31 characters");
-        std::memcpy(m_chars.data(), text.data(), text.size());
-        m_size = static_cast<unsigned char>(text.size());
+        if (!fits(text)) throw std::length_error("decimal text longer than 24 characters");
+        if (text.find('\0') != std::string_view::npos)
+            throw std::invalid_argument("decimal text holds a NUL character");
+        m_chars.fill('\0');
+        if (!text.empty()) std::memcpy(m_chars.data(), text.data(), text.size());
     }
-    // Replaces the text, which the caller has checked fits, from a buffer with at least `capacity`
-    // readable bytes at text.data() (a simdjson padded buffer): one fixed-size copy, the parsers' hot path.
+    // Replaces the text, which the caller has checked fits and holds no NUL (a JSON number literal), from
+    // a buffer with at least `capacity` readable bytes at text.data() (a simdjson padded buffer): one
+    // fixed-size copy with the bytes past the text cleared, the parsers' hot path.
     void assign_padded(std::string_view text) noexcept {
-        std::memcpy(m_chars.data(), text.data(), capacity);
-        m_size = static_cast<unsigned char>(text.size());
+        // Word by word, each kept in a register between its load and its store (a copy through a
+        // temporary array made the store of a wider register wait on the narrower ones).
+        for (std::size_t first = 0; first < capacity; first += sizeof(std::uint64_t)) {
+            std::uint64_t word = 0;
+            std::memcpy(&word, text.data() + first, sizeof word);
+            word &= leading_bytes_mask(text.size() <= first ? 0 : std::min(text.size() - first, sizeof word));
+            std::memcpy(m_chars.data() + first, &word, sizeof word);
+        }
     }
 
-    [[nodiscard]] constexpr std::string_view view() const noexcept { return {m_chars.data(), m_size}; }
+    [[nodiscard]] constexpr std::string_view view() const noexcept { return {m_chars.data(), size()}; }
     [[nodiscard]] constexpr const char* data() const noexcept { return m_chars.data(); }
-    [[nodiscard]] constexpr std::size_t size() const noexcept { return m_size; }
-    [[nodiscard]] constexpr bool empty() const noexcept { return m_size == 0; }
+    // The characters before the first NUL, found a word at a time.
+    [[nodiscard]] constexpr std::size_t size() const noexcept {
+        const auto words = std::bit_cast<Words>(m_chars);
+        for (std::size_t k = 0; k < words.size(); ++k) {
+            // The high bit of each NUL byte (see first_marked_byte).
+            const std::uint64_t nul = (words[k] - k_low_bits) & ~words[k] & k_high_bits;
+            if (nul != 0) return k * sizeof(std::uint64_t) + first_marked_byte(nul);
+        }
+        return capacity;
+    }
+    [[nodiscard]] constexpr bool empty() const noexcept { return m_chars[0] == '\0'; }
     [[nodiscard]] std::string str() const { return std::string(view()); }
 
     constexpr operator std::string_view() const noexcept { return view(); }
@@ -72,14 +97,34 @@ public:
     friend constexpr bool operator==(const DecimalText& a, const Text& b) noexcept {
         return a.view() == std::string_view(b);
     }
+    // The padding is always NULs, so equal texts are equal arrays.
     friend constexpr bool operator==(const DecimalText& a, const DecimalText& b) noexcept {
-        return a.view() == b.view();
+        return a.m_chars == b.m_chars;
     }
 
 private:
+    using Words = std::array<std::uint64_t, 3>;
+    static_assert(sizeof(Words) == capacity);
+    static constexpr std::uint64_t k_low_bits = 0x0101010101010101ULL;
+    static constexpr std::uint64_t k_high_bits = 0x8080808080808080ULL;
+
+    // Words are read little-endian: byte 0 of the text is a word's lowest byte. (On a big-endian machine
+    // the NUL search below could also stop at a false mark before the first NUL.)
+    static_assert(std::endian::native == std::endian::little, "DecimalText reads its words little-endian");
+
+    // The mask of the first `bytes` bytes (0..8) of a word.
+    static constexpr std::uint64_t leading_bytes_mask(std::size_t bytes) noexcept {
+        return bytes >= sizeof(std::uint64_t) ? ~std::uint64_t{0} : (std::uint64_t{1} << (bytes * 8)) - 1;
+    }
+    // The index of the first byte whose high bit is set in `marks` (not zero). Marks past a NUL may be
+    // false (the subtraction borrows), never one before it, so the first mark is the first NUL.
+    static constexpr std::size_t first_marked_byte(std::uint64_t marks) noexcept {
+        return static_cast<std::size_t>(std::countr_zero(marks)) / 8;
+    }
+
     std::array<char, capacity> m_chars{};
-    unsigned char m_size = 0;
 };
+static_assert(sizeof(DecimalText) == DecimalText::capacity);
 
 std::ostream& operator<<(std::ostream& out, const DecimalText& text);
 

@@ -14,20 +14,44 @@ using etl::market::Decimal;
 using etl::market::DecimalText;
 using etl::market::SourceName;
 
-TEST_CASE("DecimalText keeps up to 31 characters exactly and refuses more", "[unit][bar]") {
+TEST_CASE("DecimalText keeps up to 24 characters exactly and refuses more", "[unit][bar]") {
     const std::string longest = "-1.2345678901234567e-308";
     const DecimalText text(longest);
     CHECK(text.view() == longest);
     CHECK(text.size() == 24);
-    CHECK(DecimalText::fits(std::string(31, '1')));
-    CHECK_FALSE(DecimalText::fits(std::string(32, '1')));
-    CHECK(DecimalText(std::string(31, '7')).view() == std::string(31, '7'));
-    CHECK_THROWS_AS(DecimalText(std::string(32, '1')), std::length_error);
+    CHECK(DecimalText::fits(std::string(24, '1')));
+    CHECK_FALSE(DecimalText::fits(std::string(25, '1')));
+    CHECK(DecimalText(std::string(24, '7')).view() == std::string(24, '7'));
+    CHECK_THROWS_AS(DecimalText(std::string(25, '1')), std::length_error);
     DecimalText assigned("1.5");
     CHECK_THROWS_AS(assigned.assign(std::string(40, '2')), std::length_error);
     CHECK(assigned == "1.5"); // unchanged by the refused assignment
+    CHECK_THROWS_AS(assigned.assign(std::string_view("1\0"
+                                                     "5",
+                                                     3)),
+                    std::invalid_argument);
+    CHECK(assigned == "1.5");
     CHECK(DecimalText().empty());
     CHECK(DecimalText().view().empty());
+    CHECK(DecimalText("").empty());
+    // Every length, so that the end is found in each of the three words and at their edges.
+    for (std::size_t n = 0; n <= DecimalText::capacity; ++n) {
+        const std::string digits(n, '9');
+        CHECK(DecimalText(digits).size() == n);
+        CHECK(DecimalText(digits).view() == digits);
+        CHECK(DecimalText(digits).empty() == (n == 0));
+    }
+}
+
+TEST_CASE("DecimalText::assign_padded copies the text alone from a padded buffer", "[unit][bar]") {
+    // The bytes after the text are another number, as in a parse buffer; none of them may be kept.
+    const std::string buffer = "187.43850708007812,187.5,1e-7,2.5]     ,,,,,,,,,,,,,,,,,,,,,,,,,";
+    for (std::size_t n = 0; n <= DecimalText::capacity; ++n) {
+        DecimalText text(std::string(DecimalText::capacity, '8')); // longer than any of them: no leftovers
+        text.assign_padded(std::string_view(buffer.data(), n));
+        CHECK(text.view() == buffer.substr(0, n));
+        CHECK(text == DecimalText(buffer.substr(0, n))); // equal as arrays: the padding is cleared
+    }
 }
 
 TEST_CASE("DecimalText compares, converts and formats like the string it replaced", "[unit][bar]") {

@@ -1,4 +1,4 @@
-// A number literal longer than a bar's decimal text keeps (market::DecimalText::capacity, 31) is a rejected
+// A number literal longer than a bar's decimal text keeps (market::DecimalText::capacity, 24) is a rejected
 // record with that reason, in every provider's parser; never a cut text, never a failed body.
 #include "etl/providers/parse.hpp"
 
@@ -13,16 +13,16 @@ using etl::providers::parse_yahoo_chart;
 
 namespace {
 
-// 32 characters: one past the capacity. Its double is an ordinary price.
-const std::string k_too_long = "241.7899932861328000000000000001";
-// 31 characters: exactly the capacity.
-const std::string k_longest = "241.789993286132800000000000001";
+// 25 characters: one past the capacity. Its double is an ordinary price.
+const std::string k_too_long = "241.789993286132800000001";
+// 24 characters: exactly the capacity.
+const std::string k_longest = "241.78999328613280000001";
 
 } // namespace
 
-TEST_CASE("polygon: a literal longer than 31 characters rejects its row, 31 still fits", "[unit][parse]") {
-    REQUIRE(k_too_long.size() == 32);
-    REQUIRE(k_longest.size() == 31);
+TEST_CASE("polygon: a literal longer than 24 characters rejects its row, 24 still fits", "[unit][parse]") {
+    REQUIRE(k_too_long.size() == 25);
+    REQUIRE(k_longest.size() == 24);
     const std::string body = R"({"resultsCount":2,"results":[)"
                              R"({"o":1.5,"h":)" +
                              k_too_long +
@@ -34,8 +34,8 @@ TEST_CASE("polygon: a literal longer than 31 characters rejects its row, 31 stil
     REQUIRE(page);
     REQUIRE(page->batch.bars.empty());
     REQUIRE(page->batch.rejected.size() == 2);
-    CHECK(page->batch.rejected[0].reason == "field h has 32 characters, more than the 31 a decimal keeps");
-    CHECK(page->batch.rejected[1].reason == "field v has 32 characters, more than the 31 a decimal keeps");
+    CHECK(page->batch.rejected[0].reason == "field h has 25 characters, more than the 24 a decimal keeps");
+    CHECK(page->batch.rejected[1].reason == "field v has 25 characters, more than the 24 a decimal keeps");
     CHECK(page->batch.rejected[1].source == "polygon");
 
     const std::string fits =
@@ -48,7 +48,7 @@ TEST_CASE("polygon: a literal longer than 31 characters rejects its row, 31 stil
     CHECK(kept->batch.bars[0].source == "polygon");
 }
 
-TEST_CASE("yahoo: a literal longer than 31 characters rejects its row by name", "[unit][parse]") {
+TEST_CASE("yahoo: a literal longer than 24 characters rejects its row by name", "[unit][parse]") {
     const std::string body = R"({"chart":{"result":[{"meta":{"exchangeTimezoneName":"America/New_York"},)"
                              R"("timestamp":[1740925800,1741012200],"indicators":{"quote":[{)"
                              R"("open":[1.5,)" +
@@ -60,18 +60,18 @@ TEST_CASE("yahoo: a literal longer than 31 characters rejects its row by name", 
     REQUIRE(page);
     REQUIRE(page->batch.bars.empty());
     REQUIRE(page->batch.rejected.size() == 2);
-    CHECK(page->batch.rejected[0].reason == "close has 32 characters, more than the 31 a decimal keeps");
-    CHECK(page->batch.rejected[1].reason == "volume has 32 characters, more than the 31 a decimal keeps");
+    CHECK(page->batch.rejected[0].reason == "close has 25 characters, more than the 24 a decimal keeps");
+    CHECK(page->batch.rejected[1].reason == "volume has 25 characters, more than the 24 a decimal keeps");
     CHECK(page->batch.rejected[0].source == "yahoo");
 }
 
-TEST_CASE("coingecko: a price literal longer than 31 characters rejects its point", "[unit][parse]") {
+TEST_CASE("coingecko: a price literal longer than 24 characters rejects its point", "[unit][parse]") {
     const std::string body = R"({"prices":[[1740960000000,)" + k_too_long + R"(],[1741046400000,)" + k_longest +
                              R"(]],"total_volumes":[[1741046400000,12.5]]})";
     const auto page = parse_coingecko_daily(body, "BTC");
     REQUIRE(page);
     REQUIRE(page->batch.rejected.size() == 1);
-    CHECK(page->batch.rejected[0].reason == "prices point value has 32 characters, more than the 31 a decimal keeps");
+    CHECK(page->batch.rejected[0].reason == "prices point value has 25 characters, more than the 24 a decimal keeps");
     CHECK(page->batch.rejected[0].raw == "[1740960000000," + k_too_long + "]");
     REQUIRE(page->batch.bars.size() == 1);
     CHECK(page->batch.bars[0].close.text == k_longest);

@@ -29,7 +29,7 @@ sys_seconds epoch(long long seconds) { return sys_seconds{std::chrono::seconds{s
 // 1741012200 (2025-03-03 14:30Z) written as a float with 300 zeros: an integer whose literal is too long
 // to keep inline, so its cell is set aside, yet the row is a bar.
 const std::string k_long_timestamp = "1741012200." + std::string(300, '0');
-// 33 characters: more than the 31 a decimal keeps.
+// 33 characters: more than the 24 a decimal keeps.
 const std::string k_too_long = "1.0000000000000000000000000000001";
 
 } // namespace
@@ -85,11 +85,11 @@ TEST_CASE("yahoo cells: numbers and set-aside cells in every column keep each ro
     CHECK(rejected[0].raw == R"({"t":1741015800,"open":null,"high":12.5,"low":1.25,"close":2.25,"volume":200})");
     CHECK(rejected[1].reason == "high is not a number");
     CHECK(rejected[1].raw == R"({"t":1741019400,"open":3.5,"high":{"x":[1,2]},"low":2.5,"close":3.25,"volume":300})");
-    CHECK(rejected[2].reason == "low has 33 characters, more than the 31 a decimal keeps");
+    CHECK(rejected[2].reason == "low has 33 characters, more than the 24 a decimal keeps");
     CHECK(rejected[2].raw ==
           R"({"t":1741023000,"open":4.5,"high":14.5,"low":)" + k_too_long + R"(,"close":4.25,"volume":400})");
     CHECK(rejected[3].reason == "close is not a number");
-    CHECK(rejected[4].reason == "volume has 33 characters, more than the 31 a decimal keeps");
+    CHECK(rejected[4].reason == "volume has 33 characters, more than the 24 a decimal keeps");
     CHECK(rejected[5].reason == "volume is not a number");
     CHECK(rejected[5].raw == R"({"t":1741033800,"open":7.5,"high":17.5,"low":6.5,"close":7.25,"volume":"many"})");
     REQUIRE(page->rejected_at.size() == 6);

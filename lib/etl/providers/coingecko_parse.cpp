@@ -172,7 +172,7 @@ ParseResult<ParsedPage> parse_coingecko(std::string_view body, std::string_view 
     reserve_rows(page.batch.bars, prices.size());
     auto volume = volumes.cbegin();
     for (const ChartPoint& price : prices) {
-        Bar& bar = page.batch.bars.emplace_back();
+        Bar& bar = append_row(page.batch.bars);
         bar.symbol.assign(symbol.data(), symbol.size());
         bar.timeframe = Timeframe::day;
         bar.ts = sys_seconds{std::chrono::seconds{ms_to_seconds(price.ms)}};

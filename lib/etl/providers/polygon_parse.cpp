@@ -155,7 +155,7 @@ error_code read_polygon_result(od::value& element, const PolygonContext& context
     }
 
     const sys_seconds start{std::chrono::seconds{ms_to_seconds(row.t.integer)}};
-    Bar& bar = batch.bars.emplace_back();
+    Bar& bar = append_row(batch.bars);
     bar.symbol.assign(symbol.data(), symbol.size());
     bar.timeframe = context.timeframe;
     // Range daily bars start at 00:00 ET, /prev and grouped ones at 16:00 ET: the New York calendar date

@@ -365,7 +365,7 @@ bool rejected_row(const YahooColumns& columns, std::size_t i, std::string_view s
 // Appends the bar of valid row `i`, stamped `ts`.
 void add_bar(const YahooColumns& columns, std::size_t i, sys_seconds ts, std::string_view symbol, Timeframe tf,
              BarBatch& batch) {
-    Bar& bar = batch.bars.emplace_back();
+    Bar& bar = append_row(batch.bars);
     bar.symbol.assign(symbol.data(), symbol.size());
     bar.timeframe = tf;
     bar.ts = ts;

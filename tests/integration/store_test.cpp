@@ -393,6 +393,23 @@ TEST_CASE("PostgreSQL store: lock and statement timeouts, cancel on signal", "[i
         CHECK_THAT(msg, Catch::Contains("price_bars") && Catch::Contains("database.lock_timeout_seconds (1 s)"));
         CHECK(msg.find('\n') == std::string::npos);
     }
+    SECTION("a server's idle_session_timeout does not end a store's session") {
+        // The URL asks for a 100 ms idle_session_timeout, as a database or role setting would: a session
+        // that waits longer between statements (a migration's read-back session waits out a whole load)
+        // was ended, and the run failed with 75.
+        const std::string url = db.url() + "?options=-c%20idle_session_timeout%3D100ms";
+        store::PgStore plain(url, "etl-integration-tests", {});
+        const auto sibling = plain.open_sibling("loader 2");
+        for (store::PgStore* s : {&plain, sibling.get()}) {
+            CHECK(s->connection().exec("SHOW idle_session_timeout", "checking the setting").get(0, 0) == "0");
+        }
+        std::this_thread::sleep_for(400ms);
+        for (store::PgStore* s : {&plain, sibling.get()}) {
+            CHECK_NOTHROW(s->connection().exec("SELECT 1", "after a wait"));
+        }
+        pg::Connection other(url, "etl-integration-tests");
+        CHECK(other.exec("SHOW idle_session_timeout", "checking the setting").get(0, 0) == "100ms");
+    }
     SECTION("a statement running longer than statement_timeout names that setting") {
         store::StoreOptions o;
         o.lock_timeout_seconds = 0;

@@ -487,11 +487,8 @@ void Migrator::bars(const MappedTable& t) {
         if (bulk && !m_options.loaders_chosen) {
             stores.resize(1);
             connections.resize(1);
-            // Idle until the key builds, however long the load: a server's idle_session_timeout would end it.
-            for (auto& sibling : siblings)
-                sibling->connection().exec("SELECT set_config('idle_session_timeout', '0', false) "
-                                           "WHERE current_setting('idle_session_timeout', true) IS NOT NULL", // 14 on
-                                           "keeping the session that reads price_bars back open");
+            // The others sit idle until the key builds, however long the load: every store's session has
+            // the server's idle_session_timeout off (PgStore::set_up_session).
         }
         util::log_info("{}: {}", t.table,
                        bulk ? fmt::format("bulk load into the empty price_bars over {}: its primary key is dropped "

@@ -154,7 +154,14 @@ void PgStore::set_up_session(bool signal_target) {
     // Without a lock timeout a load waits as long as another session holds a lock on its table (an
     // ALTER, a VACUUM FULL, a forgotten transaction); without a statement timeout a stuck statement
     // holds the run lock forever. Both for the session; 0 means no limit, in PostgreSQL as in config.
-    m_conn.exec("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)",
+    // A server's idle_session_timeout (PostgreSQL 14 on) is for sessions a client forgot; ours live as
+    // long as the run and may rightly wait between statements (a migration's session that reads back
+    // waits out the whole load; a loading one waits while the file is read, longer on a busy machine),
+    // and a session it ended failed the run with 75, every row loaded. So it is off for ours, as pg_dump
+    // turns off the timeouts that would end its own sessions.
+    m_conn.exec("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false), "
+                "(SELECT set_config('idle_session_timeout', '0', false) "
+                "WHERE current_setting('idle_session_timeout', true) IS NOT NULL)",
                 "setting up the session", fmt::format("{}s", m_options.lock_timeout_seconds),
                 fmt::format("{}s", m_options.statement_timeout_seconds));
 }

@@ -33,6 +33,10 @@ tl::expected<std::optional<market::Decimal>, std::string> decimal(const MappedTa
     if (!*text) return std::optional<market::Decimal>{};
     const std::string_view s = **text;
     if (!market::DecimalText::fits(s)) {
+        // A REAL's plain text can be longer than a decimal keeps (1.2345678901234566e-7 is
+        // 0.00000012345678901234566, 25 characters); its shortest text in either notation never is (at
+        // most 24), and is the same number, as a provider that sent that double would have written it.
+        if (c.type == Cell::Type::real) return market::decimal_from_double(c.real);
         return unexpected(about(column, fmt::format("{} characters, more than the {} a decimal keeps", s.size(),
                                                     market::DecimalText::capacity)));
     }

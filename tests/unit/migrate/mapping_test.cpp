@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <utility>
+
 using namespace etl;
 using migrate::Cell;
 
@@ -177,4 +179,18 @@ TEST_CASE("migrate mapping: a decimal longer than a bar keeps is the row's reaso
                                                                  Cell::of_text(too_long.substr(1)), Cell::null()));
     REQUIRE(fits);
     CHECK(fits->open.text == too_long.substr(1));
+}
+
+TEST_CASE("migrate mapping: a REAL whose plain text is too long keeps its shortest text", "[unit][migrate]") {
+    // In plain notation 0.00000012345678901234566 is 25 characters and 1e25 is 26
+    // (10000000000000000905969664); the same doubles' shortest texts fit, as a provider would have
+    // written them. 0.000001 fits as it is.
+    for (const auto& [real, text] : {std::pair{1.2345678901234566e-7, "1.2345678901234566e-07"},
+                                     std::pair{1e25, "1e+25"}, std::pair{0.000001, "0.000001"}}) {
+        auto bar = migrate::stockula_bar(k_price_history,
+                                         price_row(Cell::of_text("2024-01-02"), Cell::of_real(real), Cell::null()));
+        REQUIRE(bar);
+        CHECK(bar->open.text == text);
+        CHECK(bar->open.value == real);
+    }
 }

@@ -36,7 +36,8 @@ std::optional<Decimal> Quote::change() const {
     const int digits = std::min(12, std::max(fraction_digits(price.text), fraction_digits(previous_close->text)));
     const double diff = price.value - previous_close->value;
     const auto text = util::canonical_decimal(fmt::format("{:.{}f}", diff, digits)).value_or("0");
-    // A difference of prices past 10^18 has no fixed-point text a Decimal keeps: its shortest one.
+    // A difference whose fixed-point text is longer than a Decimal keeps (from about 10^10 with 12
+    // fraction digits): its shortest text.
     if (!DecimalText::fits(text)) return decimal_from_double(diff);
     return Decimal{text, std::stod(text)};
 }

@@ -209,6 +209,7 @@ error_code read_price_point(od::value& element, std::string_view symbol, PricePo
     std::size_t count = 0;
     std::optional<std::int64_t> seconds;
     std::optional<market::Decimal> price;
+    std::string too_long_price; // the reason, when the price is a number too long to keep
     if (type == od::json_type::array) {
         od::array items;
         if (auto e = element.get_array().get(items)) return e;
@@ -221,20 +222,24 @@ error_code read_price_point(od::value& element, std::string_view symbol, PricePo
             if (count == 0 && item.get_double().get(ms) == simdjson::SUCCESS) {
                 seconds = unix_seconds(ms, 1000.0);
             } else if (count == 1) {
-                if (auto e = read_decimal(item, price)) return e;
+                Token token;
+                if (auto e = read_number(item, token)) return e;
+                if (token.kind == Kind::number) price = market::Decimal{token.text, token.value};
+                else if (token.kind == Kind::too_long) too_long_price = too_long("price point price", token);
             }
             ++count;
         }
         raw += ']';
     }
-    std::string_view reason;
+    std::string reason;
     if (type != od::json_type::array || count != 2) reason = "price point is not a [timestamp, price] pair";
     else if (!seconds) reason = "price point timestamp is not a time between 1970 and 2200";
+    else if (!price && !too_long_price.empty()) reason = std::move(too_long_price);
     else if (!price) reason = "price point price is not a finite number";
     if (reason.empty()) {
         out.points.push_back({sys_seconds{std::chrono::seconds{*seconds}}, std::move(*price)});
     } else {
-        out.rejected.push_back({std::string(symbol), std::string(k_coingecko), std::move(raw), std::string(reason)});
+        out.rejected.push_back({std::string(symbol), std::string(k_coingecko), std::move(raw), std::move(reason)});
     }
     return simdjson::SUCCESS;
 }

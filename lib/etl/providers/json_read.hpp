@@ -320,7 +320,7 @@ private:
 };
 
 // The reason for a record whose number `what` is Kind::too_long: "field o has 40 characters, more than
-// the 31 a decimal keeps".
+// the 24 a decimal keeps".
 std::string too_long(std::string_view what, const Token& number);
 
 // Adds a rejected record of `symbol` from `source`, with `raw` (the record's JSON) and why.

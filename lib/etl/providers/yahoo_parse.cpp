@@ -484,7 +484,8 @@ struct YahooMeta {
     market::Quote quote;
     bool has_meta = false;
     bool has_price = false;
-    bool has_error = false; // chart.error is not null
+    bool has_error = false;    // chart.error is not null
+    std::string price_problem; // why regularMarketPrice, present, is no price (a literal too long to keep)
     std::optional<market::Decimal> chart_previous_close;
     std::optional<market::Decimal> previous_close;
 };
@@ -506,11 +507,13 @@ error_code read_quote_meta(od::object& meta, YahooMeta& out) {
         std::string_view key;
         if (auto e = field.unescaped_key().get(key)) return e;
         if (key == "regularMarketPrice") {
-            std::optional<market::Decimal> price;
-            if (auto e = read_decimal(field.value(), price)) return e;
-            if (price) {
-                out.quote.price = std::move(*price);
+            Token price;
+            if (auto e = read_number(field.value(), price)) return e;
+            if (price.kind == Kind::number) {
+                out.quote.price = market::Decimal{price.text, price.value};
                 out.has_price = true;
+            } else if (price.kind == Kind::too_long) {
+                out.price_problem = too_long("meta.regularMarketPrice", price);
             }
         } else if (key == "chartPreviousClose") {
             if (auto e = read_decimal(field.value(), out.chart_previous_close)) return e;
@@ -600,7 +603,9 @@ ParseResult<market::Quote> parse_quote(std::string_view body, std::string_view s
             return failure(k_yahoo, provider_error_message(body).value_or("chart.error without a description"));
         return failure(k_yahoo, "response has no chart.result[0].meta");
     }
-    if (!meta->has_price) return failure(k_yahoo, "meta has no regularMarketPrice");
+    if (!meta->has_price) {
+        return failure(k_yahoo, meta->price_problem.empty() ? "meta has no regularMarketPrice" : meta->price_problem);
+    }
     meta->quote.previous_close = meta->previous_close ? meta->previous_close : meta->chart_previous_close;
     return std::move(meta->quote);
 }

@@ -78,3 +78,21 @@ TEST_CASE("coingecko: a price literal longer than 24 characters rejects its poin
     CHECK(page->batch.bars[0].volume->text == "12.5");
     CHECK(page->batch.bars[0].source == "coingecko");
 }
+
+TEST_CASE("latest prices: a price literal longer than 24 characters says so", "[unit][parse]") {
+    const std::string yahoo = R"({"chart":{"result":[{"meta":{"symbol":"AAPL","regularMarketPrice":)" + k_too_long +
+                              R"(,"chartPreviousClose":240.5,"regularMarketTime":1741030200}}],"error":null}})";
+    const auto quote = etl::providers::parse_yahoo_quote(yahoo, "AAPL");
+    REQUIRE_FALSE(quote);
+    CHECK(quote.error().message ==
+          "yahoo: meta.regularMarketPrice has 25 characters, more than the 24 a decimal keeps");
+
+    const std::string coingecko =
+        R"({"prices":[[1741046400000,)" + k_too_long + R"(],[1741050000000,)" + k_longest + R"(]]})";
+    const auto points = etl::providers::parse_coingecko_prices(coingecko, "BTC");
+    REQUIRE(points);
+    REQUIRE(points->rejected.size() == 1);
+    CHECK(points->rejected[0].reason == "price point price has 25 characters, more than the 24 a decimal keeps");
+    REQUIRE(points->points.size() == 1);
+    CHECK(points->points[0].price.text == k_longest);
+}

@@ -5,9 +5,9 @@
 
 #include <fmt/core.h>
 
-#include <algorithm>
 #include <array>
 #include <bit>
+#include <cassert>
 #include <chrono>
 #include <concepts>
 #include <cstdint>
@@ -64,11 +64,16 @@ public:
     // fixed-size copy with the bytes past the text cleared, the parsers' hot path.
     void assign_padded(std::string_view text) noexcept {
         // Word by word, each kept in a register between its load and its store (a copy through a
-        // temporary array made the store of a wider register wait on the narrower ones).
+        // temporary array made the store of a wider register wait on the narrower ones), and with no
+        // branch: from capacity - size on, k_keep holds `size` bytes of 0xFF and then zeros.
+        assert(text.size() <= capacity);
+        const unsigned char* const keep = k_keep.data() + (capacity - text.size());
         for (std::size_t first = 0; first < capacity; first += sizeof(std::uint64_t)) {
             std::uint64_t word = 0;
+            std::uint64_t mask = 0;
             std::memcpy(&word, text.data() + first, sizeof word);
-            word &= leading_bytes_mask(text.size() <= first ? 0 : std::min(text.size() - first, sizeof word));
+            std::memcpy(&mask, keep + first, sizeof mask);
+            word &= mask;
             std::memcpy(m_chars.data() + first, &word, sizeof word);
         }
     }
@@ -112,10 +117,12 @@ private:
     // the NUL search below could also stop at a false mark before the first NUL.)
     static_assert(std::endian::native == std::endian::little, "DecimalText reads its words little-endian");
 
-    // The mask of the first `bytes` bytes (0..8) of a word.
-    static constexpr std::uint64_t leading_bytes_mask(std::size_t bytes) noexcept {
-        return bytes >= sizeof(std::uint64_t) ? ~std::uint64_t{0} : (std::uint64_t{1} << (bytes * 8)) - 1;
-    }
+    // `capacity` bytes of 0xFF, then as many zeros: the masks of assign_padded.
+    static constexpr std::array<unsigned char, 2 * capacity> k_keep = [] {
+        std::array<unsigned char, 2 * capacity> keep{};
+        for (std::size_t i = 0; i < capacity; ++i) keep[i] = 0xFF;
+        return keep;
+    }();
     // The index of the first byte whose high bit is set in `marks` (not zero). Marks past a NUL may be
     // false (the subtraction borrows), never one before it, so the first mark is the first NUL.
     static constexpr std::size_t first_marked_byte(std::uint64_t marks) noexcept {

@@ -203,8 +203,9 @@ class Hypertable(unittest.TestCase):
         # the old hourly bars below are loaded (a CI run counted 0 of them). Paused, the job is not
         # started again; a later run of ours must leave it paused. A run the scheduler had already decided
         # on could still start after the pause (its Running row not yet committed), so this database's
-        # scheduler is stopped too: stop_background_workers() returns once the scheduler has ended, and the
-        # scheduler ends its job workers before it does. The job then runs only when called.
+        # scheduler is stopped too: stop_background_workers() returns once the scheduler has exited, and
+        # the scheduler sends its job workers SIGTERM as it exits, so a run still under way rolls back,
+        # before any of the bars below exist. Nothing starts the job again: it runs only when called.
         self.db.raw(f"SELECT alter_job({job_id}, scheduled => false)")
         self.assertEqual(self.db.scalar("SELECT _timescaledb_functions.stop_background_workers()"), "t")
 

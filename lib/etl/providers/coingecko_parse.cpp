@@ -176,10 +176,11 @@ ParseResult<ParsedPage> parse_coingecko(std::string_view body, std::string_view 
         bar.symbol.assign(symbol.data(), symbol.size());
         bar.timeframe = Timeframe::day;
         bar.ts = sys_seconds{std::chrono::seconds{ms_to_seconds(price.ms)}};
+        // One price is the whole bar: read once, copied three times.
         set_decimal(bar.open, price.text, price.value);
-        set_decimal(bar.high, price.text, price.value);
-        set_decimal(bar.low, price.text, price.value);
-        set_decimal(bar.close, price.text, price.value);
+        bar.high = bar.open;
+        bar.low = bar.open;
+        bar.close = bar.open;
         while (volume != volumes.cend() && volume->ms < price.ms) ++volume;
         if (volume != volumes.cend() && volume->ms == price.ms) {
             set_decimal(bar.volume.emplace(), volume->text, volume->value);

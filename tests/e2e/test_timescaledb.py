@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import PgDatabase, clean_env, psql, require_pg, run
+from harness import SOURCE_DIR, PgDatabase, clean_env, psql, require_pg, run
 
 TARGET = os.environ.get("ETL_TEST_PG_TARGET", "plain")
 PRELOAD_HINT = "shared_preload_libraries"
@@ -235,6 +235,33 @@ class Hypertable(unittest.TestCase):
         r = self.hist("7D", "AAPL", ETL_TIMESCALEDB_RETENTION_DAYS="0")
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual(self.jobs("market_etl_prune_hourly_bars"), [])
+
+
+    def test_rollup_policies_refresh_in_one_pass_and_a_role_not_owning_them_only_warns(self):
+        r = self.hist("7D", "AAPL")
+        self.assertEqual(r.rc, 0, r.describe())
+        jobs_sql = ("SELECT job_id, coalesce(config->>'buckets_per_batch', 'unset') FROM timescaledb_information.jobs "
+                    "WHERE proc_name = 'policy_refresh_continuous_aggregate' ORDER BY job_id")
+        jobs = self.db.query(jobs_sql)
+        self.assertEqual([batch for _, batch in jobs], ["0", "0"], jobs)
+        # As before timescaledb/0006, then 0006 again as a role that does not own the jobs (the schema set up
+        # by another role): a warning that says what to run, the policies unchanged, no failure.
+        self.db.raw("SELECT alter_job(job_id, config => config - 'buckets_per_batch') FROM timescaledb_information.jobs "
+                    "WHERE proc_name = 'policy_refresh_continuous_aggregate'")
+        migration = (SOURCE_DIR / "sql" / "timescaledb" / "0006-rollup-refresh-in-one-pass.sql").read_text()
+        role = f"{self.db.name}_app"
+        self.db.raw(f"CREATE ROLE {role} NOLOGIN")
+        try:
+            p = subprocess.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", self.db.name,
+                                "-c", f"SET ROLE {role}; {migration}"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("still refreshes in batches", p.stderr)
+            self.assertIn("as the job's owner run SELECT alter_job(", p.stderr)
+            self.assertEqual([batch for _, batch in self.db.query(jobs_sql)], ["unset", "unset"])
+        finally:
+            self.db.raw(f"DROP ROLE IF EXISTS {role}")
+        self.db.raw(migration)
+        self.assertEqual([batch for _, batch in self.db.query(jobs_sql)], ["0", "0"])
 
 
 class OwnServer:

@@ -236,7 +236,6 @@ class Hypertable(unittest.TestCase):
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual(self.jobs("market_etl_prune_hourly_bars"), [])
 
-
     def test_rollup_policies_refresh_in_one_pass_and_a_role_not_owning_them_only_warns(self):
         r = self.hist("7D", "AAPL")
         self.assertEqual(r.rc, 0, r.describe())

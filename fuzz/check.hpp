@@ -4,10 +4,12 @@
 
 #include "etl/providers/parse.hpp"
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +67,48 @@ inline void check_page(const providers::ParseResult<providers::ParsedPage>& r, s
 
 inline std::string_view as_body(const std::uint8_t* data, std::size_t size) {
     return {reinterpret_cast<const char*>(data), size};
+}
+
+// The input both ways a parser takes a body: the bytes alone (copied into the parser's padded buffer, so
+// the sanitizers see any read past them), and in a string with room after it as the HTTP client leaves
+// (parsed where it lies), the room full of digits, which must never reach a bar.
+inline std::array<providers::Body, 2> both_bodies(const std::uint8_t* data, std::size_t size) {
+    thread_local std::string with_room;
+    with_room.assign(as_body(data, size));
+    with_room.append(128, '7');
+    with_room.resize(size);
+    return {providers::Body(as_body(data, size)), providers::Body(with_room)};
+}
+
+// The same body read in place and copied (both_bodies) gives the same page: the same outcome, bars with the
+// same texts and instants, the same rejects. Nothing past a body's end can change what it says.
+inline void check_same_pages(const providers::ParseResult<providers::ParsedPage>& copied,
+                             const providers::ParseResult<providers::ParsedPage>& in_place) {
+    if (copied.has_value() != in_place.has_value()) broken("in place and copied disagree on success");
+    if (!copied) return;
+    const auto& a = copied->batch;
+    const auto& b = in_place->batch;
+    if (a.bars.size() != b.bars.size() || a.rejected.size() != b.rejected.size())
+        broken("in place and copied disagree on counts");
+    const auto same = [](const market::Decimal& x, const market::Decimal& y) {
+        return x.text == y.text && (x.value == y.value || (std::isnan(x.value) && std::isnan(y.value)));
+    };
+    const auto same_optional = [&same](const std::optional<market::Decimal>& x,
+                                       const std::optional<market::Decimal>& y) {
+        return x.has_value() == y.has_value() && (!x || same(*x, *y));
+    };
+    for (std::size_t i = 0; i < a.bars.size(); ++i) {
+        const auto& x = a.bars[i];
+        const auto& y = b.bars[i];
+        if (x.symbol != y.symbol || x.ts != y.ts || !same(x.open, y.open) || !same(x.high, y.high) ||
+            !same(x.low, y.low) || !same(x.close, y.close) || !same_optional(x.volume, y.volume) ||
+            !same_optional(x.vwap, y.vwap) || x.trade_count != y.trade_count)
+            broken("in place and copied disagree on a bar", x.close.text);
+    }
+    for (std::size_t i = 0; i < a.rejected.size(); ++i) {
+        if (a.rejected[i].raw != b.rejected[i].raw || a.rejected[i].reason != b.rejected[i].reason)
+            broken("in place and copied disagree on a reject", a.rejected[i].raw);
+    }
 }
 
 } // namespace etl::fuzz

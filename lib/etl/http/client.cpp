@@ -46,6 +46,13 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
 
 } // namespace
 
+void room_after_body(std::string& body) {
+    // The zeros stay in the memory past the text when it shrinks back: resize() moves only its end.
+    const std::size_t size = body.size();
+    body.append(k_body_room, '\0');
+    body.resize(size);
+}
+
 void global_init() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 struct Multi::Impl {
@@ -116,6 +123,7 @@ void Multi::poll(std::chrono::milliseconds max_wait) {
         if (curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &content_type) == CURLE_OK && content_type)
             r.content_type = content_type;
         r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t.started);
+        if (!r.body_too_large) room_after_body(r.body);
         if (rc != CURLE_OK && !r.body_too_large) {
             r.transport_error = true;
             r.timed_out = rc == CURLE_OPERATION_TIMEDOUT;

@@ -18,9 +18,17 @@ struct Request {
     std::chrono::seconds timeout{30};
 };
 
+// The zeroed room Multi leaves in every body's memory after its end (room_after_body): a JSON parser
+// (simdjson) reads up to this far past the end of what it parses, and then needs no padded copy.
+constexpr std::size_t k_body_room = 64;
+
+// Leaves `body` k_body_room zero bytes of room after its end (its capacity), without changing its text.
+void room_after_body(std::string& body);
+
 struct Response {
-    long status = 0;                                 // HTTP status; 0 when the transfer itself failed
-    std::string body;                                // decoded (gzip/deflate undone); empty when too large
+    long status = 0; // HTTP status; 0 when the transfer itself failed
+    // Decoded (gzip/deflate undone); empty when too large. Multi leaves room after it (room_after_body).
+    std::string body;
     std::optional<std::chrono::seconds> retry_after; // Retry-After, seconds or HTTP-date form (libcurl)
     std::string content_type;
     bool transport_error = false; // timeout, refused, reset, truncated body

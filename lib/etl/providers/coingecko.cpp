@@ -60,7 +60,7 @@ public:
         : CoinGeckoFetchBase(s, std::move(url)), m_symbol(std::move(symbol)), m_keep(keep) {}
 
 private:
-    tl::expected<void, ParseFailure> take(std::string_view body) override {
+    tl::expected<void, ParseFailure> take(Body body) override {
         auto page = parse_coingecko_daily(body, m_symbol);
         if (!page) return tl::unexpected(page.error());
         m_skipped += page->skipped;
@@ -85,7 +85,7 @@ public:
         : CoinGeckoFetchBase(s, std::move(url)), m_symbol(std::move(symbol)), m_window(window) {}
 
 private:
-    tl::expected<void, ParseFailure> take(std::string_view body) override {
+    tl::expected<void, ParseFailure> take(Body body) override {
         auto points = parse_coingecko_prices(body, m_symbol);
         if (!points) return tl::unexpected(points.error());
         m_batch.rejected = std::move(points->rejected);
@@ -106,7 +106,7 @@ public:
         : CoinGeckoFetchBase(s, std::move(url)), m_settings(s), m_assets(std::move(assets)) {}
 
 private:
-    tl::expected<void, ParseFailure> take(std::string_view body) override {
+    tl::expected<void, ParseFailure> take(Body body) override {
         auto prices = parse_coingecko_simple_price(body);
         if (!prices) return tl::unexpected(prices.error());
         for (const auto& asset : m_assets) {

@@ -111,7 +111,7 @@ error_code read_chart_series(od::array& series, std::string_view name, std::stri
     return simdjson::SUCCESS;
 }
 
-ParseResult<ParsedPage> parse_coingecko(std::string_view body, std::string_view symbol) {
+ParseResult<ParsedPage> parse_coingecko(Body body, std::string_view symbol) {
     od::document doc;
     if (auto e = thread_parser().iterate(body).get(doc)) return not_json(k_coingecko, body, e);
     od::object top;
@@ -245,7 +245,7 @@ error_code read_price_point(od::value& element, std::string_view symbol, PricePo
     return simdjson::SUCCESS;
 }
 
-ParseResult<PricePoints> parse_prices(std::string_view body, std::string_view symbol) {
+ParseResult<PricePoints> parse_prices(Body body, std::string_view symbol) {
     od::document doc;
     if (auto e = thread_parser().iterate(body).get(doc)) return not_json(k_coingecko, body, e);
     od::object top;
@@ -300,7 +300,7 @@ error_code read_simple_price(od::object& coin, SimplePrice& price, bool& has_pri
     return simdjson::SUCCESS;
 }
 
-ParseResult<std::map<std::string, SimplePrice>> parse_simple_price(std::string_view body) {
+ParseResult<std::map<std::string, SimplePrice>> parse_simple_price(Body body) {
     od::document doc;
     if (auto e = thread_parser().iterate(body).get(doc)) return not_json(k_coingecko, body, e);
     od::object top;
@@ -324,15 +324,15 @@ ParseResult<std::map<std::string, SimplePrice>> parse_simple_price(std::string_v
 
 } // namespace
 
-ParseResult<PricePoints> parse_coingecko_prices(std::string_view body, std::string_view symbol) {
+ParseResult<PricePoints> parse_coingecko_prices(Body body, std::string_view symbol) {
     return guarded(k_coingecko, [&] { return parse_prices(body, symbol); });
 }
 
-ParseResult<std::map<std::string, SimplePrice>> parse_coingecko_simple_price(std::string_view body) {
+ParseResult<std::map<std::string, SimplePrice>> parse_coingecko_simple_price(Body body) {
     return guarded(k_coingecko, [&] { return parse_simple_price(body); });
 }
 
-ParseResult<ParsedPage> parse_coingecko_daily(std::string_view body, std::string_view symbol) {
+ParseResult<ParsedPage> parse_coingecko_daily(Body body, std::string_view symbol) {
     return guarded(k_coingecko, [&] { return parse_coingecko(body, symbol); });
 }
 

@@ -84,7 +84,7 @@ void JoinedFetch::finish() {
 
 std::optional<http::Request> JoinedFetch::next_request() { return m_next; }
 
-tl::expected<void, ParseFailure> JoinedFetch::on_success(std::string_view body) {
+tl::expected<void, ParseFailure> JoinedFetch::on_success(Body body) {
     auto& part = *m_parts[m_current].fetch;
     auto taken = part.on_success(body);
     if (!taken) return taken;

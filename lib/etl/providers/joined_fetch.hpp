@@ -30,7 +30,7 @@ public:
     JoinedFetch(std::string symbol, Part recent, Part older, std::string why);
 
     std::optional<http::Request> next_request() override;
-    tl::expected<void, ParseFailure> on_success(std::string_view body) override;
+    tl::expected<void, ParseFailure> on_success(Body body) override;
     std::optional<Failure> classify_error(const http::Response& r) override;
     // The provider of the part being fetched; once both are done, the routed provider's.
     [[nodiscard]] std::string_view provider() const noexcept override;

@@ -1,5 +1,7 @@
 #include "etl/providers/json_read.hpp"
 
+#include "etl/http/transport.hpp"
+
 #include <fmt/format.h>
 #include <sys/mman.h>
 
@@ -62,7 +64,14 @@ tl::unexpected<ParseFailure> malformed(std::string_view provider, error_code e) 
     return failure(provider, fmt::format("malformed JSON: {}", simdjson::error_message(e)));
 }
 
-simdjson::simdjson_result<od::document> BodyParser::iterate(std::string_view body) {
+// A body the HTTP client received has the room simdjson reads past its end.
+static_assert(simdjson::SIMDJSON_PADDING <= http::k_body_room);
+
+simdjson::simdjson_result<od::document> BodyParser::iterate(Body body) {
+    if (body.room() - body.size() >= simdjson::SIMDJSON_PADDING) {
+        m_text = body.data();
+        return m_parser.iterate(body.data(), body.size(), body.room());
+    }
     const std::size_t needed = body.size() + simdjson::SIMDJSON_PADDING;
     if (needed > m_capacity) {
         m_buffer = std::make_unique_for_overwrite<char[]>(needed);
@@ -70,6 +79,7 @@ simdjson::simdjson_result<od::document> BodyParser::iterate(std::string_view bod
     }
     if (!body.empty()) std::memcpy(m_buffer.get(), body.data(), body.size());
     std::memset(m_buffer.get() + body.size(), 0, simdjson::SIMDJSON_PADDING);
+    m_text = m_buffer.get();
     return m_parser.iterate(m_buffer.get(), body.size(), m_capacity);
 }
 

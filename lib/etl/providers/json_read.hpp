@@ -84,23 +84,25 @@ template <class Fn> auto guarded(std::string_view provider, Fn&& fn) -> decltype
 
 // ---- simdjson plumbing ------------------------------------------------------------------------------
 
-// simdjson reads up to SIMDJSON_PADDING bytes past the end of the body, which a string_view does not
-// promise are there, so each body is copied into a padded buffer. Buffer and parser belong to the
-// thread and are reused, so after its first page a thread parses without allocating here; both keep
-// the size of the largest body the thread has seen.
+// simdjson reads up to SIMDJSON_PADDING bytes past the end of the body. A Body with that much room after
+// it is parsed where it lies; any other is copied into a padded buffer first. Buffer and parser belong to
+// the thread and are reused, so after its first page a thread parses without allocating here; both keep
+// the size of the largest body the thread has seen (the buffer, of the largest it has copied).
 class BodyParser {
 public:
-    // Starts iterating a copy of `body`. The document, and every string_view taken from it, stays valid
-    // until the next call on this thread: no parse function may call another while it holds one.
-    simdjson::simdjson_result<od::document> iterate(std::string_view body);
-    // The start of the padded copy of the body being iterated: every view taken from the document points
-    // at or after it. Null before the first iterate().
-    [[nodiscard]] const char* buffer() const noexcept { return m_buffer.get(); }
+    // Starts iterating `body`, in place or a copy of it. The document, and every string_view taken from
+    // it, stays valid until the next call on this thread and while `body` lives: no parse function may
+    // call another while it holds one.
+    simdjson::simdjson_result<od::document> iterate(Body body);
+    // The start of the text being iterated (the body itself, or its padded copy): every view taken from
+    // the document points at or after it. Null before the first iterate().
+    [[nodiscard]] const char* buffer() const noexcept { return m_text; }
 
 private:
     od::parser m_parser;
     std::unique_ptr<char[]> m_buffer;
     std::size_t m_capacity = 0;
+    const char* m_text = nullptr;
 };
 
 // This thread's parser.

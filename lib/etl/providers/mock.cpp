@@ -41,7 +41,7 @@ market::Decimal cents_decimal(std::int64_t cents) { return {cents_text(cents), s
 // What every mock fetch shares: no request is ever sent, so no body ever arrives.
 class LocalFetch : public SymbolFetch {
 public:
-    tl::expected<void, ParseFailure> on_success(std::string_view) final { return {}; }
+    tl::expected<void, ParseFailure> on_success(Body) final { return {}; }
     [[nodiscard]] std::string_view provider() const noexcept final { return "mock"; }
 };
 

@@ -10,7 +10,7 @@ namespace etl::providers {
 
 using namespace json;
 
-std::optional<std::string> provider_error_message(std::string_view body) {
+std::optional<std::string> provider_error_message(Body body) {
     try {
         od::document doc;
         if (thread_parser().iterate(body).get(doc) != simdjson::SUCCESS) return std::nullopt;

@@ -18,6 +18,31 @@
 
 namespace etl::providers {
 
+// A response body as the parsers take it: its text, and how many bytes from the text's start the caller's
+// memory holds (at least the text's size). simdjson reads up to SIMDJSON_PADDING (64) bytes past the end
+// of what it parses, so a body with that much room after it is parsed where it lies, and any other is
+// first copied into a padded buffer of the thread's. A std::string's room is its capacity (simdjson reads
+// a std::string so too), and the HTTP client leaves the padding's room, zeroed, in every body it receives
+// (http::Response::body): a fetched body is never copied. Converts from the text types implicitly.
+class Body {
+public:
+    constexpr Body(std::string_view text) noexcept : m_text(text), m_room(text.size()) {}
+    constexpr Body(const char* text) noexcept : Body(std::string_view(text)) {}
+    Body(const std::string& text) noexcept : m_text(text), m_room(text.capacity()) {}
+
+    [[nodiscard]] constexpr std::string_view text() const noexcept { return m_text; }
+    [[nodiscard]] constexpr const char* data() const noexcept { return m_text.data(); }
+    [[nodiscard]] constexpr std::size_t size() const noexcept { return m_text.size(); }
+    [[nodiscard]] constexpr bool empty() const noexcept { return m_text.empty(); }
+    // The bytes from the text's start that can be read: its size, and the room after it.
+    [[nodiscard]] constexpr std::size_t room() const noexcept { return m_room; }
+    constexpr operator std::string_view() const noexcept { return m_text; }
+
+private:
+    std::string_view m_text;
+    std::size_t m_room;
+};
+
 // One page of a provider response.
 struct ParsedPage {
     market::BarBatch batch;
@@ -42,7 +67,7 @@ template <class T> using ParseResult = tl::expected<T, ParseFailure>;
 // Polygon /v2/aggs/ticker/{t}/range/1/{day|hour}/{from}/{to} and /prev. `symbol` is our symbol (it is
 // what the bars carry). Daily bars get ts = session date (America/New_York date of `t`) at 00:00 UTC,
 // whatever Polygon's convention (00:00 ET on range, 16:00 ET on /prev); hourly bars keep `t`.
-ParseResult<ParsedPage> parse_polygon_aggs(std::string_view body, std::string_view symbol, market::Timeframe tf);
+ParseResult<ParsedPage> parse_polygon_aggs(Body body, std::string_view symbol, market::Timeframe tf);
 
 // Polygon ticker -> our symbol (X:BTCUSD -> BTC, AAPL -> AAPL).
 using TickerSymbols = std::map<std::string, std::string, std::less<>>;
@@ -53,17 +78,17 @@ using TickerSymbols = std::map<std::string, std::string, std::less<>>;
 // to the symbol `tickers` maps its T to; rows of other tickers, rows without a string T and elements that
 // are not objects belong to none of ours: skipped (counted in `skipped`), never rejected. No `results`
 // (a holiday, a date not published yet) is zero bars.
-ParseResult<ParsedPage> parse_polygon_grouped(std::string_view body, const TickerSymbols& tickers);
+ParseResult<ParsedPage> parse_polygon_grouped(Body body, const TickerSymbols& tickers);
 
 // CoinGecko /coins/{id}/market_chart/range with daily granularity: one bar per 00:00 UTC price point
 // (open = high = low = close = that price, volume = the 24h volume at the same timestamp, joined by
 // timestamp, not by index). Non-midnight points (the trailing "now" point) are skipped.
-ParseResult<ParsedPage> parse_coingecko_daily(std::string_view body, std::string_view symbol);
+ParseResult<ParsedPage> parse_coingecko_daily(Body body, std::string_view symbol);
 
 // Yahoo /v8/finance/chart/{symbol}. Daily bars get ts = the session date in the exchange's time zone
 // (meta.exchangeTimezoneName) at 00:00 UTC; when two rows share a date (09:30 row + live row) the later
 // row wins. Rows with a null open/high/low/close become rejected records; null volume stays absent.
-ParseResult<ParsedPage> parse_yahoo_chart(std::string_view body, std::string_view symbol, market::Timeframe tf);
+ParseResult<ParsedPage> parse_yahoo_chart(Body body, std::string_view symbol, market::Timeframe tf);
 
 // CoinGecko /market_chart(/range) `prices` as points (timestamps floored to seconds, price text exact),
 // sorted by time. Elements that are not [ms, number] with a timestamp in 1970..2200 become rejected
@@ -72,7 +97,7 @@ struct PricePoints {
     std::vector<market::PricePoint> points;
     std::vector<market::RejectedRecord> rejected;
 };
-ParseResult<PricePoints> parse_coingecko_prices(std::string_view body, std::string_view symbol);
+ParseResult<PricePoints> parse_coingecko_prices(Body body, std::string_view symbol);
 
 // One id of CoinGecko /simple/price (vs usd).
 struct SimplePrice {
@@ -82,15 +107,15 @@ struct SimplePrice {
 };
 // Keyed by id. Unknown ids are simply absent (CoinGecko drops them); an id whose `usd` is missing or not
 // a number is absent too. `{}` is a valid, empty answer.
-ParseResult<std::map<std::string, SimplePrice>> parse_coingecko_simple_price(std::string_view body);
+ParseResult<std::map<std::string, SimplePrice>> parse_coingecko_simple_price(Body body);
 
 // Yahoo /v8/finance/chart meta as a quote: regularMarketPrice, chartPreviousClose (or previousClose),
 // regularMarketTime. A chart error or a missing price is a ParseFailure.
-ParseResult<market::Quote> parse_yahoo_quote(std::string_view body, std::string_view symbol);
+ParseResult<market::Quote> parse_yahoo_quote(Body body, std::string_view symbol);
 
 // The human message inside a provider's error body, if any: Polygon `error` or `message`, CoinGecko
 // `status.error_message`, `error.status.error_message` or `error`, Yahoo `chart.error.description`.
 // Returns nullopt when the body is not JSON (HTML, plain text) or carries no message.
-std::optional<std::string> provider_error_message(std::string_view body);
+std::optional<std::string> provider_error_message(Body body);
 
 } // namespace etl::providers

@@ -57,7 +57,7 @@ public:
         return http::Request{*m_next, {"Authorization: Bearer " + m_settings.api_key}, m_settings.timeout};
     }
 
-    tl::expected<void, ParseFailure> on_success(std::string_view body) override {
+    tl::expected<void, ParseFailure> on_success(Body body) override {
         auto page = parse_polygon_aggs(body, m_symbol, m_timeframe);
         if (!page) return tl::unexpected(page.error());
         auto& b = page->batch;
@@ -107,7 +107,7 @@ public:
           m_settings(s), m_asset(std::move(asset)) {}
 
 private:
-    tl::expected<void, ParseFailure> take(std::string_view body) override {
+    tl::expected<void, ParseFailure> take(Body body) override {
         auto page = parse_polygon_aggs(body, m_asset.symbol, market::Timeframe::day);
         if (!page) return tl::unexpected(page.error());
         auto& bars = page->batch.bars;
@@ -152,7 +152,7 @@ public:
         return grouped_request(m_settings, m_crypto, m_dates[m_next]);
     }
 
-    tl::expected<void, ParseFailure> on_success(std::string_view body) override {
+    tl::expected<void, ParseFailure> on_success(Body body) override {
         auto page = parse_polygon_grouped(body, m_tickers);
         if (!page) return tl::unexpected(page.error());
         ++m_next;
@@ -227,7 +227,7 @@ public:
         return grouped_request(m_settings, m_crypto, m_dates[m_next]);
     }
 
-    tl::expected<void, ParseFailure> on_success(std::string_view body) override {
+    tl::expected<void, ParseFailure> on_success(Body body) override {
         auto page = parse_polygon_grouped(body, m_tickers);
         if (!page) return tl::unexpected(page.error());
         const auto date = m_dates[m_next++];

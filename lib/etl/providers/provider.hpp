@@ -43,7 +43,7 @@ public:
     virtual std::optional<http::Request> next_request() = 0;
     // Takes a 2xx body. A ParseFailure means the body is not a valid response (truncated, HTML): the
     // Fetcher retries the same request.
-    virtual tl::expected<void, ParseFailure> on_success(std::string_view body) = 0;
+    virtual tl::expected<void, ParseFailure> on_success(Body body) = 0;
     // A provider-specific reading of a non-2xx response; nullopt leaves it to the generic rules.
     virtual std::optional<Failure> classify_error(const http::Response&) { return std::nullopt; }
 
@@ -151,7 +151,7 @@ public:
         m_skipped = skipped;
     }
     std::optional<http::Request> next_request() override { return std::nullopt; }
-    tl::expected<void, ParseFailure> on_success(std::string_view /*body*/) override { return {}; }
+    tl::expected<void, ParseFailure> on_success(Body /*body*/) override { return {}; }
     [[nodiscard]] std::string_view provider() const noexcept override { return m_provider; }
 
 private:

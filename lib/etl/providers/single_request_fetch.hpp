@@ -23,7 +23,7 @@ public:
     }
 
     // A body take() refuses leaves the fetch open: the Fetcher retries the same request.
-    tl::expected<void, ParseFailure> on_success(std::string_view body) final {
+    tl::expected<void, ParseFailure> on_success(Body body) final {
         auto taken = take(body);
         if (taken) m_done = true;
         return taken;
@@ -34,7 +34,7 @@ public:
 protected:
     // Turns a 2xx body into this fetch's bars, rejected records or quotes. A ParseFailure means the body
     // is not a valid response (truncated, HTML).
-    virtual tl::expected<void, ParseFailure> take(std::string_view body) = 0;
+    virtual tl::expected<void, ParseFailure> take(Body body) = 0;
 
 private:
     std::string_view m_provider;

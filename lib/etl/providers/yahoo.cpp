@@ -40,7 +40,7 @@ public:
           m_symbol(std::move(symbol)), m_period1(period1), m_period2(period2), m_timeframe(timeframe), m_keep(keep) {}
 
 private:
-    tl::expected<void, ParseFailure> take(std::string_view body) override {
+    tl::expected<void, ParseFailure> take(Body body) override {
         auto page = parse_yahoo_chart(body, m_symbol, m_timeframe);
         if (!page) return tl::unexpected(page.error());
         m_batch.bars = std::move(page->batch.bars);
@@ -95,7 +95,7 @@ public:
           m_settings(s), m_symbol(std::move(symbol)) {}
 
 private:
-    tl::expected<void, ParseFailure> take(std::string_view body) override {
+    tl::expected<void, ParseFailure> take(Body body) override {
         auto q = parse_yahoo_quote(body, m_symbol);
         if (!q) return tl::unexpected(q.error());
         if (q->as_of == market::sys_seconds{}) q->as_of = m_settings.now;

@@ -451,7 +451,7 @@ ParseResult<ParsedPage> assemble_yahoo(const YahooColumns& columns, std::string_
     return page;
 }
 
-ParseResult<ParsedPage> parse_yahoo(std::string_view body, std::string_view symbol, Timeframe tf) {
+ParseResult<ParsedPage> parse_yahoo(Body body, std::string_view symbol, Timeframe tf) {
     od::document doc;
     if (auto e = thread_parser().iterate(body).get(doc)) return not_json(k_yahoo, body, e);
     od::object top;
@@ -571,7 +571,7 @@ error_code read_quote_chart(od::object& chart, YahooMeta& out) {
 
 // One forward pass over chart.result[0].meta and chart.error; nothing rewinds (On-Demand cannot go back
 // once simdjson has given up on a document: rewinding to look for the error crashed on a lone "{").
-ParseResult<YahooMeta> read_quote_body(std::string_view body, std::string_view symbol) {
+ParseResult<YahooMeta> read_quote_body(Body body, std::string_view symbol) {
     od::document doc;
     if (auto e = thread_parser().iterate(body).get(doc)) return not_json(k_yahoo, body, e);
     od::object top;
@@ -594,7 +594,7 @@ ParseResult<YahooMeta> read_quote_body(std::string_view body, std::string_view s
     return out;
 }
 
-ParseResult<market::Quote> parse_quote(std::string_view body, std::string_view symbol) {
+ParseResult<market::Quote> parse_quote(Body body, std::string_view symbol) {
     // The body's parse ends before provider_error_message parses it again on the same thread's parser.
     auto meta = read_quote_body(body, symbol);
     if (!meta) return tl::unexpected(std::move(meta.error()));
@@ -612,11 +612,11 @@ ParseResult<market::Quote> parse_quote(std::string_view body, std::string_view s
 
 } // namespace
 
-ParseResult<market::Quote> parse_yahoo_quote(std::string_view body, std::string_view symbol) {
+ParseResult<market::Quote> parse_yahoo_quote(Body body, std::string_view symbol) {
     return guarded(k_yahoo, [&] { return parse_quote(body, symbol); });
 }
 
-ParseResult<ParsedPage> parse_yahoo_chart(std::string_view body, std::string_view symbol, market::Timeframe tf) {
+ParseResult<ParsedPage> parse_yahoo_chart(Body body, std::string_view symbol, market::Timeframe tf) {
     return guarded(k_yahoo, [&] { return parse_yahoo(body, symbol, tf); });
 }
 

@@ -79,7 +79,7 @@ public:
         if (m_url.empty() || m_sent) return std::nullopt;
         return etl::http::Request{m_url, {}, std::chrono::seconds{30}};
     }
-    tl::expected<void, etl::providers::ParseFailure> on_success(std::string_view) override {
+    tl::expected<void, etl::providers::ParseFailure> on_success(etl::providers::Body) override {
         m_sent = true;
         return {};
     }

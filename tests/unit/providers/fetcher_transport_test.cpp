@@ -94,7 +94,7 @@ public:
         if (m_done) return std::nullopt;
         return Request{m_url, {}, std::chrono::seconds{30}};
     }
-    tl::expected<void, etl::providers::ParseFailure> on_success(std::string_view) override {
+    tl::expected<void, etl::providers::ParseFailure> on_success(etl::providers::Body) override {
         m_done = true;
         return {};
     }

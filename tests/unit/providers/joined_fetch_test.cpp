@@ -63,8 +63,8 @@ public:
         if (m_page >= m_dates.size()) return std::nullopt;
         return Request{"http://" + m_provider + "/" + std::to_string(m_page), {}, seconds{30}};
     }
-    tl::expected<void, etl::providers::ParseFailure> on_success(std::string_view body) override {
-        if (body != "ok") return tl::unexpected(etl::providers::ParseFailure{"not ok"});
+    tl::expected<void, etl::providers::ParseFailure> on_success(etl::providers::Body body) override {
+        if (body.text() != "ok") return tl::unexpected(etl::providers::ParseFailure{"not ok"});
         etl::market::Bar b;
         b.symbol = "BTC";
         b.ts = sys_seconds{m_dates[m_page]};

@@ -18,9 +18,9 @@ public:
     int taken = 0;
 
 private:
-    tl::expected<void, ParseFailure> take(std::string_view body) override {
+    tl::expected<void, ParseFailure> take(etl::providers::Body body) override {
         ++taken;
-        if (body != "ok") return tl::unexpected(ParseFailure{"test: not ok"});
+        if (body.text() != "ok") return tl::unexpected(ParseFailure{"test: not ok"});
         m_batch.rejected.push_back({"X", "test", "{}", "a reason"});
         return {};
     }

@@ -270,11 +270,15 @@ inline void set_decimal(market::Decimal& decimal, const Token& number) noexcept 
 }
 
 // A parse's intermediate rows (Yahoo's columns, CoinGecko's points) live in vectors the thread keeps and
-// the next body reuses: page-sized bodies then parse without allocating them, growing them or touching
-// fresh memory, which profiles showed as a large share of those parsers' time. A vector that grew past
-// k_max_kept_scratch_bytes (a body of many megabytes) is given back when the parse ends, so a thread
-// keeps at most that much per vector: 4 MiB holds 100,000 tokens, more rows than any real page has.
-constexpr std::size_t k_max_kept_scratch_bytes = std::size_t{4} << 20;
+// the next body reuses: bodies then parse without allocating them, growing them or touching memory fresh
+// from the kernel (zeroed page by page on first touch), which profiles showed as a large share of those
+// parsers' time, of a large body's too. A vector into which one parse wrote more than
+// k_max_kept_scratch_bytes is given back when that parse ends. What a vector reserved but nobody wrote
+// costs no memory, so only the rows written count. 16 MiB holds a million Yahoo cells, the rows of a
+// 64 MiB body (fetch.max_body_bytes, the largest the fetch accepts) in Yahoo's shape; a thread that
+// parsed one keeps about that body's size in cells, and no longer keeps the body-sized padded copy it
+// kept before bodies were read in place.
+constexpr std::size_t k_max_kept_scratch_bytes = std::size_t{16} << 20;
 
 // Asks the kernel to back the whole 2 MiB pages inside [data, data + bytes) with transparent huge pages
 // (Linux madvise(MADV_HUGEPAGE); a no-op elsewhere, for small ranges, or when the kernel says no). A
@@ -306,15 +310,16 @@ template <class T> T& append_row(std::vector<T>& rows) {
 }
 
 // Empties `rows` for a parse and, when the parse ends (however it ends), empties it again and gives its
-// memory back if it grew past k_max_kept_scratch_bytes.
+// memory back if the parse wrote more than k_max_kept_scratch_bytes into it.
 template <class T> class ScratchRows {
 public:
     explicit ScratchRows(std::vector<T>& rows) noexcept : m_rows(rows) { m_rows.clear(); }
     ScratchRows(const ScratchRows&) = delete;
     ScratchRows& operator=(const ScratchRows&) = delete;
     ~ScratchRows() {
+        const bool keep = m_rows.size() * sizeof(T) <= k_max_kept_scratch_bytes;
         m_rows.clear();
-        if (m_rows.capacity() * sizeof(T) > k_max_kept_scratch_bytes) std::vector<T>().swap(m_rows);
+        if (!keep) std::vector<T>().swap(m_rows);
     }
 
 private:

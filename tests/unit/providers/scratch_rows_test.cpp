@@ -1,13 +1,16 @@
 // The Yahoo and CoinGecko parsers keep their intermediate rows in vectors of the thread (ScratchRows):
 // a body never sees the rows of the one parsed before it, whether that one parsed, failed half-way or
-// was large enough for its vectors to be given back.
+// was large. The vectors are kept for the next body unless one parse wrote more than the cap into them.
+#include "etl/providers/json_read.hpp"
 #include "etl/providers/parse.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <fmt/format.h>
 
+#include <array>
 #include <string>
+#include <vector>
 
 using etl::market::Timeframe;
 using etl::providers::parse_coingecko_daily;
@@ -50,7 +53,7 @@ TEST_CASE("yahoo: a body after a longer one, a broken one and a huge one has onl
     REQUIRE(parse_yahoo_chart(yahoo_body(3), "AAPL", Timeframe::hour)->batch.bars.size() == 3);
     const auto broken = yahoo_body(5);
     CHECK_FALSE(parse_yahoo_chart(broken.substr(0, broken.size() / 2), "AAPL", Timeframe::hour));
-    // 150,000 rows: more cells than the thread keeps, so its vectors are given back afterwards.
+    // 150,000 rows: a large body, whose cells the thread keeps for the next one.
     REQUIRE(parse_yahoo_chart(yahoo_body(150'000), "AAPL", Timeframe::hour)->batch.bars.size() == 150'000);
 
     const auto page = parse_yahoo_chart(yahoo_body(2), "MSFT", Timeframe::hour);
@@ -69,7 +72,7 @@ TEST_CASE("coingecko: a body after a longer one, a broken one and a huge one has
     REQUIRE(parse_coingecko_daily(coingecko_body(4), "BTC")->batch.bars.size() == 4);
     const auto broken = coingecko_body(6);
     CHECK_FALSE(parse_coingecko_daily(broken.substr(0, broken.size() / 2), "BTC"));
-    // 240,000 hourly points (a daily bar from each midnight one): more points than the thread keeps.
+    // 240,000 hourly points (a daily bar from each midnight one): a large body, whose points the thread keeps.
     const auto huge = parse_coingecko_daily(coingecko_body(240'000, 3'600'000), "BTC");
     REQUIRE(huge);
     CHECK(huge->batch.bars.size() == 10'000);
@@ -85,4 +88,27 @@ TEST_CASE("coingecko: a body after a longer one, a broken one and a huge one has
     CHECK(page->batch.bars[0].close.text == "10.5");
     CHECK(page->batch.bars[1].close.text == "11.5");
     CHECK(page->batch.bars[1].volume->text == "501");
+}
+
+TEST_CASE("scratch rows: kept for the next body unless one parse wrote more than the cap", "[unit]") {
+    using etl::providers::json::k_max_kept_scratch_bytes;
+    using etl::providers::json::ScratchRows;
+    using Row = std::array<char, 4096>;
+    const std::size_t cap_rows = k_max_kept_scratch_bytes / sizeof(Row);
+    std::vector<Row> rows;
+    {
+        // Reserved far past the cap (as a body's size reserves), written up to it: kept whole.
+        const ScratchRows scope(rows);
+        rows.reserve(4 * cap_rows);
+        rows.resize(cap_rows);
+    }
+    CHECK(rows.empty());
+    CHECK(rows.capacity() >= 4 * cap_rows);
+    {
+        const ScratchRows scope(rows);
+        CHECK(rows.empty());
+        rows.resize(cap_rows + 1);
+    }
+    CHECK(rows.empty());
+    CHECK(rows.capacity() == 0);
 }

@@ -282,6 +282,20 @@ class LatestTest(JobTestCase):
         self.assertNotEqual(r.rc, 0, r.describe())
         self.assertNotIn("FOO", self.rows())
 
+    def test_coingecko_price_literal_too_long_is_a_rejected_record_not_an_unknown_id(self):
+        too_long = "87301.50000000000000000001"  # 26 characters: more than the 24 a decimal keeps
+        body = ('{"bitcoin":{"usd":' + too_long + ',"last_updated_at":1741985940},'
+                '"ethereum":{"usd":1911.5,"last_updated_at":1741985940}}')
+        self.server.set_rules([{"match": "/simple/price", "mode": "raw", "body": body}])
+        r = self.latest("BTC", "ETH", now="2025-03-14T21:00:00Z")
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertEqual(sorted(self.rows()), ["ETH"])
+        self.assertIn("coingecko returned no valid price (see rejected_rows)", r.stderr)
+        self.assertNotIn("unknown id", r.stderr)
+        rejected = sqlite_query(self.db, "SELECT symbol, source, raw, reason FROM rejected_rows")
+        self.assertEqual(rejected, [("BTC", "coingecko", '{"usd":' + too_long + '}',
+                                     "usd has 26 characters, more than the 24 a decimal keeps")])
+
     def test_429_storm_then_success(self):
         self.server.set_rules([{"match": "", "mode": "429", "times": 3, "retry_after": 1}])
         r = self.latest("AAPL", "MSFT", "BTC", "ETH", now="2025-03-14T21:00:00Z")

@@ -112,6 +112,10 @@ private:
         for (const auto& asset : m_assets) {
             const auto it = prices->find(asset.identifier("coingecko"));
             if (it == prices->end()) continue;
+            if (!it->second.problem.empty()) { // a data problem, never taken for an unknown id
+                m_batch.rejected.push_back({asset.symbol, "coingecko", it->second.raw, it->second.problem});
+                continue;
+            }
             market::Quote q;
             q.symbol = asset.symbol;
             q.price = it->second.usd;

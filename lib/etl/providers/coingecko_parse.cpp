@@ -1,5 +1,6 @@
 // CoinGecko bodies: daily bars from /market_chart/range, price points for hourly bars, /simple/price.
 #include "etl/providers/json_read.hpp"
+#include "etl/util/json_writer.hpp"
 
 #include <fmt/format.h>
 
@@ -193,15 +194,6 @@ ParseResult<ParsedPage> parse_coingecko(Body body, std::string_view symbol) {
 // The key of a field, unescaped (ids and keys of the small latest-price bodies are compared exactly).
 error_code unescaped_key(od::field& field, std::string_view& out) noexcept { return field.unescaped_key().get(out); }
 
-// A number value as an exact Decimal, or nullopt when it is not a finite number.
-error_code read_decimal(od::value& v, std::optional<market::Decimal>& out) noexcept {
-    Token token;
-    if (auto e = read_number(v, token)) return e;
-    if (token.kind == Kind::number) out = market::Decimal{token.text, token.value};
-    else out.reset();
-    return simdjson::SUCCESS;
-}
-
 // Reads one element of `prices` into a point or a rejected record. Only a broken document is an error.
 error_code read_price_point(od::value& element, std::string_view symbol, PricePoints& out) {
     od::json_type type{};
@@ -274,7 +266,7 @@ ParseResult<PricePoints> parse_prices(Body body, std::string_view symbol) {
 }
 
 // One id's object of /simple/price. Only a broken document is an error; `has_price` says whether `usd`
-// was a number.
+// was a number kept as the price (a literal too long to keep sets `problem` instead).
 error_code read_simple_price(od::object& coin, SimplePrice& price, bool& has_price) {
     for (auto field_result : coin) {
         od::field field;
@@ -283,11 +275,19 @@ error_code read_simple_price(od::object& coin, SimplePrice& price, bool& has_pri
         if (auto e = unescaped_key(field, key)) return e;
         double number = 0;
         if (key == "usd") {
-            std::optional<market::Decimal> usd;
-            if (auto e = read_decimal(field.value(), usd)) return e;
-            if (usd) {
-                price.usd = std::move(*usd);
+            Token usd;
+            if (auto e = read_number(field.value(), usd)) return e;
+            if (usd.kind == Kind::number) {
+                price.usd = market::Decimal{usd.text, usd.value};
+                price.problem.clear();
+                price.raw.clear();
                 has_price = true;
+            } else if (usd.kind == Kind::too_long) {
+                price.problem = too_long("usd", usd);
+                util::JsonWriter raw;
+                raw.start_object().key("usd").raw(usd.text).end_object();
+                price.raw = std::move(raw).release();
+                has_price = false;
             }
         } else if (key == "usd_24h_change") {
             if (field.value().get_double().get(number) == simdjson::SUCCESS && std::isfinite(number))
@@ -317,7 +317,7 @@ ParseResult<std::map<std::string, SimplePrice>> parse_simple_price(Body body) {
         SimplePrice price;
         bool has_price = false;
         if (auto e = read_simple_price(coin, price, has_price)) return malformed(k_coingecko, e);
-        if (has_price) out.emplace(std::string(id), std::move(price));
+        if (has_price || !price.problem.empty()) out.emplace(std::string(id), std::move(price));
     }
     return out;
 }

@@ -104,9 +104,14 @@ struct SimplePrice {
     market::Decimal usd;
     std::optional<double> change_24h_pct;     // usd_24h_change; null when stale
     std::optional<std::int64_t> last_updated; // last_updated_at, Unix seconds
+    // Why `usd`, a number, is no price (its literal is longer than a decimal keeps), with `raw` the field
+    // as received ({"usd":...}); both empty when `usd` holds the price. The fetch rejects such a record.
+    std::string problem;
+    std::string raw;
 };
 // Keyed by id. Unknown ids are simply absent (CoinGecko drops them); an id whose `usd` is missing or not
-// a number is absent too. `{}` is a valid, empty answer.
+// a number is absent too. An id whose `usd` literal is too long is present with `problem` set: a data
+// problem to reject, not an unknown id. `{}` is a valid, empty answer.
 ParseResult<std::map<std::string, SimplePrice>> parse_coingecko_simple_price(Body body);
 
 // Yahoo /v8/finance/chart meta as a quote: regularMarketPrice, chartPreviousClose (or previousClose),

@@ -96,3 +96,19 @@ TEST_CASE("latest prices: a price literal longer than 24 characters says so", "[
     REQUIRE(points->points.size() == 1);
     CHECK(points->points[0].price.text == k_longest);
 }
+
+TEST_CASE("coingecko /simple/price: a usd literal longer than 24 characters is a rejected record, not an unknown id",
+          "[unit][parse]") {
+    const std::string body = R"({"bitcoin":{"usd":)" + k_too_long + R"(,"last_updated_at":1741089612},)" +
+                             R"("ethereum":{"usd":)" + k_longest + R"(}})";
+    const auto prices = etl::providers::parse_coingecko_simple_price(body);
+    REQUIRE(prices);
+    REQUIRE(prices->size() == 2);
+    const auto& bitcoin = prices->at("bitcoin");
+    CHECK(bitcoin.problem == "usd has 25 characters, more than the 24 a decimal keeps");
+    CHECK(bitcoin.raw == R"({"usd":)" + k_too_long + "}");
+    CHECK(bitcoin.usd.text.empty());
+    const auto& ethereum = prices->at("ethereum");
+    CHECK(ethereum.problem.empty());
+    CHECK(ethereum.usd.text == k_longest);
+}

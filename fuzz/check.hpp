@@ -93,8 +93,7 @@ inline void check_same_pages(const providers::ParseResult<providers::ParsedPage>
     const auto same = [](const market::Decimal& x, const market::Decimal& y) {
         return x.text == y.text && (x.value == y.value || (std::isnan(x.value) && std::isnan(y.value)));
     };
-    const auto same_optional = [&same](const std::optional<market::Decimal>& x,
-                                       const std::optional<market::Decimal>& y) {
+    const auto same_optional = [&same](const market::OptionalDecimal& x, const market::OptionalDecimal& y) {
         return x.has_value() == y.has_value() && (!x || same(*x, *y));
     };
     for (std::size_t i = 0; i < a.bars.size(); ++i) {

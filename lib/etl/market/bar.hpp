@@ -143,6 +143,53 @@ struct Decimal {
     double value = 0.0;
 };
 
+// An optional Decimal in a Decimal's own 32 bytes, where std::optional<Decimal> takes 40 (a Bar holds two:
+// bars are most of the memory a large body's parse writes). Absent is the empty text, which no decimal
+// has: a present one is a number literal, so a Decimal with no text is absent too. It has the part of
+// std::optional's interface that bars use; no implicit conversion to std::optional, so nothing takes a
+// view into a temporary copy.
+class OptionalDecimal {
+public:
+    constexpr OptionalDecimal() noexcept = default;
+    constexpr OptionalDecimal(std::nullopt_t) noexcept {}
+    OptionalDecimal(const Decimal& decimal) noexcept : m_decimal(decimal) {}
+    OptionalDecimal(const std::optional<Decimal>& decimal) noexcept {
+        if (decimal) m_decimal = *decimal;
+    }
+    OptionalDecimal& operator=(std::nullopt_t) noexcept {
+        reset();
+        return *this;
+    }
+
+    [[nodiscard]] constexpr bool has_value() const noexcept { return !m_decimal.text.empty(); }
+    constexpr explicit operator bool() const noexcept { return has_value(); }
+    // Like std::optional's: only when has_value().
+    [[nodiscard]] constexpr const Decimal& operator*() const noexcept { return m_decimal; }
+    [[nodiscard]] constexpr Decimal& operator*() noexcept { return m_decimal; }
+    [[nodiscard]] constexpr const Decimal* operator->() const noexcept { return &m_decimal; }
+    [[nodiscard]] constexpr Decimal* operator->() noexcept { return &m_decimal; }
+    // Throws std::bad_optional_access when absent.
+    [[nodiscard]] const Decimal& value() const {
+        if (!has_value()) throw std::bad_optional_access();
+        return m_decimal;
+    }
+    // An empty Decimal to fill in place: absent until its text is set.
+    Decimal& emplace() noexcept {
+        m_decimal = Decimal{};
+        return m_decimal;
+    }
+    void reset() noexcept { m_decimal = Decimal{}; }
+    [[nodiscard]] std::optional<Decimal> to_optional() const {
+        return has_value() ? std::optional<Decimal>(m_decimal) : std::nullopt;
+    }
+
+    friend constexpr bool operator==(const OptionalDecimal& a, std::nullopt_t) noexcept { return !a.has_value(); }
+
+private:
+    Decimal m_decimal;
+};
+static_assert(sizeof(OptionalDecimal) == sizeof(Decimal));
+
 // Who made a bar (polygon, coingecko, yahoo, mock, or a migrated file's source column), as a view of
 // text that lives as long as the program: a string literal, or a name interned once. Copying a bar
 // copies no string. A runtime string cannot become one by accident: only intern() takes it.
@@ -185,8 +232,8 @@ struct Bar {
     // Daily bars: the session date at 00:00 UTC. Hourly bars: the bar's start instant.
     sys_seconds ts{};
     Decimal open, high, low, close;
-    std::optional<Decimal> volume; // absent for index bars
-    std::optional<Decimal> vwap;
+    OptionalDecimal volume; // absent for index bars
+    OptionalDecimal vwap;
     std::optional<std::int64_t> trade_count;
     SourceName source; // provider name: polygon, coingecko, yahoo, mock
 };

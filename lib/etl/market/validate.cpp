@@ -71,7 +71,7 @@ void validate_batch(BarBatch& batch, sys_seconds from, sys_seconds to) {
 std::string to_json(const Bar& bar) {
     // Decimals go in as strings here: a rejected value may not be a valid JSON number at all.
     util::JsonWriter json;
-    const auto text_or_null = [&json](const std::optional<Decimal>& d) {
+    const auto text_or_null = [&json](const OptionalDecimal& d) {
         if (d) json.string(d->text);
         else json.null();
     };

@@ -73,7 +73,7 @@ void throw_if_load_failure_explained(const pg::DbError& e, std::string_view symb
 // True when `b` holds the values of row `row` of `r` (columns: epoch, open, high, low, close, volume,
 // vwap, trade_count, source). Numbers compare by canonical decimal text: the database gives back
 // "47227643" for the "4.7227643e+07" a provider sent.
-bool same_number(std::string_view db_text, bool db_null, const std::optional<market::Decimal>& ours) {
+bool same_number(std::string_view db_text, bool db_null, const market::OptionalDecimal& ours) {
     if (!ours) return db_null;
     if (db_null) return false;
     if (db_text == ours->text) return true;

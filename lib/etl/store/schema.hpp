@@ -73,6 +73,10 @@ inline std::optional<std::string_view> decimal_text(const std::optional<market::
     if (!d) return std::nullopt;
     return d->text;
 }
+inline std::optional<std::string_view> decimal_text(const market::OptionalDecimal& d) {
+    if (!d) return std::nullopt;
+    return d->text;
+}
 
 // A bar as its price_bars row (k_bar_columns order). Numbers stay the provider's exact text; text
 // refers into `b`.

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -98,4 +99,38 @@ TEST_CASE("SourceName is a literal or an interned name, compared and formatted a
     const SourceName again = SourceName::intern(std::string("legacy-source"));
     CHECK(again.view().data() == first.view().data()); // one copy per distinct name
     CHECK(SourceName::intern("other").view().data() != first.view().data());
+}
+
+TEST_CASE("OptionalDecimal is an optional Decimal in a Decimal's bytes: absent is the empty text", "[unit][bar]") {
+    using etl::market::Decimal;
+    using etl::market::OptionalDecimal;
+    STATIC_REQUIRE(sizeof(OptionalDecimal) == sizeof(Decimal));
+    STATIC_REQUIRE(sizeof(etl::market::Bar) == 272);
+
+    OptionalDecimal volume;
+    CHECK_FALSE(volume.has_value());
+    CHECK(volume == std::nullopt);
+    CHECK_THROWS_AS(volume.value(), std::bad_optional_access);
+    CHECK_FALSE(volume.to_optional());
+
+    volume = Decimal{"1234.5", 1234.5};
+    REQUIRE(volume);
+    CHECK(volume->text == "1234.5");
+    CHECK((*volume).value == 1234.5);
+    CHECK(volume.value().text == "1234.5");
+    CHECK(volume.to_optional()->text == "1234.5");
+
+    // Filled in place, as the parsers do: absent until its text is set.
+    Decimal& filled = volume.emplace();
+    CHECK_FALSE(volume);
+    filled.text = "7";
+    filled.value = 7.0;
+    CHECK(volume->text == "7");
+
+    volume = std::nullopt;
+    CHECK_FALSE(volume);
+    CHECK_FALSE(OptionalDecimal(std::optional<Decimal>{}));
+    CHECK(OptionalDecimal(std::optional<Decimal>{Decimal{"0", 0.0}})->text == "0");
+    // A Decimal with no text is no number: absent, as NULL goes into the database.
+    CHECK_FALSE(OptionalDecimal(Decimal{}));
 }

@@ -68,9 +68,9 @@ tl::unexpected<ParseFailure> malformed(std::string_view provider, error_code e) 
 static_assert(simdjson::SIMDJSON_PADDING <= http::k_body_room);
 
 simdjson::simdjson_result<od::document> BodyParser::iterate(Body body) {
-    if (body.room() - body.size() >= simdjson::SIMDJSON_PADDING) {
+    if (body.readable() - body.size() >= simdjson::SIMDJSON_PADDING) {
         m_text = body.data();
-        return m_parser.iterate(body.data(), body.size(), body.room());
+        return m_parser.iterate(body.data(), body.size(), body.readable());
     }
     const std::size_t needed = body.size() + simdjson::SIMDJSON_PADDING;
     if (needed > m_capacity) {

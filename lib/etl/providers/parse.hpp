@@ -26,21 +26,21 @@ namespace etl::providers {
 // (http::Response::body): a fetched body is never copied. Converts from the text types implicitly.
 class Body {
 public:
-    constexpr Body(std::string_view text) noexcept : m_text(text), m_room(text.size()) {}
+    constexpr Body(std::string_view text) noexcept : m_text(text), m_readable(text.size()) {}
     constexpr Body(const char* text) noexcept : Body(std::string_view(text)) {}
-    Body(const std::string& text) noexcept : m_text(text), m_room(text.capacity()) {}
+    Body(const std::string& text) noexcept : m_text(text), m_readable(text.capacity()) {}
 
     [[nodiscard]] constexpr std::string_view text() const noexcept { return m_text; }
     [[nodiscard]] constexpr const char* data() const noexcept { return m_text.data(); }
     [[nodiscard]] constexpr std::size_t size() const noexcept { return m_text.size(); }
     [[nodiscard]] constexpr bool empty() const noexcept { return m_text.empty(); }
-    // The bytes from the text's start that can be read: its size, and the room after it.
-    [[nodiscard]] constexpr std::size_t room() const noexcept { return m_room; }
+    // How many bytes from the text's start can be read: its size, and the room after it.
+    [[nodiscard]] constexpr std::size_t readable() const noexcept { return m_readable; }
     constexpr operator std::string_view() const noexcept { return m_text; }
 
 private:
     std::string_view m_text;
-    std::size_t m_room;
+    std::size_t m_readable;
 };
 
 // One page of a provider response.

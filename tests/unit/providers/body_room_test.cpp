@@ -55,12 +55,12 @@ std::string outcome(const ParseResult<ParsedPage>& page) {
 TEST_CASE("body room: a body with room is parsed where it lies, any other is copied first", "[unit][parse]") {
     auto& parser = etl::providers::json::thread_parser();
     const std::string padded = with_room(k_yahoo, '\0');
-    REQUIRE(Body(padded).room() >= padded.size() + simdjson::SIMDJSON_PADDING);
+    REQUIRE(Body(padded).readable() >= padded.size() + simdjson::SIMDJSON_PADDING);
     REQUIRE_FALSE(parser.iterate(Body(padded)).error());
     CHECK(parser.buffer() == padded.data());
 
     const std::string_view view(padded);
-    CHECK(Body(view).room() == view.size());
+    CHECK(Body(view).readable() == view.size());
     REQUIRE_FALSE(parser.iterate(Body(view)).error());
     CHECK(parser.buffer() != padded.data());
 }
@@ -99,7 +99,7 @@ TEST_CASE("body room: digits past a truncated body's end never complete its last
     // Cut right after a number: the room's digits would extend it if the parser read them as the body.
     const std::string cut = k_yahoo.substr(0, k_yahoo.find("4.125") + 5);
     const std::string truncated = with_room(cut, '7');
-    REQUIRE(Body(truncated).room() >= truncated.size() + simdjson::SIMDJSON_PADDING);
+    REQUIRE(Body(truncated).readable() >= truncated.size() + simdjson::SIMDJSON_PADDING);
     CHECK_FALSE(etl::providers::parse_yahoo_chart(truncated, "AAPL", Timeframe::hour));
     const std::string polygon_cut = with_room(k_polygon.substr(0, k_polygon.find(R"("c":1.75)") + 8), '9');
     CHECK_FALSE(etl::providers::parse_polygon_aggs(polygon_cut, "AAPL", Timeframe::hour));
@@ -115,6 +115,6 @@ TEST_CASE("body room: the client leaves zeroed room after a body and keeps its t
         REQUIRE(body.capacity() >= size + etl::http::k_body_room);
         const char* const room = body.data() + size;
         CHECK(std::all_of(room, room + etl::http::k_body_room, [](char c) { return c == '\0'; }));
-        CHECK(Body(body).room() >= size + simdjson::SIMDJSON_PADDING);
+        CHECK(Body(body).readable() >= size + simdjson::SIMDJSON_PADDING);
     }
 }

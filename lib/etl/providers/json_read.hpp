@@ -310,20 +310,26 @@ template <class T> T& append_row(std::vector<T>& rows) {
 }
 
 // Empties `rows` for a parse and, when the parse ends (however it ends), empties it again and gives its
-// memory back if the parse wrote more than k_max_kept_scratch_bytes into it.
+// memory back if the parse wrote more than k_max_kept_scratch_bytes into it: the most rows it held, as
+// the end of the parse finds them and as note_written() found them before a parse shrank them in place.
 template <class T> class ScratchRows {
 public:
     explicit ScratchRows(std::vector<T>& rows) noexcept : m_rows(rows) { m_rows.clear(); }
     ScratchRows(const ScratchRows&) = delete;
     ScratchRows& operator=(const ScratchRows&) = delete;
     ~ScratchRows() {
-        const bool keep = m_rows.size() * sizeof(T) <= k_max_kept_scratch_bytes;
+        note_written();
         m_rows.clear();
-        if (!keep) std::vector<T>().swap(m_rows);
+        if (m_written * sizeof(T) > k_max_kept_scratch_bytes) std::vector<T>().swap(m_rows);
     }
+
+    // Counts the rows held now toward what the parse wrote. A parse that removes rows in place (an erase,
+    // a dedupe) calls it first, so that memory it wrote still counts.
+    void note_written() noexcept { m_written = std::max(m_written, m_rows.size()); }
 
 private:
     std::vector<T>& m_rows;
+    std::size_t m_written = 0;
 };
 
 // The reason for a record whose number `what` is Kind::too_long: "field o has 40 characters, more than

@@ -116,10 +116,12 @@ error_code read_column(od::value& v, std::string_view name, Column& column, Yaho
     if (auto e = v.type().get(type)) return e;
     if (type == od::json_type::null) return simdjson::SUCCESS;
     if (type != od::json_type::array) return stop(state, fmt::format("{} is not an array", name));
+    // Named twice, a column has two sets of cells and no way to tell which is right (and its cells would be
+    // written twice over the thread's scratch rows).
+    if (column.present) return stop(state, fmt::format("{} appears twice", name));
     od::array array;
     if (auto e = v.get_array().get(array)) return e;
     column.present = true;
-    column.cells.clear();
     // `timestamp` comes before `indicators`, so its length sizes the quote columns in one allocation.
     reserve_rows(column.cells, &column == &state.columns.timestamp ? state.body_bytes / k_min_yahoo_row_bytes
                                                                    : state.columns.timestamp.cells.size());

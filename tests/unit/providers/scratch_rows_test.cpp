@@ -111,4 +111,21 @@ TEST_CASE("scratch rows: kept for the next body unless one parse wrote more than
     }
     CHECK(rows.empty());
     CHECK(rows.capacity() == 0);
+    {
+        // Written past the cap, then shrunk in place (a dedupe): what it wrote still counts.
+        ScratchRows scope(rows);
+        rows.resize(cap_rows + 1);
+        scope.note_written();
+        rows.resize(1);
+    }
+    CHECK(rows.capacity() == 0);
+}
+
+TEST_CASE("yahoo: a column named twice fails the body instead of one set of cells winning", "[unit][parse]") {
+    const std::string body =
+        R"({"chart":{"result":[{"meta":{},"timestamp":[1741012200],"indicators":{"quote":[{"open":[1.5],)"
+        R"("high":[2.5],"low":[1.25],"close":[2.0],"open":[9.5],"volume":[100]}]}}],"error":null}})";
+    const auto page = parse_yahoo_chart(body, "AAPL", Timeframe::hour);
+    REQUIRE_FALSE(page);
+    CHECK(page.error().message == "yahoo: open appears twice");
 }

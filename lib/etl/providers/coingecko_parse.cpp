@@ -122,8 +122,8 @@ ParseResult<ParsedPage> parse_coingecko(Body body, std::string_view symbol) {
     ChartSeries& series_rows = thread_series();
     std::vector<ChartPoint>& prices = series_rows.prices;
     std::vector<ChartPoint>& volumes = series_rows.volumes;
-    const ScratchRows prices_scope(prices);
-    const ScratchRows volumes_scope(volumes);
+    ScratchRows prices_scope(prices);
+    ScratchRows volumes_scope(volumes);
     reserve_rows(prices, body.size() / k_body_bytes_per_point);
     reserve_rows(volumes, body.size() / k_body_bytes_per_point);
     bool saw_prices = false;
@@ -158,6 +158,8 @@ ParseResult<ParsedPage> parse_coingecko(Body body, std::string_view symbol) {
     if (!saw_prices) return failure(k_coingecko, "no prices array");
 
     // Volumes are joined by timestamp, not by index: the series may differ in length and points.
+    prices_scope.note_written();
+    volumes_scope.note_written();
     const auto by_ms = [](const ChartPoint& a, const ChartPoint& b) { return a.ms < b.ms; };
     const auto same_ms = [](const ChartPoint& a, const ChartPoint& b) { return a.ms == b.ms; };
     keep_last_per_key(volumes, by_ms, same_ms); // a repeated volume point is not a bar: not counted
@@ -265,9 +267,11 @@ ParseResult<PricePoints> parse_prices(Body body, std::string_view symbol) {
     return out;
 }
 
-// One id's object of /simple/price. Only a broken document is an error; `has_price` says whether `usd`
-// was a number kept as the price (a literal too long to keep sets `problem` instead).
-error_code read_simple_price(od::object& coin, SimplePrice& price, bool& has_price) {
+// One id's object of /simple/price. Only a broken document is an error. `price.problem` says why the
+// object holds no price: `usd` missing, null, not a number, or a literal too long to keep.
+error_code read_simple_price(od::object& coin, SimplePrice& price) {
+    price.problem = "no usd price";
+    price.raw = "an object without usd";
     for (auto field_result : coin) {
         od::field field;
         if (auto e = std::move(field_result).get(field)) return e;
@@ -281,14 +285,15 @@ error_code read_simple_price(od::object& coin, SimplePrice& price, bool& has_pri
                 price.usd = market::Decimal{usd.text, usd.value};
                 price.problem.clear();
                 price.raw.clear();
-                has_price = true;
-            } else if (usd.kind == Kind::too_long) {
-                price.problem = too_long("usd", usd);
-                util::JsonWriter raw;
-                raw.start_object().key("usd").raw(usd.text).end_object();
-                price.raw = std::move(raw).release();
-                has_price = false;
+                continue;
             }
+            price.usd = market::Decimal{};
+            price.problem = usd.kind == Kind::too_long ? too_long("usd", usd)
+                            : usd.kind == Kind::null   ? std::string("usd is null")
+                                                       : std::string("usd is not a finite number");
+            util::JsonWriter raw;
+            raw.start_object().key("usd").raw(usd.text).end_object();
+            price.raw = std::move(raw).release();
         } else if (key == "usd_24h_change") {
             if (field.value().get_double().get(number) == simdjson::SUCCESS && std::isfinite(number))
                 price.change_24h_pct = number;
@@ -312,12 +317,21 @@ ParseResult<std::map<std::string, SimplePrice>> parse_simple_price(Body body) {
         std::string_view id;
         if (auto e = unescaped_key(field, id)) return malformed(k_coingecko, e);
         if (id == "error" || id == "status") return failure(k_coingecko, "error response");
-        od::object coin;
-        if (field.value().get_object().get(coin) != simdjson::SUCCESS) continue;
+        od::value& value = field.value();
+        od::json_type type{};
+        if (auto e = value.type().get(type)) return malformed(k_coingecko, e);
         SimplePrice price;
-        bool has_price = false;
-        if (auto e = read_simple_price(coin, price, has_price)) return malformed(k_coingecko, e);
-        if (has_price || !price.problem.empty()) out.emplace(std::string(id), std::move(price));
+        if (type == od::json_type::object) {
+            od::object coin;
+            if (auto e = value.get_object().get(coin)) return malformed(k_coingecko, e);
+            if (auto e = read_simple_price(coin, price)) return malformed(k_coingecko, e);
+        } else {
+            std::string_view raw;
+            if (auto e = raw_text(value, type, raw)) return malformed(k_coingecko, e);
+            price.problem = "not an object";
+            price.raw = std::string(raw);
+        }
+        out.emplace(std::string(id), std::move(price));
     }
     return out;
 }

@@ -23,7 +23,10 @@ namespace etl::providers {
 // of what it parses, so a body with that much room after it is parsed where it lies, and any other is
 // first copied into a padded buffer of the thread's. A std::string's room is its capacity (simdjson reads
 // a std::string so too), and the HTTP client leaves the padding's room, zeroed, in every body it receives
-// (http::Response::body): a fetched body is never copied. Converts from the text types implicitly.
+// (http::Response::body): a fetched body is never copied. The room of another string may hold anything,
+// never written bytes included: they are read, but what a body parses to never depends on them (the
+// fuzz targets parse each input in place, its room full of digits, and copied, and compare). Converts
+// from the text types implicitly.
 class Body {
 public:
     constexpr Body(std::string_view text) noexcept : m_text(text), m_readable(text.size()) {}
@@ -104,14 +107,14 @@ struct SimplePrice {
     market::Decimal usd;
     std::optional<double> change_24h_pct;     // usd_24h_change; null when stale
     std::optional<std::int64_t> last_updated; // last_updated_at, Unix seconds
-    // Why `usd`, a number, is no price (its literal is longer than a decimal keeps), with `raw` the field
-    // as received ({"usd":...}); both empty when `usd` holds the price. The fetch rejects such a record.
+    // Why the id's answer holds no price (`usd` missing, null, not a finite number, a literal longer than
+    // a decimal keeps, or the answer not an object), with `raw` what was received ({"usd":...}); both empty
+    // when `usd` holds the price. The fetch rejects such a record: a data problem, not an unknown id.
     std::string problem;
     std::string raw;
 };
-// Keyed by id. Unknown ids are simply absent (CoinGecko drops them); an id whose `usd` is missing or not
-// a number is absent too. An id whose `usd` literal is too long is present with `problem` set: a data
-// problem to reject, not an unknown id. `{}` is a valid, empty answer.
+// Keyed by id: every id the answer names, with its price or its problem. Unknown ids are simply absent
+// (CoinGecko drops them). `{}` is a valid, empty answer.
 ParseResult<std::map<std::string, SimplePrice>> parse_coingecko_simple_price(Body body);
 
 // Yahoo /v8/finance/chart meta as a quote: regularMarketPrice, chartPreviousClose (or previousClose),

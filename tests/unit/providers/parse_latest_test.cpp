@@ -26,6 +26,27 @@ TEST_CASE("CoinGecko /simple/price: prices by id, unknown ids absent, null chang
     CHECK_FALSE(parse_coingecko_simple_price(R"({"bitcoin":{"usd":87301.5)"));
 }
 
+TEST_CASE("CoinGecko /simple/price: an id named without a usable usd says why, never passes for unknown", "[unit]") {
+    const auto r = parse_coingecko_simple_price(
+        R"({"a":{"usd":null},"b":{"usd":"65000.1"},"c":{"usd":1e400},"d":{"usd_24h_change":1.5},"e":[1,2],)"
+        R"("f":{"usd":12.5}})");
+    REQUIRE(r);
+    REQUIRE(r->size() == 6);
+    CHECK(r->at("a").problem == "usd is null");
+    CHECK(r->at("a").raw == R"({"usd":null})");
+    CHECK(r->at("b").problem == "usd is not a finite number");
+    CHECK(r->at("b").raw == R"({"usd":"65000.1"})");
+    CHECK(r->at("c").problem == "usd is not a finite number");
+    CHECK(r->at("c").raw == R"({"usd":1e400})");
+    CHECK(r->at("d").problem == "no usd price");
+    CHECK(r->at("e").problem == "not an object");
+    CHECK(r->at("e").raw == "[1,2]");
+    for (const char* id : {"a", "b", "c", "d", "e"}) CHECK(r->at(id).usd.text.empty());
+    CHECK(r->at("f").problem.empty());
+    CHECK(r->at("f").raw.empty());
+    CHECK(r->at("f").usd.text == "12.5");
+}
+
 TEST_CASE("CoinGecko market_chart points: exact text, sorted, malformed points counted", "[unit]") {
     const auto r = parse_coingecko_prices(
         R"({"prices":[[1741086049981,87398.0211],[1741082461207,87215.33412],["x",1],[1741089612004],[1e300,5],[1741089612004,null]],"market_caps":[],"total_volumes":[]})",

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cctype>
 #include <charconv>
@@ -27,6 +28,7 @@
 #include <cstdlib>
 #include <deque>
 #include <exception>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -662,17 +664,26 @@ void Migrator::bars(const MappedTable& t) {
         }
     };
     // The first failure stops the others at once: no more pieces, and their statements cancelled (their
-    // own failures then are consequences, not reported).
-    auto stop_the_others = [&](std::size_t failed) {
-        queue.cancel();
+    // own failures then are consequences, not reported). The watcher below cancels them again while they
+    // load: a cancel that reaches the server between two statements is lost, and the next one would run.
+    constexpr std::size_t k_no_loader = std::numeric_limits<std::size_t>::max();
+    std::atomic<std::size_t> first_failed{k_no_loader};
+    const auto cancel_all_but = [&](std::size_t failed) {
         for (std::size_t i = 0; i < connections.size(); ++i)
             if (i != failed && connections[i] != nullptr) connections[i]->cancel_running();
     };
+    auto stop_the_others = [&](std::size_t failed) {
+        queue.cancel();
+        first_failed = failed;
+        cancel_all_but(failed);
+    };
     {
         // SIGINT/SIGTERM cancel the statement of this store's session (the signal's one target); the
-        // other loaders' statements are cancelled from here once the stop flag is up (again every 50 ms
-        // while they run: a cancel that reaches the server between two statements is lost), so that one
-        // waiting on a lock stops at once too. Joined before the final pass, which it must not cancel.
+        // other loaders' statements are cancelled from here once the stop flag is up, and every loader's
+        // but the failed one once a loader failed (again every 50 ms while they run: a cancel that reaches
+        // the server between two statements is lost, as one did when a loader's next statement had not
+        // started yet), so that one waiting on a lock or a long statement stops at once too. Joined before
+        // the final pass, which it must not cancel: a cancel that reaches an idle session is dropped.
         std::mutex watch_mutex;
         std::condition_variable watch_changed;
         bool loading = true;
@@ -683,6 +694,7 @@ void Migrator::bars(const MappedTable& t) {
                 while (loading) {
                     if (stopped())
                         for (auto& s : siblings) s->connection().cancel_running();
+                    if (const std::size_t failed = first_failed.load(); failed != k_no_loader) cancel_all_but(failed);
                     watch_changed.wait_for(lock, std::chrono::milliseconds{50});
                 }
             });

@@ -294,9 +294,15 @@ Transaction::Transaction(Connection& conn, std::string_view context) : m_conn(co
 
 Transaction::~Transaction() {
     if (m_done) return;
-    try {
-        m_conn.exec("ROLLBACK", m_context);
-    } catch (...) { // the error that unwound us says more than the rollback's
+    // The error that unwound us says more than the rollback's. A cancel meant for the statement that failed
+    // can reach the rollback instead (the migrator cancels a stopping loader's statements again until it
+    // stops): the rollback is tried once more, so that the session is not left in the failed transaction.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        try {
+            m_conn.exec("ROLLBACK", m_context);
+            return;
+        } catch (...) { // tried again; then the error that unwound us is what counts
+        }
     }
 }
 

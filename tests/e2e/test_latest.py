@@ -296,6 +296,20 @@ class LatestTest(JobTestCase):
         self.assertEqual(rejected, [("BTC", "coingecko", '{"usd":' + too_long + '}',
                                      "usd has 26 characters, more than the 24 a decimal keeps")])
 
+    def test_yahoo_price_literal_too_long_is_a_rejected_record_not_a_retry(self):
+        too_long = "213.490000000000000000001"  # 25 characters: more than the 24 a decimal keeps
+        body = ('{"chart":{"result":[{"meta":{"symbol":"AAPL","regularMarketPrice":' + too_long +
+                ',"chartPreviousClose":209.68,"regularMarketTime":1741982400}}],"error":null}}')
+        self.server.set_rules([{"match": "/v8/finance/chart/AAPL", "mode": "raw", "body": body}])
+        r = self.latest("AAPL", "MSFT", now="2025-03-15T15:00:00Z", ETL_ROUTING_STOCK="yahoo")
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertEqual(sorted(self.rows()), ["MSFT"])
+        self.assertIn("yahoo returned no valid price (see rejected_rows)", r.stderr)
+        self.assertEqual(len(self.server.requests("yahoo", contains="/v8/finance/chart/AAPL")), 1, "never retried")
+        rejected = sqlite_query(self.db, "SELECT symbol, source, raw, reason FROM rejected_rows")
+        self.assertEqual(rejected, [("AAPL", "yahoo", '{"regularMarketPrice":' + too_long + '}',
+                                     "meta.regularMarketPrice has 25 characters, more than the 24 a decimal keeps")])
+
     def test_429_storm_then_success(self):
         self.server.set_rules([{"match": "", "mode": "429", "times": 3, "retry_after": 1}])
         r = self.latest("AAPL", "MSFT", "BTC", "ETH", now="2025-03-14T21:00:00Z")

@@ -488,6 +488,7 @@ struct YahooMeta {
     bool has_price = false;
     bool has_error = false;    // chart.error is not null
     std::string price_problem; // why regularMarketPrice, present, is no price (a literal too long to keep)
+    std::string price_raw;     // that field as received: {"regularMarketPrice":...}
     std::optional<market::Decimal> chart_previous_close;
     std::optional<market::Decimal> previous_close;
 };
@@ -516,6 +517,9 @@ error_code read_quote_meta(od::object& meta, YahooMeta& out) {
                 out.has_price = true;
             } else if (price.kind == Kind::too_long) {
                 out.price_problem = too_long("meta.regularMarketPrice", price);
+                util::JsonWriter raw;
+                raw.start_object().key("regularMarketPrice").raw(price.text).end_object();
+                out.price_raw = std::move(raw).release();
             }
         } else if (key == "chartPreviousClose") {
             if (auto e = read_decimal(field.value(), out.chart_previous_close)) return e;
@@ -605,8 +609,13 @@ ParseResult<market::Quote> parse_quote(Body body, std::string_view symbol) {
             return failure(k_yahoo, provider_error_message(body).value_or("chart.error without a description"));
         return failure(k_yahoo, "response has no chart.result[0].meta");
     }
-    if (!meta->has_price) {
-        return failure(k_yahoo, meta->price_problem.empty() ? "meta has no regularMarketPrice" : meta->price_problem);
+    if (!meta->has_price && meta->price_problem.empty()) return failure(k_yahoo, "meta has no regularMarketPrice");
+    if (!meta->has_price) { // the answer is fine, its price is not: a rejected record, not a retry
+        auto problem = failure(k_yahoo, meta->price_problem);
+        problem.value().permanent = true;
+        problem.value().rejected =
+            market::RejectedRecord{std::string(symbol), std::string(k_yahoo), meta->price_raw, meta->price_problem};
+        return problem;
     }
     meta->quote.previous_close = meta->previous_close ? meta->previous_close : meta->chart_previous_close;
     return std::move(meta->quote);

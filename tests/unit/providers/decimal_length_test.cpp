@@ -86,6 +86,19 @@ TEST_CASE("latest prices: a price literal longer than 24 characters says so", "[
     REQUIRE_FALSE(quote);
     CHECK(quote.error().message ==
           "yahoo: meta.regularMarketPrice has 25 characters, more than the 24 a decimal keeps");
+    // The answer is fine, its price is not: a record for rejected_rows, never retried.
+    CHECK(quote.error().permanent);
+    REQUIRE(quote.error().rejected);
+    CHECK(quote.error().rejected->symbol == "AAPL");
+    CHECK(quote.error().rejected->source == "yahoo");
+    CHECK(quote.error().rejected->raw == R"({"regularMarketPrice":)" + k_too_long + "}");
+    CHECK(quote.error().rejected->reason ==
+          "meta.regularMarketPrice has 25 characters, more than the 24 a decimal keeps");
+    // A meta without a price is no such record.
+    const auto no_price =
+        etl::providers::parse_yahoo_quote(R"({"chart":{"result":[{"meta":{}}],"error":null}})", "AAPL");
+    REQUIRE_FALSE(no_price);
+    CHECK_FALSE(no_price.error().rejected);
 
     const std::string coingecko =
         R"({"prices":[[1741046400000,)" + k_too_long + R"(],[1741050000000,)" + k_longest + R"(]]})";

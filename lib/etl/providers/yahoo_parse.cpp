@@ -79,19 +79,44 @@ struct YahooColumns {
         token.kind = Kind::number;
         return token;
     }
-    // Whether cell `i` of a quote column is a number (Kind::number).
-    [[nodiscard]] static bool is_number(const Column& column, std::size_t i) noexcept { return !column.cells[i].aside; }
-    // Fills `decimal` from cell `i` of a quote column, which is a number.
-    void set(market::Decimal& decimal, const Column& column, std::size_t i) const noexcept {
-        const Cell& cell = column.cells[i];
-        set_decimal(decimal, std::string_view(buffer + cell.offset, cell.size), std::bit_cast<double>(cell.payload));
-    }
 
     std::string_view zone_name; // meta.exchangeTimezoneName
     Column timestamp, open, high, low, close, volume;
     std::vector<Token>& aside;
     const char* buffer; // the parse buffer, which cell offsets count from
 };
+
+// The columns' cells as plain pointers, for the row loops: read through the vectors, each column's data
+// was loaded again for every cell, since a store into a bar (its symbol's characters) may alias anything.
+struct RowCells {
+    explicit RowCells(const YahooColumns& columns) noexcept
+        : t(columns.timestamp.cells.data()), o(columns.open.cells.data()), h(columns.high.cells.data()),
+          l(columns.low.cells.data()), c(columns.close.cells.data()),
+          v(columns.volume.present ? columns.volume.cells.data() : nullptr), aside(columns.aside.data()) {}
+
+    // Whether row `i` can be a bar, from its cells alone: every cell a number kept inline but a null volume,
+    // the timestamp in range. True is always right; false (rare) leaves the verdict to yahoo_problem, which
+    // also accepts a timestamp kept aside only for its length.
+    [[nodiscard]] bool plainly_fine(std::size_t i) const noexcept {
+        const bool volume_fine =
+            v == nullptr || !v[i].aside || aside[static_cast<std::size_t>(v[i].payload)].kind == Kind::null;
+        return !t[i].aside && in_epoch_range(t[i].payload) && !o[i].aside && !h[i].aside && !l[i].aside &&
+               !c[i].aside && volume_fine;
+    }
+
+    const Cell* t;
+    const Cell* o;
+    const Cell* h;
+    const Cell* l;
+    const Cell* c;
+    const Cell* v; // null when the body has no volume column
+    const Token* aside;
+};
+
+// Fills `decimal` from a quote cell kept inline.
+inline void set_inline(market::Decimal& decimal, const char* buffer, const Cell& cell) noexcept {
+    set_decimal(decimal, std::string_view(buffer + cell.offset, cell.size), std::bit_cast<double>(cell.payload));
+}
 
 // The envelope of a Yahoo body, as read. A non-empty `failure` makes the whole body a ParseFailure;
 // the reading functions then return a non-success code only to stop walking it.
@@ -279,18 +304,6 @@ error_code read_yahoo_top(od::object& top, YahooState& state) {
     return simdjson::SUCCESS;
 }
 
-// Whether row `i` can be a bar, from its cells alone: every cell inline (a number) but a null volume.
-// True is always right; false (rare) leaves the verdict to yahoo_problem, which also accepts a timestamp
-// kept aside only for its length.
-bool yahoo_row_plainly_fine(const YahooColumns& columns, std::size_t i) noexcept {
-    const Cell& t = columns.timestamp.cells[i];
-    const bool volume_fine = !columns.volume.present || !columns.volume.cells[i].aside ||
-                             columns.token(columns.volume, i).kind == Kind::null;
-    return !t.aside && in_epoch_range(t.payload) && YahooColumns::is_number(columns.open, i) &&
-           YahooColumns::is_number(columns.high, i) && YahooColumns::is_number(columns.low, i) &&
-           YahooColumns::is_number(columns.close, i) && volume_fine;
-}
-
 // Why row `i` cannot be a bar (one line), or empty when it can. A row with any of o/h/l/c null is
 // dropped whole: shifting the other values into its place would corrupt every later bar.
 std::string yahoo_problem(const YahooColumns& columns, std::size_t i) {
@@ -354,9 +367,9 @@ std::optional<sys_seconds> yahoo_row_time(const YahooColumns& columns, std::size
     return sys_seconds{std::chrono::seconds{t}};
 }
 
-// Rejects row `i`, with why, when it cannot be a bar; returns whether it did.
+// Rejects row `i`, with why, when it cannot be a bar; returns whether it did. For rows that are not
+// RowCells::plainly_fine (the rare ones): it builds a Token of every cell.
 bool rejected_row(const YahooColumns& columns, std::size_t i, std::string_view symbol, ParsedPage& page) {
-    if (yahoo_row_plainly_fine(columns, i)) return false;
     std::string problem = yahoo_problem(columns, i);
     if (problem.empty()) return false;
     reject(page.batch, symbol, k_yahoo, yahoo_row_json(columns, i), std::move(problem));
@@ -365,19 +378,20 @@ bool rejected_row(const YahooColumns& columns, std::size_t i, std::string_view s
 }
 
 // Appends the bar of valid row `i`, stamped `ts`.
-void add_bar(const YahooColumns& columns, std::size_t i, sys_seconds ts, std::string_view symbol, Timeframe tf,
-             BarBatch& batch) {
+void add_bar(const YahooColumns& columns, const RowCells& cells, std::size_t i, sys_seconds ts, std::string_view symbol,
+             Timeframe tf, BarBatch& batch) {
+    const char* const buffer = columns.buffer;
     Bar& bar = append_row(batch.bars);
     bar.symbol.assign(symbol.data(), symbol.size());
     bar.timeframe = tf;
     bar.ts = ts;
-    columns.set(bar.open, columns.open, i);
-    columns.set(bar.high, columns.high, i);
-    columns.set(bar.low, columns.low, i);
-    columns.set(bar.close, columns.close, i);
-    if (columns.volume.present) {
-        if (YahooColumns::is_number(columns.volume, i)) {
-            columns.set(bar.volume.emplace(), columns.volume, i);
+    set_inline(bar.open, buffer, cells.o[i]);
+    set_inline(bar.high, buffer, cells.h[i]);
+    set_inline(bar.low, buffer, cells.l[i]);
+    set_inline(bar.close, buffer, cells.c[i]);
+    if (cells.v != nullptr) {
+        if (!cells.v[i].aside) {
+            set_inline(bar.volume.emplace(), buffer, cells.v[i]);
         } else if (const Token volume = columns.token(columns.volume, i); volume.kind == Kind::number) {
             set_decimal(bar.volume.emplace(), volume);
         }
@@ -418,8 +432,9 @@ ParseResult<ParsedPage> assemble_yahoo(const YahooColumns& columns, std::string_
     // exchange's calendar date is the session date. gmtoffset is ignored since it changes at DST.
     if (tf == Timeframe::day && rows > 0) dates.emplace(zone_or_new_york(columns.zone_name));
 
-    const auto timestamp_of = [&columns](std::size_t i) {
-        const Cell& cell = columns.timestamp.cells[i];
+    const RowCells cells(columns);
+    const auto timestamp_of = [&columns, &cells](std::size_t i) {
+        const Cell& cell = cells.t[i];
         return cell.aside ? columns.token(columns.timestamp, i).integer : cell.payload;
     };
     if (!dates) {
@@ -427,8 +442,8 @@ ParseResult<ParsedPage> assemble_yahoo(const YahooColumns& columns, std::string_
         // from its cells. Capacity reserved for rows that are rejected is never touched.
         reserve_rows(page.batch.bars, rows);
         for (std::size_t i = 0; i < rows; ++i) {
-            if (rejected_row(columns, i, symbol, page)) continue;
-            add_bar(columns, i, sys_seconds{std::chrono::seconds{timestamp_of(i)}}, symbol, tf, page.batch);
+            if (!cells.plainly_fine(i) && rejected_row(columns, i, symbol, page)) continue;
+            add_bar(columns, cells, i, sys_seconds{std::chrono::seconds{timestamp_of(i)}}, symbol, tf, page.batch);
         }
         return page;
     }
@@ -436,7 +451,7 @@ ParseResult<ParsedPage> assemble_yahoo(const YahooColumns& columns, std::string_
     std::vector<YahooRow> valid;
     reserve_rows(valid, rows);
     for (std::size_t i = 0; i < rows; ++i) {
-        if (rejected_row(columns, i, symbol, page)) continue;
+        if (!cells.plainly_fine(i) && rejected_row(columns, i, symbol, page)) continue;
         const std::int64_t ts = timestamp_of(i);
         valid.push_back(YahooRow{dates->date_of(sys_seconds{std::chrono::seconds{ts}}), ts, i});
     }
@@ -449,7 +464,7 @@ ParseResult<ParsedPage> assemble_yahoo(const YahooColumns& columns, std::string_
     page.skipped += keep_last_per_key(valid, by_date_then_time, same_date);
 
     reserve_rows(page.batch.bars, valid.size());
-    for (const YahooRow& row : valid) add_bar(columns, row.index, row.bar_ts, symbol, tf, page.batch);
+    for (const YahooRow& row : valid) add_bar(columns, cells, row.index, row.bar_ts, symbol, tf, page.batch);
     return page;
 }
 

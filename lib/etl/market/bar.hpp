@@ -179,9 +179,6 @@ public:
         return m_decimal;
     }
     void reset() noexcept { m_decimal = Decimal{}; }
-    [[nodiscard]] std::optional<Decimal> to_optional() const {
-        return has_value() ? std::optional<Decimal>(m_decimal) : std::nullopt;
-    }
 
     friend constexpr bool operator==(const OptionalDecimal& a, std::nullopt_t) noexcept { return !a.has_value(); }
 

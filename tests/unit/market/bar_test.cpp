@@ -111,14 +111,12 @@ TEST_CASE("OptionalDecimal is an optional Decimal in a Decimal's bytes: absent i
     CHECK_FALSE(volume.has_value());
     CHECK(volume == std::nullopt);
     CHECK_THROWS_AS(volume.value(), std::bad_optional_access);
-    CHECK_FALSE(volume.to_optional());
 
     volume = Decimal{"1234.5", 1234.5};
     REQUIRE(volume);
     CHECK(volume->text == "1234.5");
     CHECK((*volume).value == 1234.5);
     CHECK(volume.value().text == "1234.5");
-    CHECK(volume.to_optional()->text == "1234.5");
 
     // Filled in place, as the parsers do: absent until its text is set.
     Decimal& filled = volume.emplace();

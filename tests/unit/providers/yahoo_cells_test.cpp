@@ -119,6 +119,38 @@ TEST_CASE("yahoo cells: the daily path reads the same cells, set aside or not", 
     CHECK(page->batch.rejected[1].raw == R"({"t":1741185000,"open":3,"high":3.5,"low":2.5,"close":3.25,"volume":"x"})");
 }
 
+TEST_CASE("yahoo cells: a timestamp out of range rejects its row, inline or set aside, hourly and daily",
+          "[unit][parse]") {
+    // 2200-01-01T00:00Z is the first instant out of range; a second before 1900 is out too. The third
+    // timestamp is 2200 again, written with 300 zeros so that its cell is set aside.
+    const std::string body = body_of("7258118400,-2208988801,7258118400." + std::string(300, '0') + ",1741012200",
+                                     "1,2,3,4", "1,2,3,4", "1,2,3,4", "1,2,3,4", "10,20,30,40");
+    for (const Timeframe tf : {Timeframe::hour, Timeframe::day}) {
+        const auto page = parse_yahoo_chart(body, "AAPL", tf);
+        REQUIRE(page);
+        REQUIRE(page->batch.bars.size() == 1);
+        CHECK(page->batch.bars[0].open.text == "4");
+        REQUIRE(page->batch.rejected.size() == 3);
+        for (const auto& rejected : page->batch.rejected) CHECK(rejected.reason == "timestamp is out of range");
+        CHECK(page->batch.rejected[0].raw == R"({"t":7258118400,"open":1,"high":1,"low":1,"close":1,"volume":10})");
+    }
+}
+
+TEST_CASE("yahoo cells: a body with no volume column makes bars without volume, hourly too", "[unit][parse]") {
+    const std::string body =
+        R"({"chart":{"result":[{"meta":{"exchangeTimezoneName":"America/New_York"},"timestamp":[1741012200,1741015800],)"
+        R"("indicators":{"quote":[{"open":[1,null],"high":[2,2],"low":[0.5,0.5],"close":[1.5,1.5]}]}}],"error":null}})";
+    const auto page = parse_yahoo_chart(body, "^GSPC", Timeframe::hour);
+    REQUIRE(page);
+    REQUIRE(page->batch.bars.size() == 1);
+    CHECK(page->batch.bars[0].close.text == "1.5");
+    CHECK_FALSE(page->batch.bars[0].volume);
+    REQUIRE(page->batch.rejected.size() == 1);
+    CHECK(page->batch.rejected[0].reason == "null open");
+    CHECK(page->batch.rejected[0].raw ==
+          R"({"t":1741015800,"open":null,"high":2,"low":0.5,"close":1.5,"volume":null})");
+}
+
 TEST_CASE("yahoo cells: a body never sees the set-aside cells of the one before", "[unit][parse]") {
     const auto bad = parse_yahoo_chart(body_of("1741012200,1741015800", "null,null", "1,1", "1,1", "1,1", "1,1"),
                                        "AAPL", Timeframe::hour);

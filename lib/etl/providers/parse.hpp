@@ -64,7 +64,8 @@ struct ParseFailure {
     std::string message;    // one line, no secrets (bodies never contain our keys)
     bool permanent = false; // retrying cannot help (a next_url off the configured host): the symbol fails
     // A well-formed answer whose one record cannot be kept (a Yahoo quote whose price literal is longer
-    // than a decimal keeps): that record, for rejected_rows. The fetch records it instead of retrying.
+    // than a decimal keeps): that record, for rejected_rows. SingleRequestFetch records it instead of
+    // retrying; a paginated fetch that could meet one must do the same.
     std::optional<market::RejectedRecord> rejected = std::nullopt;
 };
 

@@ -22,9 +22,15 @@ public:
         return m_request;
     }
 
-    // A body take() refuses leaves the fetch open: the Fetcher retries the same request.
+    // A body take() refuses leaves the fetch open: the Fetcher retries the same request. A refusal that
+    // carries its record (ParseFailure::rejected: the answer is fine, its one record is not) is no refusal:
+    // the record goes to this fetch's rejected records and the fetch is done, never retried.
     tl::expected<void, ParseFailure> on_success(Body body) final {
         auto taken = take(body);
+        if (!taken && taken.error().rejected) {
+            batch().rejected.push_back(std::move(*taken.error().rejected));
+            taken = {};
+        }
         if (taken) m_done = true;
         return taken;
     }

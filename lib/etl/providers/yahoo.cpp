@@ -96,12 +96,8 @@ public:
 
 private:
     tl::expected<void, ParseFailure> take(Body body) override {
-        auto q = parse_yahoo_quote(body, m_symbol);
-        if (!q && q.error().rejected) { // no quote: the symbol fails on its rejected record
-            m_batch.rejected.push_back(std::move(*q.error().rejected));
-            return {};
-        }
-        if (!q) return tl::unexpected(q.error());
+        auto q = parse_yahoo_quote(body, m_symbol); // a price too long to keep: a rejected record (see on_success)
+        if (!q) return tl::unexpected(std::move(q.error()));
         if (q->as_of == market::sys_seconds{}) q->as_of = m_settings.now;
         m_quotes.push_back(std::move(*q));
         return {};

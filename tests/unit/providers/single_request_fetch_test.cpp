@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace {
 
@@ -20,6 +21,12 @@ public:
 private:
     tl::expected<void, ParseFailure> take(etl::providers::Body body) override {
         ++taken;
+        if (body.text() == "bad record") {
+            ParseFailure failure{"test: price too long"};
+            failure.permanent = true;
+            failure.rejected = etl::market::RejectedRecord{"Y", "test", R"({"price":1})", "price too long"};
+            return tl::unexpected(std::move(failure));
+        }
         if (body.text() != "ok") return tl::unexpected(ParseFailure{"test: not ok"});
         m_batch.rejected.push_back({"X", "test", "{}", "a reason"});
         return {};
@@ -47,4 +54,15 @@ TEST_CASE("single-request fetch: the request repeats until a body is taken, then
     CHECK(fetch.taken == 2);
     CHECK_FALSE(fetch.next_request());
     CHECK(fetch.batch().rejected.size() == 1);
+}
+
+TEST_CASE("single-request fetch: a refusal carrying its record puts it in rejected records and is done", "[unit]") {
+    CountingFetch fetch;
+    CHECK(fetch.on_success("bad record")); // the answer is fine, its record is not: nothing to retry
+    CHECK(fetch.taken == 1);
+    CHECK_FALSE(fetch.next_request());
+    REQUIRE(fetch.batch().rejected.size() == 1);
+    CHECK(fetch.batch().rejected[0].symbol == "Y");
+    CHECK(fetch.batch().rejected[0].raw == R"({"price":1})");
+    CHECK(fetch.batch().rejected[0].reason == "price too long");
 }
